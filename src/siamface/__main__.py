@@ -1,0 +1,3 @@
+from siamface.cli.main import main
+
+raise SystemExit(main())

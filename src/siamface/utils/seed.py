@@ -1,0 +1,22 @@
+"""One seed drives Python's, NumPy's and torch's random generators."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed ``random``, NumPy's global state and torch; return a NumPy Generator from ``seed``.
+
+    Args:
+        seed: Any non-negative integer.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    return np.random.default_rng(seed)
