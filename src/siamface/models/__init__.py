@@ -1,0 +1,23 @@
+"""Siamese models: build one by name with ``build_model``; every model is a ``SiameseNet``.
+
+Importing this package imports every model module, so that each registers itself in ``MODELS``.
+"""
+
+from siamface.models import koch2015  # noqa: F401  (registers "koch2015")
+from siamface.models.complexity import count_flops, count_parameters
+from siamface.models.heads import HEADS, build_head, list_heads
+from siamface.models.registry import MODELS, build_model, list_models
+from siamface.models.siamese import PairScores, SiameseNet
+
+__all__ = [
+    "HEADS",
+    "MODELS",
+    "PairScores",
+    "SiameseNet",
+    "build_head",
+    "build_model",
+    "count_flops",
+    "count_parameters",
+    "list_heads",
+    "list_models",
+]

@@ -1,0 +1,39 @@
+"""Contrastive loss (Hadsell, Chopra & LeCun 2006, "Dimensionality Reduction by Learning an
+Invariant Mapping", eq. 4) on the distances."""
+
+from __future__ import annotations
+
+import torch
+
+from siamface.losses.base import PairLoss
+from siamface.losses.registry import LOSSES
+from siamface.models.siamese import PairScores
+
+
+@LOSSES.register("contrastive")
+class ContrastiveLoss(PairLoss):
+    """``y * d^2 / 2 + (1 - y) * max(0, margin - d)^2 / 2``.
+
+    Convention: y = 1 for a same-person pair, as everywhere in siamface. Hadsell et al. write
+    Y = 0 for similar pairs, so their two terms appear here swapped. Same-person pairs are pulled
+    together; different-person pairs are pushed apart until they are ``margin`` away, and cost
+    nothing beyond it. Pair it with the "euclidean" head built with the same margin.
+
+    Args:
+        margin: Distance beyond which a different-person pair costs nothing (> 0).
+    """
+
+    def __init__(self, margin: float = 1.0) -> None:
+        super().__init__()
+        if margin <= 0:
+            raise ValueError(f"margin must be positive, got {margin}")
+        self.margin = margin
+
+    def pair_losses(self, scores: PairScores, target: torch.Tensor) -> torch.Tensor:
+        d = scores.distances  # (B,)
+        pull = d.pow(2) / 2
+        push = (self.margin - d).clamp(min=0).pow(2) / 2
+        return target * pull + (1 - target) * push
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}"

@@ -1,0 +1,124 @@
+"""Heads: compare two embeddings and return PairScores (logits: higher = same; distances).
+
+Every head is built by name from ``HEADS`` with the embedding size ``dim`` as its first argument,
+keeps it as ``self.dim`` (SiameseNet checks it against the backbone), and is symmetric: swapping
+``e1`` and ``e2`` gives exactly the same scores, because every head only sees ``|e1 - e2|``,
+``(e1 - e2)^2`` or ``e1 * e2``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from siamface.models.siamese import PairScores
+from siamface.utils.registry import Registry
+
+HEADS: Registry[nn.Module] = Registry("head")
+
+
+@HEADS.register("weighted_l1")
+class WeightedL1Head(nn.Module):
+    """The paper's head: ``p = sigmoid(sum_j alpha_j |e1_j - e2_j| + b)`` (Koch et al. 2015).
+
+    The alphas and b are one ``nn.Linear(dim, 1)``, so an initialiser that walks the model's
+    Linear layers (koch2015 applies the paper's FC rule) covers them too; standalone they keep
+    PyTorch's default Linear init. ``distances`` is the mean absolute difference, an unweighted
+    L1 distance that does not depend on the learned alphas.
+
+    Args:
+        dim: Embedding size D.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.fc = nn.Linear(dim, 1)  # alpha: (1, D), b: (1,)
+
+    def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
+        diff = (e1 - e2).abs()  # (B, D), symmetric in e1 and e2
+        return PairScores(logits=self.fc(diff).squeeze(-1), distances=diff.mean(dim=-1))
+
+
+@HEADS.register("euclidean")
+class EuclideanHead(nn.Module):
+    """Euclidean distance, for contrastive training, with a learned logistic read-out.
+
+    ``d = sqrt(sum_j (e1_j - e2_j)^2 + eps)`` and ``logit = scale * (offset - d)``. The eps keeps
+    the gradient of the square root finite (0/0 otherwise) when both embeddings coincide.
+    ``offset`` starts at ``margin / 2``, halfway between where the contrastive loss pulls
+    same-person pairs (d = 0) and pushes different ones (d >= margin), so that thresholding
+    ``sigmoid(logit)`` at 0.5 is sensible from the start; ``scale`` starts at 1 and is kept
+    positive through a log parameter, so a larger distance always means a lower logit. A
+    contrastive loss only reads ``distances``, so it leaves scale and offset untouched; BCE or MSE
+    on the logits trains them.
+
+    Args:
+        dim: Embedding size D.
+        margin: The contrastive margin the distances are trained against.
+        eps: Added inside the square root.
+    """
+
+    def __init__(self, dim: int, margin: float = 1.0, eps: float = 1e-12) -> None:
+        super().__init__()
+        if margin <= 0:
+            raise ValueError(f"margin must be positive, got {margin}")
+        self.dim = dim
+        self.margin = margin
+        self.eps = eps
+        self.log_scale = nn.Parameter(torch.zeros(()))  # scale = exp(0) = 1
+        self.offset = nn.Parameter(torch.tensor(margin / 2))
+
+    def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
+        d = ((e1 - e2).pow(2).sum(dim=-1) + self.eps).sqrt()  # (B,)
+        return PairScores(logits=self.log_scale.exp() * (self.offset - d), distances=d)
+
+
+@HEADS.register("cosine")
+class CosineHead(nn.Module):
+    """Cosine similarity of L2-normalised embeddings: ``logit = s * cos + b``, ``d = 1 - cos``.
+
+    cos lies in [-1, 1], so with s = 1 the probability could never leave [0.27, 0.73] and BCE
+    would keep pushing forever; s starts at 10 (kept positive through a log parameter, as in
+    NormFace-style scaled softmax). b starts at -5 so that p = 0.5 at cos = 0.5: in high
+    dimensions unrelated embeddings are nearly orthogonal (cos ~ 0), so the first decision
+    boundary sits halfway between "unrelated" and "identical" rather than at cos = 0, where half
+    of all random pairs would be called the same person.
+
+    Args:
+        dim: Embedding size D.
+        scale: Initial s (> 0).
+        bias: Initial b.
+    """
+
+    def __init__(self, dim: int, scale: float = 10.0, bias: float = -5.0) -> None:
+        super().__init__()
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        self.dim = dim
+        self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
+        self.bias = nn.Parameter(torch.tensor(float(bias)))
+
+    def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
+        cos = (F.normalize(e1, dim=-1) * F.normalize(e2, dim=-1)).sum(dim=-1)  # (B,)
+        return PairScores(logits=self.log_scale.exp() * cos + self.bias, distances=1 - cos)
+
+
+def build_head(name: str, dim: int, **kwargs: Any) -> nn.Module:
+    """Build the head registered as ``name`` for ``dim``-d embeddings.
+
+    Args:
+        name: One of ``list_heads()``.
+        dim: Embedding size D.
+        **kwargs: The head's own options (e.g. ``margin`` for "euclidean").
+    """
+    return HEADS.build(name, dim=dim, **kwargs)
+
+
+def list_heads() -> list[str]:
+    """Names of the registered heads."""
+    return HEADS.names()
