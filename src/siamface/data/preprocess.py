@@ -1,0 +1,178 @@
+"""How an LFW JPEG becomes a network input: crop box, output size, channels; and load_image().
+
+The seed projects fed the whole 250x250 frame, shrunk to 105x105 grey (the paper's input size).
+The deep-funneled images are aligned, so the face sits at a fixed place in the middle of the
+frame; cropping it away from the background ("face", "tight") gives the network more face
+pixels for the same input size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from siamface.utils.registry import Registry
+
+# Pillow's resize is a separable convolution whose kernel is widened by the reduction factor,
+# so every filter below is anti-aliased when shrinking. LANCZOS (a windowed sinc, 3 lobes) keeps
+# the most detail of eyes, brows and mouth at the 1.5-2.5x reductions used here, with only a
+# faint ringing; BILINEAR (a triangle) is visibly softer. Measured on LFW, LANCZOS costs about
+# 0.5 ms per image against 0.2 ms for BILINEAR; beside a ~1 ms JPEG decode and a 60 s budget for
+# all 13,233 images that is cheap, so we take the sharper filter.
+RESAMPLE = Image.Resampling.LANCZOS
+
+# Image.draft() lets libjpeg do part of the work while decoding. Measured against a full decode
+# on 400 LFW images (benchmarks/README.md):
+# - grey output: decoding only the luma plane (draft "L") is ~20% faster and differs from
+#   Pillow's RGB->L conversion by 0.03 grey levels on average, so we always do it;
+# - half-scale decode: the 1/2 DCT scaling is a slightly softer filter than LANCZOS. When the
+#   crop still has DRAFT_MARGIN x the output size after halving, the mean difference is under
+#   0.5 grey levels (99th percentile 3); at the "full" 250 -> 105 setting (a margin of 1.19) it
+#   would be 0.8 on average and up to 39, so that setting decodes at full scale. The 1/4 and 1/8
+#   decodes differ by 0.6-2.5 on average even with wide margins, so we never use them.
+DRAFT_MARGIN = 2.0
+
+_MODES = {1: "L", 3: "RGB"}
+
+
+class ImageDecodeError(ValueError):
+    """An image file could not be decoded (corrupt, truncated or not an image)."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What load_image() does to a source image.
+
+    Args:
+        crop: ``(left, top, right, bottom)`` box in source-frame pixels, right and bottom
+            exclusive (Pillow's convention); ``None`` keeps the full frame, as the seed
+            projects did.
+        size: Side of the square output in pixels. A non-square crop is stretched to it.
+        channels: 1 for grey (ITU-R 601 luma, as Pillow's "L"), 3 for RGB.
+    """
+
+    crop: tuple[int, int, int, int] | None = None
+    size: int = 105
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        if self.crop is not None:
+            if not isinstance(self.crop, tuple):
+                # from_dict and YAML give lists; a frozen dataclass must stay hashable.
+                object.__setattr__(self, "crop", tuple(self.crop))
+            crop = self.crop
+            if len(crop) != 4 or not all(_is_int(v) for v in crop):
+                raise ValueError(
+                    f"crop must be None or 4 integers (left, top, right, bottom), got {crop!r}"
+                )
+            left, top, right, bottom = crop
+            if left < 0 or top < 0 or right <= left or bottom <= top:
+                raise ValueError(
+                    "crop must satisfy 0 <= left < right and 0 <= top < bottom, "
+                    f"got (left, top, right, bottom) = {crop!r}"
+                )
+        if not _is_int(self.size) or self.size < 1:
+            raise ValueError(f"size must be a positive integer, got {self.size!r}")
+        if self.channels not in _MODES or not _is_int(self.channels):
+            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Shape ``(C, H, W)`` of one preprocessed image."""
+        return (self.channels, self.size, self.size)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["crop"] = None if self.crop is None else list(self.crop)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preprocessing:
+        """Inverse of to_dict(); unknown keys are an error, missing keys take the defaults."""
+        unknown = set(d) - {"crop", "size", "channels"}
+        if unknown:
+            raise ValueError(
+                f"unknown preprocessing keys {sorted(unknown)}; expected crop, size, channels"
+            )
+        return cls(**d)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+# Named crop boxes for the 250x250 deep-funneled frame. Each factory takes the output size and
+# channels, so that `preset("face", size=96, channels=3)` builds the default input.
+PRESETS: Registry[Preprocessing] = Registry("preprocessing preset")
+
+
+@PRESETS.register("full")
+def _full(size: int = 105, channels: int = 1) -> Preprocessing:
+    """The whole frame, as the seed projects and the paper's 105x105 grey input used it."""
+    return Preprocessing(crop=None, size=size, channels=channels)
+
+
+@PRESETS.register("face")
+def _face(size: int = 105, channels: int = 1) -> Preprocessing:
+    """The centred 150x150 box that holds the aligned face with hair, ears and chin."""
+    return Preprocessing(crop=(50, 50, 200, 200), size=size, channels=channels)
+
+
+@PRESETS.register("tight")
+def _tight(size: int = 105, channels: int = 1) -> Preprocessing:
+    """Brows to chin, cheek to cheek (110 wide x 120 tall): almost no background."""
+    return Preprocessing(crop=(70, 65, 180, 185), size=size, channels=channels)
+
+
+def preset(name: str, size: int = 105, channels: int = 1) -> Preprocessing:
+    """The named preset ("full", "face", "tight") at the given output size and channels."""
+    return PRESETS.build(name, size=size, channels=channels)
+
+
+def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
+    """Decode, crop and resize one image.
+
+    Args:
+        path: Any image Pillow reads (LFW's are 250x250 RGB JPEGs).
+        prep: The preprocessing settings.
+
+    Returns:
+        uint8 array of shape ``(C, size, size)``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ImageDecodeError: the file is not a readable image (corrupt or truncated).
+        ValueError: the crop box does not fit inside the image.
+    """
+    mode = _MODES[prep.channels]
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            box = prep.crop if prep.crop is not None else (0, 0, width, height)
+            if box[2] > width or box[3] > height:
+                raise ValueError(
+                    f"{path}: crop box {box} does not fit in the {width}x{height} image"
+                )
+            # Decode at half scale when that is accurate (see DRAFT_MARGIN); draft() is a no-op
+            # for anything but JPEG, and returns the original frame's size in decoded pixels.
+            half = min(box[2] - box[0], box[3] - box[1]) / 2 >= DRAFT_MARGIN * prep.size
+            scale = 2 if half else 1
+            drafted = im.draft(mode, (width // scale, height // scale))
+            scale = 1 if drafted is None else width / drafted[1][2]
+            im = im.convert(mode)
+            box_f = tuple(v / scale for v in box)  # (left, top, right, bottom) in decoded pixels
+            im = im.resize((prep.size, prep.size), RESAMPLE, box=box_f)
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, Image.DecompressionBombError) as err:
+        # Pillow signals unreadable data with OSError (UnidentifiedImageError, "image file is
+        # truncated", "broken data stream") and occasionally SyntaxError from a plugin parser.
+        raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+    pixels = np.asarray(im, dtype=np.uint8)  # (H, W) grey or (H, W, 3) RGB
+    pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return np.ascontiguousarray(pixels)  # (C, H, W)
+
