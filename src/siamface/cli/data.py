@@ -1,0 +1,83 @@
+"""`siamface data fetch | import | stats`: get LFW into the data home and describe it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from siamface.data import sources
+from siamface.data.home import resolve_data_home
+
+if TYPE_CHECKING:
+    from siamface.data.lfw import LFWDataset
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``data`` command group."""
+    group = subparsers.add_parser("data", help="get LFW and describe it")
+    commands = group.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+
+    fetch = commands.add_parser("fetch", help="download LFW and the pairs files, then import")
+    fetch.add_argument(
+        "--variant",
+        choices=sorted(sources.ARCHIVES),
+        default="lfw_funneled",
+        help="which image archive to download (default: lfw_funneled)",
+    )
+    fetch.set_defaults(func=_fetch)
+
+    imp = commands.add_parser(
+        "import", help="import LFW from archives, folders or protocol files you have"
+    )
+    imp.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="an LFW archive or folder (any variant), protocol .txt files, or a folder of them",
+    )
+    imp.set_defaults(func=_import)
+
+    stats = commands.add_parser("stats", help="write dataset statistics and plots")
+    stats.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: <home>/reports/stats)"
+    )
+    stats.set_defaults(func=_stats)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from siamface.data.fetch import fetch_lfw
+    from siamface.data.lfw import open_lfw
+
+    home = resolve_data_home(args.data_dir)
+    fetch_lfw(home, variant=args.variant)
+    _print_summary(open_lfw(home))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from siamface.data.importer import import_lfw
+
+    _print_summary(import_lfw(args.paths, resolve_data_home(args.data_dir)))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+
+    home = resolve_data_home(args.data_dir)
+    lfw = open_lfw(home)
+    from siamface.data.stats import write_stats_report  # after open_lfw: matplotlib is slow
+
+    out = args.out if args.out is not None else home / "reports" / "stats"
+    print(write_stats_report(lfw, out))
+    return 0
+
+
+def _print_summary(lfw: LFWDataset) -> None:
+    protocol = ", ".join(lfw.protocol_names()) or "none"
+    print(
+        f"LFW ({lfw.variant}) in {lfw.root}: {len(lfw.image_counts):,} people, "
+        f"{lfw.num_images:,} images; protocol files: {protocol}"
+    )

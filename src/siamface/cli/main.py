@@ -1,0 +1,59 @@
+"""The `siamface` command line: a top-level parser and one module per command group.
+
+Each module in COMMAND_GROUPS exposes ``register(subparsers) -> None``, which adds its
+sub-parser and sets ``func``, a handler ``(args: argparse.Namespace) -> int``. Handlers import
+their heavy dependencies (torch, matplotlib) themselves, so that ``siamface --help`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from siamface import __version__
+from siamface.cli import data
+
+COMMAND_GROUPS = (data,)
+
+# Errors that mean "bad input or environment", not "bug": one line on stderr, no traceback.
+# ValueError covers siamface's own input errors (ProtocolError, ChecksumError, ...), KeyError
+# the registries' unknown names, OSError missing files, a full disk or no network.
+USER_ERRORS = (ValueError, KeyError, OSError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="siamface",
+        description="One-shot face verification with Siamese networks on LFW.",
+    )
+    parser.add_argument("--version", action="version", version=f"siamface {__version__}")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data home (default: $SIAMFACE_DATA, else the user cache folder)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``siamface`` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"siamface: error: {' '.join(str(message).splitlines())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("siamface: interrupted", file=sys.stderr)
+        return 130

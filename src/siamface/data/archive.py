@@ -1,0 +1,194 @@
+"""Safe extraction of .tgz/.tar.gz/.tar/.zip archives.
+
+An archive is untrusted input: a member may be named ``../../.bashrc`` or ``/etc/passwd``, be a
+link pointing anywhere, or the archive may unpack to far more than the disk holds. We therefore
+write every member ourselves, after checking it, instead of calling ``extractall``:
+
+- names must be relative, without ``..`` parts, and land inside ``dest``;
+- only regular files and folders are allowed: every link and device file is rejected (LFW has
+  none, so the simplest policy is also the safest);
+- the number of members and the total bytes written are capped.
+
+Where Python provides tarfile's "data" filter (3.12, and backports) it vets each tar member
+as a second opinion; our own checks come first because older Pythons lack the filter.
+"""
+
+from __future__ import annotations
+
+import gzip
+import stat
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from tqdm import tqdm
+
+ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
+_CHUNK = 1 << 20
+# What the tar/zip/gzip readers raise on a corrupt or truncated archive.
+_READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError)
+
+
+class ArchiveError(ValueError):
+    """An archive that cannot be read (corrupt, truncated or not an archive)."""
+
+
+class UnsafeArchiveError(ArchiveError):
+    """An archive member that must not be extracted (traversal, link, device, size limits)."""
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ``path``'s name ends in one of the archive suffixes we can extract."""
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def safe_extract(
+    archive: Path,
+    dest: Path,
+    max_members: int = 50_000,
+    max_bytes: int = 2 * 1024**3,
+    progress: bool = False,
+) -> None:
+    """Extract ``archive`` into ``dest`` (created if needed), refusing anything unsafe.
+
+    On an error ``dest`` may hold part of the archive: extract into a fresh staging folder.
+
+    Args:
+        archive: A .tgz, .tar.gz, .tar or .zip file.
+        dest: The folder to extract into.
+        max_members: Most members (files and folders) allowed.
+        max_bytes: Most bytes allowed in all files together, once uncompressed.
+        progress: Show a tqdm bar counting members.
+
+    Raises:
+        UnsafeArchiveError: A member breaks one of the rules above (names archive and member).
+        ArchiveError: The archive is corrupt or not an archive of a known kind.
+    """
+    archive = Path(archive)
+    if not is_archive(archive):
+        raise ArchiveError(f"{archive}: not a known archive kind ({', '.join(ARCHIVE_SUFFIXES)})")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    opener = _zip_members if archive.name.lower().endswith(".zip") else _tar_members
+    members = 0
+    written = 0
+    seen: set[str] = set()
+    try:
+        for name, size, source in tqdm(
+            opener(archive, root), desc=f"extract {archive.name}", unit=" members",
+            disable=not progress,
+        ):
+            members += 1
+            if members > max_members:
+                raise UnsafeArchiveError(
+                    f"{archive}: more than {max_members:,} members; refusing to extract it"
+                )
+            if name in seen:
+                raise UnsafeArchiveError(f"{archive}: member {name!r} appears twice")
+            seen.add(name)
+            target = _target(archive, root, name)
+            if source is None:  # a folder
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            written += size
+            if written > max_bytes:
+                raise UnsafeArchiveError(
+                    f"{archive}: unpacks to more than {max_bytes:,} bytes (at member {name!r}); "
+                    "refusing to extract it"
+                )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with source() as fin, open(target, "wb") as fout:
+                # Copy at most the declared size: a lying header cannot make us write more.
+                copied = _copy_limited(fin, fout, size)
+            if copied != size:
+                raise ArchiveError(f"{archive}: member {name!r} is truncated")
+    except _READ_ERRORS as err:
+        raise ArchiveError(f"{archive}: corrupt or unreadable archive ({err})") from err
+
+
+# Each reader yields (member name, size in bytes, a function opening its data) in archive
+# order; folders come with None instead of the function. Checks that depend on the member's
+# kind happen in the readers, the name checks in _target.
+_Member = tuple[str, int, "Callable[[], IO[bytes]] | None"]
+
+
+def _tar_members(archive: Path, root: Path) -> Iterator[_Member]:
+    # Stream mode ("r|*") reads the (compressed) archive once, front to back.
+    with tarfile.open(archive, mode="r|*") as tf:
+        for member in tf:
+            if not (member.isfile() or member.isdir()):
+                raise UnsafeArchiveError(
+                    f"{archive}: member {member.name!r} is {_tar_kind(member)}; "
+                    "only regular files and folders are allowed"
+                )
+            if hasattr(tarfile, "data_filter"):
+                try:
+                    tarfile.data_filter(member, str(root))
+                except tarfile.FilterError as err:
+                    raise UnsafeArchiveError(
+                        f"{archive}: member {member.name!r} is unsafe ({err})"
+                    ) from err
+            if member.isdir():
+                yield member.name, 0, None
+            else:
+                # extractfile never returns None for a regular file
+                yield member.name, member.size, partial(tf.extractfile, member)
+
+
+def _zip_members(archive: Path, root: Path) -> Iterator[_Member]:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            mode = info.external_attr >> 16  # Unix mode bits, when the zip was made on Unix
+            if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+                raise UnsafeArchiveError(
+                    f"{archive}: member {info.filename!r} is a link or special file; "
+                    "only regular files and folders are allowed"
+                )
+            if info.is_dir():
+                yield info.filename, 0, None
+            else:
+                yield info.filename, info.file_size, partial(zf.open, info)
+
+
+def _target(archive: Path, root: Path, name: str) -> Path:
+    """The path a member named ``name`` extracts to, after the name checks."""
+    if not name or "\\" in name or "\x00" in name:
+        raise UnsafeArchiveError(f"{archive}: member name {name!r} is not a plain relative path")
+    posix = PurePosixPath(name)
+    if posix.is_absolute() or (len(name) > 1 and name[1] == ":"):
+        raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path")
+    if ".." in posix.parts:
+        raise UnsafeArchiveError(f"{archive}: member {name!r} points outside the archive (..)")
+    target = root.joinpath(*posix.parts)
+    # No links are ever extracted, so this only fails if dest itself holds a link planted
+    # by something else; checking is cheap.
+    if not target.resolve().is_relative_to(root):
+        raise UnsafeArchiveError(f"{archive}: member {name!r} would land outside {root}")
+    return target
+
+
+def _copy_limited(fin: IO[bytes], fout: IO[bytes], size: int) -> int:
+    copied = 0
+    while copied < size:
+        chunk = fin.read(min(_CHUNK, size - copied))
+        if not chunk:
+            break
+        fout.write(chunk)
+        copied += len(chunk)
+    return copied
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"a symbolic link to {member.linkname!r}"
+    if member.islnk():
+        return f"a hard link to {member.linkname!r}"
+    if member.isdev():
+        return "a device file or FIFO"
+    return "not a regular file"
+

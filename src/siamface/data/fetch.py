@@ -1,0 +1,106 @@
+"""Download LFW with pooch (progress bar, retries, sha256 check), then import it.
+
+pooch downloads each file to a temporary name and moves it into place only once its sha256
+matches, so an interrupted run never leaves a file that looks complete; a re-run skips the
+files already downloaded and verified and fetches the rest (pooch has no byte-range resume,
+so a file cut off halfway starts over).
+
+Without a network the download must fail at once, not after minutes of retries: connection
+failures skip pooch's retry loop and say how to import a local copy instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pooch
+import requests
+
+from siamface.data import sources as known
+from siamface.data.importer import import_lfw
+
+CONNECT_TIMEOUT_S = 5.0  # seconds to open a connection: short, to fail fast when offline
+READ_TIMEOUT_S = 60.0  # seconds without data before a read gives up (then pooch retries)
+_IMPORT_HINT = (
+    "if you have the LFW files, import them with `siamface data import PATH` "
+    "(an archive such as lfw-deepfunneled.tgz, or a folder holding it and the pairs files)"
+)
+
+
+class DownloadError(ConnectionError):
+    """A download that could not be completed (offline, server error)."""
+
+
+def fetch_lfw(
+    home: Path, variant: str = "lfw_funneled", progress: bool = True, retries: int = 2
+) -> list[Path]:
+    """Download the image archive of ``variant`` and the pairs files, then import them.
+
+    Files go to ``home/downloads``; the import goes to ``home/lfw`` (see `import_lfw`).
+
+    Args:
+        home: The data home.
+        variant: ``"lfw_funneled"`` or ``"lfw"`` (those are the variants with a known URL).
+        progress: Show download and import progress bars.
+        retries: Further attempts for a download that breaks off or fails its checksum.
+
+    Returns:
+        The downloaded files, archive first.
+
+    Raises:
+        DownloadError: No connection, or the server failed; the message says how to import
+            a local copy instead.
+        ChecksumError: A download whose sha256 is not the known one, after all retries.
+    """
+    if variant not in known.ARCHIVES:
+        raise ValueError(
+            f"no download known for variant {variant!r}; choose one of: "
+            f"{', '.join(sorted(known.ARCHIVES))} (or import a copy with `siamface data import`)"
+        )
+    remotes = [known.ARCHIVES[variant], *known.PROTOCOL_FILES]
+    store = pooch.create(
+        path=Path(home) / "downloads",
+        base_url="",
+        registry={r.filename: f"sha256:{r.sha256}" for r in remotes},
+        urls={r.filename: r.url for r in remotes},
+        retry_if_failed=retries,
+    )
+    downloaded = []
+    for remote in remotes:
+        downloader = _FailFastDownloader(progressbar=progress)
+        try:
+            downloaded.append(Path(store.fetch(remote.filename, downloader=downloader)))
+        except requests.RequestException as err:
+            raise DownloadError(
+                f"could not download {remote.filename} from {remote.url} ({err}); {_IMPORT_HINT}"
+            ) from err
+        except ValueError as err:  # pooch's hash mismatch, once retries are spent
+            raise known.ChecksumError(
+                f"{remote.filename} downloaded from {remote.url} failed its sha256 check: {err}"
+            ) from err
+    import_lfw(downloaded, home, progress=progress)
+    return downloaded
+
+
+class _FailFastDownloader:
+    """pooch.HTTPDownloader with short connect timeouts that gives up at once when offline.
+
+    pooch retries every requests error with growing pauses; that suits a connection that
+    breaks off mid-file but not a machine without a network. A connection error before the
+    first byte arrived is raised as DownloadError, which pooch does not retry.
+    """
+
+    def __init__(self, progressbar: bool) -> None:
+        self.http = pooch.HTTPDownloader(
+            progressbar=progressbar, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+        )
+
+    def __call__(self, url: str, output_file: str, store: Any) -> None:
+        try:
+            self.http(url, output_file, store)
+        except requests.ConnectionError as err:
+            if os.path.exists(output_file) and os.path.getsize(output_file) > 0:
+                raise  # broke off mid-file: let pooch retry
+            raise DownloadError(f"cannot connect to {url} ({err}); {_IMPORT_HINT}") from err

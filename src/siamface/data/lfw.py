@@ -1,0 +1,211 @@
+"""LFWDataset: an imported copy of LFW in the data home (images, image counts, protocol files).
+
+The layout, written by `siamface data import` / `fetch` (see importer.py):
+
+    <home>/lfw/manifest.json              written last: its presence marks a complete import
+    <home>/lfw/images/<Name>/<Name>_0001.jpg
+    <home>/lfw/protocol/pairsDevTrain.txt  (and whichever other protocol files were imported)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # protocol.py is imported lazily where it is used
+    from siamface.data.protocol import PairsFile, PeopleFile
+
+MANIFEST = "manifest.json"
+_NUMBERED = re.compile(r"_(\d{4})\.jpg")
+_HOW_TO_GET = (
+    "run `siamface data fetch` to download LFW, or `siamface data import PATH` "
+    "to import an archive or folder you already have (e.g. lfw-deepfunneled.tgz)"
+)
+
+
+class DataNotFoundError(FileNotFoundError):
+    """There is no complete LFW import in the data home."""
+
+
+class LayoutError(ValueError):
+    """An image folder that does not follow LFW's ``<Name>/<Name>_NNNN.jpg`` layout."""
+
+
+class UnknownImageError(ValueError):
+    """A reference to a person or image number that the imported copy does not have."""
+
+
+class ImageRefLike(Protocol):
+    name: str
+    number: int
+
+
+@dataclass(frozen=True)
+class LFWDataset:
+    """An imported LFW copy. Build it with `open_lfw`.
+
+    Args:
+        home: The data home; the copy lives in ``home/lfw``.
+        variant: ``lfw``, ``lfw_funneled``, ``lfw-deepfunneled`` or ``lfw2``.
+        image_counts: Person name -> number of images, from the folder listing.
+        checksums: Imported source (archive, folder or protocol file) -> sha256.
+    """
+
+    home: Path
+    variant: str
+    image_counts: dict[str, int]
+    checksums: dict[str, str]
+
+    @property
+    def root(self) -> Path:
+        return self.home / "lfw"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def protocol_dir(self) -> Path:
+        return self.root / "protocol"
+
+    @property
+    def num_images(self) -> int:
+        return sum(self.image_counts.values())
+
+    def protocol_names(self) -> list[str]:
+        """The protocol files this copy has, sorted by name."""
+        return sorted(p.name for p in self.protocol_dir.glob("*.txt"))
+
+    def image_path(self, ref: ImageRefLike) -> Path:
+        """The JPEG of ``ref`` (``ref.number`` is 1-based, as in the protocol files).
+
+        Raises:
+            UnknownImageError: No such person, or the number is not in 1..count.
+        """
+        count = self.image_counts.get(ref.name)
+        if count is None:
+            raise UnknownImageError(f"no person named {ref.name!r} in {self.images_dir}")
+        if not 1 <= ref.number <= count:
+            raise UnknownImageError(
+                f"{ref.name} has images 1..{count} in {self.images_dir}, not {ref.number}"
+            )
+        return self.images_dir / ref.name / f"{ref.name}_{ref.number:04d}.jpg"
+
+    def protocol_path(self, name: str) -> Path:
+        """The imported protocol file ``name`` (e.g. ``"pairsDevTest.txt"``).
+
+        Raises:
+            DataNotFoundError: It was not imported; the message lists the ones that were.
+        """
+        path = self.protocol_dir / name
+        if not path.is_file():
+            have = ", ".join(self.protocol_names()) or "none"
+            raise DataNotFoundError(
+                f"no protocol file {name!r} in {self.protocol_dir} (imported: {have}); "
+                "import it with `siamface data import PATH`"
+            )
+        return path
+
+    def read_pairs(self, name: str) -> PairsFile:
+        """Parse the pairs file ``name``; a pair naming a missing image is an error."""
+        from siamface.data.protocol import read_pairs
+
+        return read_pairs(self.protocol_path(name), image_counts=self.image_counts)
+
+    def read_people(self, name: str) -> PeopleFile:
+        """Parse the people file ``name``; a count beyond the images we have is an error."""
+        from siamface.data.protocol import read_people
+
+        return read_people(self.protocol_path(name), image_counts=self.image_counts)
+
+
+def open_lfw(home: Path) -> LFWDataset:
+    """Open the LFW copy imported into ``home``.
+
+    Args:
+        home: The data home (see `siamface.data.home.resolve_data_home`).
+
+    Raises:
+        DataNotFoundError: Nothing imported, or an import that never finished.
+        LayoutError: The images folder was changed after the import and is no longer valid.
+    """
+    home = Path(home)
+    root = home / "lfw"
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        if root.exists():
+            raise DataNotFoundError(
+                f"the LFW import in {root} did not finish (it has no {MANIFEST}); "
+                "run `siamface data import PATH` (or `siamface data fetch`) again"
+            )
+        raise DataNotFoundError(f"no LFW copy in {home}: {_HOW_TO_GET}")
+    manifest = read_manifest(manifest_path)
+    return LFWDataset(
+        home=home,
+        variant=manifest["variant"],
+        image_counts=scan_image_folder(root / "images"),
+        checksums=dict(manifest["checksums"]),
+    )
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """Read and check ``manifest.json``; a damaged one counts as a missing import."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataNotFoundError(f"{path} is unreadable ({err}); {_HOW_TO_GET}") from err
+    missing = [k for k in ("variant", "people", "images", "checksums") if k not in manifest]
+    if missing:
+        raise DataNotFoundError(f"{path} lacks {', '.join(missing)}; {_HOW_TO_GET}")
+    return manifest
+
+
+def scan_image_folder(images_dir: Path) -> dict[str, int]:
+    """Person name -> image count, checking LFW's layout strictly.
+
+    Every entry must be a folder ``<Name>`` holding exactly ``<Name>_0001.jpg`` ..
+    ``<Name>_<n>.jpg`` (four digits, numbered 1..n without gaps) and nothing else.
+
+    Args:
+        images_dir: The folder holding one folder per person.
+
+    Raises:
+        LayoutError: Naming the first offending path and what was expected there.
+    """
+    if not images_dir.is_dir():
+        raise LayoutError(f"{images_dir} is not a folder")
+    counts: dict[str, int] = {}
+    with os.scandir(images_dir) as entries:
+        people = sorted(entries, key=lambda e: e.name)
+    for person in people:
+        if not person.is_dir():
+            raise LayoutError(f"{person.path}: expected only one folder per person here")
+        counts[person.name] = _count_images(Path(person.path))
+    if not counts:
+        raise LayoutError(f"{images_dir} holds no person folders")
+    return counts
+
+
+def _count_images(folder: Path) -> int:
+    name = folder.name
+    numbers: list[int] = []
+    for file in os.listdir(folder):
+        match = _NUMBERED.fullmatch(file, pos=len(name)) if file.startswith(name) else None
+        if match is None:
+            raise LayoutError(f"{folder / file}: expected files named {name}_NNNN.jpg")
+        numbers.append(int(match.group(1)))
+    numbers.sort()
+    if not numbers:
+        raise LayoutError(f"{folder}: a person folder must hold at least one image")
+    for expected, number in enumerate(numbers, start=1):
+        if number != expected:  # sorted and distinct: the first mismatch is a gap or a _0000
+            raise LayoutError(
+                f"{folder}: images must be numbered {name}_0001.jpg, {name}_0002.jpg, ... "
+                f"without gaps, but {name}_{number:04d}.jpg is where "
+                f"{name}_{expected:04d}.jpg belongs"
+            )
+    return len(numbers)
