@@ -260,7 +260,8 @@ class _Lines:
             found = f"an extra line `{_show(self.lines[self.index].split())}`"
             if not self.lines[self.index].strip():
                 found = "a blank line followed by more lines"
-            raise self.error(self.index + 1, found, f"the end of the file after {after}")
+            expected = f"the end of the file after {after}, as the header on line 1 says"
+            raise self.error(self.index + 1, found, expected)
 
 
 def _show(fields: list[str]) -> str:
@@ -273,12 +274,9 @@ def _wrong_fields(fields: list[str]) -> str:
 
 
 def _positive(lines: _Lines, line: int, text: str, what: str) -> int:
-    if not _DIGITS.fullmatch(text):
-        raise lines.error(line, f"{what} `{text}`", f"a positive integer as the {what}")
-    value = int(text)
-    if value < 1:
-        raise lines.error(line, f"{what} {value}", f"a {what} of at least 1")
-    return value
+    if not _DIGITS.fullmatch(text) or int(text) < 1:
+        raise lines.error(line, f"{what} `{text}`", "a positive integer")
+    return int(text)
 
 
 def _name(lines: _Lines, line: int, text: str) -> str:
@@ -362,7 +360,7 @@ def read_pairs(
                     raise lines.error(pair.line, found, "each pair once")
                 first_line[pair.key] = pair.line
                 pairs.append(pair)
-    lines.expect_end(f"{folds} fold(s) of {n} matching and {n} non-matching pairs (line 1)")
+    lines.expect_end(f"{folds} fold(s) of {n} matching and {n} non-matching pairs")
     return PairsFile(Path(path), tuple(pairs), folds)
 
 
@@ -423,8 +421,8 @@ def read_people(
                 raise lines.error(line, found, f"the number of people{in_fold}")
             n = _positive(lines, line, fields[0], "number of people")
             folds.append(_people(lines, n, in_fold, seen))
-        lines.expect_end(f"{header} folds (line 1)")
+        lines.expect_end(f"{header} fold(s)")
         return PeopleFile(Path(path), tuple(folds))
     entries = _people(lines, header, "", seen)
-    lines.expect_end(f"{header} people (line 1)")
+    lines.expect_end(f"{header} person(s)")
     return PeopleFile(Path(path), (entries,))
