@@ -1,0 +1,316 @@
+"""Training/validation splits of pairs, the identity-leakage check, and pair mining.
+
+Face verification is tested on people the model never saw, so model selection should be too:
+`split_pairs_by_person` holds out whole people. `split_pairs_random` is the split most student
+projects use; it lets the same people appear on both sides, which makes validation accuracy
+optimistic, so it says so with an `IdentityLeakageWarning`. `check_no_leakage` runs before
+every training run against the test people. `mine_pairs` draws fresh pairs from the training
+people's images (LFW's "unrestricted" setting) and `person_ids` labels images by identity.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from siamface.data.protocol import ImageRef, Pair
+
+_TRIES = 100  # random draws for a re-paired image before listing every candidate instead
+
+
+class IdentityLeakageWarning(UserWarning):
+    """People appear in both the training and the validation pairs."""
+
+
+class LeakageError(ValueError):
+    """People of the test set appear in a set used for training or model selection."""
+
+
+def people_in(pairs: Iterable[Pair]) -> set[str]:
+    """Everyone who appears in ``pairs``."""
+    return {name for p in pairs for name in p.people}
+
+
+def split_pairs_by_person(
+    pairs: Sequence[Pair],
+    image_counts: Mapping[str, int],
+    val_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[list[Pair], list[Pair]]:
+    """Split pairs (e.g. pairsDevTrain) into person-disjoint training and validation pairs.
+
+    Every pair goes to the side of its left person. Validation people are drawn in a seeded
+    random order and kept when they fit: their matching and non-matching pairs must stay
+    within ``val_fraction`` of each kind, so both sides keep the input's balance. People who
+    are only ever on the right of a pair carry no pairs and go to validation with probability
+    ``val_fraction``. A non-matching pair whose right person landed on the other side is
+    re-paired: its right image becomes a random image (seeded; person first, then image) of
+    another person of the left person's side that makes no duplicate pair. No pair is lost.
+
+    Args:
+        pairs: The pairs to split.
+        image_counts: Images per person, to draw the replacement images from.
+        val_fraction: The share of pairs to hold out, in (0, 1).
+        seed: Seeds the draw of validation people and of replacement images.
+
+    Returns:
+        ``(train, val)``, each in input order; no person appears in both.
+
+    Raises:
+        ValueError: A bad ``val_fraction``, a person missing from ``image_counts``, no pair
+            fitting the validation share, or a straddling pair with nobody to re-pair with.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    missing = sorted(people_in(pairs) - image_counts.keys())
+    if missing:
+        raise ValueError(f"{len(missing)} people of the pairs have no image count: {missing[:10]}")
+    rng = np.random.default_rng(seed)
+
+    # Each person's load: the matching and non-matching pairs in which they are on the left.
+    load = {name: [0, 0] for name in sorted(people_in(pairs))}  # sorted: same seed, same split
+    for p in pairs:
+        load[p.left.name][0 if p.same else 1] += 1
+    total = np.array([sum(p.same for p in pairs), sum(not p.same for p in pairs)])
+    target = np.round(val_fraction * total)
+
+    val_people: set[str] = set()
+    taken = np.zeros(2)
+    names = list(load)
+    for i in rng.permutation(len(names)):
+        name = names[i]
+        weight = np.array(load[name])
+        if not weight.any():
+            if rng.random() < val_fraction:
+                val_people.add(name)
+        elif np.all(taken + weight <= target):
+            val_people.add(name)
+            taken += weight
+    if not taken.any():
+        raise ValueError(
+            f"no person's pairs fit in val_fraction={val_fraction} of {len(pairs)} pairs; "
+            "use a larger fraction or more pairs"
+        )
+
+    sides = {True: sorted(val_people), False: sorted(load.keys() - val_people)}
+    used = {p.key for p in pairs if (p.left.name in val_people) == (p.right.name in val_people)}
+    train: list[Pair] = []
+    val: list[Pair] = []
+    for p in pairs:
+        in_val = p.left.name in val_people
+        if in_val != (p.right.name in val_people):  # only non-matching pairs can straddle
+            p = _repair(p, sides[in_val], image_counts, used, rng)
+            used.add(p.key)
+        (val if in_val else train).append(p)
+    return train, val
+
+
+def _repair(
+    pair: Pair,
+    side: Sequence[str],
+    image_counts: Mapping[str, int],
+    used: Collection[frozenset[ImageRef]],
+    rng: np.random.Generator,
+) -> Pair:
+    """``pair`` with its right image replaced by one of another person of ``side``."""
+    for _ in range(_TRIES):
+        name = side[rng.integers(len(side))]
+        if name != pair.left.name:
+            candidate = replace(
+                pair, right=ImageRef(name, int(rng.integers(image_counts[name])) + 1)
+            )
+            if candidate.key not in used:
+                return candidate
+    # Small sides run out of fresh pairs; list what is left rather than draw forever.
+    free = [
+        ImageRef(name, number)
+        for name in side
+        if name != pair.left.name
+        for number in range(1, image_counts[name] + 1)
+        if frozenset((pair.left, ImageRef(name, number))) not in used
+    ]
+    if not free:
+        raise ValueError(
+            f"cannot re-pair the non-matching pair of line {pair.line} "
+            f"({pair.left.filename}, {pair.right.filename}): its side has no other free image"
+        )
+    return replace(pair, right=free[rng.integers(len(free))])
+
+
+def split_pairs_random(
+    pairs: Sequence[Pair], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[Pair], list[Pair]]:
+    """Split pairs at random, ignoring who is in them, as the seed projects did.
+
+    People end up on both sides, so validation measures partly memorised identities; an
+    `IdentityLeakageWarning` says how many. Prefer `split_pairs_by_person`.
+
+    Args:
+        pairs: The pairs to split.
+        val_fraction: The share of pairs to hold out, in (0, 1).
+        seed: Seeds the draw.
+
+    Returns:
+        ``(train, val)``, each in input order.
+    """
+    n_val = round(val_fraction * len(pairs))
+    if not 0 < n_val < len(pairs):
+        raise ValueError(f"val_fraction={val_fraction} of {len(pairs)} pairs leaves a side empty")
+    in_val = np.zeros(len(pairs), dtype=bool)
+    in_val[np.random.default_rng(seed).permutation(len(pairs))[:n_val]] = True
+    train = [p for p, v in zip(pairs, in_val, strict=True) if not v]
+    val = [p for p, v in zip(pairs, in_val, strict=True) if v]
+    shared = people_in(train) & people_in(val)
+    if shared:
+        warnings.warn(
+            IdentityLeakageWarning(
+                f"{len(shared)} of {len(people_in(pairs))} people appear in both the training "
+                "and the validation pairs, so validation accuracy will be optimistic; "
+                "split_pairs_by_person holds out whole people"
+            ),
+            stacklevel=2,
+        )
+    return train, val
+
+
+def check_no_leakage(
+    train_people: Iterable[str],
+    test_people: Iterable[str],
+    what: str = "training",
+    against: str = "test",
+) -> None:
+    """Raise `LeakageError` when a person of the test set also appears in ``train_people``.
+
+    Args:
+        train_people: The people a model learns from or is selected on.
+        test_people: The people it is tested on (e.g. those of pairsDevTest).
+        what: Names the first set in the message ("training", "validation", ...).
+        against: Names the second set in the message.
+    """
+    shared = sorted(set(train_people) & set(test_people))
+    if shared:
+        shown = ", ".join(shared[:10]) + (
+            f" and {len(shared) - 10} more" if len(shared) > 10 else ""
+        )
+        raise LeakageError(
+            f"{len(shared)} people appear in both the {what} set and the {against} set: {shown}; "
+            f"expected no shared people (a model tested on people it trained on scores too high)"
+        )
+
+
+def mine_pairs(
+    image_counts: Mapping[str, int],
+    n_pairs: int,
+    seed: int = 0,
+    people: Iterable[str] | None = None,
+) -> list[Pair]:
+    """Draw distinct pairs from the images of ``people`` (LFW's "unrestricted" setting).
+
+    Half the pairs (rounded down) are matching, the rest non-matching. Matching pairs draw a
+    person uniformly among those with two or more images and fresh pairs left, then two
+    different images; non-matching pairs draw two different people uniformly, then an image
+    of each. People, not images, are drawn uniformly, so the 530 images of one person do not
+    swamp everybody else. People with one image only feed non-matching pairs.
+
+    Args:
+        image_counts: Images per person.
+        n_pairs: How many pairs to draw.
+        seed: Seeds the draw.
+        people: Whom to draw from (e.g. the training people); everyone in ``image_counts``
+            when None.
+
+    Returns:
+        The pairs in random order, with ``fold=None`` and ``line=0``.
+
+    Raises:
+        ValueError: Unknown people, or fewer distinct pairs exist than were asked for.
+    """
+    names = sorted(image_counts if people is None else set(people))
+    unknown = [name for name in names if name not in image_counts]
+    if unknown:
+        raise ValueError(f"{len(unknown)} people have no image count: {unknown[:10]}")
+    counts = np.array([image_counts[name] for name in names], dtype=np.int64)  # (P,)
+    rng = np.random.default_rng(seed)
+    same = _mine_matching(names, counts, n_pairs // 2, rng)
+    different = _mine_non_matching(names, counts, n_pairs - n_pairs // 2, rng)
+    mined = same + different
+    return [mined[i] for i in rng.permutation(len(mined))]
+
+
+def _mine_matching(
+    names: Sequence[str], counts: np.ndarray, n: int, rng: np.random.Generator
+) -> list[Pair]:
+    capacity = counts * (counts - 1) // 2  # (P,) distinct matching pairs per person
+    if n > capacity.sum():
+        raise ValueError(
+            f"cannot mine {n} distinct matching pairs: {len(names)} people have {capacity.sum()}"
+        )
+    taken = np.zeros_like(capacity)
+    seen: set[tuple[int, int, int]] = set()
+    out: list[Pair] = []
+    while len(out) < n:
+        # Draw a batch among people with fresh pairs left; repeats are skipped, and people
+        # who run out leave the pool before the next batch, so this always finishes.
+        eligible = np.flatnonzero(taken < capacity)
+        who = eligible[rng.integers(len(eligible), size=n - len(out))]  # (B,)
+        first = rng.integers(counts[who])  # (B,) 0-based
+        second = rng.integers(counts[who] - 1)  # (B,) 0-based, skipping `first`
+        second += second >= first
+        for p, a, b in zip(who.tolist(), first.tolist(), second.tolist(), strict=True):
+            key = (p, min(a, b), max(a, b))
+            if key not in seen:  # a fresh pair, so `p` had one left
+                seen.add(key)
+                taken[p] += 1
+                out.append(Pair(ImageRef(names[p], a + 1), ImageRef(names[p], b + 1), True))
+    return out
+
+
+def _mine_non_matching(
+    names: Sequence[str], counts: np.ndarray, n: int, rng: np.random.Generator
+) -> list[Pair]:
+    total = int(counts.sum())
+    capacity = total * (total - 1) // 2 - int((counts * (counts - 1) // 2).sum())
+    if n > capacity:
+        raise ValueError(
+            f"cannot mine {n} distinct non-matching pairs: {len(names)} people have {capacity}"
+        )
+    seen: set[frozenset[tuple[int, int]]] = set()
+    out: list[Pair] = []
+    while len(out) < n:
+        m = n - len(out)
+        left = rng.integers(len(names), size=m)  # (B,)
+        right = rng.integers(len(names) - 1, size=m)  # (B,) skipping `left`
+        right += right >= left
+        a = rng.integers(counts[left])  # (B,) 0-based image indices
+        b = rng.integers(counts[right])
+        for p, q, i, j in zip(left.tolist(), right.tolist(), a.tolist(), b.tolist(), strict=True):
+            key = frozenset(((p, i), (q, j)))
+            if key not in seen:
+                seen.add(key)
+                out.append(Pair(ImageRef(names[p], i + 1), ImageRef(names[q], j + 1), False))
+    return out
+
+
+def person_ids(refs: Sequence[ImageRef], names: Sequence[str] | None = None) -> np.ndarray:
+    """Integer identity labels of ``refs``: the index of each ref's person in ``names``.
+
+    Args:
+        refs: The images to label.
+        names: The identities in label order; the sorted names of ``refs`` when None.
+
+    Returns:
+        ``(N,)`` int64 labels.
+    """
+    names = sorted({ref.name for ref in refs}) if names is None else list(names)
+    repeated = [name for name, k in Counter(names).items() if k > 1]
+    if repeated:
+        raise ValueError(f"names must be distinct; repeated: {repeated[:10]}")
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({ref.name for ref in refs} - index.keys())
+    if unknown:
+        raise ValueError(f"{len(unknown)} people of refs are not in names: {unknown[:10]}")
+    return np.fromiter((index[ref.name] for ref in refs), dtype=np.int64, count=len(refs))
