@@ -8,6 +8,7 @@ pixels for the same input size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,13 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
             drafted = im.draft(mode, (width // scale, height // scale))
             scale = 1 if drafted is None else width / drafted[1][2]
             im = im.convert(mode)
-            box_f = tuple(v / scale for v in box)  # (left, top, right, bottom) in decoded pixels
-            im = im.resize((prep.size, prep.size), RESAMPLE, box=box_f)
+            # Cut the box out first: resize(box=...) alone would let the filter reach pixels
+            # outside the box. At half scale an odd coordinate falls mid-pixel, so cut to whole
+            # decoded pixels around it and give resize the exact fraction that remains.
+            left, top, right, bottom = (v / scale for v in box)  # in decoded pixels
+            outer = (math.floor(left), math.floor(top), math.ceil(right), math.ceil(bottom))
+            inner = (left - outer[0], top - outer[1], right - outer[0], bottom - outer[1])
+            im = im.crop(outer).resize((prep.size, prep.size), RESAMPLE, box=inner)
     except FileNotFoundError:
         raise
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
@@ -175,4 +181,3 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
     pixels = np.asarray(im, dtype=np.uint8)  # (H, W) grey or (H, W, 3) RGB
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     return np.ascontiguousarray(pixels)  # (C, H, W)
-
