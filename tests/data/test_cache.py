@@ -33,9 +33,11 @@ def lfw(tmp_path: Path, tiny_counts: dict[str, int]) -> LFWDataset:
     """A data home laid out as the importer leaves it: <home>/lfw/images/<Name>/..."""
     make_lfw_tree(tmp_path / "home" / "lfw" / "images", tiny_counts)
     return LFWDataset(
-        home=tmp_path / "home", variant="lfw-deepfunneled", image_counts=tiny_counts,
+        home=tmp_path / "home",
+        variant="lfw-deepfunneled",
+        image_counts=tiny_counts,
         checksums=dict(CHECKSUMS),
-    )  # fmt: skip
+    )
 
 
 def sorted_refs(counts: dict[str, int]) -> list[ImageRef]:
@@ -60,9 +62,11 @@ def test_build_then_load_round_trip(lfw):
     assert len(cache) == 12
     assert cache.refs == sorted_refs(lfw.image_counts)
     assert cache.refs[:4] == [
-        ImageRef("Alice_Able", 1), ImageRef("Alice_Able", 2), ImageRef("Alice_Able", 3),
+        ImageRef("Alice_Able", 1),
+        ImageRef("Alice_Able", 2),
+        ImageRef("Alice_Able", 3),
         ImageRef("Bob_Baker", 1),
-    ]  # fmt: skip
+    ]
     assert cache.prep == PREP and cache.key == folder_of(lfw).name
     assert isinstance(cache.images, np.memmap) and not cache.images.flags.writeable
     assert cache.images.shape == (12, 3, 16, 16) and cache.images.dtype == np.uint8
@@ -92,8 +96,9 @@ def test_second_call_loads_without_rebuilding(lfw, monkeypatch):
 def test_two_worker_processes_give_the_same_array(lfw, monkeypatch):
     monkeypatch.setattr(cache_mod, "CHUNK", 5)  # 12 images -> 3 chunks shared by 2 processes
     refs = sorted_refs(lfw.image_counts)
-    cache = build_cache(lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=2,
-                        progress=False)  # fmt: skip
+    cache = build_cache(
+        lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=2, progress=False
+    )
     np.testing.assert_array_equal(cache.images, expected_images(lfw))
 
 
@@ -109,8 +114,9 @@ def test_grey_full_frame_setting(lfw):
 
 def test_indices_follow_the_order_asked(lfw):
     cache = load_or_build_cache(lfw, PREP, workers=1, progress=False)
-    rows = cache.indices([ImageRef("Eve_Evans", 2), ImageRef("Alice_Able", 1),
-                          ImageRef("Dan_Dunn", 3)])  # fmt: skip
+    rows = cache.indices(
+        [ImageRef("Eve_Evans", 2), ImageRef("Alice_Able", 1), ImageRef("Dan_Dunn", 3)]
+    )
     # Rows: Alice 0-2, Bob 3-4, Carol 5, Dan 6-9, Eve 10-11.
     assert rows.dtype == np.int64 and rows.tolist() == [11, 0, 8]
     assert cache.indices([]).tolist() == []
@@ -272,8 +278,9 @@ def test_crash_while_rebuilding_unmarks_the_old_cache(lfw, monkeypatch):
     monkeypatch.setattr(cache_mod, "load_image", crash_after(6))
     refs = sorted_refs(lfw.image_counts)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        build_cache(lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=1,
-                    progress=False)  # fmt: skip
+        build_cache(
+            lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=1, progress=False
+        )
     assert_looks_incomplete(lfw)
 
 
@@ -303,5 +310,6 @@ def test_missing_image_fails_the_build(lfw):
 )
 def test_build_cache_rejects_empty_or_repeated_refs(lfw, refs, message):
     with pytest.raises(ValueError, match=message):
-        build_cache(lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=1,
-                    progress=False)  # fmt: skip
+        build_cache(
+            lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=1, progress=False
+        )
