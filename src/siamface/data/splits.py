@@ -19,8 +19,6 @@ import numpy as np
 
 from siamface.data.protocol import ImageRef, Pair
 
-_TRIES = 100  # random draws for a re-paired image before listing every candidate instead
-
 
 class IdentityLeakageWarning(UserWarning):
     """People appear in both the training and the validation pairs."""
@@ -49,7 +47,7 @@ def split_pairs_by_person(
     are only ever on the right of a pair carry no pairs and go to validation with probability
     ``val_fraction``. A non-matching pair whose right person landed on the other side is
     re-paired: its right image becomes a random image (seeded; person first, then image) of
-    another person of the left person's side that makes no duplicate pair. No pair is lost.
+    another person of the left person's side, one that makes no duplicate pair. No pair is lost.
 
     Args:
         pairs: The pairs to split.
@@ -116,29 +114,24 @@ def _repair(
     used: Collection[frozenset[ImageRef]],
     rng: np.random.Generator,
 ) -> Pair:
-    """``pair`` with its right image replaced by one of another person of ``side``."""
-    for _ in range(_TRIES):
-        name = side[rng.integers(len(side))]
-        if name != pair.left.name:
-            candidate = replace(
-                pair, right=ImageRef(name, int(rng.integers(image_counts[name])) + 1)
-            )
-            if candidate.key not in used:
-                return candidate
-    # Small sides run out of fresh pairs; list what is left rather than draw forever.
-    free = [
-        ImageRef(name, number)
-        for name in side
-        if name != pair.left.name
-        for number in range(1, image_counts[name] + 1)
-        if frozenset((pair.left, ImageRef(name, number))) not in used
-    ]
-    if not free:
-        raise ValueError(
-            f"cannot re-pair the non-matching pair of line {pair.line} "
-            f"({pair.left.filename}, {pair.right.filename}): its side has no other free image"
-        )
-    return replace(pair, right=free[rng.integers(len(free))])
+    """``pair`` with its right image replaced by a free image of another person of ``side``."""
+    # People in random order, the first with an image that makes a new pair wins: uniform over
+    # people, then over their free images, and it never loops when few free images are left.
+    for i in rng.permutation(len(side)):
+        name = side[i]
+        if name == pair.left.name:
+            continue
+        free = [
+            ImageRef(name, k)
+            for k in range(1, image_counts[name] + 1)
+            if frozenset((pair.left, ImageRef(name, k))) not in used
+        ]
+        if free:
+            return replace(pair, right=free[rng.integers(len(free))])
+    raise ValueError(
+        f"cannot re-pair the non-matching pair of line {pair.line} "
+        f"({pair.left.filename}, {pair.right.filename}): nobody else on its side has a free image"
+    )
 
 
 def split_pairs_random(
