@@ -116,6 +116,7 @@ class KochBackbone(nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if fc_dim < 1:
             raise ValueError(f"fc_dim must be at least 1, got {fc_dim}")
+        make_activation = ACTIVATIONS.get(fc_activation)  # an unknown name fails before any work
         self.in_channels = in_channels
         self.input_size = input_size
         self.out_dim = fc_dim
@@ -135,7 +136,7 @@ class KochBackbone(nn.Module):
             c = c_out
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(c * size * size, fc_dim)  # 9216 -> 4096 at the paper's size
-        self.act = ACTIVATIONS.build(fc_activation)
+        self.act = make_activation()
         self.drop = nn.Dropout(dropout)
         init_koch_(self)
 
