@@ -15,6 +15,7 @@ from siamface.data.cache import (
     CacheError,
     ImageCache,
     MissingImageError,
+    all_image_refs,
     build_cache,
     cache_key,
     load_or_build_cache,
@@ -128,6 +129,12 @@ def test_indices_of_an_unknown_image_name_it(lfw):
         cache.indices([ImageRef("Alice_Able", 1), ImageRef("Bob_Baker", 3)])
     assert isinstance(info.value, KeyError)
     assert str(info.value).startswith("Bob_Baker image 3 (Bob_Baker_0003.jpg) is not in cache")
+
+
+def test_all_image_refs_sorts_by_name_then_number():
+    refs = all_image_refs({"Bo": 2, "Al": 1, "Cy": 10})
+    assert refs[:3] == [ImageRef("Al", 1), ImageRef("Bo", 1), ImageRef("Bo", 2)]
+    assert refs[3:] == [ImageRef("Cy", k) for k in range(1, 11)]  # 10 after 9, not after 1
 
 
 def test_person_labels(lfw):

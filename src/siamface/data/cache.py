@@ -120,6 +120,11 @@ class ImageCache:
         return np.array([ids[ref.name] for ref in self.refs], dtype=np.int64)
 
 
+def all_image_refs(image_counts: Mapping[str, int]) -> list[ImageRef]:
+    """Every image of ``image_counts`` (name -> count), sorted by name, then number."""
+    return [ImageRef(n, k) for n in sorted(image_counts) for k in range(1, image_counts[n] + 1)]
+
+
 def cache_key(prep: Preprocessing, checksums: Mapping[str, str]) -> str:
     """The folder name for ``prep`` applied to the sources with ``checksums``."""
     return stable_hash(
@@ -260,8 +265,7 @@ def load_or_build_cache(
         workers: Processes decoding in parallel when building.
         progress: Show a progress bar when building.
     """
-    counts = lfw.image_counts
-    refs = [ImageRef(name, k) for name in sorted(counts) for k in range(1, counts[name] + 1)]
+    refs = all_image_refs(lfw.image_counts)
     cache_dir = Path(lfw.home) / "cache"
     folder = cache_dir / cache_key(prep, lfw.checksums)
     try:
