@@ -6,6 +6,7 @@ Each takes the data and an output path, writes a PNG atomically and returns the 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,6 +17,9 @@ from siamface.reporting.figure import new_figure, save_png
 
 SAME_COLOUR = "tab:blue"
 DIFFERENT_COLOUR = "tab:orange"
+CURVE_COLOUR = "tab:blue"
+EER_COLOUR = "tab:red"
+POINT_COLOURS = ("tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
 
 
 def _same_length(**arrays: np.ndarray) -> None:
@@ -53,14 +57,17 @@ def plot_roc(
     fig = new_figure(5.5, 5.0)
     ax = fig.add_subplot()
     name = label if auc is None else f"{label} (AUC {auc:.4f})"
-    ax.plot(far, tar, color="tab:blue", lw=1.8, label=name)
+    ax.plot(far, tar, color=CURVE_COLOUR, lw=1.8, label=name)
     line = np.linspace(0.0, 1.0, 201)
     ax.plot(line, line, color="grey", lw=0.8, ls=":", label="chance")
     if eer is not None:
         ax.plot(line, 1.0 - line, color="grey", lw=0.8, ls="--", label="FAR = FRR")
-        ax.plot([eer], [1.0 - eer], "o", color="tab:red", label=f"EER {eer:.2%}")
-    for target, rate in (tar_at_far or {}).items():
-        ax.plot([target], [rate], "s", ms=6, label=f"TAR {rate:.2%} @ FAR {target:.2%}")
+        ax.plot([eer], [1.0 - eer], "o", color=EER_COLOUR, label=f"EER {eer:.2%}")
+    points = (tar_at_far or {}).items()
+    for (target, rate), colour in zip(points, itertools.cycle(POINT_COLOURS)):
+        ax.plot(
+            [target], [rate], "s", ms=6, color=colour, label=f"TAR {rate:.2%} @ FAR {target:.2%}"
+        )
     if log_far:
         ax.set_xscale("log", nonpositive="mask")
         positive = np.asarray(far)[np.asarray(far) > 0]
@@ -177,8 +184,8 @@ def plot_one_shot_curve(
     n = np.asarray(n_ways, dtype=np.float64)
     fig = new_figure(5.5, 4.0)
     ax = fig.add_subplot()
-    ax.fill_between(n, lows, highs, color="tab:blue", alpha=0.2, lw=0)
-    ax.plot(n, accuracies, "o-", color="tab:blue", label=label)
+    ax.fill_between(n, lows, highs, color=CURVE_COLOUR, alpha=0.2, lw=0)
+    ax.plot(n, accuracies, "o-", color=CURVE_COLOUR, label=label)
     ax.plot(n, 1.0 / n, "--", color="grey", label="chance (1/N)")
     ax.set_xlabel("N (candidates per trial)")
     ax.set_ylabel("accuracy")
