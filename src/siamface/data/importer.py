@@ -121,19 +121,23 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
                     f"{path}: not an LFW archive (.tgz, .tar.gz, .tar, .zip) or protocol file "
                     f"({', '.join(known.PROTOCOL_NAMES)})"
                 )
-        elif path.name in known.VARIANTS and not _variant_folders(path):
-            images.append(path)  # the variant folder itself
-        else:  # a folder holding archives, variant folders and/or protocol files
+        else:
+            # A folder holding archives, variant folders and/or protocol files; failing that,
+            # the variant folder itself. (Not by name alone: a download folder is often
+            # called "lfw" too.)
             found = False
             for child in sorted(path.iterdir()):
                 if child.is_file() and child.name in known.PROTOCOL_NAMES:
                     add_protocol(child)
-                elif (child.is_file() and is_archive(child)) or child in _variant_folders(path):
+                    found = True
+                elif (child.is_file() and is_archive(child)) or (
+                    child.is_dir() and child.name in known.VARIANTS
+                ):
                     images.append(child)
-                else:
-                    continue
-                found = True
-            if not found:
+                    found = True
+            if not found and path.name in known.VARIANTS:
+                images.append(path)
+            elif not found:
                 raise SourceError(
                     f"{path}: found no LFW archive, image folder ({', '.join(known.VARIANTS)}) "
                     "or protocol file in it; a folder of person folders must be named after "
@@ -151,10 +155,6 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
             "import one of them"
         )
     return unique[0], protocol
-
-
-def _variant_folders(folder: Path) -> list[Path]:
-    return [folder / v for v in known.VARIANTS if (folder / v).is_dir()]
 
 
 def _label(path: Path) -> str:

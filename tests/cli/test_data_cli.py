@@ -1,0 +1,102 @@
+import argparse
+import socket
+import types
+
+import pytest
+
+from conftest import make_lfw_tree
+from siamface import __version__
+from siamface.cli import main as cli
+from siamface.cli.main import main
+from siamface.data import sources
+from siamface.data.home import ENV_VAR
+from siamface.data.sources import RemoteFile
+
+TINY = {"Ann_Ax": 3, "Bo_By": 1, "Cy_Cz": 2}
+
+
+@pytest.fixture
+def tree(tmp_path):
+    return make_lfw_tree(tmp_path / "src" / "lfw-deepfunneled", TINY, size=8)
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"siamface {__version__}"
+
+
+def test_usage_errors_return_2(capsys):
+    assert main([]) == 2
+    assert main(["data", "nosuchcommand"]) == 2
+    assert "usage: siamface" in capsys.readouterr().err
+
+
+def test_import_with_data_dir(tmp_path, tree, capsys):
+    home = tmp_path / "home"
+    assert main(["--data-dir", str(home), "data", "import", str(tree)]) == 0
+    out = capsys.readouterr().out
+    assert "LFW (lfw-deepfunneled)" in out and "3 people, 6 images" in out
+    assert (home / "lfw" / "manifest.json").is_file()
+
+
+def test_data_home_from_environment(tmp_path, tree, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env_home"))
+    assert main(["data", "import", str(tree.parent)]) == 0
+    assert (tmp_path / "env_home" / "lfw" / "manifest.json").is_file()
+
+
+def test_bad_input_is_one_line_without_traceback(tmp_path, capsys):
+    code = main(["--data-dir", str(tmp_path), "data", "import", str(tmp_path / "nope.tgz")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("siamface: error: ") and "nope.tgz" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_stats_without_data_says_how_to_get_it(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "data", "stats"]) == 2
+    err = capsys.readouterr().err
+    assert "siamface data fetch" in err and "siamface data import PATH" in err
+
+
+def test_fetch_offline_says_how_to_import(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    closed = RemoteFile("lfw-funneled.tgz", f"http://127.0.0.1:{port}/lfw.tgz", "0" * 64)
+    monkeypatch.setattr(sources, "ARCHIVES", {"lfw_funneled": closed})
+    assert main(["--data-dir", str(tmp_path), "data", "fetch"]) == 2
+    assert "siamface data import PATH" in capsys.readouterr().err
+
+
+def test_command_groups_come_from_the_module_list(monkeypatch, capsys):
+    def register(subparsers: argparse._SubParsersAction) -> None:
+        sub = subparsers.add_parser("shout")
+        sub.add_argument("--fail", action="store_true")
+        sub.set_defaults(func=run)
+
+    def run(args: argparse.Namespace) -> int:
+        if args.fail:
+            raise KeyError("unknown model 'x'; choose one of: a, b\nsecond line")
+        print("shouted")
+        return 0
+
+    group = types.SimpleNamespace(register=register)
+    monkeypatch.setattr(cli, "COMMAND_GROUPS", (*cli.COMMAND_GROUPS, group))
+    assert main(["shout"]) == 0
+    assert capsys.readouterr().out == "shouted\n"
+    assert main(["shout", "--fail"]) == 2
+    assert capsys.readouterr().err == (
+        "siamface: error: unknown model 'x'; choose one of: a, b second line\n"
+    )
+
+
+def test_bugs_still_raise(monkeypatch):
+    def register(subparsers: argparse._SubParsersAction) -> None:
+        subparsers.add_parser("buggy").set_defaults(func=lambda args: 1 / 0)
+
+    group = types.SimpleNamespace(register=register)
+    monkeypatch.setattr(cli, "COMMAND_GROUPS", (group,))
+    with pytest.raises(ZeroDivisionError):
+        main(["buggy"])

@@ -1,0 +1,161 @@
+import io
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from siamface.data.archive import ArchiveError, UnsafeArchiveError, safe_extract
+
+FILES = {"lfw/Ann/Ann_0001.jpg": b"first", "lfw/Ann/Ann_0002.jpg": b"second!", "lfw/x.txt": b""}
+
+
+def write_tar(path: Path, members: list[tarfile.TarInfo], mode: str = "w:gz") -> Path:
+    with tarfile.open(path, mode) as tf:
+        for info in members:
+            tf.addfile(info, io.BytesIO(b"x" * info.size) if info.isfile() else None)
+    return path
+
+
+def tar_file(name: str, size: int = 1) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    return info
+
+
+def tar_special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info
+
+
+def write_good_tar(path: Path, mode: str) -> Path:
+    with tarfile.open(path, mode) as tf:
+        for name, data in FILES.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def write_zip(path: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "mode"), [(".tgz", "w:gz"), (".tar.gz", "w:gz"), (".tar", "w")])
+def test_tar_round_trip(tmp_path, suffix, mode):
+    archive = write_good_tar(tmp_path / f"good{suffix}", mode)
+    safe_extract(archive, tmp_path / "out")
+    for name, data in FILES.items():
+        assert (tmp_path / "out" / name).read_bytes() == data
+
+
+def test_zip_round_trip_with_folder_entries(tmp_path):
+    archive = write_zip(tmp_path / "good.zip", {"lfw/": b"", "lfw/empty/": b"", **FILES})
+    safe_extract(archive, tmp_path / "out")
+    for name, data in FILES.items():
+        assert (tmp_path / "out" / name).read_bytes() == data
+    assert (tmp_path / "out" / "lfw" / "empty").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (tar_file("../evil.txt"), r"\.\."),
+        (tar_file("lfw/../../evil.txt"), r"\.\."),
+        (tar_file("/tmp/evil.txt"), "absolute"),
+        (tar_special("lfw/link", tarfile.SYMTYPE, "../../evil.txt"), "symbolic link"),
+        (tar_special("lfw/link", tarfile.SYMTYPE, "/etc/passwd"), "symbolic link"),
+        (tar_special("lfw/hard", tarfile.LNKTYPE, "/etc/passwd"), "hard link"),
+        (tar_special("lfw/dev", tarfile.CHRTYPE), "device"),
+        (tar_special("lfw/fifo", tarfile.FIFOTYPE), "device file or FIFO"),
+    ],
+)
+@pytest.mark.parametrize("data_filter", [True, False], ids=["with_data_filter", "without"])
+def test_unsafe_tar_members_are_refused(tmp_path, monkeypatch, member, reason, data_filter):
+    if not data_filter:  # as on Pythons without tarfile.data_filter: our own checks must hold
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    archive = write_tar(tmp_path / "bad.tgz", [tar_file("lfw/ok.txt"), member])
+    dest = tmp_path / "a" / "b" / "out"
+    with pytest.raises(UnsafeArchiveError, match=reason) as err:
+        safe_extract(archive, dest)
+    assert str(archive) in str(err.value) and member.name in str(err.value)
+    assert not list(tmp_path.rglob("evil.txt"))
+    assert not (dest / "lfw" / "link").exists()
+
+
+@pytest.mark.parametrize(("name", "reason"), [("../evil.txt", r"\.\."), ("/evil.txt", "absolute")])
+def test_unsafe_zip_names_are_refused(tmp_path, name, reason):
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(name), b"evil")
+    with pytest.raises(UnsafeArchiveError, match=reason):
+        safe_extract(archive, tmp_path / "a" / "out")
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+def test_zip_symlink_is_refused(tmp_path):
+    archive = tmp_path / "bad.zip"
+    info = zipfile.ZipInfo("lfw/link")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(info, "../../etc/passwd")
+    with pytest.raises(UnsafeArchiveError, match="'lfw/link' is a link"):
+        safe_extract(archive, tmp_path / "out")
+
+
+def test_member_limit_is_inclusive(tmp_path):
+    archive = write_tar(tmp_path / "four.tgz", [tar_file(f"lfw/{i}.txt") for i in range(4)])
+    safe_extract(archive, tmp_path / "ok", max_members=4)
+    with pytest.raises(UnsafeArchiveError, match="more than 3 members"):
+        safe_extract(archive, tmp_path / "refused", max_members=3)
+
+
+def test_byte_limit_is_inclusive(tmp_path):
+    archive = write_tar(tmp_path / "eleven.tgz", [tar_file("lfw/a", 6), tar_file("lfw/b", 5)])
+    safe_extract(archive, tmp_path / "ok", max_bytes=11)
+    with pytest.raises(UnsafeArchiveError, match=r"more than 10 bytes \(at member 'lfw/b'\)"):
+        safe_extract(archive, tmp_path / "refused", max_bytes=10)
+
+
+def test_duplicate_member_is_refused(tmp_path):
+    archive = write_tar(tmp_path / "dup.tgz", [tar_file("lfw/a"), tar_file("lfw/a")])
+    with pytest.raises(UnsafeArchiveError, match="'lfw/a' appears twice"):
+        safe_extract(archive, tmp_path / "out")
+
+
+def test_truncated_archive_is_an_archive_error(tmp_path):
+    archive = write_good_tar(tmp_path / "good.tgz", "w:gz")
+    cut = tmp_path / "cut.tgz"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(ArchiveError, match=r"cut\.tgz: corrupt or unreadable"):
+        safe_extract(cut, tmp_path / "out")
+
+
+def test_garbage_zip_is_an_archive_error(tmp_path):
+    bogus = tmp_path / "bogus.zip"
+    bogus.write_bytes(b"not a zip at all")
+    with pytest.raises(ArchiveError, match=r"bogus\.zip"):
+        safe_extract(bogus, tmp_path / "out")
+
+
+def test_unknown_suffix_is_refused(tmp_path):
+    other = tmp_path / "lfw.rar"
+    other.write_bytes(b"")
+    with pytest.raises(ArchiveError, match="not a known archive kind"):
+        safe_extract(other, tmp_path / "out")
+
+
+def test_destination_must_be_new_or_empty(tmp_path):
+    archive = write_good_tar(tmp_path / "good.tgz", "w:gz")
+    (tmp_path / "empty").mkdir()
+    safe_extract(archive, tmp_path / "empty")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "lfw").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(ValueError, match="is not empty"):
+        safe_extract(archive, tmp_path / "full")

@@ -1,0 +1,30 @@
+from pathlib import Path
+
+import platformdirs
+
+from siamface.data.home import ENV_VAR, resolve_data_home
+
+
+def test_explicit_dir_wins_over_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "from_env"))
+    assert resolve_data_home(tmp_path / "explicit") == tmp_path / "explicit"
+
+
+def test_environment_wins_over_user_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "from_env"))
+    assert resolve_data_home() == tmp_path / "from_env"
+
+
+def test_user_cache_when_nothing_is_set(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert resolve_data_home() == Path(platformdirs.user_cache_dir("siamface"))
+
+
+def test_empty_environment_variable_counts_as_unset(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "")
+    assert resolve_data_home() == Path(platformdirs.user_cache_dir("siamface"))
+
+
+def test_home_directory_is_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_data_home("~/lfwdata") == tmp_path / "lfwdata"

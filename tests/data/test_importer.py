@@ -1,0 +1,305 @@
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import make_lfw_tree
+from siamface.data import importer
+from siamface.data.archive import UnsafeArchiveError
+from siamface.data.importer import SourceError, import_lfw
+from siamface.data.lfw import DataNotFoundError, LayoutError, open_lfw
+from siamface.data.sources import PROTOCOL_NAMES, VARIANTS, ChecksumError, read_sha256sums
+
+TINY = {"Ann_Ax": 3, "Bo_By": 1, "Cy_Cz": 2}
+FORMATS = {"tgz": "gztar", "tar.gz": "gztar", "tar": "tar", "zip": "zip"}
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_source(tmp_path: Path, variant: str, form: str, counts=TINY) -> Path:
+    """A tiny LFW of ``variant`` as an archive (form = suffix), the folder, or its parent."""
+    parent = tmp_path / "src"
+    make_lfw_tree(parent / variant, counts, size=8)
+    if form == "folder":
+        return parent / variant
+    if form == "parent":
+        return parent
+    made = Path(shutil.make_archive(str(tmp_path / "tiny"), FORMATS[form], parent, variant))
+    return made.rename(tmp_path / f"tiny.{form}")
+
+
+def write_protocol(folder: Path, names=("pairsDevTest.txt", "people.txt"), sums=True) -> Path:
+    """Made-up protocol files with a SHA256SUMS vouching for them (they are not the real ones)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_text(f"1\nAnn_Ax\t1\t2\n# {name}\n")
+    if sums:
+        vouch(folder)
+    return folder
+
+
+def vouch(folder: Path) -> None:
+    """Write SHA256SUMS for the .txt files in ``folder``."""
+    lines = [f"{sha256(p)}  {p.name}\n" for p in sorted(folder.glob("*.txt"))]
+    (folder / "SHA256SUMS").write_text("".join(lines))
+
+
+def manifest(home: Path) -> dict:
+    return json.loads((home / "lfw" / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("form", ["tgz", "tar.gz", "tar", "zip", "folder", "parent"])
+def test_import_each_variant_and_form(tmp_path, variant, form):
+    source = make_source(tmp_path, variant, form)
+    home = tmp_path / "home"
+    lfw = import_lfw([source], home, progress=False)
+    assert lfw.variant == variant
+    assert lfw.image_counts == TINY
+    original = tmp_path / "src" / variant / "Cy_Cz" / "Cy_Cz_0002.jpg"
+    assert (home / "lfw" / "images" / "Cy_Cz" / "Cy_Cz_0002.jpg").read_bytes() == (
+        original.read_bytes()
+    )
+    written = manifest(home)
+    assert (written["variant"], written["people"], written["images"]) == (variant, 3, 6)
+    assert list(written["checksums"]) == [f"{variant}/" if form == "folder" else source.name
+                                          if form != "parent" else f"{variant}/"]
+    if form not in ("folder", "parent"):
+        assert written["checksums"][source.name] == sha256(source)
+    assert sorted(p.name for p in home.iterdir()) == ["lfw"]  # no staging left behind
+
+
+def test_folder_checksum_covers_file_contents(tmp_path):
+    source = make_source(tmp_path, "lfw", "folder")
+    first = import_lfw([source], tmp_path / "h1", progress=False).checksums["lfw/"]
+    (source / "Bo_By" / "Bo_By_0001.jpg").write_bytes(b"other bytes")
+    second = import_lfw([source], tmp_path / "h2", progress=False).checksums["lfw/"]
+    assert first != second
+
+
+def test_protocol_files_from_a_folder_with_sha256sums(tmp_path):
+    archive = make_source(tmp_path, "lfw-deepfunneled", "tgz")
+    protocol = write_protocol(tmp_path / "proto", names=PROTOCOL_NAMES)
+    (protocol / "README.md").write_text("ignored")
+    lfw = import_lfw([archive, protocol], tmp_path / "home", progress=False)
+    assert lfw.protocol_names() == sorted(PROTOCOL_NAMES)
+    expected = read_sha256sums(protocol / "SHA256SUMS")
+    assert lfw.checksums == {"tiny.tgz": sha256(archive), **expected}
+    for name in PROTOCOL_NAMES:
+        assert lfw.protocol_path(name).read_bytes() == (protocol / name).read_bytes()
+
+
+def test_archive_and_protocol_files_side_by_side_in_one_folder(tmp_path):
+    make_source(tmp_path, "lfw", "tgz")  # tmp_path/tiny.tgz
+    write_protocol(tmp_path)
+    lfw = import_lfw([tmp_path], tmp_path / "home", progress=False)
+    assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]
+    assert set(lfw.checksums) == {"tiny.tgz", "pairsDevTest.txt", "people.txt"}
+
+
+def test_sha256sums_mismatch_names_file_and_both_sums(tmp_path):
+    archive = make_source(tmp_path, "lfw", "zip")
+    protocol = write_protocol(tmp_path / "proto")
+    (protocol / "people.txt").write_text("tampered with after SHA256SUMS was written")
+    actual = sha256(protocol / "people.txt")
+    listed = read_sha256sums(protocol / "SHA256SUMS")["people.txt"]
+    with pytest.raises(ChecksumError) as err:
+        import_lfw([archive, protocol], tmp_path / "home", progress=False)
+    message = str(err.value)
+    assert str(protocol / "people.txt") in message
+    assert f"sha256 is {actual}, expected {listed}" in message
+    assert str(protocol / "SHA256SUMS") in message
+    assert not (tmp_path / "home" / "lfw").exists()
+
+
+def test_builtin_sums_catch_a_fake_official_file(tmp_path):
+    archive = make_source(tmp_path, "lfw", "zip")
+    protocol = write_protocol(tmp_path / "proto", names=("pairs.txt",), sums=False)
+    with pytest.raises(ChecksumError, match=r"pairs\.txt: sha256 is .* known files"):
+        import_lfw([archive, protocol / "pairs.txt"], tmp_path / "home", progress=False)
+    archive = archive.rename(tmp_path / "lfw-funneled.tgz")  # a known name with other bytes
+    with pytest.raises(ChecksumError, match=r"lfw-funneled\.tgz: sha256 is"):
+        import_lfw([archive], tmp_path / "home", progress=False)
+
+
+def test_malicious_archive_imports_nothing(tmp_path):
+    import tarfile
+
+    archive = tmp_path / "evil.tgz"
+    with tarfile.open(archive, "w:gz") as tf:
+        link = tarfile.TarInfo("lfw/Ann_Ax")
+        link.type, link.linkname = tarfile.SYMTYPE, "../../../"
+        tf.addfile(link)
+    with pytest.raises(UnsafeArchiveError, match="symbolic link"):
+        import_lfw([archive], tmp_path / "home", progress=False)
+    with pytest.raises(DataNotFoundError):
+        open_lfw(tmp_path / "home")
+
+
+def test_crash_while_copying_then_rerun_finishes(tmp_path, monkeypatch):
+    source = make_source(tmp_path, "lfw2", "folder")
+    home = tmp_path / "home"
+    real_copy, calls = shutil.copyfile, []
+
+    def crash_on_third(src, dst, **kwargs):
+        calls.append(src)
+        if len(calls) == 3:
+            raise RuntimeError("simulated crash")
+        return real_copy(src, dst, **kwargs)
+
+    monkeypatch.setattr(importer.shutil, "copyfile", crash_on_third)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        import_lfw([source], home, progress=False)
+    assert (home / ".lfw-staging").is_dir()  # the half-built import stays out of sight
+    with pytest.raises(DataNotFoundError, match="no LFW copy"):
+        open_lfw(home)
+
+    monkeypatch.undo()
+    lfw = import_lfw([source], home, progress=False)
+    assert lfw.image_counts == TINY
+    assert not (home / ".lfw-staging").exists()
+
+
+def test_crash_before_manifest_then_rerun_finishes(tmp_path, monkeypatch):
+    source = make_source(tmp_path, "lfw", "tgz")
+    home = tmp_path / "home"
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(importer, "write_json_atomic", crash)
+    with pytest.raises(RuntimeError):
+        import_lfw([source], home, progress=False)
+    assert (home / "lfw" / "images").is_dir()
+    with pytest.raises(DataNotFoundError, match="did not finish"):
+        open_lfw(home)
+
+    monkeypatch.undo()
+    assert import_lfw([source], home, progress=False).image_counts == TINY
+
+
+def test_crash_during_reimport_keeps_previous_import(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    import_lfw([make_source(tmp_path / "a", "lfw", "tgz")], home, progress=False)
+    other = make_source(tmp_path / "b", "lfw_funneled", "folder", counts={"Dee_Dd": 2})
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(importer.shutil, "copyfile", crash)
+    with pytest.raises(RuntimeError):
+        import_lfw([other], home, progress=False)
+    monkeypatch.undo()
+    assert open_lfw(home).image_counts == TINY
+
+    lfw = import_lfw([other], home, progress=False)  # and a finished re-import replaces it
+    assert (lfw.variant, lfw.image_counts) == ("lfw_funneled", {"Dee_Dd": 2})
+    assert sorted(p.name for p in home.iterdir()) == ["lfw"]
+
+
+def test_reimport_of_same_sources_is_a_no_op(tmp_path, monkeypatch):
+    archive = make_source(tmp_path, "lfw", "tgz")
+    protocol = write_protocol(tmp_path / "proto")
+    home = tmp_path / "home"
+    import_lfw([archive, protocol], home, progress=False)
+    before = (home / "lfw" / "manifest.json").read_bytes()
+
+    def must_not_extract(*args, **kwargs):
+        raise AssertionError("a no-op re-import extracted the archive again")
+
+    monkeypatch.setattr(importer, "safe_extract", must_not_extract)
+    lfw = import_lfw([protocol, archive], home, progress=False)
+    assert lfw.image_counts == TINY
+    assert (home / "lfw" / "manifest.json").read_bytes() == before
+    # A changed protocol file is a different import: it does extract again.
+    (protocol / "people.txt").write_text("2\n")
+    vouch(protocol)
+    with pytest.raises(AssertionError, match="extracted the archive again"):
+        import_lfw([archive, protocol], home, progress=False)
+
+
+def test_damaged_images_are_reimported(tmp_path):
+    source = make_source(tmp_path, "lfw", "zip")
+    home = tmp_path / "home"
+    import_lfw([source], home, progress=False)
+    (home / "lfw" / "images" / "Ann_Ax" / "Ann_Ax_0001.jpg").unlink()
+    assert import_lfw([source], home, progress=False).image_counts == TINY
+
+
+def test_bad_layout_names_the_path_and_imports_nothing(tmp_path):
+    source = make_source(tmp_path, "lfw", "folder")
+    (source / "Ann_Ax" / "Ann_Ax_0002.jpg").unlink()
+    with pytest.raises(LayoutError, match=r"Ann_Ax_0002\.jpg belongs"):
+        import_lfw([source], tmp_path / "home", progress=False)
+    with pytest.raises(DataNotFoundError):
+        open_lfw(tmp_path / "home")
+
+
+def test_source_errors(tmp_path):
+    home = tmp_path / "home"
+    with pytest.raises(FileNotFoundError, match=r"missing\.tgz"):
+        import_lfw([tmp_path / "missing.tgz"], home)
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(SourceError, match=r"notes\.txt: not an LFW archive"):
+        import_lfw([tmp_path / "notes.txt"], home)
+    protocol = write_protocol(tmp_path / "proto")
+    with pytest.raises(SourceError, match="no LFW images among the sources"):
+        import_lfw([protocol], home)
+    make_lfw_tree(tmp_path / "faces", TINY, size=8)
+    with pytest.raises(SourceError, match="faces: found no LFW archive"):
+        import_lfw([tmp_path / "faces"], home)
+
+
+def test_two_sets_of_images_are_refused(tmp_path):
+    archive = make_source(tmp_path, "lfw", "zip")
+    with pytest.raises(SourceError, match="more than one set of LFW images"):
+        import_lfw([archive, tmp_path / "src" / "lfw"], tmp_path / "home")
+
+
+def test_two_different_protocol_files_of_one_name_are_refused(tmp_path):
+    archive = make_source(tmp_path, "lfw", "zip")
+    one, two = write_protocol(tmp_path / "one"), write_protocol(tmp_path / "two")
+    (two / "people.txt").write_text("3\n")
+    vouch(two)
+    with pytest.raises(SourceError, match=r"two different people\.txt"):
+        import_lfw([archive, one, two], tmp_path / "home", progress=False)
+    # the same file twice is fine
+    assert import_lfw([archive, one, one / "people.txt"], tmp_path / "home", progress=False)
+
+
+def test_archive_without_a_variant_top_folder(tmp_path):
+    make_lfw_tree(tmp_path / "src" / "faces", TINY, size=8)
+    archive = shutil.make_archive(str(tmp_path / "faces"), "zip", tmp_path / "src", "faces")
+    with pytest.raises(SourceError, match=r"single top folder named one of .* found faces"):
+        import_lfw([Path(archive)], tmp_path / "home", progress=False)
+
+
+@pytest.fixture(scope="module")
+def real_import(lfw_source, tmp_path_factory):
+    home = tmp_path_factory.mktemp("real_home")
+    return import_lfw([lfw_source], home, progress=False), lfw_source
+
+
+@pytest.mark.real_data
+def test_real_lfw_import(real_import):
+    lfw, source = real_import
+    assert lfw.variant == "lfw-deepfunneled"
+    assert len(lfw.image_counts) == 5749
+    assert lfw.num_images == 13233
+    assert max(lfw.image_counts.values()) == lfw.image_counts["George_W_Bush"] == 530
+    assert lfw.checksums == read_sha256sums(source / "SHA256SUMS")
+    assert lfw.protocol_names() == sorted(PROTOCOL_NAMES)
+    assert len(lfw.read_pairs("pairsDevTest.txt").pairs) == 1000
+
+
+@pytest.mark.real_data
+def test_real_lfw_reimport_is_a_no_op(real_import):
+    lfw, source = real_import
+    before = (lfw.root / "manifest.json").read_bytes()
+    again = import_lfw([source], lfw.home, progress=False)
+    assert again.num_images == 13233
+    assert (lfw.root / "manifest.json").read_bytes() == before
