@@ -1,0 +1,270 @@
+"""Checkpoints: one folder per epoch, written whole or not at all.
+
+::
+
+    <run_dir>/checkpoints/epoch-007/model.safetensors   the weights (no pickle)
+                                   /checkpoint.json     epoch, config, metrics, ... and checksums
+                                   /trainer_state.pt    optimizer, RNG and loop state
+    <run_dir>/checkpoints/latest.json                   {"epoch": 7, "path": "epoch-007"}
+    <run_dir>/checkpoints/best.json                     the same, for the best epoch
+
+A checkpoint is written into a hidden temporary folder beside the others and renamed into place
+once complete; only then is ``latest.json`` replaced (itself atomically). A crash at any moment
+therefore leaves ``latest.json`` pointing at a complete checkpoint, and the half-written folder
+is removed by the next save. ``trainer_state.pt`` may hold only tensors and plain containers, so
+it loads with ``torch.load(weights_only=True)``, which cannot run code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from torch import nn
+
+from siamface.utils.atomic import write_json_atomic
+from siamface.utils.hashing import sha256_file
+
+MODEL_FILE = "model.safetensors"
+META_FILE = "checkpoint.json"
+STATE_FILE = "trainer_state.pt"
+FORMAT_VERSION = 1
+_RESERVED = ("epoch", "format_version", "sha256")
+_EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete or corrupt; the message names the file."""
+
+
+def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int) -> Path:
+    """``<run_dir>/checkpoints/epoch-NNN``."""
+    return Path(run_dir) / "checkpoints" / f"epoch-{epoch:03d}"
+
+
+def _weights(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """CPU tensors that safetensors accepts: each contiguous and owning its whole storage.
+
+    safetensors refuses tensors that share memory (tied weights appear twice in a state dict)
+    and views into a larger buffer; those are cloned. Everything else is saved as is.
+    """
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, t in state_dict.items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"model state {key!r} is a {type(t).__name__}, not a tensor")
+        t = t.detach().cpu()
+        storage = t.untyped_storage()
+        whole = (t.is_contiguous() and t.storage_offset() == 0
+                 and storage.nbytes() == t.numel() * t.element_size())
+        if storage.data_ptr() in seen or not whole:
+            t = t.clone(memory_format=torch.contiguous_format)
+        seen.add(storage.data_ptr())
+        out[key] = t
+    return out
+
+
+def _check_plain(obj: Any, where: str = "trainer_state") -> None:
+    """Raise TypeError unless ``obj`` is tensors, numbers, strings, None, lists, tuples, dicts."""
+    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_plain(v, f"{where}[{i}]")
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"{where} has a key of type {type(k).__name__}; use str or int")
+            _check_plain(v, f"{where}[{k!r}]")
+        return
+    raise TypeError(
+        f"{where} is a {type(obj).__name__}; a checkpoint's trainer state may hold only tensors, "
+        "numbers, strings, None, lists, tuples and dicts (convert NumPy arrays to tensors)"
+    )
+
+
+def _write_and_sync(path: Path, write: Any) -> None:
+    write(path)
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Module,
+                    meta: Mapping[str, Any], trainer_state: Mapping[str, Any], *,
+                    best: bool = False, keep_last: int | None = None) -> Path:
+    """Write the checkpoint of ``epoch`` atomically and point ``latest.json`` at it.
+
+    Args:
+        run_dir: The run's folder.
+        epoch: The number of epochs completed.
+        model: Its ``state_dict()`` goes to model.safetensors.
+        meta: JSON-serialisable facts for checkpoint.json (config dict, metrics, threshold...);
+            the keys "epoch", "format_version" and "sha256" are set here.
+        trainer_state: Optimizer state, RNG states, early-stopping state...: tensors and plain
+            containers only.
+        best: Also point ``best.json`` at this checkpoint.
+        keep_last: Keep only the newest ``keep_last`` checkpoints (never removing the best or
+            the latest); None keeps all.
+
+    Returns:
+        The checkpoint's folder.
+    """
+    clash = [k for k in _RESERVED if k in meta]
+    if clash:
+        raise ValueError(f"checkpoint meta may not set {clash}: they are written by the saver")
+    if keep_last is not None and keep_last < 1:
+        raise ValueError(f"keep_last must be at least 1 or None, got {keep_last}")
+    _check_plain(dict(trainer_state))
+    try:
+        meta_text = json.dumps(dict(meta), indent=2, sort_keys=True)
+    except TypeError as e:
+        raise TypeError(f"checkpoint meta must be JSON-serialisable: {e}") from None
+    final = checkpoint_dir(run_dir, epoch)
+    root = final.parent
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".epoch-*.tmp"):  # left by a save that crashed
+        shutil.rmtree(stale, ignore_errors=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=root))
+    try:
+        weights = _weights(model.state_dict())
+        _write_and_sync(tmp / MODEL_FILE,
+                        lambda p: safetensors.torch.save_file(weights, str(p)))
+        _write_and_sync(tmp / STATE_FILE, lambda p: torch.save(dict(trainer_state), p))
+        record = json.loads(meta_text)
+        record.update(epoch=epoch, format_version=FORMAT_VERSION,
+                      sha256={n: sha256_file(tmp / n) for n in (MODEL_FILE, STATE_FILE)})
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+        _write_and_sync(tmp / META_FILE, lambda p: p.write_text(text, encoding="utf-8"))
+        if final.exists():  # the same epoch saved again (a resumed run): swap the folders
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", suffix=".tmp", dir=root))
+            os.replace(final, old / final.name)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+    pointer = {"epoch": epoch, "path": final.name}
+    write_json_atomic(root / "latest.json", pointer)
+    if best:
+        write_json_atomic(root / "best.json", pointer)
+    if keep_last is not None:
+        _prune(root, keep_last)
+    return final
+
+
+def _prune(root: Path, keep_last: int) -> None:
+    """Delete all but the newest ``keep_last`` epoch folders, sparing what a pointer names."""
+    epochs = sorted(
+        (int(m.group(1)), p) for p in root.iterdir() if (m := _EPOCH_DIR.match(p.name))
+    )
+    spared = {p.name for p in (read_pointer(root.parent, "latest"),
+                               read_pointer(root.parent, "best")) if p is not None}
+    for _, path in epochs[:-keep_last]:
+        if path.name not in spared:
+            shutil.rmtree(path)
+
+
+def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path | None:
+    """The checkpoint folder that ``latest.json`` or ``best.json`` names; None if there is none.
+
+    Args:
+        run_dir: The run's folder.
+        which: "latest" or "best".
+    """
+    if which not in ("latest", "best"):
+        raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
+    file = Path(run_dir) / "checkpoints" / f"{which}.json"
+    if not file.is_file():
+        return None
+    try:
+        pointer = json.loads(file.read_text(encoding="utf-8"))
+        name = pointer["path"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"{file} is corrupt: expected {{\"epoch\": N, \"path\": \"epoch-NNN\"}} ({e})"
+        ) from None
+    if not isinstance(name, str) or not _EPOCH_DIR.match(name):
+        raise CheckpointError(f"{file} names {name!r}, which is not a checkpoint folder")
+    return file.parent / name
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu",
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """Read one checkpoint folder, verifying every file against the recorded checksums.
+
+    Args:
+        path: A folder written by ``save_checkpoint``.
+        map_location: Where to put the tensors.
+
+    Returns:
+        ``(state_dict, meta, trainer_state)``; ``meta`` is checkpoint.json including "epoch".
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint folder {path} does not exist")
+    for name in (META_FILE, MODEL_FILE, STATE_FILE):
+        if not (path / name).is_file():
+            raise CheckpointError(f"{path / name} is missing: the checkpoint is incomplete")
+    meta_file = path / META_FILE
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{meta_file} is corrupt: not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), dict):
+        raise CheckpointError(f"{meta_file} is corrupt: no 'sha256' table of the files")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{meta_file} has format_version {meta.get('format_version')!r}; this siamface "
+            f"reads version {FORMAT_VERSION}"
+        )
+    checksums = meta.pop("sha256")
+    for name in (MODEL_FILE, STATE_FILE):
+        if sha256_file(path / name) != checksums.get(name):
+            raise CheckpointError(
+                f"{path / name} is corrupt: its sha256 does not match the one in {meta_file}"
+            )
+    meta.pop("format_version")
+    try:
+        state_dict = safetensors.torch.load_file(str(path / MODEL_FILE), device=str(map_location))
+    except (safetensors.SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path / MODEL_FILE} cannot be read: {e}") from None
+    try:
+        trainer_state = torch.load(path / STATE_FILE, map_location=map_location,
+                                   weights_only=True)
+    except Exception as e:  # torch raises several types for a bad file; all mean the same here
+        raise CheckpointError(f"{path / STATE_FILE} cannot be read: {e}") from None
+    return state_dict, meta, trainer_state
+
+
+def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu",
+                ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """``load_checkpoint`` of the folder that ``latest.json`` names (to resume a run)."""
+    return load_checkpoint(_pointed(run_dir, "latest"), map_location)
+
+
+def load_best(run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu",
+              ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """``load_checkpoint`` of the folder that ``best.json`` names (to restore the best epoch)."""
+    return load_checkpoint(_pointed(run_dir, "best"), map_location)
+
+
+def _pointed(run_dir: str | os.PathLike[str], which: str) -> Path:
+    path = read_pointer(run_dir, which)
+    if path is None:
+        file = Path(run_dir) / "checkpoints" / f"{which}.json"
+        raise CheckpointError(f"no {which} checkpoint in {run_dir}: {file} does not exist")
+    return path

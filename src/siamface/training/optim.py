@@ -1,0 +1,143 @@
+"""Optimizers, built by name, with weight decay split into parameter groups.
+
+Three rules decide each parameter's L2 (``weight_decay``):
+
+1. Tensors with at most one dimension (biases, BatchNorm/LayerNorm gains and shifts, learned
+   scalars such as a cosine head's scale) get none. Their number is tiny, so they add almost no
+   capacity to regularise, and decaying them does harm: a bias pulled to 0 is a constraint on
+   the operating point rather than on complexity, a norm gain decayed towards 0 shrinks the
+   layer's output for no benefit (the following layer is free to undo the scale), and a decayed
+   temperature flattens the scores. The paper's regularised loss (eq. 2) decays weights only.
+2. A parameter whose name is under a ``layer_weight_decay`` prefix gets that prefix's L2 (the
+   longest prefix wins); this is the paper's per-layer lambda_j.
+3. Every other parameter gets the global ``weight_decay``.
+
+Note that torch's ``weight_decay=wd`` adds ``wd * w`` to the gradient, the gradient of
+``wd / 2 * |w|^2``: the paper's ``lambda_j |w|^2`` term is ``weight_decay = 2 lambda_j``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from siamface.training.config import ConfigError, OptimConfig
+from siamface.utils.registry import Registry
+
+OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer")
+
+ParamGroups = list[dict[str, Any]]
+
+
+@OPTIMIZERS.register("sgd")
+def sgd(params: ParamGroups, lr: float, momentum: float = 0.0,
+        nesterov: bool = False) -> torch.optim.Optimizer:
+    """SGD with (optionally Nesterov) momentum, as in the paper."""
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov)
+
+
+@OPTIMIZERS.register("adam")
+def adam(params: ParamGroups, lr: float,
+         betas: tuple[float, float] | list[float] = (0.9, 0.999)) -> torch.optim.Optimizer:
+    """Adam; its weight decay is L2 added to the gradient (coupled), as torch.optim.Adam does."""
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+
+
+@OPTIMIZERS.register("adamw")
+def adamw(params: ParamGroups, lr: float,
+          betas: tuple[float, float] | list[float] = (0.9, 0.999)) -> torch.optim.Optimizer:
+    """AdamW: weight decay applied to the weights directly, decoupled from the Adam step."""
+    return torch.optim.AdamW(params, lr=lr, betas=tuple(betas))
+
+
+@OPTIMIZERS.register("rmsprop")
+def rmsprop(params: ParamGroups, lr: float, momentum: float = 0.0) -> torch.optim.Optimizer:
+    """RMSprop with optional momentum."""
+    return torch.optim.RMSprop(params, lr=lr, momentum=momentum)
+
+
+def _matching_prefix(name: str, prefixes: Iterable[str]) -> str | None:
+    """The longest prefix that ``name`` is under, at a dot boundary ("features.1" covers
+    "features.1.weight" but not "features.10.weight")."""
+    hits = [p for p in prefixes if name == p or name.startswith(p + ".")]
+    return max(hits, key=len) if hits else None
+
+
+def param_groups(model: nn.Module, weight_decay: float,
+                 layer_weight_decay: Mapping[str, float] | None = None) -> ParamGroups:
+    """Split the trainable parameters of ``model`` into groups by weight decay.
+
+    Groups come out in the order of the first parameter of each, so the same model always gives
+    the same groups (an optimizer state saved from them loads back). Each group carries a
+    ``"group"`` label: "no_decay", "default" or the matching prefix.
+
+    Args:
+        model: The network.
+        weight_decay: L2 for weights not covered by a prefix.
+        layer_weight_decay: Parameter-name prefix -> L2. A prefix that matches no parameter is
+            an error (it is almost always a typo).
+    """
+    layer_weight_decay = dict(layer_weight_decay or {})
+    used: set[str] = set()
+    groups: dict[str, dict[str, Any]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        prefix = _matching_prefix(name, layer_weight_decay)
+        if prefix is not None:
+            used.add(prefix)
+        if param.ndim <= 1:
+            label, wd = "no_decay", 0.0
+        elif prefix is not None:
+            label, wd = prefix, layer_weight_decay[prefix]
+        else:
+            label, wd = "default", weight_decay
+        group = groups.setdefault(label, {"params": [], "weight_decay": wd, "group": label})
+        group["params"].append(param)
+    unused = [p for p in layer_weight_decay if p not in used]
+    if unused:
+        names = [n for n, _ in model.named_parameters()]
+        raise ConfigError(
+            f"optim.layer_weight_decay: prefix {unused[0]!r} matches no parameter of "
+            f"{type(model).__name__}; its parameters are: {', '.join(names)}"
+        )
+    return list(groups.values())
+
+
+def optimizer_factory(config: OptimConfig) -> Callable[..., torch.optim.Optimizer]:
+    """The registered factory for ``config.name``, after checking that it takes every
+    hyperparameter that is set (``momentum`` for Adam is an error, not silently ignored)."""
+    if config.name not in OPTIMIZERS:
+        raise ConfigError(
+            f"optim.name: unknown optimizer {config.name!r}; choose one of: "
+            + ", ".join(OPTIMIZERS.names())
+        )
+    factory = OPTIMIZERS.get(config.name)
+    takes = [p for p in inspect.signature(factory).parameters if p != "params"]
+    for key in config.hyperparameters():
+        if key not in takes:
+            raise ConfigError(
+                f"optim.{key} does not apply to optimizer {config.name!r}, which takes: "
+                f"{', '.join(takes)}; set optim.{key}=null"
+            )
+    return factory
+
+
+def build_optimizer(config: OptimConfig | Mapping[str, Any],
+                    model: nn.Module) -> torch.optim.Optimizer:
+    """Build the optimizer that ``config`` names over ``model``'s parameter groups.
+
+    Args:
+        config: The ``optim`` section, or a mapping with the same keys
+            (``{"name": "adam", "lr": 1e-3}``).
+        model: The network to optimise.
+    """
+    if not isinstance(config, OptimConfig):
+        config = OptimConfig.from_dict(config)
+    factory = optimizer_factory(config)
+    groups = param_groups(model, config.weight_decay, config.layer_weight_decay)
+    return factory(groups, **config.hyperparameters())

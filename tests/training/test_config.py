@@ -1,0 +1,237 @@
+"""Config loading, overrides, strict keys and types, registry checks, round trips."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from siamface.training.config import (
+    CONFIG_DIR,
+    Config,
+    ConfigError,
+    list_configs,
+    load_config,
+    parse_override,
+    save_resolved,
+    validate_kwargs,
+)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", list_configs())
+def test_every_shipped_config_loads_and_round_trips(name: str) -> None:
+    config = load_config(name)
+    assert config.name == name
+    assert Config.from_dict(config.to_dict()) == config
+
+
+def test_shipped_configs_exist() -> None:
+    assert {"default", "koch2015", "seed-best"} <= set(list_configs())
+
+
+def test_koch2015_is_the_papers_setup() -> None:
+    c = load_config("koch2015")
+    assert (c.data.size, c.data.channels, c.data.sampling, c.data.split) == (
+        105, 1, "pairs", "person")
+    assert (c.model.name, c.loss.name, c.optim.name, c.optim.momentum) == (
+        "koch2015", "bce", "sgd", 0.5)
+    assert c.schedule.name == "koch_decay" and c.schedule.kwargs["decay"] == 0.99
+    assert (c.augment.affine_p, c.augment.rotation_deg, c.augment.shear) == (0.5, 10.0, 0.3)
+    assert (c.augment.scale, c.augment.translate_px) == ([0.8, 1.2], 2.0)
+    assert c.train.early_stopping.patience == 20 and c.train.batch_size == 128
+    assert c.optim.layer_weight_decay  # per-layer L2
+
+
+def test_seed_best_is_what_the_seeds_did() -> None:
+    c = load_config("seed-best")
+    assert c.model.kwargs == {"batchnorm": True}
+    assert (c.optim.name, c.optim.lr, c.train.batch_size, c.schedule.name) == (
+        "adam", 0.005, 32, "step")
+    assert (c.data.preprocessing, c.data.size, c.data.channels) == ("full", 105, 1)
+    assert (c.data.split, c.data.val_fraction) == ("random", 0.2)
+
+
+def test_partial_file_takes_defaults_and_file_stem_as_name(tmp_path: Path) -> None:
+    path = write(tmp_path / "mine.yaml", "optim:\n  lr: 1e-3\ntrain:\n  epochs: 3\n")
+    c = load_config(path)
+    assert c.name == "mine"
+    assert c.optim.lr == 0.001  # "1e-3" is a float here, not YAML 1.1's string
+    assert c.train.epochs == 3
+    assert c.train.batch_size == Config().train.batch_size
+
+
+def test_overrides_parse_numbers_bools_lists_and_nested_keys() -> None:
+    c = load_config(
+        "koch2015",
+        [
+            "optim.lr=0.001",
+            "train.epochs=5",
+            "model.batchnorm=true",
+            "augment.scale=[0.9, 1.1]",
+            "train.early_stopping.patience=3",
+            "train.time_budget_s=60",
+            "optim.layer_weight_decay.backbone.fc=0.01",  # the prefix itself has dots
+            "model.head_kwargs={margin: 2.0}",
+        ],
+    )
+    assert c.optim.lr == 0.001 and isinstance(c.optim.lr, float)
+    assert c.train.epochs == 5
+    assert c.model.kwargs["batchnorm"] is True
+    assert c.augment.scale == [0.9, 1.1]
+    assert c.train.early_stopping.patience == 3
+    assert c.train.time_budget_s == 60.0
+    assert c.optim.layer_weight_decay["backbone.fc"] == 0.01
+    assert c.model.kwargs["head_kwargs"] == {"margin": 2.0}
+
+
+def test_parse_override_splits_key_and_value() -> None:
+    assert parse_override("a.b=1e-4") == (["a", "b"], 1e-4)
+    assert parse_override("x=null") == (["x"], None)
+    for bad in ("optim.lr", "=3", "optim..lr=1"):
+        with pytest.raises(ConfigError, match=re.escape("dotted.key=value")):
+            parse_override(bad)
+
+
+def test_unknown_override_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config("koch2015", ["optim.lrr=0.1"])
+    message = str(info.value)
+    assert "'optim.lrr'" in message
+    assert "valid keys at optim: name, lr, weight_decay, momentum" in message
+
+
+def test_unknown_nested_override_key_lists_valid_keys() -> None:
+    expected = "valid keys at train.early_stopping: monitor, patience"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config("koch2015", ["train.early_stopping.patients=3"])
+
+
+def test_override_into_a_value_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=re.escape("'optim.lr' is a value, not a section")):
+        load_config("koch2015", ["optim.lr.x=1"])
+
+
+def test_unknown_key_in_file_names_file_and_lists_valid_keys(tmp_path: Path) -> None:
+    path = write(tmp_path / "typo.yaml", "data:\n  sizee: 96\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message and "'data.sizee'" in message
+    assert "valid keys at data: preprocessing, size, channels, split" in message
+
+
+def test_unknown_top_level_section(tmp_path: Path) -> None:
+    path = write(tmp_path / "typo.yaml", "trian:\n  epochs: 2\n")
+    with pytest.raises(ConfigError, match="valid keys at the top level: name, seed, data"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("train.epochs=many", "train.epochs: expected int"),
+        ("train.epochs=2.5", "train.epochs: expected int"),
+        ("data.channels=2", "data.channels: expected one of 1, 3"),
+        ("data.channels=true", "data.channels: expected one of 1, 3"),
+        ("data.split=people", "data.split: expected one of 'person', 'random'"),
+        ("train.channels_last=1", "train.channels_last: expected true/false"),
+        ("augment.scale=[0.8, big]", r"augment.scale\[1\]: expected float"),
+        ("optim.lr=-1", "optim.lr: expected a positive number"),
+        ("data.val_fraction=1.5", r"data.val_fraction: expected a fraction in \(0, 1\)"),
+        ("augment.scale=[1.2, 0.8]", "augment.scale: expected \\[low, high\\]"),
+        ("data.preprocessing=[10, 10, 5, 50]", "data.preprocessing: expected a crop"),
+    ],
+)
+def test_wrong_values_are_rejected_with_the_key(override: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config("koch2015", [override])
+
+
+def test_registry_sections_check_factory_signatures() -> None:
+    with pytest.raises(ConfigError, match=r"unknown key model.batchnrom .*valid keys at model: "
+                                          r"name, in_channels, input_size"):
+        load_config("koch2015", ["model.batchnrom=true"])
+    with pytest.raises(ConfigError, match=re.escape("unknown key loss.margin")):
+        load_config("koch2015", ["loss.margin=1.0"])
+    with pytest.raises(ConfigError, match=re.escape("unknown key schedule.gama")):
+        load_config("seed-best", ["schedule.gama=0.5"])
+    with pytest.raises(ConfigError, match=r"unknown model 'resnet999'; choose one of: .*koch2015"):
+        load_config("koch2015", ["model.name=resnet999"])
+
+
+def test_schedule_values_are_checked_when_loading() -> None:
+    with pytest.raises(ConfigError, match=re.escape("schedule.gamma")):
+        load_config("seed-best", ["schedule.gamma=2"])
+
+
+def test_optimizer_hyperparameter_that_does_not_apply_is_an_error() -> None:
+    expected = "optim.momentum does not apply to optimizer 'adam'"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config("seed-best", ["optim.momentum=0.9"])
+    c = load_config("koch2015", ["optim.name=adam", "optim.momentum=null", "optim.nesterov=null"])
+    assert c.optim.hyperparameters() == {"lr": 0.01}
+
+
+def test_unknown_preprocessing_preset_is_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"data\.preprocessing: unknown .*'wide'.*face"):
+        load_config("koch2015", ["data.preprocessing=wide"])
+    c = load_config("koch2015", ["data.preprocessing=[50, 50, 200, 200]"])
+    assert c.data.preprocessing == [50, 50, 200, 200]
+
+
+def test_validate_kwargs_accepts_factories_with_var_keywords() -> None:
+    def strict(a: int, b: int = 1) -> None: ...
+    def loose(a: int, **kwargs: int) -> None: ...
+
+    validate_kwargs(strict, {"b": 2}, "x")  # a missing required argument is the caller's job
+    validate_kwargs(loose, {"anything": 1}, "x")
+    expected = "unknown key x.c for strict; valid keys at x: name, a, b"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        validate_kwargs(strict, {"c": 3}, "x")
+
+
+def test_missing_config_name_lists_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"known configs: .*koch2015"):
+        load_config("koch2016")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.yaml", "train:\n  epochs: 3\n  batch_size: [1,\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml line \d+: invalid YAML"):
+        load_config(path)
+
+
+def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path / "dup.yaml", "train:\n  epochs: 3\n  epochs: 4\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml line 3: .*duplicate key 'epochs'"):
+        load_config(path)
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    path = write(tmp_path / "list.yaml", "- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping of sections"):
+        load_config(path)
+
+
+def test_save_resolved_writes_a_complete_config_that_loads_back(tmp_path: Path) -> None:
+    config = load_config("koch2015", ["train.epochs=7", "model.dropout=0.1"])
+    out = tmp_path / "run" / "config.yaml"
+    save_resolved(config, out)
+    raw = yaml.safe_load(out.read_text())
+    assert raw["train"]["early_stopping"]["patience"] == 20  # defaults written out too
+    assert raw["model"] == {"name": "koch2015", "batchnorm": False, "dropout": 0.1}
+    assert load_config(out) == config
+    assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+
+
+def test_config_dir_is_the_repository_configs_folder() -> None:
+    assert (CONFIG_DIR / "koch2015.yaml").is_file()
