@@ -1,4 +1,5 @@
 import argparse
+import hashlib
 import socket
 import types
 
@@ -51,6 +52,25 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, capsys):
     assert code == 2
     assert err.startswith("siamface: error: ") and "nope.tgz" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_stats_prints_and_writes_the_report(tmp_path, tree, capsys):
+    home, out = tmp_path / "home", tmp_path / "report"
+    pairs = tmp_path / "src" / "pairsDevTest.txt"
+    pairs.write_text("1\nAnn_Ax\t1\t3\nBo_By\t1\tCy_Cz\t2\n")
+    digest = hashlib.sha256(pairs.read_bytes()).hexdigest()
+    (pairs.parent / "SHA256SUMS").write_text(f"{digest}  pairsDevTest.txt\n")
+    assert main(["--data-dir", str(home), "data", "import", str(tree.parent)]) == 0
+    capsys.readouterr()
+
+    assert main(["--data-dir", str(home), "data", "stats", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed == (out / "stats.md").read_text() + "\n"
+    assert "pairsDevTest.txt" in printed
+    assert (out / "stats.json").is_file() and list(out.glob("*.png"))
+
+    assert main(["--data-dir", str(home), "data", "stats"]) == 0
+    assert (home / "reports" / "stats" / "stats.md").read_text() + "\n" == printed
 
 
 def test_stats_without_data_says_how_to_get_it(tmp_path, capsys):

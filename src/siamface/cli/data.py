@@ -65,11 +65,10 @@ def _import(args: argparse.Namespace) -> int:
 
 def _stats(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
+    from siamface.data.stats import write_stats_report
 
     home = resolve_data_home(args.data_dir)
     lfw = open_lfw(home)
-    from siamface.data.stats import write_stats_report  # after open_lfw: matplotlib is slow
-
     out = args.out if args.out is not None else home / "reports" / "stats"
     print(write_stats_report(lfw, out))
     return 0

@@ -81,7 +81,7 @@ def safe_extract(
     opener = _zip_members if archive.name.lower().endswith(".zip") else _tar_members
     members = 0
     written = 0
-    seen: set[str] = set()
+    seen: set[Path] = set()  # files written
     made: set[Path] = set()  # folders known to exist
     try:
         for name, size, source in tqdm(
@@ -93,13 +93,13 @@ def safe_extract(
                 raise UnsafeArchiveError(
                     f"{archive}: more than {max_members:,} members; refusing to extract it"
                 )
-            if name in seen:
-                raise UnsafeArchiveError(f"{archive}: member {name!r} appears twice")
-            seen.add(name)
             target = _target(archive, root, name)
             if source is None:  # a folder
                 target.mkdir(parents=True, exist_ok=True)
                 continue
+            if target in seen:  # a later copy would silently replace the first
+                raise UnsafeArchiveError(f"{archive}: member {name!r} appears twice")
+            seen.add(target)
             written += size
             if written > max_bytes:
                 raise UnsafeArchiveError(

@@ -45,7 +45,8 @@ class SourceError(ValueError):
 def import_lfw(sources: Sequence[Path], home: Path, progress: bool = True) -> LFWDataset:
     """Import one set of LFW images and any protocol files into ``home/lfw``.
 
-    Re-importing sources with the same checksums as the current import does nothing.
+    The import replaces any previous one as a whole (protocol files included), except that
+    re-importing sources with the same checksums as the current import does nothing.
 
     Args:
         sources: Any mix of: an archive of one LFW variant (.tgz/.tar.gz/.tar/.zip whose top
@@ -54,6 +55,9 @@ def import_lfw(sources: Sequence[Path], home: Path, progress: bool = True) -> LF
             ``lfw-names.txt``); a folder holding any of these. Exactly one set of images.
         home: The data home.
         progress: Show tqdm bars while extracting or copying.
+
+    Returns:
+        The imported copy, as `open_lfw(home)` opens it.
 
     Raises:
         SourceError: Unrecognised sources, no images or more than one set of them.
