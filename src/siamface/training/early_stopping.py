@@ -57,6 +57,7 @@ class EarlyStopping:
             value: The metric's value.
             epoch: The epoch it was measured after.
         """
+        direction = self.direction  # fails at once for a metric "auto" does not know
         if not hasattr(self, "bad_epochs_"):
             self.best_value_: float | None = None
             self.best_epoch_: int | None = None
@@ -67,7 +68,7 @@ class EarlyStopping:
             improved = False
         elif best is None:
             improved = True
-        elif self.direction == "min":
+        elif direction == "min":
             improved = value < best - self.min_delta
         else:
             improved = value > best + self.min_delta

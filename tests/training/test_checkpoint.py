@@ -1,0 +1,210 @@
+"""Checkpoints: round trip, exact resume of an optimizer, pointers, pruning, crash safety and
+clear errors for damaged files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from siamface.training import checkpoint as ckpt
+from siamface.training.checkpoint import (
+    CheckpointError,
+    load_best,
+    load_checkpoint,
+    load_latest,
+    read_pointer,
+    save_checkpoint,
+)
+
+
+def small_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(16, 2))
+
+
+def train_steps(model: nn.Module, opt: torch.optim.Optimizer, steps: range) -> None:
+    for step in steps:
+        g = torch.Generator().manual_seed(step)
+        x = torch.rand(5, 1, 4, 4, generator=g)
+        loss = model(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def save(run: Path, epoch: int, model: nn.Module, **kw: object) -> Path:
+    return save_checkpoint(run, epoch, model, {"metrics": {"val_acc": 0.5 + epoch / 100}},
+                           {"epoch_rng": torch.get_rng_state()}, **kw)
+
+
+def test_round_trip_weights_meta_and_state(tmp_path: Path) -> None:
+    model = small_model()
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    train_steps(model, opt, range(2))
+    rng = np.random.default_rng(3)
+    meta = {"config": {"optim": {"lr": 0.01}}, "metrics": {"val_loss": float("nan")},
+            "threshold": -0.25}
+    state = {"optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+             "numpy_rng": rng.bit_generator.state, "python": (3, [1, 2], None)}
+    path = save_checkpoint(tmp_path, 2, model, meta, state)
+    assert path == tmp_path / "checkpoints" / "epoch-002"
+    assert sorted(p.name for p in path.iterdir()) == [
+        "checkpoint.json", "model.safetensors", "trainer_state.pt"]
+
+    weights, meta2, state2 = load_latest(tmp_path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(weights[key], value), key
+    assert meta2["epoch"] == 2 and meta2["threshold"] == -0.25 and meta2["config"] == meta["config"]
+    assert np.isnan(meta2["metrics"]["val_loss"])
+    assert torch.equal(state2["torch_rng"], state["torch_rng"])
+    assert state2["numpy_rng"] == state["numpy_rng"]  # 128-bit ints survive weights_only
+    assert state2["python"] == (3, [1, 2], None)
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    lambda p: torch.optim.Adam(p, lr=0.01),
+])
+def test_a_step_after_restore_equals_a_step_without_interruption(tmp_path: Path,
+                                                                 make_opt: object) -> None:
+    model = small_model()
+    opt = make_opt(model.parameters())
+    train_steps(model, opt, range(3))
+    save_checkpoint(tmp_path, 3, model, {}, {"optimizer": opt.state_dict()})
+    train_steps(model, opt, range(3, 5))  # the uninterrupted run
+
+    resumed = small_model(seed=99)  # different initial weights, overwritten by the load
+    resumed_opt = make_opt(resumed.parameters())
+    weights, _, state = load_latest(tmp_path)
+    resumed.load_state_dict(weights)
+    resumed_opt.load_state_dict(state["optimizer"])
+    train_steps(resumed, resumed_opt, range(3, 5))
+    for (name, a), b in zip(model.state_dict().items(), resumed.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_shared_and_non_contiguous_tensors_are_saved(tmp_path: Path) -> None:
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Linear(3, 3)
+            self.b = nn.Linear(3, 3)
+            self.b.weight = self.a.weight  # tied: the state dict has the tensor twice
+            self.register_buffer("view", torch.arange(12.0).view(3, 4).t())  # non-contiguous
+
+    model = Tied()
+    save_checkpoint(tmp_path, 1, model, {}, {})
+    weights, _, _ = load_latest(tmp_path)
+    assert torch.equal(weights["b.weight"], model.a.weight)
+    assert torch.equal(weights["view"], model.view)
+    model.load_state_dict(weights)
+
+
+def test_latest_best_and_pruning(tmp_path: Path) -> None:
+    model = small_model()
+    for epoch in range(1, 7):
+        save(tmp_path, epoch, model, best=epoch == 2, keep_last=2)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert kept == ["best.json", "epoch-002", "epoch-005", "epoch-006", "latest.json"]
+    assert read_pointer(tmp_path, "latest") == tmp_path / "checkpoints" / "epoch-006"
+    assert load_best(tmp_path)[1]["epoch"] == 2
+    assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text()) == {
+        "epoch": 6, "path": "epoch-006"}
+
+
+def test_saving_the_same_epoch_again_replaces_it(tmp_path: Path) -> None:
+    save(tmp_path, 1, small_model(0))
+    other = small_model(1)
+    save(tmp_path, 1, other)
+    weights, _, _ = load_latest(tmp_path)
+    assert torch.equal(weights["3.weight"], other.state_dict()["3.weight"])
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_crash_mid_save_keeps_the_previous_latest(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    model = small_model()
+    save(tmp_path, 1, model)
+
+    def crash(obj: object, path: Path) -> None:
+        Path(path).write_bytes(b"half a file")
+        raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of torch.save
+
+    monkeypatch.setattr(ckpt.torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save(tmp_path, 2, model)
+    monkeypatch.undo()
+
+    root = tmp_path / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == ["epoch-001", "latest.json"]
+    assert load_latest(tmp_path)[1]["epoch"] == 1
+
+
+def test_a_temporary_folder_left_by_a_killed_save_is_ignored_then_cleaned(tmp_path: Path) -> None:
+    model = small_model()
+    save(tmp_path, 1, model)
+    stale = tmp_path / "checkpoints" / ".epoch-002.abc123.tmp"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"truncated")
+    assert load_latest(tmp_path)[1]["epoch"] == 1
+    save(tmp_path, 2, model)
+    assert not stale.exists()
+
+
+def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
+    path = save(tmp_path, 1, small_model())
+    model_file = path / "model.safetensors"
+    data = bytearray(model_file.read_bytes())
+    data[-1] ^= 0xFF  # a damaged last byte of the weights
+    model_file.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"epoch-001/model\.safetensors is corrupt: its sha"):
+        load_checkpoint(path)
+
+    path = save(tmp_path, 2, small_model())
+    (path / "checkpoint.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"checkpoint\.json is corrupt: not valid JSON"):
+        load_checkpoint(path)
+
+    (path / "trainer_state.pt").unlink()
+    with pytest.raises(CheckpointError, match=r"epoch-002/trainer_state\.pt is missing"):
+        load_checkpoint(path)
+
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_unreadable_files_with_matching_checksums_name_the_file(tmp_path: Path) -> None:
+    path = save(tmp_path, 1, small_model())
+    for name in ("model.safetensors", "trainer_state.pt"):
+        (path / name).write_bytes(b"garbage")
+    meta = json.loads((path / "checkpoint.json").read_text())
+    meta["sha256"] = {n: ckpt.sha256_file(path / n) for n in meta["sha256"]}
+    (path / "checkpoint.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors cannot be read"):
+        load_checkpoint(path)
+
+
+def test_no_checkpoint_and_bad_pointer(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"no latest checkpoint .*latest\.json"):
+        load_latest(tmp_path)
+    assert read_pointer(tmp_path, "best") is None
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"path": "../../etc"}')
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        load_latest(tmp_path)
+
+
+def test_trainer_state_must_be_plain(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"trainer_state\['rng'\] is a ndarray"):
+        save_checkpoint(tmp_path, 1, small_model(), {}, {"rng": np.zeros(3)})
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        save_checkpoint(tmp_path, 1, small_model(), {"x": torch.zeros(1)}, {})
+    with pytest.raises(ValueError, match="may not set"):
+        save_checkpoint(tmp_path, 1, small_model(), {"epoch": 3}, {})
+    assert not (tmp_path / "checkpoints").exists()  # nothing written for bad input
