@@ -235,3 +235,11 @@ def test_save_resolved_writes_a_complete_config_that_loads_back(tmp_path: Path) 
 
 def test_config_dir_is_the_repository_configs_folder() -> None:
     assert (CONFIG_DIR / "koch2015.yaml").is_file()
+
+
+def test_defaults_round_trip_and_sections_must_be_mappings() -> None:
+    assert Config.from_dict(Config().to_dict()) == Config()
+    with pytest.raises(ConfigError, match="data: expected a mapping, got 3"):
+        Config.from_dict({"data": 3})
+    with pytest.raises(ConfigError, match="model: expected a mapping with a 'name'"):
+        Config.from_dict({"model": "koch2015"})

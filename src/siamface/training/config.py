@@ -552,8 +552,9 @@ def _factory(registry: Any, name: str, key: str) -> Callable[..., Any]:
 def validate_config(config: Config) -> None:
     """Check the registry-built sections and the preprocessing preset against what exists.
 
-    The registries are imported here, not at module import, so that config.py stays free of
-    torch and of the other packages; a registry that cannot be imported is not checked.
+    The registries are imported here rather than at the top of the module, so that importing
+    config.py pulls in neither torch nor the other packages; a registry that cannot be imported
+    is not checked.
     """
     for section, module, attr in (("model", "siamface.models", "MODELS"),
                                   ("loss", "siamface.losses", "LOSSES")):
