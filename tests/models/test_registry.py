@@ -16,6 +16,15 @@ KOCH_SMALL: dict[str, Any] = {"input_size": 65, "width": 0.25, "fc_dim": 32}
 # model name -> small configurations (factory kwargs, (C, H, W) input) that keep the tests fast
 # while exercising the model's options
 SMALL_CONFIGS: dict[str, list[tuple[dict[str, Any], tuple[int, int, int]]]] = {
+    "resface": [
+        ({"input_size": 32, "width": 4, "embedding_dim": 16}, (3, 32, 32)),
+        (
+            {"input_size": 48, "in_channels": 1, "width": 4, "embedding_dim": 8,
+             "head": "weighted_l1"},
+            (1, 48, 48),
+        ),
+        ({"input_size": 32, "width": 4, "embedding_dim": 8, "head": "euclidean"}, (3, 32, 32)),
+    ],
     "koch2015": [
         (KOCH_SMALL, (1, 65, 65)),
         (

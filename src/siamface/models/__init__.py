@@ -3,7 +3,7 @@
 Importing this package imports every model module, so that each registers itself in ``MODELS``.
 """
 
-from siamface.models import koch2015  # noqa: F401  (registers "koch2015")
+from siamface.models import koch2015, resface  # noqa: F401  (register "koch2015", "resface")
 from siamface.models.complexity import count_flops, count_parameters
 from siamface.models.heads import HEADS, build_head, list_heads
 from siamface.models.registry import MODELS, build_model, list_models

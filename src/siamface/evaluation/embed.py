@@ -1,0 +1,49 @@
+"""Embed images with a trained model, each distinct image once."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from siamface.models.siamese import SiameseNet
+from siamface.training.tensors import to_model_input
+
+
+@torch.inference_mode()
+def embed_images(
+    model: SiameseNet,
+    images: np.ndarray,
+    indices: np.ndarray,
+    batch_size: int = 256,
+    flip_tta: bool = True,
+    channels_last: bool = True,
+) -> torch.Tensor:
+    """Embed ``images[indices]`` in evaluation mode.
+
+    Args:
+        model: A SiameseNet; switched to eval mode for the call and restored afterwards.
+        images: (N, C, H, W) uint8 array (a memory-mapped cache is fine).
+        indices: (M,) rows of ``images`` to embed, in the order wanted.
+        batch_size: Images per forward pass.
+        flip_tta: Average the embeddings of each image and its mirror image. Faces are roughly
+            symmetric, so this removes pose noise at twice the cost of one pass.
+        channels_last: Feed NHWC tensors (faster on CPU).
+
+    Returns:
+        (M, D) float32 embeddings.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        for start in range(0, len(indices), batch_size):
+            chunk = np.sort(indices[start : start + batch_size])  # sorted reads from a memmap
+            order = np.argsort(np.argsort(indices[start : start + batch_size]))
+            x = to_model_input(images[chunk], channels_last)  # (b, C, H, W)
+            e = model.embed(x)
+            if flip_tta:
+                e = (e + model.embed(torch.flip(x, dims=[3]))) / 2
+            out.append(e[torch.from_numpy(order)])
+        return torch.cat(out) if out else torch.empty(0, model.out_dim)
+    finally:
+        model.train(was_training)

@@ -1,0 +1,39 @@
+"""Score pairs of cached images: embed every distinct image once, then compare embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from siamface.evaluation.embed import embed_images
+from siamface.models.siamese import PairScores, SiameseNet
+
+
+def score_index_pairs(
+    model: SiameseNet,
+    images: np.ndarray,
+    pairs: np.ndarray,
+    batch_size: int = 256,
+    flip_tta: bool = True,
+) -> PairScores:
+    """Score pairs given as rows of an image array.
+
+    A pairs file of P pairs names at most 2P images, and usually fewer distinct ones; embedding
+    each distinct image once, instead of once per pair, never does more work and often less.
+
+    Args:
+        model: The Siamese model.
+        images: (N, C, H, W) uint8 images.
+        pairs: (P, 2) row indices into ``images``.
+        batch_size: Images per forward pass.
+        flip_tta: See ``embed_images``.
+
+    Returns:
+        PairScores of (P,) logits and distances, on the CPU.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64)
+    distinct, inverse = np.unique(pairs, return_inverse=True)  # (U,), (P*2,)
+    emb = embed_images(model, images, distinct, batch_size, flip_tta)  # (U, D)
+    inverse = torch.from_numpy(inverse.reshape(pairs.shape))  # (P, 2)
+    with torch.inference_mode():
+        return model.score(emb[inverse[:, 0]], emb[inverse[:, 1]])

@@ -1,0 +1,172 @@
+"""Assemble what a run trains and validates on, with the hygiene checks that keep results true.
+
+Validation always comes from pairsDevTrain's people (a person-disjoint split by default), and
+nothing here reads an image of DevTest: the DevTest files are opened only for the names of the
+people that training and validation must not contain.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from siamface.data.cache import ImageCache, load_or_build_cache
+from siamface.data.lfw import LFWDataset
+from siamface.data.preprocess import Preprocessing, preset
+from siamface.data.protocol import ImageRef, Pair
+from siamface.data.splits import (
+    check_no_leakage,
+    mine_pairs,
+    people_in,
+    person_ids,
+    split_pairs_by_person,
+    split_pairs_random,
+)
+from siamface.training.batches import IdentityBatches, PairBatches
+from siamface.training.config import Config, DataConfig
+
+TRAIN_PAIRS = "pairsDevTrain.txt"
+TRAIN_PEOPLE = "peopleDevTrain.txt"
+TEST_PAIRS = "pairsDevTest.txt"
+TEST_PEOPLE = "peopleDevTest.txt"
+
+
+@dataclass
+class TrainingInputs:
+    """Everything the trainer needs about the data.
+
+    Attributes:
+        cache: The preprocessed images (all of LFW; only training rows are ever sampled).
+        batches: The training batch sampler.
+        val_pairs: (V, 2) cache rows of the validation pairs.
+        val_target: (V,) 1.0 for matching validation pairs.
+        description: Counts and settings, saved in the run folder and shown in reports.
+    """
+
+    cache: ImageCache
+    batches: PairBatches | IdentityBatches
+    val_pairs: np.ndarray
+    val_target: np.ndarray
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def preprocessing_of(data: DataConfig) -> Preprocessing:
+    """The Preprocessing a data section asks for (a preset name or an explicit crop box)."""
+    if isinstance(data.preprocessing, str):
+        return preset(data.preprocessing, size=data.size, channels=data.channels)
+    crop = None if data.preprocessing is None else tuple(data.preprocessing)
+    return Preprocessing(crop=crop, size=data.size, channels=data.channels)  # type: ignore[arg-type]
+
+
+def devtest_people(lfw: LFWDataset) -> set[str]:
+    """Names of everyone in DevTest (people file and pairs file, whichever are imported)."""
+    people: set[str] = set()
+    names = lfw.protocol_names()
+    if TEST_PEOPLE in names:
+        people |= set(lfw.read_people(TEST_PEOPLE).names)
+    if TEST_PAIRS in names:
+        people |= set(lfw.read_pairs(TEST_PAIRS).people())
+    if not people:
+        raise FileNotFoundError(
+            f"neither {TEST_PEOPLE} nor {TEST_PAIRS} is imported, so the check that no test "
+            "person is trained on cannot run; import LFW's protocol files"
+        )
+    return people
+
+
+def _pair_rows(cache: ImageCache, pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
+    rows = cache.indices([r for p in pairs for r in (p.left, p.right)]).reshape(-1, 2)  # (N, 2)
+    return rows, np.array([p.same for p in pairs], dtype=np.float32)
+
+
+def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> TrainingInputs:
+    """Build the cache, split pairsDevTrain, check for leakage and make the batch sampler.
+
+    Args:
+        config: The run configuration (its ``data``, ``train.batch_size`` and ``seed``).
+        lfw: The imported LFW copy.
+        progress: Show a progress bar if the cache has to be built.
+
+    Raises:
+        LeakageError: A DevTest person would be trained or validated on, or (person split) a
+            person is on both sides of the validation split.
+    """
+    data, seed = config.data, config.seed
+    cache = load_or_build_cache(lfw, preprocessing_of(data), progress=progress)
+    dev_train = lfw.read_pairs(TRAIN_PAIRS)
+
+    # -- validation split of pairsDevTrain
+    if data.split == "person":
+        train, val = split_pairs_by_person(
+            dev_train.pairs, lfw.image_counts, data.val_fraction, seed
+        )
+    else:
+        train, val = split_pairs_random(dev_train.pairs, data.val_fraction, seed)  # warns
+    val_people = people_in(val)
+
+    # -- training data: the pairs themselves, or identity batches over DevTrain people's images
+    if data.sampling == "pairs":
+        mined: list[Pair] = []
+        if data.mined_pairs:
+            pool = sorted(_dev_train_people(lfw) - val_people)
+            mined = mine_pairs(lfw.image_counts, data.mined_pairs, seed, people=pool)
+        rows, target = _pair_rows(cache, train + mined)
+        batches: PairBatches | IdentityBatches = PairBatches(
+            rows, target, config.train.batch_size, seed
+        )
+        train_people = people_in(train) | people_in(mined)
+        setting = "unrestricted (mined pairs)" if mined else "restricted"
+        sizes = {"train_pairs": len(train), "mined_pairs": len(mined)}
+    else:
+        pool = {
+            name
+            for name in _dev_train_people(lfw) - val_people
+            if lfw.image_counts[name] >= max(2, data.min_images_per_person)
+        }
+        refs = [ImageRef(n, k) for n in sorted(pool) for k in range(1, lfw.image_counts[n] + 1)]
+        batches = IdentityBatches(
+            person_ids(refs),
+            cache.indices(refs),
+            data.identities_per_batch,
+            data.images_per_identity,
+            seed,
+        )
+        train_people = pool
+        setting = "unrestricted (identity labels)"
+        sizes = {"train_images": len(refs)}
+
+    # -- hygiene: no DevTest person in training or validation; the split itself is clean
+    held_out = devtest_people(lfw)
+    check_no_leakage(train_people, held_out, "training", "DevTest")
+    check_no_leakage(val_people, held_out, "validation", "DevTest")
+    if data.split == "person":
+        check_no_leakage(train_people, val_people, "training", "validation")
+
+    val_rows, val_target = _pair_rows(cache, val)
+    description = {
+        "setting": setting,
+        "sampling": data.sampling,
+        "split": data.split,
+        "train_people": len(train_people),
+        "val_people": len(val_people),
+        "val_pairs": len(val),
+        "val_matching": int(val_target.sum()),
+        "steps_per_epoch": len(batches),
+        "cache_key": cache.key,
+        **sizes,
+    }
+    return TrainingInputs(cache, batches, val_rows, val_target, description)
+
+
+def _dev_train_people(lfw: LFWDataset) -> set[str]:
+    """The DevTrain people: peopleDevTrain.txt, or pairsDevTrain's people when it is absent."""
+    if TRAIN_PEOPLE in lfw.protocol_names():
+        return set(lfw.read_people(TRAIN_PEOPLE).names)
+    warnings.warn(
+        f"{TRAIN_PEOPLE} is not imported; drawing training people from {TRAIN_PAIRS} only",
+        stacklevel=3,
+    )
+    return set(lfw.read_pairs(TRAIN_PAIRS).people())

@@ -1,0 +1,277 @@
+"""The training loop: train, validate, log, checkpoint, stop. One epoch at a time.
+
+Reading order: ``Trainer.__init__`` builds every component by name from the config;
+``fit`` is the loop, in clearly ordered sections; ``_train_epoch`` and ``validate`` are the two
+halves of an epoch.
+
+Determinism: the batches of epoch e, the augmentation draws and dropout's masks all come from
+generators seeded by (seed, e), and the optimizer state is checkpointed every epoch, so a run
+resumed after epoch e continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from siamface.evaluation.metrics import roc_auc
+from siamface.evaluation.threshold import ThresholdSelector
+from siamface.evaluation.verify import score_index_pairs
+from siamface.losses import build_loss
+from siamface.models import SiameseNet, build_model
+from siamface.training.augment import BatchAugment
+from siamface.training.checkpoint import load_best, load_latest, save_checkpoint
+from siamface.training.config import Config
+from siamface.training.early_stopping import EarlyStopping
+from siamface.training.inputs import TrainingInputs
+from siamface.training.optim import build_optimizer
+from siamface.training.schedules import build_schedule
+from siamface.training.tensors import to_model_input
+from siamface.utils.atomic import write_text_atomic
+
+log = logging.getLogger("siamface.train")
+
+SUMMARY_FIELDS = [
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "val_threshold",
+    "lr", "seconds",
+]
+
+
+# Checkpoints kept besides the best: enough to resume, few enough that koch2015's 156 MB of
+# weights (plus Adam's two moments) per epoch do not fill a disk over a 200-epoch run.
+KEEP_LAST = 2
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class FitResult:
+    """What ``Trainer.fit`` ends with.
+
+    Attributes:
+        best_epoch: The epoch whose weights the model now has (1-based).
+        threshold: The logit threshold chosen on validation data for that epoch.
+        history: The summary rows, one per epoch.
+        stopped_because: "epochs", "early_stopping" or "time_budget".
+    """
+
+    best_epoch: int
+    threshold: float
+    history: list[dict[str, float]]
+    stopped_because: str
+
+
+def build_run_model(config: Config) -> SiameseNet:
+    """The model a config names; input channels and size default to the data section's."""
+    kwargs = {"in_channels": config.data.channels, "input_size": config.data.size}
+    kwargs.update(config.model.kwargs)
+    return build_model(config.model.name, **kwargs)
+
+
+class Trainer:
+    """Trains a Siamese model on prepared inputs, writing everything into ``run_dir``.
+
+    Args:
+        config: The resolved run configuration.
+        inputs: Cache, batch sampler and validation pairs from ``prepare_inputs``.
+        run_dir: The run folder (summary.csv, checkpoints/).
+        progress: Show a progress bar per epoch.
+    """
+
+    def __init__(
+        self, config: Config, inputs: TrainingInputs, run_dir: Path, progress: bool = True
+    ) -> None:
+        self.config = config
+        self.inputs = inputs
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        train = config.train
+        if train.threads:
+            torch.set_num_threads(train.threads)
+        torch.manual_seed(config.seed)  # the initial weights
+        self.model = build_run_model(config)
+        self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.loss_fn = build_loss(config.loss.name, **config.loss.kwargs)
+        self.optimizer = build_optimizer(config.optim, self.model)
+        self.schedule = build_schedule(config.schedule, total_epochs=train.epochs)
+        self.augment = BatchAugment.from_config(config.augment)
+        es = train.early_stopping
+        self.early_stopping = EarlyStopping(es.monitor, "auto", es.patience, es.min_delta)
+        self.history: list[dict[str, float]] = []
+        self.start_epoch = 0  # epochs already done (0-based index of the next epoch)
+
+    # -- resume ----------------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Load the latest checkpoint of ``run_dir`` and continue after its epoch."""
+        state_dict, meta, trainer_state = load_latest(self.run_dir)
+        self.model.load_state_dict(state_dict)
+        self.optimizer.load_state_dict(trainer_state["optimizer"])
+        self.early_stopping.load_state_dict(meta["early_stopping"])
+        self.history = list(meta["history"])
+        self.start_epoch = int(meta["epoch"])
+        log.info("resumed %s after epoch %d", self.run_dir, self.start_epoch)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> FitResult:
+        """Train until the epochs run out, early stopping fires, or the time budget is spent.
+
+        Args:
+            on_epoch_end: Called with each epoch's summary row (for printing).
+        """
+        train = self.config.train
+        t_start = time.perf_counter()
+        stopped_because = "epochs"
+        for epoch in range(self.start_epoch, train.epochs):
+            t_epoch = time.perf_counter()
+
+            # 1. train one epoch, then 2. validate in evaluation mode
+            train_loss, train_acc, lr = self._train_epoch(epoch)
+            val = self.validate()
+
+            # 3. log the epoch to summary.csv and the log file
+            row = {
+                "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+                **val, "lr": lr, "seconds": time.perf_counter() - t_epoch,
+            }
+            self.history.append(row)
+            self._write_summary()
+            log.info("epoch %d: %s", epoch + 1, _format_row(row))
+            if on_epoch_end is not None:
+                on_epoch_end(row)
+
+            # 4. early stopping bookkeeping and the epoch's checkpoint (atomic)
+            improved = self.early_stopping.step(row[self.early_stopping.monitor], epoch + 1)
+            save_checkpoint(
+                self.run_dir, epoch + 1, self.model,
+                meta={
+                    "config": self.config.to_dict(), "metrics": row,
+                    "threshold": row["val_threshold"], "history": self.history,
+                    "early_stopping": self.early_stopping.state_dict(),
+                },
+                trainer_state={"optimizer": self.optimizer.state_dict()},
+                best=improved,
+                keep_last=KEEP_LAST,
+            )
+
+            # 5. stop? (early stopping, or not enough budget left for another epoch)
+            if self.early_stopping.should_stop:
+                stopped_because = "early_stopping"
+                break
+            elapsed = time.perf_counter() - t_start
+            per_epoch = elapsed / (epoch + 1 - self.start_epoch)
+            if train.time_budget_s is not None and elapsed + per_epoch > train.time_budget_s:
+                stopped_because = "time_budget" if epoch + 1 < train.epochs else "epochs"
+                break
+        return self._finish(stopped_because)
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
+        """One pass over the epoch's batches. Returns (mean loss, pair accuracy at logit 0, lr)."""
+        self.model.train()
+        seed = self.config.seed
+        torch.manual_seed(seed * 1_000_003 + epoch)  # dropout masks
+        generator = torch.Generator().manual_seed(seed * 1_000_033 + epoch)  # augmentation
+        batches = self.inputs.batches
+        images = self.inputs.cache.images
+        steps = len(batches)
+        clip = self.config.optim.grad_clip
+        total_loss = total_correct = 0.0
+        lr = float("nan")
+        bar = tqdm(batches.epoch(epoch), total=steps, desc=f"epoch {epoch + 1}",
+                   disable=not self.progress, leave=False, unit="step")
+        for step, batch in enumerate(bar):
+            self.schedule.apply(self.optimizer, epoch + step / steps)
+            lr = self.optimizer.param_groups[0]["lr"]
+
+            x = to_model_input(images[batch.images], self.memory_format == torch.channels_last)
+            x = self.augment(x, generator)  # (M, C, H, W)
+            emb = self.model.embed(x)  # (M, D)
+            left, right = torch.from_numpy(batch.left), torch.from_numpy(batch.right)
+            scores = self.model.score(emb[left], emb[right])  # (B,) logits and distances
+            target = torch.from_numpy(batch.target)
+            weight = None if batch.weight is None else torch.from_numpy(batch.weight)
+            loss = self.loss_fn(scores, target, weight)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; the last "
+                    f"good checkpoint in {self.run_dir / 'checkpoints'} is kept. Lower optim.lr "
+                    "or set optim.grad_clip."
+                )
+
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+
+            with torch.no_grad():
+                correct = ((scores.logits > 0).float() == target).float()
+                correct = correct.mean() if weight is None else (correct * weight).sum()
+            total_loss += loss.item()
+            total_correct += correct.item()
+            bar.set_postfix(loss=f"{total_loss / (step + 1):.4f}")
+        return total_loss / steps, total_correct / steps, lr
+
+    def validate(self) -> dict[str, float]:
+        """Score the validation pairs (each image embedded once, eval mode) and choose the
+        threshold on them: these are training people, never DevTest."""
+        val_pairs, target = self.inputs.val_pairs, self.inputs.val_target
+        scores = score_index_pairs(
+            self.model, self.inputs.cache.images, val_pairs, self.config.train.eval_batch_size
+        )
+        with torch.no_grad():
+            val_loss = self.loss_fn(scores, torch.from_numpy(target)).item()
+        logits = scores.logits.numpy().astype(np.float64)
+        selector = ThresholdSelector().fit(logits, target)
+        return {
+            "val_loss": val_loss,
+            "val_acc": float(selector.score_),
+            "val_auc": roc_auc(logits, target),
+            "val_threshold": float(selector.threshold_),
+        }
+
+    def _finish(self, stopped_because: str) -> FitResult:
+        """Restore the best epoch's weights if asked; return what was chosen."""
+        last = self.history[-1]
+        best_epoch = int(last["epoch"])
+        if self.config.train.early_stopping.restore_best and self.early_stopping.best_epoch_:
+            best_epoch = int(self.early_stopping.best_epoch_)
+            state_dict, _, _ = load_best(self.run_dir)
+            self.model.load_state_dict(state_dict)
+        chosen = self.history[best_epoch - 1]
+        return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because)
+
+    def _write_summary(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.history:
+            writer.writerow({k: _csv_value(row[k]) for k in SUMMARY_FIELDS})
+        write_text_atomic(self.run_dir / "summary.csv", buf.getvalue())
+
+
+def _csv_value(value: Any) -> Any:
+    return f"{value:.6g}" if isinstance(value, float) and math.isfinite(value) else value
+
+
+def _format_row(row: dict[str, float]) -> str:
+    return (
+        f"train_loss {row['train_loss']:.4f} train_acc {row['train_acc']:.3f} "
+        f"val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.3f} "
+        f"val_auc {row['val_auc']:.3f} lr {row['lr']:.2e} {row['seconds']:.0f}s"
+    )
