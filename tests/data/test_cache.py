@@ -131,44 +131,6 @@ def test_indices_of_an_unknown_image_name_it(lfw):
     assert str(info.value).startswith("Bob_Baker image 3 (Bob_Baker_0003.jpg) is not in cache")
 
 
-@pytest.mark.parametrize(
-    "wanted",
-    [
-        [("Dan_Dunn", 1), ("Dan_Dunn", 2), ("Dan_Dunn", 3), ("Eve_Evans", 1)],  # one run
-        [("Eve_Evans", 2), ("Alice_Able", 1), ("Alice_Able", 2), ("Dan_Dunn", 3)],  # any order
-        [("Bob_Baker", 2), ("Bob_Baker", 2), ("Carol_Cole", 1)],  # repeats
-        [],
-    ],
-)
-def test_gather_reads_the_rows_asked_for_in_order(lfw, wanted):
-    cache = load_or_build_cache(lfw, PREP, workers=1, progress=False)
-    refs = [ImageRef(name, number) for name, number in wanted]
-    got = cache.gather(refs)
-    assert type(got) is np.ndarray and got.flags.c_contiguous
-    assert got.shape == (len(refs), 3, 16, 16) and got.dtype == np.uint8
-    expected = np.zeros((len(refs), 3, 16, 16), dtype=np.uint8)
-    for i, ref in enumerate(refs):
-        expected[i] = load_image(lfw.image_path(ref), PREP)
-    np.testing.assert_array_equal(got, expected)
-
-
-def test_gather_from_an_in_memory_array():
-    images = np.arange(3 * 4, dtype=np.uint8).reshape(3, 1, 2, 2)  # (N, C, H, W)
-    refs = [ImageRef("Amy", 1), ImageRef("Amy", 2), ImageRef("Zed", 1)]
-    cache = ImageCache(images, refs, Preprocessing(size=2), "k")
-    got = cache.gather([refs[2], refs[0]])
-    np.testing.assert_array_equal(got, images[[2, 0]])
-
-
-def test_gather_from_a_file_cut_short_after_opening(lfw):
-    cache = load_or_build_cache(lfw, PREP, workers=1, progress=False)
-    path = folder_of(lfw) / "images.npy"
-    with open(path, "r+b") as fh:  # keep the header and the first 2 of 12 rows
-        fh.truncate(cache.images.offset + 2 * cache.images[0].nbytes)
-    with pytest.raises(CacheError, match="ends early"):
-        cache.gather([ImageRef("Alice_Able", 1), ImageRef("Eve_Evans", 2)])
-
-
 def test_all_image_refs_sorts_by_name_then_number():
     refs = all_image_refs({"Bo": 2, "Al": 1, "Cy": 10})
     assert refs[:3] == [ImageRef("Al", 1), ImageRef("Bo", 1), ImageRef("Bo", 2)]

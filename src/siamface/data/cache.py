@@ -109,38 +109,6 @@ class ImageCache:
             rows.append(row)
         return np.array(rows, dtype=np.int64)
 
-    def gather(self, refs: Iterable[ImageRef]) -> np.ndarray:
-        """The images of ``refs``, in the order given, copied into one in-memory array.
-
-        From a memmap, each run of consecutive rows is read from images.npy in one call: on LFW
-        that is 2-6x faster than indexing the memmap, which faults the pages in 4 KiB at a time
-        (benchmarks/README.md).
-
-        Returns:
-            uint8 array (len(refs), C, H, W).
-
-        Raises:
-            MissingImageError: a ref is not in the cache.
-            CacheError: images.npy was cut short after the cache was opened.
-        """
-        rows = self.indices(refs)
-        if not isinstance(self.images, np.memmap) or len(rows) == 0:
-            return np.asarray(self.images[rows])
-        out = np.empty((len(rows), *self.images.shape[1:]), dtype=np.uint8)  # (n, C, H, W)
-        row_bytes = out[0].nbytes
-        runs = np.flatnonzero(np.diff(rows) != 1) + 1  # where a run of consecutive rows breaks
-        path = self.images.filename
-        with open(path, "rb", buffering=0) as fh:
-            for start, stop in zip([0, *runs], [*runs, len(rows)], strict=True):
-                fh.seek(self.images.offset + int(rows[start]) * row_bytes)
-                buffer = memoryview(out[start:stop]).cast("B")
-                while buffer:  # readinto may return less than asked; 0 means end of file
-                    n = fh.readinto(buffer)
-                    if not n:
-                        raise CacheError(f"{path}: ends early (cut short after it was opened)")
-                    buffer = buffer[n:]
-        return out
-
     @property
     def people(self) -> list[str]:
         """The distinct person names, sorted; person_labels() indexes into this list."""
