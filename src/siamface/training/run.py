@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import safetensors.torch
-import torch
 
 from siamface.data.lfw import LFWDataset
 from siamface.models.siamese import SiameseNet
@@ -33,11 +30,11 @@ from siamface.training.config import Config, load_config, save_resolved
 from siamface.training.inputs import prepare_inputs, preprocessing_of
 from siamface.training.trainer import FitResult, Trainer, build_run_model
 from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils.machine import machine_info
 from siamface.utils.seed import seed_everything
 
 MODEL_WEIGHTS = "model.safetensors"
 MODEL_META = "model.json"
-PACKAGES = ["siamface", "torch", "numpy", "pillow", "scikit-learn", "safetensors", "pyyaml"]
 
 
 def new_run_dir(runs_dir: Path, name: str) -> Path:
@@ -54,12 +51,6 @@ def new_run_dir(runs_dir: Path, name: str) -> Path:
 
 def environment(lfw: LFWDataset) -> dict[str, Any]:
     """Versions, machine and data checksums: what a reader needs to reproduce a run."""
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -68,25 +59,11 @@ def environment(lfw: LFWDataset) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
-        "python": sys.version.split()[0],
-        "versions": versions,
-        "machine": {"platform": platform.platform(), "processor": _cpu_name(),
-                    "torch_threads": torch.get_num_threads()},
+        "machine": machine_info(),
         "data": {"variant": lfw.variant, "checksums": lfw.checksums},
         "git_commit": commit,
         "command": sys.argv,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def _attach_log(run_dir: Path) -> logging.Handler:
