@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import resource
 import subprocess
@@ -31,13 +30,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import PIL
-import torch
 from PIL import Image
 
 from siamface.data.cache import all_image_refs, build_cache, cache_key, load_or_build_cache
@@ -46,6 +42,7 @@ from siamface.data.lfw import LFWDataset, open_lfw
 from siamface.data.preprocess import RESAMPLE, Preprocessing, load_image, preset
 from siamface.data.protocol import ImageRef
 from siamface.utils.atomic import write_json_atomic
+from siamface.utils.machine import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_TARGET_S = 60.0
@@ -85,13 +82,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "data.json")
     args = parser.parse_args()
 
-    load_before = os.getloadavg()  # before we add any load of our own
-    started = datetime.now(timezone.utc)
+    before = machine_info()  # its load average is the one before we add any load of our own
     with tempfile.TemporaryDirectory(prefix="siamface-bench-") as tmp:
         home = args.home if args.home is not None else Path(tmp)
         results = run(args, home)
-    results["machine"] = machine(load_before)
-    results["date"] = started.isoformat(timespec="seconds")
+    results["machine"] = describe_machine(before)
     results["command"] = " ".join([Path(sys.executable).name, *sys.argv])
     write_json_atomic(args.out, results)
     print(f"wrote {args.out}")
@@ -269,35 +264,19 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
-    cpus = len(os.sched_getaffinity(0))
+def describe_machine(before: dict[str, Any]) -> dict[str, Any]:
+    """machine_info() taken before the run, plus what this benchmark adds to it."""
+    load = before["loadavg"]
     return {
-        "cpu": cpu_model(),
-        "cores_usable": cpus,
-        "cores_total": os.cpu_count(),
+        **before,
+        "cores_usable": len(os.sched_getaffinity(0)),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
-        "torch": torch.__version__,
-        "git": git_state(),
-        "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         # Other developers and a long experiment share this machine. A 1-minute load average of
         # half a core or more before we started means our timings competed for the CPU.
-        "otherwise_loaded": load_before[0] >= 0.5,
+        "otherwise_loaded": load is not None and load[0] >= 0.5,
+        "git": git_state(),
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def git_state() -> dict[str, Any]:
