@@ -153,31 +153,67 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
     try:
         with Image.open(path) as im:
             width, height = im.size
-            box = prep.crop if prep.crop is not None else (0, 0, width, height)
-            if box[2] > width or box[3] > height:
-                raise ValueError(
-                    f"{path}: crop box {box} does not fit in the {width}x{height} image"
-                )
+            box = _fitting_box(prep, width, height, path)
             # Decode at half scale when that is accurate (see DRAFT_MARGIN); draft() is a no-op
             # for anything but JPEG, and returns the original frame's size in decoded pixels.
             half = min(box[2] - box[0], box[3] - box[1]) / 2 >= DRAFT_MARGIN * prep.size
             scale = 2 if half else 1
             drafted = im.draft(mode, (width // scale, height // scale))
             scale = 1 if drafted is None else width / drafted[1][2]
-            im = im.convert(mode)
-            # Cut the box out first: resize(box=...) alone would let the filter reach pixels
-            # outside the box. At half scale an odd coordinate falls mid-pixel, so cut to whole
-            # decoded pixels around it and give resize the exact fraction that remains.
-            left, top, right, bottom = (v / scale for v in box)  # in decoded pixels
-            outer = (math.floor(left), math.floor(top), math.ceil(right), math.ceil(bottom))
-            inner = (left - outer[0], top - outer[1], right - outer[0], bottom - outer[1])
-            im = im.crop(outer).resize((prep.size, prep.size), RESAMPLE, box=inner)
+            return _crop_resize(im.convert(mode), box, prep.size, scale)
     except FileNotFoundError:
         raise
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
         # Pillow signals unreadable data with OSError (UnidentifiedImageError, "image file is
         # truncated", "broken data stream") and occasionally SyntaxError from a plugin parser.
         raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+
+
+def preprocess_image(
+    im: Image.Image, prep: Preprocessing, source: str | Path = "image"
+) -> np.ndarray:
+    """Crop and resize an image already in memory, exactly as load_image() does a file.
+
+    For frames made at inference time (``siamface.inference.align``), which never were a file.
+
+    Args:
+        im: The source frame (250x250 for LFW's crop boxes), any mode Pillow converts from.
+        prep: The preprocessing settings.
+        source: Names the image in error messages.
+
+    Returns:
+        uint8 array of shape ``(C, size, size)``.
+
+    Raises:
+        ValueError: the crop box does not fit inside the image.
+    """
+    box = _fitting_box(prep, *im.size, source)
+    return _crop_resize(im.convert(_MODES[prep.channels]), box, prep.size, scale=1)
+
+
+def _fitting_box(
+    prep: Preprocessing, width: int, height: int, source: str | Path
+) -> tuple[int, int, int, int]:
+    """The crop box in source-frame pixels, checked to fit in a ``width`` x ``height`` frame."""
+    box = prep.crop if prep.crop is not None else (0, 0, width, height)
+    if box[2] > width or box[3] > height:
+        raise ValueError(f"{source}: crop box {box} does not fit in the {width}x{height} image")
+    return box
+
+
+def _crop_resize(
+    im: Image.Image, box: tuple[int, int, int, int], size: int, scale: float
+) -> np.ndarray:
+    """Cut ``box`` (source-frame pixels) out of ``im`` decoded at 1/``scale``, resize to ``size``.
+
+    Cut the box out first: resize(box=...) alone would let the filter reach pixels outside the
+    box. At half scale an odd coordinate falls mid-pixel, so cut to whole decoded pixels around
+    it and give resize the exact fraction that remains.
+    """
+    left, top, right, bottom = (v / scale for v in box)  # in decoded pixels
+    outer = (math.floor(left), math.floor(top), math.ceil(right), math.ceil(bottom))
+    inner = (left - outer[0], top - outer[1], right - outer[0], bottom - outer[1])
+    im = im.crop(outer).resize((size, size), RESAMPLE, box=inner)
     pixels = np.asarray(im, dtype=np.uint8)  # (H, W) grey or (H, W, 3) RGB
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
     return np.ascontiguousarray(pixels)  # (C, H, W)
