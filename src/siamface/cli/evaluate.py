@@ -1,0 +1,156 @@
+"""`siamface evaluate RUN --pairs FILE`: score a finished run on protocol files, once.
+
+Verification metrics on each pairs file (at the threshold chosen on validation data), and on
+request N-way one-shot identification among the people of those files and LFW's View 2
+ten-fold protocol. Results go to RUN/eval/<file>/ and into RUN/report.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from siamface.data.home import resolve_data_home
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` command."""
+    ev = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a finished run on pairs files (one-shot, ten-fold on request)",
+        description="Score RUN's chosen model on imported pairs files at the threshold chosen "
+        "on its validation pairs. Evaluate on pairsDevTest.txt once, at the end: choosing "
+        "anything by its result makes it a validation set.",
+    )
+    ev.add_argument("run", type=Path, metavar="RUN", help="a finished run folder")
+    add_evaluation_arguments(ev, one_shot=[])
+    ev.add_argument("--pairs", nargs="+", action="extend", default=[], metavar="FILE",
+                    help="imported pairs files, e.g. pairsDevTest.txt")
+    ev.add_argument("--ten-fold", action="store_true",
+                    help="LFW View 2 on pairs.txt (with the DevTrain overlap caveat)")
+    ev.set_defaults(func=_evaluate)
+
+
+def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int]) -> None:
+    """The options shared by ``evaluate`` and ``run``; ``one_shot``: the default values of N."""
+    default = " ".join(map(str, one_shot)) or "none"
+    parser.add_argument(
+        "--one-shot", nargs="*", type=int, default=one_shot, metavar="N",
+        help=f"N-way one-shot identification for each N (default: {default}; none: skip)",
+    )
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+                        help="bootstrap resamples for the 95%% intervals (default 1000; 0: none)")
+    parser.add_argument("--no-plots", action="store_true", help="write no figures")
+    parser.add_argument("--trials", type=int, default=1000,
+                        help="trials per N for --one-shot (default 1000)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+
+    if not args.pairs and not args.ten_fold:
+        raise ValueError("nothing to evaluate: give --pairs FILE (e.g. pairsDevTest.txt) "
+                         "and/or --ten-fold")
+    if args.one_shot and not args.pairs:
+        raise ValueError("--one-shot draws its people from the --pairs files; give one")
+    lfw = open_lfw(resolve_data_home(args.data_dir))
+    for pairs_name in args.pairs:
+        evaluate_and_print(args.run, lfw, pairs_name, args)
+    if args.ten_fold:
+        from siamface.evaluation.protocol10 import evaluate_ten_fold
+
+        print_ten_fold(evaluate_ten_fold(args.run, lfw, progress=not args.no_progress))
+    print(f"report: {write_report(args.run)}")
+    return 0
+
+
+def evaluate_and_print(run: Path, lfw: Any, pairs_name: str, args: argparse.Namespace
+                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Evaluate ``run`` on one pairs file (and one-shot if asked); print both; return them."""
+    from siamface.evaluation.report import evaluate_run
+
+    progress, plots = not args.no_progress, not args.no_plots
+    metrics = evaluate_run(run, lfw, pairs_name, n_bootstrap=args.bootstrap, plots=plots,
+                           progress=progress)
+    print(format_metrics(metrics, Path(run) / "eval" / Path(pairs_name).stem))
+    one_shot = None
+    if args.one_shot:
+        from siamface.evaluation.identification import evaluate_one_shot
+
+        one_shot = evaluate_one_shot(run, lfw, pairs_name, args.one_shot, args.trials,
+                                     plots=plots, progress=progress)
+        print(format_one_shot(one_shot))
+    return metrics, one_shot
+
+
+def write_report(run: Path) -> Path:
+    from siamface.reporting.run_report import write_run_report
+
+    return write_run_report(run)
+
+
+def _ci(m: dict[str, Any], key: str) -> str:
+    ci = m.get(f"{key}_ci95")
+    return f"  95% CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+
+
+def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
+    """The summary table of one pairs file's metrics.json."""
+    c = m["confusion"]
+    rows = [
+        ("loss", f"{m['loss']:.4f}"),
+        ("accuracy at validation threshold", f"{m['accuracy']:.4f}{_ci(m, 'accuracy')}"),
+        ("accuracy at p = 0.5", f"{m['accuracy_at_p05']:.4f}"),
+        ("AUC", f"{m['auc']:.4f}{_ci(m, 'auc')}"),
+        ("EER", f"{m['eer']:.4f}"),
+        ("TAR at FAR 1%", f"{m['tar_at_far_0.01']:.4f}"),
+        ("TAR at FAR 0.1%", f"{m['tar_at_far_0.001']:.4f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [
+        f"{m['pairs_file']}: {m['pairs']:,} pairs ({m['matching']:,} matching), model of epoch "
+        f"{m['best_epoch']}, threshold {m['threshold']:.4f} (logit, from validation)",
+        *(f"  {name:<{width}}  {value}" for name, value in rows),
+        f"  {'confusion':<{width}}  {'':>10}  pred. diff  pred. same",
+        f"  {'':<{width}}  {'different':>10}  {c['tn']:>10,}  {c['fp']:>10,}",
+        f"  {'':<{width}}  {'same':>10}  {c['fn']:>10,}  {c['tp']:>10,}",
+        f"  files: {out_dir}/ (metrics.json, scores.csv"
+        + (", figures)" if (out_dir / "roc.png").is_file() else ")"),
+    ]
+    return "\n".join(lines)
+
+
+def format_one_shot(o: dict[str, Any]) -> str:
+    """The table of one one_shot.json."""
+    lines = [f"N-way one-shot identification: {o['images']:,} images of {o['people']:,} people "
+             f"of {o['people_file']}, {o['trials']:,} trials per N"]
+    if o["seen_people"]:
+        lines.append(f"  caveat: {o['seen_people']:,} of these people are DevTrain people the "
+                     "run was trained or validated on")
+    lines.append(f"  {'N':>4}  {'accuracy':>8}  {'95% CI':>16}  {'chance':>6}")
+    lines += [f"  {r['n_way']:>4}  {r['accuracy']:>8.4f}  [{r['ci95'][0]:.4f}, "
+              f"{r['ci95'][1]:.4f}]  {r['chance']:>6.3f}" for r in o["results"]]
+    return "\n".join(lines)
+
+
+def _fold_cell(r: dict[str, Any]) -> str:
+    tf = r["ten_fold"]
+    if tf is None:
+        return f"ten-fold not possible ({r['ten_fold_skipped']})"
+    return f"{tf['mean_accuracy']:.4f} +- {tf['sem']:.4f} (mean +- s.e. over folds)"
+
+
+def print_ten_fold(t: dict[str, Any]) -> None:
+    """Print the View 2 results with their caveat first."""
+    print(f"LFW View 2 ({t['pairs_file']}, {t['folds']} folds; each fold's threshold fit on the "
+          "others)")
+    print(f"  !! {t['caveat']}")
+    for label, key in (("all pairs (contaminated)", "all_pairs"),
+                       ("pairs of people outside DevTrain", "unseen_pairs")):
+        r = t[key]
+        extra = (f"; AUC {r['auc']:.4f}, majority baseline {r['majority_baseline']:.4f}"
+                 if "auc" in r else "")
+        print(f"  {label}: {r['pairs']:,} pairs ({r['matching']:,} matching): "
+              f"{_fold_cell(r)}{extra}")

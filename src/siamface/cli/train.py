@@ -1,0 +1,191 @@
+"""`siamface train CONFIG` and `siamface configs`: train a config into a run folder, list configs.
+
+Training prints one line per epoch, as a table, and ends with the epoch chosen on validation
+data and the run folder; everything is also in the run folder (train.log, summary.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from siamface.data.home import resolve_data_home
+
+if TYPE_CHECKING:
+    from siamface.data.lfw import LFWDataset
+    from siamface.training.config import Config
+    from siamface.training.trainer import FitResult
+
+# (summary row key, column title, width, format) of the per-epoch table
+EPOCH_COLUMNS = (
+    ("epoch", "epoch", 5, "d"),
+    ("train_loss", "train loss", 10, ".4f"),
+    ("train_acc", "train acc", 9, ".4f"),
+    ("val_loss", "val loss", 8, ".4f"),
+    ("val_acc", "val acc", 7, ".4f"),
+    ("val_auc", "val AUC", 7, ".4f"),
+    ("val_threshold", "threshold", 9, ".3f"),
+    ("lr", "lr", 8, ".2e"),
+    ("seconds", "time", 6, ".0f"),
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` and ``configs`` commands."""
+    train = subparsers.add_parser(
+        "train",
+        help="train a config into a new run folder",
+        description="Train CONFIG (a name from configs/, see `siamface configs`, or a YAML "
+        "path) on the imported LFW's DevTrain people; validation, early stopping and the "
+        "decision threshold use a person-disjoint split of pairsDevTrain, never DevTest.",
+    )
+    train.add_argument("config", nargs="?", metavar="CONFIG",
+                       help="config name or YAML path (not with --resume)")
+    add_override_arguments(train)
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                       help="continue RUN_DIR from its latest checkpoint, with its own config")
+    train.add_argument("--no-progress", action="store_true", help="no progress bars")
+    train.set_defaults(func=_train)
+
+    configs = subparsers.add_parser("configs", help="list the configs in configs/")
+    configs.set_defaults(func=_configs)
+
+
+def add_override_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by ``train`` and ``run``: overrides, time budget, runs folder."""
+    parser.add_argument(
+        "--set", dest="overrides", nargs="+", action="extend", default=[],
+        metavar="KEY=VALUE", help="override config values, e.g. train.epochs=5 optim.lr=1e-3",
+    )
+    parser.add_argument("--time-budget", type=float, metavar="SECONDS",
+                        help="stop at the end of the last epoch that fits (train.time_budget_s)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
+                        help="where run folders are made (default: ./runs)")
+
+
+def resolve_config(name: str, overrides: list[str], time_budget: float | None) -> Config:
+    """Load config ``name`` with ``overrides``; ``time_budget`` sets train.time_budget_s."""
+    from siamface.training.config import load_config
+
+    if time_budget is not None:
+        overrides = [*overrides, f"train.time_budget_s={time_budget}"]
+    return load_config(name, overrides)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+    from siamface.training.config import load_config
+
+    if args.resume is not None:
+        given = [flag for flag, value in (("CONFIG", args.config), ("--set", args.overrides),
+                                          ("--time-budget", args.time_budget)) if value]
+        if given:
+            raise ValueError(
+                f"--resume continues {args.resume} with its own config.yaml; drop "
+                f"{', '.join(given)} (or start a new run)"
+            )
+        config = load_config(Path(args.resume) / "config.yaml")
+    elif args.config is None:
+        raise ValueError("name a config to train (see `siamface configs`) or --resume RUN_DIR")
+    else:
+        config = resolve_config(args.config, args.overrides, args.time_budget)
+    lfw = open_lfw(resolve_data_home(args.data_dir))
+    outcome = train_and_print(config, lfw, args.runs_dir, args.resume, not args.no_progress)
+    if outcome is None:
+        return 1
+    run_dir, _, _ = outcome
+    print(f"next: siamface evaluate {run_dir} --pairs pairsDevTest.txt")
+    return 0
+
+
+def train_and_print(
+    config: Config, lfw: LFWDataset, runs_dir: Path, resume: Path | None, progress: bool
+) -> tuple[Path, FitResult, float] | None:
+    """Train (or resume) with a per-epoch table on stdout; None if the loss diverged.
+
+    Args:
+        config: The resolved config (the run's own when resuming).
+        lfw: The imported LFW copy.
+        runs_dir: Where the new run folder goes.
+        resume: A run folder to continue, or None.
+        progress: Show progress bars.
+
+    Returns:
+        The run folder, the fit result and the training wall time in seconds.
+    """
+    from siamface.training.run import train_run
+    from siamface.training.trainer import TrainingDivergedError
+
+    print(describe_config(config))
+    print(f"data: LFW ({lfw.variant}), {len(lfw.image_counts):,} people, "
+          f"{lfw.num_images:,} images in {lfw.root}")
+    print(format_epoch_header())
+    start = time.perf_counter()
+    try:
+        run_dir, fit = train_run(config, lfw, runs_dir, resume=resume, progress=progress,
+                                 on_epoch_end=lambda row: print(format_epoch_row(row),
+                                                                flush=True))
+    except TrainingDivergedError as err:
+        print(f"siamface: error: training diverged: {err}", file=sys.stderr)
+        return None
+    seconds = time.perf_counter() - start
+    best = fit.history[fit.best_epoch - 1]
+    print(f"stopped: {fit.stopped_because} after {len(fit.history)} epochs "
+          f"({seconds / 60:.1f} min)")
+    print(f"chosen: epoch {fit.best_epoch} by {config.train.early_stopping.monitor}: "
+          f"val acc {best['val_acc']:.4f}, val AUC {best['val_auc']:.4f}, "
+          f"threshold {fit.threshold:.4f} (logit, chosen on validation pairs)")
+    print(describe_data(json.loads((run_dir / "data.json").read_text(encoding="utf-8"))))
+    print(f"run folder: {run_dir}")
+    return run_dir, fit, seconds
+
+
+def describe_config(config: Config) -> str:
+    """One line: the config's name and what it trains."""
+    d, m = config.data, config.model
+    batches = (f"{d.identities_per_batch}x{d.images_per_identity} identity batches"
+               if d.sampling == "identities" else f"batches of {config.train.batch_size} pairs")
+    prep = "full frame" if d.preprocessing is None else d.preprocessing
+    budget = (f", time budget {config.train.time_budget_s:g} s"
+              if config.train.time_budget_s is not None else "")
+    return (f"config: {config.name} (seed {config.seed}): {m.name} on "
+            f"{d.size}x{d.size}x{d.channels} ({prep}), {batches}, {config.loss.name} "
+            f"loss, {config.optim.name} lr {config.optim.lr:g}, up to {config.train.epochs} "
+            f"epochs{budget}")
+
+
+def describe_data(description: dict[str, object]) -> str:
+    """One line from a run's data.json: what was trained and validated on."""
+    d = description
+    trained = (f"{d['train_images']:,} images" if "train_images" in d
+               else f"{d['train_pairs']:,} pairs + {d.get('mined_pairs', 0):,} mined")
+    return (f"trained on: {d['setting']}: {d['train_people']:,} people ({trained}); "
+            f"validated on {d['val_pairs']:,} pairs ({d['val_matching']:,} matching) of "
+            f"{d['val_people']:,} other people ({d['split']} split)")
+
+
+def format_epoch_header() -> str:
+    return "  ".join(f"{title:>{width}}" for _, title, width, _ in EPOCH_COLUMNS)
+
+
+def format_epoch_row(row: dict[str, float]) -> str:
+    """One line of the per-epoch table (the seconds with an ``s``)."""
+    cells = [f"{row[key]:>{width}{fmt}}" for key, _, width, fmt in EPOCH_COLUMNS[:-1]]
+    cells.append(f"{row['seconds']:>{EPOCH_COLUMNS[-1][2] - 1}.0f}s")
+    return "  ".join(cells)
+
+
+def _configs(args: argparse.Namespace) -> int:
+    from siamface.training.config import CONFIG_DIR, list_configs, load_config
+
+    names = list_configs()
+    if not names:
+        raise FileNotFoundError(f"no configs (*.yaml) in {CONFIG_DIR}")
+    for name in names:
+        print(describe_config(load_config(name)).removeprefix("config: "))
+    print(f"(in {CONFIG_DIR}; train one with `siamface train NAME`)")
+    return 0

@@ -1,0 +1,325 @@
+"""The Markdown report of a run: RUN/report.md, from the files the run and its evaluations wrote.
+
+Everything here is formatting. The numbers come from the run folder: config.yaml, data.json,
+model.json, environment.json and summary.csv (training), and eval/<pairs file>/metrics.json,
+one_shot.json and ten_fold.json (evaluation). The only figure drawn here is the learning curve,
+from summary.csv; the evaluation figures are linked where the evaluation wrote them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from siamface.reporting.learning_curves import plot_learning_curves, read_summary_csv
+from siamface.utils.atomic import write_text_atomic
+
+REPORT = "report.md"
+LEARNING_CURVES = "learning_curves.png"
+
+# data.json keys, in the order and with the words the report shows them
+DATA_LABELS = {
+    "setting": "LFW setting",
+    "sampling": "training batches",
+    "split": "validation split",
+    "train_people": "training people",
+    "train_images": "training images",
+    "train_pairs": "training pairs",
+    "mined_pairs": "mined pairs per epoch",
+    "val_people": "validation people",
+    "val_pairs": "validation pairs",
+    "val_matching": "matching validation pairs",
+    "steps_per_epoch": "steps per epoch",
+    "cache_key": "image cache key",
+}
+# (evaluation figure file, link text)
+FIGURES = (
+    ("roc.png", "ROC"),
+    ("scores.png", "score histograms"),
+    ("confusion.png", "confusion matrix"),
+    ("gallery_correct.png", "most confident correct pairs"),
+    ("gallery_wrong.png", "most confident wrong pairs"),
+)
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
+    header = list(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _ci(interval: list[float] | None) -> str:
+    return "-" if not interval else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def _options(section: Mapping[str, Any]) -> str:
+    """``name (key value, ...)`` for a config section built by name; ``key value, ...`` else."""
+    rest = ", ".join(f"{k} {json.dumps(v)}" for k, v in section.items() if k != "name")
+    if "name" not in section:
+        return rest
+    return f"{section['name']} ({rest})" if rest else str(section["name"])
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _config_section(config: dict[str, Any]) -> list[str]:
+    train = dict(config["train"])
+    stopping = train.pop("early_stopping")
+    augment = config["augment"]
+    rows = [
+        ("model", _options(config["model"])),
+        ("data", _options(config["data"])),
+        ("loss", _options(config["loss"])),
+        ("optimizer", _options(config["optim"])),
+        ("schedule", _options(config["schedule"])),
+        ("augmentation", _options(augment) if augment.get("enabled") else "off"),
+        ("training", _options(train)),
+        ("early stopping", _options(stopping)),
+    ]
+    return [
+        "## Configuration",
+        "",
+        f"Config `{config['name']}`, seed {config['seed']}; every value, defaults included, is "
+        "in [config.yaml](config.yaml).",
+        "",
+        *_table(["section", "settings"], rows),
+        "",
+    ]
+
+
+def _data_section(data: dict[str, Any], environment: dict[str, Any] | None) -> list[str]:
+    out = ["## Data", ""]
+    if environment is not None:
+        out += [f"LFW variant `{environment['data']['variant']}`. Validation pairs come from "
+                "pairsDevTrain.txt only; no DevTest person is trained or validated on.", ""]
+    keys = [k for k in DATA_LABELS if k in data] + [k for k in data if k not in DATA_LABELS]
+    out += _table(["", "value"], [(DATA_LABELS.get(k, k), _num(data[k])) for k in keys])
+    return [*out, ""]
+
+
+def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
+                      curves: bool) -> list[str]:
+    chosen = model["validation"]
+    monitor = model["config"]["train"]["early_stopping"]["monitor"]
+    minutes = sum(row.get("seconds", 0.0) for row in summary) / 60
+    out = [
+        "## Training",
+        "",
+        f"{len(summary)} epochs in {minutes:.1f} minutes (stopped: {model['stopped_because']}). "
+        f"The model is the one from epoch {model['best_epoch']}, chosen by `{monitor}` on the "
+        f"validation pairs; its decision threshold, {model['threshold']:.4f} (logit), is the "
+        "one that maximises validation accuracy at that epoch. Test pairs chose nothing.",
+        "",
+        *_table(
+            ["validation at the chosen epoch", "loss", "accuracy", "AUC", "threshold"],
+            [(f"epoch {model['best_epoch']}", _num(chosen["val_loss"]), _num(chosen["val_acc"]),
+              _num(chosen["val_auc"]), _num(chosen["val_threshold"]))],
+        ),
+        "",
+    ]
+    if curves:
+        out += [f"![Learning curves]({LEARNING_CURVES})", ""]
+    columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "lr",
+               "seconds")
+    rows = [
+        [f"**{int(r['epoch'])}**" if int(r["epoch"]) == model["best_epoch"]
+         else str(int(r["epoch"]))]
+        + [f"{r[c]:.2e}" if c == "lr" else _num(r[c], 1 if c == "seconds" else 4)
+           for c in columns[1:] if c in r]
+        for r in summary
+    ]
+    header = [c.replace("_", " ") for c in columns if not summary or c in summary[0]]
+    out += ["<details><summary>Every epoch (the chosen one in bold)</summary>", "",
+            *_table(header, rows), "", "</details>", ""]
+    return out
+
+
+def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str]) -> list[str]:
+    c = m["confusion"]
+    rows = [
+        ("accuracy at the validation threshold", _num(m["accuracy"]), _ci(m.get("accuracy_ci95"))),
+        ("accuracy at p = 0.5 (logit 0)", _num(m["accuracy_at_p05"]), "-"),
+        ("ROC AUC", _num(m["auc"]), _ci(m.get("auc_ci95"))),
+        ("equal error rate", _num(m["eer"]), "-"),
+        ("TAR at FAR 1%", _num(m["tar_at_far_0.01"]), "-"),
+        ("TAR at FAR 0.1%", _num(m["tar_at_far_0.001"]), "-"),
+        (f"{loss} loss, mean over pairs", _num(m["loss"]), "-"),
+        ("oracle accuracy (threshold fit on these pairs; a bound, not a result)",
+         _num(m["oracle_accuracy"]), "-"),
+    ]
+    figures = [f"[{text}](eval/{stem}/{name})" for name, text in FIGURES if name in present]
+    out = [
+        f"### {m['pairs_file']}",
+        "",
+        f"{m['pairs']:,} pairs ({m['matching']:,} matching), scored once by the chosen model at "
+        f"its validation threshold {m['threshold']:.4f}. Intervals: 95% bootstrap over pairs.",
+        "",
+        *_table(["metric", "value", "95% CI"], rows),
+        "",
+        *_table(["", "predicted different", "predicted same"],
+                [("different", _num(c["tn"]), _num(c["fp"])),
+                 ("same", _num(c["fn"]), _num(c["tp"]))]),
+        "",
+    ]
+    if "roc.png" in present:
+        out += [f"![ROC on {m['pairs_file']}](eval/{stem}/roc.png)", ""]
+    if figures:
+        out += ["Figures: " + " · ".join(figures) + f"; per-pair scores in "
+                f"[scores.csv](eval/{stem}/scores.csv).", ""]
+    return out
+
+
+def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
+    out = [
+        f"### N-way one-shot identification ({o['people_file']} people)",
+        "",
+        f"{o['trials']:,} trials per N among {o['images']:,} images of {o['people']:,} people "
+        "with at least two images: a probe, one other image of its person and N - 1 images of "
+        "other people; correct when the model's head scores the probe's person highest "
+        "(Koch et al. 2015, section 4.3). Intervals: 95% Wilson over trials.",
+        "",
+    ]
+    if o.get("seen_people"):
+        out += [f"**Caveat:** {o['seen_people']:,} of these people are DevTrain people, whom the "
+                "run was trained or validated on.", ""]
+    rows = [(r["n_way"], _num(r["accuracy"]), _ci(r["ci95"]), _num(r["chance"]))
+            for r in o["results"]]
+    out += [*_table(["N", "accuracy", "95% CI", "chance (1/N)"], rows), ""]
+    if plot:
+        out += [f"![One-shot accuracy against N](eval/{stem}/one_shot.png)", ""]
+    return out
+
+
+def _ten_fold_cells(r: dict[str, Any]) -> list[str]:
+    tf = r.get("ten_fold")
+    fold = (f"{tf['mean_accuracy']:.4f} ± {tf['sem']:.4f}" if tf
+            else f"not possible: {r.get('ten_fold_skipped')}")
+    return [_num(r["pairs"]), _num(r["matching"]), fold, _num(r.get("auc")),
+            _num(r.get("accuracy_at_validation_threshold")), _num(r.get("majority_baseline"))]
+
+
+def _ten_fold_section(t: dict[str, Any]) -> list[str]:
+    o = t["overlap"]
+    return [
+        "## LFW View 2 (pairs.txt, ten folds)",
+        "",
+        f"> **{t['caveat']}**",
+        "",
+        f"Each fold is tested at the threshold that maximises accuracy on the other "
+        f"{t['folds'] - 1} folds (LFW's protocol; mean ± standard error over folds). "
+        f"pairs.txt has {o['pairs_people']:,} people; {o['shared_people']:,} of them are among "
+        f"the {o['training_people']:,} DevTrain people.",
+        "",
+        *_table(
+            ["pairs", "count", "matching", "ten-fold accuracy", "AUC",
+             "accuracy at validation threshold", "majority baseline"],
+            [["all (contaminated)", *_ten_fold_cells(t["all_pairs"])],
+             ["people outside DevTrain", *_ten_fold_cells(t["unseen_pairs"])]],
+        ),
+        "",
+    ]
+
+
+def _environment_section(env: dict[str, Any]) -> list[str]:
+    machine = env["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
+    rows = [
+        ("versions", versions),
+        ("python", machine["python"]),
+        ("platform", machine["platform"]),
+        ("CPU", f"{machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch "
+                "threads"),
+        ("load average at the start", ", ".join(str(x) for x in machine["loadavg"] or [])),
+        ("started", machine["date"]),
+        ("git commit", env.get("git_commit") or "unknown"),
+        ("command", "`" + " ".join(env.get("command") or []) + "`"),
+    ]
+    rows += [(f"sha256 of {name}", f"`{digest[:16]}...`")
+             for name, digest in sorted(env["data"]["checksums"].items())]
+    return ["## Environment", "", *_table(["", ""], rows), ""]
+
+
+def run_report(run_dir: Path, curves: bool = True) -> str:
+    """The Markdown report of a finished run (and of whatever evaluations it has).
+
+    Args:
+        run_dir: The run folder.
+        curves: Whether learning_curves.png exists beside the report, to show it.
+    """
+    run_dir = Path(run_dir)
+    model = _read_json(run_dir / "model.json")
+    if model is None:
+        raise FileNotFoundError(
+            f"{run_dir / 'model.json'} not found: {run_dir} is not a finished run, so it has "
+            "nothing to report yet"
+        )
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    data = _read_json(run_dir / "data.json") or {}
+    environment = _read_json(run_dir / "environment.json")
+    summary_path = run_dir / "summary.csv"
+    summary = read_summary_csv(summary_path) if summary_path.is_file() else []
+
+    out = [
+        f"# Run {run_dir.name}",
+        "",
+        f"Model `{config['model']['name']}` on {config['data']['size']}x{config['data']['size']} "
+        f"images with {config['data']['channels']} channel(s). Written by siamface from the "
+        "files in this folder; `siamface evaluate` adds evaluations and rewrites it.",
+        "",
+        *_config_section(config),
+        *_data_section(data, environment),
+        *_training_section(model, summary, curves),
+    ]
+    evals = sorted(p for p in (run_dir / "eval").glob("*") if p.is_dir())
+    tests = []
+    for folder in evals:
+        metrics = _read_json(folder / "metrics.json")
+        one_shot = _read_json(folder / "one_shot.json")
+        if metrics is not None:
+            present = {name for name, _ in FIGURES if (folder / name).is_file()}
+            tests += _metrics_section(folder.name, metrics, config["loss"]["name"], present)
+        if one_shot is not None:
+            tests += _one_shot_section(folder.name, one_shot, (folder / "one_shot.png").is_file())
+    out += ["## Test results", ""]
+    out += tests or ["No evaluation yet: `siamface evaluate RUN --pairs pairsDevTest.txt`.", ""]
+    for folder in evals:
+        ten_fold = _read_json(folder / "ten_fold.json")
+        if ten_fold is not None:
+            out += _ten_fold_section(ten_fold)
+    if environment is not None:
+        out += _environment_section(environment)
+    return "\n".join(out)
+
+
+def write_run_report(run_dir: Path) -> Path:
+    """Draw the learning curves and write ``run_dir/report.md``; return the report's path.
+
+    Args:
+        run_dir: A finished run folder.
+    """
+    run_dir = Path(run_dir)
+    summary = run_dir / "summary.csv"
+    curves = summary.is_file()
+    if curves:
+        plot_learning_curves(read_summary_csv(summary), run_dir / LEARNING_CURVES,
+                             title=f"Run {run_dir.name}")
+    path = run_dir / REPORT
+    write_text_atomic(path, run_report(run_dir, curves) + "\n")
+    return path

@@ -1,0 +1,90 @@
+"""A tiny imported LFW-like data home with every protocol file the CLI uses, and a tiny config.
+
+24 people in 40x40 JPEGs: 16 DevTrain and 8 DevTest people (disjoint, as in LFW's View 1), and
+a ten-fold pairs.txt whose every fold holds one matching and one non-matching pair of each side,
+so that View 2 overlaps DevTrain the way the real files do and its DevTest-only pairs still make
+ten folds with both kinds of pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from conftest import make_lfw_tree
+
+TRAIN_PEOPLE = [f"Train_{chr(65 + i)}{chr(97 + i)}" for i in range(16)]
+TEST_PEOPLE = [f"Test_{chr(65 + i)}{chr(97 + i)}" for i in range(8)]
+COUNTS = {**{n: 2 + i % 3 for i, n in enumerate(TRAIN_PEOPLE)},
+          **{n: 3 + i % 2 for i, n in enumerate(TEST_PEOPLE)}}
+
+# The default recipe shrunk to 32x32 inputs and a width-4 ResFace: a second or two per epoch.
+TINY = [
+    "data.preprocessing=null", "data.size=32", "data.val_fraction=0.3",
+    "data.identities_per_batch=4", "data.images_per_identity=2",
+    "model.input_size=32", "model.width=4", "model.embedding_dim=8",
+    "train.epochs=2", "train.eval_batch_size=16", "schedule.warmup_epochs=0.5",
+]
+
+
+def _view1(people: list[str]) -> tuple[list[str], list[str]]:
+    """One matching pair per person and as many non-matching pairs (neighbours in the list)."""
+    matching = [f"{n}\t1\t2" for n in people]
+    non_matching = [f"{a}\t1\t{people[(k + 1) % len(people)]}\t2" for k, a in enumerate(people)]
+    return matching, non_matching
+
+
+def write_protocol(folder: Path) -> None:
+    """pairsDevTrain/DevTest, peopleDevTrain/DevTest, a ten-fold pairs.txt and SHA256SUMS."""
+    files = {}
+    for side, people in (("Train", TRAIN_PEOPLE), ("Test", TEST_PEOPLE)):
+        matching, non_matching = _view1(people)
+        files[f"pairsDev{side}.txt"] = [str(len(matching)), *matching, *non_matching]
+        files[f"peopleDev{side}.txt"] = [str(len(people)), *(f"{n}\t{COUNTS[n]}" for n in people)]
+    view2 = ["10\t2"]
+    for k in range(10):
+        a, b = TRAIN_PEOPLE[k], TRAIN_PEOPLE[k + 1]
+        t, u = TEST_PEOPLE[k % 8], TEST_PEOPLE[(k + 1) % 8]
+        i, j = (1, 2) if k < 8 else (2, 3)  # folds 8 and 9 reuse test people, other images
+        view2 += [f"{a}\t1\t2", f"{t}\t{i}\t{j}", f"{a}\t1\t{b}\t1", f"{t}\t{i}\t{u}\t{j}"]
+    files["pairs.txt"] = view2
+    sums = []
+    for name, lines in files.items():
+        data = ("\n".join(lines) + "\n").encode()
+        (folder / name).write_bytes(data)
+        sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
+    (folder / "SHA256SUMS").write_text("".join(sums))  # vouch for these non-official files
+
+
+@pytest.fixture(scope="session")
+def lfw_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with ``lfw-deepfunneled/`` and the protocol files, ready to import."""
+    src = tmp_path_factory.mktemp("cli_lfw_sources")
+    make_lfw_tree(src / "lfw-deepfunneled", COUNTS, size=40)
+    write_protocol(src)
+    return src
+
+
+@pytest.fixture(scope="session")
+def cli_home(lfw_sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home with ``lfw_sources`` imported (shared: tests must not write into it)."""
+    from siamface.data.importer import import_lfw
+
+    home = tmp_path_factory.mktemp("cli_home")
+    import_lfw([lfw_sources], home, progress=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_run(cli_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished two-epoch run of the tiny config (shared: copy it before writing into it)."""
+    from siamface.cli.main import main
+
+    runs = tmp_path_factory.mktemp("cli_runs")
+    args = ["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
+            "--runs-dir", str(runs), "--no-progress"]
+    assert main(args) == 0
+    (run_dir,) = runs.iterdir()
+    return run_dir
