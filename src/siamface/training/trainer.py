@@ -2,7 +2,8 @@
 
 Reading order: ``Trainer.__init__`` builds every component by name from the config;
 ``fit`` is the loop, in clearly ordered sections; ``_train_epoch`` and ``validate`` are the two
-halves of an epoch.
+halves of an epoch; ``train_step`` (with ``batch_input``, its data half) is one optimisation step,
+public so that benchmarks time exactly the code that training runs.
 
 Determinism: the batches of epoch e, the augmentation draws and dropout's masks all come from
 generators seeded by (seed, e), and the optimizer state is checkpointed every epoch, so a run
@@ -31,6 +32,7 @@ from siamface.evaluation.verify import score_index_pairs
 from siamface.losses import build_loss
 from siamface.models import SiameseNet, build_model
 from siamface.training.augment import BatchAugment
+from siamface.training.batches import PairBatch
 from siamface.training.checkpoint import load_best, load_latest, save_checkpoint
 from siamface.training.config import Config
 from siamface.training.early_stopping import EarlyStopping
@@ -186,46 +188,73 @@ class Trainer:
         seed = self.config.seed
         torch.manual_seed(seed * 1_000_003 + epoch)  # dropout masks
         generator = torch.Generator().manual_seed(seed * 1_000_033 + epoch)  # augmentation
-        batches = self.inputs.batches
-        images = self.inputs.cache.images
-        steps = len(batches)
-        clip = self.config.optim.grad_clip
+        steps = len(self.inputs.batches)
         total_loss = total_correct = 0.0
         lr = float("nan")
-        bar = tqdm(batches.epoch(epoch), total=steps, desc=f"epoch {epoch + 1}",
+        bar = tqdm(self.inputs.batches.epoch(epoch), total=steps, desc=f"epoch {epoch + 1}",
                    disable=not self.progress, leave=False, unit="step")
         for step, batch in enumerate(bar):
             self.schedule.apply(self.optimizer, epoch + step / steps)
             lr = self.optimizer.param_groups[0]["lr"]
-
-            x = to_model_input(images[batch.images], self.memory_format == torch.channels_last)
-            x = self.augment(x, generator)  # (M, C, H, W)
-            emb = self.model.embed(x)  # (M, D)
-            left, right = torch.from_numpy(batch.left), torch.from_numpy(batch.right)
-            scores = self.model.score(emb[left], emb[right])  # (B,) logits and distances
-            target = torch.from_numpy(batch.target)
-            weight = None if batch.weight is None else torch.from_numpy(batch.weight)
-            loss = self.loss_fn(scores, target, weight)
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; the last "
-                    f"good checkpoint in {self.run_dir / 'checkpoints'} is kept. Lower optim.lr "
-                    "or set optim.grad_clip."
-                )
-
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
-            self.optimizer.step()
-
-            with torch.no_grad():
-                correct = ((scores.logits > 0).float() == target).float()
-                correct = correct.mean() if weight is None else (correct * weight).sum()
-            total_loss += loss.item()
-            total_correct += correct.item()
+            try:
+                loss, correct = self.train_step(batch, generator)
+            except TrainingDivergedError as e:
+                raise TrainingDivergedError(f"at epoch {epoch + 1}, step {step + 1}: {e}") from None
+            total_loss += loss
+            total_correct += correct
             bar.set_postfix(loss=f"{total_loss / (step + 1):.4f}")
         return total_loss / steps, total_correct / steps, lr
+
+    def batch_input(self, batch: PairBatch, generator: torch.Generator) -> torch.Tensor:
+        """The batch's M images: gathered from the cache, made float and augmented.
+
+        Args:
+            batch: The step's batch.
+            generator: The source of the augmentation's randomness.
+
+        Returns:
+            (M, C, H, W) float images in the trainer's memory format.
+        """
+        images = self.inputs.cache.images[batch.images]  # (M, C, H, W) uint8, from the memmap
+        x = to_model_input(images, self.memory_format == torch.channels_last)
+        return self.augment(x, generator)
+
+    def train_step(self, batch: PairBatch, generator: torch.Generator) -> tuple[float, float]:
+        """One optimisation step on one batch, in training mode, at the optimizer's current lr.
+
+        Args:
+            batch: The step's batch.
+            generator: The source of the augmentation's randomness.
+
+        Returns:
+            The loss and the (weighted) pair accuracy at logit 0, before the update.
+
+        Raises:
+            TrainingDivergedError: The loss is NaN or infinite (the weights are left unchanged).
+        """
+        x = self.batch_input(batch, generator)  # (M, C, H, W)
+        emb = self.model.embed(x)  # (M, D)
+        left, right = torch.from_numpy(batch.left), torch.from_numpy(batch.right)
+        scores = self.model.score(emb[left], emb[right])  # (B,) logits and distances
+        target = torch.from_numpy(batch.target)
+        weight = None if batch.weight is None else torch.from_numpy(batch.weight)
+        loss = self.loss_fn(scores, target, weight)
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"loss became {loss.item()}; the last good checkpoint in "
+                f"{self.run_dir / 'checkpoints'} is kept. Lower optim.lr or set optim.grad_clip."
+            )
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.optim.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+        self.optimizer.step()
+
+        with torch.no_grad():
+            correct = ((scores.logits > 0).float() == target).float()
+            correct = correct.mean() if weight is None else (correct * weight).sum()
+        return loss.item(), correct.item()
 
     def validate(self) -> dict[str, float]:
         """Score the validation pairs (each image embedded once, eval mode) and choose the
