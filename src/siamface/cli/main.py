@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from siamface import __version__
-from siamface.cli import data, evaluate, run, train
+from siamface.cli import data, evaluate, run, train, use
 
-COMMAND_GROUPS = (data, train, evaluate, run)
+COMMAND_GROUPS = (data, train, evaluate, run, use)
 
 # Errors that mean "bad input or environment", not "bug": one line on stderr, no traceback.
 # ValueError covers siamface's own input errors (ProtocolError, ChecksumError, ...), KeyError

@@ -1,0 +1,238 @@
+"""Export a trained model to run without siamface: TorchScript or ONNX, plus a JSON side-car.
+
+What is exported is what ``Verifier`` computes once a face is aligned:
+
+- ``embed``: (B, C, S, S) float32 images in [0, 1], NCHW -> (B, D) embeddings, the flip
+  test-time augmentation included (unless turned off);
+- ``score``: two (B, D) embedding batches -> (B,) logits and (B,) distances.
+
+``export.json`` beside the model files says everything else a deployment needs: the
+preprocessing (crop box in the 250x250 LFW frame, size, channels), how the face detector's box
+maps to that frame, the decision threshold on the logit, and which files hold what.
+
+Formats:
+
+- ``torchscript``: one ``model.pt``; ``m = torch.jit.load("model.pt")``, ``e = m(x)``,
+  ``logits, distances = m.score(e1, e2)``; it also loads in C++ (libtorch). A TorchScript file
+  holds code as well as weights, and loading one runs that code: load only files you trust.
+  (PyTorch 2.13 marks TorchScript as deprecated in favour of torch.export, but still loads it.)
+- ``onnx``: ``embed.onnx`` (input "images", output "embeddings") and ``score.onnx`` (inputs
+  "embeddings_a", "embeddings_b", outputs "logits", "distances"), batch size free. Needs the
+  ``onnx`` and ``onnxscript`` packages (the ``export`` extra); ONNX files hold a graph and
+  weights, no code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from siamface import __version__
+from siamface.data.preprocess import Preprocessing
+from siamface.inference.align import FACE_CENTER, FACE_SIDE, FRAME_SIZE
+from siamface.inference.face_detection import CASCADE_FILE, FaceDetector
+from siamface.inference.verifier import Verifier, model_fingerprint
+from siamface.models.siamese import SiameseNet
+from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils.registry import Registry
+
+SIDECAR = "export.json"
+
+# An exporter writes its files for (embedder, head, input shape (C, S, S)) into a folder and
+# returns what the side-car says about them: {"files": {role: file name}, "usage": how to run}.
+EXPORTERS: Registry[dict[str, Any]] = Registry("export format")
+
+
+class Embedder(nn.Module):
+    """The model's embedding step as one module: images in [0, 1] -> embeddings.
+
+    Args:
+        model: The SiameseNet.
+        flip_tta: Average with the mirror image's embedding, as ``embed_images`` does.
+    """
+
+    def __init__(self, model: SiameseNet, flip_tta: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.flip_tta = flip_tta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.model.embed(x)  # (B, D)
+        if self.flip_tta:
+            e = (e + self.model.embed(torch.flip(x, dims=[3]))) / 2
+        return e
+
+    def score(self, e1: torch.Tensor, e2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, D) and (B, D) embeddings -> (B,) logits and (B,) distances."""
+        scores = self.model.score(e1, e2)
+        return scores.logits, scores.distances
+
+
+class Head(nn.Module):
+    """The model's head alone, as a module whose forward is ``Embedder.score``."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        super().__init__()
+        self.embedder = embedder
+
+    def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.embedder.score(e1, e2)
+
+
+@EXPORTERS.register("torchscript")
+def _torchscript(
+    embedder: Embedder, head: Head, shape: tuple[int, int, int], out_dir: Path
+) -> dict[str, Any]:
+    del head  # TorchScript keeps both steps in one file: forward and score
+    x = torch.rand(2, *shape)  # (2, C, S, S): two, so that no size-1 batch gets special-cased
+    e = torch.rand(2, embedder.model.out_dim)
+    with warnings.catch_warnings():
+        # The tracer warns about the input checks of SiameseNet.embed and .score (Python ifs on
+        # shapes): they are frozen as the always-passing checks they were, which is harmless.
+        # Its deprecation notice is said once in this module's docstring instead.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*is deprecated", category=Warning)
+        # No check_trace: it re-runs the graph through TorchScript's profiling executor (~10 s
+        # for even a tiny model), and our models have no data-dependent control flow for a
+        # trace to miss. tests/inference/test_export.py checks the round trip instead.
+        traced = torch.jit.trace_module(
+            embedder, {"forward": x, "score": (e, e)}, check_trace=False
+        )
+    with atomic_path(out_dir / "model.pt") as tmp:
+        traced.save(str(tmp))
+    return {
+        "files": {"embed": "model.pt", "score": "model.pt"},
+        "usage": "m = torch.jit.load('model.pt'); e = m(images); "
+                 "logits, distances = m.score(e1, e2)",
+    }
+
+
+@EXPORTERS.register("onnx")
+def _onnx(
+    embedder: Embedder, head: Head, shape: tuple[int, int, int], out_dir: Path
+) -> dict[str, Any]:
+    try:
+        import onnx  # noqa: F401  (torch.onnx needs both; fail early with a clear message)
+        import onnxscript  # noqa: F401
+    except ImportError as err:
+        raise ImportError(
+            f"ONNX export needs the onnx and onnxscript packages ({err}); install them with "
+            "`pip install onnx onnxscript`"
+        ) from err
+    batch = torch.export.Dim("batch", min=1)
+    d = embedder.model.out_dim
+    graphs = {
+        "embed": (embedder, (torch.rand(2, *shape),), ["images"], ["embeddings"],
+                  {"x": {0: batch}}),
+        "score": (head, (torch.rand(2, d), torch.rand(2, d)), ["embeddings_a", "embeddings_b"],
+                  ["logits", "distances"], {"e1": {0: batch}, "e2": {0: batch}}),
+    }
+    files = {}
+    for role, (module, args, inputs, outputs, dynamic) in graphs.items():
+        program = torch.onnx.export(
+            module, args, dynamo=True, input_names=inputs, output_names=outputs,
+            dynamic_shapes=dynamic, verbose=False,
+        )
+        files[role] = f"{role}.onnx"
+        with atomic_path(out_dir / files[role]) as tmp:
+            program.save(str(tmp), external_data=False)  # one self-contained file each
+    return {
+        "files": files,
+        "usage": "embeddings = embed.onnx(images); logits, distances = "
+                 "score.onnx(embeddings_a, embeddings_b)",
+    }
+
+
+def export_model(
+    verifier: Verifier, out_dir: str | Path, fmt: str, description: dict[str, Any] | None = None
+) -> Path:
+    """Export a verifier's model, flip TTA setting, preprocessing and threshold.
+
+    Args:
+        verifier: Holds the model and everything about its use (see ``Verifier``).
+        out_dir: Folder for the model files and ``export.json`` (written last).
+        fmt: An export format: "torchscript" or "onnx".
+        description: Extra facts for the side-car (e.g. the source run and model name).
+
+    Returns:
+        The path of ``export.json``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = verifier.model
+    was_training = model.training
+    model.eval()
+    try:
+        embedder = Embedder(model, verifier.flip_tta).eval()
+        prep = verifier.preprocessing
+        written = EXPORTERS.build(fmt, embedder=embedder, head=Head(embedder).eval(),
+                                  shape=prep.shape, out_dir=out_dir)
+    finally:
+        model.train(was_training)
+    detector = FaceDetector()
+    sidecar = {
+        "format": fmt,
+        **written,
+        "input": {
+            "layout": "NCHW", "dtype": "float32", "range": [0.0, 1.0],
+            "channels": prep.channels, "size": prep.size, "batch": "any",
+        },
+        "embedding_dim": model.out_dim,
+        "flip_tta": verifier.flip_tta,
+        "preprocessing": prep.to_dict(),
+        "face_frame": {
+            "frame_size": FRAME_SIZE,
+            "face_center": list(FACE_CENTER),
+            "face_side": FACE_SIDE,
+            "detector": f"OpenCV {CASCADE_FILE}",
+            "detector_settings": {
+                "scale_factor": detector.scale_factor,
+                "min_neighbors": detector.min_neighbors,
+                "min_size_fraction": detector.min_size_fraction,
+                "min_face_px": detector.min_face_px,
+            },
+            "rule": "frame side = frame_size * box side / face_side, placed so that the box "
+                    "centre lands on face_center; then crop with preprocessing.crop",
+        },
+        "threshold": verifier.threshold,
+        "decision": "same person when logit >= threshold; probability = sigmoid(logit)",
+        "model_fingerprint": model_fingerprint(model),
+        "versions": {"siamface": __version__, "torch": torch.__version__},
+        **(description or {}),
+    }
+    path = out_dir / SIDECAR
+    write_json_atomic(path, sidecar)
+    return path
+
+
+def export_run(
+    run_dir: str | Path, out_dir: str | Path, fmt: str, flip_tta: bool = True
+) -> Path:
+    """Export a finished run's chosen model (see ``export_model``).
+
+    Args:
+        run_dir: The run folder.
+        out_dir: Where to write the files.
+        fmt: "torchscript" or "onnx".
+        flip_tta: Bake the flip test-time augmentation into the embedding.
+    """
+    from siamface.training.run import load_model  # the training stack: only when needed
+
+    model, meta = load_model(Path(run_dir))
+    prep = Preprocessing.from_dict(meta["preprocessing"])
+    verifier = Verifier(model, prep, float(meta["threshold"]), flip_tta=flip_tta)
+    description = {
+        "run": str(run_dir),
+        "model_name": meta["config"]["model"]["name"],
+        "best_epoch": meta.get("best_epoch"),
+    }
+    return export_model(verifier, out_dir, fmt, description)
+
+
+def list_formats() -> list[str]:
+    """The export formats."""
+    return EXPORTERS.names()

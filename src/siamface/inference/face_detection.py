@@ -1,0 +1,155 @@
+"""Find the face in a photo: OpenCV's frontal-face Haar cascade (Viola & Jones 2001).
+
+The cascade is the XML file that ships inside opencv-python(-headless) 4.x, so nothing is
+downloaded. It is old and only finds roughly frontal faces, but it is fast (a few ms on a
+250x250 image) and its boxes are consistent enough to place an LFW-like frame around the face
+(see ``align.py``), which is all the model needs: it was trained on aligned LFW crops.
+
+OpenCV 5 moved the cascade classifier out of the main package and stopped shipping the XML
+files, so this module needs ``opencv-python-headless<5``; with 5.x it says so instead of failing
+somewhere deep inside cv2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+
+# The cascade scans windows from its 24x24 training size upwards, so its cost grows with the
+# image's pixel count. The detector shrinks every image until the smallest face it searches for
+# is this many pixels wide: any larger is wasted work, and much smaller loses detections.
+MIN_FACE_PX = 32
+
+
+class NoFaceError(ValueError):
+    """The detector found no face in an image."""
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face, in pixels of the photo it was found in.
+
+    Attributes:
+        left, top, right, bottom: The box, right and bottom exclusive (Pillow's convention).
+            Haar boxes are square.
+    """
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.left + self.right) / 2, (self.top + self.bottom) / 2)
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.left, self.top, self.right, self.bottom)
+
+
+class FaceDetector:
+    """The largest frontal face in an image, by OpenCV's Haar cascade.
+
+    Args:
+        scale_factor: How much the search window grows between scales (OpenCV's
+            ``scaleFactor``); smaller is slower and finds more.
+        min_neighbors: Overlapping raw detections needed to keep a face (``minNeighbors``);
+            higher gives fewer false faces.
+        min_size_fraction: Smallest face searched for, as a fraction of the image's shorter
+            side.
+        min_face_px: Shrink the image until the smallest face searched for is this wide.
+    """
+
+    def __init__(
+        self,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size_fraction: float = 0.2,
+        min_face_px: int = MIN_FACE_PX,
+    ) -> None:
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_size_fraction = min_size_fraction
+        self.min_face_px = min_face_px
+        self._cascade = _load_cascade()
+
+    def detect_all(self, grey: np.ndarray) -> list[FaceBox]:
+        """Every face found, largest first.
+
+        Args:
+            grey: (H, W) uint8 grey image.
+        """
+        import cv2
+
+        if grey.ndim != 2 or grey.dtype != np.uint8:
+            raise ValueError(
+                f"expected an (H, W) uint8 grey image, got shape {grey.shape} and {grey.dtype}"
+            )
+        height, width = grey.shape
+        min_face = self.min_size_fraction * min(height, width)  # in image pixels
+        shrink = max(1.0, min_face / self.min_face_px)
+        small = grey
+        if shrink > 1:
+            size = (round(width / shrink), round(height / shrink))
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        # Equalising the histogram makes the cascade's Haar features less sensitive to exposure,
+        # as in OpenCV's own face-detection samples.
+        small = cv2.equalizeHist(small)
+        min_side = max(1, round(min_face / shrink))
+        found = self._cascade.detectMultiScale(
+            small,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(min_side, min_side),
+        )  # (K, 4) int rows of x, y, w, h, or an empty tuple
+        boxes = [
+            FaceBox(x * shrink, y * shrink, (x + w) * shrink, (y + h) * shrink)
+            for x, y, w, h in np.asarray(found, dtype=np.float64).reshape(-1, 4).tolist()
+        ]
+        return sorted(boxes, key=lambda b: b.width * b.height, reverse=True)
+
+    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
+        """The largest face.
+
+        Args:
+            grey: (H, W) uint8 grey image.
+            source: Named in the error message (usually the file).
+
+        Raises:
+            NoFaceError: no face was found.
+        """
+        boxes = self.detect_all(grey)
+        if not boxes:
+            raise NoFaceError(
+                f"no face found in {source} (the Haar detector finds roughly frontal faces of "
+                f"at least {self.min_size_fraction:.0%} of the shorter side; for images that "
+                "are already aligned LFW-style 250x250 frames, skip detection)"
+            )
+        return boxes[0]
+
+
+def _load_cascade():  # -> cv2.CascadeClassifier
+    import cv2
+
+    if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
+        raise ImportError(
+            f"OpenCV {cv2.__version__} has no Haar cascade classifier (OpenCV 5 moved it out "
+            "of the main package); install opencv-python-headless>=4.8,<5"
+        )
+    path = Path(cv2.data.haarcascades) / CASCADE_FILE
+    cascade = cv2.CascadeClassifier(str(path))
+    if cascade.empty():
+        raise ImportError(f"cannot load the Haar cascade {path} shipped with OpenCV")
+    return cascade

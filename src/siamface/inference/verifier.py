@@ -1,0 +1,189 @@
+"""Verify two photos with a trained model: same person or not, with the model's own threshold.
+
+    verifier = Verifier.from_run("runs/default-20261123-121020")
+    result = verifier.verify("me.jpg", "passport.jpg")
+    print(result)   # same person: p = 0.94 >= 0.41 (logit 2.76 >= -0.37)
+
+Each photo is aligned (``align.py``), embedded with flip test-time augmentation exactly as the
+evaluation embeds LFW (``siamface.evaluation.embed.embed_images``), and the two embeddings are
+compared by the model's head. The decision uses the logit threshold chosen on validation pairs
+when the model was trained, so a verdict here means what the reported accuracy measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamface.data.preprocess import Preprocessing
+from siamface.evaluation.embed import embed_images
+from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
+from siamface.inference.face_detection import FaceBox, FaceDetector
+from siamface.models.siamese import SiameseNet
+
+
+def sigmoid(x: float) -> float:
+    """The logistic function, without overflow for large negative x."""
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdict on one pair of photos.
+
+    Attributes:
+        same: ``logit >= threshold``.
+        probability: ``sigmoid(logit)``, the model's probability of the same person.
+        logit: The head's score; higher = more alike.
+        threshold: The decision threshold on the logit scale.
+        distance: The head's distance between the two embeddings (lower = more alike).
+        box_a, box_b: The faces found in each photo (photo pixels); None without detection.
+    """
+
+    same: bool
+    probability: float
+    logit: float
+    threshold: float
+    distance: float
+    box_a: FaceBox | None
+    box_b: FaceBox | None
+
+    @property
+    def threshold_probability(self) -> float:
+        """The threshold on the probability scale, ``sigmoid(threshold)``."""
+        return sigmoid(self.threshold)
+
+    def __str__(self) -> str:
+        verdict = "same person" if self.same else "different people"
+        sign = ">=" if self.same else "<"
+        return (
+            f"{verdict}: p = {self.probability:.3f} {sign} {self.threshold_probability:.3f} "
+            f"(logit {self.logit:.3f} {sign} {self.threshold:.3f})"
+        )
+
+
+class Verifier:
+    """Embeds and compares photos with a trained SiameseNet.
+
+    Args:
+        model: The trained model (put in eval mode when used).
+        preprocessing: The model's input preprocessing (its run's model.json).
+        threshold: Logit threshold: a pair is the same person when ``logit >= threshold``.
+        detect: Detect and align faces. Turn off for images that already are aligned
+            LFW-style 250x250 frames (e.g. LFW's own JPEGs).
+        flip_tta: Average each image's embedding with its mirror image's, as evaluation does.
+        batch_size: Images per forward pass when embedding many (a gallery).
+        detector: Face detector (default settings if None).
+    """
+
+    def __init__(
+        self,
+        model: SiameseNet,
+        preprocessing: Preprocessing,
+        threshold: float,
+        detect: bool = True,
+        flip_tta: bool = True,
+        batch_size: int = 64,
+        detector: FaceDetector | None = None,
+    ) -> None:
+        self.model = model
+        self.preprocessing = preprocessing
+        self.threshold = threshold
+        self.detect = detect
+        self.flip_tta = flip_tta
+        self.batch_size = batch_size
+        self.detector = detector
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, **kwargs: Any) -> Verifier:
+        """The verifier of a finished training run: its chosen model, preprocessing, threshold.
+
+        Args:
+            run_dir: A run folder with model.safetensors and model.json.
+            **kwargs: Any other ``Verifier`` argument (``detect``, ``flip_tta``, ...).
+        """
+        from siamface.training.run import load_model  # the training stack: only when needed
+
+        model, meta = load_model(Path(run_dir))
+        return cls(
+            model,
+            Preprocessing.from_dict(meta["preprocessing"]),
+            float(meta["threshold"]),
+            **kwargs,
+        )
+
+    @cached_property
+    def aligner(self) -> FaceAligner:
+        """Detection and cropping for this model's preprocessing."""
+        return FaceAligner(self.preprocessing, self.detect, self.detector)
+
+    def align(self, image: ImageInput) -> AlignedFace:
+        """Detect, frame and preprocess one photo (see ``FaceAligner``)."""
+        return self.aligner(image)
+
+    def embed(self, faces: Sequence[AlignedFace]) -> torch.Tensor:
+        """Embed aligned faces.
+
+        Returns:
+            (N, D) float32 embeddings, one row per face.
+        """
+        if not faces:
+            return torch.empty(0, self.model.out_dim)
+        images = np.stack([f.pixels for f in faces])  # (N, C, S, S) uint8
+        indices = np.arange(len(faces))
+        return embed_images(self.model, images, indices, self.batch_size, self.flip_tta)
+
+    def verify(self, image_a: ImageInput, image_b: ImageInput) -> Verification:
+        """Are the two photos the same person?
+
+        Args:
+            image_a, image_b: File paths, Pillow images or uint8 arrays.
+
+        Raises:
+            NoFaceError: no face in one of the photos (with detection on).
+            FileNotFoundError, ImageDecodeError: a file is missing or unreadable.
+        """
+        a, b = self.align(image_a), self.align(image_b)
+        e = self.embed([a, b])  # (2, D): one forward pass (two with flip TTA) for both
+        with torch.inference_mode():
+            scores = self.model.score(e[:1], e[1:])
+        logit = float(scores.logits[0])
+        return Verification(
+            same=logit >= self.threshold,
+            probability=sigmoid(logit),
+            logit=logit,
+            threshold=self.threshold,
+            distance=float(scores.distances[0]),
+            box_a=a.box,
+            box_b=b.box,
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """What an embedding depends on besides the photo: stored with saved galleries."""
+        return {
+            "model": model_fingerprint(self.model),
+            "preprocessing": self.preprocessing.to_dict(),
+            "detect": self.detect,
+            "flip_tta": self.flip_tta,
+        }
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """Hex sha256 of a model's state (names, dtypes, shapes and values of every tensor).
+
+    Embeddings from two models agree only if their fingerprints do; saved galleries record it.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

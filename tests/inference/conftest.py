@@ -1,0 +1,73 @@
+"""Shared inference fixtures: real LFW faces (from the archive), a tiny random model, a run folder.
+
+The tiny model is an untrained width-4 ResFace on 32x32 RGB "face" crops with the cosine head.
+At initialisation that head gives ``logit = 10 * cos - 5``, so two identical embeddings score
+exactly 5 (cos = 1) and any two different ones less: thresholds around 5 separate "the same
+image" from everything else, which is what the tests plant.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamface.data.preprocess import preset
+from siamface.inference.verifier import Verifier
+from siamface.models import build_model
+
+IDENTICAL_LOGIT = 5.0  # cosine head at init: 10 * cos(e, e) - 5
+TINY_CONFIG = ["data.preprocessing=face", "data.size=32", "model.width=4",
+               "model.embedding_dim=8"]
+
+
+@pytest.fixture(scope="session")
+def lfw_faces(lfw_source: Path) -> list[Image.Image]:
+    """The first 40 images of the real deep-funneled archive (250x250 RGB, aligned faces)."""
+    faces = []
+    with tarfile.open(lfw_source / "lfw-deepfunneled.tgz") as tar:
+        for member in tar:
+            if member.name.endswith(".jpg"):
+                data = tar.extractfile(member).read()
+                faces.append(Image.open(io.BytesIO(data)).convert("RGB"))
+                if len(faces) == 40:
+                    break
+    return faces
+
+
+def tiny_model(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_model("resface", input_size=32, width=4, embedding_dim=8).eval()
+
+
+@pytest.fixture
+def tiny_verifier() -> Verifier:
+    """An untrained 32x32 model without face detection (images are taken as LFW frames)."""
+    return Verifier(tiny_model(), preset("face", size=32, channels=3), threshold=4.5,
+                    detect=False)
+
+
+def random_photo(seed: int, size: tuple[int, int] = (250, 250)) -> np.ndarray:
+    """A smooth random RGB image (H, W, 3) uint8: blurred noise, so embeddings differ."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize(size[::-1], Image.Resampling.BICUBIC))
+
+
+def write_tiny_run(run_dir: Path, threshold: float = 4.5) -> Path:
+    """A run folder holding an untrained tiny model, as `siamface train` would leave it."""
+    from siamface.training.config import load_config
+    from siamface.training.run import save_model
+    from siamface.training.trainer import FitResult, build_run_model
+
+    config = load_config("default", TINY_CONFIG)
+    torch.manual_seed(0)
+    model = build_run_model(config).eval()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_model(run_dir, model, config, FitResult(1, threshold, [{"epoch": 1}], "epochs"))
+    return run_dir

@@ -1,0 +1,144 @@
+"""Alignment: photo in, LFW-like frame and model input out; edge padding; photo decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamface.data.preprocess import ImageDecodeError, load_image, preprocess_image, preset
+from siamface.inference.align import (
+    FACE_CENTER,
+    FACE_SIDE,
+    FRAME_SIZE,
+    FaceAligner,
+    cut_frame,
+    frame_around,
+    read_photo,
+)
+from siamface.inference.face_detection import FaceBox, NoFaceError
+
+from .conftest import random_photo
+
+
+def test_frame_around_inverts_the_calibration():
+    # A box exactly where the calibration says, at twice LFW's scale, shifted by (100, 40):
+    # the frame must be LFW's 250x250 frame at twice the scale, at the same shift.
+    cx, cy = 100 + 2 * FACE_CENTER[0], 40 + 2 * FACE_CENTER[1]
+    half = FACE_SIDE  # half of the side 2 * FACE_SIDE
+    frame = frame_around(FaceBox(cx - half, cy - half, cx + half, cy + half))
+    assert frame == pytest.approx((100, 40, 100 + 2 * FRAME_SIZE, 40 + 2 * FRAME_SIZE))
+
+
+def test_cut_frame_inside_the_photo_is_a_plain_crop_at_scale_one():
+    photo = Image.fromarray(random_photo(0, size=(300, 400)))
+    out = cut_frame(photo, (20, 30, 270, 280))  # 250x250 box: no resampling needed
+    assert out.size == (FRAME_SIZE, FRAME_SIZE)
+    assert np.array_equal(np.asarray(out), np.asarray(photo)[30:280, 20:270])
+
+
+def test_cut_frame_replicates_edges_outside_the_photo():
+    # Columns 0..249 of the photo have grey value = column index; the frame starts 50 px to the
+    # left of the photo, so its first 50 columns repeat column 0 and the rest are columns 0..199.
+    ramp = np.tile(np.arange(250, dtype=np.uint8), (250, 1))
+    photo = Image.fromarray(np.stack([ramp] * 3, axis=-1))
+    out = np.asarray(cut_frame(photo, (-50, 0, 200, 250)))[..., 0]  # (250, 250)
+    assert (out[:, :50] == 0).all()
+    assert np.array_equal(out[:, 50:], ramp[:, :200])
+
+
+def test_cut_frame_entirely_outside_is_an_error():
+    with pytest.raises(ValueError, match="outside"):
+        cut_frame(Image.new("RGB", (100, 100)), (500, 500, 750, 750))
+
+
+def test_preprocess_image_matches_load_image(tmp_path):
+    # A PNG (no JPEG decoding shortcuts): the in-memory path must give the very same pixels.
+    path = tmp_path / "frame.png"
+    Image.fromarray(random_photo(1)).save(path)
+    for prep in (preset("face", 32, 3), preset("full", 105, 1), preset("tight", 64, 1)):
+        with Image.open(path) as im:
+            assert np.array_equal(preprocess_image(im, prep), load_image(path, prep))
+
+
+def test_without_detection_the_image_is_the_frame(tmp_path):
+    path = tmp_path / "frame.png"
+    Image.fromarray(random_photo(2)).save(path)
+    prep = preset("face", 32, 3)
+    face = FaceAligner(prep, detect=False)(path)
+    assert face.box is None and face.frame == (0, 0, 250, 250) and face.source == str(path)
+    assert np.array_equal(face.pixels, load_image(path, prep))
+    # Another size is resized to the 250x250 frame first: same content, same crop.
+    small = FaceAligner(prep, detect=False)(Image.open(path).resize((125, 125)))
+    assert small.pixels.shape == (3, 32, 32)
+    assert np.abs(small.pixels.astype(int) - face.pixels).mean() < 8
+
+
+@pytest.mark.real_data
+def test_detection_recovers_a_face_pasted_into_a_larger_photo(lfw_faces):
+    # Paste an LFW frame at 1.6x its size at (137, 61) into a 700x600 background: the frame the
+    # aligner cuts must be that square. The Haar box's centre is steady, its side jumps between
+    # the detector's discrete scales (the calibration's middle 50% spans +-5%), so the centre
+    # is held to 3% of the side and the side to 12%.
+    face = lfw_faces[0]
+    scale, offset = 1.6, (137, 61)
+    side = FRAME_SIZE * scale  # 400
+    photo = Image.fromarray(random_photo(3, size=(600, 700)))
+    photo.paste(face.resize((round(side), round(side)), Image.Resampling.LANCZOS), offset)
+    aligner = FaceAligner(preset("face", 32, 3))
+    found = aligner(photo)
+    left, top, right, bottom = found.frame
+    assert right - left == pytest.approx(bottom - top)  # square
+    assert right - left == pytest.approx(side, rel=0.12)
+    centre = ((left + right) / 2, (top + bottom) / 2)
+    assert centre == pytest.approx((offset[0] + side / 2, offset[1] + side / 2), abs=0.03 * side)
+    assert found.box is not None and found.pixels.shape == (3, 32, 32)
+    # The model input is then close to the one made from the aligned original itself.
+    diff = np.abs(found.pixels.astype(int) - aligner(face).pixels)
+    assert diff.mean() < 25
+
+
+def test_no_face_with_detection_names_the_file(tmp_path):
+    path = tmp_path / "wall.jpg"
+    Image.new("RGB", (300, 300), (200, 190, 180)).save(path)
+    with pytest.raises(NoFaceError, match=f"no face found in {path}"):
+        FaceAligner(preset("face", 32, 3))(path)
+
+
+def test_read_photo_applies_exif_orientation(tmp_path):
+    # Orientation 6: the camera stored the picture rotated; viewers turn it 90 degrees clockwise,
+    # so a 40 wide x 20 tall stored image is shown 20 wide x 40 tall.
+    stored = Image.fromarray(random_photo(4, size=(20, 40)))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif)
+    photo, source = read_photo(path)
+    assert photo.size == (20, 40) and source == str(path)
+    assert photo.mode == "RGB"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
+def test_read_photo_turns_any_mode_into_rgb(mode, tmp_path):
+    im = Image.fromarray(random_photo(5, size=(30, 30))).convert(mode)
+    photo, source = read_photo(im)
+    assert photo.mode == "RGB" and photo.size == (30, 30) and source == "image"
+
+
+def test_read_photo_from_arrays():
+    rgb, _ = read_photo(random_photo(6, size=(10, 12)))
+    grey, _ = read_photo(np.zeros((10, 12), dtype=np.uint8))
+    assert rgb.size == grey.size == (12, 10)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) RGB uint8"):
+        read_photo(np.zeros((10, 12, 4), dtype=np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        read_photo(np.zeros((10, 12), dtype=np.float32))
+
+
+def test_unreadable_and_missing_files_are_named(tmp_path):
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"this is not a JPEG")
+    with pytest.raises(ImageDecodeError, match=r"junk\.jpg: cannot decode image"):
+        read_photo(junk)
+    with pytest.raises(FileNotFoundError, match=r"missing\.jpg: no such image file"):
+        read_photo(tmp_path / "missing.jpg")

@@ -1,0 +1,73 @@
+"""Export: the exported embedding and head compute what the PyTorch verifier computes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from siamface.inference.export import export_model, export_run, list_formats
+
+from .conftest import random_photo, write_tiny_run
+
+
+@pytest.fixture
+def faces(tiny_verifier):
+    return [tiny_verifier.align(random_photo(k)) for k in range(5)]
+
+
+def test_formats():
+    assert list_formats() == ["onnx", "torchscript"]
+
+
+def test_torchscript_round_trip(tiny_verifier, faces, tmp_path):
+    sidecar_path = export_model(tiny_verifier, tmp_path / "ts", "torchscript")
+    sidecar = json.loads(sidecar_path.read_text())
+    assert sidecar["files"] == {"embed": "model.pt", "score": "model.pt"}
+    assert sidecar["threshold"] == tiny_verifier.threshold and sidecar["flip_tta"] is True
+    assert sidecar["preprocessing"] == {"crop": [50, 50, 200, 200], "size": 32, "channels": 3}
+    assert sidecar["input"]["size"] == 32 and sidecar["embedding_dim"] == 8
+
+    module = torch.jit.load(str(tmp_path / "ts" / "model.pt"))
+    x = torch.from_numpy(np.stack([f.pixels for f in faces])).float() / 255  # (5, 3, 32, 32)
+    expected = tiny_verifier.embed(faces)  # traced with a batch of 2, run on 5
+    with torch.no_grad():
+        got = module(x)
+        logits, distances = module.score(got[:2], got[3:])
+    assert torch.allclose(got, expected, atol=1e-5)
+    want = tiny_verifier.model.score(expected[:2], expected[3:])
+    assert torch.allclose(logits, want.logits, atol=1e-5)
+    assert torch.allclose(distances, want.distances, atol=1e-5)
+
+
+def test_onnx_round_trip(tiny_verifier, faces, tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from onnx.reference import ReferenceEvaluator
+
+    export_model(tiny_verifier, tmp_path / "onnx", "onnx")
+    x = np.stack([f.pixels for f in faces]).astype(np.float32) / 255  # (5, 3, 32, 32)
+    (got,) = ReferenceEvaluator(str(tmp_path / "onnx" / "embed.onnx")).run(None, {"images": x})
+    expected = tiny_verifier.embed(faces)
+    assert np.allclose(got, expected.numpy(), atol=1e-5)
+    logits, distances = ReferenceEvaluator(str(tmp_path / "onnx" / "score.onnx")).run(
+        None, {"embeddings_a": got[:2], "embeddings_b": got[3:]}
+    )
+    want = tiny_verifier.model.score(expected[:2], expected[3:])
+    assert np.allclose(logits, want.logits.detach().numpy(), atol=1e-5)
+    assert np.allclose(distances, want.distances.detach().numpy(), atol=1e-5)
+
+
+def test_export_run_describes_its_source(tmp_path):
+    run_dir = write_tiny_run(tmp_path / "run", threshold=0.75)
+    sidecar = json.loads(export_run(run_dir, tmp_path / "out", "torchscript",
+                                    flip_tta=False).read_text())
+    assert sidecar["run"] == str(run_dir) and sidecar["model_name"] == "resface"
+    assert sidecar["threshold"] == 0.75 and sidecar["flip_tta"] is False
+
+
+def test_unknown_format(tiny_verifier, tmp_path):
+    with pytest.raises(KeyError, match="unknown export format 'tflite'"):
+        export_model(tiny_verifier, tmp_path, "tflite")

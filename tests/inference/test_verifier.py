@@ -1,0 +1,87 @@
+"""Verifier: symmetric verdicts, identical images match, embeddings as evaluation makes them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from siamface.data.preprocess import Preprocessing
+from siamface.evaluation.embed import embed_images
+from siamface.inference.verifier import Verification, Verifier, model_fingerprint, sigmoid
+
+from .conftest import IDENTICAL_LOGIT, random_photo, tiny_model, write_tiny_run
+
+
+def test_sigmoid_values_and_no_overflow():
+    assert sigmoid(0.0) == 0.5
+    assert sigmoid(math.log(3)) == pytest.approx(0.75)  # 1 / (1 + 1/3)
+    assert sigmoid(-1000.0) == 0.0 and sigmoid(1000.0) == 1.0
+
+
+def test_same_image_is_the_same_person(tiny_verifier):
+    photo = random_photo(0)
+    result = tiny_verifier.verify(photo, photo)
+    assert result.logit == pytest.approx(IDENTICAL_LOGIT, abs=1e-5)
+    assert result.distance == pytest.approx(0.0, abs=1e-6)
+    assert result.same and result.probability == pytest.approx(sigmoid(IDENTICAL_LOGIT))
+    assert result.box_a is None and result.box_b is None  # no detection
+
+
+def test_verification_is_symmetric_and_thresholded(tiny_verifier):
+    a, b = random_photo(1), random_photo(2)
+    ab, ba = tiny_verifier.verify(a, b), tiny_verifier.verify(b, a)
+    assert ab.logit == pytest.approx(ba.logit, abs=1e-6)
+    assert ab.distance == pytest.approx(ba.distance, abs=1e-6)
+    assert ab.logit < IDENTICAL_LOGIT - 1e-3
+    assert ab.same == (ab.logit >= tiny_verifier.threshold)
+    low = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, ab.logit - 1e-3,
+                   detect=False)
+    assert low.verify(a, b).same
+
+
+def test_embeddings_are_evaluations_flip_averaged_ones(tiny_verifier):
+    photos = [random_photo(k) for k in range(3)]
+    faces = [tiny_verifier.align(p) for p in photos]
+    images = np.stack([f.pixels for f in faces])  # (3, 3, 32, 32)
+    expected = embed_images(tiny_verifier.model, images, np.arange(3), flip_tta=True)
+    assert torch.allclose(tiny_verifier.embed(faces), expected, atol=1e-6)
+    plain = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, 0.0, detect=False,
+                     flip_tta=False).embed(faces)
+    assert not torch.allclose(plain, expected, atol=1e-4)  # the mirror image matters
+    assert tiny_verifier.embed([]).shape == (0, 8)
+
+
+def test_verdict_line():
+    v = Verification(same=True, probability=0.8, logit=math.log(4), threshold=0.0,
+                     distance=0.1, box_a=None, box_b=None)
+    assert str(v) == "same person: p = 0.800 >= 0.500 (logit 1.386 >= 0.000)"
+    v = Verification(same=False, probability=0.2, logit=-math.log(4), threshold=0.0,
+                     distance=0.9, box_a=None, box_b=None)
+    assert str(v) == "different people: p = 0.200 < 0.500 (logit -1.386 < 0.000)"
+
+
+def test_from_run_reads_model_preprocessing_and_threshold(tmp_path):
+    run_dir = write_tiny_run(tmp_path / "run", threshold=1.25)
+    verifier = Verifier.from_run(run_dir, detect=False)
+    assert verifier.threshold == 1.25 and not verifier.detect
+    assert verifier.preprocessing == Preprocessing((50, 50, 200, 200), 32, 3)
+    assert not verifier.model.training
+    photo = random_photo(7)
+    assert verifier.verify(photo, photo).logit == pytest.approx(IDENTICAL_LOGIT, abs=1e-5)
+
+
+def test_from_run_of_an_unfinished_run_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a finished run"):
+        Verifier.from_run(tmp_path)
+
+
+def test_model_fingerprint_follows_the_weights():
+    a, b = tiny_model(seed=0), tiny_model(seed=0)
+    assert model_fingerprint(a) == model_fingerprint(b)
+    with torch.no_grad():
+        b.head.bias += 1e-3
+    assert model_fingerprint(a) != model_fingerprint(b)
+    assert model_fingerprint(a) != model_fingerprint(tiny_model(seed=1))
