@@ -120,8 +120,10 @@ def cut_frame(photo: Image.Image, frame: tuple[float, float, float, float]) -> I
         frame: ``(left, top, right, bottom)`` in photo pixels, possibly outside the photo.
     """
     left, top, right, bottom = frame
-    # Whole pixels around the frame, plus a margin so that the resampling filter near the
-    # frame's edges reads real (or replicated) pixels rather than stopping at the cut.
+    # Whole pixels around the frame, plus a margin so that near 1:1 scale the resampling filter
+    # at the frame's edges reads real (or replicated) pixels rather than stopping at the cut.
+    # At larger reductions its wider support is clamped at the region's edge, which changes
+    # only the frame's outermost pixels, far from every Preprocessing crop box.
     margin = 3
     outer = (
         math.floor(left) - margin,

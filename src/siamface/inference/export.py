@@ -173,7 +173,7 @@ def export_model(
                                   shape=prep.shape, out_dir=out_dir)
     finally:
         model.train(was_training)
-    detector = FaceDetector()
+    detector = verifier.detector if verifier.detector is not None else FaceDetector()
     sidecar = {
         "format": fmt,
         **written,

@@ -62,6 +62,11 @@ class FaceBox:
 class FaceDetector:
     """The largest frontal face in an image, by OpenCV's Haar cascade.
 
+    The defaults favour speed. On 120 LFW images, ``scale_factor=1.05, min_neighbors=8`` put
+    the frame slightly closer to LFW's own (mean cosine similarity between the embeddings of
+    the detected and the original frames 0.966 against 0.951, with a partly trained default
+    model) for about twice the detection time; both settings give the same calibration medians.
+
     Args:
         scale_factor: How much the search window grows between scales (OpenCV's
             ``scaleFactor``); smaller is slower and finds more.

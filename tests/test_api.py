@@ -1,0 +1,75 @@
+"""siamface's Python API: quick to import, and train -> evaluate -> verify end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import siamface
+from conftest import make_lfw_tree
+from siamface.inference.gallery import Gallery
+from siamface.inference.verifier import Verifier
+
+TRAIN = {f"Train_{chr(65 + i)}x": 2 + i % 3 for i in range(12)}
+TEST = {f"Test_{chr(65 + i)}x": 2 + i % 2 for i in range(6)}
+TINY = ["data.preprocessing=null", "data.size=32", "data.val_fraction=0.3",
+        "data.identities_per_batch=4", "data.images_per_identity=2", "model.input_size=32",
+        "model.width=4", "model.embedding_dim=8", "train.epochs=1", "train.eval_batch_size=16",
+        "schedule.warmup_epochs=0.5"]
+
+
+def protocol_lines(people: dict[str, int]) -> dict[str, list[str]]:
+    """A View 1 pairs file (one matching pair per person, as many non-matching) and people."""
+    names = sorted(people)
+    matching = [f"{n}\t1\t2" for n in names]
+    non_matching = [f"{a}\t1\t{names[(k + 1) % len(names)]}\t1" for k, a in enumerate(names)]
+    return {"pairs": [str(len(names)), *matching, *non_matching],
+            "people": [str(len(names)), *(f"{n}\t{people[n]}" for n in names)]}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    from siamface.data.importer import import_lfw
+
+    src = tmp_path_factory.mktemp("api_lfw")
+    make_lfw_tree(src / "lfw-deepfunneled", {**TRAIN, **TEST}, size=40)
+    sums = []
+    for side, people in (("Train", TRAIN), ("Test", TEST)):
+        for kind, lines in protocol_lines(people).items():
+            path = src / f"{kind}Dev{side}.txt"
+            path.write_text("\n".join(lines) + "\n")
+            sums.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    (src / "SHA256SUMS").write_text("".join(sums))  # vouch for these non-official files
+    home = tmp_path_factory.mktemp("api_home")
+    import_lfw([src], home, progress=False)
+    return home
+
+
+def test_import_siamface_does_not_import_torch():
+    code = "import sys, siamface; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_api_names_are_the_inference_classes():
+    assert siamface.Verifier is Verifier and siamface.Gallery is Gallery
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        siamface.nothing  # noqa: B018
+
+
+def test_train_evaluate_and_verify(home, tmp_path):
+    run_dir = siamface.train("default", TINY, data_dir=home, runs_dir=tmp_path, progress=False)
+    assert run_dir.parent == tmp_path and (run_dir / "model.json").is_file()
+
+    metrics = siamface.evaluate(run_dir, "pairsDevTest.txt", data_dir=home, plots=False,
+                                progress=False)
+    assert metrics["pairs"] == 2 * len(TEST) and 0.0 <= metrics["accuracy"] <= 1.0
+    assert (run_dir / "eval" / "pairsDevTest" / "metrics.json").is_file()
+
+    verifier = siamface.load_verifier(run_dir, detect=False)
+    assert verifier.threshold == metrics["threshold"] and verifier.flip_tta
+    photo = home / "lfw" / "images" / "Test_Ax" / "Test_Ax_0001.jpg"
+    assert verifier.verify(photo, photo).same
