@@ -1,0 +1,92 @@
+import json
+import shutil
+
+import pytest
+
+from siamface.cli.main import main
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path):
+    """A private copy of the shared run, to evaluate into."""
+    return shutil.copytree(trained_run.run_dir, tmp_path / trained_run.run_dir.name)
+
+
+def evaluate(home, run_dir, *args):
+    return main(["--data-dir", str(home), "evaluate", str(run_dir), *args, "--no-progress"])
+
+
+def test_evaluate_prints_the_summary_and_writes_metrics_figures_and_report(
+    cli_home, run_copy, capsys
+):
+    assert evaluate(cli_home, run_copy, "--pairs", "pairsDevTest.txt", "--bootstrap", "50") == 0
+    out = capsys.readouterr().out
+    folder = run_copy / "eval" / "pairsDevTest"
+    m = json.loads((folder / "metrics.json").read_text())
+    model = json.loads((run_copy / "model.json").read_text())
+    assert m["pairs"] == 16 and m["matching"] == 8 and m["threshold"] == model["threshold"]
+    lo, hi = m["accuracy_ci95"]
+    # the printed table is metrics.json's numbers
+    assert out.startswith(f"pairsDevTest.txt: 16 pairs (8 matching), model of epoch "
+                          f"{model['best_epoch']}, threshold {model['threshold']:.4f}")
+    assert f"accuracy at validation threshold  {m['accuracy']:.4f}  95% CI [{lo:.4f}, {hi:.4f}]" \
+        in out
+    for label, key in (("accuracy at p = 0.5", "accuracy_at_p05"), ("EER", "eer"),
+                       ("TAR at FAR 1%", "tar_at_far_0.01"), ("loss", "loss")):
+        assert f"{label}" in out and f"{m[key]:.4f}" in out
+    c = m["confusion"]
+    assert c["tn"] + c["fp"] == 8 and c["fn"] + c["tp"] == 8
+    assert f"different  {c['tn']:>10,}  {c['fp']:>10,}" in out
+    for name in ("metrics.json", "scores.csv", "roc.png", "scores.png", "confusion.png"):
+        assert (folder / name).is_file(), name
+    assert out.rstrip().endswith(f"report: {run_copy / 'report.md'}")
+    assert "### pairsDevTest.txt" in (run_copy / "report.md").read_text()
+
+
+def test_one_shot_and_ten_fold(cli_home, run_copy, capsys):
+    code = evaluate(cli_home, run_copy, "--pairs", "pairsDevTest.txt", "--bootstrap", "0",
+                    "--no-plots", "--one-shot", "2", "4", "--trials", "200", "--ten-fold")
+    assert code == 0
+    out = capsys.readouterr().out
+
+    one_shot = json.loads((run_copy / "eval" / "pairsDevTest" / "one_shot.json").read_text())
+    # peopleDevTest's 8 people all have 3 or 4 images: 28 images, none of them DevTrain people
+    assert (one_shot["people"], one_shot["images"], one_shot["seen_people"]) == (8, 28, 0)
+    assert [r["n_way"] for r in one_shot["results"]] == [2, 4]
+    assert [r["chance"] for r in one_shot["results"]] == [0.5, 0.25]
+    assert "N-way one-shot identification: 28 images of 8 people of peopleDevTest.txt" in out
+    assert not (run_copy / "eval" / "pairsDevTest" / "one_shot.png").exists()  # --no-plots
+
+    ten = json.loads((run_copy / "eval" / "pairs" / "ten_fold.json").read_text())
+    # pairs.txt: per fold two DevTrain pairs and two DevTest-only pairs (see conftest)
+    assert ten["overlap"]["training_people"] == 16
+    assert ten["overlap"]["pairs_with_shared_people"] == 20
+    assert ten["all_pairs"]["pairs"] == 40 and ten["unseen_pairs"]["pairs"] == 20
+    assert len(ten["unseen_pairs"]["ten_fold"]["folds"]) == 10
+    assert "!! NOT a clean LFW View 2 result" in out
+    assert "pairs of people outside DevTrain: 20 pairs (10 matching)" in out
+    assert "## LFW View 2" in (run_copy / "report.md").read_text()
+
+
+def test_ten_fold_alone_needs_no_pairs_file(cli_home, run_copy):
+    assert evaluate(cli_home, run_copy, "--ten-fold") == 0
+    assert not (run_copy / "eval" / "pairsDevTest").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "nothing to evaluate"),
+        (["--ten-fold", "--one-shot", "5"], "--one-shot draws its people from the --pairs"),
+        (["--pairs", "pairsNope.txt"], "no protocol file 'pairsNope.txt'"),
+    ],
+)
+def test_bad_requests_fail_with_one_line(cli_home, run_copy, capsys, args, message):
+    assert evaluate(cli_home, run_copy, *args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_an_unfinished_run_is_refused(cli_home, tmp_path, capsys):
+    assert evaluate(cli_home, tmp_path, "--pairs", "pairsDevTest.txt") == 2
+    assert "is not a finished run" in capsys.readouterr().err

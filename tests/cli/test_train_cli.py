@@ -1,0 +1,118 @@
+import csv
+import json
+
+import pytest
+import yaml
+
+from siamface.cli.main import main
+from siamface.cli.train import format_epoch_header, format_epoch_row
+from siamface.training import trainer as trainer_module
+from siamface.training.config import list_configs
+
+from .conftest import TINY
+
+
+def summary_epochs(run_dir):
+    with (run_dir / "summary.csv").open() as fh:
+        return [int(row["epoch"]) for row in csv.DictReader(fh)]
+
+
+def test_train_prints_config_data_one_row_per_epoch_and_the_run_folder(trained_run):
+    run_dir, printed = trained_run
+    lines = printed.splitlines()
+    assert lines[0].startswith("config: default (seed 0): resface on 32x32x3 (full frame)")
+    assert lines[1].startswith("data: LFW (lfw-deepfunneled), 24 people, 75 images")
+    assert lines[2] == format_epoch_header()
+    model = json.loads((run_dir / "model.json").read_text())
+    # one table row per epoch; the chosen epoch's row is its summary row, formatted
+    assert [line.split()[0] for line in lines[3:5]] == ["1", "2"]
+    assert lines[2 + model["best_epoch"]] == format_epoch_row(model["validation"])
+    data = json.loads((run_dir / "data.json").read_text())
+    assert f"{data['train_people']} people ({data['train_images']} images)" in printed
+    assert f"validated on {data['val_pairs']} pairs" in printed
+    assert f"chosen: epoch {model['best_epoch']} by val_auc" in printed
+    assert f"run folder: {run_dir}" in printed
+    assert printed.rstrip().endswith(f"siamface evaluate {run_dir} --pairs pairsDevTest.txt")
+    # the overrides reached the run's config
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["model"]["width"] == 4 and config["train"]["epochs"] == 2
+
+
+def test_epoch_row_is_aligned_with_the_header():
+    row = {"epoch": 12, "train_loss": 0.5, "train_acc": 0.75, "val_loss": 0.625,
+           "val_acc": 0.8125, "val_auc": 0.9, "val_threshold": -1.25, "lr": 0.003,
+           "seconds": 61.6}
+    header, line = format_epoch_header(), format_epoch_row(row)
+    assert len(line) == len(header)
+    assert line.split() == ["12", "0.5000", "0.7500", "0.6250", "0.8125", "0.9000", "-1.250",
+                            "3.00e-03", "62s"]
+
+
+def test_time_budget_stops_at_an_epoch_boundary_and_resume_continues(cli_home, tmp_path,
+                                                                      capsys):
+    base = ["--data-dir", str(cli_home), "train"]
+    args = [*base, "default", "--set", *TINY, "train.epochs=3", "--time-budget", "0.001",
+            "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    (run_dir,) = tmp_path.iterdir()
+    out = capsys.readouterr().out
+    assert "time budget 0.001 s" in out and "stopped: time_budget after 1 epochs" in out
+    assert summary_epochs(run_dir) == [1]
+    assert json.loads((run_dir / "model.json").read_text())["stopped_because"] == "time_budget"
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["time_budget_s"] == 0.001
+
+    # resuming continues after epoch 1 with the run's own config, its time budget included
+    assert main([*base, "--resume", str(run_dir), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()[3:4]] == ["2"]
+    assert summary_epochs(run_dir) == [1, 2]
+    assert len(list(tmp_path.iterdir())) == 1  # no new run folder
+
+
+def test_resume_takes_no_config_or_overrides(tmp_path, capsys):
+    code = main(["train", "default", "--resume", str(tmp_path), "--set", "train.epochs=1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--resume continues" in err and "drop CONFIG, --set" in err
+
+
+def test_train_needs_a_config_or_a_run_to_resume(capsys):
+    assert main(["train"]) == 2
+    assert "siamface configs" in capsys.readouterr().err
+
+
+def test_an_unknown_config_key_lists_the_valid_ones(cli_home, tmp_path, capsys):
+    code = main(["--data-dir", str(cli_home), "train", "default", "--set", "optim.lrr=1",
+                 "--runs-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'optim.lrr'" in err and "valid keys at optim: name, lr," in err
+    assert not list(tmp_path.iterdir())  # nothing started
+
+
+def test_a_nan_loss_prints_its_message_and_exits_non_zero(cli_home, tmp_path, monkeypatch,
+                                                          capsys):
+    def nan_loss(name, **kwargs):
+        return lambda scores, target, weight=None: scores.logits.sum() * float("nan")
+
+    monkeypatch.setattr(trainer_module, "build_loss", nan_loss)
+    code = main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
+                 "--runs-dir", str(tmp_path), "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("siamface: error: training diverged: ")
+    assert "epoch 1, step 1" in err and "loss became nan" in err and "optim.lr" in err
+
+
+def test_configs_lists_every_config(capsys):
+    assert main(["configs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == list_configs()
+    assert {"default", "koch2015", "seed-best"} <= set(list_configs())
+    assert any(line.startswith("koch2015 (seed 0): koch2015 on 105x105x1") for line in lines)
+
+
+@pytest.mark.parametrize("flag", ["--set", "--time-budget"])
+def test_options_need_values(flag, capsys):
+    assert main(["train", "default", flag]) == 2
+    assert "expected" in capsys.readouterr().err
