@@ -316,10 +316,10 @@ def write_run_report(run_dir: Path) -> Path:
     """
     run_dir = Path(run_dir)
     summary = run_dir / "summary.csv"
-    curves = summary.is_file()
-    if curves:
+    text = run_report(run_dir, curves=summary.is_file())  # first: refuses an unfinished run
+    if summary.is_file():
         plot_learning_curves(read_summary_csv(summary), run_dir / LEARNING_CURVES,
                              title=f"Run {run_dir.name}")
     path = run_dir / REPORT
-    write_text_atomic(path, run_report(run_dir, curves) + "\n")
+    write_text_atomic(path, text + "\n")
     return path
