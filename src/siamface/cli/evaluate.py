@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamface.data.home import resolve_data_home
+
+if TYPE_CHECKING:
+    from siamface.data.lfw import LFWDataset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,9 +69,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_and_print(run: Path, lfw: Any, pairs_name: str, args: argparse.Namespace
-                       ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Evaluate ``run`` on one pairs file (and one-shot if asked); print both; return them."""
+def evaluate_and_print(
+    run: Path, lfw: LFWDataset, pairs_name: str, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Evaluate ``run`` on one pairs file (and one-shot if asked); print both; return them.
+
+    Args:
+        run: A finished run folder.
+        lfw: The imported LFW copy.
+        pairs_name: An imported pairs file, e.g. "pairsDevTest.txt".
+        args: The parsed options of ``add_evaluation_arguments``.
+    """
     from siamface.evaluation.report import evaluate_run
 
     progress, plots = not args.no_progress, not args.no_plots
@@ -86,6 +97,7 @@ def evaluate_and_print(run: Path, lfw: Any, pairs_name: str, args: argparse.Name
 
 
 def write_report(run: Path) -> Path:
+    """Write (or rewrite) RUN/report.md; return its path."""
     from siamface.reporting.run_report import write_run_report
 
     return write_run_report(run)

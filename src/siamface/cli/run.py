@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamface.cli.evaluate import add_evaluation_arguments, evaluate_and_print, write_report
 from siamface.cli.train import add_override_arguments, resolve_config, train_and_print
 from siamface.data.home import resolve_data_home
+
+if TYPE_CHECKING:
+    from siamface.data.lfw import LFWDataset
 
 TEST_PAIRS = "pairsDevTest.txt"
 
@@ -39,8 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_run)
 
 
-def get_data(home: Path, import_paths: list[Path] | None, progress: bool) -> Any:
-    """The LFW copy to use: ``import_paths`` imported, else the one in ``home``, else fetched."""
+def get_data(home: Path, import_paths: list[Path] | None, progress: bool) -> LFWDataset:
+    """The LFW copy to use: ``import_paths`` imported, else the one in ``home``, else fetched.
+
+    Args:
+        home: The data home.
+        import_paths: Sources for ``import_lfw`` (re-importing the same files does nothing).
+        progress: Show progress bars.
+    """
     from siamface.data.fetch import DownloadError, fetch_lfw
     from siamface.data.importer import import_lfw
     from siamface.data.lfw import DataNotFoundError, open_lfw
@@ -59,7 +68,7 @@ def get_data(home: Path, import_paths: list[Path] | None, progress: bool) -> Any
     return open_lfw(home)
 
 
-def print_dataset_summary(lfw: Any) -> None:
+def print_dataset_summary(lfw: LFWDataset) -> None:
     """A few lines of ``siamface.data.stats``: sizes, pairs files and the people they share."""
     from siamface.data.stats import lfw_stats
 
@@ -111,7 +120,18 @@ def format_final_summary(
     run_dir: Path,
     report: Path,
 ) -> str:
-    """The closing table of ``siamface run``."""
+    """The closing table of ``siamface run``.
+
+    Args:
+        name: The config's name.
+        metrics: The DevTest metrics (``evaluate_run``'s result).
+        one_shot: The one-shot results, or None when none were asked for.
+        best_epoch: The chosen epoch.
+        epochs: The epochs trained.
+        seconds: The training wall time.
+        run_dir: The run folder.
+        report: The report's path.
+    """
 
     def ci(key: str) -> str:
         interval = metrics.get(f"{key}_ci95")
