@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siamface.utils.hashing import sha256_file
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_LFW = Path(os.environ.get("SIAMFACE_TEST_LFW", REPO.parent / "shared" / "lfw"))
 
@@ -47,3 +49,61 @@ def tiny_counts() -> dict[str, int]:
 def tiny_tree(tmp_path: Path, tiny_counts: dict[str, int]) -> Path:
     """A tiny ``lfw-deepfunneled/`` tree of 5 people and 12 images of 250x250 RGB."""
     return make_lfw_tree(tmp_path / "lfw-deepfunneled", tiny_counts)
+
+
+def write_pairs_file(path: Path, matching: list[tuple[str, int, int]],
+                     non_matching: list[tuple[str, int, str, int]]) -> Path:
+    """Write a View 1 pairs file (header N, N matching lines, N non-matching lines)."""
+    assert len(matching) == len(non_matching)
+    lines = [str(len(matching))]
+    lines += [f"{n}\t{i}\t{j}" for n, i, j in matching]
+    lines += [f"{a}\t{i}\t{b}\t{j}" for a, i, b, j in non_matching]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_people_file(path: Path, counts: dict[str, int]) -> Path:
+    """Write a View 1 people file (header count, then `name n` lines)."""
+    path.write_text(f"{len(counts)}\n" + "".join(f"{n}\t{c}\n" for n, c in sorted(counts.items())))
+    return path
+
+
+def make_protocol_split(folder: Path, counts: dict[str, int], test_people: set[str],
+                        seed: int = 0) -> None:
+    """Write pairsDevTrain/DevTest and peopleDevTrain/DevTest for ``counts``.
+
+    The people of ``test_people`` get the DevTest files; everyone else DevTrain. Each side gets
+    one matching pair per person with 2+ images and as many non-matching pairs.
+    """
+    rng = np.random.default_rng(seed)
+    sides = (("Train", sorted(set(counts) - test_people)), ("Test", sorted(test_people)))
+    for side, people in sides:
+        multi = [n for n in people if counts[n] >= 2]
+        matching = [(n, 1, 2) for n in multi]
+        non_matching = []
+        for k in range(len(matching)):
+            a, b = people[k % len(people)], people[(k + 1 + k // len(people)) % len(people)]
+            if a == b:
+                b = people[(k + 2) % len(people)]
+            non_matching.append((a, int(rng.integers(1, counts[a] + 1)),
+                                 b, int(rng.integers(1, counts[b] + 1))))
+        write_pairs_file(folder / f"pairsDev{side}.txt", matching, non_matching)
+        write_people_file(folder / f"peopleDev{side}.txt", {n: counts[n] for n in people})
+    # Our synthetic files carry official names, so vouch for them as a user would.
+    sums = [f"{sha256_file(p)}  {p.name}\n" for p in sorted(folder.glob("*.txt"))]
+    (folder / "SHA256SUMS").write_text("".join(sums))
+
+
+@pytest.fixture(scope="session")
+def synthetic_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An imported data home of 24 synthetic people (18 DevTrain, 6 DevTest), 250x250 RGB."""
+    from siamface.data.importer import import_lfw
+
+    src = tmp_path_factory.mktemp("synthetic_lfw")
+    counts = {f"Person_{chr(65 + i)}{chr(97 + i)}": 2 + i % 3 for i in range(24)}
+    test_people = set(sorted(counts)[18:])
+    make_lfw_tree(src / "lfw-deepfunneled", counts)
+    make_protocol_split(src, counts, test_people)
+    home = tmp_path_factory.mktemp("synthetic_home")
+    import_lfw([src], home, progress=False)
+    return home

@@ -216,8 +216,10 @@ class Trainer:
             (M, C, H, W) float images in the trainer's memory format.
         """
         images = self.inputs.cache.images[batch.images]  # (M, C, H, W) uint8, from the memmap
-        x = to_model_input(images, self.memory_format == torch.channels_last)
-        return self.augment(x, generator)
+        x = self.augment(to_model_input(images, channels_last=False), generator)
+        # grid_sample returns NCHW whatever it is given, so set the layout after augmenting: a
+        # channels_last model fed NCHW images was measured to be not even bit-reproducible.
+        return x.contiguous(memory_format=self.memory_format)
 
     def train_step(self, batch: PairBatch, generator: torch.Generator) -> tuple[float, float]:
         """One optimisation step on one batch, in training mode, at the optimizer's current lr.
