@@ -40,6 +40,14 @@ def make_lfw_tree(root: Path, counts: dict[str, int], size: int = 250, seed: int
     return root
 
 
+@pytest.fixture(scope="session")
+def real_lfw(lfw_source: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The real LFW imported once per test session into a temporary data home (~30 s)."""
+    from siamface.data.importer import import_lfw
+
+    return import_lfw([lfw_source], tmp_path_factory.mktemp("real_home"), progress=False)
+
+
 @pytest.fixture
 def tiny_counts() -> dict[str, int]:
     return {"Alice_Able": 3, "Bob_Baker": 2, "Carol_Cole": 1, "Dan_Dunn": 4, "Eve_Evans": 2}

@@ -279,9 +279,8 @@ def test_archive_without_a_variant_top_folder(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_import(lfw_source, tmp_path_factory):
-    home = tmp_path_factory.mktemp("real_home")
-    return import_lfw([lfw_source], home, progress=False), lfw_source
+def real_import(real_lfw, lfw_source):
+    return real_lfw, lfw_source
 
 
 @pytest.mark.real_data
