@@ -41,21 +41,13 @@ from siamface.data.importer import import_lfw
 from siamface.data.lfw import LFWDataset, open_lfw
 from siamface.data.preprocess import RESAMPLE, Preprocessing, load_image, preset
 from siamface.data.protocol import ImageRef
+from siamface.data.sources import PROTOCOL_NAMES
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_TARGET_S = 60.0
 LOAD_TARGET_S = 1.0
-PROTOCOL_FILES = (
-    "pairsDevTrain.txt",
-    "pairsDevTest.txt",
-    "pairs.txt",
-    "peopleDevTrain.txt",
-    "peopleDevTest.txt",
-    "people.txt",
-    "lfw-names.txt",
-)
 
 
 def main() -> None:
@@ -94,7 +86,7 @@ def main() -> None:
 
 def run(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     sources = [args.lfw / "lfw-deepfunneled.tgz"]
-    sources += [args.lfw / name for name in PROTOCOL_FILES if (args.lfw / name).is_file()]
+    sources += [args.lfw / name for name in PROTOCOL_NAMES if (args.lfw / name).is_file()]
     seconds, lfw = timed(lambda: import_lfw(sources, home, progress=True))
     print(f"import: {seconds:.1f} s, {lfw.num_images} images of {len(lfw.image_counts)} people")
     results: dict[str, Any] = {

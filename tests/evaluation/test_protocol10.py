@@ -1,9 +1,10 @@
+import functools
 import types
 
 import numpy as np
 import pytest
 
-from siamface.data.lfw import DataNotFoundError
+from siamface.data.lfw import DataNotFoundError, LFWDataset
 from siamface.data.protocol import ImageRef, Pair, read_pairs, read_people
 from siamface.evaluation.protocol10 import (
     caveat,
@@ -97,11 +98,13 @@ def test_training_pool_is_the_union_of_the_devtrain_files(tmp_path):
         (tmp_path / name).write_text(text)
 
     def lfw(names):
-        return types.SimpleNamespace(
+        fake = types.SimpleNamespace(
             protocol_dir=tmp_path, protocol_names=lambda: sorted(names),
             read_pairs=lambda n: read_pairs(tmp_path / n),
             read_people=lambda n: read_people(tmp_path / n),
         )
+        fake.people_in = functools.partial(LFWDataset.people_in, fake)
+        return fake
 
     assert training_pool(lfw(files)) == {"Al", "Bo", "Cy"}
     assert training_pool(lfw(["pairsDevTrain.txt"])) == {"Al", "Bo"}

@@ -49,12 +49,7 @@ def training_pool(lfw: LFWDataset) -> frozenset[str]:
     Args:
         lfw: The imported LFW copy.
     """
-    names = lfw.protocol_names()
-    pool: set[str] = set()
-    if TRAIN_PEOPLE in names:
-        pool |= set(lfw.read_people(TRAIN_PEOPLE).names)
-    if TRAIN_PAIRS in names:
-        pool |= set(lfw.read_pairs(TRAIN_PAIRS).people())
+    pool = lfw.people_in(TRAIN_PEOPLE, TRAIN_PAIRS)
     if not pool:
         raise DataNotFoundError(
             f"neither {TRAIN_PEOPLE} nor {TRAIN_PAIRS} is imported in {lfw.protocol_dir}, so "

@@ -63,12 +63,7 @@ def preprocessing_of(data: DataConfig) -> Preprocessing:
 
 def devtest_people(lfw: LFWDataset) -> set[str]:
     """Names of everyone in DevTest (people file and pairs file, whichever are imported)."""
-    people: set[str] = set()
-    names = lfw.protocol_names()
-    if TEST_PEOPLE in names:
-        people |= set(lfw.read_people(TEST_PEOPLE).names)
-    if TEST_PAIRS in names:
-        people |= set(lfw.read_pairs(TEST_PAIRS).people())
+    people = lfw.people_in(TEST_PEOPLE, TEST_PAIRS)
     if not people:
         raise FileNotFoundError(
             f"neither {TEST_PEOPLE} nor {TEST_PAIRS} is imported, so the check that no test "
