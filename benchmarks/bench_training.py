@@ -323,7 +323,8 @@ def main() -> None:
         ]
     throughput_results: dict[str, Any] = {}
     for name, run in cases:
-        throughput_results[name] = run()
+        load = [round(x, 2) for x in os.getloadavg()]  # a shared machine: say what we ran beside
+        throughput_results[name] = {**run(), "loadavg_before": load}
         gc.collect()  # koch2015 and its optimizer state hold ~0.5-0.6 GB: free before the next
         print(name, throughput_results[name], flush=True)
     results["throughput"] = throughput_results
