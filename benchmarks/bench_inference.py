@@ -12,6 +12,10 @@ For the default model (ResFace, 3x80x80) and, for comparison, the paper's networ
 
 **Target: median < 100 ms per pair for the default model** on the 2-core development CPU.
 
+Everything is measured twice: at torch's default thread count (2 here; it decides pass/fail)
+and with 1 thread (torch and OpenCV). On a shared, busy machine a 2-thread pool stalls whenever
+one of its threads is descheduled, which a single thread cannot.
+
     .venv/bin/python benchmarks/bench_inference.py --run runs/default-20261123-121020
     .venv/bin/python benchmarks/bench_inference.py             # untrained weights: same speed
 
@@ -33,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -143,22 +148,28 @@ def untrained_verifier(config_name: str) -> Verifier:
 
 def bench_model(name: str, verifier: Verifier, source: str, pairs: list[tuple[Path, Path]],
                 args: argparse.Namespace) -> dict[str, Any]:
-    print(f"{name} ({source}):")
     shape = verifier.preprocessing.shape
     result: dict[str, Any] = {
         "weights": source,
         "input_shape": list(shape),
         "parameters": count_parameters(verifier.model),
         "gflops_per_image": round(count_flops(verifier.model, shape) / 1e9, 3),
-        "embeddings_per_second": embed_throughput(verifier, args.batch_sizes),
+        "by_threads": {},
     }
-    result["verify_pair_ms"] = pair_latency(verifier, pairs, args.repetitions)
-    result["verify_pair_stages"] = stage_times(verifier, pairs)
-    print(f"  verify one pair: median {result['verify_pair_ms']['median']:.1f} ms, "
-          f"p95 {result['verify_pair_ms']['p95']:.1f} ms  {result['verify_pair_stages']}")
     aligned = Verifier(verifier.model, verifier.preprocessing, verifier.threshold, detect=False)
-    result["verify_pair_no_detection_ms"] = pair_latency(aligned, pairs, args.repetitions)
-    print(f"  without detection: median {result['verify_pair_no_detection_ms']['median']:.1f} ms")
+    for threads in args.threads:
+        # torch's intra-op pool and OpenCV's (the detector) both get the same thread count.
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+        print(f"{name} ({source}), {threads} thread(s):")
+        r = {"embeddings_per_second": embed_throughput(verifier, args.batch_sizes)}
+        r["verify_pair_ms"] = pair_latency(verifier, pairs, args.repetitions)
+        r["verify_pair_stages"] = stage_times(verifier, pairs)
+        print(f"  verify one pair: median {r['verify_pair_ms']['median']:.1f} ms, "
+              f"p95 {r['verify_pair_ms']['p95']:.1f} ms  {r['verify_pair_stages']}")
+        r["verify_pair_no_detection_ms"] = pair_latency(aligned, pairs, args.repetitions)
+        print(f"  without detection: median {r['verify_pair_no_detection_ms']['median']:.1f} ms")
+        result["by_threads"][str(threads)] = r
     return result
 
 
@@ -169,9 +180,13 @@ def main() -> None:
                         help="folder with lfw-deepfunneled.tgz (photos for the pair latency)")
     parser.add_argument("--repetitions", type=int, default=50, help="timed pairs per model")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32, 256])
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="thread counts to measure with (default: torch's default, then 1)")
     parser.add_argument("--out", type=Path,
                         default=REPO / "benchmarks" / "results" / "inference.json")
     args = parser.parse_args()
+    default_threads = torch.get_num_threads()
+    args.threads = args.threads or sorted({default_threads, 1}, reverse=True)
 
     before = machine_info()  # its load average is the one before we add our own
     if args.run is not None:
@@ -185,11 +200,15 @@ def main() -> None:
             "koch2015": bench_model("koch2015", untrained_verifier("koch2015"),
                                     "untrained (speed only)", pairs, args),
         }
-    median = models["default"]["verify_pair_ms"]["median"]
+    medians = {t: r["verify_pair_ms"]["median"]
+               for t, r in models["default"]["by_threads"].items()}
     load = before["loadavg"]
     results = {
         "target": {"verify_pair_median_ms": TARGET_PAIR_MS, "model": "default"},
-        "passed": median < TARGET_PAIR_MS,
+        # Judged at torch's default thread count when it was measured: what a user gets.
+        "passed": medians.get(str(default_threads), min(medians.values())) < TARGET_PAIR_MS,
+        "passed_by_threads": {t: m < TARGET_PAIR_MS for t, m in medians.items()},
+        "default_threads": default_threads,
         "models": models,
         "machine": {
             **before,
@@ -202,7 +221,8 @@ def main() -> None:
     }
     write_json_atomic(args.out, results)
     verdict = "PASS" if results["passed"] else "FAIL"
-    print(f"{verdict}: default model verifies a pair in {median:.1f} ms (median; target "
+    shown = ", ".join(f"{m:.1f} ms with {t} thread(s)" for t, m in medians.items())
+    print(f"{verdict}: the default model verifies a pair in {shown} (medians; target "
           f"< {TARGET_PAIR_MS:.0f} ms); wrote {args.out}")
 
 
