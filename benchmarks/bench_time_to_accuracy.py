@@ -17,7 +17,7 @@ time, at most ``--seed-cap-max`` seconds; it stops after the first epoch that en
 cap. If it has not reached 75% by then, only a lower bound on the ratio is known, and the JSON
 says so.
 
-    .venv/bin/python benchmarks/bench_time_to_accuracy.py --home /tmp/siamdata   # up to ~35 min
+    .venv/bin/python benchmarks/bench_time_to_accuracy.py --home /tmp/siamdata   # up to ~40 min
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="an imported data home")
     parser.add_argument("--speedup", type=float, default=TARGET_SPEEDUP,
                         help="the seed-style loop's cap is this many times default's time")
-    parser.add_argument("--seed-cap-max", type=float, default=1200.0,
+    parser.add_argument("--seed-cap-max", type=float, default=1500.0,
                         help="the most seconds the seed-style loop is given")
     parser.add_argument("--seed-epochs", type=int, default=30, help="its configured epochs")
     parser.add_argument("--set", nargs="*", default=[], help="overrides for the default config")
@@ -169,8 +169,9 @@ def main() -> None:
         # the seed-style loop had not reached the target after seconds_trained: its time to it
         # is longer than that, so the ratio is at least seconds_trained / ours_s
         value = seed["seconds_trained"] / ours_s
+        # a bound below the target decides nothing: the cap was too short to tell
         ratio = {"value": round(value, 2), "kind": "lower bound (seed-style never reached 75% "
-                 "within its cap)", "passed": value >= TARGET_SPEEDUP}
+                 "within its cap)", "passed": True if value >= TARGET_SPEEDUP else None}
     results = {
         "target_accuracy": TARGET_ACCURACY,
         "hygiene": "pairsDevTest is scored only for this report, after each epoch that changes "
@@ -184,7 +185,7 @@ def main() -> None:
                 "target": f">= {TARGET_SPEEDUP}", **ratio,
             },
         },
-        "passed": ratio["passed"],
+        "passed": ratio["passed"],  # None: not decided (see targets)
         "machine": describe_machine(before),
     }
     write_json_atomic(args.out, results)
