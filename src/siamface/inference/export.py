@@ -24,7 +24,10 @@ Formats:
 
 from __future__ import annotations
 
+import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +136,11 @@ def _onnx(
     }
     files = {}
     for role, (module, args, inputs, outputs, dynamic) in graphs.items():
-        program = torch.onnx.export(
-            module, args, dynamo=True, input_names=inputs, output_names=outputs,
-            dynamic_shapes=dynamic, verbose=False,
-        )
+        with _quiet_onnx_exporter():
+            program = torch.onnx.export(
+                module, args, dynamo=True, input_names=inputs, output_names=outputs,
+                dynamic_shapes=dynamic, verbose=False,
+            )
         files[role] = f"{role}.onnx"
         with atomic_path(out_dir / files[role]) as tmp:
             program.save(str(tmp), external_data=False)  # one self-contained file each
@@ -145,6 +149,23 @@ def _onnx(
         "usage": "embeddings = embed.onnx(images); logits, distances = "
                  "score.onnx(embeddings_a, embeddings_b)",
     }
+
+
+@contextmanager
+def _quiet_onnx_exporter() -> Iterator[None]:
+    """Silence what torch.onnx's exporter says that does not concern us, and only that: that
+    torchvision's operators are not registered (we use none), a deprecation inside torch's own
+    pytree code, and that the two score inputs share one batch axis (they must)."""
+    logger = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*LeafSpec", category=FutureWarning)
+            warnings.filterwarnings("ignore", message="# The axis name", category=UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def export_model(
