@@ -21,15 +21,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import LFWDataset
-from siamface.data.preprocess import Preprocessing
 from siamface.data.protocol import ImageRef
 from siamface.evaluation.embed import embed_images
 from siamface.evaluation.oneshot import OneShotResult, PairScorer, n_way_one_shot_scored
 from siamface.evaluation.protocol10 import training_pool
+from siamface.evaluation.report import load_run_for_evaluation
 from siamface.models.siamese import SiameseNet
-from siamface.training.run import load_model
 from siamface.utils.atomic import write_json_atomic
 
 # The people file that lists the people of each pairs file (View 1 and View 2).
@@ -150,8 +148,7 @@ def evaluate_one_shot(
     people, source = one_shot_people(lfw, pairs_name)
     refs, labels = person_images(people, lfw.image_counts)
 
-    model, meta = load_model(run_dir)
-    cache = load_or_build_cache(lfw, Preprocessing.from_dict(meta["preprocessing"]), progress)
+    model, meta, cache = load_run_for_evaluation(run_dir, lfw, progress)
     batch_size = int(meta["config"]["train"]["eval_batch_size"])
     embeddings = embed_images(model, cache.images, cache.indices(refs), batch_size)  # (M, D)
     curve = one_shot_curve(head_scorer(model, embeddings), labels, n_ways, n_trials, seed)

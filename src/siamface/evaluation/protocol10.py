@@ -24,17 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import DataNotFoundError, LFWDataset
-from siamface.data.preprocess import Preprocessing
 from siamface.data.protocol import Pair
 from siamface.data.splits import people_in
 from siamface.data.stats import people_overlap
 from siamface.evaluation.metrics import accuracy, roc_auc
-from siamface.evaluation.report import score_pairs_file
+from siamface.evaluation.report import load_run_for_evaluation, score_pairs_file
 from siamface.evaluation.tenfold import ten_fold_accuracy
 from siamface.training.inputs import TRAIN_PAIRS, TRAIN_PEOPLE
-from siamface.training.run import load_model
 from siamface.utils.atomic import write_json_atomic
 
 VIEW2_PAIRS = "pairs.txt"
@@ -180,8 +177,7 @@ def evaluate_ten_fold(
             "ten folds of LFW's pairs.txt"
         )
     seen = training_pool(lfw)
-    model, meta = load_model(run_dir)
-    cache = load_or_build_cache(lfw, Preprocessing.from_dict(meta["preprocessing"]), progress)
+    model, meta, cache = load_run_for_evaluation(run_dir, lfw, progress)
     batch_size = int(meta["config"]["train"]["eval_batch_size"])
     scored = score_pairs_file(model, cache, list(pairs_file.pairs), batch_size)
     threshold = float(meta["threshold"])

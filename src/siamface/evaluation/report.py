@@ -68,6 +68,21 @@ class PairEvaluation:
         return self.scores.logits.numpy().astype(np.float64)
 
 
+def load_run_for_evaluation(
+    run_dir: Path, lfw: LFWDataset, progress: bool = True
+) -> tuple[SiameseNet, dict[str, Any], ImageCache]:
+    """A finished run's chosen model, its description, and LFW cached the way it was trained.
+
+    Args:
+        run_dir: A finished run folder.
+        lfw: The imported LFW copy.
+        progress: Show a progress bar if the image cache must be built.
+    """
+    model, meta = load_model(run_dir)
+    prep = Preprocessing.from_dict(meta["preprocessing"])
+    return model, meta, load_or_build_cache(lfw, prep, progress=progress)
+
+
 def score_pairs_file(
     model: SiameseNet, cache: ImageCache, pairs: list[Pair], batch_size: int = 256
 ) -> PairEvaluation:
@@ -151,9 +166,7 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     out_dir = Path(out_dir) if out_dir else run_dir / "eval" / Path(pairs_name).stem
-    model, meta = load_model(run_dir)
-    prep = Preprocessing.from_dict(meta["preprocessing"])
-    cache = load_or_build_cache(lfw, prep, progress=progress)
+    model, meta, cache = load_run_for_evaluation(run_dir, lfw, progress)
     pairs_file = lfw.read_pairs(pairs_name)
     result = score_pairs_file(model, cache, list(pairs_file.pairs))
 
