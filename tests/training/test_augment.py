@@ -158,6 +158,30 @@ def test_brightness_and_contrast_only() -> None:
     assert spread.min() >= 0.8 - 1e-5 and spread.max() <= 1.2 + 1e-5 and spread.std() > 0.05
 
 
+def test_brightness_then_contrast_about_the_brightened_mean() -> None:
+    x = images(b=32, c=3, h=9, w=9, seed=4) * 0.8  # room for brightening before the clamp
+    y = BatchAugment(**{**NOTHING, "brightness": 0.2, "contrast": 0.3})(x, gen(5))
+    g = gen(5)  # the same draws, applied one step at a time
+    b = 1 + (torch.rand(32, 1, 1, 1, generator=g) * 2 - 1) * 0.2
+    c = 1 + (torch.rand(32, 1, 1, 1, generator=g) * 2 - 1) * 0.3
+    bright = x * b
+    mean = bright.mean(dim=(1, 2, 3), keepdim=True)
+    torch.testing.assert_close(y, ((bright - mean) * c + mean).clamp(0, 1))
+
+
+def test_flip_is_folded_into_the_warp_as_a_mirror_after_it() -> None:
+    x = images(b=16, c=2, h=12, w=12, seed=2)
+    aug = BatchAugment(affine_p=1.0, rotation_deg=10.0, shear=0.0, scale=(1.0, 1.0),
+                       translate_px=2.0, hflip_p=0.5)
+    y = aug(x, gen(9))
+    g = gen(9)  # the same draws: the flips first, then the affine maps
+    flip = torch.rand(16, generator=g) < 0.5
+    warped = warp(x, *aug.sample_affine(16, g))
+    expected = torch.where(flip[:, None, None, None], warped.flip(-1), warped)
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=0)
+    assert 0 < int(flip.sum()) < 16
+
+
 def test_border_padding_fills_with_edge_values() -> None:
     x = torch.full((1, 1, 8, 8), 0.7)
     y = warp(x, torch.eye(2)[None], torch.tensor([[3.0, -2.0]]))
