@@ -9,14 +9,13 @@ ten folds with both kinds of pair.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-from conftest import make_lfw_tree
+from conftest import make_lfw_tree, make_protocol_split
 
 TRAIN_PEOPLE = [f"Train_{chr(65 + i)}{chr(97 + i)}" for i in range(16)]
 TEST_PEOPLE = [f"Test_{chr(65 + i)}{chr(97 + i)}" for i in range(8)]
@@ -35,33 +34,16 @@ TINY = [
 ]
 
 
-def _view1(people: list[str]) -> tuple[list[str], list[str]]:
-    """One matching pair per person and as many non-matching pairs (neighbours in the list)."""
-    matching = [f"{n}\t1\t2" for n in people]
-    non_matching = [f"{a}\t1\t{people[(k + 1) % len(people)]}\t2" for k, a in enumerate(people)]
-    return matching, non_matching
-
-
 def write_protocol(folder: Path) -> None:
-    """pairsDevTrain/DevTest, peopleDevTrain/DevTest, a ten-fold pairs.txt and SHA256SUMS."""
-    files = {}
-    for side, people in (("Train", TRAIN_PEOPLE), ("Test", TEST_PEOPLE)):
-        matching, non_matching = _view1(people)
-        files[f"pairsDev{side}.txt"] = [str(len(matching)), *matching, *non_matching]
-        files[f"peopleDev{side}.txt"] = [str(len(people)), *(f"{n}\t{COUNTS[n]}" for n in people)]
+    """A ten-fold pairs.txt, then the View 1 files and a SHA256SUMS vouching for them all."""
     view2 = ["10\t2"]
     for k in range(10):
         a, b = TRAIN_PEOPLE[k], TRAIN_PEOPLE[k + 1]
         t, u = TEST_PEOPLE[k % 8], TEST_PEOPLE[(k + 1) % 8]
         i, j = (1, 2) if k < 8 else (2, 3)  # folds 8 and 9 reuse test people, other images
         view2 += [f"{a}\t1\t2", f"{t}\t{i}\t{j}", f"{a}\t1\t{b}\t1", f"{t}\t{i}\t{u}\t{j}"]
-    files["pairs.txt"] = view2
-    sums = []
-    for name, lines in files.items():
-        data = ("\n".join(lines) + "\n").encode()
-        (folder / name).write_bytes(data)
-        sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
-    (folder / "SHA256SUMS").write_text("".join(sums))  # vouch for these non-official files
+    (folder / "pairs.txt").write_text("\n".join(view2) + "\n")
+    make_protocol_split(folder, COUNTS, set(TEST_PEOPLE))  # its SHA256SUMS covers pairs.txt
 
 
 @pytest.fixture(scope="session")
