@@ -15,7 +15,9 @@ validation and the per-epoch checkpoints, as in ``siamface train``. The run stop
 that reaches the target. The seed-style loop gets a time cap of ``--speedup`` (10) x default's
 time, at most ``--seed-cap-max`` seconds; it stops after the first epoch that ends past the
 cap. If it has not reached 75% by then, only a lower bound on the ratio is known, and the JSON
-says so.
+says so. The seed-style loop runs after default in the same process, so it inherits the glibc
+malloc setting the Trainer makes (``train.keep_freed_memory``): a speed-up the seeds did not
+have, which can only make the ratio smaller.
 
     .venv/bin/python benchmarks/bench_time_to_accuracy.py --home /tmp/siamdata   # up to ~40 min
 """

@@ -216,6 +216,7 @@ def bench_trainer(config: Config, lfw: LFWDataset, warmup: int, steps: int,
         "optimizer": config.optim.name,
         "input": [data.channels, data.size, data.size],
         "channels_last": config.train.channels_last,
+        "keep_freed_memory": config.train.keep_freed_memory,
         "augment": config.augment.enabled,
         "compiled_backbone": compile_backbone,
         "forward_gflop_per_image": round(flops / 1e9, 4),
@@ -303,15 +304,22 @@ def main() -> None:
     koch = load_config("koch2015", [f"train.batch_size={BATCH_SIZE}"])  # channels_last
     koch_nchw = load_config("koch2015", [f"train.batch_size={BATCH_SIZE}",
                                          "train.channels_last=false"])  # what the layout buys
+    koch_malloc = load_config("koch2015", [f"train.batch_size={BATCH_SIZE}",
+                                           "train.keep_freed_memory=false"])
     default = load_config("default")
     results: dict[str, Any] = {"peak": fp32_peak()}
     results["peak"]["matmul"] = matmul_gflops()
     print("peak", results["peak"], flush=True)
 
+    # keep_freed_memory changes glibc's malloc for the rest of the process, so the cases that
+    # run without it come first: the seed-style loop (as the seeds ran it) and koch2015 with
+    # glibc's default, to show what the setting buys.
     cases: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("seed_style", lambda: bench_seed_style(lfw, args.warmup, args.steps)),
+        ("koch2015_glibc_default_malloc",
+         lambda: bench_trainer(koch_malloc, lfw, args.warmup, args.steps)),
         ("koch2015", lambda: bench_trainer(koch, lfw, args.warmup, args.steps)),
         ("koch2015_nchw", lambda: bench_trainer(koch_nchw, lfw, args.warmup, args.steps)),
-        ("seed_style", lambda: bench_seed_style(lfw, args.warmup, args.steps)),
         ("default", lambda: bench_trainer(default, lfw, args.warmup, args.default_steps)),
     ]
     if args.compile:

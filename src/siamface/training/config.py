@@ -444,6 +444,9 @@ class TrainConfig(_Section):
         time_budget_s: Stop after this many seconds of training; null for no limit.
         threads: torch CPU threads; null leaves torch's default.
         channels_last: Use the channels-last memory format (often faster for convs on CPU).
+        keep_freed_memory: On glibc, keep freed memory for reuse instead of returning it to the
+            OS, so each step's large buffers do not page-fault anew (~20% faster steps,
+            5-30% more resident memory); see ``siamface.utils.allocator``.
         eval_batch_size: Images per forward pass when embedding for evaluation.
         log_every: Log the running loss every this many steps.
     """
@@ -456,6 +459,7 @@ class TrainConfig(_Section):
     time_budget_s: float | None = None
     threads: int | None = None
     channels_last: bool = False
+    keep_freed_memory: bool = True
     eval_batch_size: int = 256
     log_every: int = 50
 

@@ -40,6 +40,7 @@ from siamface.training.inputs import TrainingInputs
 from siamface.training.optim import build_optimizer
 from siamface.training.schedules import build_schedule
 from siamface.training.tensors import to_model_input
+from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.atomic import write_text_atomic
 
 log = logging.getLogger("siamface.train")
@@ -103,6 +104,8 @@ class Trainer:
         train = config.train
         if train.threads:
             torch.set_num_threads(train.threads)
+        if train.keep_freed_memory:
+            keep_freed_memory()  # process-wide; a no-op outside glibc
         torch.manual_seed(config.seed)  # the initial weights
         self.model = build_run_model(config)
         self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
