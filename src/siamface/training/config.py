@@ -442,7 +442,9 @@ class TrainConfig(_Section):
         batch_size: Pairs per step ("pairs" sampling); identity batches have P x K images.
         early_stopping: See EarlyStoppingConfig.
         time_budget_s: Stop after this many seconds of training; null for no limit.
-        threads: torch CPU threads; null leaves torch's default.
+        threads: torch CPU threads; null leaves torch's default. 1 makes a run repeatable bit
+            for bit; with more, some CPU kernels sum in a varying order, so two runs of one
+            seed differ in the last bits from the second step on (measured).
         channels_last: Use the channels-last memory format (often faster for convs on CPU).
         keep_freed_memory: On glibc, keep freed memory for reuse instead of returning it to the
             OS, so each step's large buffers do not page-fault anew (~20% faster steps,
