@@ -316,8 +316,9 @@ def write_run_report(run_dir: Path) -> Path:
     """
     run_dir = Path(run_dir)
     summary = run_dir / "summary.csv"
-    text = run_report(run_dir, curves=summary.is_file())  # first: refuses an unfinished run
-    if summary.is_file():
+    curves = summary.is_file()
+    text = run_report(run_dir, curves)  # before any plot: it refuses an unfinished run
+    if curves:
         plot_learning_curves(read_summary_csv(summary), run_dir / LEARNING_CURVES,
                              title=f"Run {run_dir.name}")
     path = run_dir / REPORT
