@@ -9,13 +9,16 @@ pixels for the same input size.
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
 
+from siamface.errors import SiamfaceError
 from siamface.utils.registry import Registry
 
 # Pillow's resize is a separable convolution whose kernel is widened by the reduction factor,
@@ -39,9 +42,26 @@ DRAFT_MARGIN = 2.0
 
 _MODES = {1: "L", 3: "RGB"}
 
+# The most pixels an image may have: checked from the header, before anything is decoded. 50
+# megapixels is a large camera photo (about 150 MB as RGB); LFW's frames have 62,500. Pillow's
+# own limit (89 megapixels, an error from 179) would let a 13000x13000 PNG decode 500 MB.
+MAX_PIXELS = 50_000_000
+_LIMIT = f"the limit is {MAX_PIXELS:,} pixels ({MAX_PIXELS // 1_000_000} megapixels)"
 
-class ImageDecodeError(ValueError):
-    """An image file could not be decoded (corrupt, truncated or not an image)."""
+# What transparent pixels are shown over: white, as an image viewer or a web page shows them.
+BACKGROUND = (255, 255, 255)
+
+# What Pillow raises on an unreadable file: OSError (UnidentifiedImageError, "image file is
+# truncated", "broken data stream"), SyntaxError from some plugin parsers, ValueError from
+# others (e.g. a PNG text chunk too large to decompress).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError)
+
+# EXIF orientations that turn the stored frame by 90 degrees, swapping width and height.
+_SIDEWAYS = (5, 6, 7, 8)
+
+
+class ImageDecodeError(SiamfaceError, ValueError):
+    """An image file could not be decoded (corrupt, truncated, not an image or too large)."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +155,11 @@ def preset(name: str, size: int = 105, channels: int = 1) -> Preprocessing:
 
 
 def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
-    """Decode, crop and resize one image.
+    """Decode, turn upright, crop and resize one image.
 
     Args:
-        path: Any image Pillow reads (LFW's are 250x250 RGB JPEGs).
+        path: Any image Pillow reads (LFW's are 250x250 RGB JPEGs), in any mode (see to_8bit);
+            its EXIF orientation is applied before cropping.
         prep: The preprocessing settings.
 
     Returns:
@@ -146,27 +167,102 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ImageDecodeError: the file is not a readable image (corrupt or truncated).
-        ValueError: the crop box does not fit inside the image.
+        ImageDecodeError: the file is not a readable image (corrupt or truncated), or it has
+            more than MAX_PIXELS pixels.
+        ValueError: the crop box does not fit inside the (upright) image.
     """
     mode = _MODES[prep.channels]
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            box = _fitting_box(prep, width, height, path)
+    with open_image(path) as im:
+        width, height = im.size
+        crop_width, crop_height = (width, height) if prep.crop is None else (
+            prep.crop[2] - prep.crop[0], prep.crop[3] - prep.crop[1]
+        )
+        try:
             # Decode at half scale when that is accurate (see DRAFT_MARGIN); draft() is a no-op
             # for anything but JPEG, and returns the original frame's size in decoded pixels.
-            half = min(box[2] - box[0], box[3] - box[1]) / 2 >= DRAFT_MARGIN * prep.size
+            half = min(crop_width, crop_height) / 2 >= DRAFT_MARGIN * prep.size
             scale = 2 if half else 1
             drafted = im.draft(mode, (width // scale, height // scale))
             scale = 1 if drafted is None else width / drafted[1][2]
-            return _crop_resize(im.convert(mode), box, prep.size, scale)
+            im.load()
+            if _apply_exif_orientation(im):
+                width, height = height, width
+            converted = to_8bit(im, mode, path)
+        except ImageDecodeError:
+            raise
+        except _DECODE_ERRORS as err:
+            raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+    box = _fitting_box(prep, width, height, path)
+    return _crop_resize(converted, box, prep.size, scale)
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open an image file, reading only its header, and refuse one of more than MAX_PIXELS.
+
+    Pillow's own decompression-bomb limit is higher than ours, so its warning is silenced and
+    its error (above twice that limit) becomes an ImageDecodeError like ours.
+
+    Args:
+        path: The image file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ImageDecodeError: not a readable image, or too many pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
     except FileNotFoundError:
         raise
-    except (OSError, SyntaxError, Image.DecompressionBombError) as err:
-        # Pillow signals unreadable data with OSError (UnidentifiedImageError, "image file is
-        # truncated", "broken data stream") and occasionally SyntaxError from a plugin parser.
+    except Image.DecompressionBombError as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageDecodeError(f"{path}: the image has {pixels}; {_LIMIT}") from err
+    except _DECODE_ERRORS as err:
         raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+    width, height = im.size
+    if width * height > MAX_PIXELS:
+        im.close()
+        raise ImageDecodeError(
+            f"{path}: the image is {width}x{height} ({width * height:,} pixels); {_LIMIT}"
+        )
+    return im
+
+
+def to_8bit(im: Image.Image, mode: str, source: str | Path = "image") -> Image.Image:
+    """``im`` as an 8-bit ``mode`` ("L" or "RGB") image, whatever its own mode.
+
+    - "L" and "RGB" convert as Pillow does (ITU-R 601 luma for grey).
+    - Deeper grey modes are scaled, not clipped, to 0..255: "I;16*" by 1/257; "I" by the bit
+      depth its file declares (see _declared_bits); otherwise, and for "F", by the smallest of
+      8, 16 or 32 bits that holds the largest value, except that "F" within 0..1 is scaled by
+      255. Values below 0 (and NaN) become 0.
+    - Transparency (RGBA, LA, PA, or a palette or colour key with a transparent entry) is
+      composited over BACKGROUND; CMYK, "1", "P" and the rest convert as Pillow does.
+
+    Args:
+        im: The image, in any mode.
+        mode: "L" or "RGB".
+        source: Names the image in error messages.
+
+    Raises:
+        ImageDecodeError: Pillow cannot convert that mode (e.g. "LAB").
+    """
+    if im.mode in ("L", "RGB") and not im.has_transparency_data:  # LFW's JPEGs: the fast path
+        return im.convert(mode)
+    try:
+        if im.mode.startswith("I") or im.mode == "F":
+            grey = _scaled_to_8bit(np.asarray(im), _declared_bits(im))
+            return Image.fromarray(grey).convert(mode)
+        if im.has_transparency_data:
+            background = Image.new("RGBA", im.size, (*BACKGROUND, 255))
+            return Image.alpha_composite(background, im.convert("RGBA")).convert(mode)
+        return im.convert(mode)
+    except ValueError as err:  # "conversion from LAB to RGB not supported" and the like
+        raise ImageDecodeError(
+            f"{source}: cannot convert a {im.mode} image to {mode}: {err}"
+        ) from err
 
 
 def preprocess_image(
@@ -177,7 +273,7 @@ def preprocess_image(
     For frames made at inference time (``siamface.inference.align``), which never were a file.
 
     Args:
-        im: The source frame (250x250 for LFW's crop boxes), any mode Pillow converts from.
+        im: The source frame (250x250 for LFW's crop boxes), in any mode (see to_8bit).
         prep: The preprocessing settings.
         source: Names the image in error messages.
 
@@ -185,10 +281,46 @@ def preprocess_image(
         uint8 array of shape ``(C, size, size)``.
 
     Raises:
+        ImageDecodeError: a mode Pillow cannot convert.
         ValueError: the crop box does not fit inside the image.
     """
     box = _fitting_box(prep, *im.size, source)
-    return _crop_resize(im.convert(_MODES[prep.channels]), box, prep.size, scale=1)
+    return _crop_resize(to_8bit(im, _MODES[prep.channels], source), box, prep.size, scale=1)
+
+
+def _apply_exif_orientation(im: Image.Image) -> bool:
+    """Turn a loaded ``im`` upright, in place, by its EXIF orientation; True if it turned 90°."""
+    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+    ImageOps.exif_transpose(im, in_place=True)
+    return orientation in _SIDEWAYS
+
+
+def _declared_bits(im: Image.Image) -> int | None:
+    """The bits per sample an "I;16*" or "I" image's file declares; None if unknown or "F"."""
+    if im.mode.startswith("I;16"):
+        return 16
+    if im.mode != "I":
+        return None
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258)  # BitsPerSample: one value, or one per channel
+        return int(bits[0] if isinstance(bits, tuple) else bits) if bits else None
+    if im.format == "PPM":  # Pillow scales a maxval above 255 to 0..65535
+        return 16
+    return None
+
+
+def _scaled_to_8bit(values: np.ndarray, bits: int | None) -> np.ndarray:
+    """Grey values of any depth scaled to uint8, full scale to 255 (see to_8bit)."""
+    is_float = values.dtype.kind == "f"
+    values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    top = float(values.max(initial=0.0))
+    if bits is not None:
+        full_scale = 2.0**bits - 1
+    elif is_float and top <= 1.0:
+        full_scale = 1.0
+    else:
+        full_scale = next((2.0**b - 1 for b in (8, 16, 32) if top <= 2.0**b - 1), top)
+    return np.rint(np.clip(values, 0.0, full_scale) * (255.0 / full_scale)).astype(np.uint8)
 
 
 def _fitting_box(
