@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the complete new one, never half of one.
+
+The temporary file is made by mkstemp, which creates it readable by its owner only (0600); it
+is given the mode open() would have given it (0666 less the umask) before it replaces
+``path``, so that an atomically written file is shared like any other.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, umask_mode(0o666))
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -29,6 +37,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def umask_mode(mode: int) -> int:
+    """``mode`` less the process's umask: what open() (0o666) or mkdir() (0o777) would give.
+
+    For files and folders made by mkstemp or mkdtemp, which ignore the umask (0600, 0700).
+    """
+    umask = os.umask(0o022)  # the umask can only be read by setting it: set it back at once
+    os.umask(umask)
+    return mode & ~umask
 
 
 def write_atomic(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:
