@@ -11,6 +11,7 @@ from siamface.data.archive import UnsafeArchiveError
 from siamface.data.importer import SourceError, import_lfw
 from siamface.data.lfw import DataNotFoundError, LayoutError, open_lfw
 from siamface.data.sources import PROTOCOL_NAMES, VARIANTS, ChecksumError, read_sha256sums
+from siamface.utils.lock import DATA_HOME_LOCK
 
 TINY = {"Ann_Ax": 3, "Bo_By": 1, "Cy_Cz": 2}
 FORMATS = {"tgz": "gztar", "tar.gz": "gztar", "tar": "tar", "zip": "zip"}
@@ -48,6 +49,11 @@ def vouch(folder: Path) -> None:
     (folder / "SHA256SUMS").write_text("".join(lines))
 
 
+def listing(home: Path) -> list[str]:
+    """What is in the data home, besides the lock file that every import holds."""
+    return sorted(p.name for p in home.iterdir() if p.name != DATA_HOME_LOCK)
+
+
 def manifest(home: Path) -> dict:
     return json.loads((home / "lfw" / "manifest.json").read_text())
 
@@ -70,7 +76,7 @@ def test_import_each_variant_and_form(tmp_path, variant, form):
                                           if form != "parent" else f"{variant}/"]
     if form not in ("folder", "parent"):
         assert written["checksums"][source.name] == sha256(source)
-    assert sorted(p.name for p in home.iterdir()) == ["lfw"]  # no staging left behind
+    assert listing(home) == ["lfw"]  # no staging left behind
 
 
 def test_folder_checksum_covers_file_contents(tmp_path):
@@ -198,7 +204,7 @@ def test_crash_during_reimport_keeps_previous_import(tmp_path, monkeypatch):
 
     lfw = import_lfw([other], home, progress=False)  # and a finished re-import replaces it
     assert (lfw.variant, lfw.image_counts) == ("lfw_funneled", {"Dee_Dd": 2})
-    assert sorted(p.name for p in home.iterdir()) == ["lfw"]
+    assert listing(home) == ["lfw"]
 
 
 def test_reimport_of_same_sources_is_a_no_op(tmp_path, monkeypatch):

@@ -14,8 +14,9 @@ cache shares the pixels between processes.
 
 A crash must never leave something that looks complete. index.json is what marks a folder
 complete, so a build first deletes it, fills images.npy.partial, renames that to images.npy and
-writes index.json last (atomically). One builder per key at a time: two processes building the
-same key at once would share images.npy.partial.
+writes index.json last (atomically). load_or_build_cache builds while holding the data home's
+lock file (``siamface.utils.lock``): a second process that finds the cache missing waits for the
+first one's build, then opens it instead of building it again into the same images.npy.partial.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from siamface.data.preprocess import Preprocessing, load_image
 from siamface.data.protocol import ImageRef
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import stable_hash
+from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
 CACHE_VERSION = 1
 # Images per worker task: enough to amortise the task round trip (~0.1 ms against ~1 ms of
@@ -257,7 +259,8 @@ def load_or_build_cache(
 
     Rows are sorted by person name, then image number. The cache lives in ``lfw.home/cache``
     and is rebuilt when it is missing, incomplete or corrupt; other settings or other sources
-    have another key, so they are built beside it.
+    have another key, so they are built beside it. A build holds the data home's lock file, so
+    a second process asking for the same cache meanwhile waits, then opens what was built.
 
     Args:
         lfw: An imported LFW copy (siamface.data.lfw.LFWDataset).
@@ -270,10 +273,15 @@ def load_or_build_cache(
     folder = cache_dir / cache_key(prep, lfw.checksums)
     try:
         return open_cache(folder, prep, lfw.checksums, refs)
-    except CacheError as err:
-        if (folder / INDEX_NAME).exists():  # a first build is expected; damage is worth a word
-            warnings.warn(f"rebuilding the image cache: {err}", stacklevel=2)
-    return build_cache(lfw.images_dir, refs, prep, cache_dir, lfw.checksums, workers, progress)
+    except CacheError:
+        pass  # built below, unless another process builds it while we wait for the lock
+    with file_lock(Path(lfw.home) / DATA_HOME_LOCK, f"build the image cache {folder.name}"):
+        try:
+            return open_cache(folder, prep, lfw.checksums, refs)
+        except CacheError as err:
+            if (folder / INDEX_NAME).exists():  # a first build is expected; damage is worth a word
+                warnings.warn(f"rebuilding the image cache: {err}", stacklevel=2)
+        return build_cache(lfw.images_dir, refs, prep, cache_dir, lfw.checksums, workers, progress)
 
 
 def _fill(

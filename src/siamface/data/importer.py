@@ -6,7 +6,9 @@ Everything is built in ``<home>/.lfw-staging`` first; then the old ``<home>/lfw`
 aside, the staging folder is renamed to ``<home>/lfw`` and ``manifest.json`` is written last.
 A crash at any point leaves either the previous complete import or a folder without a
 manifest, which `open_lfw` reports as unfinished; running the import again cleans up the
-leftovers and finishes it. Two imports into the same home at the same time are not supported.
+leftovers and finishes it. An import holds the data home's lock file (``siamface.utils.lock``)
+from reading the current import to writing the manifest: a second import into the same home
+waits for the first, then finds its work done or does its own.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from siamface.data.lfw import (
 )
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import sha256_file
+from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
 MANIFEST_FORMAT = 1
 SUMS_FILE = "SHA256SUMS"
@@ -69,6 +72,14 @@ def import_lfw(sources: Sequence[Path], home: Path, progress: bool = True) -> LF
     images, protocol = _classify([Path(s) for s in sources])
     checksums = {_label(images): _verified_sha256(images)}
     checksums |= {name: _verified_sha256(path) for name, path in sorted(protocol.items())}
+    with file_lock(home / DATA_HOME_LOCK, f"import LFW into {home}"):
+        return _import_locked(images, protocol, checksums, home, progress)
+
+
+def _import_locked(
+    images: Path, protocol: dict[str, Path], checksums: dict[str, str], home: Path, progress: bool
+) -> LFWDataset:
+    """The import, once the sources are verified and the data home's lock is held."""
     current = _current_import(home)
     if current is not None and current.checksums == checksums:
         return current
