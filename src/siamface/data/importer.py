@@ -49,7 +49,8 @@ def import_lfw(sources: Sequence[Path], home: Path, progress: bool = True) -> LF
     """Import one set of LFW images and any protocol files into ``home/lfw``.
 
     The import replaces any previous one as a whole (protocol files included), except that
-    re-importing sources with the same checksums as the current import does nothing.
+    re-importing sources with the same checksums as the current import does nothing, as long as
+    the copy is complete (the images its manifest counts, the protocol files it lists).
 
     Args:
         sources: Any mix of: an archive of one LFW variant (.tgz/.tar.gz/.tar/.zip whose top
@@ -81,7 +82,7 @@ def _import_locked(
 ) -> LFWDataset:
     """The import, once the sources are verified and the data home's lock is held."""
     current = _current_import(home)
-    if current is not None and current.checksums == checksums:
+    if current is not None and current.checksums == checksums and _protocol_intact(current):
         return current
 
     staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / "lfw"
@@ -221,6 +222,14 @@ def _current_import(home: Path) -> LFWDataset | None:
         return open_lfw(home)
     except (DataNotFoundError, LayoutError):  # none, unfinished or damaged: import over it
         return None
+
+
+def _protocol_intact(lfw: LFWDataset) -> bool:
+    """Whether the copy holds exactly the protocol files its manifest lists, unchanged."""
+    listed = {name: sha for name, sha in lfw.checksums.items() if name in known.PROTOCOL_NAMES}
+    return lfw.protocol_names() == sorted(listed) and all(
+        sha256_file(lfw.protocol_dir / name) == sha for name, sha in listed.items()
+    )
 
 
 def _stage_images(source: Path, staging: Path, progress: bool) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from siamface.errors import SiamfaceError
+
 if TYPE_CHECKING:  # protocol.py is imported lazily where it is used
     from siamface.data.protocol import PairsFile, PeopleFile
 
@@ -25,17 +27,22 @@ _HOW_TO_GET = (
     "run `siamface data fetch` to download LFW, or `siamface data import PATH` "
     "to import an archive or folder you already have (e.g. lfw-deepfunneled.tgz)"
 )
+_HOW_TO_REPAIR = "run `siamface data import PATH` again with the same sources to repair it"
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(SiamfaceError, FileNotFoundError):
     """There is no complete LFW import in the data home."""
 
 
-class LayoutError(ValueError):
+class LayoutError(SiamfaceError, ValueError):
     """An image folder that does not follow LFW's ``<Name>/<Name>_NNNN.jpg`` layout."""
 
 
-class UnknownImageError(ValueError):
+class DamagedImportError(LayoutError):
+    """The imported copy was changed after the import: images or people deleted or added."""
+
+
+class UnknownImageError(SiamfaceError, ValueError):
     """A reference to a person or image number that the imported copy does not have."""
 
 
@@ -146,7 +153,8 @@ def open_lfw(home: Path) -> LFWDataset:
 
     Raises:
         DataNotFoundError: Nothing imported, or an import that never finished.
-        LayoutError: The images folder was changed after the import and is no longer valid.
+        DamagedImportError: The images folder was changed after the import: it breaks LFW's
+            layout, or holds other numbers of people or images than the manifest lists.
     """
     home = Path(home)
     root = home / "lfw"
@@ -159,10 +167,22 @@ def open_lfw(home: Path) -> LFWDataset:
             )
         raise DataNotFoundError(f"no LFW copy in {home}: {_HOW_TO_GET}")
     manifest = read_manifest(manifest_path)
+    try:
+        counts = scan_image_folder(root / "images")
+    except LayoutError as err:
+        raise DamagedImportError(f"{err}; the LFW copy was changed after the import: "
+                                 f"{_HOW_TO_REPAIR}") from err
+    people, images = len(counts), sum(counts.values())
+    if (people, images) != (manifest["people"], manifest["images"]):
+        raise DamagedImportError(
+            f"{root / 'images'} holds {people:,} people and {images:,} images, but {MANIFEST} "
+            f"lists {manifest['people']:,} and {manifest['images']:,}: the copy was changed "
+            f"after the import; {_HOW_TO_REPAIR}"
+        )
     return LFWDataset(
         home=home,
         variant=manifest["variant"],
-        image_counts=scan_image_folder(root / "images"),
+        image_counts=counts,
         checksums=dict(manifest["checksums"]),
     )
 
@@ -176,6 +196,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
     missing = [k for k in ("variant", "people", "images", "checksums") if k not in manifest]
     if missing:
         raise DataNotFoundError(f"{path} lacks {', '.join(missing)}; {_HOW_TO_GET}")
+    counts = [manifest[k] for k in ("people", "images")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        raise DataNotFoundError(
+            f"{path}: people and images must be whole numbers, found {counts}; {_HOW_TO_GET}"
+        )
     return manifest
 
 
