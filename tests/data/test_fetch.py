@@ -40,8 +40,8 @@ def server(tmp_path, monkeypatch):
     served = tmp_path / "served"
     make_lfw_tree(tmp_path / "tree" / "lfw_funneled", TINY, size=8)
     shutil.make_archive(str(served / "lfw-funneled"), "gztar", tmp_path / "tree", "lfw_funneled")
-    for name in PAIRS:
-        (served / name).write_text(f"1\nAnn_Ax\t1\t2\n# {name}\n")
+    for i, name in enumerate(PAIRS):  # valid pairs of TINY, for the import's checks
+        (served / name).write_text(f"1\nAnn_Ax\t1\t{2 + i % 2}\nAnn_Ax\t3\tBo_By\t1\n")
     log: list[str] = []
     handler = type("Handler", (QuietHandler,), {"requests": log})
     httpd = http.server.ThreadingHTTPServer(

@@ -33,11 +33,21 @@ def make_source(tmp_path: Path, variant: str, form: str, counts=TINY) -> Path:
     return made.rename(tmp_path / f"tiny.{form}")
 
 
+# Made-up protocol files that parse against TINY: one matching and one non-matching pair, two of
+# the three people, and every name with its count.
+PROTOCOL_TEXT = {
+    "pairs": "1\nAnn_Ax\t1\t2\nBo_By\t1\tCy_Cz\t2\n",
+    "people": "2\nAnn_Ax\t3\nCy_Cz\t2\n",
+    "lfw-names": "Ann_Ax\t3\nBo_By\t1\nCy_Cz\t2\n",
+}
+
+
 def write_protocol(folder: Path, names=("pairsDevTest.txt", "people.txt"), sums=True) -> Path:
     """Made-up protocol files with a SHA256SUMS vouching for them (they are not the real ones)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
-        (folder / name).write_text(f"1\nAnn_Ax\t1\t2\n# {name}\n")
+        kind = next(k for k in PROTOCOL_TEXT if name.startswith(k))
+        (folder / name).write_text(PROTOCOL_TEXT[kind])
     if sums:
         vouch(folder)
     return folder

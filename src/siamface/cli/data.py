@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="an LFW archive or folder (any variant), protocol .txt files, or a folder of them",
     )
+    imp.add_argument(
+        "--replace-protocol",
+        action="store_true",
+        help="import only the protocol files given now (default: keep those imported before)",
+    )
     imp.set_defaults(func=_import)
 
     stats = commands.add_parser("stats", help="write dataset statistics and plots")
@@ -59,13 +64,14 @@ def _fetch(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from siamface.data.importer import import_lfw
 
-    _print_summary(import_lfw(args.paths, resolve_data_home(args.data_dir)))
+    home = resolve_data_home(args.data_dir)
+    _print_summary(import_lfw(args.paths, home, replace_protocol=args.replace_protocol))
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
-    from siamface.data.stats import write_stats_report
+    from siamface.reporting.dataset_report import write_stats_report
 
     home = resolve_data_home(args.data_dir)
     lfw = open_lfw(home)

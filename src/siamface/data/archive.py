@@ -7,7 +7,9 @@ write every member ourselves, after checking it, instead of calling ``extractall
 - names must be relative, without ``..`` parts, and land inside ``dest``;
 - only regular files and folders are allowed: every link and device file is rejected (LFW has
   none, so the simplest policy is also the safest);
-- the number of members and the total bytes written are capped.
+- the number of members and the total bytes written are capped;
+- the metadata macOS adds to the archives it makes (``__MACOSX/``, ``.DS_Store``, ``._*``
+  AppleDouble files) is skipped, after the checks above: a link is refused whatever its name.
 
 Where Python provides tarfile's "data" filter (3.12, and backports) it vets each tar member
 as a second opinion; our own checks come first because older Pythons lack the filter.
@@ -27,18 +29,28 @@ from typing import IO
 
 from tqdm import tqdm
 
+from siamface.errors import SiamfaceError
+
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
 _CHUNK = 1 << 20
 # What the tar/zip/gzip readers raise on a corrupt or truncated archive.
 _READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError)
 
 
-class ArchiveError(ValueError):
+class ArchiveError(SiamfaceError, ValueError):
     """An archive that cannot be read (corrupt, truncated or not an archive)."""
 
 
 class UnsafeArchiveError(ArchiveError):
     """An archive member that must not be extracted (traversal, link, device, size limits)."""
+
+
+def is_macos_metadata(name: str) -> bool:
+    """Whether a relative path is macOS metadata: in ``__MACOSX/``, a .DS_Store or a ._ file."""
+    parts = PurePosixPath(name).parts
+    return bool(parts) and (
+        "__MACOSX" in parts or parts[-1] == ".DS_Store" or parts[-1].startswith("._")
+    )
 
 
 def is_archive(path: Path) -> bool:
@@ -94,6 +106,8 @@ def safe_extract(
                     f"{archive}: more than {max_members:,} members; refusing to extract it"
                 )
             target = _target(archive, root, name)
+            if is_macos_metadata(name):
+                continue
             if source is None:  # a folder
                 target.mkdir(parents=True, exist_ok=True)
                 continue

@@ -1,6 +1,7 @@
 """Import LFW from archives, folders and protocol files into the data home, atomically.
 
-    sources ─► classify ─► verify sha256 ─► (unchanged? done) ─► stage ─► swap in ─► manifest
+    sources ─► classify ─► verify sha256 ─► (unchanged? done) ─► stage ─► parse protocol
+            ─► swap in ─► manifest
 
 Everything is built in ``<home>/.lfw-staging`` first; then the old ``<home>/lfw`` is moved
 aside, the staging folder is renamed to ``<home>/lfw`` and ``manifest.json`` is written last.
@@ -24,15 +25,18 @@ from tqdm import tqdm
 
 from siamface import __version__
 from siamface.data import sources as known
-from siamface.data.archive import is_archive, safe_extract
+from siamface.data.archive import is_archive, is_macos_metadata, safe_extract
 from siamface.data.lfw import (
     MANIFEST,
     DataNotFoundError,
     LayoutError,
     LFWDataset,
     open_lfw,
+    read_manifest,
     scan_image_folder,
 )
+from siamface.data.protocol import ProtocolError, read_pairs, read_people
+from siamface.errors import SiamfaceError
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
@@ -41,16 +45,26 @@ MANIFEST_FORMAT = 1
 SUMS_FILE = "SHA256SUMS"
 
 
-class SourceError(ValueError):
+# What makes an import fail and remove its staging folder: the errors it reports (bad sources,
+# a full disk) and Ctrl-C. Anything else is a bug and, like a crash, leaves the folder for the
+# next import to clean up.
+_FAILURES = (ValueError, OSError, KeyboardInterrupt)
+
+
+class SourceError(SiamfaceError, ValueError):
     """A source that is not LFW, or a set of sources that does not make one import."""
 
 
-def import_lfw(sources: Sequence[Path], home: Path, progress: bool = True) -> LFWDataset:
+def import_lfw(
+    sources: Sequence[Path], home: Path, progress: bool = True, replace_protocol: bool = False
+) -> LFWDataset:
     """Import one set of LFW images and any protocol files into ``home/lfw``.
 
-    The import replaces any previous one as a whole (protocol files included), except that
-    re-importing sources with the same checksums as the current import does nothing, as long as
-    the copy is complete (the images its manifest counts, the protocol files it lists).
+    The import replaces any previous one as a whole, except that the protocol files imported
+    before and not given now are kept (unless ``replace_protocol``), and that re-importing
+    sources with the same checksums as the current import does nothing, as long as the copy is
+    complete (the images its manifest counts, the protocol files it lists). Every protocol
+    file is parsed against the images before anything is swapped in.
 
     Args:
         sources: Any mix of: an archive of one LFW variant (.tgz/.tar.gz/.tar/.zip whose top
@@ -59,42 +73,65 @@ def import_lfw(sources: Sequence[Path], home: Path, progress: bool = True) -> LF
             ``lfw-names.txt``); a folder holding any of these. Exactly one set of images.
         home: The data home.
         progress: Show tqdm bars while extracting or copying.
+        replace_protocol: Import only the protocol files given now, dropping those imported
+            before.
 
     Returns:
         The imported copy, as `open_lfw(home)` opens it.
 
     Raises:
-        SourceError: Unrecognised sources, no images or more than one set of them.
+        SourceError: Unrecognised sources, no images or more than one set of them; a protocol
+            file to keep that is missing or changed in the current copy.
         ChecksumError: A file whose sha256 differs from its SHA256SUMS line or the built-in one.
         ArchiveError: A corrupt or unsafe archive.
         LayoutError: Images not laid out as ``<Name>/<Name>_NNNN.jpg``, numbered 1..n.
+        ProtocolError: A pairs or people file that does not parse, or names images or people
+            that the images do not have.
+        LockTimeoutError: Another process kept the data home locked for too long.
     """
     home = Path(home)
     images, protocol = _classify([Path(s) for s in sources])
-    checksums = {_label(images): _verified_sha256(images)}
-    checksums |= {name: _verified_sha256(path) for name, path in sorted(protocol.items())}
+    image_sum = _verified_sha256(images)
+    given = {name: _verified_sha256(path) for name, path in protocol.items()}
     with file_lock(home / DATA_HOME_LOCK, f"import LFW into {home}"):
-        return _import_locked(images, protocol, checksums, home, progress)
+        kept = {} if replace_protocol else _kept_protocol(home, set(protocol))
+        sums = {**given, **{name: sha for name, (_, sha) in kept.items()}}
+        checksums = {_label(images): image_sum, **dict(sorted(sums.items()))}
+        files = {**protocol, **{name: path for name, (path, _) in kept.items()}}
+        current = _current_import(home)
+        if current is not None and current.checksums == checksums and _protocol_intact(current):
+            return current
+        return _import_locked(images, files, set(kept), checksums, home, progress)
 
 
 def _import_locked(
-    images: Path, protocol: dict[str, Path], checksums: dict[str, str], home: Path, progress: bool
+    images: Path,
+    protocol: dict[str, Path],
+    kept: set[str],
+    checksums: dict[str, str],
+    home: Path,
+    progress: bool,
 ) -> LFWDataset:
-    """The import, once the sources are verified and the data home's lock is held."""
-    current = _current_import(home)
-    if current is not None and current.checksums == checksums and _protocol_intact(current):
-        return current
+    """Stage, check and swap in an import, with the data home's lock held.
 
+    ``protocol`` maps each protocol file to import to its source; those named in ``kept`` come
+    from the current import.
+    """
     staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / "lfw"
     for leftover in (staging, old):  # from an import that crashed
         if leftover.exists():
             shutil.rmtree(leftover)
-    staging.mkdir(parents=True)
-    variant = _stage_images(images, staging, progress)
-    counts = scan_image_folder(staging / "images")
-    (staging / "protocol").mkdir()
-    for name, path in protocol.items():
-        shutil.copyfile(path, staging / "protocol" / name)
+    try:
+        staging.mkdir(parents=True)
+        variant = _stage_images(images, staging, progress)
+        counts = scan_image_folder(staging / "images")
+        _check_protocol(protocol, kept, counts)
+        (staging / "protocol").mkdir()
+        for name, path in protocol.items():
+            shutil.copyfile(path, staging / "protocol" / name)
+    except _FAILURES:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
     if lfw_dir.exists():
         lfw_dir.rename(old)
@@ -112,6 +149,55 @@ def _import_locked(
     if old.exists():
         shutil.rmtree(old)
     return open_lfw(home)
+
+
+def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:
+    """The current import's protocol files that ``given`` does not replace: name -> (path, sha).
+
+    Raises:
+        SourceError: One of them is missing from the copy or differs from its manifest sha256.
+    """
+    manifest = home / "lfw" / MANIFEST
+    try:
+        previous = read_manifest(manifest)["checksums"] if manifest.is_file() else {}
+    except DataNotFoundError:  # unreadable: there is nothing we could trust to keep
+        return {}
+    kept: dict[str, tuple[Path, str]] = {}
+    for name, sha in sorted(previous.items()):
+        if name not in known.PROTOCOL_NAMES or name in given:
+            continue
+        path = home / "lfw" / "protocol" / name
+        if not path.is_file() or sha256_file(path) != sha:
+            state = "is missing" if not path.is_file() else f"differs from its sha256 in {manifest}"
+            raise SourceError(
+                f"{path}: the protocol file imported before {state}; give {name} again to keep "
+                "it, or import with --replace-protocol (replace_protocol=True) to drop it"
+            )
+        kept[name] = (path, sha)
+    return kept
+
+
+def _check_protocol(protocol: dict[str, Path], kept: set[str], counts: dict[str, int]) -> None:
+    """Parse every pairs and people file strictly against the image ``counts``.
+
+    Raises:
+        ProtocolError: The parser's, naming the file and line; for a file kept from the current
+            import it also says how to drop it.
+    """
+    for name, path in sorted(protocol.items()):
+        if name.startswith("pairs"):
+            parse = read_pairs
+        elif name.startswith("people"):
+            parse = read_people
+        else:
+            continue  # lfw-names.txt: a plain list of names that nothing reads
+        try:
+            parse(path, image_counts=counts)
+        except ProtocolError as err:
+            if name not in kept:
+                raise
+            how = "it was kept from the previous import; give a new one or --replace-protocol"
+            raise ProtocolError(err.path, err.line, err.found, f"{err.expected} ({how})") from err
 
 
 def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
@@ -213,8 +299,9 @@ def _tree_sha256(folder: Path) -> str:
 
 
 def _files(folder: Path) -> list[Path]:
+    """Every file under ``folder``, sorted, without the metadata macOS leaves (.DS_Store, ._*)."""
     found = [Path(d) / f for d, _, names in os.walk(folder) for f in names]
-    return sorted(found)
+    return sorted(f for f in found if not is_macos_metadata(f.relative_to(folder).as_posix()))
 
 
 def _current_import(home: Path) -> LFWDataset | None:

@@ -196,6 +196,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
     missing = [k for k in ("variant", "people", "images", "checksums") if k not in manifest]
     if missing:
         raise DataNotFoundError(f"{path} lacks {', '.join(missing)}; {_HOW_TO_GET}")
+    checksums = manifest["checksums"]
+    if not isinstance(checksums, dict) or not all(
+        isinstance(v, str) for v in checksums.values()
+    ):
+        raise DataNotFoundError(f"{path}: checksums must map file names to sha256; {_HOW_TO_GET}")
     counts = [manifest[k] for k in ("people", "images")]
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
         raise DataNotFoundError(
