@@ -31,14 +31,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from siamface.errors import SiamfaceError
+
 # A person's name becomes a folder and a file name: one path component, no spaces, no slashes,
 # no leading dot (so never "." or ".."). LFW's names only use letters, "_" and "-".
 _NAME = re.compile(r"[^\s/\\.][^\s/\\]*")
 _DIGITS = re.compile(r"[0-9]+")
+_MAX_DIGITS = 9  # no count in a protocol file comes near a billion (LFW has 13,233 images)
 _NAME_RULE = "a name without spaces, slashes or a leading dot"
 
 
-class ProtocolError(ValueError):
+class ProtocolError(SiamfaceError, ValueError):
     """A protocol file deviates from its format: ``<path>:<line>: <found>; expected <expected>``.
 
     Args:
@@ -274,8 +277,11 @@ def _wrong_fields(fields: list[str]) -> str:
 
 
 def _positive(lines: _Lines, line: int, text: str, what: str) -> int:
-    if not _DIGITS.fullmatch(text) or int(text) < 1:
-        raise lines.error(line, f"{what} `{text}`", "a positive integer")
+    if not _DIGITS.fullmatch(text) or (len(text) <= _MAX_DIGITS and int(text) < 1):
+        raise lines.error(line, f"{what} `{_show([text])}`", "a positive integer")
+    if len(text) > _MAX_DIGITS:  # before int(), which refuses more than 4,300 digits
+        raise lines.error(line, f"{what} `{_show([text])}` of {len(text):,} digits",
+                          f"a positive integer of at most {_MAX_DIGITS} digits")
     return int(text)
 
 
