@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from siamface.data.preprocess import Preprocessing, load_image
 from siamface.data.protocol import ImageRef
+from siamface.errors import SiamfaceError
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import stable_hash
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
@@ -49,11 +50,11 @@ IMAGES_NAME = "images.npy"
 PARTIAL_NAME = "images.npy.partial"
 
 
-class CacheError(ValueError):
+class CacheError(SiamfaceError, ValueError):
     """A cache folder is missing, incomplete, corrupt or holds other settings than asked for."""
 
 
-class MissingImageError(KeyError):
+class MissingImageError(SiamfaceError, KeyError):
     """An image asked of an ImageCache is not in it."""
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
