@@ -4,24 +4,24 @@ import json
 
 import pytest
 
-from siamface.evaluation.report import evaluate_run
-from siamface.training.config import load_config
-from siamface.training.run import train_run
+from siamface.pipeline import evaluate, train
+from siamface.training.builder import resolve_config
 
 
 @pytest.mark.real_data
 def test_one_epoch_on_real_lfw_trains_on_devtrain_and_evaluates_devtest(real_lfw, tmp_path):
     # The default recipe, shrunk: 32x32 grey crops, a narrow ResFace, one epoch of 20 steps.
-    config = load_config("default", [
+    config = resolve_config("default", [
         "data.size=32", "data.channels=1", "model.width=8", "model.embedding_dim=32",
         "train.epochs=1", "schedule.warmup_epochs=0.1",
     ])
-    run_dir, fit = train_run(config, real_lfw, tmp_path, progress=False)
+    run, fit = train(config, real_lfw, tmp_path, progress=False)
+    run_dir = run.path
     data = json.loads((run_dir / "data.json").read_text())
     assert data["setting"] == "unrestricted (identity labels)"
     assert data["val_pairs"] == 440 and data["val_matching"] == 220  # 20% of pairsDevTrain
-    metrics = evaluate_run(run_dir, real_lfw, "pairsDevTest.txt", n_bootstrap=50, plots=False,
-                           progress=False)
+    metrics = evaluate(run, real_lfw, ["pairsDevTest.txt"], n_bootstrap=50, plots=False,
+                       progress=False).metrics["pairsDevTest.txt"]
     assert metrics["pairs"] == 1000 and metrics["matching"] == 500
     # one epoch of a tiny model already separates faces better than chance
     assert metrics["auc"] > 0.6

@@ -1,7 +1,8 @@
 """siamface: one-shot face verification with Siamese neural networks on LFW.
 
 The Python API (``siamface.api``) is available from here: ``siamface.load_verifier``,
-``siamface.Verifier``, ``siamface.Gallery``, ``siamface.train``, ``siamface.evaluate``. It is
+``siamface.Verifier``, ``siamface.Gallery``, ``siamface.train``, ``siamface.evaluate``,
+``siamface.run``. It is
 imported on first use, so that ``import siamface`` (and ``siamface --help``) stay quick.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("Gallery", "Identification", "Verification", "Verifier", "evaluate", "load_verifier",
-        "train")
+        "run", "train")
 __all__ = ["__version__", *_API]
 
 

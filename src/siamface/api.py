@@ -2,6 +2,7 @@
 
     import siamface
 
+    result = siamface.run("default")                              # the main job, as `make run`
     run_dir = siamface.train("default", ["train.epochs=5"])       # a run folder under ./runs
     metrics = siamface.evaluate(run_dir, "pairsDevTest.txt")      # accuracy, AUC, ...
 
@@ -11,8 +12,8 @@
     gallery = siamface.Gallery(verifier).fit("people/")           # people/<Name>.jpg
     print(gallery.identify("visitor.jpg", top_k=3))
 
-Each name here is a thin layer over the module that does the work (``siamface.training.run``,
-``siamface.evaluation.report``, ``siamface.inference``), whose docstrings say more.
+Each name here is a thin layer over the module that does the work (``siamface.pipeline`` for
+the use cases, ``siamface.inference`` for photos), whose docstrings say more.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "Verifier",
     "evaluate",
     "load_verifier",
+    "run",
     "train",
 ]
 
@@ -63,7 +65,8 @@ def train(
     """Train a config on the imported LFW copy; return the new run folder.
 
     Args:
-        config_name: A config in configs/ ("default", "koch2015", ...) or a YAML path.
+        config_name: A shipped config ("default", "koch2015", ...; see ``siamface configs``)
+            or a YAML path.
         overrides: Dotted ``key=value`` overrides, e.g. ``["train.epochs=5", "optim.lr=1e-3"]``.
         data_dir: The data home (default: $SIAMFACE_DATA, else the user cache folder).
         runs_dir: Where the run folder is made.
@@ -75,33 +78,46 @@ def train(
     """
     from siamface.data.home import resolve_data_home
     from siamface.data.lfw import open_lfw
-    from siamface.training.config import load_config
-    from siamface.training.run import train_run
+    from siamface.pipeline import train as train_run
+    from siamface.training.builder import resolve_config
 
-    config = load_config(config_name, list(overrides))
+    config = resolve_config(config_name, list(overrides))
     lfw = open_lfw(resolve_data_home(data_dir))
-    run_dir, _ = train_run(config, lfw, Path(runs_dir), progress=progress)
-    return run_dir
+    run, _ = train_run(config, lfw, Path(runs_dir), progress=progress)
+    return run.path
 
 
 def evaluate(
     run_dir: str | Path,
-    pairs: str = "pairsDevTest.txt",
+    pairs: str | Sequence[str] = "pairsDevTest.txt",
     data_dir: str | Path | None = None,
+    one_shot: Sequence[int] = (),
+    trials: int = 1000,
+    ten_fold: bool = False,
+    n_bootstrap: int = 1000,
     plots: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate a run on an imported pairs file; write and return its metrics.
+    """Evaluate a run on imported pairs files (and one-shot, View 2), as ``siamface evaluate``.
 
     The decision threshold is the one chosen on validation pairs when training; the results
-    (metrics.json, scores.csv, figures) go to ``run_dir/eval/<pairs file stem>/``.
+    (metrics.json, scores.csv, figures) go to ``run_dir/eval/<pairs file stem>/`` and the
+    run's report.md is rewritten.
 
     Args:
         run_dir: A finished run folder.
-        pairs: An imported pairs file, e.g. "pairsDevTest.txt".
+        pairs: One imported pairs file or several, e.g. "pairsDevTest.txt".
         data_dir: The data home (default: $SIAMFACE_DATA, else the user cache folder).
+        one_shot: Values of N for N-way one-shot identification on each file's people.
+        trials: One-shot trials per N.
+        ten_fold: Also apply LFW's View 2 protocol to pairs.txt.
+        n_bootstrap: Resamples for the 95% intervals.
         plots: Draw the figures.
         progress: Show a progress bar if the image cache must be built.
+
+    Returns:
+        The metrics of the one pairs file given, or (several files, one-shot or ten-fold)
+        ``{"metrics": {file: ...}, "one_shot": {file: ...}, "ten_fold": ...}``.
 
     Example::
 
@@ -110,7 +126,61 @@ def evaluate(
     """
     from siamface.data.home import resolve_data_home
     from siamface.data.lfw import open_lfw
-    from siamface.evaluation.report import evaluate_run
+    from siamface.pipeline import evaluate as evaluate_run
+    from siamface.run_folder import Run
 
+    files = [pairs] if isinstance(pairs, str) else list(pairs)
     lfw = open_lfw(resolve_data_home(data_dir))
-    return evaluate_run(Path(run_dir), lfw, pairs, plots=plots, progress=progress)
+    out = evaluate_run(Run(run_dir), lfw, files, one_shot, trials, ten_fold, n_bootstrap,
+                       plots=plots, progress=progress)
+    if isinstance(pairs, str) and not one_shot and not ten_fold:
+        return out.metrics[pairs]
+    return {"metrics": out.metrics, "one_shot": out.one_shot, "ten_fold": out.ten_fold}
+
+
+def run(
+    config_name: str = "default",
+    overrides: Sequence[str] = (),
+    data_dir: str | Path | None = None,
+    import_paths: Sequence[str | Path] = (),
+    runs_dir: str | Path = "runs",
+    one_shot: Sequence[int] = (2, 5, 10, 20),
+    trials: int = 1000,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The main job, as ``siamface run``: get LFW, train, score pairsDevTest.txt once, report.
+
+    Args:
+        config_name: A shipped config or a YAML path.
+        overrides: Dotted ``key=value`` overrides.
+        data_dir: The data home.
+        import_paths: LFW files to import first (else the imported copy, else a download).
+        runs_dir: Where the run folder is made.
+        one_shot: Values of N for N-way one-shot identification on DevTest's people.
+        trials: One-shot trials per N.
+        progress: Show progress bars.
+
+    Returns:
+        ``{"run": run folder, "best_epoch": ..., "metrics": DevTest's metrics,
+        "one_shot": ... or None, "report": report.md}``.
+
+    Example::
+
+        result = run("default", ["train.epochs=5"], import_paths=["../shared/lfw"])
+        result["metrics"]["accuracy"]
+    """
+    from siamface.data.home import resolve_data_home
+    from siamface.data.people import TEST_PAIRS
+    from siamface.pipeline import get_data, run_main_job
+    from siamface.training.builder import resolve_config
+
+    config = resolve_config(config_name, list(overrides))
+    lfw = get_data(resolve_data_home(data_dir), [Path(p) for p in import_paths], progress)
+    job = run_main_job(config, lfw, Path(runs_dir), one_shot, trials, progress=progress)
+    return {
+        "run": job.run.path,
+        "best_epoch": job.fit.best_epoch,
+        "metrics": job.evaluation.metrics[TEST_PAIRS],
+        "one_shot": job.evaluation.one_shot.get(TEST_PAIRS),
+        "report": job.run.report_path,
+    }

@@ -12,6 +12,7 @@ from siamface.cli.main import main
 from siamface.data import sources
 from siamface.data.home import ENV_VAR
 from siamface.data.sources import RemoteFile
+from siamface.errors import UnknownNameError
 
 TINY = {"Ann_Ax": 3, "Bo_By": 1, "Cy_Cz": 2}
 
@@ -98,7 +99,7 @@ def test_command_groups_come_from_the_module_list(monkeypatch, capsys):
 
     def run(args: argparse.Namespace) -> int:
         if args.fail:
-            raise KeyError("unknown model 'x'; choose one of: a, b\nsecond line")
+            raise UnknownNameError("unknown model 'x'; choose one of: a, b\nsecond line")
         print("shouted")
         return 0
 

@@ -6,8 +6,8 @@ import yaml
 
 from siamface.cli.main import main
 from siamface.cli.train import format_epoch_header, format_epoch_row
-from siamface.training import trainer as trainer_module
-from siamface.training.config import list_configs
+from siamface.config import list_configs
+from siamface.training import builder as builder_module
 
 from .conftest import TINY
 
@@ -92,16 +92,17 @@ def test_an_unknown_config_key_lists_the_valid_ones(cli_home, tmp_path, capsys):
 
 def test_a_nan_loss_prints_its_message_and_exits_non_zero(cli_home, tmp_path, monkeypatch,
                                                           capsys):
-    def nan_loss(name, **kwargs):
+    def nan_loss(config):
         return lambda scores, target, weight=None: scores.logits.sum() * float("nan")
 
-    monkeypatch.setattr(trainer_module, "build_loss", nan_loss)
+    monkeypatch.setattr(builder_module, "build_loss", nan_loss)
     code = main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
                  "--runs-dir", str(tmp_path), "--no-progress"])
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("siamface: error: training diverged: ")
     assert "epoch 1, step 1" in err and "loss became nan" in err and "optim.lr" in err
+    assert "no epoch finished, so there is no checkpoint to resume from" in err
 
 
 def test_configs_lists_every_config(capsys):

@@ -13,7 +13,6 @@ from siamface.data import cache as cache_mod
 from siamface.data.cache import (
     CACHE_VERSION,
     CacheError,
-    ImageCache,
     MissingImageError,
     all_image_refs,
     build_cache,
@@ -22,6 +21,7 @@ from siamface.data.cache import (
     open_cache,
 )
 from siamface.data.lfw import LFWDataset
+from siamface.data.people import person_ids
 from siamface.data.preprocess import Preprocessing, load_image
 from siamface.data.protocol import ImageRef
 
@@ -137,17 +137,9 @@ def test_all_image_refs_sorts_by_name_then_number():
     assert refs[3:] == [ImageRef("Cy", k) for k in range(1, 11)]  # 10 after 9, not after 1
 
 
-def test_person_labels(lfw):
+def test_person_ids_of_the_cached_rows(lfw):
     cache = load_or_build_cache(lfw, PREP, workers=1, progress=False)
-    assert cache.people == ["Alice_Able", "Bob_Baker", "Carol_Cole", "Dan_Dunn", "Eve_Evans"]
-    assert cache.person_labels().tolist() == [0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4]
-
-
-def test_person_labels_do_not_depend_on_row_order():
-    refs = [ImageRef("Zed", 1), ImageRef("Amy", 1), ImageRef("Zed", 2)]
-    cache = ImageCache(np.zeros((3, 1, 2, 2), np.uint8), refs, Preprocessing(size=2), "k")
-    assert cache.people == ["Amy", "Zed"]
-    assert cache.person_labels().tolist() == [1, 0, 1]
+    assert person_ids(cache.refs).tolist() == [0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4]
 
 
 # --- keys and invalidation -----------------------------------------------------------------

@@ -146,11 +146,3 @@ def test_scan_of_empty_or_missing_folder(tmp_path):
         scan_image_folder(tmp_path / "empty")
 
 
-def test_people_in_reads_people_and_pairs_files_that_are_imported(synthetic_home):
-    lfw = open_lfw(synthetic_home)
-    devtest = set(lfw.read_people("peopleDevTest.txt").names)
-    assert lfw.people_in("peopleDevTest.txt") == devtest
-    assert lfw.people_in("pairsDevTest.txt") <= devtest
-    # a file that is not imported contributes nobody
-    assert lfw.people_in("people.txt") == set()
-    assert lfw.people_in("peopleDevTest.txt", "peopleDevTrain.txt") == set(lfw.image_counts)

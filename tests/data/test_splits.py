@@ -5,19 +5,17 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from siamface.data.people import pair_people
 from siamface.data.protocol import ImageRef, Pair, read_pairs
 from siamface.data.splits import (
     IdentityLeakageWarning,
     LeakageError,
     check_no_leakage,
     mine_pairs,
-    people_in,
-    person_ids,
     split_pairs_by_person,
     split_pairs_random,
 )
@@ -69,7 +67,7 @@ def test_split_by_person_properties(data, val_fraction: float, seed: int) -> Non
         raise
 
     # nobody on both sides, nothing lost, nothing duplicated, input order kept
-    assert not people_in(train) & people_in(val)
+    assert not pair_people(train) & pair_people(val)
     assert sorted(p.line for p in train + val) == [p.line for p in pairs]
     assert [p.line for p in train] == sorted(p.line for p in train)
     assert [p.line for p in val] == sorted(p.line for p in val)
@@ -89,7 +87,7 @@ def test_split_by_person_properties(data, val_fraction: float, seed: int) -> Non
             original = by_line[p.line]
             assert (p.left, p.same, p.fold) == (original.left, original.same, original.fold)
             if p.right != original.right:
-                assert not p.same and original.right.name not in people_in(side)
+                assert not p.same and original.right.name not in pair_people(side)
             assert 1 <= p.right.number <= counts[p.right.name]
 
     assert split_pairs_by_person(pairs, counts, val_fraction, seed) == (train, val)
@@ -102,7 +100,7 @@ def test_split_by_person_is_balanced_on_many_people() -> None:
     # 500 matching and 500 non-matching pairs: 20% of each is 100
     assert (sum(p.same for p in val), sum(not p.same for p in val)) == (100, 100)
     assert (sum(p.same for p in train), sum(not p.same for p in train)) == (400, 400)
-    assert not people_in(train) & people_in(val)
+    assert not pair_people(train) & pair_people(val)
 
 
 def test_straddling_pair_is_repaired_on_its_left_side_or_refused() -> None:
@@ -155,7 +153,7 @@ def test_split_of_real_dev_train(lfw_source: Path) -> None:
     train, val = split_pairs_by_person(pairs, counts, val_fraction=0.2, seed=0)
     assert (sum(p.same for p in val), sum(not p.same for p in val)) == (220, 220)
     assert (len(train), len(val)) == (1760, 440)
-    check_no_leakage(people_in(train), people_in(val), "training", "validation")
+    check_no_leakage(pair_people(train), pair_people(val), "training", "validation")
 
 
 # ----------------------------------------------------------------------------- random split
@@ -173,7 +171,7 @@ def test_random_split_warns_with_the_number_of_shared_people() -> None:
         assert (len(train), len(val)) == (5, 5)
         assert sorted(p.line for p in train + val) == list(range(1, 11))
         assert [p.line for p in val] == sorted(p.line for p in val)
-        shared = people_in(train) & people_in(val)
+        shared = pair_people(train) & pair_people(val)
         assert shared <= {"A", "B"}
         messages = [str(w.message) for w in record if w.category is IdentityLeakageWarning]
         if shared:
@@ -200,9 +198,9 @@ def test_random_split_leaks_on_real_style_data() -> None:
     pairs = mine_pairs(counts, 200, seed=0)
     with pytest.warns(IdentityLeakageWarning, match="appear in both"):
         train, val = split_pairs_random(pairs, 0.2, seed=0)
-    shared = people_in(train) & people_in(val)
+    shared = pair_people(train) & pair_people(val)
     with pytest.raises(LeakageError, match=f"^{len(shared)} people appear in both"):
-        check_no_leakage(people_in(train), people_in(val))
+        check_no_leakage(pair_people(train), pair_people(val))
 
 
 # ----------------------------------------------------------------------------- leakage check
@@ -279,7 +277,7 @@ def test_single_image_people_feed_only_non_matching_pairs() -> None:
     counts = {"A": 5, "B": 1, "C": 1, "D": 1}
     pairs = mine_pairs(counts, 20, seed=4)
     assert {p.left.name for p in pairs if p.same} == {"A"}
-    assert {"B", "C", "D"} <= people_in(p for p in pairs if not p.same)
+    assert {"B", "C", "D"} <= pair_people(p for p in pairs if not p.same)
     assert mine_pairs(counts, 20, seed=5) != pairs
     with pytest.raises(ValueError, match=r"1 people have no image count: \['E'\]"):
         mine_pairs(counts, 4, seed=0, people=["A", "E"])
@@ -288,13 +286,3 @@ def test_single_image_people_feed_only_non_matching_pairs() -> None:
 # ----------------------------------------------------------------------------- labels
 
 
-def test_person_ids() -> None:
-    refs = [ImageRef("B", 1), ImageRef("A", 2), ImageRef("B", 3), ImageRef("C", 1)]
-    ids = person_ids(refs)
-    assert ids.dtype == np.int64 and ids.tolist() == [1, 0, 1, 2]
-    assert person_ids(refs, ["C", "B", "A", "D"]).tolist() == [1, 2, 1, 0]
-    assert person_ids([]).shape == (0,)
-    with pytest.raises(ValueError, match=r"not in names: \['C'\]"):
-        person_ids(refs, ["A", "B"])
-    with pytest.raises(ValueError, match="repeated"):
-        person_ids(refs, ["A", "B", "C", "A"])

@@ -18,8 +18,8 @@ from siamface.data.stats import (
     pairs_stats,
     people_overlap,
     people_stats,
-    write_stats_report,
 )
+from siamface.reporting.dataset_report import write_stats_report
 
 COUNTS = {"Ann": 4, "Ben": 1, "Cid": 2, "Dee": 1, "Eva": 3, "Fay": 2}
 

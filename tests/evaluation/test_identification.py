@@ -1,18 +1,14 @@
 import math
-import types
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from siamface.data.protocol import ImageRef, read_pairs, read_people
 from siamface.evaluation import identification
 from siamface.evaluation.identification import (
     head_scorer,
     one_shot_curve,
-    one_shot_people,
-    person_images,
 )
 from siamface.models.heads import build_head
 from siamface.models.siamese import SiameseNet
@@ -63,35 +59,3 @@ def test_one_shot_curve_is_perfect_on_separated_people_and_chance_on_identical_i
     assert low < 0.2 < high
 
 
-def test_person_images_lists_every_image_with_its_persons_id():
-    refs, ids = person_images(["Bo", "Al"], {"Al": 2, "Bo": 3, "Cy": 4})
-    assert refs == [ImageRef("Bo", 1), ImageRef("Bo", 2), ImageRef("Bo", 3),
-                    ImageRef("Al", 1), ImageRef("Al", 2)]
-    assert ids.tolist() == [0, 0, 0, 1, 1] and ids.dtype == np.int64
-
-
-def fake_lfw(tmp_path, files: dict[str, str], counts: dict[str, int]):
-    """What one_shot_people reads of an LFWDataset, over real protocol files."""
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    return types.SimpleNamespace(
-        image_counts=counts,
-        protocol_names=lambda: sorted(files),
-        read_people=lambda name: read_people(tmp_path / name),
-        read_pairs=lambda name: read_pairs(tmp_path / name),
-    )
-
-
-COUNTS = {"Al": 3, "Bo": 1, "Cy": 2, "Di": 5, "Ed": 2}
-PAIRS = "1\nAl\t1\t2\nAl\t1\tBo\t1\n"  # people: Al, Bo
-
-
-def test_people_come_from_the_matching_people_file_without_single_image_people(tmp_path):
-    lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS,
-                              "peopleDevTest.txt": "4\nAl\t3\nBo\t1\nCy\t2\nDi\t5\n"}, COUNTS)
-    assert one_shot_people(lfw, "pairsDevTest.txt") == (["Al", "Cy", "Di"], "peopleDevTest.txt")
-
-
-def test_people_fall_back_to_the_pairs_file(tmp_path):
-    lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS}, COUNTS)
-    assert one_shot_people(lfw, "pairsDevTest.txt") == (["Al"], "pairsDevTest.txt")

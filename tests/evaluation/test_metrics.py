@@ -9,7 +9,6 @@ from sklearn.metrics import roc_auc_score
 from siamface.evaluation.metrics import (
     ConfusionCounts,
     accuracy,
-    binary_cross_entropy,
     confusion_counts,
     confusion_matrix,
     equal_error_rate,
@@ -158,22 +157,6 @@ def test_confusion_counts_rates_are_nan_without_the_class():
     assert math.isnan(counts.far)
     with pytest.raises(ValueError, match="2x2"):
         ConfusionCounts.from_matrix(np.zeros((3, 3)))
-
-
-def test_binary_cross_entropy_by_hand():
-    # -(ln 0.9 + ln(1 - 0.2)) / 2 = (0.1053605 + 0.2231436) / 2
-    assert binary_cross_entropy(np.array([0.9, 0.2]), np.array([1, 0])) == pytest.approx(
-        0.16425203, abs=1e-7
-    )
-    # A certain mistake costs -ln(eps), not infinity.
-    assert binary_cross_entropy(np.array([0.0]), np.array([1]), eps=1e-3) == pytest.approx(
-        -math.log(1e-3)
-    )
-
-
-def test_binary_cross_entropy_rejects_logits():
-    with pytest.raises(ValueError, match="sigmoid"):
-        binary_cross_entropy(np.array([2.5, -1.0]), np.array([1, 0]))
 
 
 @pytest.mark.parametrize(

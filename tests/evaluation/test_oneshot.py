@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
+from siamface.evaluation.identification import one_shot_curve
 from siamface.evaluation.oneshot import (
-    accuracy_vs_n,
-    n_way_one_shot,
     n_way_one_shot_scored,
     sample_one_shot_trials,
     score_trials,
@@ -13,6 +12,11 @@ from siamface.evaluation.oneshot import (
 # 12 people with 3 images each, then 4 people with a single image (never probes).
 LABELS = np.r_[np.repeat(np.arange(12), 3), np.arange(12, 16)]
 SAME = (LABELS[:, None] == LABELS[None, :]).astype(float)  # (40, 40) perfect similarity
+
+
+def matrix(similarity):
+    """A pair scorer that reads a precomputed (M, M) similarity matrix."""
+    return lambda i, j: similarity[i, j]
 
 
 def test_trials_follow_the_rules():
@@ -41,13 +45,13 @@ def test_trials_are_deterministic_per_seed():
 
 
 def test_perfect_similarity_scores_one():
-    accuracy, (low, high) = n_way_one_shot(SAME, LABELS, n_way=10, n_trials=200)
+    accuracy, (low, high) = n_way_one_shot_scored(matrix(SAME), LABELS, n_way=10, n_trials=200)
     assert accuracy == 1.0
     assert high == 1.0 and 0.95 < low < 1.0
 
 
 def test_inverted_similarity_scores_zero():
-    assert n_way_one_shot(-SAME, LABELS, n_way=4, n_trials=100).accuracy == 0.0
+    assert n_way_one_shot_scored(matrix(-SAME), LABELS, n_way=4, n_trials=100).accuracy == 0.0
 
 
 def test_random_scores_give_about_one_over_n():
@@ -61,7 +65,8 @@ def test_random_scores_give_about_one_over_n():
 
 def test_ties_get_fractional_credit():
     # Constant similarity: every candidate ties, so each trial is worth 1/N.
-    assert n_way_one_shot(np.zeros((40, 40)), LABELS, 4, 50).accuracy == pytest.approx(0.25)
+    result = n_way_one_shot_scored(matrix(np.zeros((40, 40))), LABELS, 4, 50)
+    assert result.accuracy == pytest.approx(0.25)
     trials = sample_one_shot_trials(LABELS, 3, 1, seed=0)
     row = {int(c): s for c, s in zip(trials.candidates[0], [2.0, 2.0, 1.0], strict=True)}
     credit = score_trials(trials, lambda i, j: np.array([row[int(x)] for x in j]))
@@ -78,12 +83,13 @@ def blind_to_person_zero():
 def test_known_mixture_accuracy():
     # Probes of person 0 earn 1/N (all tied); everyone else is perfect. With the 12 eligible
     # people chosen uniformly the expected accuracy is 11/12 + (1/12)(1/N) = 0.9375 for N = 4.
-    result = n_way_one_shot(blind_to_person_zero(), LABELS, n_way=4, n_trials=6000, seed=1)
+    result = n_way_one_shot_scored(matrix(blind_to_person_zero()), LABELS, n_way=4,
+                                   n_trials=6000, seed=1)
     assert result.accuracy == pytest.approx(11 / 12 + 1 / 48, abs=0.01)
 
 
 def test_accuracy_vs_n_curve():
-    curve = accuracy_vs_n(blind_to_person_zero(), LABELS, (2, 5, 16), n_trials=6000)
+    curve = one_shot_curve(matrix(blind_to_person_zero()), LABELS, (2, 5, 16), n_trials=6000)
     assert list(curve) == [2, 5, 16]
     for n, result in curve.items():
         assert result.accuracy == pytest.approx(11 / 12 + 1 / (12 * n), abs=0.01)
@@ -107,8 +113,3 @@ def test_wilson_interval_by_hand():
 def test_bad_inputs(labels, n_way, message):
     with pytest.raises(ValueError, match=message):
         sample_one_shot_trials(labels, n_way, 10)
-
-
-def test_similarity_shape_must_match_labels():
-    with pytest.raises(ValueError, match="M = 40"):
-        n_way_one_shot(np.zeros((39, 39)), LABELS, 2, 10)

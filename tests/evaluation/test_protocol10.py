@@ -1,15 +1,11 @@
-import functools
-import types
 
 import numpy as np
 import pytest
 
-from siamface.data.lfw import DataNotFoundError, LFWDataset
-from siamface.data.protocol import ImageRef, Pair, read_pairs, read_people
+from siamface.data.protocol import ImageRef, Pair
 from siamface.evaluation.protocol10 import (
     caveat,
     subset_results,
-    training_pool,
     unseen_mask,
     view2_results,
 )
@@ -90,23 +86,3 @@ def test_caveat_is_loud_with_an_overlap_and_says_clean_without():
     assert "clean View 2 result" in caveat(view2_results(logits, pairs, {"Nobody"}, 0.0))
 
 
-def test_training_pool_is_the_union_of_the_devtrain_files(tmp_path):
-    files = {"pairsDevTrain.txt": "1\nAl\t1\t2\nAl\t1\tBo\t1\n",
-             "peopleDevTrain.txt": "2\nAl\t2\nCy\t1\n",
-             "pairsDevTest.txt": "1\nDi\t1\t2\nDi\t1\tEd\t1\n"}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-
-    def lfw(names):
-        fake = types.SimpleNamespace(
-            protocol_dir=tmp_path, protocol_names=lambda: sorted(names),
-            read_pairs=lambda n: read_pairs(tmp_path / n),
-            read_people=lambda n: read_people(tmp_path / n),
-        )
-        fake.people_in = functools.partial(LFWDataset.people_in, fake)
-        return fake
-
-    assert training_pool(lfw(files)) == {"Al", "Bo", "Cy"}
-    assert training_pool(lfw(["pairsDevTrain.txt"])) == {"Al", "Bo"}
-    with pytest.raises(DataNotFoundError, match=r"neither peopleDevTrain\.txt nor"):
-        training_pool(lfw(["pairsDevTest.txt"]))

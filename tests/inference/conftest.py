@@ -61,13 +61,14 @@ def random_photo(seed: int, size: tuple[int, int] = (250, 250)) -> np.ndarray:
 
 def write_tiny_run(run_dir: Path, threshold: float = 4.5) -> Path:
     """A run folder holding an untrained tiny model, as `siamface train` would leave it."""
-    from siamface.training.config import load_config
-    from siamface.training.run import save_model
-    from siamface.training.trainer import FitResult, build_run_model
+    from siamface.run_folder import Run
+    from siamface.training.builder import build_run_model, resolve_config
 
-    config = load_config("default", TINY_CONFIG)
+    config = resolve_config("default", TINY_CONFIG)
     torch.manual_seed(0)
     model = build_run_model(config).eval()
     run_dir.mkdir(parents=True, exist_ok=True)
-    save_model(run_dir, model, config, FitResult(1, threshold, [{"epoch": 1}], "epochs"))
+    run = Run(run_dir)
+    run.save_config(config)
+    run.save_model(model, config, threshold, 1, "epochs", [{"epoch": 1}])
     return run_dir

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from siamface.reporting.run_report import REPORT, run_report, write_run_report
-from siamface.training.config import load_config, save_resolved
+from siamface.config import load_config, save_resolved
+from siamface.reporting.run_report import run_report, write_run_report
+from siamface.run_folder import Run
 
 SUMMARY = (
     "epoch,train_loss,train_acc,val_loss,val_acc,val_auc,val_threshold,lr,seconds\n"
@@ -53,7 +54,7 @@ def run_dir(tmp_path):
 
 
 def test_report_has_every_section_and_formats_the_files_numbers(run_dir):
-    text = run_report(run_dir)
+    text = run_report(Run(run_dir))
     for heading in ("# Run default-20260101-000000", "## Configuration", "## Data",
                     "## Training", "## Test results", "## Environment"):
         assert f"\n{heading}\n" in f"\n{text}\n", heading
@@ -72,7 +73,7 @@ def test_report_shows_test_metrics_with_intervals_and_links_only_existing_figure
     folder = run_dir / "eval" / "pairsDevTest"
     write(folder / "metrics.json", METRICS)
     write(folder / "roc.png", "png")
-    text = run_report(run_dir)
+    text = run_report(Run(run_dir))
     assert "### pairsDevTest.txt" in text
     assert "| accuracy at the validation threshold | 0.8230 | [0.7990, 0.8460] |" in text
     assert "| ROC AUC | 0.9012 | [0.8800, 0.9200] |" in text
@@ -100,7 +101,7 @@ def test_report_shows_one_shot_and_the_view2_caveat(run_dir):
                  "accuracy_at_validation_threshold": 0.8, "majority_baseline": 0.5}
            for key, acc in ten_fold.items()},
     })
-    text = run_report(run_dir)
+    text = run_report(Run(run_dir))
     assert "### N-way one-shot identification (peopleDevTest.txt people)" in text
     assert "| 20 | 0.4100 | [0.3800, 0.4400] | 0.0500 |" in text
     assert "Caveat" not in text
@@ -110,8 +111,8 @@ def test_report_shows_one_shot_and_the_view2_caveat(run_dir):
 
 
 def test_write_run_report_draws_the_curves_and_writes_report_md(run_dir):
-    path = write_run_report(run_dir)
-    assert path == run_dir / REPORT
+    path = write_run_report(Run(run_dir))
+    assert path == run_dir / "report.md"
     assert (run_dir / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert "![Learning curves](learning_curves.png)" in path.read_text()
 
@@ -119,5 +120,5 @@ def test_write_run_report_draws_the_curves_and_writes_report_md(run_dir):
 def test_an_unfinished_run_has_no_report(run_dir):
     (run_dir / "model.json").unlink()
     with pytest.raises(FileNotFoundError, match="is not a finished run"):
-        write_run_report(run_dir)
-    assert not (run_dir / REPORT).exists() and not (run_dir / "learning_curves.png").exists()
+        write_run_report(Run(run_dir))
+    assert not (run_dir / "report.md").exists() and not (run_dir / "learning_curves.png").exists()

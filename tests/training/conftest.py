@@ -1,6 +1,7 @@
 import pytest
 
-from siamface.training.config import Config, load_config
+from siamface.config import Config
+from siamface.training.builder import resolve_config as load_config
 
 TINY = [
     "data.preprocessing=null", "data.size=32", "data.val_fraction=0.3",

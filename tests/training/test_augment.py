@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from siamface.config import AugmentConfig
 from siamface.training.augment import BatchAugment, warp
-from siamface.training.config import AugmentConfig
 
 NOTHING = {"affine_p": 0.0, "hflip_p": 0.0, "brightness": 0.0, "contrast": 0.0}
 

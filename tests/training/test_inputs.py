@@ -5,9 +5,10 @@ import pytest
 
 from siamface.data.importer import import_lfw
 from siamface.data.lfw import open_lfw
+from siamface.data.people import dev_test_people
 from siamface.data.splits import LeakageError
 from siamface.training.batches import IdentityBatches, PairBatches
-from siamface.training.inputs import devtest_people, prepare_inputs
+from siamface.training.inputs import prepare_inputs
 
 from .conftest import tiny
 
@@ -22,7 +23,7 @@ def test_identity_inputs_keep_devtest_and_validation_people_out_of_training(synt
     assert isinstance(inputs.batches, IdentityBatches)
     trained = names_of(inputs.cache, np.concatenate(inputs.batches.groups))
     validated = names_of(inputs.cache, inputs.val_pairs)
-    test = devtest_people(lfw)
+    test = dev_test_people(lfw)
     assert trained and validated
     assert not trained & test and not validated & test and not trained & validated
     assert set(np.unique(inputs.val_target)) == {0.0, 1.0}
@@ -42,7 +43,7 @@ def test_pair_inputs_use_pairs_dev_train_and_label_mined_pairs(synthetic_home):
     assert mined.description["setting"] == "unrestricted (mined pairs)"
     assert len(mined.batches.pairs) == n_train + 10
     trained = names_of(mined.cache, mined.batches.pairs)
-    assert not trained & devtest_people(lfw)
+    assert not trained & dev_test_people(lfw)
     assert not trained & names_of(mined.cache, mined.val_pairs)
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from siamface.training.config import ConfigError, OptimConfig
+from siamface.config import ConfigError, OptimConfig
 from siamface.training.optim import OPTIMIZERS, build_optimizer, param_groups
 
 

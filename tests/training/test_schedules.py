@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from siamface.training.config import ConfigError
+from siamface.config import ConfigError
 from siamface.training.schedules import SCHEDULES, build_schedule
 
 

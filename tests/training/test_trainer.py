@@ -5,9 +5,10 @@ import safetensors.torch
 import torch
 
 from siamface.data.lfw import open_lfw
+from siamface.pipeline import train
+from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.training.checkpoint import read_pointer
-from siamface.training.run import load_model, train_run
-from siamface.training.trainer import SUMMARY_FIELDS, TrainingDivergedError
+from siamface.training.trainer import TrainingDivergedError
 
 from .conftest import tiny
 
@@ -17,7 +18,8 @@ class Interrupt(Exception):
 
 
 def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp_path):
-    run_dir, fit = train_run(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
+    run, fit = train(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
+    run_dir = run.path
     rows = list(csv.DictReader((run_dir / "summary.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert list(rows[0]) == SUMMARY_FIELDS
@@ -27,7 +29,7 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
     assert aucs[fit.best_epoch - 1] == pytest.approx(max(aucs), abs=1e-5)
     for name in ("config.yaml", "environment.json", "data.json", "train.log", "model.json"):
         assert (run_dir / name).is_file(), name
-    model, meta = load_model(run_dir)
+    model, meta = Run(run_dir).model, Run(run_dir).model_meta
     assert meta["best_epoch"] == fit.best_epoch and meta["threshold"] == fit.threshold
     x = torch.rand(2, 3, 32, 32)
     assert torch.isfinite(model(x, x.flip(0)).logits).all()
@@ -36,17 +38,18 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
 def test_resume_after_an_interruption_gives_the_uninterrupted_result(synthetic_home, tmp_path):
     lfw = open_lfw(synthetic_home)
     config = tiny("train.early_stopping.restore_best=false")
-    whole_dir, whole = train_run(config, lfw, tmp_path / "whole", progress=False)
+    whole_run, whole = train(config, lfw, tmp_path / "whole", progress=False)
+    whole_dir = whole_run.path
 
     def stop_after_two(row):
         if row["epoch"] == 2:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train_run(config, lfw, tmp_path / "cut", progress=False, on_epoch_end=stop_after_two)
+        train(config, lfw, tmp_path / "cut", progress=False, on_epoch_end=stop_after_two)
     (cut_dir,) = (tmp_path / "cut").iterdir()
     assert read_pointer(cut_dir).name == "epoch-001"  # epoch 2 never got its checkpoint
-    _, resumed = train_run(config, lfw, tmp_path, resume=cut_dir, progress=False)
+    _, resumed = train(config, lfw, tmp_path, resume=cut_dir, progress=False)
 
     for a, b in zip(whole.history, resumed.history, strict=True):
         for key in SUMMARY_FIELDS[:-1]:  # all but the seconds
@@ -71,13 +74,13 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
 
     monkeypatch.setattr(trainer_module.Trainer, "_train_epoch", poisoned)
     with pytest.raises(TrainingDivergedError, match="epoch 2, step 1"):
-        train_run(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
+        train(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
     (run_dir,) = tmp_path.iterdir()
     assert read_pointer(run_dir).name == "epoch-001"
 
 
 def test_time_budget_stops_at_an_epoch_boundary(synthetic_home, tmp_path):
-    _, fit = train_run(tiny("train.time_budget_s=0.001"), open_lfw(synthetic_home), tmp_path,
+    _, fit = train(tiny("train.time_budget_s=0.001"), open_lfw(synthetic_home), tmp_path,
                        progress=False)
     assert fit.stopped_because == "time_budget" and len(fit.history) == 1
 
@@ -85,7 +88,7 @@ def test_time_budget_stops_at_an_epoch_boundary(synthetic_home, tmp_path):
 def test_early_stopping_ends_the_run_when_validation_stops_improving(synthetic_home, tmp_path):
     config = tiny("train.epochs=5", "optim.lr=1.0e-12", "train.early_stopping.monitor=val_loss",
                   "train.early_stopping.patience=1", "train.early_stopping.min_delta=0.01")
-    _, fit = train_run(config, open_lfw(synthetic_home), tmp_path, progress=False)
+    _, fit = train(config, open_lfw(synthetic_home), tmp_path, progress=False)
     # epoch 1 sets the best; epoch 2 cannot beat it by 0.01 with a frozen model
     assert fit.stopped_because == "early_stopping" and len(fit.history) == 2
     assert fit.best_epoch == 1

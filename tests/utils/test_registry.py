@@ -1,5 +1,8 @@
+import re
+
 import pytest
 
+from siamface.errors import ConfigError, UnknownNameError
 from siamface.utils.registry import Registry
 
 
@@ -12,3 +15,36 @@ def test_build_by_name_and_unknown_name_lists_choices():
         reg.build("triple")
     with pytest.raises(ValueError, match="already registered"):
         reg.register("double")(lambda x: x)
+
+
+def test_an_unknown_name_is_a_config_error_and_a_key_error():
+    reg: Registry[int] = Registry("widget")
+    with pytest.raises(UnknownNameError) as info:
+        reg.get("triple")
+    assert isinstance(info.value, ConfigError) and isinstance(info.value, KeyError)
+    assert str(info.value) == "unknown widget 'triple'; choose one of: "  # no KeyError quotes
+
+
+def test_check_kwargs_accepts_factories_with_var_keywords():
+    def strict(a: int, b: int = 1) -> None: ...
+    def loose(a: int, **kwargs: int) -> None: ...
+
+    reg: Registry[None] = Registry("x")
+    reg.register("strict")(strict)
+    reg.register("loose")(loose)
+    reg.check_kwargs("strict", {"b": 2}, "x")  # a missing required argument is the caller's job
+    reg.check_kwargs("loose", {"anything": 1}, "x")
+    expected = "unknown key x.c for strict; valid keys at x: name, a, b"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        reg.check_kwargs("strict", {"c": 3}, "x")
+
+
+def test_kwargs_of_lists_the_forwarded_class_arguments_first_and_hides_supplied_ones():
+    class Backbone:
+        def __init__(self, width: int = 1, depth: int = 2) -> None: ...
+
+    reg: Registry[None] = Registry("model", supplied=("dim",))
+    reg.register("net", kwargs_of=Backbone)(lambda dim=0, head="h", **kwargs: None)
+    assert reg.valid_keys("net") == ["width", "depth", "head"]
+    with pytest.raises(ConfigError, match=re.escape("valid keys at model: name, width, depth")):
+        reg.check_kwargs("net", {"widht": 3}, "model")

@@ -8,13 +8,13 @@ ten-fold protocol. Results go to RUN/eval/<file>/ and into RUN/report.md.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
-
-if TYPE_CHECKING:
-    from siamface.data.lfw import LFWDataset
+from siamface.reporting.formatting import format_ci
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,62 +50,60 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def check_evaluation_arguments(args: argparse.Namespace) -> None:
+    """Refuse impossible evaluation options before anything is loaded or written."""
+    bad_n = [n for n in args.one_shot if n < 2]
+    if bad_n:
+        raise UsageError(f"--one-shot: N must be at least 2 (one true candidate and one "
+                         f"distractor), got {bad_n[0]}")
+    if args.trials < 1:
+        raise UsageError(f"--trials: expected at least 1 trial, got {args.trials}")
+    if args.bootstrap < 0:
+        raise UsageError(f"--bootstrap: expected 0 (none) or more resamples, got "
+                         f"{args.bootstrap}")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
+    from siamface.pipeline import evaluate
+    from siamface.run_folder import Run
 
     if not args.pairs and not args.ten_fold:
-        raise ValueError("nothing to evaluate: give --pairs FILE (e.g. pairsDevTest.txt) "
+        raise UsageError("nothing to evaluate: give --pairs FILE (e.g. pairsDevTest.txt) "
                          "and/or --ten-fold")
     if args.one_shot and not args.pairs:
-        raise ValueError("--one-shot draws its people from the --pairs files; give one")
+        raise UsageError("--one-shot draws its people from the --pairs files; give one")
+    check_evaluation_arguments(args)
+    run = Run(args.run)
+    run.require_finished()
     lfw = open_lfw(resolve_data_home(args.data_dir))
     for pairs_name in args.pairs:
-        evaluate_and_print(args.run, lfw, pairs_name, args)
-    if args.ten_fold:
-        from siamface.evaluation.protocol10 import evaluate_ten_fold
-
-        print_ten_fold(evaluate_ten_fold(args.run, lfw, progress=not args.no_progress))
-    print(f"report: {write_report(args.run)}")
+        lfw.protocol_path(pairs_name)  # every file must exist before the first is scored
+    evaluate(run, lfw, args.pairs, args.one_shot, args.trials, args.ten_fold, args.bootstrap,
+             plots=not args.no_plots, progress=not args.no_progress, on_result=printer(args))
+    print(f"report: {run.report_path}")
     return 0
 
 
-def evaluate_and_print(
-    run: Path, lfw: LFWDataset, pairs_name: str, args: argparse.Namespace
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Evaluate ``run`` on one pairs file (and one-shot if asked); print both; return them.
+def printer(args: argparse.Namespace) -> Callable[[str, dict[str, Any]], None]:
+    """Prints each evaluation result as ``siamface.pipeline.evaluate`` hands it over."""
 
-    Args:
-        run: A finished run folder.
-        lfw: The imported LFW copy.
-        pairs_name: An imported pairs file, e.g. "pairsDevTest.txt".
-        args: The parsed options of ``add_evaluation_arguments``.
-    """
-    from siamface.evaluation.report import evaluate_run
+    def show(kind: str, result: dict[str, Any]) -> None:
+        if kind == "metrics":
+            from siamface.run_folder import Run
 
-    progress, plots = not args.no_progress, not args.no_plots
-    metrics = evaluate_run(run, lfw, pairs_name, n_bootstrap=args.bootstrap, plots=plots,
-                           progress=progress)
-    print(format_metrics(metrics, Path(run) / "eval" / Path(pairs_name).stem))
-    one_shot = None
-    if args.one_shot:
-        from siamface.evaluation.identification import evaluate_one_shot
+            print(format_metrics(result, Run(result["run"]).eval_dir(result["pairs_file"])))
+        elif kind == "one_shot":
+            print(format_one_shot(result))
+        else:
+            print_ten_fold(result)
 
-        one_shot = evaluate_one_shot(run, lfw, pairs_name, args.one_shot, args.trials,
-                                     plots=plots, progress=progress)
-        print(format_one_shot(one_shot))
-    return metrics, one_shot
-
-
-def write_report(run: Path) -> Path:
-    """Write (or rewrite) RUN/report.md; return its path."""
-    from siamface.reporting.run_report import write_run_report
-
-    return write_run_report(run)
+    return show
 
 
 def _ci(m: dict[str, Any], key: str) -> str:
     ci = m.get(f"{key}_ci95")
-    return f"  95% CI [{ci[0]:.4f}, {ci[1]:.4f}]" if ci else ""
+    return f"  95% CI {format_ci(ci)}" if ci else ""
 
 
 def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
@@ -142,8 +140,8 @@ def format_one_shot(o: dict[str, Any]) -> str:
         lines.append(f"  caveat: {o['seen_people']:,} of these people are DevTrain people the "
                      "run was trained or validated on")
     lines.append(f"  {'N':>4}  {'accuracy':>8}  {'95% CI':>16}  {'chance':>6}")
-    lines += [f"  {r['n_way']:>4}  {r['accuracy']:>8.4f}  [{r['ci95'][0]:.4f}, "
-              f"{r['ci95'][1]:.4f}]  {r['chance']:>6.3f}" for r in o["results"]]
+    lines += [f"  {r['n_way']:>4}  {r['accuracy']:>8.4f}  {format_ci(r['ci95'])}  "
+              f"{r['chance']:>6.3f}" for r in o["results"]]
     return "\n".join(lines)
 
 

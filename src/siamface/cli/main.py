@@ -14,13 +14,15 @@ from pathlib import Path
 
 from siamface import __version__
 from siamface.cli import data, evaluate, run, train, use
+from siamface.errors import SiamfaceError
 
 COMMAND_GROUPS = (data, train, evaluate, run, use)
 
 # Errors that mean "bad input or environment", not "bug": one line on stderr, no traceback.
-# ValueError covers siamface's own input errors (ProtocolError, ChecksumError, ...), KeyError
-# the registries' unknown names, OSError missing files, a full disk or no network.
-USER_ERRORS = (ValueError, KeyError, OSError)
+# SiamfaceError is every error siamface raises about what it was given (a config, a file, a run
+# folder, an option); OSError a missing file, a full disk or no network. Anything else is a bug
+# and shows its traceback.
+USER_ERRORS = (SiamfaceError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except USER_ERRORS as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"siamface: error: {' '.join(str(message).splitlines())}", file=sys.stderr)
+        print(f"siamface: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("siamface: interrupted", file=sys.stderr)

@@ -10,17 +10,24 @@ people, after training has finished; nothing is chosen by its result.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from siamface.cli.evaluate import add_evaluation_arguments, evaluate_and_print, write_report
-from siamface.cli.train import add_override_arguments, resolve_config, train_and_print
+from siamface.cli.evaluate import add_evaluation_arguments, check_evaluation_arguments, printer
+from siamface.cli.train import (
+    add_override_arguments,
+    print_epoch_row,
+    print_training_header,
+    print_training_result,
+    resolve_config,
+)
 from siamface.data.home import resolve_data_home
+from siamface.data.people import TEST_PAIRS
 
 if TYPE_CHECKING:
     from siamface.data.lfw import LFWDataset
-
-TEST_PAIRS = "pairsDevTest.txt"
+    from siamface.pipeline import MainJob
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,32 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_override_arguments(run)
     add_evaluation_arguments(run, one_shot=[2, 5, 10, 20])
     run.set_defaults(func=_run)
-
-
-def get_data(home: Path, import_paths: list[Path] | None, progress: bool) -> LFWDataset:
-    """The LFW copy to use: ``import_paths`` imported, else the one in ``home``, else fetched.
-
-    Args:
-        home: The data home.
-        import_paths: Sources for ``import_lfw`` (re-importing the same files does nothing).
-        progress: Show progress bars.
-    """
-    from siamface.data.fetch import DownloadError, fetch_lfw
-    from siamface.data.importer import import_lfw
-    from siamface.data.lfw import DataNotFoundError, open_lfw
-
-    if import_paths:
-        return import_lfw(import_paths, home, progress=progress)
-    try:
-        return open_lfw(home)
-    except DataNotFoundError:
-        print(f"no LFW copy in {home}: downloading it")
-    try:
-        fetch_lfw(home, progress=progress)
-    except DownloadError as err:
-        raise DownloadError(f"{err}; or give them to this command: siamface run --import "
-                            "PATH") from err
-    return open_lfw(home)
 
 
 def print_dataset_summary(lfw: LFWDataset) -> None:
@@ -90,48 +71,44 @@ def print_dataset_summary(lfw: LFWDataset) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from siamface.pipeline import get_data, run_main_job
+    from siamface.training.trainer import TrainingDivergedError
+
     progress = not args.no_progress
+    check_evaluation_arguments(args)
     config = resolve_config(args.config, args.overrides, args.time_budget)  # fail fast on typos
     lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
     lfw.protocol_path(TEST_PAIRS)  # also before training: the run must end with a test
     print_dataset_summary(lfw)
     print()
 
-    outcome = train_and_print(config, lfw, args.runs_dir, None, progress)
-    if outcome is None:
+    print_training_header(config, lfw)
+    show = printer(args)
+    try:
+        job = run_main_job(
+            config, lfw, args.runs_dir, args.one_shot, args.trials, args.bootstrap,
+            plots=not args.no_plots, progress=progress, on_epoch_end=print_epoch_row,
+            on_trained=lambda run, fit, seconds: (
+                print_training_result(config, run, fit, seconds), print()),
+            on_result=show,
+        )
+    except TrainingDivergedError as err:
+        print(f"siamface: error: training diverged: {err}", file=sys.stderr)
         return 1
-    run_dir, fit, seconds = outcome
     print()
-    metrics, one_shot = evaluate_and_print(run_dir, lfw, TEST_PAIRS, args)
-    report = write_report(run_dir)
-    print()
-    print(format_final_summary(config.name, metrics, one_shot, fit.best_epoch, len(fit.history),
-                               seconds, run_dir, report))
+    print(format_final_summary(config.name, job))
     return 0
 
 
-def format_final_summary(
-    name: str,
-    metrics: dict[str, Any],
-    one_shot: dict[str, Any] | None,
-    best_epoch: int,
-    epochs: int,
-    seconds: float,
-    run_dir: Path,
-    report: Path,
-) -> str:
+def format_final_summary(name: str, job: MainJob) -> str:
     """The closing table of ``siamface run``.
 
     Args:
         name: The config's name.
-        metrics: The DevTest metrics (``evaluate_run``'s result).
-        one_shot: The one-shot results, or None when none were asked for.
-        best_epoch: The chosen epoch.
-        epochs: The epochs trained.
-        seconds: The training wall time.
-        run_dir: The run folder.
-        report: The report's path.
+        job: What the main job ended with.
     """
+    metrics = job.evaluation.metrics[TEST_PAIRS]
+    one_shot = job.evaluation.one_shot.get(TEST_PAIRS)
 
     def ci(key: str) -> str:
         interval = metrics.get(f"{key}_ci95")
@@ -146,10 +123,12 @@ def format_final_summary(
     if one_shot is not None:
         rows += [(f"{r['n_way']}-way one-shot", f"{r['accuracy']:.4f}  (chance {r['chance']:.3f})")
                  for r in one_shot["results"]]
+    fit = job.fit
     rows += [
-        ("training", f"{seconds / 60:.1f} min, {epochs} epochs, model of epoch {best_epoch}"),
-        ("run folder", str(run_dir)),
-        ("report", str(report)),
+        ("training", f"{job.train_seconds / 60:.1f} min, {len(fit.history)} epochs, model of "
+                     f"epoch {fit.best_epoch}"),
+        ("run folder", str(job.run.path)),
+        ("report", str(job.run.report_path)),
     ]
     width = max(len(k) for k, _ in rows)
     title = f"siamface run: {name}, evaluated once on {metrics['pairs_file']}"

@@ -7,17 +7,18 @@ data and the run folder; everything is also in the run folder (train.log, summar
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
 
 if TYPE_CHECKING:
+    from siamface.config import Config
     from siamface.data.lfw import LFWDataset
-    from siamface.training.config import Config
+    from siamface.run_folder import Run
     from siamface.training.trainer import FitResult
 
 # (summary row key, column title, width, format) of the per-epoch table
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
     train.set_defaults(func=_train)
 
-    configs = subparsers.add_parser("configs", help="list the configs in configs/")
+    configs = subparsers.add_parser("configs", help="list the shipped configs")
     configs.set_defaults(func=_configs)
 
 
@@ -68,80 +69,71 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_config(name: str, overrides: list[str], time_budget: float | None) -> Config:
-    """Load config ``name`` with ``overrides``; ``time_budget`` sets train.time_budget_s."""
-    from siamface.training.config import load_config
+    """Load config ``name`` with ``overrides``, every component checked; ``time_budget`` sets
+    train.time_budget_s."""
+    from siamface.training.builder import resolve_config as resolve
 
     if time_budget is not None:
         overrides = [*overrides, f"train.time_budget_s={time_budget}"]
-    return load_config(name, overrides)
+    return resolve(name, overrides)
 
 
 def _train(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
-    from siamface.training.config import load_config
+    from siamface.run_folder import Run
 
     if args.resume is not None:
         given = [flag for flag, value in (("CONFIG", args.config), ("--set", args.overrides),
                                           ("--time-budget", args.time_budget)) if value]
         if given:
-            raise ValueError(
+            raise UsageError(
                 f"--resume continues {args.resume} with its own config.yaml; drop "
                 f"{', '.join(given)} (or start a new run)"
             )
-        config = load_config(Path(args.resume) / "config.yaml")
+        config = Run(args.resume).config
     elif args.config is None:
-        raise ValueError("name a config to train (see `siamface configs`) or --resume RUN_DIR")
+        raise UsageError("name a config to train (see `siamface configs`) or --resume RUN_DIR")
     else:
         config = resolve_config(args.config, args.overrides, args.time_budget)
     lfw = open_lfw(resolve_data_home(args.data_dir))
-    outcome = train_and_print(config, lfw, args.runs_dir, args.resume, not args.no_progress)
-    if outcome is None:
+    from siamface.pipeline import train
+    from siamface.training.trainer import TrainingDivergedError
+
+    print_training_header(config, lfw)
+    start = time.perf_counter()
+    try:
+        run, fit = train(config, lfw, args.runs_dir, resume=args.resume,
+                         progress=not args.no_progress, on_epoch_end=print_epoch_row)
+    except TrainingDivergedError as err:
+        print(f"siamface: error: training diverged: {err}", file=sys.stderr)
         return 1
-    run_dir, _, _ = outcome
-    print(f"next: siamface evaluate {run_dir} --pairs pairsDevTest.txt")
+    print_training_result(config, run, fit, time.perf_counter() - start)
+    print(f"next: siamface evaluate {run.path} --pairs pairsDevTest.txt")
     return 0
 
 
-def train_and_print(
-    config: Config, lfw: LFWDataset, runs_dir: Path, resume: Path | None, progress: bool
-) -> tuple[Path, FitResult, float] | None:
-    """Train (or resume) with a per-epoch table on stdout; None if the loss diverged.
-
-    Args:
-        config: The resolved config (the run's own when resuming).
-        lfw: The imported LFW copy.
-        runs_dir: Where the new run folder goes.
-        resume: A run folder to continue, or None.
-        progress: Show progress bars.
-
-    Returns:
-        The run folder, the fit result and the training wall time in seconds.
-    """
-    from siamface.training.run import train_run
-    from siamface.training.trainer import TrainingDivergedError
-
+def print_training_header(config: Config, lfw: LFWDataset) -> None:
+    """What is trained on what, and the header of the per-epoch table."""
     print(describe_config(config))
     print(f"data: LFW ({lfw.variant}), {len(lfw.image_counts):,} people, "
           f"{lfw.num_images:,} images in {lfw.root}")
     print(format_epoch_header())
-    start = time.perf_counter()
-    try:
-        run_dir, fit = train_run(config, lfw, runs_dir, resume=resume, progress=progress,
-                                 on_epoch_end=lambda row: print(format_epoch_row(row),
-                                                                flush=True))
-    except TrainingDivergedError as err:
-        print(f"siamface: error: training diverged: {err}", file=sys.stderr)
-        return None
-    seconds = time.perf_counter() - start
+
+
+def print_epoch_row(row: dict[str, float]) -> None:
+    print(format_epoch_row(row), flush=True)
+
+
+def print_training_result(config: Config, run: Run, fit: FitResult, seconds: float) -> None:
+    """Why training stopped, the epoch chosen on validation, the data and the run folder."""
     best = fit.history[fit.best_epoch - 1]
     print(f"stopped: {fit.stopped_because} after {len(fit.history)} epochs "
           f"({seconds / 60:.1f} min)")
     print(f"chosen: epoch {fit.best_epoch} by {config.train.early_stopping.monitor}: "
           f"val acc {best['val_acc']:.4f}, val AUC {best['val_auc']:.4f}, "
           f"threshold {fit.threshold:.4f} (logit, chosen on validation pairs)")
-    print(describe_data(json.loads((run_dir / "data.json").read_text(encoding="utf-8"))))
-    print(f"run folder: {run_dir}")
-    return run_dir, fit, seconds
+    print(describe_data(run.data()))
+    print(f"run folder: {run.path}")
 
 
 def describe_config(config: Config) -> str:
@@ -180,7 +172,7 @@ def format_epoch_row(row: dict[str, float]) -> str:
 
 
 def _configs(args: argparse.Namespace) -> int:
-    from siamface.training.config import CONFIG_DIR, list_configs, load_config
+    from siamface.config import CONFIG_DIR, list_configs, load_config
 
     names = list_configs()
     if not names:

@@ -112,16 +112,6 @@ class ImageCache:
             rows.append(row)
         return np.array(rows, dtype=np.int64)
 
-    @property
-    def people(self) -> list[str]:
-        """The distinct person names, sorted; person_labels() indexes into this list."""
-        return sorted({ref.name for ref in self.refs})
-
-    def person_labels(self) -> np.ndarray:
-        """Identity id (int64, shape (N,)) of each row: its person's position in ``people``."""
-        ids = {name: i for i, name in enumerate(self.people)}
-        return np.array([ids[ref.name] for ref in self.refs], dtype=np.int64)
-
 
 def all_image_refs(image_counts: Mapping[str, int]) -> list[ImageRef]:
     """Every image of ``image_counts`` (name -> count), sorted by name, then number."""

@@ -20,6 +20,7 @@ import requests
 
 from siamface.data import sources as known
 from siamface.data.importer import import_lfw
+from siamface.errors import SiamfaceError
 
 CONNECT_TIMEOUT_S = 5.0  # seconds to open a connection: short, to fail fast when offline
 READ_TIMEOUT_S = 60.0  # seconds without data before a read gives up (then pooch retries)
@@ -29,7 +30,7 @@ _IMPORT_HINT = (
 )
 
 
-class DownloadError(ConnectionError):
+class DownloadError(SiamfaceError, ConnectionError):
     """A download that could not be completed (offline, server error)."""
 
 

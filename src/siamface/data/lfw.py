@@ -129,21 +129,6 @@ class LFWDataset:
 
         return read_people(self.protocol_path(name), image_counts=self.image_counts)
 
-    def people_in(self, *names: str) -> set[str]:
-        """Everyone named in those of the protocol files ``names`` that are imported.
-
-        People files contribute their entries, pairs files everyone in a pair; a name that is
-        not imported contributes nothing (the caller decides whether an empty set is an error).
-        """
-        imported = set(self.protocol_names())
-        people: set[str] = set()
-        for name in names:
-            if name in imported and name.startswith("people"):
-                people |= set(self.read_people(name).names)
-            elif name in imported:
-                people |= set(self.read_pairs(name).people())
-        return people
-
 
 def open_lfw(home: Path) -> LFWDataset:
     """Open the LFW copy imported into ``home``.

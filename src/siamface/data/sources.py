@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from siamface.errors import SiamfaceError
+
 # The folder names that the LFW archives unpack to; the name is the variant.
 VARIANTS = ("lfw", "lfw_funneled", "lfw-deepfunneled", "lfw2")
 
@@ -26,7 +28,7 @@ PROTOCOL_NAMES = (
 )
 
 
-class ChecksumError(ValueError):
+class ChecksumError(SiamfaceError, ValueError):
     """A file's sha256 differs from the one we expected for it."""
 
 

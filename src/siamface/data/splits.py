@@ -5,32 +5,28 @@ Face verification is tested on people the model never saw, so model selection sh
 projects use; it lets the same people appear on both sides, which makes validation accuracy
 optimistic, so it says so with an `IdentityLeakageWarning`. `check_no_leakage` runs before
 every training run against the test people. `mine_pairs` draws fresh pairs from the training
-people's images (LFW's "unrestricted" setting) and `person_ids` labels images by identity.
+people's images (LFW's "unrestricted" setting).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
+from siamface.data.people import pair_people
 from siamface.data.protocol import ImageRef, Pair
+from siamface.errors import SiamfaceError
 
 
 class IdentityLeakageWarning(UserWarning):
     """People appear in both the training and the validation pairs."""
 
 
-class LeakageError(ValueError):
+class LeakageError(SiamfaceError, ValueError):
     """People of the test set appear in a set used for training or model selection."""
-
-
-def people_in(pairs: Iterable[Pair]) -> set[str]:
-    """Everyone who appears in ``pairs``."""
-    return {name for p in pairs for name in p.people}
 
 
 def split_pairs_by_person(
@@ -64,13 +60,13 @@ def split_pairs_by_person(
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    missing = sorted(people_in(pairs) - image_counts.keys())
+    missing = sorted(pair_people(pairs) - image_counts.keys())
     if missing:
         raise ValueError(f"{len(missing)} people of the pairs have no image count: {missing[:10]}")
     rng = np.random.default_rng(seed)
 
     # Each person's load: the matching and non-matching pairs in which they are on the left.
-    load = {name: [0, 0] for name in sorted(people_in(pairs))}  # sorted: same seed, same split
+    load = {name: [0, 0] for name in sorted(pair_people(pairs))}  # sorted: same seed, same split
     for p in pairs:
         load[p.left.name][0 if p.same else 1] += 1
     total = np.array([sum(p.same for p in pairs), sum(not p.same for p in pairs)])
@@ -157,11 +153,11 @@ def split_pairs_random(
     in_val[np.random.default_rng(seed).permutation(len(pairs))[:n_val]] = True
     train = [p for p, v in zip(pairs, in_val, strict=True) if not v]
     val = [p for p, v in zip(pairs, in_val, strict=True) if v]
-    shared = people_in(train) & people_in(val)
+    shared = pair_people(train) & pair_people(val)
     if shared:
         warnings.warn(
             IdentityLeakageWarning(
-                f"{len(shared)} of {len(people_in(pairs))} people appear in both the training "
+                f"{len(shared)} of {len(pair_people(pairs))} people appear in both the training "
                 "and the validation pairs, so validation accuracy will be optimistic; "
                 "split_pairs_by_person holds out whole people"
             ),
@@ -286,24 +282,3 @@ def _mine_non_matching(
                 seen.add(key)
                 out.append(Pair(ImageRef(names[p], i + 1), ImageRef(names[q], j + 1), False))
     return out
-
-
-def person_ids(refs: Sequence[ImageRef], names: Sequence[str] | None = None) -> np.ndarray:
-    """Integer identity labels of ``refs``: the index of each ref's person in ``names``.
-
-    Args:
-        refs: The images to label.
-        names: The identities in label order; the sorted names of ``refs`` when None.
-
-    Returns:
-        ``(N,)`` int64 labels.
-    """
-    names = sorted({ref.name for ref in refs}) if names is None else list(names)
-    repeated = [name for name, k in Counter(names).items() if k > 1]
-    if repeated:
-        raise ValueError(f"names must be distinct; repeated: {repeated[:10]}")
-    index = {name: i for i, name in enumerate(names)}
-    unknown = sorted({ref.name for ref in refs} - index.keys())
-    if unknown:
-        raise ValueError(f"{len(unknown)} people of refs are not in names: {unknown[:10]}")
-    return np.fromiter((index[ref.name] for ref in refs), dtype=np.int64, count=len(refs))

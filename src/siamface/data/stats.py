@@ -1,9 +1,8 @@
-"""Dataset and protocol-file statistics, and the report of `siamface data stats`.
+"""Dataset and protocol-file statistics (`siamface data stats`), as pure computation.
 
-Everything here up to `write_stats_report` is pure computation on image counts and parsed
-protocol files, returning frozen dataclasses that `dataclasses.asdict` turns into JSON. The
-report writes stats.md (Markdown tables), stats.json and PNG plots drawn by
-`siamface.reporting.dataset_plots` from these numbers.
+Everything here works on image counts and parsed protocol files, returning frozen dataclasses
+that `dataclasses.asdict` turns into JSON; `siamface.reporting.dataset_report` writes them as
+stats.md, stats.json and plots.
 
 The overlaps are the point of the report as much as the counts: View 1's training and test
 files share nobody, while pairsDevTrain and View 2's pairs.txt share many people, so a model
@@ -13,23 +12,27 @@ trained on pairsDevTrain must not be scored on pairs.txt.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from siamface.data.people import (
+    PAIRS_FILES,
+    PEOPLE_FILES,
+    TEST_PAIRS,
+    TEST_PEOPLE,
+    TRAIN_PAIRS,
+    TRAIN_PEOPLE,
+    VIEW2_PAIRS,
+)
 from siamface.data.protocol import PairsFile, PeopleFile
-from siamface.utils.atomic import write_json_atomic, write_text_atomic
 
 MORE_THAN = (1, 2, 5, 10, 20, 50, 100)  # report how many people have more than N images
-PAIRS_FILES = ("pairsDevTrain.txt", "pairsDevTest.txt", "pairs.txt")
-PEOPLE_FILES = ("peopleDevTrain.txt", "peopleDevTest.txt", "people.txt")
 OVERLAPS = (  # (training file, file it must not share people with)
-    ("pairsDevTrain.txt", "pairsDevTest.txt"),
-    ("peopleDevTrain.txt", "peopleDevTest.txt"),
-    ("pairsDevTrain.txt", "pairs.txt"),
+    (TRAIN_PAIRS, TEST_PAIRS),
+    (TRAIN_PEOPLE, TEST_PEOPLE),
+    (TRAIN_PAIRS, VIEW2_PAIRS),
 )
 
 Counts = tuple[tuple[int, int], ...]  # (value, number of people with it), ascending by value
@@ -130,7 +133,7 @@ class Overlap:
 
 @dataclass(frozen=True)
 class LFWStats:
-    """Everything `write_stats_report` reports.
+    """Everything the dataset report shows.
 
     Args:
         variant: The LFW variant (``lfw-deepfunneled``, ...).
@@ -269,145 +272,3 @@ def lfw_stats(lfw: Any, top: int = 20, top_in_pairs: int = 10) -> LFWStats:
         overlaps=overlaps,
         missing=tuple(missing),
     )
-
-
-def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    """A Markdown table; numbers are right-aligned with thousands separators."""
-    rows = [list(row) for row in rows]
-    header = list(header)
-    numeric = [all(isinstance(row[k], int) for row in rows) for k in range(len(header))]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---:" if num else "---" for num in numeric) + "|",
-    ]
-    for row in rows:
-        cells = [f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _ranked(ranking: Ranking, what: str) -> str:
-    rows = [(k + 1, name, count) for k, (name, count) in enumerate(ranking)]
-    return _table(["#", "person", what], rows)
-
-
-def pairs_plot_name(file: str) -> str:
-    """The report's plot file for the people frequency of pairs file ``file``."""
-    return f"pairs_people_{Path(file).stem}.png"
-
-
-_PAIRS_COLUMNS = (  # (column title, PairsStats field) of the pairs files table
-    ("pairs", "pairs"),
-    ("matching", "matching"),
-    ("non-matching", "non_matching"),
-    ("folds", "folds"),
-    ("people (matching)", "matching_people"),
-    ("people (non-matching)", "non_matching_people"),
-    ("people in both", "shared_people"),
-    ("images", "images"),
-)
-
-
-def _mean(d: DatasetStats) -> str:
-    return f"{d.images / d.people:.2f}" if d.people else "-"
-
-
-def to_markdown(stats: LFWStats) -> str:
-    """The report as Markdown, with links to the plots `write_stats_report` draws."""
-    d = stats.dataset
-    out = [
-        f"# LFW statistics ({stats.variant})",
-        "",
-        "## Images",
-        "",
-        _table(["people", "images", "images per person"], [(d.people, d.images, _mean(d))]),
-        "",
-        _table(["N", "people with more than N images"], d.more_than),
-        "",
-        "![Images per person](images_per_person.png)",
-        "",
-        f"### The {len(d.top)} people with the most images",
-        "",
-        _ranked(d.top, "images"),
-        "",
-        "![People with the most images](top_people.png)",
-        "",
-    ]
-    if stats.pairs:
-        header = ["file", *(title for title, _ in _PAIRS_COLUMNS)]
-        rows = [(s.file, *(getattr(s, field) for _, field in _PAIRS_COLUMNS)) for s in stats.pairs]
-        out += ["## Pairs files", "", _table(header, rows), ""]
-        for s in stats.pairs:
-            out += [
-                f"### {s.file}",
-                "",
-                "Most frequent people in matching pairs:",
-                "",
-                _ranked(s.top_matching, "matching pairs"),
-                "",
-                "Most frequent people in non-matching pairs:",
-                "",
-                _ranked(s.top_non_matching, "non-matching pairs"),
-                "",
-                f"![Pairs per person in {s.file}]({pairs_plot_name(s.file)})",
-                "",
-            ]
-    if stats.people:
-        rows = [(s.file, s.folds, s.people, s.images) for s in stats.people]
-        out += ["## People files", "", _table(["file", "folds", "people", "images"], rows), ""]
-    if stats.overlaps:
-        header = ["training file", "test file", "people in training", "people in test", "shared"]
-        rows = [
-            (o.first, o.second, o.first_people, o.second_people, o.shared) for o in stats.overlaps
-        ]
-        out += ["## People shared between training and test files", "", _table(header, rows), ""]
-        for o in stats.overlaps:
-            if o.shared:
-                more = (
-                    f" and {o.shared - len(o.examples):,} more"
-                    if o.shared > len(o.examples)
-                    else ""
-                )
-                out += [
-                    f"{o.first} and {o.second} share {o.shared:,} people "
-                    f"({', '.join(o.examples)}{more}): a model trained on {o.first} "
-                    f"must not be tested on {o.second}.",
-                    "",
-                ]
-    if stats.missing:
-        out += [f"Not imported, so skipped: {', '.join(stats.missing)}.", ""]
-    return "\n".join(out)
-
-
-def write_stats_report(
-    lfw: Any, out_dir: str | os.PathLike[str], top: int = 20, top_in_pairs: int = 10
-) -> str:
-    """Write stats.md, stats.json and the PNG plots into ``out_dir``; return the Markdown.
-
-    Every file is written atomically, the Markdown last.
-
-    Args:
-        lfw: An `LFWDataset` (see `lfw_stats`).
-        out_dir: The report folder; created if needed.
-        top: How many of the people with the most images to list.
-        top_in_pairs: How many of the most frequent people to list per pairs file and kind.
-    """
-    # Imported here, not at the top: the statistics above need no matplotlib.
-    from siamface.reporting import dataset_plots
-
-    out_dir = Path(out_dir)
-    stats = lfw_stats(lfw, top, top_in_pairs)
-    d = stats.dataset
-    dataset_plots.plot_images_per_person(d.histogram, out_dir / "images_per_person.png")
-    dataset_plots.plot_top_people(d.top, out_dir / "top_people.png")
-    for s in stats.pairs:
-        dataset_plots.plot_pair_people_frequency(
-            s.matching_histogram,
-            s.non_matching_histogram,
-            out_dir / pairs_plot_name(s.file),
-            title=f"Pairs per person in {s.file}",
-        )
-    write_json_atomic(out_dir / "stats.json", stats.to_dict())
-    markdown = to_markdown(stats)
-    write_text_atomic(out_dir / "stats.md", markdown)
-    return markdown

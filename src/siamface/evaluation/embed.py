@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from siamface.models.io import embed, to_model_input
 from siamface.models.siamese import SiameseNet
-from siamface.training.tensors import to_model_input
 
 
 @torch.inference_mode()
@@ -25,8 +25,8 @@ def embed_images(
         images: (N, C, H, W) uint8 array (a memory-mapped cache is fine).
         indices: (M,) rows of ``images`` to embed, in the order wanted.
         batch_size: Images per forward pass.
-        flip_tta: Average the embeddings of each image and its mirror image. Faces are roughly
-            symmetric, so this removes pose noise at twice the cost of one pass.
+        flip_tta: Average the embeddings of each image and its mirror image (see
+            ``siamface.models.io.embed``).
         channels_last: Feed NHWC tensors (faster on CPU).
 
     Returns:
@@ -40,9 +40,7 @@ def embed_images(
             chunk = np.sort(indices[start : start + batch_size])  # sorted reads from a memmap
             order = np.argsort(np.argsort(indices[start : start + batch_size]))
             x = to_model_input(images[chunk], channels_last)  # (b, C, H, W)
-            e = model.embed(x)
-            if flip_tta:
-                e = (e + model.embed(torch.flip(x, dims=[3]))) / 2
+            e = embed(model, x, flip_tta)
             out.append(e[torch.from_numpy(order)])
         return torch.cat(out) if out else torch.empty(0, model.out_dim)
     finally:

@@ -18,6 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from siamface.errors import SiamfaceError
+
+
+class MetricError(SiamfaceError, ValueError):
+    """Scores or labels a metric cannot be computed from; the message says why."""
+
 
 def validate_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
     """Return ``scores`` as a 1-D float64 array, or raise ValueError saying what is wrong.
@@ -28,16 +34,16 @@ def validate_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
     """
     s = np.asarray(scores)
     if s.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array, got shape {s.shape}")
+        raise MetricError(f"{name} must be a 1-D array, got shape {s.shape}")
     if s.size == 0:
-        raise ValueError(f"{name} is empty")
+        raise MetricError(f"{name} is empty")
     if s.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be real numbers, got dtype {s.dtype}")
+        raise MetricError(f"{name} must be real numbers, got dtype {s.dtype}")
     s = s.astype(np.float64)
     bad = ~np.isfinite(s)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} must be finite; {name}[{i}] = {s[i]} ({int(bad.sum())} bad)")
+        raise MetricError(f"{name} must be finite; {name}[{i}] = {s[i]} ({int(bad.sum())} bad)")
     return s
 
 
@@ -54,18 +60,18 @@ def validate_scores_labels(
     s = validate_scores(scores)
     y = np.asarray(labels)
     if y.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array, got shape {y.shape}")
+        raise MetricError(f"labels must be a 1-D array, got shape {y.shape}")
     if y.shape != s.shape:
-        raise ValueError(f"scores and labels differ in length: {s.size} scores, {y.size} labels")
+        raise MetricError(f"scores and labels differ in length: {s.size} scores, {y.size} labels")
     if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
         shown = np.unique(y)[:5] if y.dtype.kind in "biuf" else y.dtype
-        raise ValueError(f"labels must hold only 0 and 1 (1 = same person), got {shown}")
+        raise MetricError(f"labels must hold only 0 and 1 (1 = same person), got {shown}")
     y = y.astype(np.int64)
     if both_classes:
         n_pos = int(y.sum())
         if n_pos == 0 or n_pos == y.size:
             kind = "same (1)" if n_pos == 0 else "different (0)"
-            raise ValueError(f"this metric needs both classes, but there is no {kind} pair")
+            raise MetricError(f"this metric needs both classes, but there is no {kind} pair")
     return s, y
 
 
@@ -162,7 +168,7 @@ def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[floa
         ``(tar, threshold)``.
     """
     if not 0.0 <= far <= 1.0:
-        raise ValueError(f"far must be in [0, 1], got {far}")
+        raise MetricError(f"far must be in [0, 1], got {far}")
     far_pts, tar_pts, thresholds = roc_curve(scores, labels)
     n_neg = int(np.size(labels) - np.sum(labels))
     if 0.0 < far < 1.0 / n_neg:
@@ -218,7 +224,7 @@ class ConfusionCounts:
         """Build from the ``[[TN, FP], [FN, TP]]`` array of :func:`confusion_matrix`."""
         m = np.asarray(matrix)
         if m.shape != (2, 2):
-            raise ValueError(f"a confusion matrix is 2x2 [[TN, FP], [FN, TP]], got {m.shape}")
+            raise MetricError(f"a confusion matrix is 2x2 [[TN, FP], [FN, TP]], got {m.shape}")
         return cls(tn=int(m[0, 0]), fp=int(m[0, 1]), fn=int(m[1, 0]), tp=int(m[1, 1]))
 
     @property
@@ -246,24 +252,3 @@ class ConfusionCounts:
 def confusion_counts(scores: np.ndarray, labels: np.ndarray, threshold: float) -> ConfusionCounts:
     """:func:`confusion_matrix` with named fields (``.tn``, ``.fp``, ``.fn``, ``.tp``)."""
     return ConfusionCounts.from_matrix(confusion_matrix(scores, labels, threshold))
-
-
-def binary_cross_entropy(probabilities: np.ndarray, labels: np.ndarray, eps: float = 1e-7) -> float:
-    """Mean binary cross-entropy (natural log) of probabilities against 0/1 labels.
-
-    Args:
-        probabilities: (n,) predicted P(same) in [0, 1].
-        labels: (n,) 0/1 labels.
-        eps: Probabilities are clipped to [eps, 1 - eps] so a confident mistake costs
-            -log(eps) instead of infinity.
-    """
-    if not 0.0 < eps < 0.5:
-        raise ValueError(f"eps must be in (0, 0.5), got {eps}")
-    p, y = validate_scores_labels(probabilities, labels, both_classes=False)
-    if p.min() < 0.0 or p.max() > 1.0:
-        raise ValueError(
-            f"probabilities must be in [0, 1], got values in [{p.min():g}, {p.max():g}] "
-            "(pass sigmoid(logits), not logits)"
-        )
-    p = np.clip(p, eps, 1.0 - eps)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))

@@ -17,7 +17,7 @@ result of breaking the tie at random: a constant similarity scores 1 / N, not 0 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import NamedTuple
@@ -151,53 +151,3 @@ def n_way_one_shot_scored(
     """
     credit = score_trials(sample_one_shot_trials(labels, n_way, n_trials, seed), score_pairs)
     return OneShotResult(float(credit.mean()), wilson_interval(credit.sum(), n_trials, level))
-
-
-def n_way_one_shot(
-    similarity: np.ndarray,
-    labels: np.ndarray,
-    n_way: int,
-    n_trials: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> OneShotResult:
-    """N-way one-shot accuracy from a precomputed (M, M) similarity matrix.
-
-    Args:
-        similarity: (M, M) similarities, higher = more alike; row = probe, column = candidate
-            (it need not be symmetric; the diagonal is never used).
-        labels: (M,) integer identity of each image.
-        n_way: N, candidates per trial.
-        n_trials: Number of trials.
-        seed: Seed of the trial sampling.
-        level: Confidence level of the Wilson interval over trials.
-    """
-    sim = np.asarray(similarity)  # not converted: a float32 matrix of all LFW is 0.7 GB
-    m = np.asarray(labels).size
-    if sim.shape != (m, m):
-        raise ValueError(f"similarity must be (M, M) with M = {m} labels, got shape {sim.shape}")
-    return n_way_one_shot_scored(lambda i, j: sim[i, j], labels, n_way, n_trials, seed, level)
-
-
-def accuracy_vs_n(
-    similarity: np.ndarray,
-    labels: np.ndarray,
-    n_ways: Sequence[int],
-    n_trials: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> dict[int, OneShotResult]:
-    """One-shot accuracy for each N in ``n_ways`` (same seed for each N), for a curve.
-
-    Args:
-        similarity: (M, M) similarities, higher = more alike.
-        labels: (M,) integer identity of each image.
-        n_ways: The values of N, e.g. ``(2, 5, 10, 20)``.
-        n_trials: Trials per N.
-        seed: Seed of the trial sampling.
-        level: Confidence level of the Wilson intervals.
-
-    Returns:
-        ``{n_way: OneShotResult}`` in the order of ``n_ways``.
-    """
-    return {n: n_way_one_shot(similarity, labels, n, n_trials, seed, level) for n in n_ways}

@@ -24,35 +24,23 @@ from typing import Any
 
 import numpy as np
 
-from siamface.data.lfw import DataNotFoundError, LFWDataset
+from siamface.data.cache import ImageCache
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import VIEW2_PAIRS, dev_train_people, pair_people
 from siamface.data.protocol import Pair
-from siamface.data.splits import people_in
 from siamface.data.stats import people_overlap
+from siamface.errors import SiamfaceError
 from siamface.evaluation.metrics import accuracy, roc_auc
-from siamface.evaluation.report import load_run_for_evaluation, score_pairs_file
+from siamface.evaluation.report import score_pairs_file
 from siamface.evaluation.tenfold import ten_fold_accuracy
-from siamface.training.inputs import TRAIN_PAIRS, TRAIN_PEOPLE
+from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
 
-VIEW2_PAIRS = "pairs.txt"
+TEN_FOLD_FILE = "ten_fold.json"
 
 
-def training_pool(lfw: LFWDataset) -> frozenset[str]:
-    """Everyone a run may have trained or validated on: the people of the DevTrain files.
-
-    Training and validation data come only from pairsDevTrain.txt and peopleDevTrain.txt
-    (``training/inputs.py``), so their people are a superset of any run's training people.
-
-    Args:
-        lfw: The imported LFW copy.
-    """
-    pool = lfw.people_in(TRAIN_PEOPLE, TRAIN_PAIRS)
-    if not pool:
-        raise DataNotFoundError(
-            f"neither {TRAIN_PEOPLE} nor {TRAIN_PAIRS} is imported in {lfw.protocol_dir}, so "
-            "the people a run was trained on are unknown; import LFW's protocol files"
-        )
-    return frozenset(pool)
+class TenFoldError(SiamfaceError, ValueError):
+    """pairs.txt cannot be scored under the View 2 protocol; the message says why."""
 
 
 def unseen_mask(pairs: Sequence[Pair], seen: Set[str]) -> np.ndarray:
@@ -108,14 +96,14 @@ def view2_results(
     Args:
         logits: (P,) scores of ``pairs``, higher = same person.
         pairs: The View 2 pairs (each with its fold).
-        seen: The training pool (``training_pool``).
+        seen: The training pool (``dev_train_people``).
         threshold: The run's validation threshold, for the fixed-threshold figures.
     """
     labels = np.array([p.same for p in pairs], dtype=np.int64)
     if any(p.fold is None for p in pairs):
         raise ValueError("View 2 pairs need a fold each; these come from a View 1 file")
     folds = np.array([p.fold for p in pairs], dtype=np.int64)
-    overlap = people_overlap("DevTrain", seen, VIEW2_PAIRS, people_in(pairs))
+    overlap = people_overlap("DevTrain", seen, VIEW2_PAIRS, pair_people(pairs))
     mask = unseen_mask(pairs, seen)
     return {
         "overlap": {
@@ -153,41 +141,39 @@ def caveat(results: dict[str, Any]) -> str:
 
 
 def evaluate_ten_fold(
-    run_dir: Path, lfw: LFWDataset, out_dir: Path | None = None, progress: bool = True
+    run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Path | None = None
 ) -> dict[str, Any]:
     """Score pairs.txt with a finished run and apply the View 2 protocol, with the caveat.
 
-    Writes ``ten_fold.json`` into ``out_dir`` (default ``run_dir/eval/pairs``).
+    Writes ``ten_fold.json`` into ``out_dir`` (default ``run.eval_dir("pairs.txt")``).
 
     Args:
-        run_dir: A finished run folder.
+        run: A finished run.
+        cache: LFW cached under the run's preprocessing.
         lfw: The imported LFW copy (with pairs.txt and the DevTrain files).
         out_dir: Where to write.
-        progress: Show a progress bar if the image cache must be built.
 
     Returns:
         The results (also in ten_fold.json).
     """
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / "eval" / Path(VIEW2_PAIRS).stem
+    out_dir = Path(out_dir) if out_dir else run.eval_dir(VIEW2_PAIRS)
     pairs_file = lfw.read_pairs(VIEW2_PAIRS)
     if pairs_file.folds < 2:
-        raise ValueError(
+        raise TenFoldError(
             f"{pairs_file.path} has {pairs_file.folds} fold; the View 2 protocol needs the "
             "ten folds of LFW's pairs.txt"
         )
-    seen = training_pool(lfw)
-    model, meta, cache = load_run_for_evaluation(run_dir, lfw, progress)
-    batch_size = int(meta["config"]["train"]["eval_batch_size"])
-    scored = score_pairs_file(model, cache, list(pairs_file.pairs), batch_size)
-    threshold = float(meta["threshold"])
+    seen = dev_train_people(lfw)
+    batch_size = run.config.train.eval_batch_size
+    scored = score_pairs_file(run.model, cache, list(pairs_file.pairs), batch_size)
+    threshold = run.threshold
     results: dict[str, Any] = {
-        "run": str(run_dir),
+        "run": str(run.path),
         "pairs_file": VIEW2_PAIRS,
         "folds": pairs_file.folds,
         "threshold": threshold,
         **view2_results(scored.logits, list(pairs_file.pairs), seen, threshold),
     }
     results["caveat"] = caveat(results)
-    write_json_atomic(out_dir / "ten_fold.json", results)
+    write_json_atomic(out_dir / TEN_FOLD_FILE, results)
     return results

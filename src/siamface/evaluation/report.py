@@ -1,4 +1,4 @@
-"""Evaluate a finished run on a pairs file: metrics, per-pair scores, plots.
+"""Evaluate a finished run on a pairs file: metrics and per-pair scores.
 
 The threshold is the one stored with the model, chosen on validation pairs of training people;
 nothing here adapts to the pairs being evaluated (accuracy at the best threshold *on the test
@@ -16,35 +16,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from siamface.data.cache import ImageCache, load_or_build_cache
-from siamface.data.lfw import LFWDataset
-from siamface.data.preprocess import Preprocessing
-from siamface.data.protocol import Pair
+from siamface.data.cache import ImageCache
+from siamface.data.protocol import Pair, PairsFile
 from siamface.evaluation.bootstrap import bootstrap_ci
 from siamface.evaluation.metrics import (
     accuracy,
     confusion_counts,
     equal_error_rate,
     roc_auc,
-    roc_curve,
     tar_at_far,
 )
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
 from siamface.losses import build_loss
 from siamface.models.siamese import PairScores, SiameseNet
-from siamface.reporting.eval_plots import (
-    plot_confusion_matrix,
-    plot_roc,
-    plot_score_histograms,
-)
-from siamface.reporting.gallery import plot_pair_gallery
-from siamface.reporting.learning_curves import plot_learning_curves, read_summary_csv
-from siamface.training.run import load_model
+from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
 
+METRICS_FILE = "metrics.json"
 FARS = (0.01, 0.001)
-GALLERY_SIZE = 12
 
 
 @dataclass
@@ -66,21 +56,6 @@ class PairEvaluation:
     @property
     def logits(self) -> np.ndarray:
         return self.scores.logits.numpy().astype(np.float64)
-
-
-def load_run_for_evaluation(
-    run_dir: Path, lfw: LFWDataset, progress: bool = True
-) -> tuple[SiameseNet, dict[str, Any], ImageCache]:
-    """A finished run's chosen model, its description, and LFW cached the way it was trained.
-
-    Args:
-        run_dir: A finished run folder.
-        lfw: The imported LFW copy.
-        progress: Show a progress bar if the image cache must be built.
-    """
-    model, meta = load_model(run_dir)
-    prep = Preprocessing.from_dict(meta["preprocessing"])
-    return model, meta, load_or_build_cache(lfw, prep, progress=progress)
 
 
 def score_pairs_file(
@@ -137,57 +112,45 @@ def verification_metrics(
     return out
 
 
-def evaluate_run(
-    run_dir: Path,
-    lfw: LFWDataset,
-    pairs_name: str,
-    out_dir: Path | None = None,
+def evaluate_pairs(
+    run: Run,
+    cache: ImageCache,
+    pairs_file: PairsFile,
     n_bootstrap: int = 1000,
-    plots: bool = True,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Evaluate the chosen model of ``run_dir`` on an imported pairs file.
+    out_dir: Path | None = None,
+) -> tuple[dict[str, Any], PairEvaluation]:
+    """Evaluate the chosen model of ``run`` on a pairs file, at its validation threshold.
 
-    Writes ``metrics.json``, ``scores.csv`` (one row per pair) and, with ``plots``, the ROC,
-    score histograms, confusion matrix, learning curves and galleries of correct and wrong
-    pairs into ``out_dir`` (default ``run_dir/eval/<pairs file stem>``).
+    Writes ``metrics.json`` and ``scores.csv`` (one row per pair) into ``out_dir`` (default
+    ``run.eval_dir(<pairs file>)``).
 
     Args:
-        run_dir: A finished run folder.
-        lfw: The imported LFW copy.
-        pairs_name: A protocol file name, e.g. "pairsDevTest.txt".
-        out_dir: Where to write.
+        run: A finished run.
+        cache: LFW cached under the run's preprocessing.
+        pairs_file: The parsed pairs file, e.g. pairsDevTest.txt.
         n_bootstrap: Resamples for confidence intervals.
-        plots: Draw the figures.
-        progress: Show a progress bar if the image cache must be built.
+        out_dir: Where to write.
 
     Returns:
-        The metrics (also in metrics.json).
+        The metrics (also in metrics.json) and the scored pairs.
     """
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir) if out_dir else run_dir / "eval" / Path(pairs_name).stem
-    model, meta, cache = load_run_for_evaluation(run_dir, lfw, progress)
-    pairs_file = lfw.read_pairs(pairs_name)
-    result = score_pairs_file(model, cache, list(pairs_file.pairs))
-
-    loss_cfg = meta["config"]["loss"]
-    loss_fn = build_loss(loss_cfg["name"], **{k: v for k, v in loss_cfg.items() if k != "name"})
+    pairs_name = pairs_file.path.name
+    out_dir = Path(out_dir) if out_dir else run.eval_dir(pairs_name)
+    result = score_pairs_file(run.model, cache, list(pairs_file.pairs))
+    loss_section = run.config.loss
+    loss_fn = build_loss(loss_section.name, **loss_section.kwargs)
     with torch.no_grad():
         loss = loss_fn(result.scores, torch.from_numpy(result.labels).float()).item()
     metrics = {
-        "run": str(run_dir),
+        "run": str(run.path),
         "pairs_file": pairs_name,
-        "best_epoch": meta["best_epoch"],
+        "best_epoch": run.best_epoch,
         "loss": loss,
-        **verification_metrics(
-            result.logits, result.labels, float(meta["threshold"]), n_bootstrap
-        ),
+        **verification_metrics(result.logits, result.labels, run.threshold, n_bootstrap),
     }
-    write_json_atomic(out_dir / "metrics.json", metrics)
+    write_json_atomic(out_dir / METRICS_FILE, metrics)
     write_text_atomic(out_dir / "scores.csv", _scores_csv(result, metrics["threshold"]))
-    if plots:
-        _plot(result, metrics, cache, run_dir, out_dir)
-    return metrics
+    return metrics, result
 
 
 def _scores_csv(result: PairEvaluation, threshold: float) -> str:
@@ -206,35 +169,3 @@ def _scores_csv(result: PairEvaluation, threshold: float) -> str:
                          int(y), f"{logit:.6f}", f"{prob:.6f}", f"{dist:.6f}", predicted,
                          int(predicted == y)])
     return buf.getvalue()
-
-
-def _plot(result: PairEvaluation, metrics: dict[str, Any], cache: ImageCache, run_dir: Path,
-          out_dir: Path) -> None:
-    logits, labels, threshold = result.logits, result.labels, metrics["threshold"]
-    far, tar, _ = roc_curve(logits, labels)
-    plot_roc(far, tar, out_dir / "roc.png", auc=metrics["auc"], eer=metrics["eer"],
-             tar_at_far={f: metrics[f"tar_at_far_{f:g}"] for f in FARS}, log_far=False,
-             title=f"ROC on {metrics['pairs_file']}")
-    plot_score_histograms(logits, labels, out_dir / "scores.png", threshold=threshold,
-                          xlabel="logit (higher = same person)")
-    counts = metrics["confusion"]
-    matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
-    plot_confusion_matrix(matrix, out_dir / "confusion.png")
-    summary = run_dir / "summary.csv"
-    if summary.is_file():
-        plot_learning_curves(read_summary_csv(summary), out_dir / "learning_curves.png")
-    predicted = (logits >= threshold).astype(np.int64)
-    # the most confident decisions of each kind: far from the threshold, right or wrong
-    margin = np.abs(logits - threshold)
-    for name, mask in (("correct", predicted == labels), ("wrong", predicted != labels)):
-        chosen = np.flatnonzero(mask)
-        chosen = chosen[np.argsort(-margin[chosen])][:GALLERY_SIZE]
-        if len(chosen) == 0:
-            continue
-        rows = result.rows[chosen]
-        plot_pair_gallery(
-            cache.images[rows[:, 0]],
-            cache.images[rows[:, 1]],
-            logits[chosen], labels[chosen], predicted[chosen], out_dir / f"gallery_{name}.png",
-            title=f"Most confident {name} decisions (threshold {threshold:.2f})",
-        )

@@ -24,7 +24,14 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps
 
-from siamface.data.preprocess import RESAMPLE, ImageDecodeError, Preprocessing, preprocess_image
+from siamface.data.preprocess import (
+    RESAMPLE,
+    ImageDecodeError,
+    Preprocessing,
+    open_image,
+    preprocess_image,
+    to_8bit,
+)
 from siamface.inference.face_detection import FaceBox, FaceDetector
 
 # A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
@@ -62,8 +69,9 @@ class AlignedFace:
 def read_photo(image: ImageInput) -> tuple[Image.Image, str]:
     """Decode a photo to RGB, upright, and say where it came from.
 
-    EXIF orientation is applied (phones store portraits sideways with a rotation tag); grey,
-    palette, CMYK and RGBA images become RGB (alpha is dropped).
+    EXIF orientation is applied (phones store portraits sideways with a rotation tag); every
+    mode becomes 8-bit RGB as ``siamface.data.preprocess.to_8bit`` converts it (16-bit scaled,
+    transparency over white), and an image over MAX_PIXELS is refused from its header.
 
     Args:
         image: A file path, a Pillow image, or an (H, W) / (H, W, 3) uint8 array.
@@ -86,15 +94,16 @@ def read_photo(image: ImageInput) -> tuple[Image.Image, str]:
             )
         return Image.fromarray(image).convert("RGB"), "image"
     if isinstance(image, Image.Image):
-        return ImageOps.exif_transpose(image).convert("RGB"), "image"
+        return to_8bit(ImageOps.exif_transpose(image), "RGB"), "image"
     path = Path(image)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
-    try:
-        with Image.open(path) as im:
-            return ImageOps.exif_transpose(im).convert("RGB"), str(path)
-    except (OSError, SyntaxError, Image.DecompressionBombError) as err:
-        raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+    with open_image(path) as im:  # refuses too many pixels before decoding
+        try:
+            upright = ImageOps.exif_transpose(im)
+            return to_8bit(upright, "RGB", path), str(path)
+        except (OSError, SyntaxError) as err:
+            raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
 
 
 def frame_around(box: FaceBox) -> tuple[float, float, float, float]:

@@ -35,11 +35,12 @@ import torch
 from torch import nn
 
 from siamface import __version__
-from siamface.data.preprocess import Preprocessing
 from siamface.inference.align import FACE_CENTER, FACE_SIDE, FRAME_SIZE
 from siamface.inference.face_detection import CASCADE_FILE, FaceDetector
 from siamface.inference.verifier import Verifier, model_fingerprint
+from siamface.models.io import embed
 from siamface.models.siamese import SiameseNet
+from siamface.run_folder import Run
 from siamface.utils.atomic import atomic_path, write_json_atomic
 from siamface.utils.registry import Registry
 
@@ -64,10 +65,7 @@ class Embedder(nn.Module):
         self.flip_tta = flip_tta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = self.model.embed(x)  # (B, D)
-        if self.flip_tta:
-            e = (e + self.model.embed(torch.flip(x, dims=[3]))) / 2
-        return e
+        return embed(self.model, x, self.flip_tta)  # (B, D)
 
     def score(self, e1: torch.Tensor, e2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, D) and (B, D) embeddings -> (B,) logits and (B,) distances."""
@@ -241,15 +239,12 @@ def export_run(
         fmt: "torchscript" or "onnx".
         flip_tta: Bake the flip test-time augmentation into the embedding.
     """
-    from siamface.training.run import load_model  # the training stack: only when needed
-
-    model, meta = load_model(Path(run_dir))
-    prep = Preprocessing.from_dict(meta["preprocessing"])
-    verifier = Verifier(model, prep, float(meta["threshold"]), flip_tta=flip_tta)
+    run = Run(run_dir)
+    verifier = Verifier(run.model, run.preprocessing, run.threshold, flip_tta=flip_tta)
     description = {
         "run": str(run_dir),
-        "model_name": meta["config"]["model"]["name"],
-        "best_epoch": meta.get("best_epoch"),
+        "model_name": run.config.model.name,
+        "best_epoch": run.best_epoch,
     }
     return export_model(verifier, out_dir, fmt, description)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from siamface.errors import SiamfaceError
+
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 
 # The cascade scans windows from its 24x24 training size upwards, so its cost grows with the
@@ -25,7 +27,7 @@ CASCADE_FILE = "haarcascade_frontalface_default.xml"
 MIN_FACE_PX = 32
 
 
-class NoFaceError(ValueError):
+class NoFaceError(SiamfaceError, ValueError):
     """The detector found no face in an image."""
 
 

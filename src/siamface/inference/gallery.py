@@ -17,10 +17,12 @@ from pathlib import Path
 
 import safetensors.torch
 import torch
+from scipy.special import expit
 
+from siamface.errors import SiamfaceError
 from siamface.inference.align import ImageInput
 from siamface.inference.face_detection import FaceBox
-from siamface.inference.verifier import Verifier, sigmoid
+from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import atomic_path, write_json_atomic
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -28,6 +30,10 @@ EMBEDDINGS_FILE = "embeddings.safetensors"
 INDEX_FILE = "gallery.json"
 FORMAT = "siamface-gallery"
 FORMAT_VERSION = 1
+
+
+class GalleryError(SiamfaceError, ValueError):
+    """A gallery folder or saved gallery that cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,7 @@ class Identification:
         for rank, c in enumerate(self.candidates, 1):
             lines.append(f"{rank:>4}  {c.name:<30} {c.probability:>11.3f} {c.logit:>8.3f}")
         lines.append(
-            f"threshold: p >= {sigmoid(self.threshold):.3f} (logit >= {self.threshold:.3f})"
+            f"threshold: p >= {expit(self.threshold):.3f} (logit >= {self.threshold:.3f})"
         )
         return "\n".join(lines)
 
@@ -106,7 +112,7 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
                 and p.suffix.lower() in IMAGE_SUFFIXES
             )
     if not entries:
-        raise ValueError(
+        raise GalleryError(
             f"{folder}: no photos found; expected <Name>.jpg files or <Name>/ folders of photos "
             f"(suffixes {', '.join(IMAGE_SUFFIXES)})"
         )
@@ -163,7 +169,7 @@ class Gallery:
                 best[name] = i
         ranked = sorted(best.values(), key=lambda i: logits[i], reverse=True)[:top_k]
         candidates = tuple(
-            Candidate(self.names_[i], logits[i], sigmoid(logits[i]), distances[i],
+            Candidate(self.names_[i], logits[i], float(expit(logits[i])), distances[i],
                       self.sources_[i])
             for i in ranked
         )
@@ -204,11 +210,11 @@ class Gallery:
         try:
             index = json.loads(index_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
-            raise ValueError(f"{index_path}: not valid JSON: {err}") from err
+            raise GalleryError(f"{index_path}: not valid JSON: {err}") from err
         if not isinstance(index, dict) or index.get("format") != FORMAT:
-            raise ValueError(f"{index_path}: not a siamface gallery index")
+            raise GalleryError(f"{index_path}: not a siamface gallery index")
         if index.get("version") != FORMAT_VERSION:
-            raise ValueError(
+            raise GalleryError(
                 f"{index_path}: gallery format version {index.get('version')!r}, this siamface "
                 f"reads version {FORMAT_VERSION}"
             )
@@ -217,7 +223,7 @@ class Gallery:
             differ = sorted(
                 k for k in expected if index.get("settings", {}).get(k) != expected[k]
             )
-            raise ValueError(
+            raise GalleryError(
                 f"{index_path}: the gallery was embedded with other settings ({', '.join(differ)} "
                 "differ from this verifier's); rebuild it from its photos with this model"
             )
@@ -227,7 +233,7 @@ class Gallery:
         embeddings = safetensors.torch.load_file(str(embeddings_path))["embeddings"]
         names, sources = index["names"], index["sources"]
         if not (len(names) == len(sources) == embeddings.shape[0]):
-            raise ValueError(
+            raise GalleryError(
                 f"{folder}: {len(names)} names and {len(sources)} sources in {INDEX_FILE} but "
                 f"{embeddings.shape[0]} embeddings in {EMBEDDINGS_FILE}"
             )

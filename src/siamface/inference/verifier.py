@@ -13,7 +13,6 @@ when the model was trained, so a verdict here means what the reported accuracy m
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,17 +21,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from siamface.data.preprocess import Preprocessing
 from siamface.evaluation.embed import embed_images
 from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
 from siamface.inference.face_detection import FaceBox, FaceDetector
 from siamface.models.siamese import SiameseNet
-
-
-def sigmoid(x: float) -> float:
-    """The logistic function, without overflow for large negative x."""
-    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+from siamface.run_folder import Run
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ class Verification:
     @property
     def threshold_probability(self) -> float:
         """The threshold on the probability scale, ``sigmoid(threshold)``."""
-        return sigmoid(self.threshold)
+        return float(expit(self.threshold))
 
     def __str__(self) -> str:
         verdict = "same person" if self.same else "different people"
@@ -110,15 +106,8 @@ class Verifier:
             run_dir: A run folder with model.safetensors and model.json.
             **kwargs: Any other ``Verifier`` argument (``detect``, ``flip_tta``, ...).
         """
-        from siamface.training.run import load_model  # the training stack: only when needed
-
-        model, meta = load_model(Path(run_dir))
-        return cls(
-            model,
-            Preprocessing.from_dict(meta["preprocessing"]),
-            float(meta["threshold"]),
-            **kwargs,
-        )
+        run = Run(run_dir)
+        return cls(run.model, run.preprocessing, run.threshold, **kwargs)
 
     @cached_property
     def aligner(self) -> FaceAligner:
@@ -158,7 +147,7 @@ class Verifier:
         logit = float(scores.logits[0])
         return Verification(
             same=logit >= self.threshold,
-            probability=sigmoid(logit),
+            probability=float(expit(logit)),
             logit=logit,
             threshold=self.threshold,
             distance=float(scores.distances[0]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from siamface.errors import ConfigError
 from siamface.losses.base import PairLoss
 from siamface.losses.registry import LOSSES
 from siamface.models.siamese import PairScores
@@ -26,7 +27,7 @@ class ContrastiveLoss(PairLoss):
     def __init__(self, margin: float = 1.0) -> None:
         super().__init__()
         if margin <= 0:
-            raise ValueError(f"margin must be positive, got {margin}")
+            raise ConfigError(f"margin must be positive, got {margin}")
         self.margin = margin
 
     def pair_losses(self, scores: PairScores, target: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from siamface.errors import ConfigError
 from siamface.models.siamese import PairScores
 from siamface.utils.registry import Registry
 
@@ -66,7 +67,7 @@ class EuclideanHead(nn.Module):
     def __init__(self, dim: int, margin: float = 1.0, eps: float = 1e-12) -> None:
         super().__init__()
         if margin <= 0:
-            raise ValueError(f"margin must be positive, got {margin}")
+            raise ConfigError(f"margin must be positive, got {margin}")
         self.dim = dim
         self.margin = margin
         self.eps = eps
@@ -98,7 +99,7 @@ class CosineHead(nn.Module):
     def __init__(self, dim: int, scale: float = 10.0, bias: float = -5.0) -> None:
         super().__init__()
         if scale <= 0:
-            raise ValueError(f"scale must be positive, got {scale}")
+            raise ConfigError(f"scale must be positive, got {scale}")
         self.dim = dim
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
         self.bias = nn.Parameter(torch.tensor(float(bias)))

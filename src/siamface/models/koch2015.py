@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from siamface.errors import ConfigError
 from siamface.models.heads import build_head
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
@@ -104,18 +105,18 @@ class KochBackbone(nn.Module):
     ) -> None:
         super().__init__()
         if in_channels < 1:
-            raise ValueError(f"in_channels must be at least 1, got {in_channels}")
+            raise ConfigError(f"in_channels must be at least 1, got {in_channels}")
         if input_size < min_input_size():
-            raise ValueError(
+            raise ConfigError(
                 f"input_size must be at least {min_input_size()} for the koch2015 conv stack "
                 f"(four valid convolutions and three 2x2 pools), got {input_size}"
             )
         if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
+            raise ConfigError(f"width must be positive, got {width}")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         if fc_dim < 1:
-            raise ValueError(f"fc_dim must be at least 1, got {fc_dim}")
+            raise ConfigError(f"fc_dim must be at least 1, got {fc_dim}")
         make_activation = ACTIVATIONS.get(fc_activation)  # an unknown name fails before any work
         self.in_channels = in_channels
         self.input_size = input_size
@@ -155,40 +156,17 @@ class KochBackbone(nn.Module):
         return self.drop(x)
 
 
-@MODELS.register("koch2015")
-def koch2015(
-    in_channels: int = 1,
-    input_size: int = 105,
-    width: float = 1.0,
-    batchnorm: bool = False,
-    dropout: float = 0.0,
-    fc_activation: str = "sigmoid",
-    fc_dim: int = 4096,
-    head: str = "weighted_l1",
-    head_kwargs: Mapping[str, Any] | None = None,
-) -> SiameseNet:
+@MODELS.register("koch2015", kwargs_of=KochBackbone)
+def koch2015(head: str = "weighted_l1", head_kwargs: Mapping[str, Any] | None = None,
+             **backbone_kwargs: Any) -> SiameseNet:
     """The paper's Siamese network (defaults) or one of its variants.
 
     Args:
-        in_channels: Image channels.
-        input_size: Side of the square input image (at least 65).
-        width: Multiplier on the conv channel counts.
-        batchnorm: BatchNorm after each conv.
-        dropout: Dropout probability on the embedding.
-        fc_activation: Activation after the FC layer, by name.
-        fc_dim: Embedding size.
         head: Head name in ``HEADS``; "weighted_l1" is the paper's.
         head_kwargs: Options for the head (e.g. ``{"margin": 2.0}`` for "euclidean").
+        **backbone_kwargs: ``KochBackbone``'s arguments (``in_channels``, ``batchnorm``, ...).
     """
-    backbone = KochBackbone(
-        in_channels=in_channels,
-        input_size=input_size,
-        width=width,
-        batchnorm=batchnorm,
-        dropout=dropout,
-        fc_activation=fc_activation,
-        fc_dim=fc_dim,
-    )
+    backbone = KochBackbone(**backbone_kwargs)
     pair_head = build_head(head, backbone.out_dim, **(head_kwargs or {}))
     init_koch_(pair_head)  # the alphas and b are FC-style (only weighted_l1 has a Linear)
     return SiameseNet(backbone, pair_head)

@@ -1,6 +1,6 @@
 """ResFace: our compact residual backbone, built for accuracy per FLOP on a 2-core CPU.
 
-Why not the paper's network? Koch et al.'s twin spends 38.9M parameters and ~2.1 GFLOPs per
+Why not the paper's network? Koch et al.'s twin spends 38.9M parameters and 1.82 GFLOPs per
 105x105 image, most of it in a 10x10 first convolution at full resolution and a 9216 -> 4096 FC
 layer; on LFW's ~9,500 training images it overfits long before it is fast. ResFace does the
 opposite: a stride-2 3x3 stem, three residual stages that halve the resolution and double the
@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from siamface.errors import ConfigError
 from siamface.models.heads import build_head
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
@@ -78,13 +79,16 @@ class ResFaceBackbone(nn.Module):
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        if input_size % 16:
-            raise ValueError(f"input_size must be divisible by 16, got {input_size}")
-        if width < 1 or embedding_dim < 1 or not 0 <= dropout < 1:
-            raise ValueError(
-                f"need width >= 1, embedding_dim >= 1 and 0 <= dropout < 1; got width={width}, "
-                f"embedding_dim={embedding_dim}, dropout={dropout}"
-            )
+        if in_channels < 1:
+            raise ConfigError(f"in_channels must be at least 1, got {in_channels}")
+        if input_size < 16 or input_size % 16:
+            raise ConfigError(f"input_size must be a positive multiple of 16, got {input_size}")
+        if width < 1:
+            raise ConfigError(f"width must be at least 1, got {width}")
+        if embedding_dim < 1:
+            raise ConfigError(f"embedding_dim must be at least 1, got {embedding_dim}")
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         self.out_dim = embedding_dim
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, 2, 1, bias=False),
@@ -114,26 +118,15 @@ class ResFaceBackbone(nn.Module):
         return self.output(x)  # (B, D)
 
 
-@MODELS.register("resface")
-def resface(
-    in_channels: int = 3,
-    input_size: int = 80,
-    width: int = 24,
-    embedding_dim: int = 128,
-    dropout: float = 0.2,
-    head: str = "cosine",
-    head_kwargs: dict[str, Any] | None = None,
-) -> SiameseNet:
+@MODELS.register("resface", kwargs_of=ResFaceBackbone)
+def resface(head: str = "cosine", head_kwargs: dict[str, Any] | None = None,
+            **backbone_kwargs: Any) -> SiameseNet:
     """Our default: ResFace twins compared by a learned cosine head.
 
     Args:
-        in_channels: 1 (grayscale) or 3 (RGB).
-        input_size: Side of the square input; divisible by 16.
-        width: Stem channels (stages: 2x, 4x, 8x).
-        embedding_dim: Embedding size D.
-        dropout: Dropout before the output FC layer.
         head: A head from ``siamface.models.HEADS``.
         head_kwargs: Options for the head.
+        **backbone_kwargs: ``ResFaceBackbone``'s arguments (``width``, ``embedding_dim``, ...).
     """
-    backbone = ResFaceBackbone(in_channels, input_size, width, embedding_dim, dropout)
-    return SiameseNet(backbone, build_head(head, embedding_dim, **(head_kwargs or {})))
+    backbone = ResFaceBackbone(**backbone_kwargs)
+    return SiameseNet(backbone, build_head(head, backbone.out_dim, **(head_kwargs or {})))

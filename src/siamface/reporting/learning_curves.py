@@ -7,7 +7,6 @@ an empty cell (e.g. no validation that epoch) is read as NaN, which leaves a gap
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -37,43 +36,6 @@ PANELS = (
 )
 
 
-def read_summary_csv(path: str | os.PathLike[str]) -> list[dict[str, float]]:
-    """Read summary.csv into one dict per epoch: ``epoch`` as int, other columns as float.
-
-    Args:
-        path: The CSV file; it must have an ``epoch`` column.
-
-    Raises:
-        ValueError: naming the file, line and column of a cell that is not a number.
-    """
-    path = Path(path)
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "epoch" not in reader.fieldnames:
-            raise ValueError(f"{path}: expected a CSV header with an 'epoch' column")
-        rows = []
-        for row in reader:
-            parsed: dict[str, float] = {}
-            for column, cell in row.items():
-                if column is None or cell is None:
-                    raise ValueError(
-                        f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} cells "
-                        "as in the header"
-                    )
-                try:
-                    if column == "epoch":
-                        parsed[column] = int(cell)
-                    else:
-                        parsed[column] = float(cell) if cell.strip() else math.nan
-                except ValueError:
-                    raise ValueError(
-                        f"{path}:{reader.line_num}: column {column!r}: expected a number, "
-                        f"got {cell!r}"
-                    ) from None
-            rows.append(parsed)
-    return rows
-
-
 def plot_learning_curves(
     rows: Sequence[Mapping[str, float]],
     path: str | os.PathLike[str],
@@ -83,7 +45,7 @@ def plot_learning_curves(
     """Loss, accuracy/AUC and learning rate against epoch, one panel each.
 
     Args:
-        rows: One mapping per epoch with an ``epoch`` key (as from :func:`read_summary_csv`).
+        rows: One mapping per epoch with an ``epoch`` key (as from ``Run.summary``).
         path: Output PNG path.
         title: Figure title (e.g. the run name).
     """

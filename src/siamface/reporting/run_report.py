@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from siamface.reporting.learning_curves import plot_learning_curves, read_summary_csv
+from siamface.evaluation.identification import ONE_SHOT_FILE
+from siamface.evaluation.protocol10 import TEN_FOLD_FILE
+from siamface.evaluation.report import METRICS_FILE
+from siamface.reporting.formatting import format_ci, markdown_table
+from siamface.reporting.learning_curves import plot_learning_curves
+from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
-
-REPORT = "report.md"
-LEARNING_CURVES = "learning_curves.png"
 
 # data.json keys, in the order and with the words the report shows them
 DATA_LABELS = {
@@ -46,13 +46,6 @@ FIGURES = (
 )
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
-    header = list(header)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
-
-
 def _num(value: Any, digits: int = 4) -> str:
     if isinstance(value, bool) or value is None:
         return "-" if value is None else str(value)
@@ -63,20 +56,12 @@ def _num(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
-def _ci(interval: list[float] | None) -> str:
-    return "-" if not interval else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
-
-
 def _options(section: Mapping[str, Any]) -> str:
     """``name (key value, ...)`` for a config section built by name; ``key value, ...`` else."""
     rest = ", ".join(f"{k} {json.dumps(v)}" for k, v in section.items() if k != "name")
     if "name" not in section:
         return rest
     return f"{section['name']} ({rest})" if rest else str(section["name"])
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _config_section(config: dict[str, Any]) -> list[str]:
@@ -99,7 +84,7 @@ def _config_section(config: dict[str, Any]) -> list[str]:
         f"Config `{config['name']}`, seed {config['seed']}; every value, defaults included, is "
         "in [config.yaml](config.yaml).",
         "",
-        *_table(["section", "settings"], rows),
+        *_lines(["section", "settings"], rows),
         "",
     ]
 
@@ -110,7 +95,7 @@ def _data_section(data: dict[str, Any], environment: dict[str, Any] | None) -> l
         out += [f"LFW variant `{environment['data']['variant']}`. Validation pairs come from "
                 "pairsDevTrain.txt only; no DevTest person is trained or validated on.", ""]
     keys = [k for k in DATA_LABELS if k in data] + [k for k in data if k not in DATA_LABELS]
-    out += _table(["", "value"], [(DATA_LABELS.get(k, k), _num(data[k])) for k in keys])
+    out += _lines(["", "value"], [(DATA_LABELS.get(k, k), _num(data[k])) for k in keys])
     return [*out, ""]
 
 
@@ -127,7 +112,7 @@ def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
         f"validation pairs; its decision threshold, {model['threshold']:.4f} (logit), is the "
         "one that maximises validation accuracy at that epoch. Test pairs chose nothing.",
         "",
-        *_table(
+        *_lines(
             ["validation at the chosen epoch", "loss", "accuracy", "AUC", "threshold"],
             [(f"epoch {model['best_epoch']}", _num(chosen["val_loss"]), _num(chosen["val_acc"]),
               _num(chosen["val_auc"]), _num(chosen["val_threshold"]))],
@@ -135,7 +120,7 @@ def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
         "",
     ]
     if curves:
-        out += [f"![Learning curves]({LEARNING_CURVES})", ""]
+        out += ["![Learning curves](learning_curves.png)", ""]
     columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "lr",
                "seconds")
     rows = [
@@ -147,16 +132,17 @@ def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
     ]
     header = [c.replace("_", " ") for c in columns if not summary or c in summary[0]]
     out += ["<details><summary>Every epoch (the chosen one in bold)</summary>", "",
-            *_table(header, rows), "", "</details>", ""]
+            *_lines(header, rows), "", "</details>", ""]
     return out
 
 
 def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str]) -> list[str]:
     c = m["confusion"]
     rows = [
-        ("accuracy at the validation threshold", _num(m["accuracy"]), _ci(m.get("accuracy_ci95"))),
+        ("accuracy at the validation threshold", _num(m["accuracy"]),
+         format_ci(m.get("accuracy_ci95"))),
         ("accuracy at p = 0.5 (logit 0)", _num(m["accuracy_at_p05"]), "-"),
-        ("ROC AUC", _num(m["auc"]), _ci(m.get("auc_ci95"))),
+        ("ROC AUC", _num(m["auc"]), format_ci(m.get("auc_ci95"))),
         ("equal error rate", _num(m["eer"]), "-"),
         ("TAR at FAR 1%", _num(m["tar_at_far_0.01"]), "-"),
         ("TAR at FAR 0.1%", _num(m["tar_at_far_0.001"]), "-"),
@@ -171,9 +157,9 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         f"{m['pairs']:,} pairs ({m['matching']:,} matching), scored once by the chosen model at "
         f"its validation threshold {m['threshold']:.4f}. Intervals: 95% bootstrap over pairs.",
         "",
-        *_table(["metric", "value", "95% CI"], rows),
+        *_lines(["metric", "value", "95% CI"], rows),
         "",
-        *_table(["", "predicted different", "predicted same"],
+        *_lines(["", "predicted different", "predicted same"],
                 [("different", _num(c["tn"]), _num(c["fp"])),
                  ("same", _num(c["fn"]), _num(c["tp"]))]),
         "",
@@ -199,9 +185,9 @@ def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
     if o.get("seen_people"):
         out += [f"**Caveat:** {o['seen_people']:,} of these people are DevTrain people, whom the "
                 "run was trained or validated on.", ""]
-    rows = [(r["n_way"], _num(r["accuracy"]), _ci(r["ci95"]), _num(r["chance"]))
+    rows = [(r["n_way"], _num(r["accuracy"]), format_ci(r["ci95"]), _num(r["chance"]))
             for r in o["results"]]
-    out += [*_table(["N", "accuracy", "95% CI", "chance (1/N)"], rows), ""]
+    out += [*_lines(["N", "accuracy", "95% CI", "chance (1/N)"], rows), ""]
     if plot:
         out += [f"![One-shot accuracy against N](eval/{stem}/one_shot.png)", ""]
     return out
@@ -227,7 +213,7 @@ def _ten_fold_section(t: dict[str, Any]) -> list[str]:
         f"pairs.txt has {o['pairs_people']:,} people; {o['shared_people']:,} of them are among "
         f"the {o['training_people']:,} DevTrain people.",
         "",
-        *_table(
+        *_lines(
             ["pairs", "count", "matching", "ten-fold accuracy", "AUC",
              "accuracy at validation threshold", "majority baseline"],
             [["all (contaminated)", *_ten_fold_cells(t["all_pairs"])],
@@ -253,31 +239,25 @@ def _environment_section(env: dict[str, Any]) -> list[str]:
     ]
     rows += [(f"sha256 of {name}", f"`{digest[:16]}...`")
              for name, digest in sorted(env["data"]["checksums"].items())]
-    return ["## Environment", "", *_table(["", ""], rows), ""]
+    return ["## Environment", "", *_lines(["", ""], rows), ""]
 
 
-def run_report(run_dir: Path, curves: bool = True) -> str:
+def run_report(run: Run, curves: bool = True) -> str:
     """The Markdown report of a finished run (and of whatever evaluations it has).
 
     Args:
-        run_dir: The run folder.
+        run: The run.
         curves: Whether learning_curves.png exists beside the report, to show it.
     """
-    run_dir = Path(run_dir)
-    model = _read_json(run_dir / "model.json")
-    if model is None:
-        raise FileNotFoundError(
-            f"{run_dir / 'model.json'} not found: {run_dir} is not a finished run, so it has "
-            "nothing to report yet"
-        )
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    data = _read_json(run_dir / "data.json") or {}
-    environment = _read_json(run_dir / "environment.json")
-    summary_path = run_dir / "summary.csv"
-    summary = read_summary_csv(summary_path) if summary_path.is_file() else []
+    run.require_finished()
+    model = run.model_meta
+    config = run.config.to_dict()
+    data = run.data()
+    environment = run.environment()
+    summary = run.summary()
 
     out = [
-        f"# Run {run_dir.name}",
+        f"# Run {run.name}",
         "",
         f"Model `{config['model']['name']}` on {config['data']['size']}x{config['data']['size']} "
         f"images with {config['data']['channels']} channel(s). Written by siamface from the "
@@ -287,11 +267,11 @@ def run_report(run_dir: Path, curves: bool = True) -> str:
         *_data_section(data, environment),
         *_training_section(model, summary, curves),
     ]
-    evals = sorted(p for p in (run_dir / "eval").glob("*") if p.is_dir())
+    evals = run.eval_dirs()
     tests = []
     for folder in evals:
-        metrics = _read_json(folder / "metrics.json")
-        one_shot = _read_json(folder / "one_shot.json")
+        metrics = _read_json(folder / METRICS_FILE)
+        one_shot = _read_json(folder / ONE_SHOT_FILE)
         if metrics is not None:
             present = {name for name, _ in FIGURES if (folder / name).is_file()}
             tests += _metrics_section(folder.name, metrics, config["loss"]["name"], present)
@@ -300,7 +280,7 @@ def run_report(run_dir: Path, curves: bool = True) -> str:
     out += ["## Test results", ""]
     out += tests or ["No evaluation yet: `siamface evaluate RUN --pairs pairsDevTest.txt`.", ""]
     for folder in evals:
-        ten_fold = _read_json(folder / "ten_fold.json")
+        ten_fold = _read_json(folder / TEN_FOLD_FILE)
         if ten_fold is not None:
             out += _ten_fold_section(ten_fold)
     if environment is not None:
@@ -308,19 +288,23 @@ def run_report(run_dir: Path, curves: bool = True) -> str:
     return "\n".join(out)
 
 
-def write_run_report(run_dir: Path) -> Path:
-    """Draw the learning curves and write ``run_dir/report.md``; return the report's path.
+def write_run_report(run: Run) -> Path:
+    """Draw the learning curves and write the run's report.md; return the report's path.
 
     Args:
-        run_dir: A finished run folder.
+        run: A finished run.
     """
-    run_dir = Path(run_dir)
-    summary = run_dir / "summary.csv"
-    curves = summary.is_file()
-    text = run_report(run_dir, curves)  # before any plot: it refuses an unfinished run
-    if curves:
-        plot_learning_curves(read_summary_csv(summary), run_dir / LEARNING_CURVES,
-                             title=f"Run {run_dir.name}")
-    path = run_dir / REPORT
-    write_text_atomic(path, text + "\n")
-    return path
+    summary = run.summary()
+    text = run_report(run, curves=bool(summary))  # before any plot: it refuses an unfinished run
+    if summary:
+        plot_learning_curves(summary, run.learning_curves_path, title=f"Run {run.name}")
+    write_text_atomic(run.report_path, text + "\n")
+    return run.report_path
+
+
+def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
+    return markdown_table(header, rows).splitlines()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -16,12 +16,12 @@ makes a run reproducible, independently of the global torch RNG.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from siamface.training.config import AugmentConfig
+from siamface.config.sections import AugmentConfig
 
 
 def warp(x: torch.Tensor, linear: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
@@ -60,35 +60,27 @@ class BatchAugment:
     """Random affine distortion, horizontal flip and brightness/contrast jitter per image.
 
     Args:
-        enabled: When False, ``__call__`` returns its input unchanged.
-        affine_p: Probability of each of the seven affine components, drawn per image.
-        rotation_deg: Rotation drawn from [-rotation_deg, rotation_deg] degrees.
-        shear: Shears rho_x, rho_y drawn from [-shear, shear].
-        scale: ``(low, high)`` range of the scales s_x, s_y.
-        translate_px: Translations drawn from [-translate_px, translate_px] pixels.
-        hflip_p: Probability of a horizontal flip.
-        brightness: Brightness factor drawn from [1 - brightness, 1 + brightness].
-        contrast: Contrast factor drawn from [1 - contrast, 1 + contrast]; the image is
-            stretched about its own mean.
+        **settings: The keys of the ``augment`` section (``AugmentConfig``, which holds their
+            defaults and meanings and checks their ranges): ``enabled``, ``affine_p``,
+            ``rotation_deg``, ``shear``, ``scale``, ``translate_px``, ``hflip_p``,
+            ``brightness``, ``contrast``.
     """
 
-    def __init__(self, enabled: bool = True, affine_p: float = 0.5, rotation_deg: float = 10.0,
-                 shear: float = 0.3, scale: Sequence[float] = (0.8, 1.2),
-                 translate_px: float = 2.0, hflip_p: float = 0.0, brightness: float = 0.0,
-                 contrast: float = 0.0) -> None:
-        self.enabled = enabled
-        self.affine_p = affine_p
-        self.rotation_deg = rotation_deg
-        self.shear = shear
-        self.scale = scale
-        self.translate_px = translate_px
-        self.hflip_p = hflip_p
-        self.brightness = brightness
-        self.contrast = contrast
+    def __init__(self, **settings: Any) -> None:
+        config = AugmentConfig(**settings)
+        self.enabled = config.enabled
+        self.affine_p = config.affine_p
+        self.rotation_deg = config.rotation_deg
+        self.shear = config.shear
+        self.scale = tuple(config.scale)
+        self.translate_px = config.translate_px
+        self.hflip_p = config.hflip_p
+        self.brightness = config.brightness
+        self.contrast = config.contrast
 
     @classmethod
     def from_config(cls, config: AugmentConfig) -> BatchAugment:
-        """Build from the ``augment`` section (which has checked the ranges)."""
+        """Build from the ``augment`` section."""
         return cls(**config.to_dict())
 
     @property

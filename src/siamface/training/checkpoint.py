@@ -31,7 +31,10 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from siamface.utils.atomic import write_json_atomic
+from siamface.errors import SiamfaceError
+from siamface.models.io import safetensors_state
+from siamface.run_folder import Run
+from siamface.utils.atomic import umask_mode, write_json_atomic
 from siamface.utils.hashing import sha256_file
 
 MODEL_FILE = "model.safetensors"
@@ -42,35 +45,13 @@ _RESERVED = ("epoch", "format_version", "sha256")
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SiamfaceError, RuntimeError):
     """A checkpoint is missing, incomplete or corrupt; the message names the file."""
 
 
 def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int) -> Path:
     """``<run_dir>/checkpoints/epoch-NNN``."""
-    return Path(run_dir) / "checkpoints" / f"epoch-{epoch:03d}"
-
-
-def _weights(state_dict: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-    """CPU tensors that safetensors accepts: each contiguous and owning its whole storage.
-
-    safetensors refuses tensors that share memory (tied weights appear twice in a state dict)
-    and views into a larger buffer; those are cloned. Everything else is saved as is.
-    """
-    out: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
-    for key, t in state_dict.items():
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"model state {key!r} is a {type(t).__name__}, not a tensor")
-        t = t.detach().cpu()
-        storage = t.untyped_storage()
-        whole = (t.is_contiguous() and t.storage_offset() == 0
-                 and storage.nbytes() == t.numel() * t.element_size())
-        if storage.data_ptr() in seen or not whole:
-            t = t.clone(memory_format=torch.contiguous_format)
-        seen.add(storage.data_ptr())
-        out[key] = t
-    return out
+    return Run(run_dir).checkpoints_dir / f"epoch-{epoch:03d}"
 
 
 def _check_plain(obj: Any, where: str = "trainer_state") -> None:
@@ -136,8 +117,9 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
         shutil.rmtree(stale, ignore_errors=True)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=root))
+    os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700 whatever the umask
     try:
-        weights = _weights(model.state_dict())
+        weights = safetensors_state(model)
         _write_and_sync(tmp / MODEL_FILE,
                         lambda p: safetensors.torch.save_file(weights, str(p)))
         _write_and_sync(tmp / STATE_FILE, lambda p: torch.save(dict(trainer_state), p))
@@ -187,7 +169,7 @@ def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path
     """
     if which not in ("latest", "best"):
         raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
-    file = Path(run_dir) / "checkpoints" / f"{which}.json"
+    file = Run(run_dir).checkpoints_dir / f"{which}.json"
     if not file.is_file():
         return None
     try:
@@ -265,6 +247,6 @@ def load_best(run_dir: str | os.PathLike[str], map_location: str | torch.device 
 def _pointed(run_dir: str | os.PathLike[str], which: str) -> Path:
     path = read_pointer(run_dir, which)
     if path is None:
-        file = Path(run_dir) / "checkpoints" / f"{which}.json"
+        file = Run(run_dir).checkpoints_dir / f"{which}.json"
         raise CheckpointError(f"no {which} checkpoint in {run_dir}: {file} does not exist")
     return path

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from siamface.config.sections import EarlyStoppingConfig
+
 # Which way is better for each metric that "auto" knows.
 _AUTO_MODES = {"val_loss": "min", "val_acc": "max", "val_auc": "max"}
 
@@ -29,12 +31,18 @@ class EarlyStopping:
         bad_epochs_: Epochs since the last improvement.
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "auto", patience: int | None = 10,
-                 min_delta: float = 0.0) -> None:
+    def __init__(self, monitor: str = EarlyStoppingConfig.monitor, mode: str = "auto",
+                 patience: int | None = EarlyStoppingConfig.patience,
+                 min_delta: float = EarlyStoppingConfig.min_delta) -> None:
         self.monitor = monitor
         self.mode = mode
         self.patience = patience
         self.min_delta = min_delta
+
+    @classmethod
+    def from_config(cls, config: EarlyStoppingConfig) -> EarlyStopping:
+        """Build from the ``train.early_stopping`` section."""
+        return cls(config.monitor, "auto", config.patience, config.min_delta)
 
     @property
     def direction(self) -> str:

@@ -13,25 +13,25 @@ from typing import Any
 
 import numpy as np
 
+from siamface.config import Config
 from siamface.data.cache import ImageCache, load_or_build_cache
 from siamface.data.lfw import LFWDataset
-from siamface.data.preprocess import Preprocessing, preset
+from siamface.data.people import (
+    TRAIN_PAIRS,
+    TRAIN_PEOPLE,
+    dev_test_people,
+    dev_train_people,
+    pair_people,
+    person_ids,
+)
 from siamface.data.protocol import ImageRef, Pair
 from siamface.data.splits import (
     check_no_leakage,
     mine_pairs,
-    people_in,
-    person_ids,
     split_pairs_by_person,
     split_pairs_random,
 )
 from siamface.training.batches import IdentityBatches, PairBatches
-from siamface.training.config import Config, DataConfig
-
-TRAIN_PAIRS = "pairsDevTrain.txt"
-TRAIN_PEOPLE = "peopleDevTrain.txt"
-TEST_PAIRS = "pairsDevTest.txt"
-TEST_PEOPLE = "peopleDevTest.txt"
 
 
 @dataclass
@@ -53,25 +53,6 @@ class TrainingInputs:
     description: dict[str, Any] = field(default_factory=dict)
 
 
-def preprocessing_of(data: DataConfig) -> Preprocessing:
-    """The Preprocessing a data section asks for (a preset name or an explicit crop box)."""
-    if isinstance(data.preprocessing, str):
-        return preset(data.preprocessing, size=data.size, channels=data.channels)
-    crop = None if data.preprocessing is None else tuple(data.preprocessing)
-    return Preprocessing(crop=crop, size=data.size, channels=data.channels)  # type: ignore[arg-type]
-
-
-def devtest_people(lfw: LFWDataset) -> set[str]:
-    """Names of everyone in DevTest (people file and pairs file, whichever are imported)."""
-    people = lfw.people_in(TEST_PEOPLE, TEST_PAIRS)
-    if not people:
-        raise FileNotFoundError(
-            f"neither {TEST_PEOPLE} nor {TEST_PAIRS} is imported, so the check that no test "
-            "person is trained on cannot run; import LFW's protocol files"
-        )
-    return people
-
-
 def _pair_rows(cache: ImageCache, pairs: list[Pair]) -> tuple[np.ndarray, np.ndarray]:
     rows = cache.indices([r for p in pairs for r in (p.left, p.right)]).reshape(-1, 2)  # (N, 2)
     return rows, np.array([p.same for p in pairs], dtype=np.float32)
@@ -90,7 +71,7 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
             person is on both sides of the validation split.
     """
     data, seed = config.data, config.seed
-    cache = load_or_build_cache(lfw, preprocessing_of(data), progress=progress)
+    cache = load_or_build_cache(lfw, data.preprocessing_settings(), progress=progress)
     dev_train = lfw.read_pairs(TRAIN_PAIRS)
 
     # -- validation split of pairsDevTrain
@@ -100,25 +81,25 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
         )
     else:
         train, val = split_pairs_random(dev_train.pairs, data.val_fraction, seed)  # warns
-    val_people = people_in(val)
+    val_people = pair_people(val)
 
     # -- training data: the pairs themselves, or identity batches over DevTrain people's images
     if data.sampling == "pairs":
         mined: list[Pair] = []
         if data.mined_pairs:
-            pool = sorted(_dev_train_people(lfw) - val_people)
+            pool = sorted(_training_pool(lfw) - val_people)
             mined = mine_pairs(lfw.image_counts, data.mined_pairs, seed, people=pool)
         rows, target = _pair_rows(cache, train + mined)
         batches: PairBatches | IdentityBatches = PairBatches(
             rows, target, config.train.batch_size, seed
         )
-        train_people = people_in(train) | people_in(mined)
+        train_people = pair_people(train) | pair_people(mined)
         setting = "unrestricted (mined pairs)" if mined else "restricted"
         sizes = {"train_pairs": len(train), "mined_pairs": len(mined)}
     else:
         pool = {
             name
-            for name in _dev_train_people(lfw) - val_people
+            for name in _training_pool(lfw) - val_people
             if lfw.image_counts[name] >= max(2, data.min_images_per_person)
         }
         refs = [ImageRef(n, k) for n in sorted(pool) for k in range(1, lfw.image_counts[n] + 1)]
@@ -134,7 +115,7 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
         sizes = {"train_images": len(refs)}
 
     # -- hygiene: no DevTest person in training or validation; the split itself is clean
-    held_out = devtest_people(lfw)
+    held_out = dev_test_people(lfw)
     check_no_leakage(train_people, held_out, "training", "DevTest")
     check_no_leakage(val_people, held_out, "validation", "DevTest")
     if data.split == "person":
@@ -156,12 +137,11 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     return TrainingInputs(cache, batches, val_rows, val_target, description)
 
 
-def _dev_train_people(lfw: LFWDataset) -> set[str]:
-    """The DevTrain people: peopleDevTrain.txt, or pairsDevTrain's people when it is absent."""
-    if TRAIN_PEOPLE in lfw.protocol_names():
-        return set(lfw.read_people(TRAIN_PEOPLE).names)
-    warnings.warn(
-        f"{TRAIN_PEOPLE} is not imported; drawing training people from {TRAIN_PAIRS} only",
-        stacklevel=3,
-    )
-    return set(lfw.read_pairs(TRAIN_PAIRS).people())
+def _training_pool(lfw: LFWDataset) -> frozenset[str]:
+    """The DevTrain people, with a warning when only pairsDevTrain names them."""
+    if TRAIN_PEOPLE not in lfw.protocol_names():
+        warnings.warn(
+            f"{TRAIN_PEOPLE} is not imported; drawing training people from {TRAIN_PAIRS} only",
+            stacklevel=3,
+        )
+    return dev_train_people(lfw)

@@ -18,17 +18,17 @@ Note that torch's ``weight_decay=wd`` adds ``wd * w`` to the gradient, the gradi
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
-from siamface.training.config import ConfigError, OptimConfig
+from siamface.config.sections import OptimConfig
+from siamface.errors import ConfigError
 from siamface.utils.registry import Registry
 
-OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer")
+OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer", supplied=("params",))
 
 ParamGroups = list[dict[str, Any]]
 
@@ -111,13 +111,8 @@ def param_groups(model: nn.Module, weight_decay: float,
 def optimizer_factory(config: OptimConfig) -> Callable[..., torch.optim.Optimizer]:
     """The registered factory for ``config.name``, after checking that it takes every
     hyperparameter that is set (``momentum`` for Adam is an error, not silently ignored)."""
-    if config.name not in OPTIMIZERS:
-        raise ConfigError(
-            f"optim.name: unknown optimizer {config.name!r}; choose one of: "
-            + ", ".join(OPTIMIZERS.names())
-        )
     factory = OPTIMIZERS.get(config.name)
-    takes = [p for p in inspect.signature(factory).parameters if p != "params"]
+    takes = OPTIMIZERS.valid_keys(config.name) or []
     for key in config.hyperparameters():
         if key not in takes:
             raise ConfigError(

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from siamface.training.config import ConfigError, ScheduleConfig, validate_kwargs
+from siamface.config.sections import ScheduleConfig
+from siamface.errors import ConfigError
 from siamface.utils.registry import Registry
 
 
@@ -148,10 +149,13 @@ class Cosine(Schedule):
 
     def __init__(self, total_epochs: float, warmup_epochs: float = 0.0,
                  warmup_start_factor: float = 0.1, min_factor: float = 0.0) -> None:
-        if not 0 <= warmup_epochs < total_epochs:
+        if warmup_epochs < 0:
+            raise ConfigError(f"schedule.warmup_epochs: expected >= 0, got {warmup_epochs!r}")
+        if warmup_epochs >= total_epochs:
             raise ConfigError(
-                "schedule: expected 0 <= warmup_epochs < total_epochs, got "
-                f"warmup_epochs={warmup_epochs!r}, total_epochs={total_epochs!r}"
+                f"schedule.warmup_epochs: the warm-up ({warmup_epochs!r} epochs) must end before "
+                f"the schedule does (total_epochs = train.epochs = {total_epochs!r}); set "
+                f"schedule.warmup_epochs={total_epochs / 2:g} or less"
             )
         for key, value in (("warmup_start_factor", warmup_start_factor),
                            ("min_factor", min_factor)):
@@ -181,13 +185,8 @@ def build_schedule(config: ScheduleConfig | Mapping[str, Any],
     """
     if not isinstance(config, ScheduleConfig):
         config = ScheduleConfig.from_dict(config)
-    if config.name not in SCHEDULES:
-        raise ConfigError(
-            f"schedule.name: unknown schedule {config.name!r}; choose one of: "
-            + ", ".join(SCHEDULES.names())
-        )
     factory = SCHEDULES.get(config.name)
-    validate_kwargs(factory, config.kwargs, "schedule")
+    SCHEDULES.check_kwargs(config.name, config.kwargs, "schedule")
     kwargs = dict(config.kwargs)
     if "total_epochs" in inspect.signature(factory).parameters and "total_epochs" not in kwargs:
         if total_epochs is None:

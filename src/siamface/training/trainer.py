@@ -1,9 +1,10 @@
 """The training loop: train, validate, log, checkpoint, stop. One epoch at a time.
 
-Reading order: ``Trainer.__init__`` builds every component by name from the config;
-``fit`` is the loop, in clearly ordered sections; ``_train_epoch`` and ``validate`` are the two
-halves of an epoch; ``train_step`` (with ``batch_input``, its data half) is one optimisation step,
-public so that benchmarks time exactly the code that training runs.
+Reading order: ``Trainer.from_config`` builds the parts a trainer is handed (see
+``siamface.training.builder``); ``fit`` is the loop, in clearly ordered sections;
+``_train_epoch`` and ``validate`` are the two halves of an epoch; ``train_step`` (with
+``batch_input``, its data half) is one optimisation step, public so that benchmarks time
+exactly the code that training runs.
 
 Determinism: the batches of epoch e, the augmentation draws and dropout's masks all come from
 generators seeded by (seed, e), and the optimizer state is checkpointed every epoch, so a run
@@ -12,43 +13,28 @@ resumed after epoch e continues exactly as the uninterrupted run would have.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from siamface.config import Config
+from siamface.errors import SiamfaceError
 from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import ThresholdSelector
 from siamface.evaluation.verify import score_index_pairs
-from siamface.losses import build_loss
-from siamface.models import SiameseNet, build_model
-from siamface.training.augment import BatchAugment
+from siamface.models.io import to_model_input
+from siamface.run_folder import Run
 from siamface.training.batches import PairBatch
+from siamface.training.builder import TrainingParts
 from siamface.training.checkpoint import load_best, load_latest, save_checkpoint
-from siamface.training.config import Config
-from siamface.training.early_stopping import EarlyStopping
 from siamface.training.inputs import TrainingInputs
-from siamface.training.optim import build_optimizer
-from siamface.training.schedules import build_schedule
-from siamface.training.tensors import to_model_input
-from siamface.utils.allocator import keep_freed_memory
-from siamface.utils.atomic import write_text_atomic
 
 log = logging.getLogger("siamface.train")
-
-SUMMARY_FIELDS = [
-    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "val_threshold",
-    "lr", "seconds",
-]
 
 
 # Checkpoints kept besides the best: enough to resume, few enough that koch2015's 156 MB of
@@ -56,8 +42,8 @@ SUMMARY_FIELDS = [
 KEEP_LAST = 2
 
 
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+class TrainingDivergedError(SiamfaceError, RuntimeError):
+    """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
 
 @dataclass
@@ -77,59 +63,52 @@ class FitResult:
     stopped_because: str
 
 
-def build_run_model(config: Config) -> SiameseNet:
-    """The model a config names; input channels and size default to the data section's."""
-    kwargs = {"in_channels": config.data.channels, "input_size": config.data.size}
-    kwargs.update(config.model.kwargs)
-    return build_model(config.model.name, **kwargs)
-
-
 class Trainer:
-    """Trains a Siamese model on prepared inputs, writing everything into ``run_dir``.
+    """Trains a Siamese model on prepared inputs, writing everything into its run folder.
 
     Args:
-        config: The resolved run configuration.
+        config: The resolved run configuration (its ``train`` section, seed and grad clip;
+            the whole of it is recorded in every checkpoint).
+        parts: The model, loss, optimizer, schedule, augmentation and early stopping.
         inputs: Cache, batch sampler and validation pairs from ``prepare_inputs``.
-        run_dir: The run folder (summary.csv, checkpoints/).
+        run: The run folder (summary.csv, checkpoints/).
         progress: Show a progress bar per epoch.
     """
 
-    def __init__(
-        self, config: Config, inputs: TrainingInputs, run_dir: Path, progress: bool = True
-    ) -> None:
+    def __init__(self, config: Config, parts: TrainingParts, inputs: TrainingInputs, run: Run,
+                 progress: bool = True) -> None:
         self.config = config
         self.inputs = inputs
-        self.run_dir = Path(run_dir)
+        self.run = run
         self.progress = progress
-        train = config.train
-        if train.threads:
-            torch.set_num_threads(train.threads)
-        if train.keep_freed_memory:
-            keep_freed_memory()  # process-wide; a no-op outside glibc
-        torch.manual_seed(config.seed)  # the initial weights
-        self.model = build_run_model(config)
-        self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
-        self.model.to(memory_format=self.memory_format)
-        self.loss_fn = build_loss(config.loss.name, **config.loss.kwargs)
-        self.optimizer = build_optimizer(config.optim, self.model)
-        self.schedule = build_schedule(config.schedule, total_epochs=train.epochs)
-        self.augment = BatchAugment.from_config(config.augment)
-        es = train.early_stopping
-        self.early_stopping = EarlyStopping(es.monitor, "auto", es.patience, es.min_delta)
+        self.model = parts.model
+        self.loss_fn = parts.loss_fn
+        self.optimizer = parts.optimizer
+        self.schedule = parts.schedule
+        self.augment = parts.augment
+        self.early_stopping = parts.early_stopping
+        self.memory_format = (torch.channels_last if config.train.channels_last
+                              else torch.contiguous_format)
         self.history: list[dict[str, float]] = []
         self.start_epoch = 0  # epochs already done (0-based index of the next epoch)
+
+    @classmethod
+    def from_config(cls, config: Config, inputs: TrainingInputs, run: Run,
+                    progress: bool = True) -> Trainer:
+        """A trainer with every part built from ``config`` (``TrainingParts.from_config``)."""
+        return cls(config, TrainingParts.from_config(config), inputs, run, progress)
 
     # -- resume ----------------------------------------------------------------------------
 
     def resume(self) -> None:
-        """Load the latest checkpoint of ``run_dir`` and continue after its epoch."""
-        state_dict, meta, trainer_state = load_latest(self.run_dir)
+        """Load the run's latest checkpoint and continue after its epoch."""
+        state_dict, meta, trainer_state = load_latest(self.run.path)
         self.model.load_state_dict(state_dict)
         self.optimizer.load_state_dict(trainer_state["optimizer"])
         self.early_stopping.load_state_dict(meta["early_stopping"])
         self.history = list(meta["history"])
         self.start_epoch = int(meta["epoch"])
-        log.info("resumed %s after epoch %d", self.run_dir, self.start_epoch)
+        log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -155,7 +134,7 @@ class Trainer:
                 **val, "lr": lr, "seconds": time.perf_counter() - t_epoch,
             }
             self.history.append(row)
-            self._write_summary()
+            self.run.write_summary(self.history)
             log.info("epoch %d: %s", epoch + 1, _format_row(row))
             if on_epoch_end is not None:
                 on_epoch_end(row)
@@ -163,7 +142,7 @@ class Trainer:
             # 4. early stopping bookkeeping and the epoch's checkpoint (atomic)
             improved = self.early_stopping.step(row[self.early_stopping.monitor], epoch + 1)
             save_checkpoint(
-                self.run_dir, epoch + 1, self.model,
+                self.run.path, epoch + 1, self.model,
                 meta={
                     "config": self.config.to_dict(), "metrics": row,
                     "threshold": row["val_threshold"], "history": self.history,
@@ -246,8 +225,8 @@ class Trainer:
         loss = self.loss_fn(scores, target, weight)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
-                f"loss became {loss.item()}; the last good checkpoint in "
-                f"{self.run_dir / 'checkpoints'} is kept. Lower optim.lr or set optim.grad_clip."
+                f"loss became {loss.item()}; {self._kept_checkpoints()}. Lower optim.lr or set "
+                "optim.grad_clip."
             )
 
         self.optimizer.zero_grad(set_to_none=True)
@@ -285,22 +264,17 @@ class Trainer:
         best_epoch = int(last["epoch"])
         if self.config.train.early_stopping.restore_best and self.early_stopping.best_epoch_:
             best_epoch = int(self.early_stopping.best_epoch_)
-            state_dict, _, _ = load_best(self.run_dir)
+            state_dict, _, _ = load_best(self.run.path)
             self.model.load_state_dict(state_dict)
         chosen = self.history[best_epoch - 1]
         return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because)
 
-    def _write_summary(self) -> None:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.history:
-            writer.writerow({k: _csv_value(row[k]) for k in SUMMARY_FIELDS})
-        write_text_atomic(self.run_dir / "summary.csv", buf.getvalue())
-
-
-def _csv_value(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) and math.isfinite(value) else value
+    def _kept_checkpoints(self) -> str:
+        """What a diverged run leaves to resume from, in words."""
+        if not self.history:
+            return "no epoch finished, so there is no checkpoint to resume from"
+        return (f"the checkpoints of epochs up to {int(self.history[-1]['epoch'])} in "
+                f"{self.run.checkpoints_dir} are kept")
 
 
 def _format_row(row: dict[str, float]) -> str:

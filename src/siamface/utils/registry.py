@@ -1,11 +1,22 @@
-"""A tiny name -> factory registry: components are built by name from a config (timm style)."""
+"""A tiny name -> factory registry: components are built by name from a config (timm style).
+
+A registry is the one place that knows which names exist and which keyword arguments each
+factory takes, so "unknown name" and "unknown key" are raised here and nowhere else. A factory
+that passes ``**kwargs`` through to a class names that class with ``kwargs_of``, and the
+class's own arguments become valid keys too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from siamface.errors import ConfigError, UnknownNameError
+
 T = TypeVar("T")
+
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 class Registry(Generic[T]):
@@ -13,19 +24,32 @@ class Registry(Generic[T]):
 
     Args:
         kind: What is registered, used in error messages ("model", "loss", ...).
+        supplied: Arguments the caller passes itself (an optimizer's ``params``, a head's
+            ``dim``): never valid config keys.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, supplied: tuple[str, ...] = ()) -> None:
         self.kind = kind
+        self.supplied = supplied
         self._factories: dict[str, Callable[..., T]] = {}
+        self._kwargs_of: dict[str, Callable[..., Any]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator registering ``factory`` under ``name``."""
+    def register(
+        self, name: str, kwargs_of: Callable[..., Any] | None = None
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        """Decorator registering ``factory`` under ``name``.
+
+        Args:
+            name: The name configs use.
+            kwargs_of: The class that the factory's ``**kwargs`` go to, if any.
+        """
 
         def decorator(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._factories:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._factories[name] = factory
+            if kwargs_of is not None:
+                self._kwargs_of[name] = kwargs_of
             return factory
 
         return decorator
@@ -35,13 +59,63 @@ class Registry(Generic[T]):
         return self.get(name)(**kwargs)
 
     def get(self, name: str) -> Callable[..., T]:
+        """The factory registered as ``name``; an unknown name lists the known ones."""
         if name not in self._factories:
-            choices = ", ".join(self.names())
-            raise KeyError(f"unknown {self.kind} {name!r}; choose one of: {choices}")
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
+            )
         return self._factories[name]
+
+    def valid_keys(self, name: str) -> list[str] | None:
+        """The keyword arguments ``name`` takes, in order; None when it takes any."""
+        factory = self.get(name)
+        keys: list[str] = []
+        for target in (self._kwargs_of.get(name), factory):
+            if target is None:
+                continue
+            for key, p in _parameters(target).items():
+                if p.kind is inspect.Parameter.VAR_KEYWORD:
+                    if target is factory and name in self._kwargs_of:
+                        continue  # forwarded to kwargs_of, whose keys are listed
+                    return None
+                if p.kind in _NAMED and key not in self.supplied and key not in keys:
+                    keys.append(key)
+        return keys
+
+    def check_kwargs(self, name: str, kwargs: Mapping[str, Any], section: str) -> None:
+        """Raise ConfigError if ``kwargs`` holds a key that ``name`` does not take.
+
+        Only unknown keys are errors: a required argument may be supplied by the caller (a
+        model's ``in_channels`` comes from ``data.channels``).
+
+        Args:
+            name: A registered name.
+            kwargs: The options from the config section.
+            section: The section's dotted name, for the message ("model").
+        """
+        valid = self.valid_keys(name)
+        unknown = [] if valid is None else [k for k in kwargs if k not in valid]
+        if unknown:
+            raise ConfigError(
+                f"unknown key {section}.{unknown[0]!s} for {name}; "
+                f"valid keys at {section}: name, {', '.join(valid or [])}"
+            )
 
     def names(self) -> list[str]:
         return sorted(self._factories)
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories
+
+
+def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """The parameters of a factory; for a class, those of the ``__init__`` it defines.
+
+    A class that inherits ``__init__`` from torch (a loss without options) would otherwise show
+    ``nn.Module.__init__(*args, **kwargs)``, which takes those only to reject them.
+    """
+    if isinstance(factory, type):
+        owner = next(c for c in factory.__mro__ if "__init__" in vars(c))
+        if owner is object or owner.__module__.split(".")[0] == "torch":
+            return {}
+    return inspect.signature(factory).parameters

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from siamface.training.config import (
+from siamface.config import (
     CONFIG_DIR,
     Config,
     ConfigError,
@@ -16,8 +16,8 @@ from siamface.training.config import (
     load_config,
     parse_override,
     save_resolved,
-    validate_kwargs,
 )
+from siamface.training.builder import resolve_config
 
 
 def write(path: Path, text: str) -> Path:
@@ -157,44 +157,34 @@ def test_wrong_values_are_rejected_with_the_key(override: str, expected: str) ->
 def test_registry_sections_check_factory_signatures() -> None:
     with pytest.raises(ConfigError, match=r"unknown key model.batchnrom .*valid keys at model: "
                                           r"name, in_channels, input_size"):
-        load_config("koch2015", ["model.batchnrom=true"])
+        resolve_config("koch2015", ["model.batchnrom=true"])
     with pytest.raises(ConfigError, match=re.escape("unknown key loss.margin")):
-        load_config("koch2015", ["loss.margin=1.0"])
+        resolve_config("koch2015", ["loss.margin=1.0"])
     with pytest.raises(ConfigError, match=re.escape("unknown key schedule.gama")):
-        load_config("seed-best", ["schedule.gama=0.5"])
+        resolve_config("seed-best", ["schedule.gama=0.5"])
     with pytest.raises(ConfigError, match=r"unknown model 'resnet999'; choose one of: .*koch2015"):
-        load_config("koch2015", ["model.name=resnet999"])
+        resolve_config("koch2015", ["model.name=resnet999"])
 
 
 def test_schedule_values_are_checked_when_loading() -> None:
     with pytest.raises(ConfigError, match=re.escape("schedule.gamma")):
-        load_config("seed-best", ["schedule.gamma=2"])
+        resolve_config("seed-best", ["schedule.gamma=2"])
 
 
 def test_optimizer_hyperparameter_that_does_not_apply_is_an_error() -> None:
     expected = "optim.momentum does not apply to optimizer 'adam'"
     with pytest.raises(ConfigError, match=re.escape(expected)):
-        load_config("seed-best", ["optim.momentum=0.9"])
-    c = load_config("koch2015", ["optim.name=adam", "optim.momentum=null", "optim.nesterov=null"])
+        resolve_config("seed-best", ["optim.momentum=0.9"])
+    c = resolve_config("koch2015",
+                       ["optim.name=adam", "optim.momentum=null", "optim.nesterov=null"])
     assert c.optim.hyperparameters() == {"lr": 0.01}
 
 
 def test_unknown_preprocessing_preset_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"data\.preprocessing: unknown .*'wide'.*face"):
-        load_config("koch2015", ["data.preprocessing=wide"])
-    c = load_config("koch2015", ["data.preprocessing=[50, 50, 200, 200]"])
+        resolve_config("koch2015", ["data.preprocessing=wide"])
+    c = resolve_config("koch2015", ["data.preprocessing=[50, 50, 200, 200]"])
     assert c.data.preprocessing == [50, 50, 200, 200]
-
-
-def test_validate_kwargs_accepts_factories_with_var_keywords() -> None:
-    def strict(a: int, b: int = 1) -> None: ...
-    def loose(a: int, **kwargs: int) -> None: ...
-
-    validate_kwargs(strict, {"b": 2}, "x")  # a missing required argument is the caller's job
-    validate_kwargs(loose, {"anything": 1}, "x")
-    expected = "unknown key x.c for strict; valid keys at x: name, a, b"
-    with pytest.raises(ConfigError, match=re.escape(expected)):
-        validate_kwargs(strict, {"c": 3}, "x")
 
 
 def test_missing_config_name_lists_known_ones(tmp_path: Path) -> None:
@@ -233,7 +223,7 @@ def test_save_resolved_writes_a_complete_config_that_loads_back(tmp_path: Path) 
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
 
 
-def test_config_dir_is_the_repository_configs_folder() -> None:
+def test_config_dir_is_the_configs_folder_shipped_in_the_package() -> None:
     assert (CONFIG_DIR / "koch2015.yaml").is_file()
 
 
@@ -243,3 +233,25 @@ def test_defaults_round_trip_and_sections_must_be_mappings() -> None:
         Config.from_dict({"data": 3})
     with pytest.raises(ConfigError, match="model: expected a mapping with a 'name'"):
         Config.from_dict({"model": "koch2015"})
+
+
+def test_an_override_error_names_the_override_not_the_file() -> None:
+    with pytest.raises(ConfigError, match=r"^override 'optim.lr=-1': optim.lr: expected"):
+        load_config("koch2015", ["train.epochs=3", "optim.lr=-1"])
+    with pytest.raises(ConfigError, match=r"^override 'model.width=0': model.width must be"):
+        resolve_config("default", ["train.epochs=3", "model.width=0"])
+
+
+def test_every_component_is_checked_before_anything_is_built_for_real() -> None:
+    with pytest.raises(ConfigError, match=r"model.input_size must be at least 65"):
+        resolve_config("koch2015", ["data.size=64"])
+    with pytest.raises(ConfigError, match=r"optim.layer_weight_decay: prefix 'backbone.fcc'"):
+        resolve_config("koch2015", ["optim.layer_weight_decay.backbone.fcc=0.1"])
+    with pytest.raises(ConfigError, match=r"loss.margin must be positive"):
+        resolve_config("default", ["loss.name=contrastive", "loss.margin=-1"])
+
+
+def test_a_warm_up_longer_than_the_run_says_what_to_set() -> None:
+    with pytest.raises(ConfigError, match=re.escape("set schedule.warmup_epochs=0.5 or less")):
+        resolve_config("default", ["train.epochs=1"])
+    assert resolve_config("default", ["train.epochs=1", "schedule.warmup_epochs=0.5"])

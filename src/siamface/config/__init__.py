@@ -1,0 +1,39 @@
+"""A run's configuration: typed sections (``sections.py``) read from YAML (``loader.py``)."""
+
+from siamface.config.loader import (
+    CONFIG_DIR,
+    list_configs,
+    load_config,
+    parse_override,
+    save_resolved,
+)
+from siamface.config.sections import (
+    AugmentConfig,
+    Config,
+    DataConfig,
+    EarlyStoppingConfig,
+    LossConfig,
+    ModelConfig,
+    OptimConfig,
+    ScheduleConfig,
+    TrainConfig,
+)
+from siamface.errors import ConfigError
+
+__all__ = [
+    "CONFIG_DIR",
+    "AugmentConfig",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EarlyStoppingConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "list_configs",
+    "load_config",
+    "parse_override",
+    "save_resolved",
+]

@@ -1,0 +1,131 @@
+"""Who is in which set: the one place that answers "the people of X" for LFW's protocol.
+
+LFW's View 1 splits its people into DevTrain (peopleDevTrain.txt, whose pairs are
+pairsDevTrain.txt) and DevTest (peopleDevTest.txt, pairsDevTest.txt); View 2 (people.txt,
+pairs.txt) splits them into ten folds. A set's people are those of its people file and of its
+pairs file, whichever are imported (the pairs' people are a subset when both are). Training
+draws only from DevTrain, its validation split included; DevTest is read only for the names that
+training and validation must not contain.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from siamface.data.lfw import DataNotFoundError, LFWDataset
+from siamface.data.protocol import ImageRef, Pair
+
+TRAIN_PAIRS = "pairsDevTrain.txt"
+TRAIN_PEOPLE = "peopleDevTrain.txt"
+TEST_PAIRS = "pairsDevTest.txt"
+TEST_PEOPLE = "peopleDevTest.txt"
+VIEW2_PAIRS = "pairs.txt"
+VIEW2_PEOPLE = "people.txt"
+PAIRS_FILES = (TRAIN_PAIRS, TEST_PAIRS, VIEW2_PAIRS)
+PEOPLE_FILES = (TRAIN_PEOPLE, TEST_PEOPLE, VIEW2_PEOPLE)
+PEOPLE_OF_PAIRS = {TRAIN_PAIRS: TRAIN_PEOPLE, TEST_PAIRS: TEST_PEOPLE, VIEW2_PAIRS: VIEW2_PEOPLE}
+
+
+def pair_people(pairs: Iterable[Pair]) -> set[str]:
+    """Everyone who appears in ``pairs``."""
+    return {name for p in pairs for name in p.people}
+
+
+def file_people(lfw: LFWDataset, *names: str) -> set[str]:
+    """Everyone named in those of the protocol files ``names`` that are imported.
+
+    People files contribute their entries, pairs files everyone in a pair; a file that is not
+    imported contributes nothing (the caller decides whether an empty set is an error).
+    """
+    imported = set(lfw.protocol_names())
+    people: set[str] = set()
+    for name in names:
+        if name in imported and name in PEOPLE_FILES:
+            people |= set(lfw.read_people(name).names)
+        elif name in imported:
+            people |= set(lfw.read_pairs(name).people())
+    return people
+
+
+def _set_people(lfw: LFWDataset, people_file: str, pairs_file: str, what: str) -> frozenset[str]:
+    people = file_people(lfw, people_file, pairs_file)
+    if not people:
+        raise DataNotFoundError(
+            f"neither {people_file} nor {pairs_file} is imported in {lfw.protocol_dir}, so "
+            f"{what} are unknown; import LFW's protocol files"
+        )
+    return frozenset(people)
+
+
+def dev_train_people(lfw: LFWDataset) -> frozenset[str]:
+    """The DevTrain people: everyone a run may train or validate on."""
+    return _set_people(lfw, TRAIN_PEOPLE, TRAIN_PAIRS, "the people a run may train on")
+
+
+def dev_test_people(lfw: LFWDataset) -> frozenset[str]:
+    """The DevTest people: no run may train or validate on any of them."""
+    return _set_people(lfw, TEST_PEOPLE, TEST_PAIRS,
+                       "the test people (whom no run may train on)")
+
+
+def evaluation_people(lfw: LFWDataset, pairs_name: str) -> tuple[list[str], str]:
+    """The people that identification on the side of ``pairs_name`` draws from, and the file
+    they were read from.
+
+    The matching people file is used when imported (it lists everyone of that side of the
+    protocol, not only those drawn into pairs), else the pairs file itself. People with a
+    single image are left out: they could be distractors but never probes, and the task is
+    stated over people who can be both.
+
+    Args:
+        lfw: The imported LFW copy.
+        pairs_name: A pairs file name, e.g. "pairsDevTest.txt".
+    """
+    people_name = PEOPLE_OF_PAIRS.get(pairs_name)
+    if people_name is not None and people_name in lfw.protocol_names():
+        names, source = set(lfw.read_people(people_name).names), people_name
+    else:
+        names, source = set(lfw.read_pairs(pairs_name).people()), pairs_name
+    return sorted(n for n in names if lfw.image_counts[n] >= 2), source
+
+
+def person_ids(refs: Sequence[ImageRef], names: Sequence[str] | None = None) -> np.ndarray:
+    """Integer identity labels of ``refs``: the index of each ref's person in ``names``.
+
+    Args:
+        refs: The images to label.
+        names: The identities in label order; the sorted names of ``refs`` when None.
+
+    Returns:
+        ``(N,)`` int64 labels.
+    """
+    names = sorted({ref.name for ref in refs}) if names is None else list(names)
+    repeated = [name for name, k in Counter(names).items() if k > 1]
+    if repeated:
+        raise ValueError(f"names must be distinct; repeated: {repeated[:10]}")
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({ref.name for ref in refs} - index.keys())
+    if unknown:
+        raise ValueError(f"{len(unknown)} people of refs are not in names: {unknown[:10]}")
+    return np.fromiter((index[ref.name] for ref in refs), dtype=np.int64, count=len(refs))
+
+
+def person_images(
+    people: Sequence[str], image_counts: Mapping[str, int]
+) -> tuple[list[ImageRef], np.ndarray]:
+    """Every image of ``people`` and the integer identity of each (its person's position).
+
+    Args:
+        people: The people, in the order that defines their ids.
+        image_counts: Images per person.
+    """
+    refs = [ImageRef(name, k) for name in people for k in range(1, image_counts[name] + 1)]
+    return refs, person_ids(refs, people)
+
+
+def view2_fold_people(lfw: LFWDataset) -> tuple[frozenset[str], ...]:
+    """The people of each of View 2's ten folds (people.txt), in fold order."""
+    return tuple(frozenset(e.name for e in fold) for fold in lfw.read_people(VIEW2_PEOPLE).folds)

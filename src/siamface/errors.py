@@ -1,0 +1,28 @@
+"""siamface's own error types: bad input or environment, never a bug.
+
+Every error that siamface raises about something a user gave it (a file, a config value, an
+image, a run folder) derives from ``SiamfaceError``, and its message names the file, line or
+key and what was expected. The command line prints such an error as one line and exits 2; any
+other exception is a bug and shows its traceback.
+
+Each subclass also derives from the built-in type it refines (``ValueError`` for a bad value,
+``KeyError`` for an unknown name), so that code catching the built-in keeps working.
+"""
+
+from __future__ import annotations
+
+
+class SiamfaceError(Exception):
+    """Base class: the message is complete and fits on one line."""
+
+
+class ConfigError(SiamfaceError, ValueError):
+    """A configuration value or override is invalid; the message names the dotted key (or the
+    override) and what is valid."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A registry has no component of that name; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0]) if self.args else ""

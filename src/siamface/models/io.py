@@ -1,0 +1,106 @@
+"""A model's life outside training: build it from its config section, save and load its
+weights, turn cached images into its input, and embed with the mirror-image average.
+
+Training, evaluation and inference all go through these functions, so that a model is built,
+stored and fed one way only, and evaluation and inference never need the training code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+
+from siamface.errors import ConfigError
+from siamface.models.registry import MODELS
+from siamface.models.siamese import SiameseNet
+from siamface.utils.atomic import atomic_path
+
+
+def build_model(section: Mapping[str, Any], channels: int, size: int) -> SiameseNet:
+    """The model a config's ``model`` section names, for ``channels`` x ``size`` x ``size`` input.
+
+    Args:
+        section: ``{"name": ..., **options}``; the options override the input shape.
+        channels: Input channels (``data.channels``), unless the section sets ``in_channels``.
+        size: Input side (``data.size``), unless the section sets ``input_size``.
+
+    Raises:
+        UnknownNameError, ConfigError: an unknown model or option, or a value the model refuses;
+            the message names the ``model.`` key.
+    """
+    options = {k: v for k, v in section.items() if k != "name"}
+    name = section["name"]
+    MODELS.check_kwargs(name, options, "model")
+    kwargs = {"in_channels": channels, "input_size": size, **options}
+    try:
+        return MODELS.build(name, **kwargs)
+    except ConfigError as err:  # the model's own check, keyed by its argument ("width ...")
+        raise ConfigError(f"model.{err}") from None
+    except TypeError as err:  # an option of the wrong type, e.g. width: "wide"
+        raise ConfigError(f"model: {err}") from None
+
+
+def safetensors_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """CPU tensors that safetensors accepts: each contiguous and owning its whole storage.
+
+    safetensors refuses tensors that share memory (tied weights appear twice in a state dict)
+    and views into a larger buffer; those are cloned. Everything else is saved as is.
+    """
+    out: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, t in model.state_dict().items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"model state {key!r} is a {type(t).__name__}, not a tensor")
+        t = t.detach().cpu()
+        storage = t.untyped_storage()
+        whole = (t.is_contiguous() and t.storage_offset() == 0
+                 and storage.nbytes() == t.numel() * t.element_size())
+        if storage.data_ptr() in seen or not whole:
+            t = t.clone(memory_format=torch.contiguous_format)
+        seen.add(storage.data_ptr())
+        out[key] = t
+    return out
+
+
+def save_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Write ``model``'s weights to ``path`` as safetensors (no pickle), atomically."""
+    state = safetensors_state(model)
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_file(state, str(tmp))
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Load the safetensors file ``path`` into ``model`` (every key must match)."""
+    model.load_state_dict(safetensors.torch.load_file(str(path)))
+
+
+def to_model_input(images: np.ndarray, channels_last: bool = True) -> torch.Tensor:
+    """Turn (N, C, H, W) uint8 images into float32 in [0, 1].
+
+    Args:
+        images: (N, C, H, W) uint8, e.g. rows gathered from an ``ImageCache``.
+        channels_last: Return NHWC memory layout, which oneDNN's CPU convolutions run faster on.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(images)).float().div_(255.0)  # (N, C, H, W)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def embed(model: SiameseNet, x: torch.Tensor, flip_tta: bool) -> torch.Tensor:
+    """(B, C, H, W) images in [0, 1] -> (B, D) embeddings, in the model's current mode.
+
+    Args:
+        model: A SiameseNet.
+        x: The images.
+        flip_tta: Average the embeddings of each image and its mirror image. Faces are roughly
+            symmetric, so this removes pose noise at twice the cost of one pass.
+    """
+    e = model.embed(x)
+    if flip_tta:
+        e = (e + model.embed(torch.flip(x, dims=[3]))) / 2
+    return e

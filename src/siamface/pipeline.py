@@ -1,0 +1,279 @@
+"""The use cases, each once: get the data, train a config, evaluate a run, and the main job.
+
+The command line (``siamface.cli``) parses arguments and prints; the Python API
+(``siamface.api``) returns values; both call these functions, which do the work in the order
+the hygiene rules need: a config is checked before anything is written, process-wide settings
+are made here (not inside a component), DevTest is scored only after training has chosen its
+model, and a run's model and image cache are loaded once for all of its evaluations.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from siamface.config import Config, TrainConfig
+from siamface.data.cache import load_or_build_cache
+from siamface.data.lfw import DataNotFoundError, LFWDataset
+from siamface.data.people import TEST_PAIRS
+from siamface.evaluation.identification import evaluate_one_shot
+from siamface.evaluation.protocol10 import evaluate_ten_fold
+from siamface.evaluation.report import evaluate_pairs
+from siamface.reporting.eval_figures import plot_one_shot, plot_pair_evaluation
+from siamface.reporting.run_report import write_run_report
+from siamface.run_folder import Run
+from siamface.training.inputs import prepare_inputs
+from siamface.training.trainer import FitResult, Trainer
+from siamface.utils.allocator import keep_freed_memory
+from siamface.utils.machine import machine_info
+from siamface.utils.seed import seed_everything
+
+EpochCallback = Callable[[dict[str, float]], None]
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def get_data(home: Path, import_paths: Sequence[Path] | None = None,
+             progress: bool = True) -> LFWDataset:
+    """The LFW copy to use: ``import_paths`` imported, else the one in ``home``, else fetched.
+
+    Args:
+        home: The data home.
+        import_paths: Sources for ``import_lfw`` (re-importing the same files does nothing).
+        progress: Show progress bars.
+    """
+    from siamface.data.fetch import DownloadError, fetch_lfw
+    from siamface.data.importer import import_lfw
+    from siamface.data.lfw import open_lfw
+
+    if import_paths:
+        return import_lfw(list(import_paths), home, progress=progress)
+    try:
+        return open_lfw(home)
+    except DataNotFoundError:
+        print(f"no LFW copy in {home}: downloading it")
+    try:
+        fetch_lfw(home, progress=progress)
+    except DownloadError as err:
+        raise DownloadError(f"{err}; or give them to this command: siamface run --import "
+                            "PATH") from err
+    return open_lfw(home)
+
+
+def environment(lfw: LFWDataset) -> dict[str, Any]:
+    """Versions, machine and data checksums: what a reader needs to reproduce a run."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).parent,
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "machine": machine_info(),
+        "data": {"variant": lfw.variant, "checksums": lfw.checksums},
+        "git_commit": commit,
+        "command": sys.argv,
+    }
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def apply_process_settings(train: TrainConfig) -> None:
+    """The process-wide settings a run asks for: torch's CPU threads and glibc's malloc."""
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    if train.keep_freed_memory:
+        keep_freed_memory()  # process-wide; a no-op outside glibc
+
+
+def _attach_log(run: Run) -> logging.Handler:
+    handler = logging.FileHandler(run.log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("siamface")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return handler
+
+
+def train(
+    config: Config,
+    lfw: LFWDataset,
+    runs_dir: Path,
+    resume: Path | None = None,
+    progress: bool = True,
+    on_epoch_end: EpochCallback | None = None,
+) -> tuple[Run, FitResult]:
+    """Train ``config`` on ``lfw`` in a new run folder, or continue the run in ``resume``.
+
+    Args:
+        config: The resolved configuration, checked (``resolve_config``); ignored when
+            resuming: the run's own is used.
+        lfw: The imported LFW copy.
+        runs_dir: Where new run folders are made.
+        resume: A run folder to continue from its latest checkpoint.
+        progress: Show progress bars.
+        on_epoch_end: Called with each epoch's summary row.
+
+    Returns:
+        The run and the fit result.
+    """
+    if resume is not None:
+        run = Run(resume)
+        config = run.config
+    else:
+        run = Run.create(runs_dir, config.name)
+        run.save_config(config)
+        run.write_environment(environment(lfw))
+    handler = _attach_log(run)
+    try:
+        apply_process_settings(config.train)
+        seed_everything(config.seed)
+        inputs = prepare_inputs(config, lfw, progress=progress)
+        run.write_data(inputs.description)
+        trainer = Trainer.from_config(config, inputs, run, progress=progress)
+        if resume is not None:
+            trainer.resume()
+        result = trainer.fit(on_epoch_end)
+        run.save_model(trainer.model, config, result.threshold, result.best_epoch,
+                       result.stopped_because, result.history)
+        return run, result
+    finally:
+        logging.getLogger("siamface").removeHandler(handler)
+        handler.close()
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """What ``evaluate`` computed (each also written into the run's eval folders).
+
+    Attributes:
+        metrics: Pairs file name -> its verification metrics.
+        one_shot: Pairs file name -> its one-shot results.
+        ten_fold: The View 2 results, when asked for.
+    """
+
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    one_shot: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ten_fold: dict[str, Any] | None = None
+
+
+def evaluate(
+    run: Run,
+    lfw: LFWDataset,
+    pairs: Sequence[str] = (),
+    one_shot: Sequence[int] = (),
+    trials: int = 1000,
+    ten_fold: bool = False,
+    n_bootstrap: int = 1000,
+    plots: bool = True,
+    progress: bool = True,
+    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+) -> Evaluation:
+    """Evaluate a finished run: each pairs file, one-shot on their people, View 2; then report.
+
+    The model and the image cache are loaded once for all of them; the run's report.md is
+    rewritten at the end.
+
+    Args:
+        run: A finished run.
+        lfw: The imported LFW copy.
+        pairs: Imported pairs files, e.g. ["pairsDevTest.txt"].
+        one_shot: The values of N for N-way one-shot identification on each pairs file's
+            people (none: skip).
+        trials: One-shot trials per N.
+        ten_fold: Also apply LFW's View 2 protocol to pairs.txt.
+        n_bootstrap: Resamples for the 95% intervals (0: none).
+        plots: Draw the figures.
+        progress: Show a progress bar if the image cache must be built.
+        on_result: Called as each result is ready, with its kind ("metrics", "one_shot",
+            "ten_fold") and the result (for printing).
+    """
+    notify = on_result or (lambda kind, result: None)
+    cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
+    out = Evaluation()
+    for pairs_name in pairs:
+        metrics, scored = evaluate_pairs(run, cache, lfw.read_pairs(pairs_name), n_bootstrap)
+        if plots:
+            plot_pair_evaluation(run, scored, metrics, cache, run.eval_dir(pairs_name))
+        out.metrics[pairs_name] = metrics
+        notify("metrics", metrics)
+        if one_shot:
+            results = evaluate_one_shot(run, cache, lfw, pairs_name, one_shot, trials)
+            if plots:
+                plot_one_shot(results, run.eval_dir(pairs_name))
+            out.one_shot[pairs_name] = results
+            notify("one_shot", results)
+    if ten_fold:
+        out.ten_fold = evaluate_ten_fold(run, cache, lfw)
+        notify("ten_fold", out.ten_fold)
+    write_run_report(run)
+    return out
+
+
+# -- the main job ----------------------------------------------------------------------------
+
+
+@dataclass
+class MainJob:
+    """What ``run_main_job`` ends with.
+
+    Attributes:
+        run: The trained run.
+        fit: Its fit result.
+        evaluation: DevTest's metrics (and one-shot results).
+        train_seconds: Training wall time.
+    """
+
+    run: Run
+    fit: FitResult
+    evaluation: Evaluation
+    train_seconds: float
+
+
+def run_main_job(
+    config: Config,
+    lfw: LFWDataset,
+    runs_dir: Path,
+    one_shot: Sequence[int] = (2, 5, 10, 20),
+    trials: int = 1000,
+    n_bootstrap: int = 1000,
+    plots: bool = True,
+    progress: bool = True,
+    on_epoch_end: EpochCallback | None = None,
+    on_trained: Callable[[Run, FitResult, float], None] | None = None,
+    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+) -> MainJob:
+    """Train ``config``, then score pairsDevTest.txt once with the chosen model, and report.
+
+    Args:
+        config: The resolved, checked configuration.
+        lfw: The imported LFW copy (with pairsDevTest.txt).
+        runs_dir: Where the run folder is made.
+        one_shot, trials, n_bootstrap, plots, progress, on_result: As for ``evaluate``.
+        on_epoch_end: Called with each epoch's summary row.
+        on_trained: Called with the run, the fit result and the training seconds, before
+            the evaluation.
+    """
+    lfw.protocol_path(TEST_PAIRS)  # before training: the run must end with a test
+    start = time.perf_counter()
+    run, fit = train(config, lfw, runs_dir, progress=progress, on_epoch_end=on_epoch_end)
+    seconds = time.perf_counter() - start
+    if on_trained is not None:
+        on_trained(run, fit, seconds)
+    evaluation = evaluate(run, lfw, [TEST_PAIRS], one_shot, trials, n_bootstrap=n_bootstrap,
+                          plots=plots, progress=progress, on_result=on_result)
+    return MainJob(run, fit, evaluation, seconds)

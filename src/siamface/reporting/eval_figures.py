@@ -1,0 +1,80 @@
+"""The figures of one evaluation: ROC, score histograms, confusion matrix, learning curves,
+galleries of the most confident right and wrong pairs, and the one-shot curve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siamface.data.cache import ImageCache
+from siamface.evaluation.metrics import roc_curve
+from siamface.evaluation.report import FARS, PairEvaluation
+from siamface.reporting.eval_plots import (
+    plot_confusion_matrix,
+    plot_one_shot_curve,
+    plot_roc,
+    plot_score_histograms,
+)
+from siamface.reporting.gallery import plot_pair_gallery
+from siamface.reporting.learning_curves import plot_learning_curves
+from siamface.run_folder import Run
+
+GALLERY_SIZE = 12
+
+
+def plot_pair_evaluation(run: Run, result: PairEvaluation, metrics: dict[str, Any],
+                         cache: ImageCache, out_dir: Path) -> None:
+    """Draw the figures of one pairs file's evaluation into ``out_dir``.
+
+    Args:
+        run: The evaluated run (for its learning curves).
+        result: The scored pairs.
+        metrics: Their metrics (``evaluate_pairs``).
+        cache: The images the pairs were scored on (for the galleries).
+        out_dir: The evaluation's folder.
+    """
+    logits, labels, threshold = result.logits, result.labels, metrics["threshold"]
+    far, tar, _ = roc_curve(logits, labels)
+    plot_roc(far, tar, out_dir / "roc.png", auc=metrics["auc"], eer=metrics["eer"],
+             tar_at_far={f: metrics[f"tar_at_far_{f:g}"] for f in FARS}, log_far=False,
+             title=f"ROC on {metrics['pairs_file']}")
+    plot_score_histograms(logits, labels, out_dir / "scores.png", threshold=threshold,
+                          xlabel="logit (higher = same person)")
+    counts = metrics["confusion"]
+    matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
+    plot_confusion_matrix(matrix, out_dir / "confusion.png")
+    summary = run.summary()
+    if summary:
+        plot_learning_curves(summary, out_dir / "learning_curves.png")
+    predicted = (logits >= threshold).astype(np.int64)
+    # the most confident decisions of each kind: far from the threshold, right or wrong
+    margin = np.abs(logits - threshold)
+    for name, mask in (("correct", predicted == labels), ("wrong", predicted != labels)):
+        chosen = np.flatnonzero(mask)
+        chosen = chosen[np.argsort(-margin[chosen])][:GALLERY_SIZE]
+        if len(chosen) == 0:
+            continue
+        rows = result.rows[chosen]
+        plot_pair_gallery(
+            cache.images[rows[:, 0]],
+            cache.images[rows[:, 1]],
+            logits[chosen], labels[chosen], predicted[chosen], out_dir / f"gallery_{name}.png",
+            title=f"Most confident {name} decisions (threshold {threshold:.2f})",
+        )
+
+
+def plot_one_shot(results: dict[str, Any], out_dir: Path) -> None:
+    """Draw one_shot.png (accuracy against N, with the 1/N chance line) into ``out_dir``.
+
+    Args:
+        results: What ``evaluate_one_shot`` returned.
+        out_dir: The evaluation's folder.
+    """
+    rows = results["results"]
+    plot_one_shot_curve(
+        [r["n_way"] for r in rows], [r["accuracy"] for r in rows],
+        [r["ci95"][0] for r in rows], [r["ci95"][1] for r in rows], out_dir / "one_shot.png",
+        title=f"N-way one-shot identification, {results['people_file']} people",
+    )

@@ -1,0 +1,26 @@
+"""Small text formatters shared by the reports and the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A Markdown table; integer columns are right-aligned with thousands separators."""
+    rows = [list(row) for row in rows]
+    header = list(header)
+    numeric = [all(isinstance(row[k], int) for row in rows) for k in range(len(header))]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---:" if num else "---" for num in numeric) + "|",
+    ]
+    for row in rows:
+        cells = [f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_ci(interval: Sequence[float] | None, empty: str = "-") -> str:
+    """``[0.8450, 0.8870]`` for a 95% interval, ``empty`` when there is none."""
+    return empty if not interval else f"[{interval[0]:.4f}, {interval[1]:.4f}]"

@@ -1,0 +1,269 @@
+"""A run folder: the one place that knows its files, reads them and writes them.
+
+    config.yaml        the resolved configuration (every default filled in)
+    environment.json   library versions, machine, data checksums, git commit, command
+    data.json          what was trained and validated on (counts, setting, cache key)
+    train.log          the log
+    summary.csv        one row per epoch, columns SUMMARY_FIELDS
+    checkpoints/       one folder per epoch (see siamface.training.checkpoint)
+    model.safetensors  the chosen model's weights, and model.json: its config, preprocessing,
+    model.json         the threshold chosen on validation data, and the epoch it comes from
+    eval/<stem>/       one folder per evaluated protocol file (metrics.json, scores.csv, ...)
+    report.md          the run's report, and learning_curves.png beside it
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from siamface.config import Config, load_config, save_resolved
+from siamface.data.preprocess import Preprocessing
+from siamface.errors import SiamfaceError
+from siamface.models.io import build_model, load_weights, save_weights
+from siamface.models.siamese import SiameseNet
+from siamface.utils.atomic import write_json_atomic, write_text_atomic
+
+# The columns of summary.csv, in order: one row per epoch.
+SUMMARY_FIELDS = [
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "val_threshold",
+    "lr", "seconds",
+]
+
+
+class RunFolderError(SiamfaceError, ValueError):
+    """A file of a run folder is damaged; the message names it."""
+
+
+class RunNotFinishedError(SiamfaceError, FileNotFoundError):
+    """The run has no chosen model yet (it is still training, or was stopped)."""
+
+
+class Run:
+    """One run folder.
+
+    Args:
+        path: The folder (it need not exist yet; see ``Run.create``).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, name: str) -> Run:
+        """A fresh folder ``runs_dir/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if it exists)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = Path(runs_dir) / f"{name}-{stamp}"
+        k = 1
+        while path.exists():
+            k += 1
+            path = Path(runs_dir) / f"{name}-{stamp}-{k}"
+        path.mkdir(parents=True)
+        return cls(path)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r})"
+
+    # -- the files ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def environment_path(self) -> Path:
+        return self.path / "environment.json"
+
+    @property
+    def data_path(self) -> Path:
+        return self.path / "data.json"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "train.log"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / "summary.csv"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / "model.safetensors"
+
+    @property
+    def model_meta_path(self) -> Path:
+        return self.path / "model.json"
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / "report.md"
+
+    @property
+    def learning_curves_path(self) -> Path:
+        return self.path / "learning_curves.png"
+
+    @property
+    def eval_root(self) -> Path:
+        return self.path / "eval"
+
+    def eval_dir(self, protocol_file: str) -> Path:
+        """``eval/<stem>/``: where the evaluation on ``protocol_file`` (e.g. pairsDevTest.txt)
+        writes its files."""
+        return self.eval_root / Path(protocol_file).stem
+
+    def eval_dirs(self) -> list[Path]:
+        """Every evaluation folder, by name."""
+        return sorted(p for p in self.eval_root.glob("*") if p.is_dir())
+
+    # -- the records -------------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> Config:
+        """The resolved config the run was trained with (typed)."""
+        return load_config(self.config_path)
+
+    def save_config(self, config: Config) -> None:
+        save_resolved(config, self.config_path)
+        self.__dict__["config"] = config
+
+    def write_environment(self, environment: Mapping[str, Any]) -> None:
+        write_json_atomic(self.environment_path, environment)
+
+    def environment(self) -> dict[str, Any] | None:
+        """environment.json, or None when the run has none."""
+        return _read_json(self.environment_path)
+
+    def write_data(self, description: Mapping[str, Any]) -> None:
+        write_json_atomic(self.data_path, description)
+
+    def data(self) -> dict[str, Any]:
+        """data.json (empty when the run has none)."""
+        return _read_json(self.data_path) or {}
+
+    def write_summary(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Write summary.csv: SUMMARY_FIELDS, one row per epoch, floats to 6 digits."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(row[k]) for k in SUMMARY_FIELDS})
+        write_text_atomic(self.summary_path, buf.getvalue())
+
+    def summary(self) -> list[dict[str, float]]:
+        """The rows of summary.csv (empty when there is none)."""
+        return read_summary_csv(self.summary_path) if self.summary_path.is_file() else []
+
+    # -- the chosen model --------------------------------------------------------------------
+
+    @property
+    def is_finished(self) -> bool:
+        return self.model_meta_path.is_file()
+
+    def require_finished(self) -> None:
+        """Raise RunNotFinishedError unless the run has chosen its model."""
+        if not self.is_finished:
+            raise RunNotFinishedError(
+                f"{self.model_meta_path} not found: {self.path} is not a finished run (train "
+                "it, or resume it with `siamface train --resume`)"
+            )
+
+    @cached_property
+    def model_meta(self) -> dict[str, Any]:
+        """model.json: the chosen model's config, preprocessing, threshold and epoch."""
+        self.require_finished()
+        return json.loads(self.model_meta_path.read_text(encoding="utf-8"))
+
+    @property
+    def threshold(self) -> float:
+        """The decision threshold (logit) chosen on validation pairs."""
+        return float(self.model_meta["threshold"])
+
+    @property
+    def best_epoch(self) -> int:
+        return int(self.model_meta["best_epoch"])
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        """How images are prepared for the model."""
+        return Preprocessing.from_dict(self.model_meta["preprocessing"])
+
+    @cached_property
+    def model(self) -> SiameseNet:
+        """The chosen model, in eval mode; loaded once."""
+        config = Config.from_dict(self.model_meta["config"])
+        model = build_model(config.model.to_dict(), config.data.channels, config.data.size)
+        load_weights(model, self.weights_path)
+        return model.eval()
+
+    def save_model(self, model: SiameseNet, config: Config, threshold: float, best_epoch: int,
+                   stopped_because: str, history: Sequence[Mapping[str, float]]) -> None:
+        """Write the chosen model: weights (safetensors) first, then its JSON description."""
+        save_weights(model, self.weights_path)
+        write_json_atomic(self.model_meta_path, {
+            "config": config.to_dict(),
+            "preprocessing": config.data.preprocessing_settings().to_dict(),
+            "threshold": threshold,
+            "best_epoch": best_epoch,
+            "stopped_because": stopped_because,
+            "validation": history[best_epoch - 1],
+        })
+
+
+def read_summary_csv(path: str | Path) -> list[dict[str, float]]:
+    """Read summary.csv into one dict per epoch: ``epoch`` as int, other columns as float.
+
+    Args:
+        path: The CSV file; it must have an ``epoch`` column.
+
+    Raises:
+        RunFolderError: naming the file, line and column of a cell that is not a number.
+    """
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "epoch" not in reader.fieldnames:
+            raise RunFolderError(f"{path}: expected a CSV header with an 'epoch' column")
+        rows = []
+        for row in reader:
+            parsed: dict[str, float] = {}
+            for column, cell in row.items():
+                if column is None or cell is None:
+                    raise RunFolderError(
+                        f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} cells "
+                        "as in the header"
+                    )
+                try:
+                    if column == "epoch":
+                        parsed[column] = int(cell)
+                    else:
+                        parsed[column] = float(cell) if cell.strip() else math.nan
+                except ValueError:
+                    raise RunFolderError(
+                        f"{path}:{reader.line_num}: column {column!r}: expected a number, "
+                        f"got {cell!r}"
+                    ) from None
+            rows.append(parsed)
+    return rows
+
+
+def _csv_value(value: Any) -> Any:
+    return f"{value:.6g}" if isinstance(value, float) and math.isfinite(value) else value
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

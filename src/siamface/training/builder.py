@@ -1,0 +1,115 @@
+"""Turn a config into its components, through the registries: the one place that does.
+
+``TrainingParts.from_config`` builds what the trainer is handed; ``check_config`` builds every
+component of a config once without doing any work (the model on PyTorch's "meta" device, which
+allocates nothing), so that a value a component refuses fails before a run folder exists.
+``resolve_config`` loads a config with that check, naming the file or override at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+from siamface.config import Config, load_config
+from siamface.errors import ConfigError, UnknownNameError
+from siamface.losses import LOSSES, PairLoss
+from siamface.models import SiameseNet
+from siamface.models.io import build_model
+from siamface.training.augment import BatchAugment
+from siamface.training.early_stopping import EarlyStopping
+from siamface.training.optim import build_optimizer
+from siamface.training.schedules import Schedule, build_schedule
+
+T = TypeVar("T")
+
+
+def in_section(section: str, build: Callable[[], T]) -> T:
+    """``build()``, with a component's own ConfigError ("margin must be positive") and a wrong
+    option type (a TypeError) named by the section ("loss.margin must be positive")."""
+    try:
+        return build()
+    except UnknownNameError:
+        raise
+    except ConfigError as err:
+        message = str(err)
+        raise ConfigError(message if message.startswith(section) else f"{section}.{message}"
+                          ) from None
+    except TypeError as err:
+        raise ConfigError(f"{section}: {err}") from None
+
+
+def build_run_model(config: Config) -> SiameseNet:
+    """The model a config names, for the input its data section makes."""
+    return build_model(config.model.to_dict(), config.data.channels, config.data.size)
+
+
+def build_loss(config: Config) -> PairLoss:
+    """The loss a config names."""
+    LOSSES.check_kwargs(config.loss.name, config.loss.kwargs, "loss")
+    return in_section("loss", lambda: LOSSES.build(config.loss.name, **config.loss.kwargs))
+
+
+@dataclass
+class TrainingParts:
+    """Everything the trainer is handed, built from one config.
+
+    Attributes:
+        model: The network, in the config's memory format.
+        loss_fn: The pair loss.
+        optimizer: Over the model's parameter groups.
+        schedule: Learning rate (and momentum) by fractional epoch.
+        augment: The batched training augmentation.
+        early_stopping: The early-stopping rule.
+    """
+
+    model: SiameseNet
+    loss_fn: PairLoss
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+    augment: BatchAugment
+    early_stopping: EarlyStopping
+
+    @classmethod
+    def from_config(cls, config: Config) -> TrainingParts:
+        """Build every part; the model's initial weights come from ``config.seed``."""
+        torch.manual_seed(config.seed)  # the initial weights
+        model = build_run_model(config)
+        memory_format = (torch.channels_last if config.train.channels_last
+                         else torch.contiguous_format)
+        model.to(memory_format=memory_format)
+        return cls(
+            model=model,
+            loss_fn=build_loss(config),
+            optimizer=build_optimizer(config.optim, model),
+            schedule=build_schedule(config.schedule, total_epochs=config.train.epochs),
+            augment=BatchAugment.from_config(config.augment),
+            early_stopping=EarlyStopping.from_config(config.train.early_stopping),
+        )
+
+
+def check_config(config: Config) -> None:
+    """Build every component of ``config`` (the model on the meta device): a value any of them
+    refuses raises its ConfigError now, before anything is written."""
+    with torch.device("meta"):
+        model = build_run_model(config)
+        build_optimizer(config.optim, model)
+    build_loss(config)
+    try:  # building a schedule is cheap and checks its values too
+        build_schedule(config.schedule, total_epochs=config.train.epochs)
+    except TypeError as e:  # a value of the wrong type, e.g. step_size: "ten"
+        raise ConfigError(f"schedule: {e}") from None
+
+
+def resolve_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Load a config (a shipped name or a YAML path) with overrides, every component checked.
+
+    Args:
+        name_or_path: "default", "koch2015", ... or a path.
+        overrides: Dotted ``key=value`` strings, e.g. ``["train.epochs=5"]``.
+    """
+    return load_config(name_or_path, overrides, check=check_config)
