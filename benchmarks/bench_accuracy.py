@@ -21,9 +21,8 @@ from typing import Any
 
 from siamface.data.importer import import_lfw
 from siamface.data.lfw import open_lfw
-from siamface.evaluation.report import evaluate_run
-from siamface.training.config import load_config
-from siamface.training.run import train_run
+from siamface.pipeline import evaluate, train
+from siamface.training.builder import resolve_config
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
 
@@ -34,20 +33,21 @@ TARGET_TRAIN_MINUTES = 30.0
 def run_seed(config_name: str, seed: int, overrides: list[str], home: Path,
              runs_dir: Path) -> dict[str, Any]:
     """Train one seed and evaluate it once on pairsDevTest."""
-    config = load_config(config_name, [*overrides, f"seed={seed}"])
+    config = resolve_config(config_name, [*overrides, f"seed={seed}"])
     lfw = open_lfw(home)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    run_dir, fit = train_run(config, lfw, runs_dir, progress=False,
-                             on_epoch_end=lambda row: print(f"  seed {seed} {row}", flush=True))
+    run, fit = train(config, lfw, runs_dir, progress=False,
+                     on_epoch_end=lambda row: print(f"  seed {seed} {row}", flush=True))
     train_seconds = time.perf_counter() - t0
     # CPU seconds / threads is what the wall time would be on an otherwise idle machine; the
     # development machine is shared, so both are recorded.
     cpu_seconds = time.process_time() - cpu0
-    test = evaluate_run(run_dir, lfw, "pairsDevTest.txt", plots=False, progress=False)
+    test = evaluate(run, lfw, ["pairsDevTest.txt"], plots=False,
+                    progress=False).metrics["pairsDevTest.txt"]
     best = fit.history[fit.best_epoch - 1]
     return {
         "seed": seed,
-        "run_dir": str(run_dir),
+        "run_dir": str(run.path),
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(cpu_seconds, 1),
         "epochs_run": len(fit.history),

@@ -43,9 +43,7 @@ import torch
 
 from siamface.inference.verifier import Verifier
 from siamface.models.complexity import count_flops, count_parameters
-from siamface.training.config import load_config
-from siamface.training.inputs import preprocessing_of
-from siamface.training.trainer import build_run_model
+from siamface.training.builder import build_run_model, resolve_config
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
 
@@ -141,9 +139,10 @@ def extract_pairs(lfw: Path, folder: Path, count: int) -> list[tuple[Path, Path]
 
 
 def untrained_verifier(config_name: str) -> Verifier:
-    config = load_config(config_name)
+    config = resolve_config(config_name)
     torch.manual_seed(0)
-    return Verifier(build_run_model(config).eval(), preprocessing_of(config.data), threshold=0.0)
+    return Verifier(build_run_model(config).eval(), config.data.preprocessing_settings(),
+                    threshold=0.0)
 
 
 def bench_model(name: str, verifier: Verifier, source: str, pairs: list[tuple[Path, Path]],

@@ -33,12 +33,16 @@ from typing import Any
 
 from bench_data import describe_machine
 from seed_style import EpochRecord, SiameseNetwork, evaluate_accuracy, fit, pair_list, random_split
+from siamface.config import Config
 from siamface.data.lfw import LFWDataset, open_lfw
+from siamface.data.people import TEST_PAIRS
 from siamface.evaluation.metrics import accuracy
 from siamface.evaluation.report import score_pairs_file
-from siamface.training.config import Config, load_config
+from siamface.pipeline import apply_process_settings
+from siamface.run_folder import Run
+from siamface.training.builder import resolve_config
 from siamface.training.early_stopping import EarlyStopping
-from siamface.training.inputs import TEST_PAIRS, prepare_inputs
+from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import Trainer
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
@@ -63,10 +67,11 @@ def default_time_to_accuracy(config: Config, lfw: LFWDataset) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as run_dir:
         t_start = time.perf_counter()
+        apply_process_settings(config.train)
         seed_everything(config.seed)
         inputs = prepare_inputs(config, lfw, progress=False)
         prepare_s = time.perf_counter() - t_start
-        trainer = Trainer(config, inputs, Path(run_dir), progress=False)
+        trainer = Trainer.from_config(config, inputs, Run(run_dir), progress=False)
 
         def on_epoch_end(row: dict[str, float]) -> None:
             nonlocal excluded
@@ -155,7 +160,7 @@ def main() -> None:
 
     before = machine_info()
     lfw = open_lfw(args.home)
-    ours = default_time_to_accuracy(load_config("default", args.set), lfw)
+    ours = default_time_to_accuracy(resolve_config("default", args.set), lfw)
     ours_s = ours["seconds_to_target"]
     cap = args.seed_cap_max if ours_s is None else min(args.speedup * ours_s, args.seed_cap_max)
     seed = seed_time_to_accuracy(lfw, cap, args.seed_epochs)

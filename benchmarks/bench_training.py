@@ -43,12 +43,15 @@ from seed_style import (
     random_split,
     train_one_epoch,
 )
+from siamface.config import Config
 from siamface.data.cache import all_image_refs, build_cache
 from siamface.data.lfw import LFWDataset, open_lfw
 from siamface.models import count_flops
+from siamface.pipeline import apply_process_settings
+from siamface.run_folder import Run
 from siamface.training.batches import PairBatch
-from siamface.training.config import Config, load_config
-from siamface.training.inputs import prepare_inputs, preprocessing_of
+from siamface.training.builder import resolve_config
+from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import Trainer
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
@@ -177,10 +180,12 @@ def throughput(seconds_per_step: float, images: int, pairs: int,
 
 
 def make_trainer(config: Config, lfw: LFWDataset, run_dir: Path) -> Trainer:
-    """What ``train_run`` builds before ``fit`` (the cache is built if it is missing)."""
+    """What ``siamface.pipeline.train`` builds before ``fit`` (the cache is built if it is
+    missing)."""
+    apply_process_settings(config.train)
     seed_everything(config.seed)
     inputs = prepare_inputs(config, lfw, progress=False)
-    return Trainer(config, inputs, run_dir, progress=False)
+    return Trainer.from_config(config, inputs, Run(run_dir), progress=False)
 
 
 def bench_trainer(config: Config, lfw: LFWDataset, warmup: int, steps: int,
@@ -273,7 +278,7 @@ def bench_seed_style(lfw: LFWDataset, warmup: int, steps: int,
 
 def bench_cache_build(lfw: LFWDataset, config: Config) -> dict[str, Any]:
     """Seconds to build ``config``'s image cache of all of LFW from the JPEGs, from scratch."""
-    prep = preprocessing_of(config.data)
+    prep = config.data.preprocessing_settings()
     refs = all_image_refs(lfw.image_counts)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -301,12 +306,12 @@ def main() -> None:
 
     before = machine_info()
     lfw = open_lfw(args.home)
-    koch = load_config("koch2015", [f"train.batch_size={BATCH_SIZE}"])  # channels_last
-    koch_nchw = load_config("koch2015", [f"train.batch_size={BATCH_SIZE}",
+    koch = resolve_config("koch2015", [f"train.batch_size={BATCH_SIZE}"])  # channels_last
+    koch_nchw = resolve_config("koch2015", [f"train.batch_size={BATCH_SIZE}",
                                          "train.channels_last=false"])  # what the layout buys
-    koch_malloc = load_config("koch2015", [f"train.batch_size={BATCH_SIZE}",
+    koch_malloc = resolve_config("koch2015", [f"train.batch_size={BATCH_SIZE}",
                                            "train.keep_freed_memory=false"])
-    default = load_config("default")
+    default = resolve_config("default")
     results: dict[str, Any] = {"peak": fp32_peak()}
     results["peak"]["matmul"] = matmul_gflops()
     print("peak", results["peak"], flush=True)

@@ -1,7 +1,7 @@
 import pytest
 
 from siamface.config import Config
-from siamface.training.builder import resolve_config as load_config
+from siamface.training.builder import resolve_config
 
 TINY = [
     "data.preprocessing=null", "data.size=32", "data.val_fraction=0.3",
@@ -17,8 +17,8 @@ TINY = [
 @pytest.fixture
 def tiny_config() -> Config:
     """The default recipe shrunk to a 32x32 input and a width-4 ResFace: seconds per run."""
-    return load_config("default", TINY)
+    return resolve_config("default", TINY)
 
 
 def tiny(*overrides: str) -> Config:
-    return load_config("default", [*TINY, *overrides])
+    return resolve_config("default", [*TINY, *overrides])
