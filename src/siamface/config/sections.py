@@ -55,7 +55,8 @@ class DataConfig(Settings):
         sampling: "pairs" trains on the pairsDevTrain pairs only (LFW's restricted setting);
             "identities" draws P x K identity batches from DevTrain people's images (the
             unrestricted setting, which uses identity labels).
-        mined_pairs: Extra hard pairs mined per epoch (unrestricted setting only).
+        mined_pairs: Extra pairs drawn per epoch, uniformly at random, from the training
+            people's images (half matching; the unrestricted setting only).
         identities_per_batch: P, people per identity batch.
         images_per_identity: K, images per person in an identity batch.
         min_images_per_person: People with fewer images are left out of identity sampling.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,6 @@ def umask_mode(mode: int) -> int:
     umask = os.umask(0o022)  # the umask can only be read by setting it: set it back at once
     os.umask(umask)
     return mode & ~umask
-
-
-def write_atomic(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` and move the result to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        writer(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
