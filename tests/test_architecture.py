@@ -32,9 +32,13 @@ ALLOWED: dict[str, set[str]] = {
     "reporting": BASE | {"data", "models", "config", "run_folder", "evaluation"},
     "pipeline": BASE | {"data", "models", "losses", "config", "run_folder", "evaluation",
                         "training", "inference", "reporting"},
+    "experiments": BASE | {"data", "models", "config", "run_folder", "evaluation", "training",
+                           "reporting", "pipeline"},
     "api": BASE | {"data", "config", "run_folder", "training", "inference", "pipeline"},
+    "serve": BASE | {"data", "models", "config", "run_folder", "inference"},
     "cli": BASE | {"data", "models", "config", "run_folder", "evaluation", "training",
-                   "inference", "reporting", "pipeline", "api"},
+                   "inference", "reporting", "pipeline", "api", "serve",
+                   "experiments"},
     "__main__": {"cli"},
 }
 

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from siamface import __version__
-from siamface.cli import data, evaluate, run, train, use
+from siamface.cli import data, evaluate, run, serve, train, use
 from siamface.errors import SiamfaceError
 
-COMMAND_GROUPS = (data, train, evaluate, run, use)
+COMMAND_GROUPS = (data, train, evaluate, run, use, serve)
 
 # Errors that mean "bad input or environment", not "bug": one line on stderr, no traceback.
 # SiamfaceError is every error siamface raises about what it was given (a config, a file, a run

@@ -1,0 +1,78 @@
+"""`siamface serve RUN`: the REST API and the web page, run by uvicorn.
+
+    siamface serve runs/default-20261123-121020             http://127.0.0.1:8000/
+    SIAMFACE_API_KEY=secret siamface serve RUN --port 9000  writes need X-API-Key: secret
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from platformdirs import user_data_path
+
+API_KEY_ENV = "SIAMFACE_API_KEY"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def default_db() -> Path:
+    """Where the galleries are kept unless --db says: the user data folder."""
+    return user_data_path("siamface") / "galleries.sqlite3"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` command."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve RUN's model: a REST API and a web page to verify and identify",
+        description="Serve RUN's model over HTTP: a JSON API under /api (schema at "
+        "/openapi.json) and a web page at /. Galleries are kept in a SQLite file. It listens "
+        "on 127.0.0.1 (this machine only) unless --host says otherwise.",
+    )
+    serve.add_argument("run", type=Path, metavar="RUN", help="a finished run folder")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 = every network)")
+    serve.add_argument("--port", type=int, default=8000, help="default 8000")
+    serve.add_argument("--api-key", metavar="KEY", default=os.environ.get(API_KEY_ENV),
+                       help=f"require KEY in the X-API-Key header for every write (default: "
+                       f"${API_KEY_ENV}, else no key)")
+    serve.add_argument("--db", type=Path, default=None, metavar="FILE",
+                       help=f"the galleries' SQLite file (default {default_db()})")
+    serve.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="threads for model work, one core each (default: every core)")
+    serve.add_argument("--max-upload-mb", type=float, default=10.0, metavar="MB",
+                       help="largest photo taken (default 10)")
+    serve.add_argument("--no-detect", action="store_true",
+                       help="skip face detection: photos are aligned LFW-style 250x250 frames")
+    serve.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from siamface.errors import ConfigError
+    from siamface.inference.verifier import Verifier
+    from siamface.serve.app import create_app
+    from siamface.serve.guards import ServeOptions
+    from siamface.serve.workers import default_workers, fix_cpu_threads
+
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1 or args.max_upload_mb <= 0 or not 0 <= args.port <= 65535:
+        raise ConfigError("--workers must be at least 1, --max-upload-mb positive and --port "
+                          "0 to 65535")
+    max_file = int(args.max_upload_mb * 2**20)
+    options = ServeOptions(
+        api_key=args.api_key or None, workers=workers, max_file_bytes=max_file,
+        max_request_bytes=max(24 * 2**20, 2 * max_file + 2**20),
+        allowed_hosts=LOOPBACK if args.host in LOOPBACK else None,
+    )
+    fix_cpu_threads(1)  # each worker on one core: requests queue, cores are not oversubscribed
+    verifier = Verifier.from_run(args.run, detect=not args.no_detect)
+    db = args.db if args.db is not None else default_db()
+    app = create_app(verifier, db, options, run_name=args.run.resolve().name)
+    print(f"siamface serve: {args.run} on http://{args.host}:{args.port}/ ({workers} workers, "
+          f"galleries in {db}, API key {'required for writes' if options.api_key else 'off'})",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

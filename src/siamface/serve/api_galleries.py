@@ -1,0 +1,155 @@
+"""Endpoints: galleries and their people (create, enroll, list, delete) and identification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from scipy.special import expit
+
+from siamface.serve.api_faces import ERRORS, decoded_face, photo_out, read_upload
+from siamface.serve.context import ServerContext
+from siamface.serve.guards import api_key_check
+from siamface.serve.problems import ApiError
+from siamface.serve.schemas import (
+    GALLERY_NAME,
+    PERSON_NAME_MAX,
+    CandidateOut,
+    Deleted,
+    Enrolled,
+    GalleryDetail,
+    GalleryOut,
+    IdentifyResponse,
+    NewGallery,
+    PersonOut,
+    Problem,
+)
+from siamface.serve.store import GalleryInfo
+
+Gallery = Annotated[str, Path(pattern=GALLERY_NAME, description="the gallery's name")]
+GALLERY_ERRORS = {**ERRORS, 404: {"model": Problem}, 409: {"model": Problem}}
+
+
+def person_name(name: str, field: str = "name") -> str:
+    """A person's name, checked: printable, no '/', 1 to PERSON_NAME_MAX characters.
+
+    Raises:
+        ApiError: 422 naming ``field``.
+    """
+    name = name.strip()
+    if not name or len(name) > PERSON_NAME_MAX:
+        raise ApiError(422, field, f"a name must have 1 to {PERSON_NAME_MAX} characters")
+    if not name.isprintable() or "/" in name:
+        raise ApiError(422, field, "a name must be printable and have no '/'")
+    return name
+
+
+def photo_label(filename: str | None, index: int) -> str:
+    """What a gallery shows for an uploaded photo: its file name, printable, at most 200
+    characters (only ever shown, never used as a path)."""
+    label = "".join(c for c in filename or "" if c.isprintable())[:200]
+    return label or f"photo {index + 1}"
+
+
+def galleries_router(ctx: ServerContext) -> APIRouter:
+    """The gallery endpoints, working with ``ctx``; writes need the API key when one is set."""
+    router = APIRouter(prefix="/api/galleries", tags=["galleries"], responses=GALLERY_ERRORS)
+    writes = [Depends(api_key_check(ctx.options.api_key))]
+    store, settings = ctx.store, ctx.faces.settings
+
+    def gallery_out(info: GalleryInfo) -> GalleryOut:
+        return GalleryOut(name=info.name, fingerprint=info.fingerprint, people=info.people,
+                          photos=info.photos, compatible=info.fingerprint == ctx.faces.fingerprint)
+
+    @router.get("")
+    async def list_galleries() -> list[GalleryOut]:
+        """Every gallery, by name."""
+        return [gallery_out(g) for g in await run_in_threadpool(store.galleries)]
+
+    @router.post("", status_code=201, dependencies=writes)
+    async def create_gallery(body: NewGallery) -> GalleryOut:
+        """A new, empty gallery for this server's model."""
+        return gallery_out(await run_in_threadpool(store.create_gallery, body.name, settings))
+
+    @router.get("/{gallery}")
+    async def show_gallery(gallery: Gallery) -> GalleryDetail:
+        """A gallery and its people."""
+        info = await run_in_threadpool(store.gallery, gallery)
+        members = await run_in_threadpool(store.people, gallery)
+        return GalleryDetail(**gallery_out(info).model_dump(),
+                             members=[PersonOut(name=p.name, photos=p.photos) for p in members])
+
+    @router.delete("/{gallery}", dependencies=writes)
+    async def delete_gallery(gallery: Gallery) -> Deleted:
+        """Delete a gallery and every photo in it."""
+        await run_in_threadpool(store.delete_gallery, gallery)
+        return Deleted(deleted=gallery)
+
+    @router.get("/{gallery}/people")
+    async def list_people(gallery: Gallery) -> list[PersonOut]:
+        """The people of a gallery, by name, with their number of photos."""
+        return [PersonOut(name=p.name, photos=p.photos)
+                for p in await run_in_threadpool(store.people, gallery)]
+
+    @router.post("/{gallery}/people", status_code=201, dependencies=writes)
+    async def enroll(
+        gallery: Gallery,
+        name: Annotated[str, Form(max_length=PERSON_NAME_MAX, description="who the photos show")],
+        photos: Annotated[list[UploadFile], File(description="one or more photos of them")],
+    ) -> Enrolled:
+        """Enroll a person (or add photos of one already enrolled), all photos or none."""
+        person = person_name(name)
+        if not 1 <= len(photos) <= ctx.options.max_photos:
+            raise ApiError(422, "photos", f"send 1 to {ctx.options.max_photos} photos, "
+                           f"got {len(photos)}")
+        uploads = [await read_upload(ctx, p) for p in photos]
+        labels = [photo_label(p.filename, i) for i, p in enumerate(photos)]
+        return await ctx.pool.run(_enroll, ctx, gallery, person, uploads, labels)
+
+    @router.delete("/{gallery}/people/{person}", dependencies=writes)
+    async def delete_person(gallery: Gallery, person: str) -> Deleted:
+        """Delete a person and all their photos from a gallery."""
+        await run_in_threadpool(store.delete_person, gallery, person)
+        return Deleted(deleted=person)
+
+    @router.post("/{gallery}/identify")
+    async def identify(
+        gallery: Gallery,
+        photo: Annotated[UploadFile, File(description="the photo to identify")],
+        top_k: Annotated[int, Query(ge=1, le=100, description="how many people to list")] = 5,
+    ) -> IdentifyResponse:
+        """Rank the gallery's people against the photo; the best is named only if they pass the
+        threshold, else the verdict is "unknown" (with the candidates)."""
+        data = await read_upload(ctx, photo)
+        return await ctx.pool.run(_identify, ctx, gallery, data, top_k)
+
+    return router
+
+
+def _enroll(ctx: ServerContext, gallery: str, person: str, uploads: list[bytes],
+            labels: list[str]) -> Enrolled:
+    """One enroll request's work: the gallery is checked first, every photo is aligned before
+    any is stored, and all are stored in one transaction."""
+    ctx.store.gallery(gallery)  # 404 before the CPU work
+    faces = [decoded_face(ctx, data, f"photos[{i}]") for i, data in enumerate(uploads)]
+    embeddings = ctx.faces.embed(faces)
+    info = ctx.store.add_photos(gallery, person, labels, embeddings, ctx.faces.settings)
+    return Enrolled(gallery=gallery, person=person, added=len(faces), photos=info.photos)
+
+
+def _identify(ctx: ServerContext, gallery: str, data: bytes, top_k: int) -> IdentifyResponse:
+    people, sources, embeddings = ctx.store.embeddings(
+        gallery, ctx.faces.settings, ctx.faces.verifier.model.out_dim)
+    if not people:
+        raise ApiError(409, "gallery", f"gallery {gallery!r} has no people yet: enroll some")
+    probe = decoded_face(ctx, data, "photo")
+    result = ctx.faces.identify(probe, people, sources, embeddings, top_k)
+    return IdentifyResponse(
+        verdict=result.name if result.name is not None else "unknown", name=result.name,
+        candidates=[CandidateOut(name=c.name, probability=c.probability, logit=c.logit,
+                                 distance=c.distance, source=c.source)
+                    for c in result.candidates],
+        threshold=result.threshold, threshold_probability=float(expit(result.threshold)),
+        photo=photo_out(probe),
+    )

@@ -1,0 +1,128 @@
+"""FaceService: what the server does with photos, on the worker pool's threads.
+
+Each worker thread has its own Verifier and face detector (an OpenCV cascade classifier keeps
+scratch buffers in itself, so one must not run on two threads at once); they share the one
+model, loaded once, which only reads its weights. A photo is aligned once: the detector
+counts the faces it finds on the way, and the aligned face goes on to ``Verifier.verify`` and
+``Gallery.identify`` as it is.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from siamface.errors import SiamfaceError
+from siamface.inference.align import AlignedFace, ImageInput
+from siamface.inference.face_detection import FaceDetector, NoFaceError
+from siamface.inference.gallery import Gallery, Identification
+from siamface.inference.verifier import Verification, Verifier
+from siamface.serve.problems import ApiError
+
+
+@dataclass(frozen=True)
+class Face:
+    """An uploaded photo, aligned.
+
+    Attributes:
+        aligned: The model's input and the face's box.
+        faces_found: Faces the detector found (the largest is used); None without detection.
+        width, height: The upright photo's size, in the pixels the box is given in.
+    """
+
+    aligned: AlignedFace
+    faces_found: int | None
+    width: int
+    height: int
+
+
+class FaceCounter(FaceDetector):
+    """A FaceDetector that remembers how many faces its last search found (used by one thread)."""
+
+    last_count = 0
+
+    def detect_all(self, grey: np.ndarray) -> list:
+        boxes = super().detect_all(grey)
+        self.last_count = len(boxes)
+        return boxes
+
+
+class AlignedFaceVerifier(Verifier):
+    """A Verifier that also takes faces already aligned, as they are."""
+
+    def align(self, image: ImageInput | AlignedFace) -> AlignedFace:
+        return image if isinstance(image, AlignedFace) else super().align(image)
+
+
+class FaceService:
+    """Verify, embed and identify uploaded photos with one model.
+
+    Args:
+        verifier: The model, its preprocessing, threshold and detection setting.
+    """
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+        self.settings = verifier.settings()
+        self.fingerprint: str = self.settings["model"]
+        self._local = threading.local()
+
+    def face(self, photo: Image.Image, field: str) -> Face:
+        """Detect and align the face of an upright RGB photo.
+
+        Raises:
+            ApiError: 422 naming ``field`` when no face is found.
+        """
+        verifier = self._thread_verifier()
+        try:
+            aligned = verifier.align(photo)
+        except NoFaceError as err:
+            raise ApiError(422, field, f"{field}: {err}") from None
+        found = verifier.detector.last_count if verifier.detect else None
+        return Face(aligned, found, photo.width, photo.height)
+
+    def verify(self, a: Face, b: Face) -> Verification:
+        """The verdict on two aligned photos."""
+        return self._scored(lambda v: v.verify(a.aligned, b.aligned))
+
+    def embed(self, faces: list[Face]) -> np.ndarray:
+        """(N, D) float32 embeddings of aligned photos."""
+        embeddings = self._thread_verifier().embed([f.aligned for f in faces])
+        return embeddings.numpy().astype(np.float32)
+
+    def identify(self, probe: Face, people: list[str], sources: list[str],
+                 embeddings: np.ndarray, top_k: int) -> Identification:
+        """Rank a gallery's people against the probe (``Gallery.identify``).
+
+        Args:
+            probe: The aligned photo.
+            people, sources: Each gallery photo's person and label.
+            embeddings: (N, D) their embeddings.
+            top_k: How many people to list.
+        """
+        gallery = Gallery(self._thread_verifier())
+        gallery.names_, gallery.sources_ = people, sources
+        gallery.embeddings_ = torch.from_numpy(embeddings)
+        return self._scored(lambda _: gallery.identify(probe.aligned, top_k))
+
+    def _scored(self, compare):  # compare(verifier) -> a result
+        try:
+            return compare(self._thread_verifier())
+        except SiamfaceError as err:  # e.g. a score that is not a number
+            raise ApiError(422, None, " ".join(str(err).split())) from None
+
+    def _thread_verifier(self) -> AlignedFaceVerifier:
+        """This thread's verifier: the shared model, a detector of its own."""
+        verifier = getattr(self._local, "verifier", None)
+        if verifier is None:
+            base = self.verifier
+            verifier = AlignedFaceVerifier(
+                base.model, base.preprocessing, base.threshold, detect=base.detect,
+                flip_tta=base.flip_tta, batch_size=base.batch_size, detector=FaceCounter(),
+            )
+            self._local.verifier = verifier
+        return verifier

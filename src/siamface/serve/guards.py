@@ -1,0 +1,120 @@
+"""What the server lets in: request size, Host and Origin, and the API key for writes.
+
+- A request body over ``max_request_bytes`` is refused from its Content-Length (413) and a
+  body sent without one (chunked) is refused (411), so nothing unbounded is ever read.
+- With ``allowed_hosts`` set (the CLI sets the loopback names when it listens on loopback), a
+  request for another Host is refused (421): a web page on another site cannot reach the
+  server by pointing its own name at 127.0.0.1 (DNS rebinding).
+- A write sent by a browser from another origin (its Origin header names another host) is
+  refused (403): a page elsewhere cannot post a form to it.
+- With an API key, every write needs it in the X-API-Key header (401).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Header
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from siamface.serve.problems import ApiError, error_response
+
+API_KEY_HEADER = "X-API-Key"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the server takes requests.
+
+    Args:
+        api_key: Needed in the X-API-Key header by every write; None: no key.
+        workers: Threads for model work (see ``workers.WorkerPool``).
+        max_file_bytes: The largest uploaded photo.
+        max_request_bytes: The largest request body.
+        max_photos: The most photos in one enroll request.
+        allowed_hosts: Host names the server answers to; None: any.
+    """
+
+    api_key: str | None = None
+    workers: int = 2
+    max_file_bytes: int = 10 * 2**20
+    max_request_bytes: int = 24 * 2**20
+    max_photos: int = 10
+    allowed_hosts: tuple[str, ...] | None = None
+
+
+class RequestGuard:
+    """ASGI middleware: the body size limit, the Host check and the Origin check for writes.
+
+    Args:
+        app: The application it guards.
+        options: The limits and allowed hosts.
+    """
+
+    def __init__(self, app: ASGIApp, options: ServeOptions) -> None:
+        self.app = app
+        self.options = options
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await error_response(*refusal)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        host = _host_name(headers.get("host", ""))
+        if self.options.allowed_hosts is not None and host not in self.options.allowed_hosts:
+            return (421, "Host", f"this server answers to {', '.join(self.options.allowed_hosts)}"
+                    f", not {host!r}")
+        if scope["method"] in WRITE_METHODS and "origin" in headers:
+            origin = urlsplit(headers["origin"]).netloc
+            if origin != headers.get("host"):
+                return (403, "Origin", f"writes from another origin ({headers['origin']}) are "
+                        "refused")
+        length = headers.get("content-length")
+        if length is None:
+            if "chunked" in headers.get("transfer-encoding", ""):
+                return (411, "Content-Length", "send the request body with a Content-Length")
+            return None
+        if not length.isdigit():
+            return (400, "Content-Length", f"not a number: {length!r}")
+        if int(length) > self.options.max_request_bytes:
+            return (413, "Content-Length", f"the request is {int(length):,} bytes; the limit is "
+                    f"{self.options.max_request_bytes:,} bytes")
+        return None
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port: "[::1]:8000" -> "::1"."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def api_key_check(expected: str | None):  # -> a FastAPI dependency
+    """A dependency that refuses a write without the right key (any write when no key is set).
+
+    Args:
+        expected: The server's key, or None.
+    """
+
+    async def check_api_key(
+        x_api_key: str | None = Header(None, description="the server's API key (writes)"),
+    ) -> None:
+        if expected is None:
+            return
+        if x_api_key is None:
+            raise ApiError(401, API_KEY_HEADER, f"this server needs its API key in the "
+                           f"{API_KEY_HEADER} header for every write")
+        if not secrets.compare_digest(x_api_key.encode(), expected.encode()):
+            raise ApiError(401, API_KEY_HEADER, "wrong API key")
+
+    return check_api_key

@@ -1,0 +1,75 @@
+"""Uploaded files to photos, refused with the field's name when they are not ones we take.
+
+A file is taken by what its bytes are, not by the name or type the client gave it: Pillow
+reads the header, the format must be one of ACCEPTED_FORMATS, and an image of more than
+``siamface.data.preprocess.MAX_PIXELS`` is refused from its header, before it is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageOps
+
+from siamface.data.preprocess import MAX_PIXELS, ImageDecodeError, open_image, to_8bit
+from siamface.serve.problems import ApiError
+
+# Pillow format -> media type: the photo formats a browser or a phone sends.
+ACCEPTED_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+}
+
+
+class UploadBuffer(io.BytesIO):
+    """An upload's bytes, which name themselves by their form field in error messages.
+
+    Args:
+        data: The file's bytes.
+        field: The form field it came in ("image_a").
+    """
+
+    def __init__(self, data: bytes, field: str) -> None:
+        super().__init__(data)
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.field
+
+    __repr__ = __str__  # Pillow names an unidentified file by its repr
+
+
+def decode_photo(data: bytes, field: str, max_bytes: int) -> Image.Image:
+    """An uploaded photo as an upright 8-bit RGB image.
+
+    Args:
+        data: The uploaded file.
+        field: Its form field, named in every error.
+        max_bytes: The largest file taken.
+
+    Raises:
+        ApiError: 413 for a file or image too large, 415 for another format, 422 for an empty
+            or unreadable file.
+    """
+    if not data:
+        raise ApiError(422, field, f"{field}: the file is empty")
+    if len(data) > max_bytes:
+        raise ApiError(413, field, f"{field}: the file is {len(data):,} bytes; the limit is "
+                       f"{max_bytes:,} bytes")
+    try:
+        with open_image(UploadBuffer(data, field)) as im:
+            if im.format not in ACCEPTED_FORMATS:
+                raise ApiError(415, field, f"{field}: {im.format or 'unknown'} images are not "
+                               f"accepted; send one of {', '.join(ACCEPTED_FORMATS)}")
+            try:
+                return to_8bit(ImageOps.exif_transpose(im), "RGB", field)
+            except (OSError, SyntaxError, ValueError) as err:
+                raise ApiError(422, field, f"{field}: cannot decode image: {err}") from None
+    except ImageDecodeError as err:
+        message = " ".join(str(err).split())
+        status = 413 if f"{MAX_PIXELS:,} pixels" in message else 422  # over the limit
+        raise ApiError(status, field, message) from None

@@ -1,0 +1,69 @@
+"""Every error the API answers, as JSON that names the field and the problem.
+
+    {"field": "image_a", "message": "no face found in image_a (...)", "status": 422}
+
+Validation errors list each problem under ``errors`` too. A siamface error (bad input: an
+unreadable image, no face) is a 4xx, never a 5xx; a 5xx only means a bug or a broken server.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from siamface.errors import SiamfaceError
+
+
+class ApiError(Exception):
+    """An error answer.
+
+    Args:
+        status: The HTTP status (4xx for anything the client sent).
+        field: The request field at fault ("image_a", "name", "X-API-Key"), or None.
+        message: What is wrong and what is expected, one line.
+    """
+
+    def __init__(self, status: int, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.message = message
+
+
+def error_response(status: int, field: str | None, message: str,
+                   **extra: object) -> JSONResponse:
+    """The JSON error body every error shares."""
+    return JSONResponse({"field": field, "message": message, "status": status, **extra},
+                        status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer ApiError, siamface errors, validation and HTTP errors with the JSON error body."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, err: ApiError) -> JSONResponse:
+        return error_response(err.status, err.field, err.message)
+
+    @app.exception_handler(SiamfaceError)
+    async def siamface_error(_: Request, err: SiamfaceError) -> JSONResponse:
+        status = getattr(err, "status", 422)
+        return error_response(status, getattr(err, "field", None), " ".join(str(err).split()))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, err: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", ""))}
+                  for e in err.errors()]
+        first = errors[0] if errors else {"field": None, "message": "invalid request"}
+        return error_response(422, first["field"], first["message"], errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        return error_response(err.status_code, None, str(err.detail))
+
+
+def _field_name(location: tuple | list) -> str | None:
+    """("body", "image_a") -> "image_a"; ("query", "top_k") -> "top_k"."""
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) if parts else None

@@ -1,0 +1,309 @@
+"""The server's galleries in one SQLite file: people, their photos' embeddings, the model's mark.
+
+    store = GalleryStore("galleries.sqlite3")
+    store.create_gallery("staff", verifier.settings())
+    store.add_photos("staff", "Ann", ["ann.jpg"], embeddings, verifier.settings())
+    names, sources, embeddings = store.embeddings("staff", verifier.settings())
+
+Each gallery records the settings its embeddings were made with (the model's fingerprint, its
+preprocessing, detection and flip TTA: ``Verifier.settings()``); embeddings from other settings
+would not compare, so a gallery is refused to any other model. Embeddings are little-endian
+float32 blobs. Every write is one transaction (``BEGIN IMMEDIATE``), the file is in WAL mode
+(readers never wait for a writer), and one connection is shared behind a lock, so concurrent
+enrolls from the server's threads are each kept whole. Names are data in the database, never
+file names.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siamface.errors import SiamfaceError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0  # another process (a second server) holding the write lock
+
+SCHEMA = """
+CREATE TABLE galleries (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    gallery_id INTEGER NOT NULL REFERENCES galleries(id) ON DELETE CASCADE,
+    person TEXT NOT NULL,
+    source TEXT NOT NULL,
+    embedding BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX photos_by_person ON photos(gallery_id, person);
+"""
+
+
+class StoreError(SiamfaceError, ValueError):
+    """A gallery request that cannot be done; ``status`` is its HTTP status."""
+
+    status = 400
+    field = "gallery"
+
+
+class GalleryNotFoundError(StoreError):
+    status = 404
+
+
+class PersonNotFoundError(StoreError):
+    status = 404
+    field = "person"
+
+
+class GalleryExistsError(StoreError):
+    status = 409
+    field = "name"
+
+
+class OtherModelError(StoreError):
+    """The gallery's embeddings were made with another model or other settings."""
+
+    status = 409
+
+
+class DamagedStoreError(StoreError):
+    """The database file is not one this siamface wrote, or holds unusable rows."""
+
+    status = 500
+
+
+@dataclass(frozen=True)
+class GalleryInfo:
+    """One gallery: its name, the fingerprint of its model, its people and photos."""
+
+    name: str
+    fingerprint: str
+    people: int
+    photos: int
+
+
+@dataclass(frozen=True)
+class PersonInfo:
+    """One enrolled person and how many photos of them the gallery holds."""
+
+    name: str
+    photos: int
+
+
+class GalleryStore:
+    """Galleries in a SQLite file (made if missing).
+
+    Args:
+        path: The database file; its folder is created.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                     check_same_thread=False)
+        try:
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._create_schema()
+        except sqlite3.DatabaseError as err:
+            self._conn.close()
+            raise DamagedStoreError(f"{self.path}: not a gallery database: {err}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def create_gallery(self, name: str, settings: Mapping[str, Any]) -> GalleryInfo:
+        """A new empty gallery for the model of ``settings`` (``Verifier.settings()``).
+
+        Raises:
+            GalleryExistsError: a gallery of that name exists.
+        """
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO galleries (name, fingerprint, settings, created) "
+                    "VALUES (?, ?, ?, ?)",
+                    (name, settings["model"], _settings_text(settings), time.time()),
+                )
+            except sqlite3.IntegrityError:
+                raise GalleryExistsError(f"a gallery named {name!r} already exists") from None
+        return GalleryInfo(name, settings["model"], 0, 0)
+
+    def galleries(self) -> list[GalleryInfo]:
+        """Every gallery, by name."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT g.name, g.fingerprint, COUNT(DISTINCT p.person), COUNT(p.id) "
+                "FROM galleries g LEFT JOIN photos p ON p.gallery_id = g.id "
+                "GROUP BY g.id ORDER BY g.name"
+            ).fetchall()
+        return [GalleryInfo(*row) for row in rows]
+
+    def gallery(self, name: str) -> GalleryInfo:
+        """One gallery.
+
+        Raises:
+            GalleryNotFoundError: no gallery of that name.
+        """
+        found = [g for g in self.galleries() if g.name == name]
+        if not found:
+            raise GalleryNotFoundError(f"no gallery named {name!r}")
+        return found[0]
+
+    def delete_gallery(self, name: str) -> None:
+        """Delete a gallery and all its photos.
+
+        Raises:
+            GalleryNotFoundError: no gallery of that name.
+        """
+        with self._write() as conn:
+            if conn.execute("DELETE FROM galleries WHERE name = ?", (name,)).rowcount == 0:
+                raise GalleryNotFoundError(f"no gallery named {name!r}")
+
+    def add_photos(self, gallery: str, person: str, sources: Sequence[str],
+                   embeddings: np.ndarray, settings: Mapping[str, Any]) -> PersonInfo:
+        """Enroll photos of ``person`` (new or already enrolled) in one transaction.
+
+        Args:
+            gallery: The gallery's name.
+            person: Who the photos show.
+            sources: A label for each photo (its upload's file name), shown in matches.
+            embeddings: (N, D) embeddings, one row per source.
+            settings: The ``Verifier.settings()`` they were made with.
+
+        Raises:
+            GalleryNotFoundError, OtherModelError.
+        """
+        rows = np.ascontiguousarray(embeddings, dtype="<f4")
+        if rows.ndim != 2 or rows.shape[0] != len(sources):
+            raise ValueError(f"expected ({len(sources)}, D) embeddings, got {rows.shape}")
+        now = time.time()
+        with self._write() as conn:
+            gallery_id = self._gallery_id(conn, gallery, settings)
+            conn.executemany(
+                "INSERT INTO photos (gallery_id, person, source, embedding, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(gallery_id, person, source, row.tobytes(), now)
+                 for source, row in zip(sources, rows, strict=True)],
+            )
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM photos WHERE gallery_id = ? AND person = ?",
+                (gallery_id, person),
+            ).fetchone()
+        return PersonInfo(person, count)
+
+    def people(self, gallery: str) -> list[PersonInfo]:
+        """The people of a gallery, by name.
+
+        Raises:
+            GalleryNotFoundError: no gallery of that name.
+        """
+        with self._lock:
+            gallery_id = self._gallery_id(self._conn, gallery)
+            rows = self._conn.execute(
+                "SELECT person, COUNT(*) FROM photos WHERE gallery_id = ? "
+                "GROUP BY person ORDER BY person", (gallery_id,),
+            ).fetchall()
+        return [PersonInfo(*row) for row in rows]
+
+    def delete_person(self, gallery: str, person: str) -> None:
+        """Delete every photo of ``person`` from a gallery.
+
+        Raises:
+            GalleryNotFoundError, PersonNotFoundError.
+        """
+        with self._write() as conn:
+            gallery_id = self._gallery_id(conn, gallery)
+            deleted = conn.execute("DELETE FROM photos WHERE gallery_id = ? AND person = ?",
+                                   (gallery_id, person)).rowcount
+            if deleted == 0:
+                raise PersonNotFoundError(f"no person named {person!r} in gallery {gallery!r}")
+
+    def embeddings(self, gallery: str, settings: Mapping[str, Any],
+                   dim: int) -> tuple[list[str], list[str], np.ndarray]:
+        """A gallery's photos: ``(people, sources, (N, dim) float32 embeddings)``.
+
+        Args:
+            gallery: The gallery's name.
+            settings: The ``Verifier.settings()`` of the model that will compare them.
+            dim: The model's embedding size.
+
+        Raises:
+            GalleryNotFoundError, OtherModelError; DamagedStoreError for a blob of another size.
+        """
+        with self._lock:
+            gallery_id = self._gallery_id(self._conn, gallery, settings)
+            rows = self._conn.execute(
+                "SELECT person, source, embedding FROM photos WHERE gallery_id = ? ORDER BY id",
+                (gallery_id,),
+            ).fetchall()
+        if any(len(blob) != 4 * dim for _, _, blob in rows):
+            raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds embeddings that "
+                                    f"are not {dim} float32 values")
+        matrix = np.frombuffer(b"".join(blob for _, _, blob in rows), dtype="<f4")
+        return ([r[0] for r in rows], [r[1] for r in rows],
+                matrix.reshape(len(rows), dim).astype(np.float32))
+
+    def _gallery_id(self, conn: sqlite3.Connection, name: str,
+                    settings: Mapping[str, Any] | None = None) -> int:
+        row = conn.execute("SELECT id, fingerprint, settings FROM galleries WHERE name = ?",
+                           (name,)).fetchone()
+        if row is None:
+            raise GalleryNotFoundError(f"no gallery named {name!r}")
+        gallery_id, fingerprint, stored = row
+        if settings is not None and json.loads(stored) != json.loads(_settings_text(settings)):
+            raise OtherModelError(
+                f"gallery {name!r} was embedded by another model or with other settings "
+                f"(model {fingerprint[:12]}, this server runs {settings['model'][:12]}); "
+                "create a new gallery and enroll its people again with this model"
+            )
+        return gallery_id
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, under the lock: committed whole or rolled back."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _create_schema(self) -> None:
+        # (an executescript() would commit the transaction: one statement at a time instead)
+        with self._write() as conn:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version == 0:
+                tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+                if tables:
+                    raise DamagedStoreError(f"{self.path} is a SQLite file of something else")
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise DamagedStoreError(f"{self.path}: gallery database version {version}, "
+                                        f"this siamface reads version {SCHEMA_VERSION}")
+
+
+def _settings_text(settings: Mapping[str, Any]) -> str:
+    return json.dumps(settings, sort_keys=True)
