@@ -3,20 +3,27 @@
 Each module in COMMAND_GROUPS exposes ``register(subparsers) -> None``, which adds its
 sub-parser and sets ``func``, a handler ``(args: argparse.Namespace) -> int``. Handlers import
 their heavy dependencies (torch, matplotlib) themselves, so that ``siamface --help`` is quick.
+
+While a handler runs, siamface's own warnings (``SiamfaceWarning``) are printed as one-line
+notices, ``siamface: note: ...``, each distinct one once; other libraries' warnings are shown
+as Python shows them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from siamface import __version__
-from siamface.cli import data, evaluate, run, serve, train, use
-from siamface.errors import SiamfaceError
+from siamface.cli import data, evaluate, experiments, run, serve, train, use
+from siamface.errors import SiamfaceError, SiamfaceWarning
 
-COMMAND_GROUPS = (data, train, evaluate, run, use, serve)
+COMMAND_GROUPS = (data, train, evaluate, run, use, serve, experiments)
 
 # Errors that mean "bad input or environment", not "bug": one line on stderr, no traceback.
 # SiamfaceError is every error siamface raises about what it was given (a config, a file, a run
@@ -43,6 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def warnings_as_notices() -> Iterator[None]:
+    """Print each distinct ``SiamfaceWarning`` once, as ``siamface: note: <message>`` on stderr.
+
+    The warning filters are left as they are (``-W error`` still raises, ``ignore`` still
+    hides); only how a shown siamface warning looks changes: its message, without the file,
+    line and category Python adds.
+    """
+    shown: set[str] = set()
+    with warnings.catch_warnings():
+        show_other = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:
+            if not issubclass(category, SiamfaceWarning):
+                show_other(message, category, filename, lineno, file, line)
+                return
+            text = " ".join(str(message).split())
+            if text not in shown:
+                shown.add(text)
+                print(f"siamface: note: {text}", file=sys.stderr)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``siamface`` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     parser = build_parser()
@@ -51,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and usage errors
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        return args.func(args)
+        with warnings_as_notices():
+            return args.func(args)
     except USER_ERRORS as err:
         print(f"siamface: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
         return 2

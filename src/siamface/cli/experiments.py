@@ -1,0 +1,179 @@
+"""`siamface search`, `repeat`, `compare` and `report`: experiments over many runs.
+
+search runs (or continues, or joins) an Optuna study, a trial per line; repeat trains a config
+once per seed and prints mean ± std, min and max; compare writes one table of runs and trials;
+report writes the self-contained HTML page of a run or a study.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from siamface.cli.errors import UsageError
+from siamface.cli.train import add_override_arguments, resolve_config
+from siamface.data.home import resolve_data_home
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``search``, ``repeat``, ``compare`` and ``report`` commands."""
+    search = subparsers.add_parser(
+        "search", help="run or continue a hyperparameter search (an Optuna study)",
+        description="Search SPEC (a YAML file, or a shipped spec's name) on the validation "
+        "pairs: each trial is an ordinary run folder in STUDY/trials/. Running the same "
+        "command again continues the study; finished trials are never rerun.")
+    search.add_argument("spec", nargs="?", metavar="SPEC", help="search spec (not with --resume)")
+    search.add_argument("--resume", type=Path, metavar="STUDY",
+                        help="continue the study in this folder, with its own spec.yaml")
+    search.add_argument("--studies-dir", type=Path, default=Path("studies"),
+                        help="where the study folder <spec name>/ is made (default: ./studies)")
+    search.add_argument("--study-dir", type=Path, help="the study folder itself")
+    search.add_argument("--storage", metavar="URL",
+                        help="SQLAlchemy URL shared by every worker, e.g. postgresql+psycopg2:"
+                        "//user@host/db (default: STUDY/study.db, SQLite)")
+    search.add_argument("--evaluate", action="store_true",
+                        help="when the study ends, score its best trial once on "
+                        "pairsDevTest.txt")
+    search.add_argument("--heartbeat", type=int, default=60, metavar="SECONDS",
+                        help="seconds between a trial's heartbeats; a trial silent for twice "
+                        "that is failed and retried (default: 60)")
+    search.add_argument("--no-progress", action="store_true", help="no progress bars")
+    search.set_defaults(func=_search)
+
+    repeat = subparsers.add_parser(
+        "repeat", help="train a config once per seed; mean ± std of every metric",
+        description="Train CONFIG once per seed into RUNS_DIR/repeat-<config>-<time>/ and "
+        "print mean ± std (sample), min and max of the chosen epochs' validation metrics "
+        "(and of the pairsDevTest metrics with --evaluate).")
+    repeat.add_argument("config", metavar="CONFIG", help="config name or YAML path")
+    repeat.add_argument("--seeds", type=int, nargs="+", required=True, metavar="SEED")
+    add_override_arguments(repeat)
+    repeat.add_argument("--evaluate", action="store_true",
+                        help="score each seed's chosen model once on pairsDevTest.txt")
+    repeat.add_argument("--no-progress", action="store_true", help="no progress bars")
+    repeat.set_defaults(func=_repeat)
+
+    compare = subparsers.add_parser(
+        "compare", help="one table of runs and study trials, with plots",
+        description="Compare run folders, study folders, repeat folders or folders of runs: "
+        "comparison.csv, comparison.md and figures/ in --out.")
+    compare.add_argument("paths", nargs="+", type=Path, metavar="RUN|STUDY")
+    compare.add_argument("--out", type=Path,
+                         help="output folder (default: the study folder when given one "
+                         "study, else ./comparison)")
+    compare.set_defaults(func=_compare)
+
+    report = subparsers.add_parser(
+        "report", help="a self-contained HTML page of a run or a study",
+        description="Write report.html (figures embedded, nothing fetched from a network) "
+        "into the run or study folder.")
+    report.add_argument("path", type=Path, metavar="RUN|STUDY")
+    report.add_argument("--out", type=Path, help="the page's path (default: PATH/report.html)")
+    report.set_defaults(func=_report)
+
+
+def _search(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+    from siamface.experiments.search import run_search
+    from siamface.experiments.spec import load_spec
+    from siamface.experiments.study_folder import StudyFolder
+
+    if args.resume is not None:
+        if args.spec is not None or args.study_dir is not None:
+            raise UsageError(f"--resume continues {args.resume} with its own spec.yaml; drop "
+                             "SPEC and --study-dir")
+        folder = StudyFolder(args.resume)
+        spec = folder.spec()
+        storage = args.storage or folder.study_info()["storage"]
+        if "***" in storage:
+            raise UsageError(f"{folder.study_path}: its storage URL hides the password; give "
+                             "it again with --storage URL")
+    elif args.spec is None:
+        raise UsageError("name a search spec (a YAML file or a shipped spec) or --resume STUDY")
+    else:
+        spec = load_spec(args.spec)
+        folder = StudyFolder(args.study_dir or args.studies_dir / spec.name)
+        storage = args.storage
+    if args.heartbeat < 1:
+        raise UsageError(f"--heartbeat must be at least 1 second, got {args.heartbeat}")
+    lfw = open_lfw(resolve_data_home(args.data_dir))
+    print(f"study {spec.name} in {folder.path}: {spec.sampler} sampler, objective "
+          f"{spec.objective} ({spec.direction}), pruner {spec.pruner}, up to "
+          f"{spec.planned_trials()} trials", flush=True)
+    result = run_search(spec, lfw, folder.path, storage, evaluate=args.evaluate,
+                        heartbeat_s=args.heartbeat, progress=not args.no_progress,
+                        on_trial=_print_trial)
+    counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
+    print(f"study {spec.name}: {counts or 'no trials'}")
+    if result.best is not None:
+        print(f"best: trial {result.best['number']}: {spec.objective} "
+              f"{result.best['value']:.4f} {_params(result.best['params'])}")
+    if result.test_metrics is not None:
+        m = result.test_metrics
+        print(f"best trial on {m['pairs_file']}: accuracy {m['accuracy']:.4f}, "
+              f"AUC {m['auc']:.4f}")
+    print(f"next: siamface compare {folder.path}; siamface report {folder.path}")
+    return 0
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _print_trial(record: dict[str, Any]) -> None:
+    state = record.get("state")
+    value = record.get("value")
+    what = f"{record.get('objective')} {value:.4f}" if value is not None else ""
+    reason = f": {record['reason']}" if record.get("reason") else ""
+    print(f"trial {record.get('number')}: {state} {what} ({record.get('epochs', 0)} epochs, "
+          f"{record.get('seconds', 0):.0f} s) {_params(record.get('params') or {})}{reason}",
+          flush=True)
+
+
+def _repeat(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+    from siamface.experiments.repeat import run_repeat
+
+    resolve_config(args.config, args.overrides, args.time_budget)  # fail before any data
+    overrides = list(args.overrides)
+    if args.time_budget is not None:
+        overrides.append(f"train.time_budget_s={args.time_budget}")
+    lfw = open_lfw(resolve_data_home(args.data_dir))
+    result = run_repeat(args.config, overrides, args.seeds, lfw, args.runs_dir,
+                        evaluate=args.evaluate, progress=not args.no_progress,
+                        on_run=lambda seed, run: print(f"seed {seed}: {run.path}", flush=True))
+    print(f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}):")
+    print(f"{'metric':<22} {'mean':>8} {'± std':>8} {'min':>8} {'max':>8}")
+    for name, s in result.stats.items():
+        print(f"{name:<22} {s['mean']:>8.4f} {s['std']:>8.4f} {s['min']:>8.4f} "
+              f"{s['max']:>8.4f}")
+    print(f"repeat folder: {result.folder}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from siamface.experiments.compare import compare, comparison_markdown, write_comparison
+    from siamface.experiments.study_folder import StudyFolder
+
+    missing = [p for p in args.paths if not p.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]}: no such folder")
+    out = args.out
+    if out is None:
+        one_study = len(args.paths) == 1 and StudyFolder.is_study(args.paths[0])
+        out = args.paths[0] if one_study else Path("comparison")
+    comparison = compare(args.paths)
+    written = write_comparison(comparison, out)
+    print(comparison_markdown(comparison))
+    print("wrote: " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from siamface.experiments.report import write_html_report
+
+    if not args.path.is_dir():
+        raise FileNotFoundError(f"{args.path}: no such folder")
+    print(f"report: {write_html_report(args.path, args.out)}")
+    return 0

@@ -1,0 +1,266 @@
+"""`siamface compare`: one table of runs and study trials, and the plots that compare them.
+
+A row per run or trial: the hyperparameters that vary between the rows, state (complete,
+pruned, failed, running), epochs run, the chosen epoch, train and validation loss, validation
+accuracy and AUC (at the chosen epoch; at the last epoch for a run that chose none), training
+seconds, evaluation seconds (known for evaluations the experiments ran) and, only for runs
+already evaluated, their test metrics. Nothing is computed again: every number comes from the
+run folders and the trial records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from siamface.errors import SiamfaceError
+from siamface.experiments.repeat import REPEAT_FILE
+from siamface.experiments.study_folder import StudyFolder
+from siamface.reporting.comparison_plots import (
+    plot_importances,
+    plot_optimisation_history,
+    plot_overlaid_curves,
+    plot_runtimes,
+)
+from siamface.reporting.formatting import markdown_table
+from siamface.run_folder import Run
+from siamface.utils.atomic import write_text_atomic
+
+# the fixed columns, after the varying hyperparameters
+COLUMNS = ("state", "epochs", "chosen_epoch", "train_loss", "val_loss", "val_acc", "val_auc",
+           "train_seconds", "eval_seconds")
+TEST_COLUMNS = (("accuracy", "acc"), ("auc", "auc"))  # metrics.json key, column suffix
+IGNORED_KEYS = {"name", "seed_name"}
+
+
+class CompareError(SiamfaceError, ValueError):
+    """A path given to compare is neither a run, a study nor a folder of runs."""
+
+
+@dataclass
+class Row:
+    """One run or trial of the comparison.
+
+    Attributes:
+        label: How the row is named (the study and trial number, or the run's name).
+        config: Its config, flattened to dotted keys (the trial's params when it has no run).
+        values: The fixed columns and the test columns.
+        curve: Its summary rows (for the overlaid learning curves).
+        study: The study folder it belongs to, if any.
+        number: Its trial number, if any.
+    """
+
+    label: str
+    config: dict[str, Any]
+    values: dict[str, Any]
+    curve: list[dict[str, float]] = field(default_factory=list)
+    study: StudyFolder | None = None
+    number: int | None = None
+
+
+@dataclass
+class Comparison:
+    """The rows, the varying keys and the table's columns."""
+
+    rows: list[Row]
+    varying: list[str]
+    columns: list[str]
+
+    def table(self) -> list[list[Any]]:
+        """The rows as cells in the order of ``header``."""
+        return [[row.label] + [row.config.get(k) for k in self.varying]
+                + [row.values.get(c) for c in self.columns] for row in self.rows]
+
+    @property
+    def header(self) -> list[str]:
+        return ["run", *self.varying, *self.columns]
+
+
+def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def run_values(run: Run) -> dict[str, Any]:
+    """The fixed and test columns of one run folder, as far as it got."""
+    summary = run.summary()
+    values: dict[str, Any] = {"epochs": len(summary),
+                              "train_seconds": sum(r["seconds"] for r in summary)}
+    chosen = None
+    if run.is_finished:
+        values["state"] = "complete"
+        values["chosen_epoch"] = run.best_epoch
+        chosen = summary[run.best_epoch - 1] if len(summary) >= run.best_epoch else None
+    elif summary:
+        chosen = summary[-1]
+    if chosen is not None:
+        values.update({k: chosen[k] for k in ("train_loss", "val_loss", "val_acc", "val_auc")})
+    for folder in run.eval_dirs() if run.is_finished else []:
+        metrics_path = folder / "metrics.json"
+        if metrics_path.is_file():
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+            for key, suffix in TEST_COLUMNS:
+                values[f"{folder.name}_{suffix}"] = metrics[key]
+    return values
+
+
+def study_rows(study: StudyFolder) -> list[Row]:
+    """A row per trial record of the study folder."""
+    name = study.path.name
+    rows = []
+    for record in study.trials():
+        number = record["number"]
+        run_dir = study.run_dir(number)
+        values: dict[str, Any] = {}
+        config: dict[str, Any] = {}
+        curve: list[dict[str, float]] = []
+        if run_dir is not None:
+            run = Run(run_dir)
+            values = run_values(run)
+            config = flatten(run.config.to_dict())
+            curve = run.summary()
+        config.update(record.get("params") or {})
+        values["state"] = record.get("state")
+        if record.get("eval_seconds") is not None:
+            values["eval_seconds"] = record["eval_seconds"]
+        row = Row(f"{name}/{number:04d}", config, values, curve, study, number)
+        rows.append(row)
+    return rows
+
+
+def run_row(run: Run, eval_seconds: float | None = None) -> Row:
+    values = run_values(run)
+    values.setdefault("state", "unfinished")
+    if eval_seconds is not None:
+        values["eval_seconds"] = eval_seconds
+    return Row(run.name, flatten(run.config.to_dict()), values, run.summary())
+
+
+def rows_for(path: Path) -> list[Row]:
+    """The rows of one path: a study folder, a run folder, a repeat folder, or a folder of
+    run folders."""
+    if StudyFolder.is_study(path):
+        return study_rows(StudyFolder(path))
+    if Run(path).config_path.is_file():
+        return [run_row(Run(path))]
+    if (path / REPEAT_FILE).is_file():
+        repeat = json.loads((path / REPEAT_FILE).read_text(encoding="utf-8"))
+        return [run_row(Run(path / s["run"]), s.get("eval_seconds")) for s in repeat["seeds"]]
+    runs = sorted(p.parent for p in path.glob("*/config.yaml"))
+    if not runs:
+        raise CompareError(f"{path}: not a run folder (no config.yaml), a study folder (no "
+                           "spec.yaml and study.json) or a folder of runs")
+    return [run_row(Run(p)) for p in runs]
+
+
+def compare(paths: list[Path]) -> Comparison:
+    """The comparison of every run and trial under ``paths``.
+
+    Args:
+        paths: Run folders, study folders, repeat folders or folders of runs.
+    """
+    rows = [row for path in paths for row in rows_for(Path(path))]
+    keys = sorted({k for row in rows for k in row.config} - IGNORED_KEYS)
+    varying = [k for k in keys
+               if len({json.dumps(row.config.get(k), sort_keys=True) for row in rows
+                       if k in row.config}) > 1]
+    tests = sorted({k for row in rows for k in row.values if k not in COLUMNS})
+    return Comparison(rows, varying, [*COLUMNS, *tests])
+
+
+def format_cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def comparison_csv(comparison: Comparison) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(comparison.header)
+    for cells in comparison.table():
+        writer.writerow(["" if c is None else c for c in cells])
+    return buf.getvalue()
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    return markdown_table(comparison.header,
+                          [[format_cell(c) for c in cells] for cells in comparison.table()])
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
+    """Write comparison.csv, comparison.md and the figures into ``out_dir``; return
+    {name: path} of what was written (figures that have nothing to show are left out)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {"csv": out_dir / "comparison.csv", "markdown": out_dir / "comparison.md"}
+    write_text_atomic(written["csv"], comparison_csv(comparison))
+    write_text_atomic(written["markdown"], comparison_markdown(comparison) + "\n")
+    figures = out_dir / "figures"
+    rows = comparison.rows
+    curves = {row.label: row.curve for row in rows if row.curve}
+    if curves:
+        written["curves"] = plot_overlaid_curves(curves, figures / "learning_curves.png")
+    timed = [row for row in rows if row.values.get("epochs")]
+    if timed:
+        written["runtimes"] = plot_runtimes(
+            [row.label for row in timed], [row.values.get("train_seconds") or 0.0 for row in timed],
+            [row.values.get("eval_seconds") or 0.0 for row in timed], figures / "runtimes.png")
+    for study in {row.study.path: row.study for row in rows if row.study is not None}.values():
+        written.update(study_figures(study, figures))
+    return written
+
+
+def study_figures(study: StudyFolder, figures: Path) -> dict[str, Path]:
+    """The optimisation history and the parameter importances of one study."""
+    spec = study.spec()
+    records = study.trials()
+    name = study.path.name
+    out = {}
+    done = [r for r in records if r.get("state") == "complete" and r.get("value") is not None]
+    if done:
+        out[f"{name}: history"] = plot_optimisation_history(
+            [r["number"] for r in done], [r["value"] for r in done], spec.objective,
+            maximise=spec.direction == "maximize", path=figures / f"{name}-history.png")
+    importances = param_importances(study)
+    if importances:
+        out[f"{name}: importances"] = plot_importances(
+            importances, spec.objective, figures / f"{name}-importances.png")
+    return out
+
+
+def param_importances(study: StudyFolder) -> dict[str, float]:
+    """Optuna's parameter importances (fANOVA) over the study's complete trials, computed from
+    the trial records (no storage needed); empty unless two or more trials, parameters and
+    objective values vary."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    spec = study.spec()
+    distributions = {p.key: p.distribution() for p in spec.space}
+    done = [r for r in study.trials() if r.get("state") == "complete"
+            and r.get("value") is not None and set(r["params"]) == set(distributions)]
+    varying = [k for k in distributions if len({json.dumps(r["params"][k]) for r in done}) > 1]
+    if len(done) < 2 or not varying or len({r["value"] for r in done}) < 2:
+        return {}  # nothing to attribute: fANOVA needs the objective to vary
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    memory = optuna.create_study(direction=spec.direction)
+    memory.add_trials([create_trial(params=r["params"], distributions=distributions,
+                                    value=r["value"], state=TrialState.COMPLETE) for r in done])
+    importances = optuna.importance.get_param_importances(
+        memory, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=varying)
+    return {k: float(v) for k, v in importances.items()}

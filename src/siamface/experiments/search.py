@@ -1,0 +1,367 @@
+"""`siamface search`: an Optuna study whose every trial is an ordinary run folder.
+
+Optuna does the searching: its samplers (grid, TPE), pruners (median, Hyperband) on the
+per-epoch validation objective, its RDB storage (SQLite in the study folder, or any SQLAlchemy
+URL shared by many workers) and its heartbeat, which marks a trial whose process died as failed
+and, through ``RetryHeartbeatStaleTrialCallback``, queues it again. This module turns a trial's
+parameters into config overrides, trains them with ``siamface.pipeline.train``, and keeps each
+trial's record in the study folder (see ``study_folder``), since the trainer does not record
+that a run was pruned.
+
+Each worker runs one trial at a time and, before each, counts the trials that are finished,
+running or queued, so that the workers of one study together run ``n_trials`` trials (a grid:
+each combination once) and a re-run of the same command only runs what is left.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import TEST_PAIRS
+from siamface.errors import ConfigError
+from siamface.experiments.spec import Param, SearchSpec, SpecError
+from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.tracking import log_run
+from siamface.run_folder import Run
+
+# Seconds between a running trial's heartbeats; a trial silent for GRACE_FACTOR heartbeats
+# is taken for dead (failed, and queued again) by the next worker that starts a trial.
+HEARTBEAT_S = 60
+GRACE_FACTOR = 2
+# times a trial whose process died is queued again
+MAX_RETRY = 3
+FAIL_REASON = "fail_reason"  # the user attribute that holds a failed trial's one-line reason
+
+
+@dataclass
+class SearchResult:
+    """What ``run_search`` ends with.
+
+    Attributes:
+        folder: The study folder.
+        counts: State ("complete", "pruned", "failed", "running", "waiting") -> trials.
+        best: The best complete trial's record, or None.
+        test_metrics: The best trial's pairsDevTest metrics, when evaluated.
+    """
+
+    folder: StudyFolder
+    counts: dict[str, int]
+    best: dict[str, Any] | None
+    test_metrics: dict[str, Any] | None = None
+
+
+def default_storage_url(folder: StudyFolder) -> str:
+    return f"sqlite:///{folder.db_path.resolve()}"
+
+
+def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
+    """Optuna's RDB storage at ``url`` with heartbeats and the retry of dead trials.
+
+    Args:
+        url: Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg2://...).
+        heartbeat_s: Seconds between heartbeats.
+    """
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    try:
+        return RDBStorage(
+            url, heartbeat_interval=heartbeat_s, grace_period=GRACE_FACTOR * heartbeat_s,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
+        )
+    except ImportError as err:  # the driver of the URL's database is not installed
+        raise SpecError(f"--storage {hide_password(url)}: {err}") from None
+    except Exception as err:  # SQLAlchemy's errors: bad URL, no server, refused login
+        if type(err).__module__.startswith("sqlalchemy"):
+            reason = str(err).splitlines()[0]
+            raise SpecError(f"--storage {hide_password(url)}: {reason}") from None
+        raise
+
+
+def hide_password(url: str) -> str:
+    """``url`` with its password (if any) shown as ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: show it as given
+        return url
+
+
+def make_sampler(spec: SearchSpec) -> Any:
+    import optuna
+
+    if spec.sampler == "grid":
+        return optuna.samplers.GridSampler(spec.grid(), seed=spec.seed)
+    return optuna.samplers.TPESampler(seed=spec.seed)
+
+
+def make_pruner(spec: SearchSpec) -> Any:
+    import optuna
+
+    pruners = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
+               "hyperband": optuna.pruners.HyperbandPruner}
+    try:
+        return pruners[spec.pruner](**spec.pruner_options)
+    except (TypeError, ValueError) as err:
+        raise SpecError(f"{spec.source}: pruner {spec.pruner}: {err}") from None
+
+
+def suggest(trial: Any, param: Param) -> Any:
+    """Ask ``trial`` for ``param``'s value (by its type, through Optuna's public API)."""
+    if param.type == "categorical":
+        return trial.suggest_categorical(param.key, list(param.choices))
+    if param.type == "int":
+        return trial.suggest_int(param.key, int(param.low), int(param.high),
+                                 step=int(param.step or 1), log=param.log)
+    return trial.suggest_float(param.key, param.low, param.high, step=param.step, log=param.log)
+
+
+def trial_overrides(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
+    """The overrides that make a trial's config: the spec's fixed ones, the per-trial time
+    budget, then the trial's parameters (values as YAML-readable JSON)."""
+    overrides = list(spec.fixed)
+    if spec.trial_time_budget_s is not None:
+        overrides.append(f"train.time_budget_s={spec.trial_time_budget_s}")
+    return overrides + [f"{key}={json.dumps(value)}" for key, value in params.items()]
+
+
+def open_study(spec: SearchSpec, storage: Any) -> Any:
+    """The spec's study in ``storage``, made if new (every worker of a study calls this)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=spec.name, storage=storage, sampler=make_sampler(spec),
+        pruner=make_pruner(spec), direction=spec.direction, load_if_exists=True,
+    )
+
+
+class TrialObjective:
+    """Train one trial's config into trials/NNNN/ and return its validation objective.
+
+    Args:
+        spec: The search spec.
+        folder: The study folder.
+        lfw: The imported LFW copy.
+        progress: Show progress bars.
+        on_epoch_end: Also called with each epoch's summary row (for printing).
+    """
+
+    def __init__(self, spec: SearchSpec, folder: StudyFolder, lfw: LFWDataset,
+                 progress: bool = False,
+                 on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> None:
+        self.spec = spec
+        self.folder = folder
+        self.lfw = lfw
+        self.progress = progress
+        self.on_epoch_end = on_epoch_end
+
+    def __call__(self, trial: Any) -> float:
+        import optuna
+
+        from siamface.pipeline import train
+        from siamface.training.builder import resolve_config
+        from siamface.training.trainer import TrainingDivergedError
+
+        params = {p.key: suggest(trial, p) for p in self.spec.space}
+        retried = retried_from(trial)
+        self.folder.write_trial(trial.number, state="running", params=params, value=None,
+                                reason=None, run=None, retried_from=retried,
+                                objective=self.spec.objective)
+        start = time.perf_counter()
+        try:
+            config = resolve_config(self.spec.base, trial_overrides(self.spec, params))
+            _, fit = train(config, self.lfw, self.folder.trial_dir(trial.number),
+                             progress=self.progress, on_epoch_end=self._epoch_hook(trial))
+        except optuna.TrialPruned as pruned:
+            self._finish(trial, "pruned", start, reason=str(pruned))
+            raise
+        except (ConfigError, TrainingDivergedError) as err:
+            reason = " ".join(str(err).splitlines())
+            trial.set_user_attr(FAIL_REASON, reason)
+            self._finish(trial, "failed", start, reason=reason)
+            raise
+        value = float(fit.history[fit.best_epoch - 1][self.spec.objective])
+        self._finish(trial, "complete", start, value=value, best_epoch=fit.best_epoch,
+                     stopped_because=fit.stopped_because)
+        return value
+
+    def _epoch_hook(self, trial: Any) -> Callable[[dict[str, float]], None]:
+        import optuna
+
+        objective = self.spec.objective
+
+        def on_epoch_end(row: dict[str, float]) -> None:
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(row)
+            epoch, value = int(row["epoch"]), float(row[objective])
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}: {objective} "
+                                         f"{value:.4f} ({self.spec.pruner} pruner)")
+
+        return on_epoch_end
+
+    def _finish(self, trial: Any, state: str, start: float, **record: Any) -> None:
+        run_dir = self.folder.run_dir(trial.number)
+        if run_dir is not None:
+            trial.set_user_attr("run", str(run_dir.relative_to(self.folder.path)))
+        run = None if run_dir is None else Run(run_dir)
+        saved = self.folder.write_trial(
+            trial.number, state=state, seconds=time.perf_counter() - start,
+            run=None if run is None else run.name,
+            epochs=0 if run is None else len(run.summary()), **record,
+        )
+        if run is not None:
+            log_run(self.folder.trial_dir(trial.number), run, saved["params"],
+                    self.spec.objective, record.get("value"))
+
+
+def retried_from(trial: Any) -> int | None:
+    """The number of the dead trial that ``trial`` (a running optuna.Trial) retries, if any."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    frozen = next(t for t in trial.study.get_trials(deepcopy=False) if t.number == trial.number)
+    return RetryHeartbeatStaleTrialCallback.retried_trial_number(frozen)
+
+
+def count_states(study: Any) -> dict[str, int]:
+    """complete, pruned, failed (by the objective), killed (failed by the heartbeat),
+    running and waiting trials."""
+    from optuna.trial import TrialState
+
+    counts = dict.fromkeys(("complete", "pruned", "failed", "killed", "running", "waiting"), 0)
+    for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.FAIL:
+            counts["failed" if FAIL_REASON in t.user_attrs else "killed"] += 1
+        else:
+            counts[t.state.name.lower()] += 1
+    return counts
+
+
+def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
+    """Write "failed" into the record of each trial the heartbeat failed (its process died
+    mid-trial, leaving "running"), naming the trial that retries it."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried_by = {RetryHeartbeatStaleTrialCallback.retried_trial_number(t): t.number
+                  for t in trials}
+    for t in trials:
+        record = folder.trial(t.number)
+        if t.state == TrialState.FAIL and record and record.get("state") == "running":
+            again = retried_by.get(t.number)
+            folder.write_trial(t.number, state="failed",
+                               reason="its process died mid-trial (no heartbeat)"
+                               + (f"; retried as trial {again}" if again is not None else ""))
+
+
+def run_search(
+    spec: SearchSpec,
+    lfw: LFWDataset,
+    study_dir: Path,
+    storage_url: str | None = None,
+    evaluate: bool = False,
+    heartbeat_s: int = HEARTBEAT_S,
+    progress: bool = False,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+) -> SearchResult:
+    """Run (or continue, or join) the study of ``spec`` in ``study_dir``.
+
+    Args:
+        spec: The search spec.
+        lfw: The imported LFW copy.
+        study_dir: The study folder (made if new; it must hold the same spec if not).
+        storage_url: A SQLAlchemy URL shared by every worker (default: study.db in the
+            folder).
+        evaluate: When the study ends, score its best trial once on pairsDevTest.txt.
+        heartbeat_s: Seconds between a trial's heartbeats (a dead trial is retried after
+            twice that).
+        progress: Show progress bars.
+        on_trial: Called with each finished trial's record (for printing).
+        on_epoch_end: Called with each epoch's summary row (for printing).
+    """
+    from siamface.training.builder import resolve_config
+
+    resolve_config(spec.base, spec.fixed)  # a bad base or fixed override is the spec's error
+    if evaluate:
+        lfw.protocol_path(TEST_PAIRS)  # before the study: it must end with a test
+    folder = StudyFolder(study_dir)
+    url = storage_url or default_storage_url(folder)
+    folder.path.mkdir(parents=True, exist_ok=True)
+    folder.prepare(spec, hide_password(url))
+    study = open_study(spec, make_storage(url, heartbeat_s))
+    objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end)
+    catch = _trial_errors()
+    callbacks = [] if on_trial is None else [
+        lambda _study, frozen: on_trial(folder.trial(frozen.number) or {})]
+    start = time.monotonic()
+    while True:
+        _fail_stale_trials(study)
+        counts = count_states(study)
+        started = sum(counts[s] for s in ("complete", "pruned", "failed", "running", "waiting"))
+        budget_spent = (spec.time_budget_s is not None
+                        and time.monotonic() - start >= spec.time_budget_s)
+        if started >= spec.planned_trials() or budget_spent:
+            break
+        study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
+    sync_killed_trials(study, folder)
+    result = SearchResult(folder, count_states(study), best_record(study, folder))
+    if evaluate and result.best is not None:
+        result.test_metrics = evaluate_best(folder, result.best, lfw, progress)
+    return result
+
+
+def _fail_stale_trials(study: Any) -> None:
+    from optuna.storages import fail_stale_trials
+
+    fail_stale_trials(study)
+
+
+def _trial_errors() -> tuple[type[Exception], ...]:
+    from siamface.training.trainer import TrainingDivergedError
+
+    return (ConfigError, TrainingDivergedError)
+
+
+def best_record(study: Any, folder: StudyFolder) -> dict[str, Any] | None:
+    """The record of the best complete trial by the validation objective (None if none)."""
+    from optuna.trial import TrialState
+
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.value is not None and not math.isnan(t.value)]
+    if not complete:
+        return None
+    return folder.trial(study.best_trial.number)
+
+
+def evaluate_best(folder: StudyFolder, best: dict[str, Any], lfw: LFWDataset,
+                  progress: bool = False) -> dict[str, Any]:
+    """Score the best trial's run on pairsDevTest.txt, once: a run already scored on it is
+    read back, never scored again. Returns its metrics."""
+    from siamface.evaluation.report import METRICS_FILE
+    from siamface.pipeline import evaluate
+
+    run = Run(folder.trial_dir(best["number"]) / best["run"])
+    metrics_path = run.eval_dir(TEST_PAIRS) / METRICS_FILE
+    if metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    else:
+        start = time.perf_counter()
+        metrics = evaluate(run, lfw, [TEST_PAIRS], progress=progress).metrics[TEST_PAIRS]
+        folder.write_trial(best["number"], eval_seconds=time.perf_counter() - start)
+    folder.update_info(evaluated_trial=best["number"])
+    return metrics
