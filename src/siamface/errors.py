@@ -3,7 +3,8 @@
 Every error that siamface raises about something a user gave it (a file, a config value, an
 image, a run folder) derives from ``SiamfaceError``, and its message names the file, line or
 key and what was expected. The command line prints such an error as one line and exits 2; any
-other exception is a bug and shows its traceback.
+other exception is a bug and shows its traceback. siamface's own warnings derive from
+``SiamfaceWarning`` in the same way.
 
 Each subclass also derives from the built-in type it refines (``ValueError`` for a bad value,
 ``KeyError`` for an unknown name), so that code catching the built-in keeps working.
@@ -26,3 +27,9 @@ class UnknownNameError(ConfigError, KeyError):
 
     def __str__(self) -> str:  # KeyError would print the message in quotes
         return str(self.args[0]) if self.args else ""
+
+
+class SiamfaceWarning(UserWarning):
+    """Base class of siamface's own warnings: something a user should know that does not stop
+    the work. The message is complete and fits on one line; the command line prints it as a
+    ``siamface: note:`` line, the Python API leaves it a Python warning."""

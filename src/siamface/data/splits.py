@@ -18,10 +18,10 @@ import numpy as np
 
 from siamface.data.people import pair_people
 from siamface.data.protocol import ImageRef, Pair
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 
 
-class IdentityLeakageWarning(UserWarning):
+class IdentityLeakageWarning(SiamfaceWarning):
     """People appear in both the training and the validation pairs."""
 
 

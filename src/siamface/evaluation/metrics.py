@@ -18,7 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
+
+
+class FarResolutionWarning(SiamfaceWarning):
+    """A FAR target finer than the negative pairs can resolve; TAR at FAR = 0 is reported."""
 
 
 class MetricError(SiamfaceError, ValueError):
@@ -155,9 +159,9 @@ def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[floa
 
     With ``n_neg`` different-person pairs FAR moves in steps of ``1 / n_neg``, so a target
     below that (FAR 0.1% with 500 negatives, whose resolution is 0.2%) can only be met by
-    FAR = 0: the result is then TAR at FAR = 0, which is pessimistic, and a UserWarning says
-    so. The threshold is +inf when even the best-scored pair is a negative and FAR must be 0
-    (nothing can be accepted).
+    FAR = 0: the result is then TAR at FAR = 0, which is pessimistic, and a
+    `FarResolutionWarning` says so. The threshold is +inf when even the best-scored pair is a
+    negative and FAR must be 0 (nothing can be accepted).
 
     Args:
         scores: (n,) scores, higher = same person.
@@ -175,7 +179,7 @@ def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[floa
         warnings.warn(
             f"FAR {far:g} is below the resolution 1/{n_neg} = {1.0 / n_neg:.3g} of {n_neg} "
             "negative pairs; reporting TAR at FAR = 0 instead",
-            UserWarning,
+            FarResolutionWarning,
             stacklevel=2,
         )
     ok = far_pts <= far  # a prefix, since FAR never decreases along the curve
