@@ -4,7 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-LFW    ?= ../shared/lfw
+# A local LFW copy to import: LFW=path, else ../shared/lfw where it exists. Without one, `siamface
+# run` uses the copy already in the data home, else downloads LFW (as `siamface data fetch`).
+LFW    ?= $(wildcard ../shared/lfw)
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test lint clean
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/siamface run --import $(LFW)
+	$(BIN)/siamface run $(if $(LFW),--import $(LFW))
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
