@@ -1,0 +1,143 @@
+"""The gallery endpoints: create, enroll, list, identify, delete; keys, restarts, other models."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from siamface.serve.guards import ServeOptions
+
+from .conftest import THRESHOLD, other_model_verifier, photo
+
+KEY = "s3cret-key"
+
+
+def enroll(client, gallery: str, name: str, *seeds: int, headers=None):
+    files = [("photos", (f"{name}-{s}.png", photo(s))) for s in seeds]
+    return client.post(f"/api/galleries/{gallery}/people", data={"name": name}, files=files,
+                       headers=headers or {})
+
+
+def identify(client, gallery: str, seed: int, top_k: int = 5):
+    return client.post(f"/api/galleries/{gallery}/identify", params={"top_k": top_k},
+                       files={"photo": ("probe.png", photo(seed))})
+
+
+@pytest.fixture
+def staff(client):
+    """A gallery "staff": Ann (photos 1 and 3) and Bo (photo 2)."""
+    assert client.post("/api/galleries", json={"name": "staff"}).status_code == 201
+    assert enroll(client, "staff", "Ann", 1, 3).json() == {
+        "gallery": "staff", "person": "Ann", "added": 2, "photos": 2}
+    assert enroll(client, "staff", "Bo", 2).status_code == 201
+    return client
+
+
+def test_enrolled_people_are_listed_and_identified(staff):
+    assert staff.get("/api/galleries/staff/people").json() == [
+        {"name": "Ann", "photos": 2}, {"name": "Bo", "photos": 1}]
+    [gallery] = staff.get("/api/galleries").json()
+    assert gallery["people"] == 2 and gallery["photos"] == 3 and gallery["compatible"] is True
+    body = identify(staff, "staff", 2).json()
+    assert body["verdict"] == body["name"] == "Bo" and body["threshold"] == THRESHOLD
+    logits = [c["logit"] for c in body["candidates"]]
+    assert body["candidates"][0]["name"] == "Bo" and logits == sorted(logits)[::-1]
+    assert body["candidates"][0]["source"] == "Bo-2.png"
+
+
+def test_a_stranger_is_unknown_with_the_candidates(staff):
+    body = identify(staff, "staff", 9, top_k=1).json()
+    assert body["verdict"] == "unknown" and body["name"] is None
+    assert len(body["candidates"]) == 1 and body["candidates"][0]["logit"] < THRESHOLD
+
+
+def test_more_photos_add_to_a_person_and_deletes_remove(staff):
+    assert enroll(staff, "staff", "Bo", 4, 5).json()["photos"] == 3
+    assert staff.delete("/api/galleries/staff/people/Ann").json() == {"deleted": "Ann"}
+    assert [p["name"] for p in staff.get("/api/galleries/staff/people").json()] == ["Bo"]
+    assert staff.delete("/api/galleries/staff/people/Ann").status_code == 404
+    assert staff.delete("/api/galleries/staff").status_code == 200
+    assert staff.get("/api/galleries/staff").status_code == 404
+    assert staff.get("/api/galleries").json() == []
+
+
+@pytest.mark.parametrize(("call", "status", "field"), [
+    (lambda c: c.post("/api/galleries", json={"name": "staff"}), 409, "name"),
+    (lambda c: c.post("/api/galleries", json={"name": "../etc"}), 422, "name"),
+    (lambda c: c.post("/api/galleries", json={}), 422, "name"),
+    (lambda c: enroll(c, "nobody", "Cy", 1), 404, "gallery"),
+    (lambda c: enroll(c, "staff", "Cy\x07", 1), 422, "name"),
+    (lambda c: enroll(c, "staff", "a/b", 1), 422, "name"),
+    (lambda c: enroll(c, "staff", "Cy", *range(11)), 422, "photos"),
+    (lambda c: c.post("/api/galleries/staff/people", data={"name": "Cy"}), 422, "photos"),
+    (lambda c: identify(c, "staff", 1, top_k=0), 422, "top_k"),
+    (lambda c: identify(c, "nobody", 1), 404, "gallery"),
+])
+def test_bad_gallery_requests_are_4xx_naming_the_field(staff, call, status, field):
+    r = call(staff)
+    assert r.status_code == status, r.text
+    assert r.json()["field"] == field and r.json()["message"]
+
+
+def test_an_enroll_with_one_bad_photo_stores_none(staff):
+    files = [("photos", ("ok.png", photo(7))), ("photos", ("bad.png", b"not an image"))]
+    r = staff.post("/api/galleries/staff/people", data={"name": "Cy"}, files=files)
+    assert r.status_code == 422 and r.json()["field"] == "photos[1]"
+    assert "Cy" not in [p["name"] for p in staff.get("/api/galleries/staff/people").json()]
+
+
+def test_an_empty_gallery_cannot_identify(client):
+    client.post("/api/galleries", json={"name": "empty"})
+    r = identify(client, "empty", 1)
+    assert r.status_code == 409 and "no people" in r.json()["message"]
+
+
+def test_with_an_api_key_every_write_needs_it_and_reads_do_not(make_client):
+    client = make_client(ServeOptions(api_key=KEY))
+    for headers, status in (({}, 401), ({"X-API-Key": "wrong"}, 401), ({"X-API-Key": KEY}, 201)):
+        r = client.post("/api/galleries", json={"name": "staff"}, headers=headers)
+        assert r.status_code == status
+        if status == 401:
+            assert r.json()["field"] == "X-API-Key"
+    assert enroll(client, "staff", "Ann", 1).status_code == 401
+    assert enroll(client, "staff", "Ann", 1, headers={"X-API-Key": KEY}).status_code == 201
+    assert client.delete("/api/galleries/staff/people/Ann").status_code == 401
+    assert client.delete("/api/galleries/staff").status_code == 401
+    assert identify(client, "staff", 1).status_code == 200  # reads need no key
+    assert client.get("/api/galleries").status_code == 200
+    assert client.get("/api/version").json()["api_key_required"] is True
+
+
+def test_galleries_survive_a_restart(make_client, tmp_path):
+    db = tmp_path / "kept.sqlite3"
+    first = make_client(db=db)
+    first.post("/api/galleries", json={"name": "staff"})
+    enroll(first, "staff", "Bo", 2)
+    first.__exit__(None, None, None)  # the server stops
+    second = make_client(db=db)
+    assert second.get("/api/galleries/staff/people").json() == [{"name": "Bo", "photos": 1}]
+    assert identify(second, "staff", 2).json()["name"] == "Bo"
+
+
+def test_a_gallery_of_another_model_is_refused(make_client, tmp_path):
+    db = tmp_path / "shared.sqlite3"
+    first = make_client(db=db)
+    first.post("/api/galleries", json={"name": "staff"})
+    enroll(first, "staff", "Bo", 2)
+    other = make_client(db=db, verifier=other_model_verifier())
+    [gallery] = other.get("/api/galleries").json()
+    assert gallery["compatible"] is False
+    for r in (identify(other, "staff", 2), enroll(other, "staff", "Cy", 3)):
+        assert r.status_code == 409 and r.json()["field"] == "gallery"
+        assert "another model" in r.json()["message"]
+
+
+def test_concurrent_enrolls_are_all_kept(client):
+    client.post("/api/galleries", json={"name": "crowd"})
+    names = [f"Person {i:02d}" for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda n: enroll(client, "crowd", n, 1).status_code, names))
+    assert codes == [201] * len(names)
+    people = client.get("/api/galleries/crowd/people").json()
+    assert [p["name"] for p in people] == names and {p["photos"] for p in people} == {1}

@@ -1,0 +1,129 @@
+"""POST /api/verify, health, version, the schema and the page: answers and refusals."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import fields
+
+import pytest
+from scipy.special import expit
+
+from siamface.data.preprocess import MAX_PIXELS
+from siamface.inference.verifier import Verification
+from siamface.serve.guards import ServeOptions
+
+from .conftest import THRESHOLD, photo, photo_bytes, random_photo
+
+
+def verify(client, a: bytes | None, b: bytes | None, names=("a.png", "b.png")):
+    files = {k: (n, v) for k, n, v in (("image_a", names[0], a), ("image_b", names[1], b))
+             if v is not None}
+    return client.post("/api/verify", files=files)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height pixels and holds none (a decompression bomb's header)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
+def test_the_same_photo_twice_is_the_same_person(client):
+    r = verify(client, photo(1), photo(1))
+    assert r.status_code == 200
+    body = r.json()
+    # the fields of `siamface verify --json`, and the verdict in words
+    assert {f.name for f in fields(Verification)} | {"threshold_probability"} <= body.keys()
+    assert body["verdict"] == "same person" and body["same"] is True
+    assert body["logit"] == pytest.approx(5.0, abs=1e-4)
+    assert body["threshold"] == THRESHOLD
+    assert body["probability"] == pytest.approx(float(expit(body["logit"])))
+    assert body["threshold_probability"] == pytest.approx(float(expit(THRESHOLD)))
+    assert body["photo_a"] == {"width": 250, "height": 250, "faces_found": None, "box": None}
+
+
+def test_two_different_photos_are_different_people(client):
+    body = verify(client, photo(1), photo(2)).json()
+    assert body["verdict"] == "different people" and body["same"] is False
+    assert body["logit"] < THRESHOLD
+
+
+def test_a_missing_photo_is_a_422_naming_its_field(client):
+    r = verify(client, photo(1), None)
+    assert r.status_code == 422
+    assert r.json()["field"] == "image_b" and "required" in r.json()["message"].lower()
+
+
+@pytest.mark.parametrize(("data", "status", "words"), [
+    (b"", 422, "empty"),
+    (b"%PDF-1.4 not a photo", 422, "cannot decode"),
+    (photo_bytes(random_photo(1), "PPM"), 415, "PPM images are not accepted"),
+    (png_header(10_000, 6_000), 413, f"{MAX_PIXELS:,} pixels"),
+])
+def test_a_bad_upload_is_a_4xx_naming_the_field(client, data, status, words):
+    r = verify(client, photo(1), data)
+    assert r.status_code == status, r.text
+    assert r.json()["field"] == "image_b"
+    assert words in r.json()["message"]
+
+
+def test_a_photo_over_the_file_limit_is_refused(make_client):
+    client = make_client(ServeOptions(max_file_bytes=5_000))
+    big = photo_bytes(random_photo(3, (400, 400)), "BMP")  # 480 kB
+    r = verify(client, big, photo(1))
+    assert r.status_code == 413 and r.json()["field"] == "image_a"
+    assert "5,000 bytes" in r.json()["message"]
+
+
+def test_a_request_over_the_body_limit_is_refused_before_it_is_read(make_client):
+    client = make_client(ServeOptions(max_request_bytes=10_000))
+    r = verify(client, photo_bytes(random_photo(3, (400, 400)), "BMP"), photo(1))
+    assert r.status_code == 413 and r.json()["field"] == "Content-Length"
+
+
+def test_with_detection_a_photo_without_a_face_is_a_422_naming_it(make_client):
+    r = verify(make_client(detect=True), photo(1), photo(2))
+    assert r.status_code == 422
+    assert r.json()["field"] == "image_a" and "no face found" in r.json()["message"]
+
+
+@pytest.mark.real_data
+def test_with_detection_real_faces_get_their_box(make_client, lfw_faces):
+    body = verify(make_client(detect=True), photo_bytes(lfw_faces[0], "JPEG"),
+                  photo_bytes(lfw_faces[1], "JPEG"), names=("a.jpg", "b.jpg")).json()
+    for side in ("a", "b"):
+        found = body[f"photo_{side}"]
+        assert found["faces_found"] >= 1
+        box = found["box"]
+        assert box == body[f"box_{side}"]
+        assert 0 <= box["left"] < box["right"] <= 250 and 0 <= box["top"] < box["bottom"] <= 250
+
+
+def test_health_version_and_schema(client, run_dir):
+    assert client.get("/api/health").json() == {"status": "ok"}
+    version = client.get("/api/version").json()
+    assert version["run"] == run_dir.name and version["threshold"] == THRESHOLD
+    assert len(version["model_fingerprint"]) == 64 and version["api_key_required"] is False
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/verify", "/api/galleries", "/api/galleries/{gallery}/identify"} <= paths.keys()
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_the_cdn_docs_are_off(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert client.get(asset).status_code == 200
+    for text in (page.text, client.get("/static/app.js").text):
+        assert "http://" not in text and "https://" not in text
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
+
+
+def test_an_unknown_path_is_a_json_404(client):
+    r = client.get("/api/nothing")
+    assert r.status_code == 404 and r.json()["message"] == "Not Found"

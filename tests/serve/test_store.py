@@ -1,0 +1,93 @@
+"""GalleryStore: SQLite galleries that persist, refuse other models and keep every write."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from siamface.serve.store import (
+    DamagedStoreError,
+    GalleryExistsError,
+    GalleryNotFoundError,
+    GalleryStore,
+    OtherModelError,
+    PersonNotFoundError,
+)
+
+SETTINGS = {"model": "a" * 64, "preprocessing": {"size": 32}, "detect": False, "flip_tta": True}
+OTHER = {**SETTINGS, "model": "b" * 64}
+DIM = 8
+
+
+def rows(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+
+
+def test_photos_round_trip_as_float32_and_persist(tmp_path):
+    path = tmp_path / "g.sqlite3"
+    store = GalleryStore(path)
+    store.create_gallery("staff", SETTINGS)
+    ann, bo = rows(2, 1), rows(1, 2)
+    store.add_photos("staff", "Ann", ["a1.jpg", "a2.jpg"], ann, SETTINGS)
+    store.add_photos("staff", "Bo", ["b.jpg"], bo, SETTINGS)
+    store.close()
+    reopened = GalleryStore(path)
+    people, sources, embeddings = reopened.embeddings("staff", SETTINGS, DIM)
+    assert people == ["Ann", "Ann", "Bo"] and sources == ["a1.jpg", "a2.jpg", "b.jpg"]
+    np.testing.assert_array_equal(embeddings, np.concatenate([ann, bo]))
+    assert embeddings.dtype == np.float32
+    [info] = reopened.galleries()
+    assert (info.name, info.people, info.photos) == ("staff", 2, 3)
+
+
+def test_other_settings_are_refused_and_write_nothing(tmp_path):
+    store = GalleryStore(tmp_path / "g.sqlite3")
+    store.create_gallery("staff", SETTINGS)
+    with pytest.raises(OtherModelError, match="another model"):
+        store.add_photos("staff", "Ann", ["a.jpg"], rows(1), OTHER)
+    with pytest.raises(OtherModelError):
+        store.embeddings("staff", {**SETTINGS, "flip_tta": False}, DIM)
+    assert store.people("staff") == []
+
+
+def test_missing_and_duplicate_names(tmp_path):
+    store = GalleryStore(tmp_path / "g.sqlite3")
+    store.create_gallery("staff", SETTINGS)
+    with pytest.raises(GalleryExistsError):
+        store.create_gallery("staff", SETTINGS)
+    with pytest.raises(GalleryNotFoundError):
+        store.delete_gallery("nobody")
+    with pytest.raises(PersonNotFoundError):
+        store.delete_person("staff", "Ann")
+    store.add_photos("staff", "Ann", ["a.jpg"], rows(1), SETTINGS)
+    store.delete_gallery("staff")  # its photos go with it
+    store.create_gallery("staff", SETTINGS)
+    assert store.people("staff") == []
+
+
+def test_concurrent_writers_on_two_connections_lose_nothing(tmp_path):
+    path = tmp_path / "g.sqlite3"
+    stores = [GalleryStore(path), GalleryStore(path)]  # as two server processes would
+    stores[0].create_gallery("crowd", SETTINGS)
+
+    def enroll_many(worker: int) -> None:
+        store = stores[worker % 2]
+        for k in range(20):
+            store.add_photos("crowd", f"p{worker}-{k}", ["x.jpg", "y.jpg"], rows(2, k), SETTINGS)
+
+    threads = [threading.Thread(target=enroll_many, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    info = stores[1].gallery("crowd")
+    assert (info.people, info.photos) == (160, 320)
+
+
+def test_a_file_that_is_not_a_gallery_database_is_refused(tmp_path):
+    path = tmp_path / "g.sqlite3"
+    path.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(DamagedStoreError, match="not a gallery database"):
+        GalleryStore(path)
