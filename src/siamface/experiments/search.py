@@ -312,10 +312,11 @@ def run_search(
     while True:
         _fail_stale_trials(study)
         counts = count_states(study)
-        started = sum(counts[s] for s in ("complete", "pruned", "failed", "running", "waiting"))
+        started = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
         budget_spent = (spec.time_budget_s is not None
                         and time.monotonic() - start >= spec.time_budget_s)
-        if started >= spec.planned_trials() or budget_spent:
+        # a waiting trial (a dead one queued again) is run whatever the count
+        if budget_spent or (started >= spec.planned_trials() and not counts["waiting"]):
             break
         study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
     sync_killed_trials(study, folder)

@@ -1,0 +1,127 @@
+import json
+import signal
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from siamface.data.lfw import open_lfw
+from siamface.experiments.search import run_search
+from siamface.experiments.spec import spec_from_dict
+from siamface.experiments.study_folder import StudyFolder, StudyFolderError
+from siamface.run_folder import Run
+
+from .conftest import FIXED, siamface_process, tiny_spec, write_spec
+
+
+def storage_trials(folder: Path) -> list[optuna.trial.FrozenTrial]:
+    study = optuna.load_study(study_name=StudyFolder(folder).spec().name,
+                              storage=f"sqlite:///{folder / 'study.db'}")
+    return study.get_trials()
+
+
+def test_failed_trials_keep_their_reason_and_the_search_goes_on(finished_study: Path):
+    records = {tuple(r["params"].values()): r for r in StudyFolder(finished_study).trials()}
+    assert len(records) == 4  # the 2 x 2 grid, each combination once
+    assert records[(3e-3, None)]["state"] == "complete"
+    impossible = records[(3e-3, 0.9)]
+    assert impossible["state"] == "failed" and impossible["run"] is None
+    assert "optim.momentum does not apply to optimizer 'adamw'" in impossible["reason"]
+    diverged = records[(1e30, None)]
+    assert diverged["state"] == "failed" and "loss became nan" in diverged["reason"]
+    assert diverged["run"] is not None  # its run folder is kept
+    states = sorted(t.state.name for t in storage_trials(finished_study))
+    assert states == ["COMPLETE", "FAIL", "FAIL", "FAIL"]
+
+
+def test_the_value_is_the_chosen_epochs_validation_objective(finished_study: Path):
+    folder = StudyFolder(finished_study)
+    (record,) = [r for r in folder.trials() if r["state"] == "complete"]
+    run = Run(folder.run_dir(record["number"]))
+    assert record["value"] == pytest.approx(run.summary()[run.best_epoch - 1]["val_loss"],
+                                            rel=1e-5)
+    (trial,) = [t for t in storage_trials(finished_study) if t.state.name == "COMPLETE"]
+    assert trial.value == record["value"]
+
+
+def test_evaluate_scores_only_the_best_trial_on_devtest(finished_study: Path):
+    folder = StudyFolder(finished_study)
+    best = [r for r in folder.trials() if r["state"] == "complete"][0]
+    assert folder.study_info()["evaluated_trial"] == best["number"]
+    scored = sorted(finished_study.glob("trials/*/*/eval/pairsDevTest/metrics.json"))
+    assert scored == [folder.run_dir(best["number"]) / "eval/pairsDevTest/metrics.json"]
+
+
+def test_rerunning_a_finished_study_runs_no_trial(finished_study: Path, synthetic_home: Path):
+    folder = StudyFolder(finished_study)
+    spec = folder.spec()
+    before = {p: p.stat().st_mtime_ns for p in finished_study.glob("trials/*/trial.json")}
+    result = run_search(spec, open_lfw(synthetic_home), finished_study)
+    assert result.counts["complete"] == 1 and result.counts["failed"] == 3
+    assert {p: p.stat().st_mtime_ns for p in finished_study.glob("trials/*/trial.json")} == before
+    assert len(storage_trials(finished_study)) == 4
+
+
+def test_a_study_folder_refuses_another_spec(finished_study: Path, synthetic_home: Path):
+    other = spec_from_dict(tiny_spec(name="finished"))
+    with pytest.raises(StudyFolderError, match="started with a different spec"):
+        run_search(other, open_lfw(synthetic_home), finished_study)
+
+
+def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: Path,
+                                                               tmp_path: Path):
+    # two trials; the median rule with one startup trial prunes the second at an epoch whose
+    # val_loss is worse than the first trial's at that epoch. Hand-checked on these settings:
+    # lr 1e-7 (first, by the seeded grid order) ends epoch 1 at val_loss 2.506, lr 1e-2 at 2.670.
+    spec = spec_from_dict(tiny_spec(
+        fixed=[*FIXED, "train.epochs=3"], seed=0,
+        pruner={"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
+        space={"optim.lr": {"type": "categorical", "choices": [1e-2, 1e-7]}}))
+    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    assert result.counts["complete"] == 1 and result.counts["pruned"] == 1
+    folder = StudyFolder(tmp_path / "study")
+    first, second = folder.trials()
+    assert first["state"] == "complete" and second["state"] == "pruned"
+    assert second["reason"].startswith("pruned after epoch 1: val_loss")
+    pruned_run = Run(folder.run_dir(second["number"]))
+    assert not pruned_run.is_finished and second["epochs"] == 1  # kept, as far as it got
+    first_curve = Run(folder.run_dir(first["number"])).summary()
+    assert pruned_run.summary()[0]["val_loss"] > first_curve[0]["val_loss"]
+    assert len(first_curve) == 3
+
+
+def wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.2)
+
+
+def test_a_killed_search_resumes_and_retries_the_dead_trial(synthetic_home: Path,
+                                                            tmp_path: Path):
+    # one trial, long enough to be killed in the middle of it (a few seconds an epoch here)
+    spec = write_spec(tmp_path / "spec.yaml", name="killed", n_trials=1,
+                      fixed=[*FIXED, "train.epochs=12"],
+                      space={"optim.lr": {"type": "categorical", "choices": [1e-3]}})
+    study = tmp_path / "study"
+    args = ["search", str(spec), "--study-dir", str(study), "--heartbeat", "1", "--no-progress"]
+    worker = siamface_process(synthetic_home, *args)
+    wait_for(lambda: any(study.glob("trials/0000/*/summary.csv")))
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert StudyFolder(study).trial(0)["state"] == "running"
+    time.sleep(2.5)  # the grace period: two heartbeats
+    again = siamface_process(synthetic_home, *args)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    folder = StudyFolder(study)
+    dead, retry = folder.trials()
+    assert dead["state"] == "failed" and "died mid-trial" in dead["reason"]
+    assert "retried as trial 1" in dead["reason"]
+    assert retry["state"] == "complete" and retry["retried_from"] == 0
+    assert retry["params"] == dead["params"]
+    assert [t.state.name for t in storage_trials(study)] == ["FAIL", "COMPLETE"]
+    assert "trial 1: complete" in out
+    assert json.loads((study / "study.json").read_text())["name"] == "killed"
