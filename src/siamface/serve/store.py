@@ -115,20 +115,34 @@ class GalleryStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                     check_same_thread=False)
-        try:
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            self._create_schema()
-        except sqlite3.DatabaseError as err:
-            self._conn.close()
-            raise DamagedStoreError(f"{self.path}: not a gallery database: {err}") from None
+        self._connection: sqlite3.Connection | None = self._open()
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (the next call opens it again, as a restarted server does)."""
         with self._lock:
-            self._conn.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The connection (callers hold the lock); reopened after ``close``."""
+        if self._connection is None:
+            self._connection = self._open()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            with _transaction(conn):
+                _create_schema(conn, self.path)
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise DamagedStoreError(f"{self.path}: not a gallery database: {err}") from None
+        return conn
 
     def create_gallery(self, name: str, settings: Mapping[str, Any]) -> GalleryInfo:
         """A new empty gallery for the model of ``settings`` (``Verifier.settings()``).
@@ -280,29 +294,37 @@ class GalleryStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, under the lock: committed whole or rolled back."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, _transaction(self._conn) as conn:
+            yield conn
 
-    def _create_schema(self) -> None:
-        # (an executescript() would commit the transaction: one statement at a time instead)
-        with self._write() as conn:
-            (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version == 0:
-                tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-                if tables:
-                    raise DamagedStoreError(f"{self.path} is a SQLite file of something else")
-                for statement in filter(str.strip, SCHEMA.split(";")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            elif version != SCHEMA_VERSION:
-                raise DamagedStoreError(f"{self.path}: gallery database version {version}, "
-                                        f"this siamface reads version {SCHEMA_VERSION}")
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` (the write lock at once) ... ``COMMIT``, or ``ROLLBACK`` on an error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Make the tables in a new file; check the version of an existing one.
+
+    (executescript() would commit the caller's transaction: one statement at a time instead.)
+    """
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version == 0:
+        if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+            raise DamagedStoreError(f"{path} is a SQLite file of something else")
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    elif version != SCHEMA_VERSION:
+        raise DamagedStoreError(f"{path}: gallery database version {version}, this siamface "
+                                f"reads version {SCHEMA_VERSION}")
 
 
 def _settings_text(settings: Mapping[str, Any]) -> str:

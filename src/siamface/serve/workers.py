@@ -51,13 +51,18 @@ class WorkerPool:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="siamface-worker")
+        self._executor: ThreadPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., Result], *args: Any) -> Result:
-        """``fn(*args)`` on a worker thread, once one is free."""
+        """``fn(*args)`` on a worker thread, once one is free (the threads start on first use)."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="siamface-worker")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
 
     def close(self) -> None:
-        """Finish the running work, drop what still waits, and stop the threads."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Finish the running work, drop what still waits, and stop the threads (a later
+        ``run`` starts new ones, as a restarted server does)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
