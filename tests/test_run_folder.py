@@ -1,10 +1,14 @@
 """The run folder: its files, the typed config, the chosen model, summary.csv."""
 
+import json
 import math
 
 import pytest
+import torch
 
-from siamface.run_folder import read_summary_csv
+from inference.conftest import write_tiny_run
+from siamface.models.io import save_weights
+from siamface.run_folder import Run, RunFolderError, read_summary_csv
 
 CSV = """epoch,train_loss,val_loss,train_acc,val_acc,val_auc,lr,seconds
 1,0.69,0.68,0.55,0.56,0.60,0.001,12.5
@@ -46,3 +50,93 @@ def test_read_summary_csv_errors_name_file_and_line(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         read_summary_csv(path)
+
+
+# -- the chosen model, checked on load -----------------------------------------------------
+
+
+@pytest.fixture
+def finished(tmp_path):
+    """A finished run of an untrained tiny model (see tests/inference/conftest.py)."""
+    return Run(write_tiny_run(tmp_path / "run"))
+
+
+def rewrite_meta(run, **changes):
+    meta = json.loads(run.model_meta_path.read_text())
+    run.model_meta_path.write_text(json.dumps({**meta, **changes}))
+    return Run(run.path)
+
+
+def test_a_finished_run_loads_its_model_once_with_its_threshold(finished):
+    assert finished.model is finished.model  # loaded once
+    assert finished.threshold == 4.5 and finished.best_epoch == 1
+    assert len(json.loads(finished.model_meta_path.read_text())["weights_sha256"]) == 64
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), "4.5", None, True])
+def test_a_threshold_that_is_not_a_finite_number_is_refused(finished, threshold):
+    run = rewrite_meta(finished, threshold=threshold)
+    with pytest.raises(RunFolderError, match=r"model.json: 'threshold' must be a finite number"):
+        _ = run.threshold
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[1, 2]", "expected a JSON object, got list"),
+    ("{not json", "not valid JSON"),
+    ('{"config": {}, "best_epoch": 1}', "missing 'threshold'"),
+])
+def test_a_malformed_model_json_is_named(finished, text, message):
+    finished.model_meta_path.write_text(text)
+    with pytest.raises(RunFolderError, match=message) as info:
+        _ = Run(finished.path).model
+    assert str(finished.model_meta_path) in str(info.value)
+
+
+def test_damaged_weights_are_refused_by_their_checksum(finished):
+    data = bytearray(finished.weights_path.read_bytes())
+    data[-4096:] = b"\x7f" * 4096  # tensor bytes overwritten, header intact
+    finished.weights_path.write_bytes(bytes(data))
+    with pytest.raises(RunFolderError, match="sha256 does not match"):
+        _ = Run(finished.path).model
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00" * 100, b"random bytes, not a file"])
+def test_unreadable_weights_are_named(finished, damage):
+    finished.weights_path.write_bytes(damage)
+    run = rewrite_meta(finished, weights_sha256=None)  # an older run: no checksum to compare
+    with pytest.raises(RunFolderError, match=r"model\.safetensors is not a readable safetensors"):
+        _ = run.model
+
+
+def test_weights_that_hold_nan_or_do_not_fit_the_config_are_refused(finished):
+    model = finished.model
+    with torch.no_grad():
+        next(model.parameters())[0] = float("nan")
+    save_weights(model, finished.weights_path)
+    with pytest.raises(RunFolderError, match=r"tensor '.*' holds NaN or infinite values"):
+        _ = rewrite_meta(finished, weights_sha256=None).model
+    config = json.loads(finished.model_meta_path.read_text())["config"]
+    config["model"]["width"] = 8
+    with pytest.raises(RunFolderError, match=r"does not fit the model that model\.json describes"):
+        _ = rewrite_meta(finished, config=config).model
+
+
+# -- evaluation folders --------------------------------------------------------------------
+
+
+def test_eval_folders_of_imported_and_outside_files_never_collide(tmp_path):
+    run = Run(tmp_path)
+    assert run.eval_dir("pairsDevTest.txt") == tmp_path / "eval" / "pairsDevTest"
+    outside = run.eval_dir("pairsDevTest.txt", "ab" * 32)
+    assert outside == tmp_path / "eval" / "pairsDevTest-abababababab"
+    assert run.ten_fold_dir not in (run.eval_dir("pairs.txt"), outside)
+
+
+def test_a_fresh_eval_folder_keeps_nothing_of_an_earlier_evaluation(tmp_path):
+    run = Run(tmp_path)
+    folder = run.eval_dir("pairsDevTest.txt")
+    folder.mkdir(parents=True)
+    (folder / "roc.png").write_bytes(b"old")
+    assert list(run.fresh_eval_dir(folder).iterdir()) == []
+    with pytest.raises(ValueError, match="not an evaluation folder"):
+        run.fresh_eval_dir(tmp_path / "elsewhere")

@@ -24,6 +24,7 @@ from siamface.config import Config, TrainConfig
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import DataNotFoundError, LFWDataset
 from siamface.data.people import TEST_PAIRS
+from siamface.data.protocol import PairsFile, read_pairs
 from siamface.evaluation.identification import evaluate_one_shot
 from siamface.evaluation.protocol10 import evaluate_ten_fold
 from siamface.evaluation.report import evaluate_pairs
@@ -33,10 +34,13 @@ from siamface.run_folder import Run
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import FitResult, Trainer
 from siamface.utils.allocator import keep_freed_memory
+from siamface.utils.hashing import sha256_file
+from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
 from siamface.utils.seed import seed_everything
 
 EpochCallback = Callable[[dict[str, float]], None]
+ResultCallback = Callable[[str, dict[str, Any], Path], None]
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -135,6 +139,12 @@ def train(
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
         run.write_environment(environment(lfw))
+    with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
+        return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end)
+
+
+def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,
+                  on_epoch_end: EpochCallback | None) -> tuple[Run, FitResult]:
     handler = _attach_log(run)
     try:
         apply_process_settings(config.train)
@@ -142,7 +152,7 @@ def train(
         inputs = prepare_inputs(config, lfw, progress=progress)
         run.write_data(inputs.description)
         trainer = Trainer.from_config(config, inputs, run, progress=progress)
-        if resume is not None:
+        if resume:
             trainer.resume()
         result = trainer.fit(on_epoch_end)
         run.save_model(trainer.model, config, result.threshold, result.best_epoch,
@@ -181,17 +191,18 @@ def evaluate(
     n_bootstrap: int = 1000,
     plots: bool = True,
     progress: bool = True,
-    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+    on_result: ResultCallback | None = None,
 ) -> Evaluation:
     """Evaluate a finished run: each pairs file, one-shot on their people, View 2; then report.
 
-    The model and the image cache are loaded once for all of them; the run's report.md is
-    rewritten at the end.
+    The model and the image cache are loaded once for all of them; each evaluation replaces
+    its folder's files whole, and the run's report.md is rewritten at the end.
 
     Args:
         run: A finished run.
         lfw: The imported LFW copy.
-        pairs: Imported pairs files, e.g. ["pairsDevTest.txt"].
+        pairs: Imported pairs files by name, e.g. ["pairsDevTest.txt"], or paths of pairs
+            files from elsewhere (see ``resolve_pairs``).
         one_shot: The values of N for N-way one-shot identification on each pairs file's
             people (none: skip).
         trials: One-shot trials per N.
@@ -200,28 +211,53 @@ def evaluate(
         plots: Draw the figures.
         progress: Show a progress bar if the image cache must be built.
         on_result: Called as each result is ready, with its kind ("metrics", "one_shot",
-            "ten_fold") and the result (for printing).
+            "ten_fold"), the result and its folder (for printing).
     """
-    notify = on_result or (lambda kind, result: None)
+    notify = on_result or (lambda kind, result, folder: None)
+    files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
     cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
     out = Evaluation()
-    for pairs_name in pairs:
-        metrics, scored = evaluate_pairs(run, cache, lfw.read_pairs(pairs_name), n_bootstrap)
+    for name, (pairs_file, folder) in zip(pairs, files, strict=True):
+        folder = run.fresh_eval_dir(folder)
+        metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)
         if plots:
-            plot_pair_evaluation(run, scored, metrics, cache, run.eval_dir(pairs_name))
-        out.metrics[pairs_name] = metrics
-        notify("metrics", metrics)
+            plot_pair_evaluation(run, scored, metrics, cache, folder)
+        out.metrics[name] = metrics
+        notify("metrics", metrics, folder)
         if one_shot:
-            results = evaluate_one_shot(run, cache, lfw, pairs_name, one_shot, trials)
+            results = evaluate_one_shot(run, cache, lfw, pairs_file, folder, name, one_shot,
+                                        trials)
             if plots:
-                plot_one_shot(results, run.eval_dir(pairs_name))
-            out.one_shot[pairs_name] = results
-            notify("one_shot", results)
+                plot_one_shot(results, folder)
+            out.one_shot[name] = results
+            notify("one_shot", results, folder)
     if ten_fold:
-        out.ten_fold = evaluate_ten_fold(run, cache, lfw)
-        notify("ten_fold", out.ten_fold)
+        folder = run.fresh_eval_dir(run.ten_fold_dir)
+        out.ten_fold = evaluate_ten_fold(run, cache, lfw, folder)
+        notify("ten_fold", out.ten_fold, folder)
     write_run_report(run)
     return out
+
+
+def resolve_pairs(run: Run, lfw: LFWDataset, name_or_path: str) -> tuple[PairsFile, Path]:
+    """A pairs file to evaluate, parsed against LFW's images, and its evaluation folder.
+
+    A bare name of an imported protocol file ("pairsDevTest.txt") is read from the data home
+    and gets ``eval/<stem>/``; any other pairs file is read from its path and gets a folder
+    named by its content (``Run.eval_dir`` with its sha256), so that it can never overwrite
+    the results of an imported file.
+
+    Raises:
+        DataNotFoundError: a bare name that is neither imported nor a file here.
+        ProtocolError: the file does not parse, or names an image LFW does not have.
+    """
+    path = Path(name_or_path)
+    if path.name == name_or_path and name_or_path in lfw.protocol_names():
+        return lfw.read_pairs(name_or_path), run.eval_dir(name_or_path)
+    if not path.is_file():
+        lfw.protocol_path(name_or_path)  # names the imported files in its message
+    pairs_file = read_pairs(path, image_counts=lfw.image_counts)
+    return pairs_file, run.eval_dir(path.name, sha256_file(path))
 
 
 # -- the main job ----------------------------------------------------------------------------
@@ -255,7 +291,7 @@ def run_main_job(
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
     on_trained: Callable[[Run, FitResult, float], None] | None = None,
-    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+    on_result: ResultCallback | None = None,
 ) -> MainJob:
     """Train ``config``, then score pairsDevTest.txt once with the chosen model, and report.
 

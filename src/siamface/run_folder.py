@@ -3,12 +3,13 @@
     config.yaml        the resolved configuration (every default filled in)
     environment.json   library versions, machine, data checksums, git commit, command
     data.json          what was trained and validated on (counts, setting, cache key)
-    train.log          the log
+    train.log          the log (.train.lock is held while it trains)
     summary.csv        one row per epoch, columns SUMMARY_FIELDS
     checkpoints/       one folder per epoch (see siamface.training.checkpoint)
     model.safetensors  the chosen model's weights, and model.json: its config, preprocessing,
     model.json         the threshold chosen on validation data, and the epoch it comes from
-    eval/<stem>/       one folder per evaluated protocol file (metrics.json, scores.csv, ...)
+    eval/<stem>/       one folder per evaluated pairs file (metrics.json, scores.csv, ...), and
+                       eval/ten-fold/ for LFW's View 2 protocol
     report.md          the run's report, and learning_curves.png beside it
 """
 
@@ -18,18 +19,23 @@ import csv
 import io
 import json
 import math
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import safetensors
+import torch
+
 from siamface.config import Config, load_config, save_resolved
 from siamface.data.preprocess import Preprocessing
-from siamface.errors import SiamfaceError
+from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.hashing import sha256_file
 
 # The columns of summary.csv, in order: one row per epoch.
 SUMMARY_FIELDS = [
@@ -110,6 +116,11 @@ class Run:
         return self.path / "model.json"
 
     @property
+    def lock_path(self) -> Path:
+        """Held while the run trains, so that two processes never train one run."""
+        return self.path / ".train.lock"
+
+    @property
     def report_path(self) -> Path:
         return self.path / "report.md"
 
@@ -121,10 +132,27 @@ class Run:
     def eval_root(self) -> Path:
         return self.path / "eval"
 
-    def eval_dir(self, protocol_file: str) -> Path:
-        """``eval/<stem>/``: where the evaluation on ``protocol_file`` (e.g. pairsDevTest.txt)
-        writes its files."""
-        return self.eval_root / Path(protocol_file).stem
+    def eval_dir(self, protocol_file: str, sha256: str | None = None) -> Path:
+        """Where the evaluation of a pairs file writes its files: ``eval/<stem>/`` for an
+        imported protocol file (e.g. pairsDevTest.txt), ``eval/<stem>-<sha256[:12]>/`` for a
+        file from elsewhere (named by its content, so that it never overwrites the results of
+        an imported file of the same name)."""
+        stem = Path(protocol_file).stem
+        return self.eval_root / (stem if sha256 is None else f"{stem}-{sha256[:12]}")
+
+    @property
+    def ten_fold_dir(self) -> Path:
+        """``eval/ten-fold/``: LFW's View 2 protocol on pairs.txt."""
+        return self.eval_root / "ten-fold"
+
+    def fresh_eval_dir(self, folder: Path) -> Path:
+        """Empty (or make) one evaluation's folder: a new evaluation replaces its files whole,
+        so that no figure or table of an earlier one is left beside the new results."""
+        if folder.parent != self.eval_root:
+            raise ValueError(f"{folder} is not an evaluation folder of {self.path}")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
 
     def eval_dirs(self) -> list[Path]:
         """Every evaluation folder, by name."""
@@ -184,9 +212,28 @@ class Run:
 
     @cached_property
     def model_meta(self) -> dict[str, Any]:
-        """model.json: the chosen model's config, preprocessing, threshold and epoch."""
+        """model.json, checked: the chosen model's config, preprocessing, a finite threshold,
+        its epoch and the sha256 of its weights."""
         self.require_finished()
-        return json.loads(self.model_meta_path.read_text(encoding="utf-8"))
+        path = self.model_meta_path
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RunFolderError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(meta, dict):
+            raise RunFolderError(f"{path}: expected a JSON object, got {type(meta).__name__}")
+        missing = [k for k in ("config", "threshold", "best_epoch") if k not in meta]
+        if missing:
+            raise RunFolderError(f"{path}: missing {', '.join(repr(k) for k in missing)}")
+        threshold = meta["threshold"]
+        if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
+                or not math.isfinite(threshold)):
+            raise RunFolderError(f"{path}: 'threshold' must be a finite number, got "
+                                 f"{threshold!r}")
+        if not isinstance(meta["best_epoch"], int) or meta["best_epoch"] < 1:
+            raise RunFolderError(f"{path}: 'best_epoch' must be an epoch number >= 1, got "
+                                 f"{meta['best_epoch']!r}")
+        return meta
 
     @property
     def threshold(self) -> float:
@@ -200,19 +247,48 @@ class Run:
     @property
     def preprocessing(self) -> Preprocessing:
         """How images are prepared for the model."""
-        return Preprocessing.from_dict(self.model_meta["preprocessing"])
+        try:
+            return Preprocessing.from_dict(self.model_meta["preprocessing"])
+        except KeyError:
+            raise RunFolderError(f"{self.model_meta_path}: missing 'preprocessing'") from None
+        except (TypeError, ValueError) as err:
+            raise RunFolderError(f"{self.model_meta_path}: 'preprocessing': {err}") from None
 
     @cached_property
     def model(self) -> SiameseNet:
-        """The chosen model, in eval mode; loaded once."""
-        config = Config.from_dict(self.model_meta["config"])
-        model = build_model(config.model.to_dict(), config.data.channels, config.data.size)
-        load_weights(model, self.weights_path)
+        """The chosen model, in eval mode, its weights checked (sha256, every value finite);
+        loaded once."""
+        meta = self.model_meta
+        try:
+            config = Config.from_dict(meta["config"])
+            model = build_model(config.model.to_dict(), config.data.channels, config.data.size)
+        except ConfigError as err:
+            raise RunFolderError(f"{self.model_meta_path}: 'config': {err}") from None
+        path = self.weights_path
+        if not path.is_file():
+            raise RunFolderError(f"{path} not found: the run's chosen model is missing")
+        expected = meta.get("weights_sha256")
+        if expected is not None and sha256_file(path) != expected:
+            raise RunFolderError(f"{path} is damaged: its sha256 does not match the one in "
+                                 f"{self.model_meta_path.name}; restore it or train again")
+        try:
+            load_weights(model, path)
+        except (safetensors.SafetensorError, OSError, ValueError) as err:
+            raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
+        except RuntimeError as err:  # load_state_dict: missing, unexpected or reshaped tensors
+            first = str(err).strip().splitlines()[-1].strip()
+            raise RunFolderError(f"{path} does not fit the model that "
+                                 f"{self.model_meta_path.name} describes: {first}") from None
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise RunFolderError(f"{path}: tensor {name!r} holds NaN or infinite values; "
+                                     "the model cannot give a valid answer")
         return model.eval()
 
     def save_model(self, model: SiameseNet, config: Config, threshold: float, best_epoch: int,
                    stopped_because: str, history: Sequence[Mapping[str, float]]) -> None:
-        """Write the chosen model: weights (safetensors) first, then its JSON description."""
+        """Write the chosen model: weights (safetensors) first, then its JSON description
+        with their sha256."""
         save_weights(model, self.weights_path)
         write_json_atomic(self.model_meta_path, {
             "config": config.to_dict(),
@@ -221,6 +297,7 @@ class Run:
             "best_epoch": best_epoch,
             "stopped_because": stopped_because,
             "validation": history[best_epoch - 1],
+            "weights_sha256": sha256_file(self.weights_path),
         })
 
 

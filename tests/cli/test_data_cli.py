@@ -121,3 +121,17 @@ def test_bugs_still_raise(monkeypatch):
     monkeypatch.setattr(cli, "COMMAND_GROUPS", (group,))
     with pytest.raises(ZeroDivisionError):
         main(["buggy"])
+
+
+@pytest.mark.parametrize("bug", [KeyError("a missing dict key"), RuntimeError("a bug"),
+                                 ValueError("not one of ours")])
+def test_builtin_errors_that_are_not_siamfaces_are_bugs_with_a_traceback(monkeypatch, bug):
+    def fail(args: argparse.Namespace) -> int:
+        raise bug
+
+    def register(subparsers: argparse._SubParsersAction) -> None:
+        subparsers.add_parser("buggy").set_defaults(func=fail)
+
+    monkeypatch.setattr(cli, "COMMAND_GROUPS", (types.SimpleNamespace(register=register),))
+    with pytest.raises(type(bug)):
+        main(["buggy"])

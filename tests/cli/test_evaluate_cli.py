@@ -57,7 +57,7 @@ def test_one_shot_and_ten_fold(cli_home, run_copy, capsys):
     assert "N-way one-shot identification: 28 images of 8 people of peopleDevTest.txt" in out
     assert not (run_copy / "eval" / "pairsDevTest" / "one_shot.png").exists()  # --no-plots
 
-    ten = json.loads((run_copy / "eval" / "pairs" / "ten_fold.json").read_text())
+    ten = json.loads((run_copy / "eval" / "ten-fold" / "ten_fold.json").read_text())
     # pairs.txt: per fold two DevTrain pairs and two DevTest-only pairs (see conftest)
     assert ten["overlap"]["training_people"] == 16
     assert ten["overlap"]["pairs_with_shared_people"] == 20

@@ -255,3 +255,10 @@ def test_a_warm_up_longer_than_the_run_says_what_to_set() -> None:
     with pytest.raises(ConfigError, match=re.escape("set schedule.warmup_epochs=0.5 or less")):
         resolve_config("default", ["train.epochs=1"])
     assert resolve_config("default", ["train.epochs=1", "schedule.warmup_epochs=0.5"])
+
+
+def test_a_data_shape_the_model_cannot_take_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"resface cannot take the 3x40x40 images"):
+        resolve_config("default", ["data.size=40", "model.input_size=32"])
+    with pytest.raises(ConfigError, match=r"model.input_size must be a positive multiple of 16"):
+        resolve_config("default", ["data.size=40"])

@@ -76,13 +76,23 @@ PAIRS = "1\nAl\t1\t2\nAl\t1\tBo\t1\n"  # people: Al, Bo
 def test_evaluation_people_come_from_the_people_file_without_single_image_people(tmp_path):
     lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS,
                               "peopleDevTest.txt": "4\nAl\t3\nBo\t1\nCy\t2\nDi\t5\n"}, COUNTS)
-    assert evaluation_people(lfw, "pairsDevTest.txt") == (["Al", "Cy", "Di"],
-                                                          "peopleDevTest.txt")
+    pairs = lfw.read_pairs("pairsDevTest.txt")
+    assert evaluation_people(lfw, pairs) == (["Al", "Cy", "Di"], "peopleDevTest.txt")
 
 
 def test_evaluation_people_fall_back_to_the_pairs_file(tmp_path):
     lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS}, COUNTS)
-    assert evaluation_people(lfw, "pairsDevTest.txt") == (["Al"], "pairsDevTest.txt")
+    assert evaluation_people(lfw, lfw.read_pairs("pairsDevTest.txt")) == (["Al"],
+                                                                          "pairsDevTest.txt")
+
+
+def test_a_pairs_file_from_elsewhere_names_its_own_people_and_path(tmp_path):
+    lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS,
+                              "peopleDevTest.txt": "4\nAl\t3\nBo\t1\nCy\t2\nDi\t5\n"}, COUNTS)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "pairsDevTest.txt").write_text(PAIRS)  # same name, not imported
+    outside = read_pairs(tmp_path / "mine" / "pairsDevTest.txt")
+    assert evaluation_people(lfw, outside) == (["Al"], str(tmp_path / "mine" / "pairsDevTest.txt"))
 
 
 def test_view2_fold_people(tmp_path):

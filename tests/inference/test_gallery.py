@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
-from siamface.inference.gallery import Gallery, gallery_photos
+from siamface.errors import SiamfaceError
+from siamface.inference.gallery import Gallery, GalleryError, gallery_photos
 from siamface.inference.verifier import Verifier
+from siamface.utils.atomic import WriteError
 
 from .conftest import IDENTICAL_LOGIT, random_photo, tiny_model
 
@@ -128,3 +135,85 @@ def test_broken_saved_galleries_are_named(tiny_verifier, people, tmp_path):
     (out / "gallery.json").write_text(json.dumps({"format": "something else"}))
     with pytest.raises(ValueError, match="not a siamface gallery"):
         Gallery.load(out, tiny_verifier)
+
+
+def test_a_loaded_gallery_is_checked_whole(tiny_verifier, people, tmp_path):
+    out = Gallery(tiny_verifier).fit(people).save(tmp_path / "saved")
+    index = json.loads((out / "gallery.json").read_text())
+    embeddings = (out / "embeddings.safetensors").read_bytes()
+
+    def load_with(message, **changes):
+        (out / "gallery.json").write_text(json.dumps({**index, **changes}))
+        with pytest.raises(GalleryError, match=message) as info:
+            Gallery.load(out, tiny_verifier)
+        assert str(out) in str(info.value)  # the message names the file
+        (out / "gallery.json").write_text(json.dumps(index))
+
+    load_with(r"'names' must be a list of strings", names="ABCDE")  # a string is not a list
+    load_with(r"'names' holds '\\x1b\[31mEve'", names=["\x1b[31mEve", *index["names"][1:]])
+    load_with(r"'names' holds ''", names=["", *index["names"][1:]])
+    bad = {k: v for k, v in index.items() if k != "sources"}
+    (out / "gallery.json").write_text(json.dumps(bad))
+    with pytest.raises(GalleryError, match="missing 'sources'"):
+        Gallery.load(out, tiny_verifier)
+    (out / "gallery.json").write_text(json.dumps(index))
+
+    nan = Gallery(tiny_verifier).fit(people)
+    nan.embeddings_ = nan.embeddings_.clone()
+    nan.embeddings_[2, 0] = float("nan")
+    nan.save(tmp_path / "nan")
+    with pytest.raises(GalleryError, match="NaN or infinite"):
+        Gallery.load(tmp_path / "nan", tiny_verifier)
+    wide = Gallery(tiny_verifier).fit(people)
+    wide.embeddings_ = torch.zeros(5, 9)
+    wide.save(tmp_path / "wide")
+    with pytest.raises(GalleryError, match=r"expected \(N, 8\) float32 embeddings"):
+        Gallery.load(tmp_path / "wide", tiny_verifier)
+    for damaged in (b"", embeddings[:40], b"\x00" * 64):
+        (out / "embeddings.safetensors").write_bytes(damaged)
+        with pytest.raises(GalleryError, match="not a readable safetensors file"):
+            Gallery.load(out, tiny_verifier)
+
+
+def test_a_name_with_control_characters_is_refused_when_fitting(tiny_verifier, people):
+    (people / "Bad\x1b[2J").mkdir()
+    (people / "Ann.png").rename(people / "Bad\x1b[2J" / "a.png")
+    with pytest.raises(GalleryError, match="has control characters"):
+        Gallery(tiny_verifier).fit(people)
+
+
+def test_a_full_disk_while_saving_names_the_file(tiny_verifier, people, tmp_path, monkeypatch):
+    gallery = Gallery(tiny_verifier).fit(people)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(WriteError) as info:
+        gallery.save(tmp_path / "saved")
+    assert str(info.value) == (f"no space left on device writing "
+                               f"{tmp_path / 'saved' / 'embeddings.safetensors'}")
+    assert not (tmp_path / "saved" / "gallery.json").exists()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+                    lambda kids: st.lists(kids, max_size=4)
+                    | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12),
+       st.sampled_from(["names", "sources", "settings", "version", "format", None]))
+def test_any_gallery_index_loads_or_fails_with_a_gallery_error(
+        tiny_verifier, saved_gallery, value, key):
+    index = json.loads((saved_gallery / "gallery.json").read_text())
+    text = json.dumps(value) if key is None else json.dumps({**index, key: value})
+    try:
+        (saved_gallery / "gallery.json").write_text(text)
+        with contextlib.suppress(SiamfaceError):
+            Gallery.load(saved_gallery, tiny_verifier)
+    finally:
+        (saved_gallery / "gallery.json").write_text(json.dumps(index))
+
+
+@pytest.fixture
+def saved_gallery(tiny_verifier, people, tmp_path):
+    return Gallery(tiny_verifier).fit(people).save(tmp_path / "fuzzed")

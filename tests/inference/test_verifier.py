@@ -10,7 +10,12 @@ import torch
 
 from siamface.data.preprocess import Preprocessing
 from siamface.evaluation.embed import embed_images
-from siamface.inference.verifier import Verification, Verifier, model_fingerprint
+from siamface.inference.verifier import (
+    NonFiniteScoreError,
+    Verification,
+    Verifier,
+    model_fingerprint,
+)
 
 from .conftest import IDENTICAL_LOGIT, random_photo, tiny_model, write_tiny_run
 
@@ -79,3 +84,17 @@ def test_model_fingerprint_follows_the_weights():
         b.head.bias += 1e-3
     assert model_fingerprint(a) != model_fingerprint(b)
     assert model_fingerprint(a) != model_fingerprint(tiny_model(seed=1))
+
+
+def test_a_threshold_that_is_not_finite_is_refused(tiny_verifier):
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(NonFiniteScoreError, match="threshold must be a finite number"):
+            Verifier(tiny_verifier.model, tiny_verifier.preprocessing, bad, detect=False)
+
+
+def test_no_verdict_is_given_from_a_nan_score(tiny_verifier):
+    with torch.no_grad():
+        next(tiny_verifier.model.parameters()).fill_(float("nan"))
+    photo = random_photo(0)
+    with pytest.raises(NonFiniteScoreError, match="no verdict"):
+        tiny_verifier.verify(photo, random_photo(1))

@@ -92,7 +92,7 @@ def test_report_shows_one_shot_and_the_view2_caveat(run_dir):
         "results": [{"n_way": 20, "accuracy": 0.41, "ci95": [0.38, 0.44], "chance": 0.05}],
     })
     ten_fold = {"all_pairs": 0.86, "unseen_pairs": 0.85}
-    write(run_dir / "eval" / "pairs" / "ten_fold.json", {
+    write(run_dir / "eval" / "ten-fold" / "ten_fold.json", {
         "folds": 10, "caveat": "NOT a clean LFW View 2 result: counts here.",
         "overlap": {"training_people": 4038, "pairs_people": 4281, "shared_people": 2985},
         **{key: {"pairs": 6000 if key == "all_pairs" else 1147,

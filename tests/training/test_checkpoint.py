@@ -3,7 +3,9 @@ clear errors for damaged files."""
 
 from __future__ import annotations
 
+import errno
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +16,15 @@ from torch import nn
 from siamface.training import checkpoint as ckpt
 from siamface.training.checkpoint import (
     CheckpointError,
+    CheckpointFallbackWarning,
     load_best,
     load_checkpoint,
     load_latest,
     read_pointer,
     save_checkpoint,
 )
+from siamface.utils import atomic
+from siamface.utils.atomic import WriteError
 
 
 def small_model(seed: int = 0) -> nn.Module:
@@ -208,3 +213,45 @@ def test_trainer_state_must_be_plain(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="may not set"):
         save_checkpoint(tmp_path, 1, small_model(), {"epoch": 3}, {})
     assert not (tmp_path / "checkpoints").exists()  # nothing written for bad input
+
+
+def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_path: Path) -> None:
+    for epoch in (1, 2, 3):
+        save(tmp_path, epoch, small_model(epoch))
+    (tmp_path / "checkpoints" / "epoch-003" / "model.safetensors").write_bytes(b"cut off")
+    with pytest.warns(CheckpointFallbackWarning, match=r"resuming from epoch-002.*corrupt"):
+        state, meta, _ = load_latest(tmp_path)
+    assert meta["epoch"] == 2
+    torch.testing.assert_close(state["3.weight"], small_model(2).state_dict()["3.weight"])
+    for epoch in (1, 2):
+        (tmp_path / "checkpoints" / f"epoch-{epoch:03d}" / "checkpoint.json").unlink()
+    with pytest.raises(CheckpointError, match=r"no other checkpoint .* is intact"):
+        load_latest(tmp_path)
+
+
+@pytest.mark.parametrize("target", ["safetensors", "torch"])
+def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_latest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    save(tmp_path, 1, small_model())
+
+    def full(*args: object, **kwargs: object) -> None:
+        if target == "torch":  # torch.save hides the errno: its message is about the zip writer
+            raise RuntimeError("[enforce fail at inline_container.cc:858] . PytorchStreamWriter "
+                               "failed writing file data/0: file write failed")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if target == "torch":
+        monkeypatch.setattr(ckpt.torch, "save", full)
+        monkeypatch.setattr(atomic.shutil, "disk_usage",
+                            lambda path: shutil._ntuple_diskusage(100, 100, 0))
+        name = "trainer_state.pt"
+    else:
+        monkeypatch.setattr(ckpt.safetensors.torch, "save_file", full)
+        name = "model.safetensors"
+    with pytest.raises(WriteError) as info:
+        save(tmp_path, 2, small_model())
+    assert str(info.value) == (
+        f"no space left on device writing {tmp_path / 'checkpoints' / 'epoch-002' / name}")
+    assert read_pointer(tmp_path).name == "epoch-001"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch-001", "latest.json"]

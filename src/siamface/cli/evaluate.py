@@ -16,6 +16,8 @@ from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
 from siamface.reporting.formatting import format_ci
 
+TRIALS = 1000  # one-shot trials per N
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command."""
@@ -45,8 +47,8 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
                         help="bootstrap resamples for the 95%% intervals (default 1000; 0: none)")
     parser.add_argument("--no-plots", action="store_true", help="write no figures")
-    parser.add_argument("--trials", type=int, default=1000,
-                        help="trials per N for --one-shot (default 1000)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help=f"trials per N for --one-shot (default {TRIALS})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -56,6 +58,9 @@ def check_evaluation_arguments(args: argparse.Namespace) -> None:
     if bad_n:
         raise UsageError(f"--one-shot: N must be at least 2 (one true candidate and one "
                          f"distractor), got {bad_n[0]}")
+    if args.trials is not None and not args.one_shot:
+        raise UsageError("--trials sets the trials of --one-shot; give --one-shot N too")
+    args.trials = TRIALS if args.trials is None else args.trials
     if args.trials < 1:
         raise UsageError(f"--trials: expected at least 1 trial, got {args.trials}")
     if args.bootstrap < 0:
@@ -77,22 +82,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     run = Run(args.run)
     run.require_finished()
     lfw = open_lfw(resolve_data_home(args.data_dir))
-    for pairs_name in args.pairs:
-        lfw.protocol_path(pairs_name)  # every file must exist before the first is scored
     evaluate(run, lfw, args.pairs, args.one_shot, args.trials, args.ten_fold, args.bootstrap,
              plots=not args.no_plots, progress=not args.no_progress, on_result=printer(args))
     print(f"report: {run.report_path}")
     return 0
 
 
-def printer(args: argparse.Namespace) -> Callable[[str, dict[str, Any]], None]:
+def printer(args: argparse.Namespace) -> Callable[[str, dict[str, Any], Path], None]:
     """Prints each evaluation result as ``siamface.pipeline.evaluate`` hands it over."""
 
-    def show(kind: str, result: dict[str, Any]) -> None:
+    def show(kind: str, result: dict[str, Any], folder: Path) -> None:
         if kind == "metrics":
-            from siamface.run_folder import Run
-
-            print(format_metrics(result, Run(result["run"]).eval_dir(result["pairs_file"])))
+            print(format_metrics(result, folder))
         elif kind == "one_shot":
             print(format_one_shot(result))
         else:

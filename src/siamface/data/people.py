@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from siamface.data.lfw import DataNotFoundError, LFWDataset
-from siamface.data.protocol import ImageRef, Pair
+from siamface.data.protocol import ImageRef, Pair, PairsFile
 
 TRAIN_PAIRS = "pairsDevTrain.txt"
 TRAIN_PEOPLE = "peopleDevTrain.txt"
@@ -71,24 +72,27 @@ def dev_test_people(lfw: LFWDataset) -> frozenset[str]:
                        "the test people (whom no run may train on)")
 
 
-def evaluation_people(lfw: LFWDataset, pairs_name: str) -> tuple[list[str], str]:
-    """The people that identification on the side of ``pairs_name`` draws from, and the file
+def evaluation_people(lfw: LFWDataset, pairs_file: PairsFile) -> tuple[list[str], str]:
+    """The people that identification on the side of ``pairs_file`` draws from, and the file
     they were read from.
 
-    The matching people file is used when imported (it lists everyone of that side of the
-    protocol, not only those drawn into pairs), else the pairs file itself. People with a
-    single image are left out: they could be distractors but never probes, and the task is
-    stated over people who can be both.
+    For an imported protocol file the matching people file is used when imported (it lists
+    everyone of that side of the protocol, not only those drawn into pairs); else the pairs
+    file's own people. People with a single image are left out: they could be distractors but
+    never probes, and the task is stated over people who can be both.
 
     Args:
         lfw: The imported LFW copy.
-        pairs_name: A pairs file name, e.g. "pairsDevTest.txt".
+        pairs_file: A parsed pairs file, e.g. pairsDevTest.txt.
     """
-    people_name = PEOPLE_OF_PAIRS.get(pairs_name)
-    if people_name is not None and people_name in lfw.protocol_names():
+    name = pairs_file.path.name
+    people_name = PEOPLE_OF_PAIRS.get(name)
+    imported = Path(pairs_file.path).parent == Path(lfw.protocol_dir)
+    if imported and people_name is not None and people_name in lfw.protocol_names():
         names, source = set(lfw.read_people(people_name).names), people_name
     else:
-        names, source = set(lfw.read_pairs(pairs_name).people()), pairs_name
+        names = set(pairs_file.people())
+        source = name if imported else str(pairs_file.path)
     return sorted(n for n in names if lfw.image_counts[n] >= 2), source
 
 

@@ -24,6 +24,7 @@ import torch
 from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import dev_train_people, evaluation_people, person_images
+from siamface.data.protocol import PairsFile
 from siamface.evaluation.embed import embed_images
 from siamface.evaluation.oneshot import OneShotResult, PairScorer, n_way_one_shot_scored
 from siamface.models.siamese import SiameseNet
@@ -78,31 +79,33 @@ def evaluate_one_shot(
     run: Run,
     cache: ImageCache,
     lfw: LFWDataset,
-    pairs_name: str,
+    pairs_file: PairsFile,
+    out_dir: Path,
+    label: str,
     n_ways: Sequence[int],
     n_trials: int = 1000,
     seed: int = 0,
-    out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """N-way one-shot identification of a finished run on the people of ``pairs_name``.
+    """N-way one-shot identification of a finished run on the people of ``pairs_file``.
 
-    Writes ``one_shot.json`` into ``out_dir`` (default ``run.eval_dir(pairs_name)``).
+    Writes ``one_shot.json`` into ``out_dir``.
 
     Args:
         run: A finished run.
         cache: LFW cached under the run's preprocessing.
         lfw: The imported LFW copy.
-        pairs_name: The pairs file whose people to use, e.g. "pairsDevTest.txt".
+        pairs_file: The pairs file whose side of the protocol to use (pairsDevTest.txt:
+            the people of peopleDevTest.txt; see ``evaluation_people``).
+        out_dir: Where to write (``Run.eval_dir``).
+        label: How the pairs file is named in the results.
         n_ways: The values of N, each at least 2.
         n_trials: Trials per N.
         seed: Seed of the trial sampling.
-        out_dir: Where to write.
 
     Returns:
         The results (also in one_shot.json).
     """
-    out_dir = Path(out_dir) if out_dir else run.eval_dir(pairs_name)
-    people, source = evaluation_people(lfw, pairs_name)
+    people, source = evaluation_people(lfw, pairs_file)
     refs, labels = person_images(people, lfw.image_counts)
 
     batch_size = run.config.train.eval_batch_size
@@ -111,7 +114,7 @@ def evaluate_one_shot(
 
     results = {
         "run": str(run.path),
-        "pairs_file": pairs_name,
+        "pairs_file": label,
         "people_file": source,
         "people": len(people),
         "images": len(refs),

@@ -140,12 +140,11 @@ def caveat(results: dict[str, Any]) -> str:
     )
 
 
-def evaluate_ten_fold(
-    run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Path | None = None
-) -> dict[str, Any]:
+def evaluate_ten_fold(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Path
+                      ) -> dict[str, Any]:
     """Score pairs.txt with a finished run and apply the View 2 protocol, with the caveat.
 
-    Writes ``ten_fold.json`` into ``out_dir`` (default ``run.eval_dir("pairs.txt")``).
+    Writes ``ten_fold.json`` into ``out_dir`` (``Run.ten_fold_dir``).
 
     Args:
         run: A finished run.
@@ -156,7 +155,6 @@ def evaluate_ten_fold(
     Returns:
         The results (also in ten_fold.json).
     """
-    out_dir = Path(out_dir) if out_dir else run.eval_dir(VIEW2_PAIRS)
     pairs_file = lfw.read_pairs(VIEW2_PAIRS)
     if pairs_file.folds < 2:
         raise TenFoldError(

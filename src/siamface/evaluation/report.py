@@ -116,26 +116,26 @@ def evaluate_pairs(
     run: Run,
     cache: ImageCache,
     pairs_file: PairsFile,
+    out_dir: Path,
+    label: str,
     n_bootstrap: int = 1000,
-    out_dir: Path | None = None,
 ) -> tuple[dict[str, Any], PairEvaluation]:
     """Evaluate the chosen model of ``run`` on a pairs file, at its validation threshold.
 
-    Writes ``metrics.json`` and ``scores.csv`` (one row per pair) into ``out_dir`` (default
-    ``run.eval_dir(<pairs file>)``).
+    Writes ``metrics.json`` and ``scores.csv`` (one row per pair) into ``out_dir``.
 
     Args:
         run: A finished run.
         cache: LFW cached under the run's preprocessing.
         pairs_file: The parsed pairs file, e.g. pairsDevTest.txt.
+        out_dir: Where to write (``Run.eval_dir``).
+        label: How the file is named in the results: "pairsDevTest.txt", or a path for a
+            file from elsewhere.
         n_bootstrap: Resamples for confidence intervals.
-        out_dir: Where to write.
 
     Returns:
         The metrics (also in metrics.json) and the scored pairs.
     """
-    pairs_name = pairs_file.path.name
-    out_dir = Path(out_dir) if out_dir else run.eval_dir(pairs_name)
     result = score_pairs_file(run.model, cache, list(pairs_file.pairs))
     loss_section = run.config.loss
     loss_fn = build_loss(loss_section.name, **loss_section.kwargs)
@@ -143,7 +143,7 @@ def evaluate_pairs(
         loss = loss_fn(result.scores, torch.from_numpy(result.labels).float()).item()
     metrics = {
         "run": str(run.path),
-        "pairs_file": pairs_name,
+        "pairs_file": label,
         "best_epoch": run.best_epoch,
         "loss": loss,
         **verification_metrics(result.logits, result.labels, run.threshold, n_bootstrap),

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import safetensors
 import safetensors.torch
 import torch
 from scipy.special import expit
@@ -111,6 +113,10 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
                 if p.is_file() and not p.name.startswith(".")
                 and p.suffix.lower() in IMAGE_SUFFIXES
             )
+    unprintable = next(((n, p) for n, p in entries if not n.isprintable()), None)
+    if unprintable is not None:
+        raise GalleryError(f"{unprintable[1]}: the name {unprintable[0]!r} has control "
+                           "characters; rename it so that it prints as itself")
     if not entries:
         raise GalleryError(
             f"{folder}: no photos found; expected <Name>.jpg files or <Name>/ folders of photos "
@@ -219,10 +225,10 @@ class Gallery:
                 f"reads version {FORMAT_VERSION}"
             )
         expected = verifier.settings()
-        if index.get("settings") != expected:
-            differ = sorted(
-                k for k in expected if index.get("settings", {}).get(k) != expected[k]
-            )
+        saved = index.get("settings")
+        if saved != expected:
+            saved = saved if isinstance(saved, dict) else {}
+            differ = sorted(k for k in expected if saved.get(k) != expected[k])
             raise GalleryError(
                 f"{index_path}: the gallery was embedded with other settings ({', '.join(differ)} "
                 "differ from this verifier's); rebuild it from its photos with this model"
@@ -230,8 +236,9 @@ class Gallery:
         embeddings_path = folder / EMBEDDINGS_FILE
         if not embeddings_path.is_file():
             raise FileNotFoundError(f"{embeddings_path} not found: the gallery is incomplete")
-        embeddings = safetensors.torch.load_file(str(embeddings_path))["embeddings"]
-        names, sources = index["names"], index["sources"]
+        names = _strings(index, "names", index_path)
+        sources = _strings(index, "sources", index_path)
+        embeddings = _embeddings(embeddings_path, verifier.model.out_dim)
         if not (len(names) == len(sources) == embeddings.shape[0]):
             raise GalleryError(
                 f"{folder}: {len(names)} names and {len(sources)} sources in {INDEX_FILE} but "
@@ -240,3 +247,36 @@ class Gallery:
         gallery = cls(verifier)
         gallery.names_, gallery.sources_, gallery.embeddings_ = names, sources, embeddings
         return gallery
+
+
+def _strings(index: dict[str, Any], key: str, path: Path) -> list[str]:
+    """``index[key]``, checked to be a list of printable strings (names are printed)."""
+    if key not in index:
+        raise GalleryError(f"{path}: missing {key!r}")
+    values = index[key]
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise GalleryError(f"{path}: {key!r} must be a list of strings, got "
+                           f"{type(values).__name__}")
+    bad = next((v for v in values if not v or not v.isprintable()), None)
+    if bad is not None:
+        raise GalleryError(f"{path}: {key!r} holds {bad!r}, which is empty or has control "
+                           "characters (a name must print as itself)")
+    return values
+
+
+def _embeddings(path: Path, dim: int) -> torch.Tensor:
+    """The (N, dim) float32 embeddings of a saved gallery, checked: shape, dtype, finiteness."""
+    try:
+        tensors = safetensors.torch.load_file(str(path))
+    except (safetensors.SafetensorError, OSError, ValueError) as err:
+        raise GalleryError(f"{path} is not a readable safetensors file: {err}") from None
+    if "embeddings" not in tensors:
+        raise GalleryError(f"{path}: no 'embeddings' tensor (found: "
+                           f"{', '.join(sorted(tensors)) or 'none'})")
+    e = tensors["embeddings"]
+    if e.dtype != torch.float32 or e.ndim != 2 or e.shape[1] != dim:
+        raise GalleryError(f"{path}: expected (N, {dim}) float32 embeddings for this model, got "
+                           f"{tuple(e.shape)} {e.dtype}")
+    if not bool(torch.isfinite(e).all()):
+        raise GalleryError(f"{path}: the embeddings hold NaN or infinite values")
+    return e

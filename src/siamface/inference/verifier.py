@@ -13,6 +13,7 @@ when the model was trained, so a verdict here means what the reported accuracy m
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,11 +25,16 @@ import torch
 from scipy.special import expit
 
 from siamface.data.preprocess import Preprocessing
+from siamface.errors import SiamfaceError
 from siamface.evaluation.embed import embed_images
 from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
 from siamface.inference.face_detection import FaceBox, FaceDetector
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
+
+
+class NonFiniteScoreError(SiamfaceError, ValueError):
+    """A threshold or a score that is NaN or infinite: no verdict can be given from it."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,8 @@ class Verifier:
         batch_size: int = 64,
         detector: FaceDetector | None = None,
     ) -> None:
+        if not math.isfinite(threshold):
+            raise NonFiniteScoreError(f"the threshold must be a finite number, got {threshold!r}")
         self.model = model
         self.preprocessing = preprocessing
         self.threshold = threshold
@@ -145,6 +153,11 @@ class Verifier:
         with torch.inference_mode():
             scores = self.model.score(e[:1], e[1:])
         logit = float(scores.logits[0])
+        if not math.isfinite(logit):
+            raise NonFiniteScoreError(
+                f"the model scored this pair {logit}: its weights or these photos give no valid "
+                "answer, so there is no verdict"
+            )
         return Verification(
             same=logit >= self.threshold,
             probability=float(expit(logit)),

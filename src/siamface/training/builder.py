@@ -93,11 +93,22 @@ class TrainingParts:
 
 
 def check_config(config: Config) -> None:
-    """Build every component of ``config`` (the model on the meta device): a value any of them
-    refuses raises its ConfigError now, before anything is written."""
+    """Build every component of ``config`` (the model on the meta device, with a shape-only
+    forward pass of the data's input): a value any of them refuses raises its ConfigError now,
+    before anything is written."""
     with torch.device("meta"):
         model = build_run_model(config)
         build_optimizer(config.optim, model)
+        shape = (2, config.data.channels, config.data.size, config.data.size)
+        try:  # a forward pass on meta tensors computes shapes only
+            model.eval().embed(torch.empty(shape))
+        except (RuntimeError, ValueError) as err:
+            c, size = config.data.channels, config.data.size
+            reason = str(err).strip().splitlines()[0]
+            raise ConfigError(
+                f"model: {config.model.name} cannot take the {c}x{size}x{size} images that "
+                f"data.channels and data.size make ({reason})"
+            ) from None
     build_loss(config)
     try:  # building a schedule is cheap and checks its values too
         build_schedule(config.schedule, total_epochs=config.train.epochs)

@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from torch import nn
 from siamface.errors import SiamfaceError
 from siamface.models.io import safetensors_state
 from siamface.run_folder import Run
-from siamface.utils.atomic import umask_mode, write_json_atomic
+from siamface.utils.atomic import umask_mode, write_error, write_json_atomic
 from siamface.utils.hashing import sha256_file
 
 MODEL_FILE = "model.safetensors"
@@ -43,6 +44,10 @@ STATE_FILE = "trainer_state.pt"
 FORMAT_VERSION = 1
 _RESERVED = ("epoch", "format_version", "sha256")
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
+
+
+class CheckpointFallbackWarning(UserWarning):
+    """The latest checkpoint was damaged; an older intact one was used."""
 
 
 class CheckpointError(SiamfaceError, RuntimeError):
@@ -74,10 +79,15 @@ def _check_plain(obj: Any, where: str = "trainer_state") -> None:
     )
 
 
-def _write_and_sync(path: Path, write: Any) -> None:
-    write(path)
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
+def _write_and_sync(path: Path, write: Any, final: Path) -> None:
+    """``write(path)`` and fsync it; a failure (a full disk) is a WriteError naming the file's
+    place in the finished checkpoint ``final``."""
+    try:
+        write(path)
+        with open(path, "rb") as fh:
+            os.fsync(fh.fileno())
+    except (OSError, RuntimeError, safetensors.SafetensorError) as err:
+        raise write_error(final / path.name, err) from err
 
 
 def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Module,
@@ -121,13 +131,13 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
     try:
         weights = safetensors_state(model)
         _write_and_sync(tmp / MODEL_FILE,
-                        lambda p: safetensors.torch.save_file(weights, str(p)))
-        _write_and_sync(tmp / STATE_FILE, lambda p: torch.save(dict(trainer_state), p))
+                        lambda p: safetensors.torch.save_file(weights, str(p)), final)
+        _write_and_sync(tmp / STATE_FILE, lambda p: torch.save(dict(trainer_state), p), final)
         record = json.loads(meta_text)
         record.update(epoch=epoch, format_version=FORMAT_VERSION,
                       sha256={n: sha256_file(tmp / n) for n in (MODEL_FILE, STATE_FILE)})
         text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        _write_and_sync(tmp / META_FILE, lambda p: p.write_text(text, encoding="utf-8"))
+        _write_and_sync(tmp / META_FILE, lambda p: p.write_text(text, encoding="utf-8"), final)
         if final.exists():  # the same epoch saved again (a resumed run): swap the folders
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", suffix=".tmp", dir=root))
             os.replace(final, old / final.name)
@@ -234,8 +244,37 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 
 def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu",
                 ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """``load_checkpoint`` of the folder that ``latest.json`` names (to resume a run)."""
-    return load_checkpoint(_pointed(run_dir, "latest"), map_location)
+    """``load_checkpoint`` of the folder that ``latest.json`` names (to resume a run); when that
+    one (or the pointer) is damaged, the newest intact checkpoint, with a warning that says so.
+
+    Raises:
+        CheckpointError: No checkpoint at all (the run stopped before its first epoch ended),
+            or none intact.
+    """
+    root = Run(run_dir).checkpoints_dir
+    epochs = sorted((p for p in root.glob("epoch-*") if _EPOCH_DIR.match(p.name)),
+                    key=lambda p: int(p.name.split("-")[1]), reverse=True)
+    try:
+        return load_checkpoint(_pointed(run_dir, "latest"), map_location)
+    except CheckpointError as err:
+        if not epochs and not (root / "latest.json").is_file():
+            raise CheckpointError(
+                f"no latest checkpoint in {run_dir}: {root / 'latest.json'} does not exist; the "
+                "run stopped before its first epoch ended, so there is nothing to resume: start "
+                "a new run"
+            ) from None
+        if not epochs:
+            raise
+        problem = err
+    for path in epochs:
+        try:
+            loaded = load_checkpoint(path, map_location)
+        except CheckpointError:
+            continue
+        warnings.warn(f"resuming from {path.name}, the newest intact checkpoint: {problem}",
+                      CheckpointFallbackWarning, stacklevel=2)
+        return loaded
+    raise CheckpointError(f"{problem}; and no other checkpoint in {root} is intact") from None
 
 
 def load_best(run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu",

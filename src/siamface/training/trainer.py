@@ -31,7 +31,7 @@ from siamface.models.io import to_model_input
 from siamface.run_folder import Run
 from siamface.training.batches import PairBatch
 from siamface.training.builder import TrainingParts
-from siamface.training.checkpoint import load_best, load_latest, save_checkpoint
+from siamface.training.checkpoint import CheckpointError, load_best, load_latest, save_checkpoint
 from siamface.training.inputs import TrainingInputs
 
 log = logging.getLogger("siamface.train")
@@ -103,11 +103,18 @@ class Trainer:
     def resume(self) -> None:
         """Load the run's latest checkpoint and continue after its epoch."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
-        self.model.load_state_dict(state_dict)
-        self.optimizer.load_state_dict(trainer_state["optimizer"])
-        self.early_stopping.load_state_dict(meta["early_stopping"])
-        self.history = list(meta["history"])
-        self.start_epoch = int(meta["epoch"])
+        try:
+            self.model.load_state_dict(state_dict)
+            self.optimizer.load_state_dict(trainer_state["optimizer"])
+            self.early_stopping.load_state_dict(meta["early_stopping"])
+            self.history = list(meta["history"])
+            self.start_epoch = int(meta["epoch"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            reason = str(err).strip().splitlines()[-1].strip() if str(err).strip() else repr(err)
+            raise CheckpointError(
+                f"the checkpoint in {self.run.checkpoints_dir} does not fit this run's model, "
+                f"optimizer or early stopping ({reason}); was {self.run.config_path} edited?"
+            ) from None
         log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
 
     # -- the loop ----------------------------------------------------------------------------

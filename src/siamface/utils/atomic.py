@@ -7,24 +7,57 @@ is given the mode open() would have given it (0666 less the umask) before it rep
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from siamface.errors import SiamfaceError
+
+
+class WriteError(SiamfaceError, OSError):
+    """A file could not be written (a full disk, no permission); the message names it.
+
+    Args:
+        message: The one-line message.
+        errno_: The OSError's errno, when there was one.
+    """
+
+    def __init__(self, message: str, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno_
+
+
+def write_error(path: Path, err: BaseException) -> WriteError:
+    """A one-line WriteError naming ``path``; "no space left on device" when the disk is full
+    (some writers, torch.save among them, hide the errno in a RuntimeError)."""
+    errno_ = getattr(err, "errno", None)
+    try:
+        full = errno_ == errno.ENOSPC or shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:
+        full = False
+    reason = "no space left on device" if full else (getattr(err, "strerror", None) or str(err))
+    return WriteError(f"{reason} writing {path}", errno_)
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched; an OSError
+    (a full disk) becomes a WriteError that names ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise write_error(path, err) from err
     try:
         os.fchmod(fd, umask_mode(0o666))
     finally:
@@ -35,6 +68,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+    except WriteError:
+        raise
+    except OSError as err:
+        raise write_error(path, err) from err
     finally:
         tmp_path.unlink(missing_ok=True)
 

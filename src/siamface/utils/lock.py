@@ -1,4 +1,4 @@
-"""A lock file that lets one process at a time write into a data home; the others wait.
+"""A lock file that lets one process at a time write into a data home or a run folder.
 
 The lock is an OS file lock (``filelock``: flock on Unix), so it is released when its holder
 exits, even by a crash: the lock file left behind never blocks anyone.
@@ -38,7 +38,8 @@ def file_lock(
     Args:
         path: The lock file.
         doing: What the lock is taken for, e.g. ``"import LFW into /data"``.
-        timeout: Seconds to wait at most; None for WAIT_TIMEOUT_S.
+        timeout: Seconds to wait at most; None for WAIT_TIMEOUT_S; 0 fails at once, without
+            the waiting notice.
 
     Raises:
         LockTimeoutError: The lock was still held after ``timeout`` seconds.
@@ -50,6 +51,11 @@ def file_lock(
     try:
         lock.acquire(blocking=False)
     except Timeout:
+        if timeout == 0:
+            raise LockTimeoutError(
+                f"{path}: another process holds this lock, so we cannot {doing} now; let it "
+                "finish, then run this again"
+            ) from None
         print(
             f"siamface: waiting for another process to release {path} before we {doing} "
             f"(at most {timeout:g} s)",
