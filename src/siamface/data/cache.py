@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from siamface.data.preprocess import Preprocessing, load_image
 from siamface.data.protocol import ImageRef
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import stable_hash
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
@@ -48,6 +48,10 @@ CHUNK = 64
 INDEX_NAME = "index.json"
 IMAGES_NAME = "images.npy"
 PARTIAL_NAME = "images.npy.partial"
+
+
+class CacheRebuildWarning(SiamfaceWarning):
+    """A cache on disk was damaged or stale, so it is built again."""
 
 
 class CacheError(SiamfaceError, ValueError):
@@ -271,7 +275,8 @@ def load_or_build_cache(
             return open_cache(folder, prep, lfw.checksums, refs)
         except CacheError as err:
             if (folder / INDEX_NAME).exists():  # a first build is expected; damage is worth a word
-                warnings.warn(f"rebuilding the image cache: {err}", stacklevel=2)
+                warnings.warn(f"rebuilding the image cache: {err}", CacheRebuildWarning,
+                              stacklevel=2)
         return build_cache(lfw.images_dir, refs, prep, cache_dir, lfw.checksums, workers, progress)
 
 

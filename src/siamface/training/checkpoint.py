@@ -32,7 +32,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.models.io import safetensors_state
 from siamface.run_folder import Run
 from siamface.utils.atomic import umask_mode, write_error, write_json_atomic
@@ -46,7 +46,7 @@ _RESERVED = ("epoch", "format_version", "sha256")
 _EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
 
-class CheckpointFallbackWarning(UserWarning):
+class CheckpointFallbackWarning(SiamfaceWarning):
     """The latest checkpoint was damaged; an older intact one was used."""
 
 

@@ -31,7 +31,12 @@ from siamface.data.splits import (
     split_pairs_by_person,
     split_pairs_random,
 )
+from siamface.errors import SiamfaceWarning
 from siamface.training.batches import IdentityBatches, PairBatches
+
+
+class PartialProtocolWarning(SiamfaceWarning):
+    """A protocol file the run could use is not imported; it trains on what is."""
 
 
 @dataclass
@@ -142,6 +147,6 @@ def _training_pool(lfw: LFWDataset) -> frozenset[str]:
     if TRAIN_PEOPLE not in lfw.protocol_names():
         warnings.warn(
             f"{TRAIN_PEOPLE} is not imported; drawing training people from {TRAIN_PAIRS} only",
-            stacklevel=3,
+            PartialProtocolWarning, stacklevel=3,
         )
     return dev_train_people(lfw)
