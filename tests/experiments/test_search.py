@@ -47,7 +47,7 @@ def test_the_value_is_the_chosen_epochs_validation_objective(finished_study: Pat
 
 def test_evaluate_scores_only_the_best_trial_on_devtest(finished_study: Path):
     folder = StudyFolder(finished_study)
-    best = [r for r in folder.trials() if r["state"] == "complete"][0]
+    best = next(r for r in folder.trials() if r["state"] == "complete")
     assert folder.study_info()["evaluated_trial"] == best["number"]
     scored = sorted(finished_study.glob("trials/*/*/eval/pairsDevTest/metrics.json"))
     assert scored == [folder.run_dir(best["number"]) / "eval/pairsDevTest/metrics.json"]

@@ -71,14 +71,23 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
     """
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.exc import IntegrityError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
-        return RDBStorage(
-            url, heartbeat_interval=heartbeat_s, grace_period=GRACE_FACTOR * heartbeat_s,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-            engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None,
-        )
+        for attempt in range(3):
+            try:
+                return RDBStorage(
+                    url, heartbeat_interval=heartbeat_s,
+                    grace_period=GRACE_FACTOR * heartbeat_s,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRY),
+                    engine_kwargs=None if url.startswith("sqlite") else {"pool_pre_ping": True},
+                )
+            except IntegrityError:  # workers starting at once on a new database both made
+                if attempt == 2:  # its tables; the other's are there now: open them
+                    raise
+                time.sleep(1.0)
     except ImportError as err:  # the driver of the URL's database is not installed
         raise SpecError(f"--storage {hide_password(url)}: {err}") from None
     except Exception as err:  # SQLAlchemy's errors: bad URL, no server, refused login
