@@ -1,12 +1,16 @@
 """The run folder: its files, the typed config, the chosen model, summary.csv."""
 
+import contextlib
 import json
 import math
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from inference.conftest import write_tiny_run
+from siamface.errors import SiamfaceError
 from siamface.models.io import save_weights
 from siamface.run_folder import Run, RunFolderError, read_summary_csv
 
@@ -140,3 +144,25 @@ def test_a_fresh_eval_folder_keeps_nothing_of_an_earlier_evaluation(tmp_path):
     assert list(run.fresh_eval_dir(folder).iterdir()) == []
     with pytest.raises(ValueError, match="not an evaluation folder"):
         run.fresh_eval_dir(tmp_path / "elsewhere")
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda kids: st.lists(kids, max_size=3)
+                    | st.dictionaries(st.text(max_size=8), kids, max_size=3), max_leaves=10)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from([None, "config", "threshold", "best_epoch", "preprocessing",
+                        "weights_sha256"]), JSON)
+def test_any_model_json_loads_or_fails_with_a_siamface_error(finished, key, value):
+    original = finished.model_meta_path.read_text()
+    meta = json.loads(original)
+    text = json.dumps(value) if key is None else json.dumps({**meta, key: value})
+    finished.model_meta_path.write_text(text)
+    try:
+        run = Run(finished.path)
+        with contextlib.suppress(SiamfaceError):
+            _ = (run.threshold, run.best_epoch, run.preprocessing, run.model)
+    finally:
+        finished.model_meta_path.write_text(original)
