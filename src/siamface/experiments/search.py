@@ -149,7 +149,7 @@ def open_study(spec: SearchSpec, storage: Any) -> Any:
     """The spec's study in ``storage``, made if new (every worker of a study calls this)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # siamface prints each trial itself
     return optuna.create_study(
         study_name=spec.name, storage=storage, sampler=make_sampler(spec),
         pruner=make_pruner(spec), direction=spec.direction, load_if_exists=True,

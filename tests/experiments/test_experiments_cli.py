@@ -1,0 +1,40 @@
+from pathlib import Path
+
+from siamface.cli.main import main
+
+from .conftest import FIXED, write_spec
+
+
+def test_search_compare_and_report_from_the_command_line(synthetic_home: Path, tmp_path: Path,
+                                                         capsys):
+    spec = write_spec(tmp_path / "spec.yaml", name="cli", n_trials=1)
+    home = ["--data-dir", str(synthetic_home)]
+    assert main([*home, "search", str(spec), "--studies-dir", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "trial 0: complete val_loss" in out and "study cli: 1 complete" in out
+    study = tmp_path / "cli"
+    assert main([*home, "search", "--resume", str(study), "--no-progress"]) == 0
+    assert "\ntrial 0:" not in "\n" + capsys.readouterr().out  # nothing left to run
+    assert main(["compare", str(study)]) == 0
+    assert (study / "comparison.csv").is_file() and (study / "figures/runtimes.png").is_file()
+    assert main(["report", str(study)]) == 0
+    assert (study / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_bad_spec_or_a_missing_study_is_one_line(tmp_path: Path, capsys):
+    spec = write_spec(tmp_path / "spec.yaml", objective="test_acc")
+    assert main(["search", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"siamface: error: {spec}: objective must be") and err.count("\n") == 1
+    assert main(["search", "--resume", str(tmp_path / "nothing")]) == 2
+    assert "is not a study folder" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path)]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_repeat_prints_mean_std_min_max(synthetic_home: Path, tmp_path: Path, capsys):
+    args = ["--data-dir", str(synthetic_home), "repeat", "default", "--seeds", "0", "1",
+            "--set", *FIXED, "train.epochs=1", "--runs-dir", str(tmp_path), "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "2 seeds (0 1):" in out and "val_auc" in out and "repeat folder:" in out
