@@ -16,7 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from siamface.data.people import pair_people
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import TRAIN_PAIRS, pair_people
 from siamface.data.protocol import ImageRef, Pair
 from siamface.errors import SiamfaceError, SiamfaceWarning
 
@@ -164,6 +165,22 @@ def split_pairs_random(
             stacklevel=2,
         )
     return train, val
+
+
+def dev_train_split(lfw: LFWDataset, split: str, val_fraction: float,
+                    seed: int) -> tuple[list[Pair], list[Pair]]:
+    """pairsDevTrain split into training and validation pairs, as every run splits it.
+
+    Args:
+        lfw: The imported LFW copy.
+        split: "person" (``split_pairs_by_person``) or "random" (``split_pairs_random``).
+        val_fraction: The share of pairs held out for validation.
+        seed: The run's seed.
+    """
+    pairs = lfw.read_pairs(TRAIN_PAIRS).pairs
+    if split == "person":
+        return split_pairs_by_person(pairs, lfw.image_counts, val_fraction, seed)
+    return split_pairs_random(pairs, val_fraction, seed)  # warns
 
 
 def check_no_leakage(

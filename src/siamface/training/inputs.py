@@ -25,12 +25,7 @@ from siamface.data.people import (
     person_ids,
 )
 from siamface.data.protocol import ImageRef, Pair
-from siamface.data.splits import (
-    check_no_leakage,
-    mine_pairs,
-    split_pairs_by_person,
-    split_pairs_random,
-)
+from siamface.data.splits import check_no_leakage, dev_train_split, mine_pairs
 from siamface.errors import SiamfaceWarning
 from siamface.training.batches import IdentityBatches, PairBatches
 
@@ -77,15 +72,7 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     """
     data, seed = config.data, config.seed
     cache = load_or_build_cache(lfw, data.preprocessing_settings(), progress=progress)
-    dev_train = lfw.read_pairs(TRAIN_PAIRS)
-
-    # -- validation split of pairsDevTrain
-    if data.split == "person":
-        train, val = split_pairs_by_person(
-            dev_train.pairs, lfw.image_counts, data.val_fraction, seed
-        )
-    else:
-        train, val = split_pairs_random(dev_train.pairs, data.val_fraction, seed)  # warns
+    train, val = dev_train_split(lfw, data.split, data.val_fraction, seed)
     val_people = pair_people(val)
 
     # -- training data: the pairs themselves, or identity batches over DevTrain people's images

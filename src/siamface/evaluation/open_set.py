@@ -1,0 +1,171 @@
+"""Open-set identification measures: who, among a gallery of enrolled people, if anyone.
+
+A probe is *mated* when its person is enrolled and *non-mated* (an impostor) when not. For a
+decision threshold t on the gallery's best score (as ISO/IEC 19795-1 and NIST's FRVT define
+them):
+
+- FPIR(t), the false-positive identification rate: the share of non-mated probes that name
+  somebody (best score >= t).
+- DIR(t), the detection-and-identification rate: the share of mated probes whose rank-1
+  candidate is their own person and scores >= t.
+- CMC(k), the closed-set rank-k rate: the share of mated probes whose person is among the k
+  best candidates (no threshold).
+
+The chance that *some* enrolled person passes a threshold for an impostor grows with the
+gallery, which is why a threshold chosen for one-to-one verification names almost every probe
+as someone in a large gallery. ``threshold_for_gallery`` sets it for a gallery size instead.
+Everything here is pure NumPy on score matrices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from siamface.evaluation.metrics import MetricError
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The probes of one gallery, ranked.
+
+    Attributes:
+        mated_rank: (M,) 1-based rank of each mated probe's own person among the candidates.
+        mated_score: (M,) the score of its own person.
+        mated_best: (M,) each mated probe's best score over the gallery (its own person's
+            when it ranks first).
+        nonmated_best: (I,) each non-mated probe's best score over the gallery.
+    """
+
+    mated_rank: np.ndarray
+    mated_score: np.ndarray
+    mated_best: np.ndarray
+    nonmated_best: np.ndarray
+
+
+def rank_probes(scores: np.ndarray, probe_people: np.ndarray,
+                gallery_people: np.ndarray) -> Ranked:
+    """Rank every probe's candidates.
+
+    Args:
+        scores: (P, G) similarity of each probe to each gallery entry, higher = more alike.
+        probe_people: (P,) integer person of each probe.
+        gallery_people: (G,) integer person of each gallery entry, each enrolled once.
+
+    Returns:
+        The ranks and scores of mated probes (whose person is in the gallery) and the best
+        scores of the others.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    probe_people, gallery_people = np.asarray(probe_people), np.asarray(gallery_people)
+    if scores.shape != (probe_people.size, gallery_people.size):
+        raise MetricError(f"scores must be (P, G) = ({probe_people.size}, "
+                          f"{gallery_people.size}), got {scores.shape}")
+    if np.unique(gallery_people).size != gallery_people.size:
+        raise MetricError("each gallery person must be enrolled once")
+    if not np.isfinite(scores).all():
+        raise MetricError("scores must be finite")
+    column = {int(p): j for j, p in enumerate(gallery_people)}
+    own = np.array([column.get(int(p), -1) for p in probe_people])  # (P,) -1: not enrolled
+    mated = own >= 0
+    own_score = scores[mated, own[mated]]  # (M,)
+    # rank = 1 + candidates scoring strictly higher, + half the ties (a fair tie-break)
+    higher = (scores[mated] > own_score[:, None]).sum(axis=1)
+    ties = (scores[mated] == own_score[:, None]).sum(axis=1) - 1
+    rank = 1 + higher + ties / 2
+    return Ranked(rank, own_score, scores[mated].max(axis=1, initial=-np.inf),
+                  scores[~mated].max(axis=1, initial=-np.inf))
+
+
+def cmc(ranked: Ranked, ks: Sequence[int]) -> dict[int, float]:
+    """Closed-set rank-k identification rate of the mated probes, for each k."""
+    if ranked.mated_rank.size == 0:
+        raise MetricError("no mated probe: every probe's person is missing from the gallery")
+    return {k: float(np.mean(ranked.mated_rank <= k)) for k in ks}
+
+
+def fpir(ranked: Ranked, threshold: float) -> float:
+    """The share of non-mated probes whose best score passes ``threshold``."""
+    if ranked.nonmated_best.size == 0:
+        raise MetricError("no non-mated probe: FPIR needs people who are not enrolled")
+    return float(np.mean(ranked.nonmated_best >= threshold))
+
+
+def named_wrongly(ranked: Ranked, threshold: float) -> float:
+    """The share of mated probes named as somebody else: another person ranks first and
+    passes ``threshold``."""
+    if ranked.mated_rank.size == 0:
+        raise MetricError("no mated probe: every probe's person is missing from the gallery")
+    return float(np.mean((ranked.mated_rank > 1) & (ranked.mated_best >= threshold)))
+
+
+def dir_at(ranked: Ranked, threshold: float) -> float:
+    """DIR: the share of mated probes named correctly (rank 1) with a score >= ``threshold``."""
+    if ranked.mated_rank.size == 0:
+        raise MetricError("no mated probe: every probe's person is missing from the gallery")
+    return float(np.mean((ranked.mated_rank == 1) & (ranked.mated_score >= threshold)))
+
+
+def threshold_at_fpir(nonmated_best: np.ndarray, target: float) -> float:
+    """The lowest threshold whose FPIR on these non-mated best scores is at most ``target``.
+
+    Args:
+        nonmated_best: (I,) best gallery score of each non-mated probe.
+        target: The FPIR to stay within, in [0, 1).
+    """
+    s = np.sort(np.asarray(nonmated_best, dtype=np.float64))[::-1]  # descending
+    if s.size == 0:
+        raise MetricError("no non-mated scores to set a threshold from")
+    if not 0.0 <= target < 1.0:
+        raise MetricError(f"target FPIR must be in [0, 1), got {target}")
+    allowed = int(np.floor(target * s.size))  # impostors that may pass
+    # just above the (allowed+1)-th highest score: exactly `allowed` pass (ties kept out)
+    return float(np.nextafter(s[allowed], np.inf))
+
+
+@dataclass(frozen=True)
+class GalleryThreshold:
+    """A decision threshold for a gallery of ``gallery_size`` people at a target FPIR.
+
+    Attributes:
+        threshold: Name the best candidate only when its score is at least this.
+        gallery_size: The number of enrolled people it was set for.
+        target_fpir: The chance that an impostor is named someone, at that size.
+        extrapolated: The target needs a tail of the impostor scores finer than the
+            validation comparisons resolve; the threshold is then their maximum.
+    """
+
+    threshold: float
+    gallery_size: int
+    target_fpir: float
+    extrapolated: bool
+
+
+def threshold_for_gallery(nonmated_pair_scores: np.ndarray, gallery_size: int,
+                          target_fpir: float = 0.01) -> GalleryThreshold:
+    """The threshold at which an impostor is named someone with probability ``target_fpir``
+    in a gallery of ``gallery_size`` people, from one-to-one scores of different people.
+
+    If an impostor's scores against N enrolled people were independent draws of the
+    different-person score distribution F, it passes t with probability 1 - F(t)^N; so t is
+    the quantile of F at (1 - target)^(1/N). The scores must come from people the model was
+    not selected on the test of: the validation people.
+
+    Args:
+        nonmated_pair_scores: (K,) scores of pairs of two different people.
+        gallery_size: N, the people enrolled.
+        target_fpir: The FPIR to stay within, in (0, 1).
+    """
+    s = np.sort(np.asarray(nonmated_pair_scores, dtype=np.float64))
+    if s.size == 0 or not np.isfinite(s).all():
+        raise MetricError("threshold_for_gallery needs finite different-person scores")
+    if gallery_size < 1 or not 0.0 < target_fpir < 1.0:
+        raise MetricError(f"need gallery_size >= 1 and 0 < target_fpir < 1, got "
+                          f"{gallery_size} and {target_fpir}")
+    level = (1.0 - target_fpir) ** (1.0 / gallery_size)  # F(t) needed
+    index = int(np.ceil(level * s.size)) - 1  # the smallest score with F >= level
+    extrapolated = (1.0 - level) * s.size < 1  # not one passing score may be observed
+    threshold = float(np.nextafter(s[min(index, s.size - 1)], np.inf))
+    return GalleryThreshold(threshold, gallery_size, target_fpir, bool(extrapolated))

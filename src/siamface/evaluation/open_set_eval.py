@@ -1,0 +1,163 @@
+"""Open-set identification of a trained run on LFW: galleries of DevTest people at several sizes.
+
+For each gallery size N, N DevTest people with two or more images are enrolled (seeded) with
+their first image; their other images are the mated probes, and every image of the DevTest
+people not enrolled (those with one image included) is a non-mated probe. The scores are the
+model's own head, as in verification. Reported per size: the closed-set CMC (rank 1/5/10),
+DIR at FPIR 1% and 10% (the threshold set on these test impostors: the standard measure, not a
+choice the model makes), and what a threshold chosen *before* the test does: the one for the
+gallery's size and a 1% FPIR target from the validation people's different-person scores
+(``threshold_for_gallery``), next to the run's one-to-one verification threshold. Nothing here
+is chosen on DevTest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamface.data.cache import ImageCache
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import dev_test_people, pair_people, person_images
+from siamface.data.splits import dev_train_split
+from siamface.evaluation.embed import embed_images
+from siamface.evaluation.oneshot import wilson_interval
+from siamface.evaluation.open_set import (
+    Ranked,
+    cmc,
+    dir_at,
+    fpir,
+    named_wrongly,
+    rank_probes,
+    threshold_at_fpir,
+    threshold_for_gallery,
+)
+from siamface.models.siamese import SiameseNet
+from siamface.run_folder import Run
+from siamface.utils.atomic import write_json_atomic
+
+OPEN_SET_FILE = "open_set.json"
+RANKS = (1, 5, 10)
+FPIRS = (0.01, 0.1)
+TARGET_FPIR = 0.01
+MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored to set a gallery threshold
+
+
+def score_matrix(model: SiameseNet, probes: torch.Tensor, gallery: torch.Tensor,
+                 chunk: int = 256) -> np.ndarray:
+    """(P, G) head logits of every probe embedding against every gallery embedding."""
+    out = np.empty((len(probes), len(gallery)), dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, len(probes), chunk):
+            p = probes[start:start + chunk]  # (c, D)
+            left = p[:, None, :].expand(-1, len(gallery), -1).reshape(-1, p.shape[1])
+            right = gallery.repeat(len(p), 1)  # (c * G, D)
+            logits = model.score(left, right).logits.reshape(len(p), len(gallery))
+            out[start:start + len(p)] = logits.double().numpy()
+    return out
+
+
+def validation_impostor_scores(run: Run, cache: ImageCache, lfw: LFWDataset,
+                               seed: int = 0) -> np.ndarray:
+    """Scores of image pairs of two different validation people (DevTrain's held-out split of
+    the run, never DevTest), at most MAX_VALIDATION_PAIRS of them, seeded."""
+    data = run.config.data
+    _, val = dev_train_split(lfw, data.split, data.val_fraction, run.config.seed)
+    refs, ids = person_images(sorted(pair_people(val)), lfw.image_counts)
+    emb = embed_images(run.model, cache.images, cache.indices(refs),
+                       run.config.train.eval_batch_size)  # (V, D)
+    i, j = np.triu_indices(len(refs), k=1)
+    different = ids[i] != ids[j]
+    i, j = i[different], j[different]
+    if i.size > MAX_VALIDATION_PAIRS:
+        keep = np.random.default_rng(seed).choice(i.size, MAX_VALIDATION_PAIRS, replace=False)
+        i, j = i[keep], j[keep]
+    scores = np.empty(i.size, dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, i.size, 65_536):
+            a = torch.from_numpy(i[start:start + 65_536])
+            b = torch.from_numpy(j[start:start + 65_536])
+            scores[start:start + a.numel()] = run.model.score(emb[a], emb[b]).logits.numpy()
+    return scores
+
+
+def _rate(successes: float, n: int) -> dict[str, Any]:
+    return {"rate": successes / n if n else None, "n": n,
+            "ci95": list(wilson_interval(successes, n)) if n else None}
+
+
+def gallery_results(ranked: Ranked, gallery_size: int, verification_threshold: float,
+                    validation_scores: np.ndarray) -> dict[str, Any]:
+    """Every figure of one gallery: CMC, DIR at FPIR, and the chosen thresholds' behaviour."""
+    mated, impostors = ranked.mated_rank.size, ranked.nonmated_best.size
+    out: dict[str, Any] = {
+        "gallery_size": gallery_size, "mated_probes": mated, "nonmated_probes": impostors,
+        "cmc": {str(k): _rate(rate * mated, mated) for k, rate in cmc(ranked, RANKS).items()},
+        "dir_at_fpir": {},
+    }
+    for target in FPIRS:
+        t = threshold_at_fpir(ranked.nonmated_best, target)
+        out["dir_at_fpir"][f"{target:g}"] = {
+            "dir": _rate(dir_at(ranked, t) * mated, mated), "threshold": t,
+            "fpir": fpir(ranked, t)}
+    chosen = threshold_for_gallery(validation_scores, gallery_size, TARGET_FPIR)
+    for name, t in (("gallery_threshold", chosen.threshold),
+                    ("verification_threshold", verification_threshold)):
+        out[name] = {
+            "threshold": t,
+            "impostors_named": _rate(fpir(ranked, t) * impostors, impostors),
+            "mated_named_correctly": _rate(dir_at(ranked, t) * mated, mated),
+            "mated_named_wrongly": _rate(named_wrongly(ranked, t) * mated, mated),
+        }
+    out["gallery_threshold"].update(target_fpir=TARGET_FPIR, extrapolated=chosen.extrapolated)
+    return out
+
+
+def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Path,
+                      sizes: Sequence[int | None] = (10, 100, None),
+                      seed: int = 0) -> dict[str, Any]:
+    """Open-set identification on DevTest at each gallery size (None: every eligible person).
+
+    Writes ``open_set.json`` into ``out_dir``.
+
+    Args:
+        run: A finished run.
+        cache: LFW cached under the run's preprocessing.
+        lfw: The imported LFW copy.
+        out_dir: Where to write.
+        sizes: Gallery sizes; each at most the DevTest people with two or more images.
+        seed: Seeds who is enrolled.
+    """
+    people = sorted(dev_test_people(lfw))
+    refs, ids = person_images(people, lfw.image_counts)
+    emb = embed_images(run.model, cache.images, cache.indices(refs),
+                       run.config.train.eval_batch_size)  # (M, D)
+    first = np.array([r.number == 1 for r in refs])
+    eligible = np.array([i for i, p in enumerate(people) if lfw.image_counts[p] >= 2])
+    validation = validation_impostor_scores(run, cache, lfw, seed)
+    rng = np.random.default_rng(seed)
+    results = []
+    for size in sizes:
+        n = eligible.size if size is None else size
+        if not 1 <= n <= eligible.size:
+            raise ValueError(f"gallery size {n}: DevTest has {eligible.size} people with two "
+                             "or more images to enrol")
+        enrolled = np.sort(rng.choice(eligible, n, replace=False))
+        in_gallery = np.isin(ids, enrolled)
+        gallery_rows = np.flatnonzero(in_gallery & first)  # one image per enrolled person
+        probe_rows = np.flatnonzero(~(in_gallery & first))
+        scores = score_matrix(run.model, emb[probe_rows], emb[gallery_rows])
+        ranked = rank_probes(scores, ids[probe_rows], ids[gallery_rows])
+        results.append(gallery_results(ranked, n, run.threshold, validation))
+    out = {
+        "run": str(run.path), "people": len(people), "images": len(refs), "seed": seed,
+        "eligible_people": int(eligible.size), "validation_pairs": int(validation.size),
+        "similarity": "the logit of the model's head (SiameseNet.score)",
+        "galleries": results,
+    }
+    write_json_atomic(out_dir / OPEN_SET_FILE, out)
+    return out

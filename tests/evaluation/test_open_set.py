@@ -1,0 +1,91 @@
+"""Open-set identification measures on score matrices worked out by hand."""
+
+import numpy as np
+import pytest
+
+from siamface.evaluation.metrics import MetricError
+from siamface.evaluation.open_set import (
+    cmc,
+    dir_at,
+    fpir,
+    named_wrongly,
+    rank_probes,
+    threshold_at_fpir,
+    threshold_for_gallery,
+)
+
+# Gallery: people 0, 1, 2. Probes: person 0 and 1 (mated), people 5 and 6 (impostors).
+SCORES = np.array([
+    [0.9, 0.2, 0.1],  # person 0: own 0.9, first
+    [0.8, 0.5, 0.1],  # person 1: own 0.5, second behind person 0's 0.8
+    [0.3, 0.6, 0.2],  # person 5: best 0.6
+    [0.1, 0.2, 0.4],  # person 6: best 0.4
+])
+PROBES = np.array([0, 1, 5, 6])
+GALLERY = np.array([0, 1, 2])
+
+
+def test_ranks_and_best_scores_by_hand():
+    r = rank_probes(SCORES, PROBES, GALLERY)
+    assert r.mated_rank.tolist() == [1, 2]
+    assert r.mated_score.tolist() == [0.9, 0.5] and r.mated_best.tolist() == [0.9, 0.8]
+    assert r.nonmated_best.tolist() == [0.6, 0.4]
+
+
+def test_cmc_fpir_dir_and_wrong_names_by_hand():
+    r = rank_probes(SCORES, PROBES, GALLERY)
+    assert cmc(r, [1, 2, 3]) == {1: 0.5, 2: 1.0, 3: 1.0}
+    assert fpir(r, 0.5) == 0.5 and fpir(r, 0.7) == 0.0 and fpir(r, 0.4) == 1.0
+    assert dir_at(r, 0.5) == 0.5 and dir_at(r, 0.95) == 0.0
+    assert named_wrongly(r, 0.5) == 0.5 and named_wrongly(r, 0.85) == 0.0
+
+
+def test_a_tie_with_another_person_counts_half_a_rank():
+    r = rank_probes(np.array([[0.5, 0.5, 0.1]]), np.array([0]), GALLERY)
+    assert r.mated_rank.tolist() == [1.5]
+    assert cmc(r, [1, 2]) == {1: 0.0, 2: 1.0}
+
+
+def test_threshold_at_fpir_lets_through_exactly_the_allowed_impostors():
+    best = np.array([0.6, 0.4, 0.9, 0.1])
+    for target, passing in ((0.0, 0), (0.25, 1), (0.5, 2), (0.74, 2), (0.75, 3)):
+        t = threshold_at_fpir(best, target)
+        assert int((best >= t).sum()) == passing, target
+
+
+def test_threshold_for_gallery_by_hand():
+    scores = np.arange(100.0)  # one-to-one different-person scores 0, 1, ..., 99
+    one = threshold_for_gallery(scores, gallery_size=1, target_fpir=0.1)
+    assert 89 < one.threshold < 90 and not one.extrapolated  # 10 of 100 pass
+    ten = threshold_for_gallery(scores, gallery_size=10, target_fpir=0.1)
+    assert 98 < ten.threshold < 99  # 1% per comparison: 1 - 0.99^10 = 9.6% <= 10%
+    huge = threshold_for_gallery(scores, gallery_size=100, target_fpir=0.01)
+    assert huge.extrapolated and huge.threshold > 99  # beyond what 100 scores resolve
+
+
+def test_a_gallery_threshold_keeps_impostors_near_the_target_fpir():
+    rng = np.random.default_rng(0)
+    calibration = rng.normal(size=200_000)  # different-person scores, as from validation
+    for size in (10, 50):
+        t = threshold_for_gallery(calibration, size, target_fpir=0.05).threshold
+        impostors = rng.normal(size=(4000, size)).max(axis=1)  # best score of each impostor
+        rate = float(np.mean(impostors >= t))
+        assert rate == pytest.approx(0.05, abs=0.012), size  # 3 standard errors
+
+
+def test_bad_inputs_are_metric_errors():
+    with pytest.raises(MetricError, match=r"scores must be \(P, G\) = \(4, 3\)"):
+        rank_probes(SCORES[:, :2], PROBES, GALLERY)
+    with pytest.raises(MetricError, match="enrolled once"):
+        rank_probes(SCORES, PROBES, np.array([0, 0, 2]))
+    with pytest.raises(MetricError, match="finite"):
+        rank_probes(np.full((4, 3), np.nan), PROBES, GALLERY)
+    only_impostors = rank_probes(SCORES[2:], PROBES[2:], GALLERY)
+    with pytest.raises(MetricError, match="no mated probe"):
+        cmc(only_impostors, [1])
+    with pytest.raises(MetricError, match="no non-mated probe"):
+        fpir(rank_probes(SCORES[:2], PROBES[:2], GALLERY), 0.5)
+    with pytest.raises(MetricError, match="target FPIR"):
+        threshold_at_fpir(np.array([0.1]), 1.0)
+    with pytest.raises(MetricError, match="gallery_size >= 1"):
+        threshold_for_gallery(np.arange(3.0), 0)

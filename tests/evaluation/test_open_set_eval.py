@@ -1,0 +1,46 @@
+"""Open-set identification of a run on a synthetic LFW: galleries, probes and what is written."""
+
+import json
+
+import pytest
+
+from inference.conftest import write_tiny_run
+from siamface.data.cache import load_or_build_cache
+from siamface.data.lfw import open_lfw
+from siamface.evaluation.open_set_eval import OPEN_SET_FILE, evaluate_open_set
+from siamface.run_folder import Run
+
+
+@pytest.fixture
+def evaluated(synthetic_home, tmp_path):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    lfw = open_lfw(synthetic_home)
+    cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
+    return evaluate_open_set(run, cache, lfw, tmp_path / "out", sizes=(2, 4)), tmp_path / "out"
+
+
+def test_every_devtest_image_is_enrolled_or_probed_once(evaluated, synthetic_home):
+    results, out_dir = evaluated
+    assert json.loads((out_dir / OPEN_SET_FILE).read_text()) == json.loads(json.dumps(results))
+    # the 6 DevTest people of the synthetic home hold 2+3+4+2+3+4 = 18 images
+    assert results["people"] == 6 and results["images"] == 18
+    assert results["eligible_people"] == 6 and results["validation_pairs"] > 0
+    for gallery, size in zip(results["galleries"], (2, 4), strict=True):
+        assert gallery["gallery_size"] == size
+        assert gallery["mated_probes"] + gallery["nonmated_probes"] == 18 - size
+        assert set(gallery["cmc"]) == {"1", "5", "10"}
+        assert gallery["cmc"]["10"]["rate"] == 1.0  # at most 4 candidates: always in the top 10
+        for key in ("gallery_threshold", "verification_threshold"):
+            named = gallery[key]
+            assert 0.0 <= named["impostors_named"]["rate"] <= 1.0
+            assert named["mated_named_correctly"]["rate"] + named["mated_named_wrongly"][
+                "rate"] <= 1.0
+        assert gallery["gallery_threshold"]["target_fpir"] == 0.01
+
+
+def test_a_gallery_larger_than_devtest_is_refused(synthetic_home, tmp_path):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    lfw = open_lfw(synthetic_home)
+    cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
+    with pytest.raises(ValueError, match="gallery size 7: DevTest has 6 people"):
+        evaluate_open_set(run, cache, lfw, tmp_path / "out", sizes=(7,))
