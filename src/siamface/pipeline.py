@@ -37,6 +37,7 @@ from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
+from siamface.utils.precision import precision_record
 from siamface.utils.seed import seed_everything
 
 EpochCallback = Callable[[dict[str, float]], None]
@@ -73,8 +74,15 @@ def get_data(home: Path, import_paths: Sequence[Path] | None = None,
     return open_lfw(home)
 
 
-def environment(lfw: LFWDataset) -> dict[str, Any]:
-    """Versions, machine and data checksums: what a reader needs to reproduce a run."""
+def environment(lfw: LFWDataset, precision: str = "auto") -> dict[str, Any]:
+    """Versions, machine, the precision and data checksums: what a reader needs to reproduce
+    a run.
+
+    Args:
+        lfw: The LFW copy trained on.
+        precision: ``train.precision``; the record says what it resolved to on this machine
+            and the CPU features that chose it.
+    """
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -84,6 +92,7 @@ def environment(lfw: LFWDataset) -> dict[str, Any]:
         commit = None
     return {
         "machine": machine_info(),
+        "precision": precision_record(precision),
         "data": {"variant": lfw.variant, "checksums": lfw.checksums},
         "git_commit": commit,
         "command": sys.argv,
@@ -138,7 +147,7 @@ def train(
     else:
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
-        run.write_environment(environment(lfw))
+        run.write_environment(environment(lfw, config.train.precision))
     with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
         return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end)
 

@@ -246,6 +246,9 @@ class TrainConfig(Settings):
             OS, so each step's large buffers do not page-fault anew (~20% faster steps,
             5-30% more resident memory); see ``siamface.utils.allocator``.
         eval_batch_size: Images per forward pass when embedding for evaluation.
+        precision: "fp32", "bf16" (autocast of the forward passes of training and validation;
+            loss, metrics and optimizer state stay fp32) or "auto": bf16 on a CPU with AMX-BF16
+            or a CUDA GPU, fp32 elsewhere (see ``siamface.utils.precision``).
         log_every: Log the running loss every this many steps.
     """
 
@@ -259,6 +262,7 @@ class TrainConfig(Settings):
     channels_last: bool = False
     keep_freed_memory: bool = True
     eval_batch_size: int = 256
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     log_every: int = 50
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ import torch
 
 from siamface.models.io import embed, to_model_input
 from siamface.models.siamese import SiameseNet
+from siamface.utils.precision import autocast, choose_precision
 
 
 @torch.inference_mode()
@@ -17,6 +18,7 @@ def embed_images(
     batch_size: int = 256,
     flip_tta: bool = True,
     channels_last: bool = True,
+    precision: str = "auto",
 ) -> torch.Tensor:
     """Embed ``images[indices]`` in evaluation mode.
 
@@ -28,10 +30,13 @@ def embed_images(
         flip_tta: Average the embeddings of each image and its mirror image (see
             ``siamface.models.io.embed``).
         channels_last: Feed NHWC tensors (faster on CPU).
+        precision: "auto", "fp32" or "bf16" (autocast of the forward pass; see
+            ``siamface.utils.precision``).
 
     Returns:
-        (M, D) float32 embeddings.
+        (M, D) float32 embeddings (cast back from bf16 when the forward pass ran in it).
     """
+    precision = choose_precision(precision)
     was_training = model.training
     model.eval()
     try:
@@ -40,7 +45,8 @@ def embed_images(
             chunk = np.sort(indices[start : start + batch_size])  # sorted reads from a memmap
             order = np.argsort(np.argsort(indices[start : start + batch_size]))
             x = to_model_input(images[chunk], channels_last)  # (b, C, H, W)
-            e = embed(model, x, flip_tta)
+            with autocast(precision):
+                e = embed(model, x, flip_tta).float()
             out.append(e[torch.from_numpy(order)])
         return torch.cat(out) if out else torch.empty(0, model.out_dim)
     finally:

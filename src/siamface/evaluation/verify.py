@@ -7,6 +7,7 @@ import torch
 
 from siamface.evaluation.embed import embed_images
 from siamface.models.siamese import PairScores, SiameseNet
+from siamface.utils.precision import autocast, choose_precision
 
 
 def score_index_pairs(
@@ -15,6 +16,7 @@ def score_index_pairs(
     pairs: np.ndarray,
     batch_size: int = 256,
     flip_tta: bool = True,
+    precision: str = "auto",
 ) -> PairScores:
     """Score pairs given as rows of an image array.
 
@@ -27,13 +29,17 @@ def score_index_pairs(
         pairs: (P, 2) row indices into ``images``.
         batch_size: Images per forward pass.
         flip_tta: See ``embed_images``.
+        precision: "auto", "fp32" or "bf16", for the embedding and the head.
 
     Returns:
-        PairScores of (P,) logits and distances, on the CPU.
+        PairScores of (P,) float32 logits and distances, on the CPU.
     """
     pairs = np.asarray(pairs, dtype=np.int64)
     distinct, inverse = np.unique(pairs, return_inverse=True)  # (U,), (P*2,)
-    emb = embed_images(model, images, distinct, batch_size, flip_tta)  # (U, D)
+    precision = choose_precision(precision)
+    emb = embed_images(model, images, distinct, batch_size, flip_tta,
+                       precision=precision)  # (U, D)
     inverse = torch.from_numpy(inverse.reshape(pairs.shape))  # (P, 2)
-    with torch.inference_mode():
-        return model.score(emb[inverse[:, 0]], emb[inverse[:, 1]])
+    with torch.inference_mode(), autocast(precision):
+        scores = model.score(emb[inverse[:, 0]], emb[inverse[:, 1]])
+    return PairScores(scores.logits.float(), scores.distances.float())

@@ -13,6 +13,11 @@ once complete; only then is ``latest.json`` replaced (itself atomically). A cras
 therefore leaves ``latest.json`` pointing at a complete checkpoint, and the half-written folder
 is removed by the next save. ``trainer_state.pt`` may hold only tensors and plain containers, so
 it loads with ``torch.load(weights_only=True)``, which cannot run code from the file.
+
+``CheckpointWriter`` does the same writes on a background thread, so that the next epoch trains
+while one is written: it copies the weights and the trainer state first (the next step changes
+them in place), keeps at most one write in flight, and ``wait`` (or leaving its ``with``
+block, an exception included) blocks until that write is complete and raises its error.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import safetensors
@@ -110,6 +117,14 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
     Returns:
         The checkpoint's folder.
     """
+    meta_text = _checked_meta_text(meta, trainer_state, keep_last)
+    return _write_checkpoint(run_dir, epoch, safetensors_state(model), meta_text,
+                             dict(trainer_state), best, keep_last)
+
+
+def _checked_meta_text(meta: Mapping[str, Any], trainer_state: Mapping[str, Any],
+                       keep_last: int | None) -> str:
+    """``meta`` as JSON text, after the checks of ``save_checkpoint``'s arguments."""
     clash = [k for k in _RESERVED if k in meta]
     if clash:
         raise ValueError(f"checkpoint meta may not set {clash}: they are written by the saver")
@@ -117,9 +132,15 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
         raise ValueError(f"keep_last must be at least 1 or None, got {keep_last}")
     _check_plain(dict(trainer_state))
     try:
-        meta_text = json.dumps(dict(meta), indent=2, sort_keys=True)
+        return json.dumps(dict(meta), indent=2, sort_keys=True)
     except TypeError as e:
         raise TypeError(f"checkpoint meta must be JSON-serialisable: {e}") from None
+
+
+def _write_checkpoint(run_dir: str | os.PathLike[str], epoch: int,
+                      weights: dict[str, torch.Tensor], meta_text: str,
+                      trainer_state: dict[str, Any], best: bool, keep_last: int | None) -> Path:
+    """The writes of ``save_checkpoint``, on arguments already checked."""
     final = checkpoint_dir(run_dir, epoch)
     root = final.parent
     root.mkdir(parents=True, exist_ok=True)
@@ -129,10 +150,9 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=root))
     os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700 whatever the umask
     try:
-        weights = safetensors_state(model)
         _write_and_sync(tmp / MODEL_FILE,
                         lambda p: safetensors.torch.save_file(weights, str(p)), final)
-        _write_and_sync(tmp / STATE_FILE, lambda p: torch.save(dict(trainer_state), p), final)
+        _write_and_sync(tmp / STATE_FILE, lambda p: torch.save(trainer_state, p), final)
         record = json.loads(meta_text)
         record.update(epoch=epoch, format_version=FORMAT_VERSION,
                       sha256={n: sha256_file(tmp / n) for n in (MODEL_FILE, STATE_FILE)})
@@ -156,6 +176,78 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
     if keep_last is not None:
         _prune(root, keep_last)
     return final
+
+
+def _copied(obj: Any) -> Any:
+    """``obj`` with every tensor cloned (and the containers rebuilt), detached from training."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _copied(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_copied(v) for v in obj)
+    return obj
+
+
+class CheckpointWriter:
+    """``save_checkpoint`` on a background thread: one write in flight, errors re-raised.
+
+    Use it as a context manager; leaving the block waits for the last write, so a run that
+    stops (or fails) leaves ``latest.json`` pointing at its newest complete checkpoint. A crash
+    of the process mid-write leaves the previous one, as ``save_checkpoint`` does.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def save(self, run_dir: str | os.PathLike[str], epoch: int, model: nn.Module,
+             meta: Mapping[str, Any], trainer_state: Mapping[str, Any], *,
+             best: bool = False, keep_last: int | None = None) -> None:
+        """Copy the checkpoint's contents now and write them in the background.
+
+        Args:
+            run_dir, epoch, model, meta, trainer_state, best, keep_last: As for
+                ``save_checkpoint``; checked here, on the caller's thread.
+
+        Raises:
+            Whatever the previous write raised (a full disk: a WriteError).
+        """
+        meta_text = _checked_meta_text(meta, trainer_state, keep_last)
+        weights = {k: v.clone() for k, v in safetensors_state(model).items()}
+        state = _copied(dict(trainer_state))
+        self.wait()  # one write at a time: the pointers are written in epoch order
+
+        def write() -> None:
+            try:
+                _write_checkpoint(run_dir, epoch, weights, meta_text, state, best, keep_last)
+            except BaseException as err:  # handed to the training thread by wait()
+                self._error = err
+
+        self._thread = threading.Thread(target=write, name=f"checkpoint-{epoch:03d}")
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the write in flight is complete; raise its error, if it failed."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def __enter__(self) -> CheckpointWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if exc is None:
+            self.wait()
+            return
+        try:  # already failing: finish the write, but let the first error be the one raised
+            self.wait()
+        except Exception as err:
+            exc.add_note(f"and a checkpoint write failed too: {err}")
 
 
 def _prune(root: Path, keep_last: int) -> None:

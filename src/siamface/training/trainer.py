@@ -8,7 +8,12 @@ exactly the code that training runs.
 
 Determinism: the batches of epoch e, the augmentation draws and dropout's masks all come from
 generators seeded by (seed, e), and the optimizer state is checkpointed every epoch, so a run
-resumed after epoch e continues exactly as the uninterrupted run would have.
+resumed after epoch e continues exactly as the uninterrupted run would have. This holds within one
+precision (``train.precision``): fp32 and bf16 runs of one seed differ.
+
+Precision: in bf16 the forward passes (embedding and head, in training and in validation) run
+under bf16 autocast; the logits are cast to fp32 before the loss, and the weights, gradients
+and optimizer state are fp32 throughout.
 """
 
 from __future__ import annotations
@@ -28,11 +33,18 @@ from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import ThresholdSelector
 from siamface.evaluation.verify import score_index_pairs
 from siamface.models.io import to_model_input
+from siamface.models.siamese import PairScores
 from siamface.run_folder import Run
 from siamface.training.batches import PairBatch
 from siamface.training.builder import TrainingParts
-from siamface.training.checkpoint import CheckpointError, load_best, load_latest, save_checkpoint
+from siamface.training.checkpoint import (
+    CheckpointError,
+    CheckpointWriter,
+    load_best,
+    load_latest,
+)
 from siamface.training.inputs import TrainingInputs
+from siamface.utils.precision import autocast, choose_precision
 
 log = logging.getLogger("siamface.train")
 
@@ -89,6 +101,7 @@ class Trainer:
         self.early_stopping = parts.early_stopping
         self.memory_format = (torch.channels_last if config.train.channels_last
                               else torch.contiguous_format)
+        self.precision = choose_precision(config.train.precision)  # "fp32" or "bf16"
         self.history: list[dict[str, float]] = []
         self.start_epoch = 0  # epochs already done (0-based index of the next epoch)
 
@@ -128,47 +141,49 @@ class Trainer:
         train = self.config.train
         t_start = time.perf_counter()
         stopped_because = "epochs"
-        for epoch in range(self.start_epoch, train.epochs):
-            t_epoch = time.perf_counter()
+        log.info("precision %s (train.precision: %s)", self.precision, train.precision)
+        with CheckpointWriter() as checkpoints:  # leaving it waits for the last write
+            for epoch in range(self.start_epoch, train.epochs):
+                t_epoch = time.perf_counter()
 
-            # 1. train one epoch, then 2. validate in evaluation mode
-            train_loss, train_acc, lr = self._train_epoch(epoch)
-            val = self.validate()
+                # 1. train one epoch, then 2. validate in evaluation mode
+                train_loss, train_acc, lr = self._train_epoch(epoch)
+                val = self.validate()
 
-            # 3. log the epoch to summary.csv and the log file
-            row = {
-                "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
-                **val, "lr": lr, "seconds": time.perf_counter() - t_epoch,
-            }
-            self.history.append(row)
-            self.run.write_summary(self.history)
-            log.info("epoch %d: %s", epoch + 1, _format_row(row))
-            if on_epoch_end is not None:
-                on_epoch_end(row)
+                # 3. log the epoch to summary.csv and the log file
+                row = {
+                    "epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
+                    **val, "lr": lr, "seconds": time.perf_counter() - t_epoch,
+                }
+                self.history.append(row)
+                self.run.write_summary(self.history)
+                log.info("epoch %d: %s", epoch + 1, _format_row(row))
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
 
-            # 4. early stopping bookkeeping and the epoch's checkpoint (atomic)
-            improved = self.early_stopping.step(row[self.early_stopping.monitor], epoch + 1)
-            save_checkpoint(
-                self.run.path, epoch + 1, self.model,
-                meta={
-                    "config": self.config.to_dict(), "metrics": row,
-                    "threshold": row["val_threshold"], "history": self.history,
-                    "early_stopping": self.early_stopping.state_dict(),
-                },
-                trainer_state={"optimizer": self.optimizer.state_dict()},
-                best=improved,
-                keep_last=KEEP_LAST,
-            )
+                # 4. early stopping bookkeeping and the epoch's checkpoint (atomic)
+                improved = self.early_stopping.step(row[self.early_stopping.monitor], epoch + 1)
+                checkpoints.save(  # copied now, written while the next epoch trains
+                    self.run.path, epoch + 1, self.model,
+                    meta={
+                        "config": self.config.to_dict(), "metrics": row,
+                        "threshold": row["val_threshold"], "history": self.history,
+                        "early_stopping": self.early_stopping.state_dict(),
+                    },
+                    trainer_state={"optimizer": self.optimizer.state_dict()},
+                    best=improved,
+                    keep_last=KEEP_LAST,
+                )
 
-            # 5. stop? (early stopping, or not enough budget left for another epoch)
-            if self.early_stopping.should_stop:
-                stopped_because = "early_stopping"
-                break
-            elapsed = time.perf_counter() - t_start
-            per_epoch = elapsed / (epoch + 1 - self.start_epoch)
-            if train.time_budget_s is not None and elapsed + per_epoch > train.time_budget_s:
-                stopped_because = "time_budget" if epoch + 1 < train.epochs else "epochs"
-                break
+                # 5. stop? (early stopping, or not enough budget left for another epoch)
+                if self.early_stopping.should_stop:
+                    stopped_because = "early_stopping"
+                    break
+                elapsed = time.perf_counter() - t_start
+                per_epoch = elapsed / (epoch + 1 - self.start_epoch)
+                if train.time_budget_s is not None and elapsed + per_epoch > train.time_budget_s:
+                    stopped_because = "time_budget" if epoch + 1 < train.epochs else "epochs"
+                    break
         return self._finish(stopped_because)
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
@@ -224,9 +239,11 @@ class Trainer:
             TrainingDivergedError: The loss is NaN or infinite (the weights are left unchanged).
         """
         x = self.batch_input(batch, generator)  # (M, C, H, W)
-        emb = self.model.embed(x)  # (M, D)
         left, right = torch.from_numpy(batch.left), torch.from_numpy(batch.right)
-        scores = self.model.score(emb[left], emb[right])  # (B,) logits and distances
+        with autocast(self.precision):
+            emb = self.model.embed(x)  # (M, D)
+            scores = self.model.score(emb[left], emb[right])  # (B,) logits and distances
+        scores = PairScores(scores.logits.float(), scores.distances.float())  # fp32 loss
         target = torch.from_numpy(batch.target)
         weight = None if batch.weight is None else torch.from_numpy(batch.weight)
         loss = self.loss_fn(scores, target, weight)
@@ -252,7 +269,8 @@ class Trainer:
         threshold on them: these are training people, never DevTest."""
         val_pairs, target = self.inputs.val_pairs, self.inputs.val_target
         scores = score_index_pairs(
-            self.model, self.inputs.cache.images, val_pairs, self.config.train.eval_batch_size
+            self.model, self.inputs.cache.images, val_pairs, self.config.train.eval_batch_size,
+            precision=self.precision,
         )
         with torch.no_grad():
             val_loss = self.loss_fn(scores, torch.from_numpy(target)).item()

@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 import time
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,10 @@ from typing import Any
 import torch
 
 PACKAGES = ("siamface", "torch", "numpy", "pillow", "scikit-learn", "safetensors", "pyyaml")
+
+# The /proc/cpuinfo flags that decide fp32 and bf16 speed: AVX2 (256-bit FMA), AVX-512,
+# AVX512-BF16 (bf16 dot products in vector registers) and AMX-BF16 (bf16 tile matrix units).
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
 def cpu_name() -> str:
@@ -24,6 +29,30 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def parse_cpu_features(cpuinfo: str) -> dict[str, bool]:
+    """Which of CPU_FEATURES the first processor's ``flags`` line of ``cpuinfo`` names.
+
+    Args:
+        cpuinfo: The text of /proc/cpuinfo.
+    """
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    return {feature: feature in flags for feature in CPU_FEATURES}
+
+
+@lru_cache(maxsize=1)
+def cpu_features() -> dict[str, bool]:
+    """CPU_FEATURES of this machine from /proc/cpuinfo (all False where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    return parse_cpu_features(text)
 
 
 def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
@@ -38,9 +67,11 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | No
 
 
 def machine_info() -> dict[str, Any]:
-    """CPU, cores, torch threads, load average, Python and library versions, and the time."""
+    """CPU, its features, cores, torch threads, load average, Python and library versions, and
+    the time."""
     return {
         "cpu": cpu_name(),
+        "cpu_features": dict(cpu_features()),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "loadavg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
