@@ -2,21 +2,27 @@
 
 The models learn on LFW deep-funneled images: 250x250 frames with the face aligned in the
 middle, cut by ``Preprocessing`` (e.g. the centred 150x150 "face" box) and resized. A new photo
-has its face anywhere, at any size. So we find the face with the Haar detector and cut from the
-photo the square that LFW's frame would be around that face: where the detector's box falls
+has its face anywhere, at any size, often tilted. With landmarks (dlib's 5-point model, the
+default: ``detectors.py``) the two eye centres and the base of the nose are mapped by one
+similarity transform (roll, scale, shift) onto where they sit in LFW's deep-funneled frames
+(LFW_LANDMARKS, measured with ``calibrate.py``), so a tilted face reaches the model upright.
+
+Without landmarks (the Haar fallback) we cut from the photo the square that LFW's frame would
+be around the detected box: where the detector's box falls
 inside an LFW frame was measured once (FACE_CENTER, FACE_SIDE below), so a box of side s
 centred at (x, y) in the photo means a frame of side ``250 * s / FACE_SIDE`` placed so that
 (x, y) lands on FACE_CENTER. That frame is resized to 250x250 and goes through the model's own
 ``Preprocessing`` with the same code the training cache used (``preprocess_image``).
 
-This is a similarity alignment from one box (scale and shift, no rotation), coarser than deep
+That is a similarity alignment from one box (scale and shift, no rotation), coarser than deep
 funneling; expect somewhat lower accuracy on wild photos than on LFW's aligned test pairs.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Union
@@ -32,7 +38,10 @@ from siamface.data.preprocess import (
     preprocess_image,
     to_8bit,
 )
-from siamface.inference.face_detection import FaceBox, FaceDetector
+from siamface.errors import SiamfaceError, SiamfaceWarning
+from siamface.inference.calibrate import alignment_points
+from siamface.inference.detectors import Detector, default_detector
+from siamface.inference.face_detection import FaceBox
 
 # A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
 ImageInput = Union[str, Path, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
@@ -47,6 +56,25 @@ FRAME_SIZE = 250  # LFW's frame, in which every Preprocessing crop box is given
 FACE_CENTER = (125.0, 125.0)
 FACE_SIDE = 115.625
 
+# Where dlib's landmarks (DlibDetector, default settings) sit in LFW deep-funneled frames: the
+# eye centre on the image's left, the other eye centre, the base of the nose (see
+# calibrate.alignment_points). Medians over 500 randomly chosen LFW images (seed 0; landmarks
+# found in 496), measured with `python -m siamface.inference.calibrate ... --landmarks`; the
+# middle 50% lie within +-2 px of them. The eye line is level: LFW's frames are upright.
+LFW_LANDMARKS = ((104.0, 114.0), (145.0, 113.0), (125.0, 145.0))
+
+# A frame's channels count as one grey image when they differ by less than this on average
+# (a grey JPEG saved as RGB keeps its chroma near, not exactly at, zero).
+GREY_TOLERANCE = 1.0
+
+
+class FaceChoiceError(SiamfaceError, IndexError):
+    """A face asked for by its rank that the photo does not have."""
+
+
+class MultipleFacesWarning(SiamfaceWarning):
+    """A photo held several faces and the largest was used."""
+
 
 @dataclass(frozen=True)
 class AlignedFace:
@@ -57,13 +85,24 @@ class AlignedFace:
         source: The file, or "image" for an in-memory photo.
         box: The detected face in photo pixels; None when detection was skipped.
         frame: The LFW-like frame ``(left, top, right, bottom)`` cut from the photo, in photo
-            pixels (it may reach past the photo's edges, which are then replicated).
+            pixels (it may reach past the photo's edges, which are then replicated); with
+            landmarks, the frame before it is turned by ``roll``.
+        faces_found: How many faces the detector found (None without detection).
+        boxes: Every face found, largest first (``box`` is one of them).
+        roll: The face's tilt in the photo, undone by the alignment: the eye line's angle in
+            degrees, positive when it runs down to the right (image y points down); 0 without
+            landmarks.
+        grey: The frame's three channels are one grey image (a black-and-white photo).
     """
 
     pixels: np.ndarray
     source: str
     box: FaceBox | None
     frame: tuple[float, float, float, float]
+    faces_found: int | None = None
+    boxes: tuple[FaceBox, ...] = field(default=())
+    roll: float = 0.0
+    grey: bool = False
 
 
 def read_photo(image: ImageInput) -> tuple[Image.Image, str]:
@@ -155,6 +194,81 @@ def cut_frame(photo: Image.Image, frame: tuple[float, float, float, float]) -> I
     return region.resize((FRAME_SIZE, FRAME_SIZE), RESAMPLE, box=inner)
 
 
+def landmark_transform(points: np.ndarray) -> np.ndarray:
+    """The similarity transform that maps a face's alignment points onto LFW_LANDMARKS.
+
+    Least squares over the three points (Umeyama 1991, without reflection): one rotation, one
+    scale and one shift, so the face is not distorted.
+
+    Args:
+        points: (3, 2) photo pixels, as ``calibrate.alignment_points`` orders them.
+
+    Returns:
+        (2, 3) the affine matrix taking photo pixels ``(x, y, 1)`` to frame pixels.
+    """
+    target = np.asarray(LFW_LANDMARKS, dtype=np.float64)  # (3, 2)
+    src_mean, dst_mean = points.mean(axis=0), target.mean(axis=0)
+    src, dst = points - src_mean, target - dst_mean
+    # As complex numbers, a similarity is z -> a z + b; least squares a = sum(conj(s) d)/|s|^2.
+    zs, zd = src[:, 0] + 1j * src[:, 1], dst[:, 0] + 1j * dst[:, 1]
+    a = np.sum(np.conj(zs) * zd) / np.sum(np.abs(zs) ** 2)
+    rotation_scale = np.array([[a.real, -a.imag], [a.imag, a.real]])  # (2, 2)
+    shift = dst_mean - rotation_scale @ src_mean
+    return np.hstack([rotation_scale, shift[:, None]])
+
+
+def warp_frame(photo: Image.Image, to_frame: np.ndarray) -> Image.Image:
+    """The FRAME_SIZE x FRAME_SIZE frame that ``to_frame`` maps the photo onto.
+
+    A large reduction is first done by area averaging over the frame's region (a plain affine
+    warp samples only a few pixels and would alias), then the rest by a bilinear warp. Past
+    the photo's edges its edge pixels are repeated, as ``cut_frame`` does.
+
+    Args:
+        photo: An RGB image.
+        to_frame: (2, 3) affine matrix from photo pixels to frame pixels.
+    """
+    import cv2
+
+    scale = math.hypot(to_frame[0, 0], to_frame[1, 0])  # frame pixels per photo pixel
+    inverse = cv2.invertAffineTransform(to_frame)  # (2, 3) frame -> photo
+    corners = np.array([[0, 0, 1], [FRAME_SIZE, 0, 1], [0, FRAME_SIZE, 1],
+                        [FRAME_SIZE, FRAME_SIZE, 1]], dtype=np.float64) @ inverse.T  # (4, 2)
+    width, height = photo.size
+    margin = 2 / scale  # two frame pixels, for the bilinear filter at the edges
+    left = max(0, math.floor(corners[:, 0].min() - margin))
+    top = max(0, math.floor(corners[:, 1].min() - margin))
+    right = min(width, math.ceil(corners[:, 0].max() + margin))
+    bottom = min(height, math.ceil(corners[:, 1].max() + margin))
+    if left >= right or top >= bottom:
+        raise ValueError(f"the face's frame lies outside the {width}x{height} photo")
+    region = np.asarray(photo.crop((left, top, right, bottom)))  # (h, w, 3)
+    shrink = 1.0
+    if scale < 0.5:  # more than 2 photo pixels per frame pixel: average them first
+        shrink = 1 / (2 * scale)  # leaves a 2x reduction for the warp
+        size = (max(1, round(region.shape[1] / shrink)), max(1, round(region.shape[0] / shrink)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+    # frame -> region pixels: photo coordinates shifted by the crop, divided by the shrink.
+    inverse = inverse.copy()
+    inverse[:, 2] -= (left, top)
+    inverse /= shrink
+    out = cv2.warpAffine(region, inverse, (FRAME_SIZE, FRAME_SIZE),
+                         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return Image.fromarray(out)
+
+
+def is_grey(frame: Image.Image) -> bool:
+    """True when an RGB frame's channels are one grey image (within GREY_TOLERANCE).
+
+    Args:
+        frame: An RGB image.
+    """
+    rgb = np.asarray(frame, dtype=np.int16)  # (H, W, 3)
+    spread = np.abs(rgb[..., 0] - rgb[..., 1]).mean() + np.abs(rgb[..., 1] - rgb[..., 2]).mean()
+    return bool(spread < GREY_TOLERANCE)
+
+
 class FaceAligner:
     """Turns photos into model inputs: detect the face, cut its LFW-like frame, preprocess.
 
@@ -162,42 +276,109 @@ class FaceAligner:
         preprocessing: The model's ``Preprocessing`` (from its run's model.json).
         detect: Find the face first. Without detection each image is taken to be an aligned
             LFW-style frame already (e.g. an LFW JPEG) and is only resized to 250x250.
-        detector: The face detector (default settings if None). FACE_CENTER and FACE_SIDE
-            were measured with the default settings; others shift the frame slightly.
+        detector: The face detector; None: ``detectors.default_detector()`` (dlib with
+            landmarks where installed, else the Haar cascade). Faces with landmarks are aligned
+            by them, others by their box (FACE_CENTER and FACE_SIDE were measured with the
+            Haar detector's default settings; others shift the frame slightly).
     """
 
     def __init__(
         self,
         preprocessing: Preprocessing,
         detect: bool = True,
-        detector: FaceDetector | None = None,
+        detector: Detector | None = None,
     ) -> None:
         self.preprocessing = preprocessing
         self.detect = detect
         self.detector = detector
 
-    def __call__(self, image: ImageInput) -> AlignedFace:
-        """Align one photo.
+    def __call__(self, image: ImageInput, face: int | None = None) -> AlignedFace:
+        """Align one face of a photo: the largest, or the one asked for.
+
+        Args:
+            image: A file path, a Pillow image or a uint8 array.
+            face: Which face, by size: 0 is the largest, 1 the next. None: the largest, with a
+                MultipleFacesWarning when there were several.
 
         Raises:
             NoFaceError: detection is on and no face was found.
+            FaceChoiceError: the photo has no face of rank ``face``.
             FileNotFoundError, ImageDecodeError: the file is missing or unreadable.
         """
         photo, source = read_photo(image)
-        width, height = photo.size
-        if self.detect:
-            box = self._detector.detect(np.asarray(photo.convert("L")), source)
-            frame = frame_around(box)
-            framed = cut_frame(photo, frame)
-        else:
-            box, frame = None, (0.0, 0.0, float(width), float(height))
+        if not self.detect:
+            width, height = photo.size
             framed = photo
             if photo.size != (FRAME_SIZE, FRAME_SIZE):
                 framed = photo.resize((FRAME_SIZE, FRAME_SIZE), RESAMPLE)
+            return self._aligned(framed, source, None, (0.0, 0.0, float(width), float(height)))
+        boxes = self._boxes(photo, source)
+        if face is None and len(boxes) > 1:
+            b = boxes[0]
+            warnings.warn(MultipleFacesWarning(
+                f"{source}: {len(boxes)} faces found, the largest used (box {b.left:.0f},"
+                f"{b.top:.0f}-{b.right:.0f},{b.bottom:.0f}); choose another with --face K"),
+                stacklevel=2)
+        rank = 0 if face is None else face
+        if not 0 <= rank < len(boxes):
+            raise FaceChoiceError(f"{source}: face {rank + 1} asked for, but {len(boxes)} "
+                                  f"face{'s were' if len(boxes) > 1 else ' was'} found")
+        return self._align_box(photo, source, boxes, rank)
+
+    def align_all(self, image: ImageInput) -> list[AlignedFace]:
+        """Every face of a photo, aligned, largest first.
+
+        Raises:
+            NoFaceError: no face was found (detection must be on).
+        """
+        if not self.detect:
+            raise ValueError("align_all needs face detection")
+        photo, source = read_photo(image)
+        boxes = self._boxes(photo, source)
+        return [self._align_box(photo, source, boxes, rank) for rank in range(len(boxes))]
+
+    def _boxes(self, photo: Image.Image, source: str) -> tuple[FaceBox, ...]:
+        grey = np.asarray(photo.convert("L"))  # (H, W)
+        boxes = self._detector.detect_all(grey)
+        if not boxes:
+            self._detector.detect(grey, source)  # raises NoFaceError with its own advice
+        return tuple(boxes)
+
+    def _align_box(self, photo: Image.Image, source: str, boxes: tuple[FaceBox, ...],
+                   rank: int) -> AlignedFace:
+        box = boxes[rank]
+        if box.landmarks is None:
+            frame = frame_around(box)
+            return self._aligned(cut_frame(photo, frame), source, box, frame, boxes)
+        to_frame = landmark_transform(alignment_points(box))
+        k = 1 / math.hypot(to_frame[0, 0], to_frame[1, 0])  # photo pixels per frame pixel
+        centre = photo_point(to_frame, (FRAME_SIZE / 2, FRAME_SIZE / 2))
+        half = k * FRAME_SIZE / 2
+        frame = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+        roll = -math.degrees(math.atan2(to_frame[1, 0], to_frame[0, 0]))
+        return self._aligned(warp_frame(photo, to_frame), source, box, frame, boxes, roll)
+
+    def _aligned(self, framed: Image.Image, source: str, box: FaceBox | None,
+                 frame: tuple[float, float, float, float], boxes: tuple[FaceBox, ...] = (),
+                 roll: float = 0.0) -> AlignedFace:
         pixels = preprocess_image(framed, self.preprocessing, source)
-        return AlignedFace(pixels=pixels, source=source, box=box, frame=frame)
+        return AlignedFace(pixels=pixels, source=source, box=box, frame=frame,
+                           faces_found=len(boxes) if box is not None else None, boxes=boxes,
+                           roll=roll, grey=is_grey(framed))
 
     @cached_property
-    def _detector(self) -> FaceDetector:
-        # Loading the cascade's XML takes tens of ms: once per aligner, not once per photo.
-        return self.detector if self.detector is not None else FaceDetector()
+    def _detector(self) -> Detector:
+        # Loading a detector's model takes tens of ms: once per aligner, not once per photo.
+        return self.detector if self.detector is not None else default_detector()
+
+
+def photo_point(to_frame: np.ndarray, frame_point: tuple[float, float]) -> tuple[float, float]:
+    """The photo pixel that frame pixel ``frame_point`` comes from under ``to_frame``.
+
+    Args:
+        to_frame: (2, 3) affine matrix from photo pixels to frame pixels.
+        frame_point: ``(x, y)`` in frame pixels.
+    """
+    linear, shift = to_frame[:, :2], to_frame[:, 2]
+    x, y = np.linalg.solve(linear, np.asarray(frame_point) - shift)
+    return float(x), float(y)

@@ -1,11 +1,13 @@
-"""Measure where the face detector's box falls inside LFW's aligned 250x250 frames.
+"""Measure where the face detector's box, and dlib's landmarks, fall inside LFW's 250x250 frames.
 
 ``align.py`` turns a detected box into an LFW-like frame with two constants, FACE_CENTER and
-FACE_SIDE: the median centre and side of the detector's box on LFW deep-funneled images. They
-were measured once with this module and pasted into ``align.py``; run it again after changing
-the detector's settings::
+FACE_SIDE: the median centre and side of the Haar detector's box on LFW deep-funneled images.
+With landmarks it maps the two eye centres and the nose to LFW_LANDMARKS, their medians on the
+same images. Both were measured once with this module and pasted into ``align.py``; run it
+again after changing a detector's settings::
 
     python -m siamface.inference.calibrate <data home>/lfw/images --limit 500
+    python -m siamface.inference.calibrate <data home>/lfw/images --limit 500 --landmarks
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from siamface.inference.face_detection import FaceDetector
+from siamface.inference.face_detection import FaceBox, FaceDetector
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,84 @@ def measure_frame(
     )
 
 
+@dataclass(frozen=True)
+class LandmarkCalibration:
+    """Where the eyes and the nose of the largest detected face sit in aligned frames.
+
+    Attributes:
+        points: Median ``(x, y)`` of the three alignment points (``alignment_points``):
+            the eye in the image's left half, the other eye, the base of the nose.
+        iqr: Their interquartile ranges in x and y.
+        images: Images looked at.
+        detected: Images in which a face with landmarks was found.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    iqr: tuple[tuple[float, float], ...]
+    images: int
+    detected: int
+
+
+def alignment_points(box: FaceBox) -> np.ndarray:
+    """(3, 2) the eye centre on the image's left, the other eye centre, the nose base.
+
+    dlib's 5-point model gives points 0-1 (outer, inner corner) of the eye on the image's
+    right, 2-3 of the eye on its left, and 4 under the nose; each eye is the mean of its two.
+
+    Args:
+        box: A face with its 5 landmarks.
+    """
+    if box.landmarks is None or len(box.landmarks) != 5:
+        raise ValueError("the face has no 5-point landmarks")
+    p = np.asarray(box.landmarks, dtype=np.float64)  # (5, 2)
+    return np.stack([p[2:4].mean(axis=0), p[0:2].mean(axis=0), p[4]])
+
+
+def measure_landmarks(paths: Sequence[Path], detector) -> LandmarkCalibration:
+    """Detect the face and its landmarks in each aligned frame; summarise where they fall.
+
+    Args:
+        paths: Aligned 250x250 frames (LFW deep-funneled JPEGs).
+        detector: A detector giving landmarks (``detectors.DlibDetector``).
+
+    Raises:
+        ValueError: no face with landmarks in any of the images.
+    """
+    rows = []
+    for path in paths:
+        with Image.open(path) as im:
+            grey = np.asarray(im.convert("L"))  # (H, W)
+        boxes = detector.detect_all(grey)
+        if boxes and boxes[0].landmarks is not None:
+            rows.append(alignment_points(boxes[0]))
+    if not rows:
+        raise ValueError(f"no face with landmarks found in any of the {len(paths)} images")
+    a = np.stack(rows)  # (detected, 3, 2)
+    q1, median, q3 = np.percentile(a, [25, 50, 75], axis=0)  # (3, 2) each
+    return LandmarkCalibration(
+        points=tuple((float(x), float(y)) for x, y in median),
+        iqr=tuple((float(x), float(y)) for x, y in q3 - q1),
+        images=len(paths),
+        detected=len(rows),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("images", type=Path, help="an LFW images folder (<Name>/<Name>_0001.jpg)")
     parser.add_argument("--limit", type=int, default=500, help="images to sample (default 500)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--landmarks", action="store_true",
+                        help="measure dlib's eye and nose landmarks instead of the Haar box")
     args = parser.parse_args(argv)
     paths = sorted(args.images.glob("*/*.jpg"))
     random.Random(args.seed).shuffle(paths)
-    print(measure_frame(paths[: args.limit]))
+    if args.landmarks:
+        from siamface.inference.detectors import DlibDetector
+
+        print(measure_landmarks(paths[: args.limit], DlibDetector()))
+    else:
+        print(measure_frame(paths[: args.limit]))
 
 
 if __name__ == "__main__":

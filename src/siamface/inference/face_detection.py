@@ -38,12 +38,15 @@ class FaceBox:
     Attributes:
         left, top, right, bottom: The box, right and bottom exclusive (Pillow's convention).
             Haar boxes are square.
+        landmarks: The face's 5 landmarks ``(x, y)`` where the detector gives them (dlib's
+            5-point model: the corners of each eye, then the base of the nose), else None.
     """
 
     left: float
     top: float
     right: float
     bottom: float
+    landmarks: tuple[tuple[float, float], ...] | None = None
 
     @property
     def width(self) -> float:
@@ -78,6 +81,8 @@ class FaceDetector:
             side.
         min_face_px: Shrink the image until the smallest face searched for is this wide.
     """
+
+    name = "opencv-haar"
 
     def __init__(
         self,

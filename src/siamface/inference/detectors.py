@@ -1,0 +1,153 @@
+"""The face detectors a photo can go through, and which one is used by default.
+
+The default is dlib's HOG frontal-face detector (built into the ``dlib`` module of the
+``dlib-bin`` wheel) with dlib's 5-point landmark model (``shape_predictor_5_face_landmarks.dat``,
+trained on dlib's own CC0 data, shipped in the ``face-recognition-models`` package): the
+landmarks let ``align.py`` undo the face's roll as well as its scale and place. On photo-like
+pictures it finds far more faces than OpenCV's Haar cascade (benchmarks/results/photos.json).
+Where dlib or the model file is missing, OpenCV's Haar cascade (``face_detection.FaceDetector``)
+is the fallback, with a notice; it gives boxes only, aligned by the box as before.
+
+Nothing is downloaded: both packages come from PyPI with their files inside.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from siamface.errors import SiamfaceWarning
+from siamface.inference.face_detection import FaceBox, FaceDetector, NoFaceError
+
+MODELS_PACKAGE = "face_recognition_models"
+LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
+
+# dlib's HOG detector scans an 80x80 window over an image pyramid (each level 5/6 of the last),
+# so the smallest face it finds is about 80 px wide and its cost grows with the image's pixels.
+# The picture is shrunk until the smallest face searched for is HOG_FACE_PX wide.
+HOG_FACE_PX = 80
+
+
+class DetectorFallbackWarning(SiamfaceWarning):
+    """dlib (or its landmark model) is missing: the Haar cascade is used instead."""
+
+
+class Detector(Protocol):
+    """What ``FaceAligner`` needs of a detector: every face, largest first."""
+
+    def detect_all(self, grey: np.ndarray) -> list[FaceBox]: ...
+
+    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox: ...
+
+
+def model_file(name: str) -> Path:
+    """A model file of the ``face-recognition-models`` package, found without importing it.
+
+    Its ``__init__`` imports ``pkg_resources``, which recent setuptools no longer ships, so the
+    package folder is located by ``importlib.util.find_spec`` and the file read from there.
+
+    Args:
+        name: The file in the package's ``models/`` folder.
+
+    Raises:
+        ImportError: the package or the file is not installed.
+    """
+    spec = importlib.util.find_spec(MODELS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"{MODELS_PACKAGE} is not installed (pip install "
+                          "face-recognition-models)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / name
+    if not path.is_file():
+        raise ImportError(f"{path}: model file missing from {MODELS_PACKAGE}")
+    return path
+
+
+class DlibDetector:
+    """Faces by dlib's HOG detector, each with its 5 landmarks.
+
+    Args:
+        min_size_fraction: Smallest face searched for, as a fraction of the image's shorter
+            side (the face box: brows to chin); the image is shrunk until that is HOG_FACE_PX.
+        upsample: dlib's ``upsample_num_times``: enlarge the (shrunk) image this many times
+            first, to find faces smaller than HOG_FACE_PX (each one costs about 4x the time).
+        threshold: dlib's ``adjust_threshold``; higher gives fewer false faces.
+
+    Raises:
+        ImportError: dlib or the landmark model file is not installed.
+    """
+
+    name = "dlib-hog"
+
+    def __init__(self, min_size_fraction: float = 0.08, upsample: int = 0,
+                 threshold: float = 0.0) -> None:
+        import dlib
+
+        self.min_size_fraction = min_size_fraction
+        self.upsample = upsample
+        self.threshold = threshold
+        self._hog = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(str(model_file(LANDMARKS_FILE)))
+        self._rectangle = dlib.rectangle
+
+    def detect_all(self, grey: np.ndarray) -> list[FaceBox]:
+        """Every face found, largest first, each with its landmarks (photo pixels).
+
+        Args:
+            grey: (H, W) uint8 grey image.
+        """
+        import cv2
+
+        if grey.ndim != 2 or grey.dtype != np.uint8:
+            raise ValueError(
+                f"expected an (H, W) uint8 grey image, got shape {grey.shape} and {grey.dtype}"
+            )
+        height, width = grey.shape
+        shrink = max(1.0, self.min_size_fraction * min(height, width) / HOG_FACE_PX)
+        small = grey
+        if shrink > 1:
+            size = (round(width / shrink), round(height / shrink))
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        rects, _, _ = self._hog.run(small, self.upsample, self.threshold)
+        boxes = []
+        for r in rects:
+            # Landmarks on the full-resolution picture: sharper than on the shrunk one.
+            full = self._rectangle(round(r.left() * shrink), round(r.top() * shrink),
+                                   round(r.right() * shrink), round(r.bottom() * shrink))
+            shape = self._shape(grey, full)
+            points = tuple((float(p.x), float(p.y)) for p in shape.parts())  # 5 (x, y)
+            # dlib's right/bottom are inclusive pixels; FaceBox's are exclusive.
+            boxes.append(FaceBox(r.left() * shrink, r.top() * shrink,
+                                 (r.right() + 1) * shrink, (r.bottom() + 1) * shrink, points))
+        return sorted(boxes, key=lambda b: b.width * b.height, reverse=True)
+
+    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
+        """The largest face.
+
+        Raises:
+            NoFaceError: no face was found.
+        """
+        boxes = self.detect_all(grey)
+        if not boxes:
+            raise NoFaceError(
+                f"no face found in {source} (dlib's HOG detector finds faces of at least "
+                f"{self.min_size_fraction:.0%} of the shorter side turned less than about 30 "
+                "degrees; for images that are already aligned LFW-style 250x250 frames, skip "
+                "detection)"
+            )
+        return boxes[0]
+
+
+def default_detector() -> Detector:
+    """dlib's detector with landmarks where installed, else OpenCV's Haar cascade (a notice)."""
+    try:
+        return DlibDetector()
+    except ImportError as err:
+        warnings.warn(DetectorFallbackWarning(
+            f"dlib's face detector is unavailable ({err}): using OpenCV's Haar cascade, which "
+            "finds fewer faces and cannot undo a tilt; pip install dlib-bin "
+            "face-recognition-models"), stacklevel=2)
+        return FaceDetector()
