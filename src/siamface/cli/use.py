@@ -1,8 +1,12 @@
 """`siamface verify | identify | export`: use a trained run on your own photos, or ship it.
 
-    siamface verify RUN me.jpg passport.jpg        one line: the verdict, probability, threshold
+    siamface verify RUN me.jpg passport.jpg        the verdict, probability, threshold; the faces
     siamface identify RUN visitor.jpg --gallery people/    a ranked table of the closest people
     siamface export RUN --format onnx              model files + export.json for deployment
+    siamface pretrained dlib-resnet --out DIR      a pretrained option ("outside data") as RUN
+
+RUN is a run folder, or a folder made by ``siamface pretrained`` (``inference/pretrained.py``):
+its results are labelled "outside data" wherever they are printed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+from siamface.cli.errors import UsageError
+from siamface.data.home import resolve_data_home
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("run", type=Path, metavar="RUN", help="a finished run folder")
     verify.add_argument("image_a", type=Path, metavar="IMG1", help="first photo")
     verify.add_argument("image_b", type=Path, metavar="IMG2", help="second photo")
+    verify.add_argument(
+        "--face", type=int, nargs="+", metavar="K",
+        help="which face of each photo, by size (1 = the largest, the default): one K for "
+        "both photos, or K1 K2",
+    )
     _add_photo_arguments(verify)
     verify.set_defaults(func=_verify)
 
@@ -45,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="people to list (default 5)")
     identify.add_argument("--save-gallery", type=Path, metavar="OUT",
                           help="save the gallery's embeddings to OUT to reuse with --gallery")
+    which = identify.add_mutually_exclusive_group()
+    which.add_argument("--face", type=int, metavar="K",
+                       help="which face of the probe, by size (1 = the largest, the default)")
+    which.add_argument("--all-faces", action="store_true",
+                       help="identify every face in the probe photo, largest first")
     _add_photo_arguments(identify)
     identify.set_defaults(func=_identify)
 
@@ -64,6 +81,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="export the plain embedding, without the mirror-image average")
     export.set_defaults(func=_export)
 
+    pretrained = subparsers.add_parser(
+        "pretrained",
+        help="make a folder for a pretrained model (outside data) to use as RUN",
+        description="Choose a pretrained model's threshold on validation pairs of DevTrain "
+        "people and write DIR/pretrained.json; verify and identify then take DIR as RUN. Its "
+        "results are labelled 'outside data': it learnt from faces outside LFW.",
+    )
+    pretrained.add_argument("name", choices=["dlib-resnet"],
+                            help="dlib's face ResNet (face-recognition-models)")
+    pretrained.add_argument("--out", type=Path, required=True, metavar="DIR",
+                            help="the folder to write")
+    pretrained.add_argument("--test", action="store_true",
+                            help="also score pairsDevTest.txt once (reported as outside data)")
+    pretrained.set_defaults(func=_pretrained)
+
 
 def _add_photo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -75,21 +107,49 @@ def _add_photo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _verifier(args: argparse.Namespace, photos: list[Path]):  # -> Verifier
     """RUN's verifier, once the photos are known to exist (loading a model takes a while)."""
+    from siamface.inference.pretrained import PretrainedVerifier, is_pretrained
     from siamface.inference.verifier import Verifier
 
     for photo in photos:
         if not photo.is_file():
             raise FileNotFoundError(f"{photo}: no such image file")
+    if is_pretrained(args.run):
+        return PretrainedVerifier.from_folder(args.run, detect=not args.no_detect)
     return Verifier.from_run(args.run, detect=not args.no_detect)
 
 
+def _face_ranks(faces: list[int] | None) -> tuple[int | None, int | None]:
+    """``--face`` (1-based, one or two values) as the 0-based ranks of the two photos."""
+    if faces is None:
+        return None, None
+    if len(faces) > 2 or min(faces) < 1:
+        raise UsageError(f"--face: expected one or two face numbers of 1 or more, got "
+                         f"{' '.join(map(str, faces))}")
+    first, second = faces[0], faces[-1]
+    return first - 1, second - 1
+
+
+def _faces_line(photo: Path, found: int | None, box, rank: int | None) -> str:
+    """Which face of a photo was used: ``a.jpg: 2 faces found; used face 1 (the largest) ...``."""
+    which = "the largest" if not rank else f"number {rank + 1} by size"
+    return (f"{photo}: {found} face{'s' if found != 1 else ''} found; used {which}, box "
+            f"{_box_text(box)}")
+
+
 def _verify(args: argparse.Namespace) -> int:
+    face_a, face_b = _face_ranks(args.face)
+    if args.face is not None and args.no_detect:
+        raise UsageError("--face picks a detected face; it cannot go with --no-detect")
     verifier = _verifier(args, [args.image_a, args.image_b])
-    result = verifier.verify(args.image_a, args.image_b)
+    result = verifier.verify(args.image_a, args.image_b, face_a, face_b)
     if args.json:
         print(json.dumps({**asdict(result), "threshold_probability": result.threshold_probability}))
-    else:
-        print(result)
+        return 0
+    print(result)
+    for photo, found, box, rank in ((args.image_a, result.faces_a, result.box_a, face_a),
+                                    (args.image_b, result.faces_b, result.box_b, face_b)):
+        if box is not None:
+            print(_faces_line(photo, found, box, rank))
     return 0
 
 
@@ -103,11 +163,45 @@ def _identify(args: argparse.Namespace) -> int:
         gallery = Gallery(verifier).fit(args.gallery)
     if args.save_gallery is not None:
         print(f"gallery saved: {gallery.save(args.save_gallery)}")
-    result = gallery.identify(args.probe, args.top_k)
+    if args.all_faces:
+        results = gallery.identify_all(args.probe, args.top_k)
+        if args.json:
+            print(json.dumps([asdict(r) for r in results]))
+            return 0
+        for rank, result in enumerate(results):
+            print(f"face {rank + 1} of {len(results)}: box {_box_text(result.box)}")
+            print(result)
+        return 0
+    rank = None if args.face is None else args.face - 1
+    result = gallery.identify(args.probe, args.top_k, rank)
     if args.json:
         print(json.dumps(asdict(result)))
-    else:
-        print(result)
+        return 0
+    print(result)
+    if result.box is not None:
+        print(_faces_line(args.probe, result.faces_found, result.box, rank))
+    return 0
+
+
+def _box_text(box) -> str:
+    return f"{box.left:.0f},{box.top:.0f}-{box.right:.0f},{box.bottom:.0f}"
+
+
+def _pretrained(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+    from siamface.inference.pretrained import write_pretrained
+
+    lfw = open_lfw(resolve_data_home(args.data_dir))
+    info = write_pretrained(args.out, lfw, args.name,
+                            test_pairs="pairsDevTest.txt" if args.test else None)
+    print(f"{args.name} [{info['label']}]: threshold {info['threshold']:.3f} (logit) from "
+          f"{info['validation']['pairs']} validation pairs of DevTrain people (accuracy "
+          f"{info['validation']['accuracy']:.4f})")
+    if "test" in info:
+        t = info["test"]
+        print(f"  {t['pairs_file']} [{info['label']}]: accuracy {t['accuracy']:.4f}, AUC "
+              f"{t['auc']:.4f}, TAR at FAR 1% {t['tar_at_far_0.01']:.4f}")
+    print(f"use it as RUN: siamface verify {args.out} IMG1 IMG2")
     return 0
 
 

@@ -20,6 +20,7 @@ funneling; expect somewhat lower accuracy on wild photos than on LFW's aligned t
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -108,9 +109,11 @@ class AlignedFace:
 def read_photo(image: ImageInput) -> tuple[Image.Image, str]:
     """Decode a photo to RGB, upright, and say where it came from.
 
-    EXIF orientation is applied (phones store portraits sideways with a rotation tag); every
-    mode becomes 8-bit RGB as ``siamface.data.preprocess.to_8bit`` converts it (16-bit scaled,
-    transparency over white), and an image over MAX_PIXELS is refused from its header.
+    EXIF orientation is applied (phones store portraits sideways with a rotation tag); JPEG,
+    PNG, WebP, TIFF and the rest of Pillow's formats open, HEIC too where pillow-heif is
+    installed (``pip install siamface[heic]``); every mode becomes 8-bit RGB as
+    ``siamface.data.preprocess.to_8bit`` converts it (16-bit scaled, transparency over white),
+    and an image over MAX_PIXELS is refused from its header.
 
     Args:
         image: A file path, a Pillow image, or an (H, W) / (H, W, 3) uint8 array.
@@ -137,12 +140,23 @@ def read_photo(image: ImageInput) -> tuple[Image.Image, str]:
     path = Path(image)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such image file")
+    _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
         try:
             upright = ImageOps.exif_transpose(im)
             return to_8bit(upright, "RGB", path), str(path)
         except (OSError, SyntaxError) as err:
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+
+
+@functools.cache
+def _register_heif() -> None:
+    """Let Pillow open HEIC/HEIF photos (iPhones' default) where pillow-heif is installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener()
 
 
 def frame_around(box: FaceBox) -> tuple[float, float, float, float]:
@@ -192,6 +206,14 @@ def cut_frame(photo: Image.Image, frame: tuple[float, float, float, float]) -> I
     region = Image.fromarray(np.pad(pixels, pad, mode="edge"))  # (outer height, outer width)
     inner = (left - outer[0], top - outer[1], right - outer[0], bottom - outer[1])
     return region.resize((FRAME_SIZE, FRAME_SIZE), RESAMPLE, box=inner)
+
+
+def warn_multiple_faces(source: str, boxes: tuple[FaceBox, ...]) -> None:
+    """The notice that a photo held several faces and the largest, ``boxes[0]``, was used."""
+    b = boxes[0]
+    warnings.warn(MultipleFacesWarning(
+        f"{source}: {len(boxes)} faces found, the largest used (box {b.left:.0f},{b.top:.0f}-"
+        f"{b.right:.0f},{b.bottom:.0f}); choose another with --face K"), stacklevel=3)
 
 
 def landmark_transform(points: np.ndarray) -> np.ndarray:
@@ -314,11 +336,7 @@ class FaceAligner:
             return self._aligned(framed, source, None, (0.0, 0.0, float(width), float(height)))
         boxes = self._boxes(photo, source)
         if face is None and len(boxes) > 1:
-            b = boxes[0]
-            warnings.warn(MultipleFacesWarning(
-                f"{source}: {len(boxes)} faces found, the largest used (box {b.left:.0f},"
-                f"{b.top:.0f}-{b.right:.0f},{b.bottom:.0f}); choose another with --face K"),
-                stacklevel=2)
+            warn_multiple_faces(source, boxes)
         rank = 0 if face is None else face
         if not 0 <= rank < len(boxes):
             raise FaceChoiceError(f"{source}: face {rank + 1} asked for, but {len(boxes)} "

@@ -112,17 +112,25 @@ class DlibDetector:
             size = (round(width / shrink), round(height / shrink))
             small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         rects, _, _ = self._hog.run(small, self.upsample, self.threshold)
-        boxes = []
-        for r in rects:
-            # Landmarks on the full-resolution picture: sharper than on the shrunk one.
-            full = self._rectangle(round(r.left() * shrink), round(r.top() * shrink),
-                                   round(r.right() * shrink), round(r.bottom() * shrink))
-            shape = self._shape(grey, full)
-            points = tuple((float(p.x), float(p.y)) for p in shape.parts())  # 5 (x, y)
-            # dlib's right/bottom are inclusive pixels; FaceBox's are exclusive.
-            boxes.append(FaceBox(r.left() * shrink, r.top() * shrink,
-                                 (r.right() + 1) * shrink, (r.bottom() + 1) * shrink, points))
+        # dlib's right/bottom are inclusive pixels; FaceBox's are exclusive. Landmarks are
+        # placed on the full-resolution picture: sharper than on the shrunk one.
+        boxes = [self.with_landmarks(grey, FaceBox(r.left() * shrink, r.top() * shrink,
+                                                   (r.right() + 1) * shrink,
+                                                   (r.bottom() + 1) * shrink))
+                 for r in rects]
         return sorted(boxes, key=lambda b: b.width * b.height, reverse=True)
+
+    def with_landmarks(self, grey: np.ndarray, box: FaceBox) -> FaceBox:
+        """``box`` with the 5 landmarks dlib's model places in it.
+
+        Args:
+            grey: (H, W) uint8 grey image the box is in.
+            box: A face's box, photo pixels.
+        """
+        rect = self._rectangle(round(box.left), round(box.top), round(box.right) - 1,
+                               round(box.bottom) - 1)
+        points = tuple((float(p.x), float(p.y)) for p in self._shape(grey, rect).parts())
+        return FaceBox(box.left, box.top, box.right, box.bottom, points)
 
     def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
         """The largest face.

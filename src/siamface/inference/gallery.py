@@ -22,7 +22,7 @@ import torch
 from scipy.special import expit
 
 from siamface.errors import SiamfaceError
-from siamface.inference.align import ImageInput
+from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import atomic_path, write_json_atomic
@@ -66,12 +66,17 @@ class Identification:
         candidates: The top people, best first.
         threshold: The logit threshold (the verifier's).
         box: The face found in the probe; None without detection.
+        faces_found: How many faces the probe photo had; None without detection.
+        label: Where the model's knowledge comes from when not from LFW alone ("outside
+            data"); None for a siamface run.
     """
 
     name: str | None
     candidates: tuple[Candidate, ...]
     threshold: float
     box: FaceBox | None
+    faces_found: int | None = None
+    label: str | None = None
 
     def __str__(self) -> str:
         verdict = self.name if self.name is not None else "unknown (no one passes the threshold)"
@@ -83,6 +88,7 @@ class Identification:
             lines.append(f"{rank:>4}  {c.name:<30} {c.probability:>11.3f} {c.logit:>8.3f}")
         lines.append(
             f"threshold: p >= {expit(self.threshold):.3f} (logit >= {self.threshold:.3f})"
+            + ("" if self.label is None else f" [{self.label}]")
         )
         return "\n".join(lines)
 
@@ -153,18 +159,36 @@ class Gallery:
         self.embeddings_ = self.verifier.embed(faces)  # (N, D)
         return self
 
-    def identify(self, probe: ImageInput, top_k: int = 5) -> Identification:
+    def identify(self, probe: ImageInput, top_k: int = 5,
+                 face: int | None = None) -> Identification:
         """Rank the gallery's people by how alike the probe's face is to theirs.
 
         Args:
             probe: A photo (file path, Pillow image or uint8 array).
             top_k: How many people to list.
+            face: Which face of the probe by size (0: the largest); None: the largest, with a
+                notice when there were several.
         """
+        self._check(top_k)
+        aligned = self.verifier.align(probe) if face is None else self.verifier.align(probe, face)
+        return self._rank(aligned, top_k)
+
+    def identify_all(self, probe: ImageInput, top_k: int = 5) -> list[Identification]:
+        """Identify every face of the probe photo, largest first.
+
+        Raises:
+            NoFaceError: no face in the probe (detection must be on).
+        """
+        self._check(top_k)
+        return [self._rank(aligned, top_k) for aligned in self.verifier.align_all(probe)]
+
+    def _check(self, top_k: int) -> None:
         if not hasattr(self, "embeddings_"):
             raise RuntimeError("this Gallery is empty: call fit(folder) or Gallery.load() first")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
-        face = self.verifier.align(probe)
+
+    def _rank(self, face: AlignedFace, top_k: int) -> Identification:
         e = self.verifier.embed([face])  # (1, D)
         with torch.inference_mode():
             scores = self.verifier.model.score(e.expand_as(self.embeddings_), self.embeddings_)
@@ -181,7 +205,8 @@ class Gallery:
         )
         threshold = self.verifier.threshold
         name = candidates[0].name if candidates[0].logit >= threshold else None
-        return Identification(name, candidates, threshold, face.box)
+        return Identification(name, candidates, threshold, face.box, face.faces_found,
+                              self.verifier.label)
 
     def save(self, folder: str | Path) -> Path:
         """Write the embeddings (safetensors) and names, sources and settings (JSON).

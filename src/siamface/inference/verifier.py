@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,16 +26,21 @@ import torch
 from scipy.special import expit
 
 from siamface.data.preprocess import Preprocessing
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.evaluation.embed import embed_images
 from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
-from siamface.inference.face_detection import FaceBox, FaceDetector
+from siamface.inference.detectors import Detector
+from siamface.inference.face_detection import FaceBox
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 
 
 class NonFiniteScoreError(SiamfaceError, ValueError):
     """A threshold or a score that is NaN or infinite: no verdict can be given from it."""
+
+
+class GreyPhotoWarning(SiamfaceWarning):
+    """A black-and-white photo given to a model of colour photos: its scores are less sure."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,11 @@ class Verification:
         logit: The head's score; higher = more alike.
         threshold: The decision threshold on the logit scale.
         distance: The head's distance between the two embeddings (lower = more alike).
-        box_a, box_b: The faces found in each photo (photo pixels); None without detection.
+        box_a, box_b: The faces used in each photo (photo pixels); None without detection.
+        faces_a, faces_b: How many faces were found in each photo; None without detection.
+        boxes_a, boxes_b: Every face found in each photo, largest first.
+        label: Where the model's knowledge comes from when not from LFW alone (e.g.
+            "outside data" for a pretrained model); None for a siamface run.
     """
 
     same: bool
@@ -57,6 +67,11 @@ class Verification:
     distance: float
     box_a: FaceBox | None
     box_b: FaceBox | None
+    faces_a: int | None = None
+    faces_b: int | None = None
+    boxes_a: tuple[FaceBox, ...] = ()
+    boxes_b: tuple[FaceBox, ...] = ()
+    label: str | None = None
 
     @property
     def threshold_probability(self) -> float:
@@ -66,10 +81,11 @@ class Verification:
     def __str__(self) -> str:
         verdict = "same person" if self.same else "different people"
         sign = ">=" if self.same else "<"
-        return (
+        line = (
             f"{verdict}: p = {self.probability:.3f} {sign} {self.threshold_probability:.3f} "
             f"(logit {self.logit:.3f} {sign} {self.threshold:.3f})"
         )
+        return line if self.label is None else f"{line} [{self.label}]"
 
 
 class Verifier:
@@ -83,8 +99,10 @@ class Verifier:
             LFW-style 250x250 frames (e.g. LFW's own JPEGs).
         flip_tta: Average each image's embedding with its mirror image's, as evaluation does.
         batch_size: Images per forward pass when embedding many (a gallery).
-        detector: Face detector (default settings if None).
+        detector: Face detector; None: ``detectors.default_detector()``.
     """
+
+    label: str | None = None  # None: a model trained by siamface on LFW alone
 
     def __init__(
         self,
@@ -94,7 +112,7 @@ class Verifier:
         detect: bool = True,
         flip_tta: bool = True,
         batch_size: int = 64,
-        detector: FaceDetector | None = None,
+        detector: Detector | None = None,
     ) -> None:
         if not math.isfinite(threshold):
             raise NonFiniteScoreError(f"the threshold must be a finite number, got {threshold!r}")
@@ -122,9 +140,38 @@ class Verifier:
         """Detection and cropping for this model's preprocessing."""
         return FaceAligner(self.preprocessing, self.detect, self.detector)
 
-    def align(self, image: ImageInput) -> AlignedFace:
-        """Detect, frame and preprocess one photo (see ``FaceAligner``)."""
-        return self.aligner(image)
+    def align(self, image: ImageInput, face: int | None = None) -> AlignedFace:
+        """Detect, frame and preprocess one face of a photo (see ``FaceAligner``).
+
+        Args:
+            image: A file path, a Pillow image or a uint8 array.
+            face: Which face by size (0: the largest); None: the largest, with a notice when
+                there were several.
+
+        Warns:
+            GreyPhotoWarning: a grey photo for a model of colour photos.
+        """
+        aligned = self.aligner(image, face)
+        self.check_colour(aligned)
+        return aligned
+
+    def align_all(self, image: ImageInput) -> list[AlignedFace]:
+        """Every face of a photo, aligned, largest first (see ``FaceAligner.align_all``)."""
+        faces = self.aligner.align_all(image)
+        if faces:
+            self.check_colour(faces[0])
+        return faces
+
+    def check_colour(self, face: AlignedFace) -> None:
+        """Warn when a grey photo meets a model trained on colour photos.
+
+        LFW is nearly all colour, so an RGB model has rarely seen a grey face: a grey photo of
+        someone can score far below a colour photo of the same face.
+        """
+        if face.grey and self.preprocessing.channels == 3:
+            warnings.warn(GreyPhotoWarning(
+                f"{face.source} is black and white but the model compares colour photos: "
+                "its score is less reliable than the reported accuracy"), stacklevel=3)
 
     def embed(self, faces: Sequence[AlignedFace]) -> torch.Tensor:
         """Embed aligned faces.
@@ -138,17 +185,21 @@ class Verifier:
         indices = np.arange(len(faces))
         return embed_images(self.model, images, indices, self.batch_size, self.flip_tta)
 
-    def verify(self, image_a: ImageInput, image_b: ImageInput) -> Verification:
+    def verify(self, image_a: ImageInput, image_b: ImageInput, face_a: int | None = None,
+               face_b: int | None = None) -> Verification:
         """Are the two photos the same person?
 
         Args:
             image_a, image_b: File paths, Pillow images or uint8 arrays.
+            face_a, face_b: Which face of each photo by size (0: the largest); None: the
+                largest, with a notice when there were several.
 
         Raises:
             NoFaceError: no face in one of the photos (with detection on).
+            FaceChoiceError: a photo has no face of that rank.
             FileNotFoundError, ImageDecodeError: a file is missing or unreadable.
         """
-        a, b = self.align(image_a), self.align(image_b)
+        a, b = self._align_one(image_a, face_a), self._align_one(image_b, face_b)
         e = self.embed([a, b])  # (2, D): one forward pass (two with flip TTA) for both
         with torch.inference_mode():
             scores = self.model.score(e[:1], e[1:])
@@ -166,7 +217,16 @@ class Verifier:
             distance=float(scores.distances[0]),
             box_a=a.box,
             box_b=b.box,
+            faces_a=a.faces_found,
+            faces_b=b.faces_found,
+            boxes_a=a.boxes,
+            boxes_b=b.boxes,
+            label=self.label,
         )
+
+    def _align_one(self, image: ImageInput, face: int | None) -> AlignedFace:
+        # Subclasses may override align(image) alone (the server's takes aligned faces).
+        return self.align(image) if face is None else self.align(image, face)
 
     def settings(self) -> dict[str, Any]:
         """What an embedding depends on besides the photo: stored with saved galleries."""

@@ -1,0 +1,269 @@
+"""A pretrained option, labelled "outside data": dlib's face ResNet instead of a siamface run.
+
+dlib's ``dlib_face_recognition_resnet_model_v1`` (shipped in ``face-recognition-models``) was
+trained on about 3 million faces from outside LFW, so its results are not comparable with the
+LFW-only default and are labelled "outside data" wherever they are shown; it never replaces the
+default. It is used through a folder that plays the part of a run folder::
+
+    siamface pretrained dlib-resnet --out runs/dlib-resnet     # threshold from DevTrain
+    siamface verify runs/dlib-resnet a.jpg b.jpg                # ... [outside data]
+    siamface identify runs/dlib-resnet probe.jpg --gallery people/
+
+The folder holds ``pretrained.json``: the model's name, its label, and the decision rule chosen
+like every siamface model's, on validation pairs of DevTrain people only (a person-disjoint
+split of pairsDevTrain, seed 0, as training makes it; never DevTest). The rule is a logistic
+calibration of the descriptors' Euclidean distance, ``logit = offset - scale * distance``, so
+``p`` reads as a probability, with the logit threshold of best validation accuracy. A trained
+head on the embeddings was not added: the plain distance already separates validation pairs
+(see the recorded validation accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import TRAIN_PAIRS
+from siamface.data.preprocess import preset
+from siamface.data.protocol import Pair
+from siamface.data.splits import split_pairs_by_person
+from siamface.errors import SiamfaceError
+from siamface.evaluation.report import verification_metrics
+from siamface.evaluation.threshold import best_accuracy_threshold
+from siamface.inference.align import (
+    AlignedFace,
+    FaceChoiceError,
+    ImageInput,
+    read_photo,
+    warn_multiple_faces,
+)
+from siamface.inference.detectors import DlibDetector, model_file
+from siamface.inference.face_detection import FaceBox
+from siamface.inference.verifier import Verifier
+from siamface.models.siamese import PairScores
+from siamface.utils.atomic import write_json_atomic
+from siamface.utils.hashing import sha256_file
+
+PRETRAINED_FILE = "pretrained.json"
+FORMAT = "siamface-pretrained"
+LABEL = "outside data"
+RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+CHIP_SIZE = 150  # dlib's face chip: what the ResNet takes
+# Where dlib's HOG box sits in an LFW 250x250 frame (George_W_Bush_0001): a frame in which it
+# finds no face is taken to be aligned, with the face there.
+LFW_BOX = FaceBox(83.0, 93.0, 171.0, 180.0)
+KNOWN = {"dlib-resnet": "dlib face ResNet v1 (about 3 million faces outside LFW)"}
+
+
+class PretrainedError(SiamfaceError, ValueError):
+    """A pretrained folder that cannot be used; the message names the file."""
+
+
+class DistanceScorer:
+    """The "model" of the pretrained option: scores pairs of dlib descriptors by distance.
+
+    Args:
+        scale, offset: ``logit = offset - scale * distance`` (fitted on validation pairs).
+    """
+
+    out_dim = 128
+
+    def __init__(self, scale: float, offset: float) -> None:
+        self.scale = scale
+        self.offset = offset
+
+    def score(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
+        """(B,) logits and Euclidean distances of (B, 128) descriptors."""
+        distances = torch.linalg.vector_norm(e1 - e2, dim=1)
+        return PairScores(self.offset - self.scale * distances, distances)
+
+
+class PretrainedVerifier(Verifier):
+    """Verify and identify with dlib's face ResNet (labelled "outside data").
+
+    Faces are found by dlib's detector, cut as dlib's 150x150 face chips from their 5
+    landmarks, and described by the ResNet's 128 numbers.
+
+    Args:
+        scorer: The calibrated distance rule.
+        threshold: Logit threshold.
+        detect: Detect faces; without, each image is taken to be an LFW-like frame (the face
+            is still looked for, and assumed at LFW_BOX when not found).
+        detector: dlib's detector (default settings if None).
+    """
+
+    label = LABEL
+
+    def __init__(self, scorer: DistanceScorer, threshold: float, detect: bool = True,
+                 detector: DlibDetector | None = None) -> None:
+        import dlib
+
+        # The chip is RGB: a grey photo is as foreign to the ResNet as to an RGB run.
+        super().__init__(scorer, preset("full", CHIP_SIZE, 3), threshold, detect=detect,
+                         flip_tta=False, detector=detector)
+        self._dlib = dlib
+        self._resnet = dlib.face_recognition_model_v1(str(model_file(RESNET_FILE)))
+        self._finder = detector if detector is not None else DlibDetector()
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **kwargs: Any) -> PretrainedVerifier:
+        """The verifier described by a folder's pretrained.json.
+
+        Args:
+            folder: Made by ``write_pretrained`` (``siamface pretrained``).
+            **kwargs: ``detect`` or ``detector``.
+        """
+        info = read_pretrained(folder)
+        return cls(DistanceScorer(info["scale"], info["offset"]), info["threshold"], **kwargs)
+
+    def align(self, image: ImageInput, face: int | None = None) -> AlignedFace:
+        """One face as a dlib face chip: (3, 150, 150) uint8 pixels."""
+        return self._chips(image, only=0 if face is None else face, notice=face is None)[0]
+
+    def align_all(self, image: ImageInput) -> list[AlignedFace]:
+        return self._chips(image, only=None)
+
+    def _chips(self, image: ImageInput, only: int | None,
+               notice: bool = False) -> list[AlignedFace]:
+        photo, source = read_photo(image)
+        rgb = np.asarray(photo)  # (H, W, 3)
+        grey = np.asarray(photo.convert("L"))
+        boxes = tuple(self._finder.detect_all(grey))
+        if not boxes and self.detect:
+            self._finder.detect(grey, source)  # raises NoFaceError
+        if not boxes:  # an aligned frame: the face is where LFW puts it
+            k = photo.width / 250
+            boxes = (self._finder.with_landmarks(grey, FaceBox(
+                LFW_BOX.left * k, LFW_BOX.top * k, LFW_BOX.right * k, LFW_BOX.bottom * k)),)
+        if notice and self.detect and len(boxes) > 1:
+            warn_multiple_faces(source, boxes)
+        ranks = range(len(boxes)) if only is None else [only]
+        if only is not None and not 0 <= only < len(boxes):
+            raise FaceChoiceError(f"{source}: face {only + 1} asked for, but {len(boxes)} "
+                                  "faces were found")
+        faces = []
+        for rank in ranks:
+            chip = self._dlib.get_face_chip(rgb, self._shape(boxes[rank]), size=CHIP_SIZE)
+            aligned = AlignedFace(
+                pixels=np.ascontiguousarray(chip.transpose(2, 0, 1)), source=source,
+                box=boxes[rank] if self.detect else None, frame=boxes[rank].as_tuple(),
+                faces_found=len(boxes) if self.detect else None,
+                boxes=boxes if self.detect else (), grey=_grey(chip))
+            self.check_colour(aligned)
+            faces.append(aligned)
+        return faces
+
+    def _shape(self, box: FaceBox):  # -> dlib.full_object_detection
+        d = self._dlib
+        rect = d.rectangle(round(box.left), round(box.top), round(box.right) - 1,
+                           round(box.bottom) - 1)
+        return d.full_object_detection(rect, [d.point(round(x), round(y))
+                                              for x, y in box.landmarks])
+
+    def embed(self, faces: Sequence[AlignedFace]) -> torch.Tensor:
+        """(N, 128) float32 descriptors of face chips."""
+        if not faces:
+            return torch.empty(0, DistanceScorer.out_dim)
+        chips = [np.ascontiguousarray(f.pixels.transpose(1, 2, 0)) for f in faces]
+        vectors = self._resnet.compute_face_descriptor(chips)
+        return torch.tensor(np.array([list(v) for v in vectors]), dtype=torch.float32)
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": f"dlib-resnet:{sha256_file(model_file(RESNET_FILE))[:16]}",
+                "preprocessing": {"chip": CHIP_SIZE}, "detect": self.detect,
+                "flip_tta": False}
+
+
+def _grey(chip: np.ndarray) -> bool:
+    c = chip.astype(np.int16)  # (150, 150, 3)
+    return bool(np.abs(c[..., 0] - c[..., 1]).mean() + np.abs(c[..., 1] - c[..., 2]).mean() < 1)
+
+
+def pair_distances(verifier: PretrainedVerifier, lfw: LFWDataset,
+                   pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
+    """(P,) descriptor distances and (P,) labels of LFW pairs (each image described once)."""
+    refs = sorted({ref for p in pairs for ref in (p.left, p.right)})
+    index = {ref: i for i, ref in enumerate(refs)}
+    faces = [verifier.align(lfw.image_path(ref)) for ref in refs]
+    e = verifier.embed(faces).numpy()  # (N, 128)
+    left = np.array([index[p.left] for p in pairs])
+    right = np.array([index[p.right] for p in pairs])
+    return (np.linalg.norm(e[left] - e[right], axis=1),
+            np.array([int(p.same) for p in pairs]))
+
+
+def calibrate(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    """``(scale, offset, threshold)``: a logistic fit of labels on distance, and the logit
+    threshold of best accuracy on these pairs."""
+    from sklearn.linear_model import LogisticRegression
+
+    fit = LogisticRegression(C=1e4).fit(distances[:, None], labels)
+    scale, offset = float(-fit.coef_[0, 0]), float(fit.intercept_[0])
+    threshold, _ = best_accuracy_threshold(offset - scale * distances, labels)
+    return scale, offset, float(threshold)
+
+
+def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resnet",
+                     test_pairs: str | None = None, n_bootstrap: int = 1000) -> dict[str, Any]:
+    """Choose the pretrained model's threshold on DevTrain validation pairs; write the folder.
+
+    Args:
+        folder: Where pretrained.json goes (made if missing).
+        lfw: The imported LFW copy (pairsDevTrain.txt).
+        name: The pretrained model ("dlib-resnet").
+        test_pairs: Also score this pairs file once (e.g. "pairsDevTest.txt"), recorded with
+            the label.
+        n_bootstrap: Resamples for the test accuracy's 95% interval.
+
+    Returns:
+        What pretrained.json holds.
+    """
+    if name not in KNOWN:
+        raise PretrainedError(f"unknown pretrained model {name!r}; known: {', '.join(KNOWN)}")
+    _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts, 0.2, 0)
+    probe = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
+    distances, labels = pair_distances(probe, lfw, val)
+    scale, offset, threshold = calibrate(distances, labels)
+    logits = offset - scale * distances
+    info: dict[str, Any] = {
+        "format": FORMAT, "name": name, "label": LABEL, "description": KNOWN[name],
+        "scale": scale, "offset": offset, "threshold": threshold,
+        "validation": {"pairs_file": TRAIN_PAIRS, "pairs": len(val),
+                       "accuracy": float(((logits >= threshold) == labels).mean())},
+    }
+    if test_pairs is not None:
+        d, y = pair_distances(probe, lfw, lfw.read_pairs(test_pairs).pairs)
+        metrics = verification_metrics(offset - scale * d, y, threshold, n_bootstrap)
+        info["test"] = {"pairs_file": test_pairs, "label": LABEL, **metrics}
+    write_json_atomic(Path(folder) / PRETRAINED_FILE, info)
+    return info
+
+
+def is_pretrained(folder: str | Path) -> bool:
+    """True when ``folder`` is a pretrained option's folder (not a siamface run)."""
+    return (Path(folder) / PRETRAINED_FILE).is_file()
+
+
+def read_pretrained(folder: str | Path) -> dict[str, Any]:
+    """A folder's pretrained.json, checked.
+
+    Raises:
+        PretrainedError: missing, not JSON, or not a siamface pretrained description.
+    """
+    path = Path(folder) / PRETRAINED_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise PretrainedError(f"{path}: cannot read it: {err}") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT or info.get("name") not in KNOWN:
+        raise PretrainedError(f"{path}: not a siamface pretrained model description")
+    for key in ("scale", "offset", "threshold"):
+        if not isinstance(info.get(key), (int, float)):
+            raise PretrainedError(f"{path}: {key!r} must be a number")
+    return info
