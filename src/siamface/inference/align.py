@@ -219,8 +219,10 @@ def warn_multiple_faces(source: str, boxes: tuple[FaceBox, ...]) -> None:
 def landmark_transform(points: np.ndarray) -> np.ndarray:
     """The similarity transform that maps a face's alignment points onto LFW_LANDMARKS.
 
-    Least squares over the three points (Umeyama 1991, without reflection): one rotation, one
-    scale and one shift, so the face is not distorted.
+    The rotation turns the eye line onto LFW's; then one scale and one shift are fitted by
+    least squares over all three points. The nose does not steer the rotation: in a face
+    turned sideways (yaw) it sits off the eyes' middle, and a three-point fit would tilt that
+    face by several degrees to centre it.
 
     Args:
         points: (3, 2) photo pixels, as ``calibrate.alignment_points`` orders them.
@@ -229,14 +231,18 @@ def landmark_transform(points: np.ndarray) -> np.ndarray:
         (2, 3) the affine matrix taking photo pixels ``(x, y, 1)`` to frame pixels.
     """
     target = np.asarray(LFW_LANDMARKS, dtype=np.float64)  # (3, 2)
+
+    def eye_line(p: np.ndarray) -> float:
+        return math.atan2(p[1, 1] - p[0, 1], p[1, 0] - p[0, 0])
+
+    angle = eye_line(target) - eye_line(points)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)],
+                         [math.sin(angle), math.cos(angle)]])
     src_mean, dst_mean = points.mean(axis=0), target.mean(axis=0)
-    src, dst = points - src_mean, target - dst_mean
-    # As complex numbers, a similarity is z -> a z + b; least squares a = sum(conj(s) d)/|s|^2.
-    zs, zd = src[:, 0] + 1j * src[:, 1], dst[:, 0] + 1j * dst[:, 1]
-    a = np.sum(np.conj(zs) * zd) / np.sum(np.abs(zs) ** 2)
-    rotation_scale = np.array([[a.real, -a.imag], [a.imag, a.real]])  # (2, 2)
-    shift = dst_mean - rotation_scale @ src_mean
-    return np.hstack([rotation_scale, shift[:, None]])
+    turned = (points - src_mean) @ rotation.T  # (3, 2) centred, rotated
+    scale = float(np.sum(turned * (target - dst_mean)) / np.sum(turned**2))
+    shift = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, shift[:, None]])
 
 
 def warp_frame(photo: Image.Image, to_frame: np.ndarray) -> Image.Image:

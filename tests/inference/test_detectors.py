@@ -1,0 +1,102 @@
+"""dlib's detector and landmarks, the Haar fallback, landmark alignment of tilted faces."""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamface.data.preprocess import preset
+from siamface.inference.align import (
+    FRAME_SIZE,
+    FaceAligner,
+    FaceChoiceError,
+    MultipleFacesWarning,
+    landmark_transform,
+    warp_frame,
+)
+from siamface.inference.calibrate import alignment_points
+from siamface.inference.detectors import (
+    LANDMARKS_FILE,
+    DetectorFallbackWarning,
+    DlibDetector,
+    default_detector,
+    model_file,
+)
+from siamface.inference.face_detection import FaceDetector, NoFaceError
+
+from .conftest import random_photo
+
+
+def eye_angle(box) -> float:
+    """The eye line's angle in degrees (image y down)."""
+    left, right, _ = alignment_points(box)
+    return math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
+
+
+def test_model_file_is_found_without_importing_the_package():
+    assert model_file(LANDMARKS_FILE).is_file()
+    assert "face_recognition_models" not in sys.modules  # its __init__ needs pkg_resources
+
+
+def test_without_dlib_the_haar_cascade_is_the_fallback(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # makes `import dlib` fail
+    with pytest.warns(DetectorFallbackWarning, match="Haar cascade"):
+        detector = default_detector()
+    assert isinstance(detector, FaceDetector)
+    assert isinstance(FaceAligner(preset("face", 32, 3))._detector, FaceDetector)
+
+
+def test_with_dlib_the_default_is_dlib():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DetectorFallbackWarning)
+        assert isinstance(default_detector(), DlibDetector)
+
+
+def test_no_face_is_a_clear_error():
+    flat = np.full((300, 400), 127, dtype=np.uint8)
+    assert DlibDetector().detect_all(flat) == []
+    with pytest.raises(NoFaceError, match=r"no face found in wall\.jpg"):
+        DlibDetector().detect(flat, "wall.jpg")
+
+
+@pytest.mark.real_data
+def test_a_tilted_face_is_found_and_aligned_upright(lfw_faces):
+    # An LFW face turned 20 degrees (Pillow turns counter-clockwise: the eye line then rises
+    # to the right, an angle of about -20 with y down) in a larger photo.
+    photo = Image.fromarray(random_photo(7, size=(700, 900)))
+    turned = lfw_faces[0].resize((400, 400)).rotate(20, Image.Resampling.BICUBIC, expand=True)
+    photo.paste(turned, (250, 120))
+    detector = DlibDetector()
+    box = detector.detect(np.asarray(photo.convert("L")))
+    assert eye_angle(box) == pytest.approx(-20, abs=5)
+    frame = warp_frame(photo, landmark_transform(alignment_points(box)))
+    assert frame.size == (FRAME_SIZE, FRAME_SIZE)
+    upright = detector.detect(np.asarray(frame.convert("L")))
+    assert abs(eye_angle(upright)) < 3  # the model sees it level, as LFW's frames are
+    aligned = FaceAligner(preset("face", 32, 3), detector=detector)(photo)
+    assert aligned.roll == pytest.approx(eye_angle(box), abs=1.5)  # LFW's own line: -1.4
+    assert aligned.pixels.shape == (3, 32, 32) and aligned.faces_found == 1
+
+
+@pytest.mark.real_data
+def test_several_faces_largest_first_with_a_notice_and_a_choice(lfw_faces):
+    canvas = Image.fromarray(random_photo(8, size=(600, 1000)))
+    canvas.paste(lfw_faces[0].resize((380, 380)), (40, 100))  # the larger
+    canvas.paste(lfw_faces[1], (650, 250))
+    aligner = FaceAligner(preset("face", 32, 3), detector=DlibDetector())
+    with pytest.warns(MultipleFacesWarning, match="2 faces found, the largest used"):
+        first = aligner(canvas)
+    assert first.faces_found == 2 and len(first.boxes) == 2 and first.box == first.boxes[0]
+    assert first.box.center[0] < 500  # the larger face is on the left
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MultipleFacesWarning)  # asked for: no notice
+        second = aligner(canvas, face=1)
+        assert second.box.center[0] > 600
+        assert len(aligner.align_all(canvas)) == 2
+    with pytest.raises(FaceChoiceError, match="face 3 asked for, but 2 faces were found"):
+        aligner(canvas, face=2)
