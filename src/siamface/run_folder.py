@@ -10,7 +10,8 @@
     model.json         the threshold chosen on validation data, and the epoch it comes from
     eval/<stem>/       one folder per evaluated pairs file (metrics.json, scores.csv, ...), and
                        eval/ten-fold/ for LFW's View 2 protocol
-    report.md          the run's report, and learning_curves.png beside it
+    report.md          the run's report, and learning_curves.png beside it; report.html the
+                       self-contained page of `siamface report`
 """
 
 from __future__ import annotations
@@ -125,6 +126,11 @@ class Run:
         return self.path / "report.md"
 
     @property
+    def html_report_path(self) -> Path:
+        """report.html: the self-contained page of ``siamface report``."""
+        return self.path / "report.html"
+
+    @property
     def learning_curves_path(self) -> Path:
         return self.path / "learning_curves.png"
 
@@ -139,6 +145,11 @@ class Run:
         an imported file of the same name)."""
         stem = Path(protocol_file).stem
         return self.eval_root / (stem if sha256 is None else f"{stem}-{sha256[:12]}")
+
+    @property
+    def open_set_dir(self) -> Path:
+        """``eval/open-set/``: open-set identification among DevTest people."""
+        return self.eval_root / "open-set"
 
     @property
     def ten_fold_dir(self) -> Path:

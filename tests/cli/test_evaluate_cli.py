@@ -90,3 +90,15 @@ def test_bad_requests_fail_with_one_line(cli_home, run_copy, capsys, args, messa
 def test_an_unfinished_run_is_refused(cli_home, tmp_path, capsys):
     assert evaluate(cli_home, tmp_path, "--pairs", "pairsDevTest.txt") == 2
     assert "is not a finished run" in capsys.readouterr().err
+
+
+def test_identification_writes_open_set_results_figures_and_a_report_section(
+        cli_home, run_copy, capsys):
+    assert evaluate(cli_home, run_copy, "--identification", "--bootstrap", "0") == 0
+    out = capsys.readouterr().out
+    assert "Open-set identification" in out and "skipped" in out  # 100 > 8 DevTest people
+    results = json.loads((run_copy / "eval" / "open-set" / "open_set.json").read_text())
+    sizes = [g["gallery_size"] for g in results["galleries"]]
+    assert sizes == [10, 100, 8]  # 10 and 100 skipped; all 8 enrolled leaves no impostor
+    assert all("skipped" in g for g in results["galleries"])
+    assert "## Open-set identification (DevTest people)" in (run_copy / "report.md").read_text()

@@ -8,6 +8,7 @@ from inference.conftest import write_tiny_run
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import open_lfw
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE, evaluate_open_set
+from siamface.reporting.eval_figures import plot_open_set
 from siamface.run_folder import Run
 
 
@@ -38,9 +39,24 @@ def test_every_devtest_image_is_enrolled_or_probed_once(evaluated, synthetic_hom
         assert gallery["gallery_threshold"]["target_fpir"] == 0.01
 
 
-def test_a_gallery_larger_than_devtest_is_refused(synthetic_home, tmp_path):
+def test_galleries_that_cannot_be_measured_are_skipped_with_why(synthetic_home, tmp_path):
     run = Run(write_tiny_run(tmp_path / "run"))
     lfw = open_lfw(synthetic_home)
     cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
-    with pytest.raises(ValueError, match="gallery size 7: DevTest has 6 people"):
-        evaluate_open_set(run, cache, lfw, tmp_path / "out", sizes=(7,))
+    big, everyone = evaluate_open_set(run, cache, lfw, tmp_path / "out",
+                                      sizes=(7, None))["galleries"]
+    assert big == {"gallery_size": 7,
+                   "skipped": "DevTest has only 6 people with two or more images to enrol"}
+    assert everyone["gallery_size"] == 6 and "nobody is left" in everyone["skipped"]
+    with pytest.raises(ValueError, match="at least one person"):
+        evaluate_open_set(run, cache, lfw, tmp_path / "out", sizes=(0,))
+
+
+def test_the_figures_are_drawn_for_the_measured_galleries(evaluated):
+    results, out_dir = evaluated
+    plot_open_set(results, out_dir)
+    for name in ("cmc.png", "dir_fpir.png"):
+        assert (out_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    skipped = {"galleries": [{"gallery_size": 9, "skipped": "why"}]}
+    plot_open_set(skipped, out_dir / "none")
+    assert not (out_dir / "none").exists()

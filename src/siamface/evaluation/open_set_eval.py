@@ -43,6 +43,8 @@ from siamface.utils.atomic import write_json_atomic
 OPEN_SET_FILE = "open_set.json"
 RANKS = (1, 5, 10)
 FPIRS = (0.01, 0.1)
+CURVE_RANKS = 20  # the CMC curve's ranks 1..20, for the plot
+FPIR_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # the DIR-FPIR curve
 TARGET_FPIR = 0.01
 MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored to set a gallery threshold
 
@@ -98,6 +100,10 @@ def gallery_results(ranked: Ranked, gallery_size: int, verification_threshold: f
         "gallery_size": gallery_size, "mated_probes": mated, "nonmated_probes": impostors,
         "cmc": {str(k): _rate(rate * mated, mated) for k, rate in cmc(ranked, RANKS).items()},
         "dir_at_fpir": {},
+        "cmc_curve": list(cmc(ranked, range(1, min(CURVE_RANKS, gallery_size) + 1)).values()),
+        # FPIRs finer than one impostor in I cannot be measured: left out
+        "dir_fpir_curve": [[f, dir_at(ranked, threshold_at_fpir(ranked.nonmated_best, f))]
+                           for f in FPIR_GRID if f * impostors >= 1],
     }
     for target in FPIRS:
         t = threshold_at_fpir(ranked.nonmated_best, target)
@@ -129,7 +135,8 @@ def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
         cache: LFW cached under the run's preprocessing.
         lfw: The imported LFW copy.
         out_dir: Where to write.
-        sizes: Gallery sizes; each at most the DevTest people with two or more images.
+        sizes: Gallery sizes; one larger than the DevTest people with two or more images, or
+            one that leaves nobody out to be an impostor, is recorded as skipped, with why.
         seed: Seeds who is enrolled.
     """
     people = sorted(dev_test_people(lfw))
@@ -143,11 +150,18 @@ def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
     results = []
     for size in sizes:
         n = eligible.size if size is None else size
-        if not 1 <= n <= eligible.size:
-            raise ValueError(f"gallery size {n}: DevTest has {eligible.size} people with two "
-                             "or more images to enrol")
+        if n < 1:
+            raise ValueError(f"gallery size {n}: a gallery enrols at least one person")
+        if n > eligible.size:
+            results.append({"gallery_size": n, "skipped": f"DevTest has only {eligible.size} "
+                            "people with two or more images to enrol"})
+            continue
         enrolled = np.sort(rng.choice(eligible, n, replace=False))
         in_gallery = np.isin(ids, enrolled)
+        if in_gallery.all():
+            results.append({"gallery_size": n, "skipped": "every DevTest person is enrolled: "
+                            "nobody is left to be an impostor"})
+            continue
         gallery_rows = np.flatnonzero(in_gallery & first)  # one image per enrolled person
         probe_rows = np.flatnonzero(~(in_gallery & first))
         scores = score_matrix(run.model, emb[probe_rows], emb[gallery_rows])

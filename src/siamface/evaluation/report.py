@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,7 @@ def evaluate_pairs(
     Returns:
         The metrics (also in metrics.json) and the scored pairs.
     """
+    start = time.perf_counter()
     result = score_pairs_file(run.model, cache, list(pairs_file.pairs))
     loss_section = run.config.loss
     loss_fn = build_loss(loss_section.name, **loss_section.kwargs)
@@ -148,6 +150,7 @@ def evaluate_pairs(
         "loss": loss,
         **verification_metrics(result.logits, result.labels, run.threshold, n_bootstrap),
     }
+    metrics["seconds"] = time.perf_counter() - start  # scoring and the metrics
     write_json_atomic(out_dir / METRICS_FILE, metrics)
     write_text_atomic(out_dir / "scores.csv", _scores_csv(result, metrics["threshold"]))
     return metrics, result

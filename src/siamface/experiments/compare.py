@@ -3,8 +3,8 @@
 A row per run or trial: the hyperparameters that vary between the rows, state (complete,
 pruned, failed, running), epochs run, the chosen epoch, train and validation loss, validation
 accuracy and AUC (at the chosen epoch; at the last epoch for a run that chose none), training
-seconds, evaluation seconds (known for evaluations the experiments ran) and, only for runs
-already evaluated, their test metrics. Nothing is computed again: every number comes from the
+seconds, evaluation seconds (from each metrics.json, or timed by the experiment) and, only for
+runs already evaluated, their test metrics. Nothing is computed again: every number comes from the
 run folders and the trial records.
 """
 
@@ -112,6 +112,8 @@ def run_values(run: Run) -> dict[str, Any]:
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
             for key, suffix in TEST_COLUMNS:
                 values[f"{folder.name}_{suffix}"] = metrics[key]
+            if "seconds" in metrics:  # written by every evaluation since it was added
+                values["eval_seconds"] = values.get("eval_seconds", 0.0) + metrics["seconds"]
     return values
 
 

@@ -30,7 +30,7 @@ def write_html_report(path: Path, out: Path | None = None) -> Path:
         return _study_report(StudyFolder(path), out)
     run = Run(path)
     write_run_report(run)  # draws learning_curves.png; refuses an unfinished run
-    target = out or run.path / "report.html"
+    target = out or run.html_report_path
     write_text_atomic(target, run_html(run))
     return target
 

@@ -13,6 +13,7 @@ from siamface.evaluation.metrics import roc_curve
 from siamface.evaluation.report import FARS, PairEvaluation
 from siamface.reporting.eval_plots import (
     plot_confusion_matrix,
+    plot_curves,
     plot_one_shot_curve,
     plot_roc,
     plot_score_histograms,
@@ -78,3 +79,20 @@ def plot_one_shot(results: dict[str, Any], out_dir: Path) -> None:
         [r["ci95"][0] for r in rows], [r["ci95"][1] for r in rows], out_dir / "one_shot.png",
         title=f"N-way one-shot identification, {results['people_file']} people",
     )
+
+
+def plot_open_set(results: dict[str, Any], out_dir: Path) -> None:
+    """Draw cmc.png (rank-k rate per gallery size) and dir_fpir.png (DIR against FPIR) from
+    what ``evaluate_open_set`` returned (nothing when every gallery was skipped)."""
+    galleries = [g for g in results["galleries"] if "skipped" not in g]
+    if not galleries:
+        return
+    labels = [f"{g['gallery_size']:,} enrolled" for g in galleries]
+    plot_curves([list(range(1, len(g["cmc_curve"]) + 1)) for g in galleries],
+                [g["cmc_curve"] for g in galleries], labels, out_dir / "cmc.png",
+                xlabel="rank k", ylabel="identification rate (rank <= k)",
+                title="Closed-set CMC, DevTest galleries")
+    plot_curves([[f for f, _ in g["dir_fpir_curve"]] for g in galleries],
+                [[d for _, d in g["dir_fpir_curve"]] for g in galleries], labels,
+                out_dir / "dir_fpir.png", xlabel="FPIR (impostors named someone)",
+                ylabel="DIR (named correctly)", title="Open-set identification", log_x=True)

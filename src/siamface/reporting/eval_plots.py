@@ -194,3 +194,43 @@ def plot_one_shot_curve(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_png(fig, path)
+
+
+def plot_curves(
+    xs: Sequence[Sequence[float]],
+    ys: Sequence[Sequence[float]],
+    labels: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    log_x: bool = False,
+) -> Path:
+    """Several labelled curves on one set of axes, rates in [0, 1] on y.
+
+    Args:
+        xs: One sequence of x values per curve.
+        ys: The matching y values.
+        labels: The legend name of each curve.
+        path: Output PNG path.
+        xlabel, ylabel, title: The axes' labels and the title.
+        log_x: A logarithmic x axis.
+    """
+    if not len(xs) == len(ys) == len(labels):
+        raise ValueError(f"need one x, y and label per curve, got {len(xs)}, {len(ys)} and "
+                         f"{len(labels)}")
+    fig = new_figure(5.5, 4.0)
+    ax = fig.add_subplot()
+    for x, y, label in zip(xs, ys, labels, strict=True):
+        _same_length(x=x, y=y)
+        ax.plot(x, y, "o-", ms=3, label=label)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0.0, 1.01)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_png(fig, path)

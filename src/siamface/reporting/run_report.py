@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from siamface.evaluation.identification import ONE_SHOT_FILE
+from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.evaluation.protocol10 import TEN_FOLD_FILE
 from siamface.evaluation.report import METRICS_FILE
 from siamface.reporting.formatting import format_ci, markdown_table
@@ -36,6 +37,7 @@ DATA_LABELS = {
     "steps_per_epoch": "steps per epoch",
     "cache_key": "image cache key",
 }
+OPEN_SET_FIGURES = ("cmc.png", "dir_fpir.png")
 # (evaluation figure file, link text)
 FIGURES = (
     ("roc.png", "ROC"),
@@ -201,6 +203,41 @@ def _ten_fold_cells(r: dict[str, Any]) -> list[str]:
             _num(r.get("accuracy_at_validation_threshold")), _num(r.get("majority_baseline"))]
 
 
+def _open_set_section(stem: str, o: dict[str, Any], figures: set[str]) -> list[str]:
+    rows = []
+    for g in o["galleries"]:
+        if "skipped" in g:
+            rows.append((g["gallery_size"], f"skipped: {g['skipped']}", *["-"] * 6))
+            continue
+        chosen, verification = g["gallery_threshold"], g["verification_threshold"]
+        rows.append((
+            g["gallery_size"], _num(g["cmc"]["1"]["rate"]), _num(g["cmc"]["5"]["rate"]),
+            _num(g["dir_at_fpir"]["0.01"]["dir"]["rate"]),
+            _num(g["dir_at_fpir"]["0.1"]["dir"]["rate"]),
+            f"{_num(chosen['impostors_named']['rate'])} "
+            f"{format_ci(chosen['impostors_named']['ci95'])}",
+            _num(chosen["mated_named_wrongly"]["rate"]),
+            _num(verification["impostors_named"]["rate"]),
+        ))
+    header = ["enrolled", "rank-1", "rank-5", "DIR at FPIR 1%", "DIR at FPIR 10%",
+              "impostors named (gallery threshold, 95% CI)", "mated named wrongly",
+              "impostors named (verification threshold)"]
+    return [
+        "## Open-set identification (DevTest people)",
+        "",
+        f"{o['people']:,} DevTest people, {o['images']:,} images; each gallery enrols people "
+        "with two or more images by their first image, the rest are probes. The gallery "
+        "threshold is set for the gallery's size at a 1% FPIR target from "
+        f"{o['validation_pairs']:,} different-person pairs of validation people (never "
+        "DevTest); DIR at FPIR uses the test impostors' own scores, as the measure is defined.",
+        "",
+        *_lines(header, rows),
+        "",
+        *(f"![{n}](eval/{stem}/{n})" for n in OPEN_SET_FIGURES if n in figures),
+        "",
+    ]
+
+
 def _ten_fold_section(t: dict[str, Any]) -> list[str]:
     o = t["overlap"]
     return [
@@ -283,6 +320,10 @@ def run_report(run: Run, curves: bool = True) -> str:
         ten_fold = _read_json(folder / TEN_FOLD_FILE)
         if ten_fold is not None:
             out += _ten_fold_section(ten_fold)
+        open_set = _read_json(folder / OPEN_SET_FILE)
+        if open_set is not None:
+            out += _open_set_section(folder.name, open_set,
+                                     {n for n in OPEN_SET_FIGURES if (folder / n).is_file()})
     if environment is not None:
         out += _environment_section(environment)
     return "\n".join(out)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from siamface.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class PairBatch:
@@ -123,9 +125,10 @@ class IdentityBatches:
         people, counts = np.unique(identities, return_counts=True)
         self.groups = [images[identities == p] for p in people[counts >= 2]]
         if len(self.groups) < max(people_per_batch, 2):
-            raise ValueError(
-                f"need at least max(P, 2) = {max(people_per_batch, 2)} people with 2 or more "
-                f"images, found {len(self.groups)}"
+            raise ConfigError(
+                f"data.identities_per_batch: need at least max(P, 2) = "
+                f"{max(people_per_batch, 2)} people with 2 or more images, found "
+                f"{len(self.groups)}; lower data.identities_per_batch"
             )
         self.people_per_batch = people_per_batch
         self.images_per_person = images_per_person
