@@ -178,10 +178,20 @@ def _write_checkpoint(run_dir: str | os.PathLike[str], epoch: int,
     return final
 
 
+def _copy_tensor(t: torch.Tensor) -> torch.Tensor:
+    """A copy of ``t`` with its strides, made by one single-threaded memcpy: ``clone`` opens a
+    thread-pool region per tensor, and on a busy machine each waited for a scheduler slice
+    (12 ms a tensor measured, 0.12 s for the default model's optimizer state)."""
+    t = t.detach()
+    if t.dtype == torch.bfloat16 or t.device.type != "cpu":  # NumPy has no bfloat16
+        return t.clone()
+    return torch.from_numpy(t.numpy().copy(order="K"))
+
+
 def _copied(obj: Any) -> Any:
-    """``obj`` with every tensor cloned (and the containers rebuilt), detached from training."""
+    """``obj`` with every tensor copied (and the containers rebuilt), detached from training."""
     if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
+        return _copy_tensor(obj)
     if isinstance(obj, dict):
         return {k: _copied(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -214,7 +224,7 @@ class CheckpointWriter:
             Whatever the previous write raised (a full disk: a WriteError).
         """
         meta_text = _checked_meta_text(meta, trainer_state, keep_last)
-        weights = {k: v.clone() for k, v in safetensors_state(model).items()}
+        weights = {k: _copy_tensor(v) for k, v in safetensors_state(model).items()}
         state = _copied(dict(trainer_state))
         self.wait()  # one write at a time: the pointers are written in epoch order
 
