@@ -188,6 +188,7 @@ class Evaluation:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     one_shot: dict[str, dict[str, Any]] = field(default_factory=dict)
     ten_fold: dict[str, Any] | None = None
+    folder: dict[str, Any] | None = None
 
 
 def evaluate(
@@ -201,8 +202,10 @@ def evaluate(
     plots: bool = True,
     progress: bool = True,
     on_result: ResultCallback | None = None,
+    folder: Path | None = None,
 ) -> Evaluation:
-    """Evaluate a finished run: each pairs file, one-shot on their people, View 2; then report.
+    """Evaluate a finished run: each pairs file, one-shot on their people, View 2, a folder of
+    your own people's photos; then report.
 
     The model and the image cache are loaded once for all of them; each evaluation replaces
     its folder's files whole, and the run's report.md is rewritten at the end.
@@ -220,12 +223,21 @@ def evaluate(
         plots: Draw the figures.
         progress: Show a progress bar if the image cache must be built.
         on_result: Called as each result is ready, with its kind ("metrics", "one_shot",
-            "ten_fold"), the result and its folder (for printing).
+            "ten_fold", "folder"), the result and its folder (for printing).
+        folder: A folder of ``<Name>/`` photo folders, scored through the photo path
+            (``evaluate_folder``, result kind "folder"); ``lfw`` may be None when nothing else
+            is asked for.
     """
     notify = on_result or (lambda kind, result, folder: None)
+    out = Evaluation()
+    if folder is not None:
+        out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
+        notify("folder", out.folder, folder_dir)
+        if not pairs and not ten_fold:  # no LFW needed
+            write_run_report(run)
+            return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
     cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
-    out = Evaluation()
     for name, (pairs_file, folder) in zip(pairs, files, strict=True):
         folder = run.fresh_eval_dir(folder)
         metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)
@@ -246,6 +258,51 @@ def evaluate(
         notify("ten_fold", out.ten_fold, folder)
     write_run_report(run)
     return out
+
+
+def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
+                    plots: bool = True) -> tuple[dict[str, Any], Path]:
+    """Score a folder of people's photos (``<Name>/`` folders) through the photo path.
+
+    Every matching pair and as many seeded non-matching pairs are scored at the run's
+    validation threshold; metrics.json (with the photos where no face was found), scores.csv
+    and the figures go to ``eval/<folder name>-<hash of its file list>/``.
+
+    Args:
+        run: A finished run.
+        folder: The people folder.
+        n_bootstrap: Resamples for the 95% intervals (0: none).
+        plots: Draw ROC, score histograms, confusion matrix and the galleries of errors.
+
+    Returns:
+        The metrics and the evaluation folder.
+    """
+    import hashlib
+    from types import SimpleNamespace
+
+    from siamface.evaluation.report import PairEvaluation, verification_metrics
+    from siamface.inference.folder_eval import people_photos, score_folder
+    from siamface.inference.verifier import Verifier
+    from siamface.utils.atomic import write_json_atomic, write_text_atomic
+
+    listing = "\n".join(str(p.relative_to(folder)) for _, p in people_photos(folder))
+    digest = hashlib.sha256(listing.encode()).hexdigest()
+    scored = score_folder(Verifier(run.model, run.preprocessing, run.threshold), folder)
+    metrics = verification_metrics(scored.logits, scored.labels, run.threshold, n_bootstrap)
+    metrics.update(pairs_file=f"{Path(folder).name}/ (photos)", folder=str(folder),
+                   photos=len(scored.sources) + len(scored.no_face),
+                   people=len(set(scored.people)), no_face=scored.no_face)
+    out_dir = run.fresh_eval_dir(run.eval_dir(Path(folder).name, digest))
+    write_json_atomic(out_dir / "metrics.json", metrics)
+    write_text_atomic(out_dir / "scores.csv", "left,right,same,logit\n" + "".join(
+        f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
+        for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
+    if plots:
+        # The galleries read the aligned faces as an image cache's rows.
+        result = PairEvaluation([], scored.rows, scored.scores, scored.labels)
+        plot_pair_evaluation(run, result, metrics, SimpleNamespace(images=scored.images),
+                             out_dir)
+    return metrics, out_dir
 
 
 def resolve_pairs(run: Run, lfw: LFWDataset, name_or_path: str) -> tuple[PairsFile, Path]:

@@ -8,7 +8,12 @@ import sys
 import pytest
 from PIL import Image
 
-from inference.conftest import IDENTICAL_LOGIT, random_photo, write_tiny_run
+from inference.conftest import (
+    IDENTICAL_LOGIT,
+    lfw_faces,  # noqa: F401 (a fixture)
+    random_photo,
+    write_tiny_run,
+)
 from siamface.cli.main import main
 
 
@@ -111,3 +116,68 @@ def test_export_onnx_without_its_packages_says_what_to_install(capsys, run_dir, 
 def test_export_unknown_format_is_a_usage_error(capsys, run_dir):
     code, _, err = run(capsys, "export", run_dir, "--format", "tflite")
     assert code == 2 and "invalid choice: 'tflite'" in err
+
+
+@pytest.fixture
+def two_face_photo(tmp_path, lfw_faces):  # noqa: F811
+    """group.png: two LFW faces, the larger on the left; solo.png: one of them alone."""
+    from inference.conftest import random_photo as background
+
+    canvas = Image.fromarray(background(8, size=(600, 1000)))
+    canvas.paste(lfw_faces[0].resize((380, 380)), (40, 100))
+    canvas.paste(lfw_faces[1], (650, 250))
+    canvas.save(tmp_path / "group.png")
+    lfw_faces[1].save(tmp_path / "solo.png")
+    return tmp_path
+
+
+@pytest.mark.real_data
+def test_verify_reports_the_faces_and_picks_one_with_face(capsys, run_dir, two_face_photo):
+    group, solo = two_face_photo / "group.png", two_face_photo / "solo.png"
+    code, out, err = run(capsys, "verify", run_dir, group, solo)
+    assert code == 0 and "siamface: note: " in err and "2 faces found, the largest used" in err
+    lines = out.splitlines()
+    assert lines[1].startswith(f"{group}: 2 faces found; used the largest, box ")
+    assert lines[2].startswith(f"{solo}: 1 face found; used the largest, box ")
+    code, out, err = run(capsys, "verify", run_dir, group, solo, "--face", "2", "1", "--json")
+    result = json.loads(out)
+    assert code == 0 and "note" not in err
+    assert result["faces_a"] == 2 and len(result["boxes_a"]) == 2
+    assert result["box_a"] == result["boxes_a"][1] and result["box_a"]["left"] > 600
+    assert len(result["box_a"]["landmarks"]) == 5
+    code, _, err = run(capsys, "verify", run_dir, group, solo, "--face", "3", "1")
+    assert code == 2 and "face 3 asked for, but 2 faces were found" in err
+
+
+@pytest.mark.real_data
+def test_identify_all_faces(capsys, run_dir, two_face_photo, lfw_faces):  # noqa: F811
+    gallery = two_face_photo / "people"
+    gallery.mkdir()
+    lfw_faces[0].save(gallery / "Left.png")
+    lfw_faces[1].save(gallery / "Right.png")
+    code, out, _ = run(capsys, "identify", run_dir, two_face_photo / "group.png", "--gallery",
+                       gallery, "--all-faces", "--json")
+    results = json.loads(out)
+    assert code == 0 and len(results) == 2
+    assert [r["faces_found"] for r in results] == [2, 2]
+    assert results[0]["box"]["left"] < 600 < results[1]["box"]["left"]
+    code, out, _ = run(capsys, "identify", run_dir, two_face_photo / "group.png", "--gallery",
+                       gallery, "--all-faces")
+    assert out.startswith("face 1 of 2: box ") and "face 2 of 2: box " in out
+
+
+@pytest.mark.real_data
+def test_a_pretrained_folder_is_labelled_outside_data(capsys, tmp_path, two_face_photo):
+    from siamface.inference.pretrained import FORMAT
+
+    folder = tmp_path / "dlib-resnet"
+    folder.mkdir()
+    (folder / "pretrained.json").write_text(json.dumps({
+        "format": FORMAT, "name": "dlib-resnet", "label": "outside data", "scale": 10.0,
+        "offset": 6.0, "threshold": 0.0}))
+    solo = two_face_photo / "solo.png"
+    code, out, _ = run(capsys, "verify", folder, solo, solo)
+    assert code == 0 and out.splitlines()[0].startswith("same person: p = ")
+    assert out.splitlines()[0].endswith("[outside data]")
+    code, out, _ = run(capsys, "verify", folder, solo, solo, "--json")
+    assert json.loads(out)["label"] == "outside data"

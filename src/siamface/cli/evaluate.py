@@ -34,6 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="imported pairs files, e.g. pairsDevTest.txt")
     ev.add_argument("--ten-fold", action="store_true",
                     help="LFW View 2 on pairs.txt (with the DevTrain overlap caveat)")
+    ev.add_argument("--folder", type=Path, metavar="DIR",
+                    help="your own people: DIR/<Name>/ folders of photos, scored through the "
+                    "photo path (every matching pair, as many seeded non-matching ones)")
     ev.set_defaults(func=_evaluate)
 
 
@@ -73,17 +76,19 @@ def _evaluate(args: argparse.Namespace) -> int:
     from siamface.pipeline import evaluate
     from siamface.run_folder import Run
 
-    if not args.pairs and not args.ten_fold:
-        raise UsageError("nothing to evaluate: give --pairs FILE (e.g. pairsDevTest.txt) "
-                         "and/or --ten-fold")
+    if not args.pairs and not args.ten_fold and args.folder is None:
+        raise UsageError("nothing to evaluate: give --pairs FILE (e.g. pairsDevTest.txt), "
+                         "--ten-fold and/or --folder DIR")
     if args.one_shot and not args.pairs:
         raise UsageError("--one-shot draws its people from the --pairs files; give one")
     check_evaluation_arguments(args)
     run = Run(args.run)
     run.require_finished()
-    lfw = open_lfw(resolve_data_home(args.data_dir))
+    needs_lfw = args.pairs or args.ten_fold  # --folder alone: none
+    lfw = open_lfw(resolve_data_home(args.data_dir)) if needs_lfw else None
     evaluate(run, lfw, args.pairs, args.one_shot, args.trials, args.ten_fold, args.bootstrap,
-             plots=not args.no_plots, progress=not args.no_progress, on_result=printer(args))
+             plots=not args.no_plots, progress=not args.no_progress, on_result=printer(args),
+             folder=args.folder)
     print(f"report: {run.report_path}")
     return 0
 
@@ -96,6 +101,8 @@ def printer(args: argparse.Namespace) -> Callable[[str, dict[str, Any], Path], N
             print(format_metrics(result, folder))
         elif kind == "one_shot":
             print(format_one_shot(result))
+        elif kind == "folder":
+            print(format_folder(result, folder))
         else:
             print_ten_fold(result)
 
@@ -127,6 +134,25 @@ def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
         f"  {'confusion':<{width}}  {'':>10}  pred. diff  pred. same",
         f"  {'':<{width}}  {'different':>10}  {c['tn']:>10,}  {c['fp']:>10,}",
         f"  {'':<{width}}  {'same':>10}  {c['fn']:>10,}  {c['tp']:>10,}",
+        f"  files: {out_dir}/ (metrics.json, scores.csv"
+        + (", figures)" if (out_dir / "roc.png").is_file() else ")"),
+    ]
+    return "\n".join(lines)
+
+
+def format_folder(m: dict[str, Any], out_dir: Path) -> str:
+    """The summary of a folder evaluation (``evaluate --folder``)."""
+    c = m["confusion"]
+    lines = [
+        f"{m['folder']}: {m['photos']:,} photos of {m['people']:,} people, {m['pairs']:,} pairs "
+        f"({m['matching']:,} matching), threshold {m['threshold']:.4f} (logit, from validation)",
+        f"  accuracy at validation threshold  {m['accuracy']:.4f}{_ci(m, 'accuracy')}",
+        f"  AUC  {m['auc']:.4f}   EER  {m['eer']:.4f}   TAR at FAR 1%  "
+        f"{m['tar_at_far_0.01']:.4f}",
+        f"  confusion: same pairs {c['tp']:,} right, {c['fn']:,} wrong; different pairs "
+        f"{c['tn']:,} right, {c['fp']:,} wrong",
+        f"  no face found in {len(m['no_face'])} photo(s)"
+        + "".join(f"\n    {p}" for p in m["no_face"]),
         f"  files: {out_dir}/ (metrics.json, scores.csv"
         + (", figures)" if (out_dir / "roc.png").is_file() else ")"),
     ]

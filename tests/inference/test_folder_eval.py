@@ -1,0 +1,61 @@
+"""evaluate --folder: every matching pair, seeded others, metrics and figures, no-face photos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamface.inference.folder_eval import folder_pairs, people_photos
+from siamface.inference.gallery import GalleryError
+
+from .conftest import lfw_faces, write_tiny_run  # noqa: F401
+
+
+def test_pairs_are_every_matching_pair_and_as_many_others():
+    rows, labels = folder_pairs(["A", "A", "A", "B", "B", "C"], None, seed=0)
+    same = rows[labels == 1].tolist()
+    assert same == [[0, 1], [0, 2], [1, 2], [3, 4]]
+    different = rows[labels == 0]
+    assert len(different) == 4 and all(
+        ["A", "A", "A", "B", "B", "C"][i] != ["A", "A", "A", "B", "B", "C"][j]
+        for i, j in different)
+    again, _ = folder_pairs(["A", "A", "A", "B", "B", "C"], None, seed=0)
+    assert np.array_equal(rows, again)  # seeded
+
+
+def test_a_folder_needs_two_people(tmp_path):
+    (tmp_path / "Ann").mkdir()
+    Image.new("RGB", (10, 10)).save(tmp_path / "Ann" / "1.png")
+    with pytest.raises(GalleryError, match="at least two people"):
+        people_photos(tmp_path)
+
+
+@pytest.mark.real_data
+def test_folder_evaluation_writes_an_lfw_like_report(tmp_path, lfw_faces,  # noqa: F811
+                                                     monkeypatch):
+    from siamface import pipeline
+    from siamface.pipeline import evaluate
+    from siamface.run_folder import Run
+
+    # The tiny run has no training history for report.md; that report is tested elsewhere.
+    monkeypatch.setattr(pipeline, "write_run_report", lambda run: None)
+
+    people = tmp_path / "people"
+    for k, name in enumerate(["Ann", "Bo", "Cy"]):
+        (people / name).mkdir(parents=True)
+        lfw_faces[2 * k].save(people / name / "1.jpg")
+        lfw_faces[2 * k].transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(people / name / "2.jpg")
+    Image.new("RGB", (300, 300), (200, 190, 180)).save(people / "Cy" / "wall.jpg")
+    run = Run(write_tiny_run(tmp_path / "run"))
+    out = evaluate(run, None, folder=people, n_bootstrap=20)
+    m = out.folder
+    assert m["photos"] == 7 and m["people"] == 3 and m["matching"] == 3 and m["pairs"] == 6
+    assert m["no_face"] == [str(people / "Cy" / "wall.jpg")]
+    assert m["threshold"] == run.threshold and "accuracy_ci95" in m
+    folder = next(p for p in run.eval_dirs() if p.name.startswith("people-"))
+    assert json.loads((folder / "metrics.json").read_text())["pairs"] == 6
+    assert (folder / "roc.png").is_file() and (folder / "confusion.png").is_file()
+    assert len((folder / "scores.csv").read_text().splitlines()) == 7

@@ -1,0 +1,70 @@
+"""Every image kind people have reaches the photo path as upright 8-bit RGB; grey is noticed."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from siamface.data.preprocess import preset
+from siamface.inference.align import read_photo
+from siamface.inference.verifier import GreyPhotoWarning, Verifier
+
+from .conftest import random_photo, tiny_model
+
+
+def _kinds(tmp_path):
+    rgb = Image.fromarray(random_photo(9, size=(40, 60)))  # 60 wide, 40 tall
+    grey = rgb.convert("L")
+    deep = Image.fromarray(np.asarray(grey).astype(np.uint16) * 257)  # 16-bit grey
+    yield "png16.png", lambda p: deep.save(p)
+    yield "palette.png", lambda p: rgb.convert("P").save(p)
+    yield "la.png", lambda p: grey.convert("LA").save(p)
+    yield "grey.jpg", lambda p: grey.save(p)
+    yield "cmyk.jpg", lambda p: rgb.convert("CMYK").save(p)
+    yield "photo.webp", lambda p: rgb.save(p, "WEBP")
+    yield "rgba.png", lambda p: rgb.convert("RGBA").save(p)
+
+
+def test_every_kind_decodes_to_rgb(tmp_path):
+    for name, save in _kinds(tmp_path):
+        save(tmp_path / name)
+        photo, source = read_photo(tmp_path / name)
+        assert photo.mode == "RGB" and photo.size == (60, 40), name
+        assert source == str(tmp_path / name)
+
+
+def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
+    Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16)).save(tmp_path / "white.png")
+    photo, _ = read_photo(tmp_path / "white.png")
+    assert np.asarray(photo).min() == 255
+
+
+def test_heic_opens_where_pillow_heif_is_installed(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    Image.fromarray(random_photo(10, size=(64, 96))).save(tmp_path / "phone.heic")
+    photo, _ = read_photo(tmp_path / "phone.heic")
+    assert photo.mode == "RGB" and photo.size == (96, 64)
+
+
+def test_exif_rotated_webp_is_upright(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise
+    Image.fromarray(random_photo(11, size=(20, 40))).save(tmp_path / "side.webp", exif=exif)
+    photo, _ = read_photo(tmp_path / "side.webp")
+    assert photo.size == (20, 40)
+
+
+def test_a_grey_photo_for_an_rgb_model_is_noticed():
+    rgb_model = Verifier(tiny_model(), preset("face", 32, 3), 4.5, detect=False)
+    grey = np.asarray(Image.fromarray(random_photo(12)).convert("L"))
+    with pytest.warns(GreyPhotoWarning, match="black and white but the model compares colour"):
+        rgb_model.verify(grey, random_photo(12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GreyPhotoWarning)
+        rgb_model.verify(random_photo(12), random_photo(13))  # colour: no notice
+        grey_model = Verifier(tiny_model(), preset("face", 32, 1), 4.5, detect=False)
+        grey_model.align(grey)  # a grey model: nothing to say
