@@ -26,9 +26,10 @@ from siamface.data.lfw import DataNotFoundError, LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.evaluation.identification import evaluate_one_shot
+from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
 from siamface.evaluation.report import evaluate_pairs
-from siamface.reporting.eval_figures import plot_one_shot, plot_pair_evaluation
+from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
 from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
 from siamface.training.inputs import prepare_inputs
@@ -183,11 +184,13 @@ class Evaluation:
         metrics: Pairs file name -> its verification metrics.
         one_shot: Pairs file name -> its one-shot results.
         ten_fold: The View 2 results, when asked for.
+        open_set: The open-set identification results, when asked for.
     """
 
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     one_shot: dict[str, dict[str, Any]] = field(default_factory=dict)
     ten_fold: dict[str, Any] | None = None
+    open_set: dict[str, Any] | None = None
     folder: dict[str, Any] | None = None
 
 
@@ -202,10 +205,11 @@ def evaluate(
     plots: bool = True,
     progress: bool = True,
     on_result: ResultCallback | None = None,
+    identification: bool = False,
     folder: Path | None = None,
 ) -> Evaluation:
-    """Evaluate a finished run: each pairs file, one-shot on their people, View 2, a folder of
-    your own people's photos; then report.
+    """Evaluate a finished run: each pairs file, one-shot on their people, View 2, open-set
+    identification; then report.
 
     The model and the image cache are loaded once for all of them; each evaluation replaces
     its folder's files whole, and the run's report.md is rewritten at the end.
@@ -223,7 +227,9 @@ def evaluate(
         plots: Draw the figures.
         progress: Show a progress bar if the image cache must be built.
         on_result: Called as each result is ready, with its kind ("metrics", "one_shot",
-            "ten_fold", "folder"), the result and its folder (for printing).
+            "ten_fold", "open_set"), the result and its folder (for printing).
+        identification: Also evaluate open-set identification among DevTest people at
+            gallery sizes 10, 100 and all (``evaluate_open_set``).
         folder: A folder of ``<Name>/`` photo folders, scored through the photo path
             (``evaluate_folder``, result kind "folder"); ``lfw`` may be None when nothing else
             is asked for.
@@ -233,7 +239,7 @@ def evaluate(
     if folder is not None:
         out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
         notify("folder", out.folder, folder_dir)
-        if not pairs and not ten_fold:  # no LFW needed
+        if not pairs and not ten_fold and not identification:  # no LFW needed
             write_run_report(run)
             return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
@@ -256,6 +262,12 @@ def evaluate(
         folder = run.fresh_eval_dir(run.ten_fold_dir)
         out.ten_fold = evaluate_ten_fold(run, cache, lfw, folder)
         notify("ten_fold", out.ten_fold, folder)
+    if identification:
+        folder = run.fresh_eval_dir(run.open_set_dir)
+        out.open_set = evaluate_open_set(run, cache, lfw, folder)
+        if plots:
+            plot_open_set(out.open_set, folder)
+        notify("open_set", out.open_set, folder)
     write_run_report(run)
     return out
 

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_evaluation_arguments(ev, one_shot=[])
     ev.add_argument("--pairs", nargs="+", action="extend", default=[], metavar="FILE",
                     help="imported pairs files, e.g. pairsDevTest.txt")
+    ev.add_argument("--identification", action="store_true",
+                    help="open-set identification among DevTest people: galleries of 10, 100 "
+                    "and all, CMC and DIR at FPIR, thresholds set on validation people")
     ev.add_argument("--ten-fold", action="store_true",
                     help="LFW View 2 on pairs.txt (with the DevTrain overlap caveat)")
     ev.add_argument("--folder", type=Path, metavar="DIR",
@@ -76,17 +79,18 @@ def _evaluate(args: argparse.Namespace) -> int:
     from siamface.pipeline import evaluate
     from siamface.run_folder import Run
 
-    if not args.pairs and not args.ten_fold and args.folder is None:
+    if not args.pairs and not args.ten_fold and not args.identification and args.folder is None:
         raise UsageError("nothing to evaluate: give --pairs FILE (e.g. pairsDevTest.txt), "
-                         "--ten-fold and/or --folder DIR")
+                         "--identification, --ten-fold and/or --folder DIR")
     if args.one_shot and not args.pairs:
         raise UsageError("--one-shot draws its people from the --pairs files; give one")
     check_evaluation_arguments(args)
     run = Run(args.run)
     run.require_finished()
-    needs_lfw = args.pairs or args.ten_fold  # --folder alone: none
+    needs_lfw = args.pairs or args.ten_fold or args.identification  # --folder alone: none
     lfw = open_lfw(resolve_data_home(args.data_dir)) if needs_lfw else None
     evaluate(run, lfw, args.pairs, args.one_shot, args.trials, args.ten_fold, args.bootstrap,
+             identification=args.identification,
              plots=not args.no_plots, progress=not args.no_progress, on_result=printer(args),
              folder=args.folder)
     print(f"report: {run.report_path}")
@@ -103,6 +107,8 @@ def printer(args: argparse.Namespace) -> Callable[[str, dict[str, Any], Path], N
             print(format_one_shot(result))
         elif kind == "folder":
             print(format_folder(result, folder))
+        elif kind == "open_set":
+            print(format_open_set(result))
         else:
             print_ten_fold(result)
 
@@ -191,3 +197,23 @@ def print_ten_fold(t: dict[str, Any]) -> None:
                  if "auc" in r else "")
         print(f"  {label}: {r['pairs']:,} pairs ({r['matching']:,} matching): "
               f"{_fold_cell(r)}{extra}")
+
+
+def format_open_set(o: dict[str, Any]) -> str:
+    """The table of one open_set.json: a row per gallery size."""
+    lines = [f"Open-set identification: {o['people']:,} DevTest people, galleries of their "
+             "first images; thresholds for the gallery size set on validation people",
+             f"  {'enrolled':>8}  {'rank-1':>6}  {'rank-5':>6}  {'DIR@1%':>6}  {'DIR@10%':>7}  "
+             f"{'impostors named':>15}  {'(at the verification threshold)':>31}"]
+    for g in o["galleries"]:
+        if "skipped" in g:
+            lines.append(f"  {g['gallery_size']:>8,}  skipped: {g['skipped']}")
+            continue
+        chosen, verification = g["gallery_threshold"], g["verification_threshold"]
+        lines.append(
+            f"  {g['gallery_size']:>8,}  {g['cmc']['1']['rate']:>6.3f}  "
+            f"{g['cmc']['5']['rate']:>6.3f}  {g['dir_at_fpir']['0.01']['dir']['rate']:>6.3f}  "
+            f"{g['dir_at_fpir']['0.1']['dir']['rate']:>7.3f}  "
+            f"{chosen['impostors_named']['rate']:>15.3f}  "
+            f"{verification['impostors_named']['rate']:>31.3f}")
+    return "\n".join(lines)
