@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from siamface.errors import SiamfaceWarning
-from siamface.inference.face_detection import FaceBox, FaceDetector, NoFaceError
+from siamface.inference.face_detection import FaceBox, FaceDetector, largest, shrunk
 
 MODELS_PACKAGE = "face_recognition_models"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -99,18 +99,7 @@ class DlibDetector:
         Args:
             grey: (H, W) uint8 grey image.
         """
-        import cv2
-
-        if grey.ndim != 2 or grey.dtype != np.uint8:
-            raise ValueError(
-                f"expected an (H, W) uint8 grey image, got shape {grey.shape} and {grey.dtype}"
-            )
-        height, width = grey.shape
-        shrink = max(1.0, self.min_size_fraction * min(height, width) / HOG_FACE_PX)
-        small = grey
-        if shrink > 1:
-            size = (round(width / shrink), round(height / shrink))
-            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        small, shrink = shrunk(grey, self.min_size_fraction * min(grey.shape), HOG_FACE_PX)
         rects, _, _ = self._hog.run(small, self.upsample, self.threshold)
         # dlib's right/bottom are inclusive pixels; FaceBox's are exclusive. Landmarks are
         # placed on the full-resolution picture: sharper than on the shrunk one.
@@ -138,15 +127,9 @@ class DlibDetector:
         Raises:
             NoFaceError: no face was found.
         """
-        boxes = self.detect_all(grey)
-        if not boxes:
-            raise NoFaceError(
-                f"no face found in {source} (dlib's HOG detector finds faces of at least "
-                f"{self.min_size_fraction:.0%} of the shorter side turned less than about 30 "
-                "degrees; for images that are already aligned LFW-style 250x250 frames, skip "
-                "detection)"
-            )
-        return boxes[0]
+        return largest(self.detect_all(grey), source, "dlib's HOG detector finds faces of at "
+                       f"least {self.min_size_fraction:.0%} of the shorter side turned less "
+                       "than about 30 degrees")
 
 
 def default_detector() -> Detector:

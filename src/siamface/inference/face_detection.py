@@ -105,17 +105,8 @@ class FaceDetector:
         """
         import cv2
 
-        if grey.ndim != 2 or grey.dtype != np.uint8:
-            raise ValueError(
-                f"expected an (H, W) uint8 grey image, got shape {grey.shape} and {grey.dtype}"
-            )
-        height, width = grey.shape
-        min_face = self.min_size_fraction * min(height, width)  # in image pixels
-        shrink = max(1.0, min_face / self.min_face_px)
-        small = grey
-        if shrink > 1:
-            size = (round(width / shrink), round(height / shrink))
-            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        min_face = self.min_size_fraction * min(grey.shape)  # in image pixels
+        small, shrink = shrunk(grey, min_face, self.min_face_px)
         # Equalising the histogram makes the cascade's Haar features less sensitive to exposure,
         # as in OpenCV's own face-detection samples.
         small = cv2.equalizeHist(small)
@@ -142,14 +133,40 @@ class FaceDetector:
         Raises:
             NoFaceError: no face was found.
         """
-        boxes = self.detect_all(grey)
-        if not boxes:
-            raise NoFaceError(
-                f"no face found in {source} (the Haar detector finds roughly frontal faces of "
-                f"at least {self.min_size_fraction:.0%} of the shorter side; for images that "
-                "are already aligned LFW-style 250x250 frames, skip detection)"
-            )
-        return boxes[0]
+        return largest(self.detect_all(grey), source, "the Haar detector finds roughly "
+                       f"frontal faces of at least {self.min_size_fraction:.0%} of the shorter "
+                       "side")
+
+
+def shrunk(grey: np.ndarray, face: float, face_px: float) -> tuple[np.ndarray, float]:
+    """A grey image shrunk so that a face ``face`` pixels wide becomes ``face_px`` wide (never
+    enlarged), and the factor it was shrunk by: detectors search far fewer pixels.
+
+    Args:
+        grey: (H, W) uint8 grey image.
+        face: The smallest face searched for, image pixels.
+        face_px: The width the detector wants that face at.
+    """
+    import cv2
+
+    if grey.ndim != 2 or grey.dtype != np.uint8:
+        raise ValueError(
+            f"expected an (H, W) uint8 grey image, got shape {grey.shape} and {grey.dtype}"
+        )
+    height, width = grey.shape
+    shrink = max(1.0, face / face_px)
+    if shrink == 1:
+        return grey, 1.0
+    size = (round(width / shrink), round(height / shrink))
+    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), shrink
+
+
+def largest(boxes: list[FaceBox], source: str | Path, what_it_finds: str) -> FaceBox:
+    """The first (largest) of ``boxes``; NoFaceError naming ``source`` when there is none."""
+    if not boxes:
+        raise NoFaceError(f"no face found in {source} ({what_it_finds}; for images that are "
+                          "already aligned LFW-style 250x250 frames, skip detection)")
+    return boxes[0]
 
 
 def _load_cascade():  # -> cv2.CascadeClassifier

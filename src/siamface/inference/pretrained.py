@@ -13,9 +13,9 @@ The folder holds ``pretrained.json``: the model's name, its label, and the decis
 like every siamface model's, on validation pairs of DevTrain people only (a person-disjoint
 split of pairsDevTrain, seed 0, as training makes it; never DevTest). The rule is a logistic
 calibration of the descriptors' Euclidean distance, ``logit = offset - scale * distance``, so
-``p`` reads as a probability, with the logit threshold of best validation accuracy. A trained
-head on the embeddings was not added: the plain distance already separates validation pairs
-(see the recorded validation accuracy).
+``p`` reads as a probability, with the logit threshold of best validation accuracy. A small
+trained head on the embeddings is not built: whether one would beat the plain distance on
+validation has not been measured yet.
 """
 
 from __future__ import annotations
