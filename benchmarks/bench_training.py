@@ -16,11 +16,12 @@ pass, fp32 loss and optimizer state). Each case's GFLOP/s are reported against t
 the precision it used: torch.mm of fp32 or of bf16 matrices, measured in the same run, and the
 theoretical peak of that precision (for bf16 only where the CPU has AMX-BF16 or AVX512-BF16;
 without them PyTorch emulates bf16, far slower than fp32, and the reference is measured on
-smaller matrices so that it ends). Cases can be chosen with ``--cases``; a run of only some of
-them is merged into the existing JSON under ``runs`` (the earlier figures are kept):
+smaller matrices so that it ends, and a bf16 case there gets no epoch estimate). Cases can be
+chosen with ``--cases``; a run of only some of them is merged into the existing JSON under
+``runs`` (the earlier figures are kept):
 
     .venv/bin/python benchmarks/bench_training.py --home /tmp/siamdata \
-        --cases default,default_bf16 --bf16-warmup 1 --bf16-steps 2 --no-epoch-estimate
+        --cases default,default_bf16 --bf16-warmup 1 --bf16-steps 3     # about 4 minutes here
 
 FLOPs are ``siamface.models.count_flops`` (2 x the multiply-accumulates of the conv and linear
 layers) per image, times 3 for a training step: the backward pass computes the gradients of
