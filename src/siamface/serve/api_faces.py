@@ -79,5 +79,8 @@ def _verify(ctx: ServerContext, data_a: bytes, data_b: bytes) -> VerifyResponse:
         probability=result.probability, logit=result.logit, threshold=result.threshold,
         threshold_probability=result.threshold_probability, distance=result.distance,
         box_a=Box.of(result.box_a), box_b=Box.of(result.box_b),
+        faces_a=result.faces_a, faces_b=result.faces_b,
+        boxes_a=[Box.of(box) for box in result.boxes_a],
+        boxes_b=[Box.of(box) for box in result.boxes_b], label=result.label,
         photo_a=photo_out(a), photo_b=photo_out(b),
     )

@@ -1,24 +1,26 @@
 """FaceService: what the server does with photos, on the worker pool's threads.
 
-Each worker thread has its own Verifier and face detector (an OpenCV cascade classifier keeps
-scratch buffers in itself, so one must not run on two threads at once); they share the one
-model, loaded once, which only reads its weights. A photo is aligned once: the detector
-counts the faces it finds on the way, and the aligned face goes on to ``Verifier.verify`` and
-``Gallery.identify`` as it is.
+Each worker thread has its own Verifier and so its own face detector (the default one, dlib's
+with landmarks where installed; neither an OpenCV cascade nor a detector with scratch buffers
+may run on two threads at once); they share the one model, loaded once, which only reads its
+weights. A photo is aligned once, which also counts its faces, and the aligned face goes on to
+``Verifier.verify`` and ``Gallery.identify`` as it is. The per-photo notices of the command
+line (several faces, a grey photo) are not printed: the response carries those facts.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.inference.align import AlignedFace, ImageInput
-from siamface.inference.face_detection import FaceDetector, NoFaceError
+from siamface.inference.face_detection import NoFaceError
 from siamface.inference.gallery import Gallery, Identification
 from siamface.inference.verifier import Verification, Verifier
 from siamface.serve.problems import ApiError
@@ -38,17 +40,6 @@ class Face:
     faces_found: int | None
     width: int
     height: int
-
-
-class FaceCounter(FaceDetector):
-    """A FaceDetector that remembers how many faces its last search found (used by one thread)."""
-
-    last_count = 0
-
-    def detect_all(self, grey: np.ndarray) -> list:
-        boxes = super().detect_all(grey)
-        self.last_count = len(boxes)
-        return boxes
 
 
 class AlignedFaceVerifier(Verifier):
@@ -79,11 +70,12 @@ class FaceService:
         """
         verifier = self._thread_verifier()
         try:
-            aligned = verifier.align(photo)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SiamfaceWarning)  # faces_found says it
+                aligned = verifier.align(photo)
         except NoFaceError as err:
             raise ApiError(422, field, f"{field}: {err}") from None
-        found = verifier.detector.last_count if verifier.detect else None
-        return Face(aligned, found, photo.width, photo.height)
+        return Face(aligned, aligned.faces_found, photo.width, photo.height)
 
     def verify(self, a: Face, b: Face) -> Verification:
         """The verdict on two aligned photos."""
@@ -122,7 +114,7 @@ class FaceService:
             base = self.verifier
             verifier = AlignedFaceVerifier(
                 base.model, base.preprocessing, base.threshold, detect=base.detect,
-                flip_tta=base.flip_tta, batch_size=base.batch_size, detector=FaceCounter(),
+                flip_tta=base.flip_tta, batch_size=base.batch_size,
             )
             self._local.verifier = verifier
         return verifier

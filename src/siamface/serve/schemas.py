@@ -46,6 +46,11 @@ class VerifyResponse(BaseModel):
     distance: float
     box_a: Box | None
     box_b: Box | None
+    faces_a: int | None = Field(description="faces found in photo a; null without detection")
+    faces_b: int | None
+    boxes_a: list[Box] = Field(description="every face found in photo a, largest first")
+    boxes_b: list[Box]
+    label: str | None = Field(description='"outside data" for a pretrained model, else null')
     photo_a: Photo
     photo_b: Photo
 
