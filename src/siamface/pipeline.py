@@ -9,6 +9,7 @@ model, and a run's model and image cache are loaded once for all of its evaluati
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 import sys
@@ -28,13 +29,16 @@ from siamface.data.protocol import PairsFile, read_pairs
 from siamface.evaluation.identification import evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
-from siamface.evaluation.report import evaluate_pairs
+from siamface.evaluation.report import PairEvaluation, evaluate_pairs, verification_metrics
+from siamface.inference.folder_eval import people_photos, score_folder
+from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
 from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import FitResult, Trainer
 from siamface.utils.allocator import keep_freed_memory
+from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
@@ -248,7 +252,7 @@ def evaluate(
         folder = run.fresh_eval_dir(folder)
         metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)
         if plots:
-            plot_pair_evaluation(run, scored, metrics, cache, folder)
+            plot_pair_evaluation(run, scored, metrics, cache.images, folder)
         out.metrics[name] = metrics
         notify("metrics", metrics, folder)
         if one_shot:
@@ -289,14 +293,6 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
     Returns:
         The metrics and the evaluation folder.
     """
-    import hashlib
-    from types import SimpleNamespace
-
-    from siamface.evaluation.report import PairEvaluation, verification_metrics
-    from siamface.inference.folder_eval import people_photos, score_folder
-    from siamface.inference.verifier import Verifier
-    from siamface.utils.atomic import write_json_atomic, write_text_atomic
-
     listing = "\n".join(str(p.relative_to(folder)) for _, p in people_photos(folder))
     digest = hashlib.sha256(listing.encode()).hexdigest()
     scored = score_folder(Verifier(run.model, run.preprocessing, run.threshold), folder)
@@ -310,10 +306,8 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
         f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
         for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
     if plots:
-        # The galleries read the aligned faces as an image cache's rows.
         result = PairEvaluation([], scored.rows, scored.scores, scored.labels)
-        plot_pair_evaluation(run, result, metrics, SimpleNamespace(images=scored.images),
-                             out_dir)
+        plot_pair_evaluation(run, result, metrics, scored.images, out_dir)
     return metrics, out_dir
 
 

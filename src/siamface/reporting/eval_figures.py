@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from siamface.data.cache import ImageCache
 from siamface.evaluation.metrics import roc_curve
 from siamface.evaluation.report import FARS, PairEvaluation
 from siamface.reporting.eval_plots import (
@@ -26,14 +25,15 @@ GALLERY_SIZE = 12
 
 
 def plot_pair_evaluation(run: Run, result: PairEvaluation, metrics: dict[str, Any],
-                         cache: ImageCache, out_dir: Path) -> None:
+                         images: np.ndarray, out_dir: Path) -> None:
     """Draw the figures of one pairs file's evaluation into ``out_dir``.
 
     Args:
         run: The evaluated run (for its learning curves).
         result: The scored pairs.
         metrics: Their metrics (``evaluate_pairs``).
-        cache: The images the pairs were scored on (for the galleries).
+        images: (N, C, H, W) uint8 images the pairs' rows index (for the galleries): an
+            image cache's, or a folder's aligned faces.
         out_dir: The evaluation's folder.
     """
     logits, labels, threshold = result.logits, result.labels, metrics["threshold"]
@@ -59,8 +59,8 @@ def plot_pair_evaluation(run: Run, result: PairEvaluation, metrics: dict[str, An
             continue
         rows = result.rows[chosen]
         plot_pair_gallery(
-            cache.images[rows[:, 0]],
-            cache.images[rows[:, 1]],
+            images[rows[:, 0]],
+            images[rows[:, 1]],
             logits[chosen], labels[chosen], predicted[chosen], out_dir / f"gallery_{name}.png",
             title=f"Most confident {name} decisions (threshold {threshold:.2f})",
         )
