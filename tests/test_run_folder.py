@@ -166,3 +166,30 @@ def test_any_model_json_loads_or_fails_with_a_siamface_error(finished, key, valu
             _ = (run.threshold, run.best_epoch, run.preprocessing, run.model)
     finally:
         finished.model_meta_path.write_text(original)
+
+
+def test_the_gallery_calibration_round_trips_and_follows_the_weights(finished):
+    assert finished.gallery_calibration() is None  # none written yet
+    finished.write_gallery_calibration(torch.tensor([3.0, 2.5, 2.5, -1.0]), 40, 9)
+    scores, pairs = finished.gallery_calibration()
+    assert scores.tolist() == [3.0, 2.5, 2.5, -1.0] and pairs == 40
+    save_weights(finished.model, finished.weights_path)  # the same weights: still valid
+    assert finished.gallery_calibration() is not None
+    with torch.no_grad():
+        next(finished.model.parameters()).add_(1.0)
+    save_weights(finished.model, finished.weights_path)  # another model (e.g. resumed)
+    assert finished.gallery_calibration() is None  # made for weights the run no longer has
+
+
+@pytest.mark.parametrize(("scores", "pairs", "message"), [
+    (torch.tensor([1.0, 2.0]), 10, "descending order"),
+    (torch.tensor([float("nan")]), 10, "descending order"),
+    (torch.tensor([2.0, 1.0]), 1, "'pairs' must be a count of at least 2"),
+])
+def test_a_broken_gallery_calibration_is_named(finished, scores, pairs, message):
+    finished.write_gallery_calibration(scores, pairs, 3)
+    with pytest.raises(RunFolderError, match=f"gallery_calibration.safetensors: .*{message}"):
+        finished.gallery_calibration()
+    finished.gallery_calibration_path.write_bytes(b"not safetensors")
+    with pytest.raises(RunFolderError, match="not a readable safetensors file"):
+        finished.gallery_calibration()

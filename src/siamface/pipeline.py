@@ -26,6 +26,7 @@ from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import DataNotFoundError, LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.data.protocol import PairsFile, read_pairs
+from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
@@ -171,6 +172,7 @@ def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progr
         result = trainer.fit(on_epoch_end)
         run.save_model(trainer.model, config, result.threshold, result.best_epoch,
                        result.stopped_because, result.history)
+        calibrate_gallery(run, inputs.cache, lfw)  # for identification's gallery thresholds
         return run, result
     finally:
         logging.getLogger("siamface").removeHandler(handler)
@@ -248,6 +250,8 @@ def evaluate(
             return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
     cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
+    if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
+        calibrate_gallery(run, cache, lfw)
     for name, (pairs_file, folder) in zip(pairs, files, strict=True):
         folder = run.fresh_eval_dir(folder)
         metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)

@@ -8,6 +8,9 @@
     checkpoints/       one folder per epoch (see siamface.training.checkpoint)
     model.safetensors  the chosen model's weights, and model.json: its config, preprocessing,
     model.json         the threshold chosen on validation data, and the epoch it comes from
+    gallery_calibration.safetensors
+                       the chosen model's highest scores of different validation people, from
+                       which identification sets a threshold for a gallery's size
     eval/<stem>/       one folder per evaluated pairs file (metrics.json, scores.csv, ...), and
                        eval/ten-fold/ for LFW's View 2 protocol
     report.md          the run's report, and learning_curves.png beside it; report.html the
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import safetensors
+import safetensors.torch
 import torch
 
 from siamface.config import Config, load_config, save_resolved
@@ -35,7 +39,7 @@ from siamface.data.preprocess import Preprocessing
 from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
-from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.atomic import atomic_path, write_json_atomic, write_text_atomic
 from siamface.utils.hashing import sha256_file
 
 # The columns of summary.csv, in order: one row per epoch.
@@ -115,6 +119,10 @@ class Run:
     @property
     def model_meta_path(self) -> Path:
         return self.path / "model.json"
+
+    @property
+    def gallery_calibration_path(self) -> Path:
+        return self.path / "gallery_calibration.safetensors"
 
     @property
     def lock_path(self) -> Path:
@@ -310,6 +318,46 @@ class Run:
             "validation": history[best_epoch - 1],
             "weights_sha256": sha256_file(self.weights_path),
         })
+
+    def write_gallery_calibration(self, scores: torch.Tensor, pairs: int,
+                                  people: int) -> None:
+        """Keep the chosen model's highest different-person validation scores.
+
+        Args:
+            scores: (T,) the highest scores, descending.
+            pairs: How many different-person pairs they are the highest of.
+            people: How many validation people the pairs are made of.
+        """
+        with atomic_path(self.gallery_calibration_path) as tmp:
+            safetensors.torch.save_file(
+                {"scores": scores.to(torch.float32).contiguous()}, str(tmp),
+                metadata={"pairs": str(pairs), "people": str(people),
+                          "weights_sha256": sha256_file(self.weights_path)})
+
+    def gallery_calibration(self) -> tuple[torch.Tensor, int] | None:
+        """The (T,) scores and pair count ``write_gallery_calibration`` kept, checked; None
+        when there are none or they belong to other weights than the run's model now."""
+        path = self.gallery_calibration_path
+        if not path.is_file():
+            return None
+        try:
+            with safetensors.safe_open(str(path), "pt") as fh:
+                meta, names = fh.metadata() or {}, fh.keys()
+                scores = fh.get_tensor("scores") if "scores" in names else None
+        except (safetensors.SafetensorError, OSError, ValueError) as err:
+            raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
+        if meta.get("weights_sha256") != sha256_file(self.weights_path):
+            return None  # made for a model this run no longer has
+        pairs = meta.get("pairs", "")
+        if (scores is None or scores.ndim != 1 or scores.numel() == 0
+                or not bool(torch.isfinite(scores).all())
+                or bool((scores[1:] > scores[:-1]).any())):
+            raise RunFolderError(f"{path}: expected a 'scores' tensor of finite values in "
+                                 "descending order")
+        if not pairs.isdigit() or int(pairs) < scores.numel():
+            raise RunFolderError(f"{path}: metadata 'pairs' must be a count of at least "
+                                 f"{scores.numel()}, got {pairs!r}")
+        return scores, int(pairs)
 
 
 def read_summary_csv(path: str | Path) -> list[dict[str, float]]:

@@ -6,6 +6,7 @@ import json
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 from inference.conftest import (
@@ -15,6 +16,8 @@ from inference.conftest import (
     write_tiny_run,
 )
 from siamface.cli.main import main
+from siamface.evaluation.open_set import ImpostorTail
+from siamface.run_folder import Run
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +78,34 @@ def test_verify_missing_photo_or_run(capsys, run_dir, photos, tmp_path):
 
 
 def test_identify_prints_a_ranked_table(capsys, run_dir, photos):
-    code, out, _ = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
+    code, out, err = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
                        photos / "gallery", "--top-k", "2", "--no-detect")
     lines = out.splitlines()
     assert code == 0 and lines[0] == "identified: Bo"
     assert [line.split()[1] for line in lines[2:4]] == ["Bo", lines[3].split()[1]]
-    assert len(lines) == 5 and lines[4].startswith("threshold: p >= 0.989")
+    assert len(lines) == 6 and lines[4].startswith("threshold: p >= 0.989")
+    assert "one-to-one verification threshold" in lines[4]  # the tiny run has no calibration
+    assert lines[5].startswith("margin over the second-best: ")
+    assert "siamface: note: this model has no gallery calibration" in err
+
+
+def test_identify_at_the_threshold_for_the_gallerys_size(capsys, run_dir, photos):
+    scores = torch.linspace(4.9, -5.0, 20_001)  # different-person scores, descending
+    Run(run_dir).write_gallery_calibration(scores, 20_001, 30)
+    try:
+        code, out, err = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
+                             photos / "gallery", "--no-detect", "--json", "--fpir", "0.05")
+        result = json.loads(out)
+        assert code == 0 and err == "" and result["name"] == "Bo"
+        assert (result["threshold_kind"], result["gallery_size"], result["target_fpir"]) == (
+            "gallery", result["people"], 0.05)
+        tail = ImpostorTail(scores.double().numpy(), 20_001)
+        assert result["threshold"] == tail.threshold(result["people"], 0.05).threshold
+        code, _, err = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
+                           photos / "gallery", "--no-detect", "--fpir", "0.5")
+        assert code == 2 and err == "siamface: error: target_fpir must be in (0, 0.1], got 0.5\n"
+    finally:
+        Run(run_dir).gallery_calibration_path.unlink()
 
 
 def test_identify_with_a_saved_gallery(capsys, run_dir, photos, tmp_path):

@@ -5,13 +5,14 @@ import pytest
 
 from siamface.evaluation.metrics import MetricError
 from siamface.evaluation.open_set import (
+    MAX_TARGET_FPIR,
+    ImpostorTail,
     cmc,
     dir_at,
     fpir,
     named_wrongly,
     rank_probes,
     threshold_at_fpir,
-    threshold_for_gallery,
 )
 
 # Gallery: people 0, 1, 2. Probes: person 0 and 1 (mated), people 5 and 6 (impostors).
@@ -53,21 +54,35 @@ def test_threshold_at_fpir_lets_through_exactly_the_allowed_impostors():
         assert int((best >= t).sum()) == passing, target
 
 
-def test_threshold_for_gallery_by_hand():
-    scores = np.arange(100.0)  # one-to-one different-person scores 0, 1, ..., 99
-    one = threshold_for_gallery(scores, gallery_size=1, target_fpir=0.1)
+def test_gallery_threshold_by_hand():
+    tail = ImpostorTail.from_scores(np.arange(100.0)[::-1])  # scores 0, 1, ..., 99
+    assert tail.pairs == 100 and tail.scores.tolist() == [99, 98, 97, 96, 95, 94, 93, 92, 91,
+                                                           90, 89]  # top 10% and one more
+    one = tail.threshold(gallery_size=1, target_fpir=0.1)
     assert 89 < one.threshold < 90 and not one.extrapolated  # 10 of 100 pass
-    ten = threshold_for_gallery(scores, gallery_size=10, target_fpir=0.1)
+    ten = tail.threshold(gallery_size=10, target_fpir=0.1)
     assert 98 < ten.threshold < 99  # 1% per comparison: 1 - 0.99^10 = 9.6% <= 10%
-    huge = threshold_for_gallery(scores, gallery_size=100, target_fpir=0.01)
+    huge = tail.threshold(gallery_size=100, target_fpir=0.01)
     assert huge.extrapolated and huge.threshold > 99  # beyond what 100 scores resolve
+
+
+def test_the_tail_gives_the_thresholds_all_scores_give():
+    scores = np.random.default_rng(1).normal(size=10_001)
+    tail = ImpostorTail.from_scores(scores)
+    for size in (1, 3, 50):
+        for target in (0.001, 0.01, MAX_TARGET_FPIR):
+            t = tail.threshold(size, target).threshold
+            allowed = 1 - (1 - target) ** (1 / size)  # one comparison's pass rate
+            assert np.mean(scores >= t) <= allowed
+            lower = scores[scores < t].max()  # the lowest such threshold: one score lower ...
+            assert np.mean(scores >= lower) > allowed  # ... lets too many through
 
 
 def test_a_gallery_threshold_keeps_impostors_near_the_target_fpir():
     rng = np.random.default_rng(0)
-    calibration = rng.normal(size=200_000)  # different-person scores, as from validation
+    tail = ImpostorTail.from_scores(rng.normal(size=200_000))  # as from validation
     for size in (10, 50):
-        t = threshold_for_gallery(calibration, size, target_fpir=0.05).threshold
+        t = tail.threshold(size, target_fpir=0.05).threshold
         impostors = rng.normal(size=(4000, size)).max(axis=1)  # best score of each impostor
         rate = float(np.mean(impostors >= t))
         assert rate == pytest.approx(0.05, abs=0.012), size  # 3 standard errors
@@ -88,4 +103,8 @@ def test_bad_inputs_are_metric_errors():
     with pytest.raises(MetricError, match="target FPIR"):
         threshold_at_fpir(np.array([0.1]), 1.0)
     with pytest.raises(MetricError, match="gallery_size >= 1"):
-        threshold_for_gallery(np.arange(3.0), 0)
+        ImpostorTail.from_scores(np.arange(3.0)).threshold(0)
+    with pytest.raises(MetricError, match=r"target_fpir <= 0\.1"):
+        ImpostorTail.from_scores(np.arange(3.0)).threshold(5, 0.2)
+    with pytest.raises(MetricError, match="finite"):
+        ImpostorTail.from_scores(np.array([0.1, np.nan]))

@@ -72,3 +72,24 @@ def write_tiny_run(run_dir: Path, threshold: float = 4.5) -> Path:
     run.save_config(config)
     run.save_model(model, config, threshold, 1, "epochs", [{"epoch": 1}])
     return run_dir
+
+
+def save(path: Path, seed: int) -> Path:
+    """Write random_photo(seed) to path (folders made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(random_photo(seed)).save(path)
+    return path
+
+
+@pytest.fixture
+def people(tmp_path) -> Path:
+    """Ann (one file), Bo (a folder of two photos), Cy and Di (one file each)."""
+    root = tmp_path / "people"
+    save(root / "Ann.png", 10)
+    save(root / "Bo" / "1.png", 11)
+    save(root / "Bo" / "2.png", 12)
+    save(root / "Cy.jpg", 13)
+    save(root / "Di.png", 14)
+    (root / "notes.txt").write_text("not a photo")
+    save(root / ".hidden.png", 15)
+    return root

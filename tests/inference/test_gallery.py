@@ -5,41 +5,23 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-from pathlib import Path
 
 import pytest
 import safetensors.torch
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from siamface.errors import SiamfaceError
 from siamface.inference.gallery import Gallery, GalleryError, gallery_photos
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import WriteError
 
-from .conftest import IDENTICAL_LOGIT, random_photo, tiny_model
+from .conftest import IDENTICAL_LOGIT, tiny_model
 
-
-def save(path: Path, seed: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(random_photo(seed)).save(path)
-    return path
-
-
-@pytest.fixture
-def people(tmp_path) -> Path:
-    """Ann (one file), Bo (a folder of two photos), Cy and Di (one file each)."""
-    root = tmp_path / "people"
-    save(root / "Ann.png", 10)
-    save(root / "Bo" / "1.png", 11)
-    save(root / "Bo" / "2.png", 12)
-    save(root / "Cy.jpg", 13)
-    save(root / "Di.png", 14)
-    (root / "notes.txt").write_text("not a photo")
-    save(root / ".hidden.png", 15)
-    return root
+# These tests use a verifier without gallery calibration (test_gallery_threshold.py has both).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::siamface.inference.gallery.GalleryThresholdWarning")
 
 
 def test_layout_names_from_stems_and_folders(people):
@@ -201,7 +183,8 @@ def test_a_full_disk_while_saving_names_the_file(tiny_verifier, people, tmp_path
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
                     lambda kids: st.lists(kids, max_size=4)
                     | st.dictionaries(st.text(max_size=8), kids, max_size=4), max_leaves=12),
-       st.sampled_from(["names", "sources", "settings", "version", "format", None]))
+       st.sampled_from(["names", "sources", "settings", "version", "format", "threshold",
+                        None]))
 def test_any_gallery_index_loads_or_fails_with_a_gallery_error(
         tiny_verifier, saved_gallery, value, key):
     index = json.loads((saved_gallery / "gallery.json").read_text())

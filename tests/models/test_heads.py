@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from siamface.models import heads
 from siamface.models.heads import (
     CosineHead,
     EuclideanHead,
@@ -112,3 +113,27 @@ def test_logits_train_every_head_parameter(name: str) -> None:
 def test_invalid_options(name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_head(name, dim=3, **kwargs)
+
+
+@pytest.mark.parametrize("name", list_heads())
+def test_logit_matrix_equals_the_pairwise_logits(name: str, monkeypatch) -> None:
+    torch.manual_seed(0)
+    head = build_head(name, dim=8)
+    with torch.no_grad():
+        for p in head.parameters():  # away from the initial values, so every term counts
+            p.add_(0.3 * torch.randn_like(p))
+    probes, gallery = torch.randn(5, 8), torch.randn(7, 8)
+    gallery[3] = probes[1]  # a zero distance, where the Euclidean expansion could go negative
+    pairs = head(probes.repeat_interleave(7, 0), gallery.repeat(5, 1)).logits.reshape(5, 7)
+    monkeypatch.setattr(heads, "CHUNK_ELEMENTS", 2 * 7 * 8)  # weighted_l1: 3 chunks of probes
+    with torch.no_grad():
+        matrix = head.logit_matrix(probes, head.prepare_gallery(gallery))
+    assert matrix.shape == (5, 7)
+    torch.testing.assert_close(matrix, pairs.detach(), atol=1e-4, rtol=1e-5)
+
+
+def test_squared_distances_by_hand() -> None:
+    prepared = heads.with_squared_norms(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+    assert prepared.tolist() == [[3.0, 4.0, 25.0], [0.0, 0.0, 0.0]]
+    d2 = heads.squared_distances(torch.tensor([[0.0, 0.0], [3.0, 4.0]]), prepared)
+    assert d2.tolist() == [[25.0, 0.0], [0.0, 25.0]]

@@ -5,7 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import torch
 
+from inference.conftest import write_tiny_run
+from siamface.evaluation.open_set import ImpostorTail
+from siamface.inference.verifier import Verifier
+from siamface.run_folder import Run
 from siamface.serve.guards import ServeOptions
 
 from .conftest import THRESHOLD, other_model_verifier, photo
@@ -141,3 +146,35 @@ def test_concurrent_enrolls_are_all_kept(client):
     assert codes == [201] * len(names)
     people = client.get("/api/galleries/crowd/people").json()
     assert [p["name"] for p in people] == names and {p["photos"] for p in people} == {1}
+
+
+def test_a_calibrated_model_names_at_the_threshold_for_the_gallerys_size(make_client,
+                                                                         tmp_path):
+    run = Run(write_tiny_run(tmp_path / "calibrated", threshold=THRESHOLD))
+    scores = torch.linspace(4.9, -5.0, 20_001)  # different-person validation scores
+    run.write_gallery_calibration(scores, 20_001, 30)
+    tail = ImpostorTail(scores.double().numpy(), 20_001)
+    client = make_client(verifier=Verifier.from_run(run.path, detect=False))
+    assert client.post("/api/galleries", json={"name": "staff"}).status_code == 201
+    for name, seed in (("Ann", 1), ("Bo", 2), ("Cy", 3)):
+        assert enroll(client, "staff", name, seed).status_code == 201
+    body = identify(client, "staff", 2).json()
+    assert body["name"] == "Bo" and body["threshold_kind"] == "gallery"
+    assert (body["gallery_size"], body["people"], body["target_fpir"]) == (3, 3, 0.01)
+    assert body["threshold"] == tail.threshold(3, 0.01).threshold
+    first, second = body["candidates"][:2]
+    assert body["margin"] == pytest.approx(first["logit"] - second["logit"])
+    loose = client.post("/api/galleries/staff/identify", params={"fpir": 0.1},
+                        files={"photo": ("probe.png", photo(2))}).json()
+    assert loose["threshold"] == tail.threshold(3, 0.1).threshold < body["threshold"]
+    assert enroll(client, "staff", "Di", 4).status_code == 201  # the gallery grows ...
+    assert identify(client, "staff", 2).json()["threshold"] == tail.threshold(4, 0.01).threshold
+    bad = client.post("/api/galleries/staff/identify", params={"fpir": 0.5},
+                      files={"photo": ("probe.png", photo(2))})
+    assert bad.status_code == 422 and "fpir" in bad.text
+
+
+def test_without_calibration_the_answer_says_which_threshold_decided(staff):
+    body = identify(staff, "staff", 2).json()
+    assert body["threshold_kind"] == "verification" and body["gallery_size"] is None
+    assert body["people"] == 2 and body["target_fpir"] is None

@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     identify.add_argument("--top-k", type=int, default=5, metavar="K",
                           help="people to list (default 5)")
+    identify.add_argument(
+        "--fpir", type=float, default=0.01, metavar="RATE",
+        help="the chance, at the gallery's size, of naming someone who is not enrolled; the "
+        "threshold is set for it from the run's validation people (default 0.01, at most 0.1)")
     identify.add_argument("--save-gallery", type=Path, metavar="OUT",
                           help="save the gallery's embeddings to OUT to reuse with --gallery")
     which = identify.add_mutually_exclusive_group()
@@ -158,9 +162,9 @@ def _identify(args: argparse.Namespace) -> int:
 
     verifier = _verifier(args, [args.probe])
     if (args.gallery / INDEX_FILE).is_file():
-        gallery = Gallery.load(args.gallery, verifier)
+        gallery = Gallery.load(args.gallery, verifier, args.fpir)
     else:
-        gallery = Gallery(verifier).fit(args.gallery)
+        gallery = Gallery(verifier, args.fpir).fit(args.gallery)
     if args.save_gallery is not None:
         print(f"gallery saved: {gallery.save(args.save_gallery)}")
     if args.all_faces:

@@ -13,7 +13,7 @@ them):
 
 The chance that *some* enrolled person passes a threshold for an impostor grows with the
 gallery, which is why a threshold chosen for one-to-one verification names almost every probe
-as someone in a large gallery. ``threshold_for_gallery`` sets it for a gallery size instead.
+as someone in a large gallery. ``ImpostorTail.threshold`` sets it for a gallery size instead.
 Everything here is pure NumPy on score matrices.
 """
 
@@ -143,29 +143,50 @@ class GalleryThreshold:
     extrapolated: bool
 
 
-def threshold_for_gallery(nonmated_pair_scores: np.ndarray, gallery_size: int,
-                          target_fpir: float = 0.01) -> GalleryThreshold:
-    """The threshold at which an impostor is named someone with probability ``target_fpir``
-    in a gallery of ``gallery_size`` people, from one-to-one scores of different people.
+MAX_TARGET_FPIR = 0.1  # the largest target an ImpostorTail keeps scores for
 
-    If an impostor's scores against N enrolled people were independent draws of the
-    different-person score distribution F, it passes t with probability 1 - F(t)^N; so t is
-    the quantile of F at (1 - target)^(1/N). The scores must come from people the model was
-    not selected on the test of: the validation people.
 
-    Args:
-        nonmated_pair_scores: (K,) scores of pairs of two different people.
-        gallery_size: N, the people enrolled.
-        target_fpir: The FPIR to stay within, in (0, 1).
+@dataclass(frozen=True)
+class ImpostorTail:
+    """The highest one-to-one scores of pairs of two different people, and how many there were:
+    all a gallery threshold needs (see ``threshold``), small enough to keep with a run.
+
+    Attributes:
+        scores: (T,) the T highest scores, descending.
+        pairs: K, how many different-person pairs were scored (T <= K).
     """
-    s = np.sort(np.asarray(nonmated_pair_scores, dtype=np.float64))
-    if s.size == 0 or not np.isfinite(s).all():
-        raise MetricError("threshold_for_gallery needs finite different-person scores")
-    if gallery_size < 1 or not 0.0 < target_fpir < 1.0:
-        raise MetricError(f"need gallery_size >= 1 and 0 < target_fpir < 1, got "
-                          f"{gallery_size} and {target_fpir}")
-    level = (1.0 - target_fpir) ** (1.0 / gallery_size)  # F(t) needed
-    index = int(np.ceil(level * s.size)) - 1  # the smallest score with F >= level
-    extrapolated = (1.0 - level) * s.size < 1  # not one passing score may be observed
-    threshold = float(np.nextafter(s[min(index, s.size - 1)], np.inf))
-    return GalleryThreshold(threshold, gallery_size, target_fpir, bool(extrapolated))
+
+    scores: np.ndarray
+    pairs: int
+
+    @classmethod
+    def from_scores(cls, scores: np.ndarray) -> ImpostorTail:
+        """The tail of all K different-person scores that targets up to MAX_TARGET_FPIR use."""
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        if s.size == 0 or not np.isfinite(s).all():
+            raise MetricError("a gallery threshold needs finite different-person scores")
+        keep = min(s.size, int(np.floor(MAX_TARGET_FPIR * s.size)) + 1)
+        return cls(np.sort(s)[::-1][:keep].copy(), int(s.size))
+
+    def threshold(self, gallery_size: int, target_fpir: float = 0.01) -> GalleryThreshold:
+        """The threshold at which an impostor is named someone with probability
+        ``target_fpir`` in a gallery of ``gallery_size`` people.
+
+        If an impostor's scores against N enrolled people were independent draws of the
+        different-person score distribution F, it passes t with probability 1 - F(t)^N; so t is
+        the quantile of F at (1 - target)^(1/N). The scores must come from people the model
+        was not selected on the test of: the validation people.
+
+        Args:
+            gallery_size: N, the people enrolled.
+            target_fpir: The FPIR to stay within, in (0, MAX_TARGET_FPIR].
+        """
+        if gallery_size < 1 or not 0.0 < target_fpir <= MAX_TARGET_FPIR:
+            raise MetricError(f"need gallery_size >= 1 and 0 < target_fpir <= "
+                              f"{MAX_TARGET_FPIR:g}, got {gallery_size} and {target_fpir}")
+        level = (1.0 - target_fpir) ** (1.0 / gallery_size)  # F(t) needed
+        # the smallest score with F >= level is the (K - ceil(level K))-th from the top
+        above = self.pairs - int(np.ceil(level * self.pairs))
+        extrapolated = (1.0 - level) * self.pairs < 1  # not one passing score may be observed
+        threshold = float(np.nextafter(self.scores[min(above, self.scores.size - 1)], np.inf))
+        return GalleryThreshold(threshold, gallery_size, target_fpir, bool(extrapolated))

@@ -7,8 +7,8 @@ model's own head, as in verification. Reported per size: the closed-set CMC (ran
 DIR at FPIR 1% and 10% (the threshold set on these test impostors: the standard measure, not a
 choice the model makes), and what a threshold chosen *before* the test does: the one for the
 gallery's size and a 1% FPIR target from the validation people's different-person scores
-(``threshold_for_gallery``), next to the run's one-to-one verification threshold. Nothing here
-is chosen on DevTest.
+(``ImpostorTail.threshold`` on the run's ``gallery_calibration``), next to the run's one-to-one
+verification threshold. Nothing here is chosen on DevTest.
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import torch
 
 from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
-from siamface.data.people import dev_test_people, pair_people, person_images
-from siamface.data.splits import dev_train_split
+from siamface.data.people import dev_test_people, person_images
 from siamface.evaluation.embed import embed_images
+from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.oneshot import wilson_interval
 from siamface.evaluation.open_set import (
+    ImpostorTail,
     Ranked,
     cmc,
     dir_at,
@@ -34,9 +35,7 @@ from siamface.evaluation.open_set import (
     named_wrongly,
     rank_probes,
     threshold_at_fpir,
-    threshold_for_gallery,
 )
-from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
 
@@ -46,45 +45,6 @@ FPIRS = (0.01, 0.1)
 CURVE_RANKS = 20  # the CMC curve's ranks 1..20, for the plot
 FPIR_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # the DIR-FPIR curve
 TARGET_FPIR = 0.01
-MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored to set a gallery threshold
-
-
-def score_matrix(model: SiameseNet, probes: torch.Tensor, gallery: torch.Tensor,
-                 chunk: int = 256) -> np.ndarray:
-    """(P, G) head logits of every probe embedding against every gallery embedding."""
-    out = np.empty((len(probes), len(gallery)), dtype=np.float64)
-    with torch.inference_mode():
-        for start in range(0, len(probes), chunk):
-            p = probes[start:start + chunk]  # (c, D)
-            left = p[:, None, :].expand(-1, len(gallery), -1).reshape(-1, p.shape[1])
-            right = gallery.repeat(len(p), 1)  # (c * G, D)
-            logits = model.score(left, right).logits.reshape(len(p), len(gallery))
-            out[start:start + len(p)] = logits.double().numpy()
-    return out
-
-
-def validation_impostor_scores(run: Run, cache: ImageCache, lfw: LFWDataset,
-                               seed: int = 0) -> np.ndarray:
-    """Scores of image pairs of two different validation people (DevTrain's held-out split of
-    the run, never DevTest), at most MAX_VALIDATION_PAIRS of them, seeded."""
-    data = run.config.data
-    _, val = dev_train_split(lfw, data.split, data.val_fraction, run.config.seed)
-    refs, ids = person_images(sorted(pair_people(val)), lfw.image_counts)
-    emb = embed_images(run.model, cache.images, cache.indices(refs),
-                       run.config.train.eval_batch_size)  # (V, D)
-    i, j = np.triu_indices(len(refs), k=1)
-    different = ids[i] != ids[j]
-    i, j = i[different], j[different]
-    if i.size > MAX_VALIDATION_PAIRS:
-        keep = np.random.default_rng(seed).choice(i.size, MAX_VALIDATION_PAIRS, replace=False)
-        i, j = i[keep], j[keep]
-    scores = np.empty(i.size, dtype=np.float64)
-    with torch.inference_mode():
-        for start in range(0, i.size, 65_536):
-            a = torch.from_numpy(i[start:start + 65_536])
-            b = torch.from_numpy(j[start:start + 65_536])
-            scores[start:start + a.numel()] = run.model.score(emb[a], emb[b]).logits.numpy()
-    return scores
 
 
 def _rate(successes: float, n: int) -> dict[str, Any]:
@@ -93,7 +53,7 @@ def _rate(successes: float, n: int) -> dict[str, Any]:
 
 
 def gallery_results(ranked: Ranked, gallery_size: int, verification_threshold: float,
-                    validation_scores: np.ndarray) -> dict[str, Any]:
+                    calibration: ImpostorTail) -> dict[str, Any]:
     """Every figure of one gallery: CMC, DIR at FPIR, and the chosen thresholds' behaviour."""
     mated, impostors = ranked.mated_rank.size, ranked.nonmated_best.size
     out: dict[str, Any] = {
@@ -110,7 +70,7 @@ def gallery_results(ranked: Ranked, gallery_size: int, verification_threshold: f
         out["dir_at_fpir"][f"{target:g}"] = {
             "dir": _rate(dir_at(ranked, t) * mated, mated), "threshold": t,
             "fpir": fpir(ranked, t)}
-    chosen = threshold_for_gallery(validation_scores, gallery_size, TARGET_FPIR)
+    chosen = calibration.threshold(gallery_size, TARGET_FPIR)
     for name, t in (("gallery_threshold", chosen.threshold),
                     ("verification_threshold", verification_threshold)):
         out[name] = {
@@ -145,7 +105,10 @@ def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
                        run.config.train.eval_batch_size)  # (M, D)
     first = np.array([r.number == 1 for r in refs])
     eligible = np.array([i for i, p in enumerate(people) if lfw.image_counts[p] >= 2])
-    validation = validation_impostor_scores(run, cache, lfw, seed)
+    calibration = gallery_calibration(run) or calibrate_gallery(run, cache, lfw)
+    if calibration is None:
+        raise ValueError(f"{run.path}: its validation split has fewer than two people, so no "
+                         "gallery threshold can be set for open-set identification")
     rng = np.random.default_rng(seed)
     results = []
     for size in sizes:
@@ -164,12 +127,14 @@ def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
             continue
         gallery_rows = np.flatnonzero(in_gallery & first)  # one image per enrolled person
         probe_rows = np.flatnonzero(~(in_gallery & first))
-        scores = score_matrix(run.model, emb[probe_rows], emb[gallery_rows])
+        with torch.inference_mode():
+            scores = run.model.logit_matrix(
+                emb[probe_rows], run.model.prepare_gallery(emb[gallery_rows])).double().numpy()
         ranked = rank_probes(scores, ids[probe_rows], ids[gallery_rows])
-        results.append(gallery_results(ranked, n, run.threshold, validation))
+        results.append(gallery_results(ranked, n, run.threshold, calibration))
     out = {
         "run": str(run.path), "people": len(people), "images": len(refs), "seed": seed,
-        "eligible_people": int(eligible.size), "validation_pairs": int(validation.size),
+        "eligible_people": int(eligible.size), "validation_pairs": calibration.pairs,
         "similarity": "the logit of the model's head (SiameseNet.score)",
         "galleries": results,
     }

@@ -1,27 +1,34 @@
-"""One-shot identification: whose face is this, among people we have one photo of each?
+"""Identification: whose face is this, among the people of a gallery, if anyone's?
 
     gallery = Gallery(Verifier.from_run(run_dir)).fit("people/")   # people/Ann.jpg, people/Bo/...
     print(gallery.identify("visitor.jpg", top_k=3))
     gallery.save("people.gallery")                                # reuse without re-embedding
 
-The probe is compared with every gallery photo by the model's head, people are ranked by their
-best photo's logit, and the best is only named when it passes the verification threshold: a
-face matching no one is "unknown", not the least unlike stranger.
+The probe is compared with every gallery photo by the model's head (one matrix product: see
+``SiameseNet.logit_matrix``) and people are ranked by their best photo's logit. The best is
+named only when it passes the *gallery* threshold: the one at which someone who is not enrolled
+would be named with probability ``target_fpir`` (1%) in a gallery of this many people, set from
+the run's validation people (``ImpostorTail.threshold``). The one-to-one verification threshold
+would name almost every stranger as somebody in a gallery of hundreds. Otherwise the answer is
+"unknown", with the best candidates still listed, and the margin to the second-best is given.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import safetensors
 import safetensors.torch
 import torch
 from scipy.special import expit
 
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
+from siamface.evaluation.open_set import MAX_TARGET_FPIR, GalleryThreshold
 from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import Verifier
@@ -31,11 +38,16 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 EMBEDDINGS_FILE = "embeddings.safetensors"
 INDEX_FILE = "gallery.json"
 FORMAT = "siamface-gallery"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the gallery threshold is saved; version 1 files (without) still load
+TARGET_FPIR = 0.01
 
 
 class GalleryError(SiamfaceError, ValueError):
     """A gallery folder or saved gallery that cannot be used; the message names the file."""
+
+
+class GalleryThresholdWarning(SiamfaceWarning):
+    """The gallery's names are decided by a threshold not set for its size."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,14 @@ class Identification:
     Attributes:
         name: The best candidate if their logit reaches the threshold, else None (unknown).
         candidates: The top people, best first.
-        threshold: The logit threshold (the verifier's).
+        threshold: The logit threshold the name was decided by.
+        threshold_kind: "gallery" (set for ``gallery_size`` people at ``target_fpir``) or
+            "verification" (the one-to-one threshold: the model has no gallery calibration).
+        gallery_size: The number of people the threshold was set for; None for "verification".
+        target_fpir: The chance of naming someone not enrolled that the threshold allows at
+            that size; None for "verification".
+        people: The number of people in the gallery.
+        margin: The best candidate's logit minus the second-best's; None with one person.
         box: The face found in the probe; None without detection.
         faces_found: How many faces the probe photo had; None without detection.
         label: Where the model's knowledge comes from when not from LFW alone ("outside
@@ -74,22 +93,35 @@ class Identification:
     name: str | None
     candidates: tuple[Candidate, ...]
     threshold: float
+    threshold_kind: str
+    gallery_size: int | None
+    target_fpir: float | None
+    people: int
+    margin: float | None
     box: FaceBox | None
     faces_found: int | None = None
     label: str | None = None
 
     def __str__(self) -> str:
-        verdict = self.name if self.name is not None else "unknown (no one passes the threshold)"
+        verdict = (self.name if self.name is not None else
+                   f"unknown (no one passes the threshold; closest: {self.candidates[0].name})")
         lines = [
             f"identified: {verdict}",
             f"{'rank':>4}  {'name':<30} {'probability':>11} {'logit':>8}",
         ]
         for rank, c in enumerate(self.candidates, 1):
             lines.append(f"{rank:>4}  {c.name:<30} {c.probability:>11.3f} {c.logit:>8.3f}")
-        lines.append(
-            f"threshold: p >= {expit(self.threshold):.3f} (logit >= {self.threshold:.3f})"
-            + ("" if self.label is None else f" [{self.label}]")
-        )
+        if self.threshold_kind == "gallery":
+            basis = (f"set for {self.gallery_size} people at a {self.target_fpir:.1%} chance of "
+                     "naming someone not enrolled")
+        else:
+            basis = ("the one-to-one verification threshold: this model has no gallery "
+                     "calibration, so strangers are named far more often")
+        lines.append(f"threshold: p >= {expit(self.threshold):.3f} (logit >= "
+                     f"{self.threshold:.3f}), {basis}"
+                     + ("" if self.label is None else f" [{self.label}]"))
+        if self.margin is not None:
+            lines.append(f"margin over the second-best: {self.margin:.3f} (logit)")
         return "\n".join(lines)
 
 
@@ -135,16 +167,23 @@ class Gallery:
     """Embedded photos of known people, to identify new photos against.
 
     Args:
-        verifier: Aligns, embeds and scores (its model, preprocessing and threshold).
+        verifier: Aligns, embeds and scores (its model, preprocessing, threshold and gallery
+            calibration).
+        target_fpir: The chance, at the gallery's size, that a probe of someone not enrolled
+            is named as somebody, in (0, 0.1].
 
-    Attributes (after ``fit`` or ``load``):
+    Attributes (after ``fit``, ``load`` or ``from_embeddings``):
         names_: (N,) the person in each gallery photo.
         sources_: (N,) each photo's file.
         embeddings_: (N, D) their embeddings.
+        threshold_: The gallery threshold for its number of people; None when the verifier
+            has no calibration and the gallery was not saved with one (names are then given at
+            the verification threshold, with a warning).
     """
 
-    def __init__(self, verifier: Verifier) -> None:
+    def __init__(self, verifier: Verifier, target_fpir: float = TARGET_FPIR) -> None:
         self.verifier = verifier
+        self.target_fpir = target_fpir
 
     def fit(self, folder: str | Path) -> Gallery:
         """Embed every photo in a gallery folder (see ``gallery_photos`` for the layout).
@@ -154,10 +193,53 @@ class Gallery:
         """
         entries = gallery_photos(folder)
         faces = [self.verifier.align(path) for _, path in entries]
-        self.names_ = [name for name, _ in entries]
-        self.sources_ = [str(path) for _, path in entries]
-        self.embeddings_ = self.verifier.embed(faces)  # (N, D)
+        return self._set([name for name, _ in entries], [str(path) for _, path in entries],
+                         self.verifier.embed(faces), None)
+
+    @classmethod
+    def from_embeddings(cls, verifier: Verifier, names: list[str], sources: list[str],
+                        embeddings: torch.Tensor, target_fpir: float = TARGET_FPIR) -> Gallery:
+        """A gallery of photos embedded before (by ``verifier``'s model and settings)."""
+        return cls(verifier, target_fpir)._set(names, sources, embeddings, None)
+
+    def enroll(self, name: str, photos: list[ImageInput], sources: list[str]) -> Gallery:
+        """Add photos of a person (new or enrolled); the threshold follows the new size.
+
+        Raises:
+            NoFaceError: a photo has no face (detection on).
+        """
+        if not name or not name.isprintable():
+            raise GalleryError(f"the name {name!r} is empty or has control characters")
+        new = self.verifier.embed([self.verifier.align(photo) for photo in photos])
+        return self._set([*self.names_, *[name] * len(new)], [*self.sources_, *sources],
+                         torch.cat([self.embeddings_, new]), self.threshold_)
+
+    def _set(self, names: list[str], sources: list[str], embeddings: torch.Tensor,
+             saved: GalleryThreshold | None) -> Gallery:
+        if not 0 < self.target_fpir <= MAX_TARGET_FPIR:
+            raise GalleryError(f"target_fpir must be in (0, {MAX_TARGET_FPIR:g}], got "
+                               f"{self.target_fpir!r}")
+        self.names_, self.sources_, self.embeddings_ = names, sources, embeddings
+        with torch.inference_mode():  # once, for every query
+            self._index = _RankingIndex(self.verifier.model.prepare_gallery(embeddings), names)
+        people = len(set(names))
+        calibration = self.verifier.calibration
+        if calibration is not None:
+            self.threshold_ = calibration.threshold(people, self.target_fpir)
+        else:
+            self.threshold_ = saved
+            if saved is not None and people > saved.gallery_size:
+                warnings.warn(GalleryThresholdWarning(
+                    f"the gallery has {people} people but its threshold was set for "
+                    f"{saved.gallery_size}, and this model has no gallery calibration to set "
+                    "a new one: strangers will be named more often than "
+                    f"{saved.target_fpir:.1%}"), stacklevel=3)
         return self
+
+    @property
+    def people_(self) -> int:
+        """The number of people in the gallery."""
+        return len(self._index.people)
 
     def identify(self, probe: ImageInput, top_k: int = 5,
                  face: int | None = None) -> Identification:
@@ -169,9 +251,9 @@ class Gallery:
             face: Which face of the probe by size (0: the largest); None: the largest, with a
                 notice when there were several.
         """
-        self._check(top_k)
+        self._ready(top_k)
         aligned = self.verifier.align(probe) if face is None else self.verifier.align(probe, face)
-        return self._rank(aligned, top_k)
+        return self._rank(self.verifier.embed([aligned])[0], top_k, aligned)
 
     def identify_all(self, probe: ImageInput, top_k: int = 5) -> list[Identification]:
         """Identify every face of the probe photo, largest first.
@@ -179,55 +261,81 @@ class Gallery:
         Raises:
             NoFaceError: no face in the probe (detection must be on).
         """
-        self._check(top_k)
-        return [self._rank(aligned, top_k) for aligned in self.verifier.align_all(probe)]
+        self._ready(top_k)
+        return [self._rank(self.verifier.embed([aligned])[0], top_k, aligned)
+                for aligned in self.verifier.align_all(probe)]
 
-    def _check(self, top_k: int) -> None:
+    def identify_embedding(self, embedding: torch.Tensor, top_k: int = 5,
+                           face: AlignedFace | None = None) -> Identification:
+        """Identify a (D,) probe embedding (``face``: where it came from, for the answer)."""
+        self._ready(top_k)
+        return self._rank(embedding, top_k, face)
+
+    def _ready(self, top_k: int) -> None:
         if not hasattr(self, "embeddings_"):
             raise RuntimeError("this Gallery is empty: call fit(folder) or Gallery.load() first")
         if top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}")
+        if self.threshold_ is None:
+            warnings.warn(GalleryThresholdWarning(
+                "this model has no gallery calibration (run `siamface evaluate RUN` to make "
+                "one): names are given at the one-to-one verification threshold, which names "
+                "strangers far more often in a gallery of many people"), stacklevel=3)
 
-    def _rank(self, face: AlignedFace, top_k: int) -> Identification:
-        e = self.verifier.embed([face])  # (1, D)
+    def _rank(self, embedding: torch.Tensor, top_k: int,
+              face: AlignedFace | None) -> Identification:
+        index = self._index
         with torch.inference_mode():
-            scores = self.verifier.model.score(e.expand_as(self.embeddings_), self.embeddings_)
-        logits, distances = scores.logits.tolist(), scores.distances.tolist()  # (N,) each
-        best: dict[str, int] = {}  # each person's best photo
-        for i, name in enumerate(self.names_):
-            if name not in best or logits[i] > logits[best[name]]:
-                best[name] = i
-        ranked = sorted(best.values(), key=lambda i: logits[i], reverse=True)[:top_k]
+            logits = self.verifier.model.logit_matrix(embedding[None], index.prepared)[0]
+        ranked = index.best_photos(logits.numpy(), max(top_k, 2))  # (k,) photo rows
+        with torch.inference_mode():  # the candidates' scores exactly as verify gives them
+            scores = self.verifier.model.score(embedding.expand(len(ranked), -1),
+                                               self.embeddings_[ranked])
+        best = scores.logits.tolist()
         candidates = tuple(
-            Candidate(self.names_[i], logits[i], float(expit(logits[i])), distances[i],
-                      self.sources_[i])
-            for i in ranked
-        )
-        threshold = self.verifier.threshold
-        name = candidates[0].name if candidates[0].logit >= threshold else None
-        return Identification(name, candidates, threshold, face.box, face.faces_found,
-                              self.verifier.label)
+            Candidate(self.names_[i], best[r], float(expit(best[r])),
+                      float(scores.distances[r]), self.sources_[i])
+            for r, i in enumerate(ranked))
+        kept = self.threshold_
+        threshold = self.verifier.threshold if kept is None else kept.threshold
+        return Identification(
+            name=candidates[0].name if candidates[0].logit >= threshold else None,
+            candidates=candidates[:top_k], threshold=threshold,
+            threshold_kind="verification" if kept is None else "gallery",
+            gallery_size=None if kept is None else kept.gallery_size,
+            target_fpir=None if kept is None else kept.target_fpir,
+            people=len(index.people),
+            margin=best[0] - best[1] if len(best) > 1 else None,
+            box=None if face is None else face.box,
+            faces_found=None if face is None else face.faces_found,
+            label=self.verifier.label)
 
     def save(self, folder: str | Path) -> Path:
-        """Write the embeddings (safetensors) and names, sources and settings (JSON).
-
-        The JSON is written last, so a folder with ``gallery.json`` is complete.
-        """
+        """Write the embeddings (safetensors) and names, sources, settings and threshold
+        (JSON). The JSON is written last, so a folder with ``gallery.json`` is complete."""
         folder = Path(folder)
         with atomic_path(folder / EMBEDDINGS_FILE) as tmp:
             safetensors.torch.save_file({"embeddings": self.embeddings_.contiguous()}, str(tmp))
+        kept = self.threshold_
         write_json_atomic(folder / INDEX_FILE, {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "names": self.names_,
             "sources": self.sources_,
             "settings": self.verifier.settings(),
+            "threshold": None if kept is None else {
+                "logit": kept.threshold, "gallery_size": kept.gallery_size,
+                "target_fpir": kept.target_fpir, "extrapolated": kept.extrapolated},
         })
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, verifier: Verifier) -> Gallery:
+    def load(cls, folder: str | Path, verifier: Verifier,
+             target_fpir: float = TARGET_FPIR) -> Gallery:
         """A saved gallery, checked to belong to ``verifier``'s model and settings.
+
+        Its threshold is set again for its size and ``target_fpir`` from the verifier's
+        calibration; without one the saved threshold is used.
 
         Raises:
             FileNotFoundError: ``folder`` has no gallery.json.
@@ -244,10 +352,10 @@ class Gallery:
             raise GalleryError(f"{index_path}: not valid JSON: {err}") from err
         if not isinstance(index, dict) or index.get("format") != FORMAT:
             raise GalleryError(f"{index_path}: not a siamface gallery index")
-        if index.get("version") != FORMAT_VERSION:
+        if index.get("version") not in (1, FORMAT_VERSION):
             raise GalleryError(
                 f"{index_path}: gallery format version {index.get('version')!r}, this siamface "
-                f"reads version {FORMAT_VERSION}"
+                f"reads versions 1 to {FORMAT_VERSION}"
             )
         expected = verifier.settings()
         saved = index.get("settings")
@@ -263,15 +371,44 @@ class Gallery:
             raise FileNotFoundError(f"{embeddings_path} not found: the gallery is incomplete")
         names = _strings(index, "names", index_path)
         sources = _strings(index, "sources", index_path)
+        threshold = _threshold(index, index_path)
         embeddings = _embeddings(embeddings_path, verifier.model.out_dim)
         if not (len(names) == len(sources) == embeddings.shape[0]):
             raise GalleryError(
                 f"{folder}: {len(names)} names and {len(sources)} sources in {INDEX_FILE} but "
                 f"{embeddings.shape[0]} embeddings in {EMBEDDINGS_FILE}"
             )
-        gallery = cls(verifier)
-        gallery.names_, gallery.sources_, gallery.embeddings_ = names, sources, embeddings
-        return gallery
+        return cls(verifier, target_fpir)._set(names, sources, embeddings, threshold)
+
+
+class _RankingIndex:
+    """A gallery made ready for fast queries: the head's prepared embeddings and each photo's
+    person as an integer."""
+
+    def __init__(self, prepared: torch.Tensor, names: list[str]) -> None:
+        self.prepared = prepared
+        self.people, person = np.unique(np.asarray(names, dtype=object).astype(str),
+                                        return_inverse=True)
+        self.person = person  # (N,) each photo's person
+        self.most_photos = int(np.bincount(person).max())
+
+    def best_photos(self, logits: np.ndarray, k: int) -> list[int]:
+        """The best photo of each of the k best people, best first, from (N,) logits."""
+        # A person has at most `most_photos` photos, so the k * most_photos best photos hold
+        # the best photo of each of the k best people: no full sort of a large gallery.
+        take = min(logits.size, k * self.most_photos)
+        top = np.argpartition(-logits, take - 1)[:take] if take < logits.size else \
+            np.arange(logits.size)
+        top = top[np.argsort(-logits[top], kind="stable")]
+        seen: set[int] = set()
+        ranked = []
+        for i in top:
+            if self.person[i] not in seen:
+                seen.add(self.person[i])
+                ranked.append(int(i))
+                if len(ranked) == k:
+                    break
+        return ranked
 
 
 def _strings(index: dict[str, Any], key: str, path: Path) -> list[str]:
@@ -305,3 +442,24 @@ def _embeddings(path: Path, dim: int) -> torch.Tensor:
     if not bool(torch.isfinite(e).all()):
         raise GalleryError(f"{path}: the embeddings hold NaN or infinite values")
     return e
+
+
+def _threshold(index: dict[str, Any], path: Path) -> GalleryThreshold | None:
+    """The saved gallery threshold, checked; None when the gallery was saved without one."""
+    kept = index.get("threshold")
+    if kept is None:
+        return None
+    def number(key: str) -> bool:
+        value = kept.get(key)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and bool(np.isfinite(value))
+
+    if not (isinstance(kept, dict) and number("logit") and number("gallery_size")
+            and number("target_fpir") and isinstance(kept.get("extrapolated"), bool)
+            and kept["gallery_size"] == int(kept["gallery_size"]) >= 1
+            and 0 < kept["target_fpir"] < 1):
+        raise GalleryError(f"{path}: 'threshold' must be null or an object with a finite "
+                           "'logit', a whole 'gallery_size' >= 1, a 'target_fpir' in (0, 1) "
+                           "and a boolean 'extrapolated'")
+    return GalleryThreshold(float(kept["logit"]), int(kept["gallery_size"]),
+                            float(kept["target_fpir"]), kept["extrapolated"])

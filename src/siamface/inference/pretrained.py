@@ -46,6 +46,7 @@ from siamface.inference.align import (
 from siamface.inference.detectors import DlibDetector, model_file
 from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import Verifier
+from siamface.models.heads import squared_distances, with_squared_norms
 from siamface.models.siamese import PairScores
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import sha256_file
@@ -82,6 +83,14 @@ class DistanceScorer:
         """(B,) logits and Euclidean distances of (B, 128) descriptors."""
         distances = torch.linalg.vector_norm(e1 - e2, dim=1)
         return PairScores(self.offset - self.scale * distances, distances)
+
+    def prepare_gallery(self, gallery: torch.Tensor) -> torch.Tensor:
+        """(G, 128) descriptors with their squared norms, for ``logit_matrix``."""
+        return with_squared_norms(gallery)
+
+    def logit_matrix(self, probes: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        """(P, G) logits of probe descriptors against a prepared gallery, as ``score``."""
+        return self.offset - self.scale * squared_distances(probes, prepared).sqrt()
 
 
 class PretrainedVerifier(Verifier):

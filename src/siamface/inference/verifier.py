@@ -28,6 +28,8 @@ from scipy.special import expit
 from siamface.data.preprocess import Preprocessing
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.evaluation.embed import embed_images
+from siamface.evaluation.gallery_calibration import gallery_calibration
+from siamface.evaluation.open_set import ImpostorTail
 from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
 from siamface.inference.detectors import Detector
 from siamface.inference.face_detection import FaceBox
@@ -100,6 +102,10 @@ class Verifier:
         flip_tta: Average each image's embedding with its mirror image's, as evaluation does.
         batch_size: Images per forward pass when embedding many (a gallery).
         detector: Face detector; None: ``detectors.default_detector()``.
+        calibration: The highest scores of different validation people, from which a gallery
+            sets its identification threshold for its size (``Gallery``); None: unknown.
+        embedder: The model to embed with, when not ``model`` itself: a faster copy of it
+            (``frozen_for_inference``), as the server uses.
     """
 
     label: str | None = None  # None: a model trained by siamface on LFW alone
@@ -113,6 +119,8 @@ class Verifier:
         flip_tta: bool = True,
         batch_size: int = 64,
         detector: Detector | None = None,
+        calibration: ImpostorTail | None = None,
+        embedder: SiameseNet | None = None,
     ) -> None:
         if not math.isfinite(threshold):
             raise NonFiniteScoreError(f"the threshold must be a finite number, got {threshold!r}")
@@ -123,17 +131,21 @@ class Verifier:
         self.flip_tta = flip_tta
         self.batch_size = batch_size
         self.detector = detector
+        self.calibration = calibration
+        self.embedder = embedder
 
     @classmethod
     def from_run(cls, run_dir: str | Path, **kwargs: Any) -> Verifier:
-        """The verifier of a finished training run: its chosen model, preprocessing, threshold.
+        """The verifier of a finished training run: its chosen model, preprocessing, threshold
+        and gallery calibration.
 
         Args:
             run_dir: A run folder with model.safetensors and model.json.
             **kwargs: Any other ``Verifier`` argument (``detect``, ``flip_tta``, ...).
         """
         run = Run(run_dir)
-        return cls(run.model, run.preprocessing, run.threshold, **kwargs)
+        return cls(run.model, run.preprocessing, run.threshold,
+                   calibration=gallery_calibration(run), **kwargs)
 
     @cached_property
     def aligner(self) -> FaceAligner:
@@ -183,7 +195,8 @@ class Verifier:
             return torch.empty(0, self.model.out_dim)
         images = np.stack([f.pixels for f in faces])  # (N, C, S, S) uint8
         indices = np.arange(len(faces))
-        return embed_images(self.model, images, indices, self.batch_size, self.flip_tta)
+        model = self.model if self.embedder is None else self.embedder
+        return embed_images(model, images, indices, self.batch_size, self.flip_tta)
 
     def verify(self, image_a: ImageInput, image_b: ImageInput, face_a: int | None = None,
                face_b: int | None = None) -> Verification:

@@ -4,6 +4,11 @@ Every head is built by name from ``HEADS`` with the embedding size ``dim`` as it
 keeps it as ``self.dim`` (SiameseNet checks it against the backbone), and is symmetric: swapping
 ``e1`` and ``e2`` gives exactly the same scores, because every head only sees ``|e1 - e2|``,
 ``(e1 - e2)^2`` or ``e1 * e2``.
+
+Identification compares one probe with a whole gallery, so every head also scores one-to-many:
+``prepare_gallery(g)`` does once what does not depend on the probe (normalising, squared norms)
+and ``logit_matrix(probes, prepared)`` gives the (P, G) logits, equal to ``forward`` on every
+pair, as one matrix product where the head allows it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from siamface.models.siamese import PairScores
 from siamface.utils.registry import Registry
 
 HEADS: Registry[nn.Module] = Registry("head")
+CHUNK_ELEMENTS = 1 << 24  # floats of one chunk of WeightedL1Head.logit_matrix (64 MiB)
 
 
 @HEADS.register("weighted_l1")
@@ -43,6 +49,17 @@ class WeightedL1Head(nn.Module):
     def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
         diff = (e1 - e2).abs()  # (B, D), symmetric in e1 and e2
         return PairScores(logits=self.fc(diff).squeeze(-1), distances=diff.mean(dim=-1))
+
+    def prepare_gallery(self, gallery: torch.Tensor) -> torch.Tensor:
+        return gallery  # |p - g| has no part that depends on g alone
+
+    def logit_matrix(self, probes: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        # No matrix product computes sum_j alpha_j |p_j - g_j|: the (c, G, D) differences are
+        # formed a chunk of probes at a time, at most CHUNK_ELEMENTS floats each.
+        rows = max(1, CHUNK_ELEMENTS // max(1, prepared.numel()))
+        alpha, b = self.fc.weight[0], self.fc.bias[0]  # (D,), ()
+        return torch.cat([(p[:, None, :] - prepared[None]).abs() @ alpha + b
+                          for p in probes.split(rows)])  # (P, G)
 
 
 @HEADS.register("euclidean")
@@ -78,6 +95,13 @@ class EuclideanHead(nn.Module):
         d = ((e1 - e2).pow(2).sum(dim=-1) + self.eps).sqrt()  # (B,)
         return PairScores(logits=self.log_scale.exp() * (self.offset - d), distances=d)
 
+    def prepare_gallery(self, gallery: torch.Tensor) -> torch.Tensor:
+        return with_squared_norms(gallery)  # (G, D + 1)
+
+    def logit_matrix(self, probes: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        d = (squared_distances(probes, prepared) + self.eps).sqrt()  # (P, G)
+        return self.log_scale.exp() * (self.offset - d)
+
 
 @HEADS.register("cosine")
 class CosineHead(nn.Module):
@@ -107,6 +131,28 @@ class CosineHead(nn.Module):
     def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
         cos = (F.normalize(e1, dim=-1) * F.normalize(e2, dim=-1)).sum(dim=-1)  # (B,)
         return PairScores(logits=self.log_scale.exp() * cos + self.bias, distances=1 - cos)
+
+    def prepare_gallery(self, gallery: torch.Tensor) -> torch.Tensor:
+        return F.normalize(gallery, dim=-1)  # (G, D) unit rows, once for every probe
+
+    def logit_matrix(self, probes: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        cos = F.normalize(probes, dim=-1) @ prepared.T  # (P, G): one matrix product
+        return self.log_scale.exp() * cos + self.bias
+
+
+def with_squared_norms(gallery: torch.Tensor) -> torch.Tensor:
+    """(G, D) -> (G, D + 1): each row followed by its squared norm (for ``squared_distances``)."""
+    return torch.cat([gallery, gallery.pow(2).sum(dim=1, keepdim=True)], dim=1)
+
+
+def squared_distances(probes: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+    """(P, G) squared Euclidean distances from (P, D) probes to a ``with_squared_norms`` gallery.
+
+    ``|p - g|^2 = |p|^2 + [-2p, 1] . [g, |g|^2]``: one matrix product. Rounding can take a
+    near-zero distance slightly below zero, hence the clamp.
+    """
+    left = torch.cat([-2 * probes, torch.ones(len(probes), 1, dtype=probes.dtype)], dim=1)
+    return (probes.pow(2).sum(dim=1, keepdim=True) + left @ prepared.T).clamp_min(0)
 
 
 def build_head(name: str, dim: int, **kwargs: Any) -> nn.Module:

@@ -91,6 +91,15 @@ class SiameseNet(nn.Module):
             )
         return self.head(e1, e2)
 
+    def prepare_gallery(self, gallery: torch.Tensor) -> torch.Tensor:
+        """The head's probe-independent form of (G, D) gallery embeddings, for ``logit_matrix``."""
+        return self.head.prepare_gallery(gallery)
+
+    def logit_matrix(self, probes: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        """(P, G) logits of (P, D) probe embeddings against a ``prepare_gallery`` gallery: the
+        same numbers ``score`` gives for each pair, without forming the P * G pairs."""
+        return self.head.logit_matrix(probes, prepared)
+
     def forward(self, x1: torch.Tensor, x2: torch.Tensor) -> PairScores:
         """Score B pairs of images.
 

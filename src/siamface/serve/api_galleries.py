@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from scipy.special import expit
 
+from siamface.inference.gallery import MAX_TARGET_FPIR
 from siamface.serve.api_faces import ERRORS, decoded_face, photo_out, read_upload
 from siamface.serve.context import ServerContext
 from siamface.serve.guards import api_key_check
@@ -118,11 +119,14 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         gallery: Gallery,
         photo: Annotated[UploadFile, File(description="the photo to identify")],
         top_k: Annotated[int, Query(ge=1, le=100, description="how many people to list")] = 5,
+        fpir: Annotated[float, Query(gt=0, le=MAX_TARGET_FPIR, description=(
+            "the chance of naming someone who is not enrolled, at the gallery's size"))] = 0.01,
     ) -> IdentifyResponse:
         """Rank the gallery's people against the photo; the best is named only if they pass the
-        threshold, else the verdict is "unknown" (with the candidates)."""
+        threshold set for the gallery's size, else the verdict is "unknown" (with the
+        candidates)."""
         data = await read_upload(ctx, photo)
-        return await ctx.pool.run(_identify, ctx, gallery, data, top_k)
+        return await ctx.pool.run(_identify, ctx, gallery, data, top_k, fpir)
 
     return router
 
@@ -138,18 +142,21 @@ def _enroll(ctx: ServerContext, gallery: str, person: str, uploads: list[bytes],
     return Enrolled(gallery=gallery, person=person, added=len(faces), photos=info.photos)
 
 
-def _identify(ctx: ServerContext, gallery: str, data: bytes, top_k: int) -> IdentifyResponse:
+def _identify(ctx: ServerContext, gallery: str, data: bytes, top_k: int,
+              fpir: float) -> IdentifyResponse:
     people, sources, embeddings = ctx.store.embeddings(
         gallery, ctx.faces.settings, ctx.faces.verifier.model.out_dim)
     if not people:
         raise ApiError(409, "gallery", f"gallery {gallery!r} has no people yet: enroll some")
     probe = decoded_face(ctx, data, "photo")
-    result = ctx.faces.identify(probe, people, sources, embeddings, top_k)
+    result = ctx.faces.identify(probe, people, sources, embeddings, top_k, fpir)
     return IdentifyResponse(
         verdict=result.name if result.name is not None else "unknown", name=result.name,
         candidates=[CandidateOut(name=c.name, probability=c.probability, logit=c.logit,
                                  distance=c.distance, source=c.source)
                     for c in result.candidates],
         threshold=result.threshold, threshold_probability=float(expit(result.threshold)),
+        threshold_kind=result.threshold_kind, gallery_size=result.gallery_size,
+        target_fpir=result.target_fpir, people=result.people, margin=result.margin,
         photo=photo_out(probe),
     )

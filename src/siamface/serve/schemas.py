@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from siamface.inference.face_detection import FaceBox
@@ -71,8 +73,17 @@ class IdentifyResponse(BaseModel):
     verdict: str = Field(description='the name, or "unknown" when no one passes the threshold')
     name: str | None
     candidates: list[CandidateOut] = Field(description="the closest people, best first")
-    threshold: float
+    threshold: float = Field(description="the logit the best must reach to be named")
     threshold_probability: float
+    threshold_kind: Literal["gallery", "verification"] = Field(description=(
+        '"gallery": set for gallery_size people at target_fpir; "verification": the one-to-one '
+        "threshold (the model has no gallery calibration: strangers are named more often)"))
+    gallery_size: int | None = Field(description="the people the threshold was set for")
+    target_fpir: float | None = Field(description=(
+        "the chance of naming someone not enrolled that the threshold allows"))
+    people: int = Field(description="the people in the gallery")
+    margin: float | None = Field(description=(
+        "the best candidate's logit minus the second-best's (null with one person)"))
     photo: Photo
 
 

@@ -187,11 +187,14 @@ async function identify(event) {
     form.append("photo", $("probe").files[0]);
     const r = await api(galleryPath("identify"), { method: "POST", body: form });
     drawBox("frame-probe", r.photo);
+    const basis = r.threshold_kind === "gallery"
+      ? `set for ${r.gallery_size} people at a ${(100 * r.target_fpir).toFixed(1)}% chance of naming a stranger`
+      : "the one-to-one threshold: this model has no gallery calibration";
     identity.replaceChildren(
       span(r.name === null ? "different" : "same", r.name === null ? "Unknown" : r.name),
       document.createTextNode(r.name === null
-        ? ` — no one reaches the threshold ${fmt(r.threshold_probability)}`
-        : ` — probability ${fmt(r.candidates[0].probability)} ≥ threshold ${fmt(r.threshold_probability)}`),
+        ? ` — no one reaches the threshold ${fmt(r.threshold_probability)} (${basis})`
+        : ` — probability ${fmt(r.candidates[0].probability)} ≥ threshold ${fmt(r.threshold_probability)} (${basis})`),
     );
     identity.dataset.verdict = r.verdict;
     table.tBodies[0].replaceChildren(...r.candidates.map((c, i) => {

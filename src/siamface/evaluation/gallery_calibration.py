@@ -1,0 +1,71 @@
+"""A run's gallery calibration: how high its model scores pairs of two different people.
+
+Identification names a person only when the best score passes a threshold set for the
+gallery's size (``ImpostorTail.threshold``), and that threshold comes from scores of pairs of
+different *validation* people: the person-disjoint split of DevTrain the run chose its epoch
+and verification threshold on, never DevTest. Training writes the calibration beside the
+chosen model (``Run.write_gallery_calibration``); a run from before it existed gets it from
+``siamface evaluate``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from siamface.data.cache import ImageCache
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import pair_people, person_images
+from siamface.data.splits import dev_train_split
+from siamface.evaluation.embed import embed_images
+from siamface.evaluation.open_set import ImpostorTail
+from siamface.run_folder import Run
+
+MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored, at most (seeded sample)
+SCORE_CHUNK = 65_536  # pairs per head call
+
+
+def validation_impostor_scores(run: Run, cache: ImageCache,
+                               lfw: LFWDataset) -> tuple[np.ndarray, int]:
+    """The run model's scores of image pairs of two different validation people (at most
+    MAX_VALIDATION_PAIRS, sampled with the run's seed), and how many people they come from."""
+    data = run.config.data
+    _, val = dev_train_split(lfw, data.split, data.val_fraction, run.config.seed)
+    people = sorted(pair_people(val))
+    refs, ids = person_images(people, lfw.image_counts)
+    emb = embed_images(run.model, cache.images, cache.indices(refs),
+                       run.config.train.eval_batch_size)  # (V, D)
+    i, j = np.triu_indices(len(refs), k=1)
+    different = ids[i] != ids[j]
+    i, j = i[different], j[different]
+    if i.size > MAX_VALIDATION_PAIRS:
+        keep = np.random.default_rng(run.config.seed).choice(i.size, MAX_VALIDATION_PAIRS,
+                                                             replace=False)
+        i, j = i[keep], j[keep]
+    scores = np.empty(i.size, dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, i.size, SCORE_CHUNK):
+            a = torch.from_numpy(i[start:start + SCORE_CHUNK])
+            b = torch.from_numpy(j[start:start + SCORE_CHUNK])
+            scores[start:start + a.numel()] = run.model.score(emb[a], emb[b]).logits.numpy()
+    return scores, len(people)
+
+
+def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorTail | None:
+    """Score the validation impostor pairs with the run's model and keep their tail in the run.
+
+    Returns None, keeping nothing, when the validation split has fewer than two people (a tiny
+    data set): identification then says that it has no gallery threshold.
+    """
+    scores, people = validation_impostor_scores(run, cache, lfw)
+    if scores.size == 0:
+        return None
+    tail = ImpostorTail.from_scores(scores)
+    run.write_gallery_calibration(torch.from_numpy(tail.scores), tail.pairs, people)
+    return tail
+
+
+def gallery_calibration(run: Run) -> ImpostorTail | None:
+    """The run's calibration for its current model; None when it has none."""
+    kept = run.gallery_calibration()
+    return None if kept is None else ImpostorTail(kept[0].double().numpy(), kept[1])
