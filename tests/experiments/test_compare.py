@@ -1,10 +1,12 @@
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from inference.conftest import write_tiny_run
 from siamface.experiments.compare import (
     compare,
     comparison_csv,
@@ -13,6 +15,7 @@ from siamface.experiments.compare import (
     write_comparison,
 )
 from siamface.experiments.study_folder import StudyFolder
+from siamface.run_folder import Run
 
 
 def test_a_study_has_a_row_per_trial_with_the_varying_keys(finished_study: Path):
@@ -48,3 +51,18 @@ def test_write_comparison_draws_every_figure(finished_study: Path, tmp_path: Pat
     # one complete trial: no parameter importance can be computed
     assert "finished: importances" not in written and param_importances(
         StudyFolder(finished_study)) == {}
+
+
+def test_open_set_results_get_their_columns(tmp_path: Path):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    run.write_summary([{"epoch": 1, "train_loss": 0.5, "train_acc": 0.7, "val_loss": 0.6,
+                        "val_acc": 0.65, "val_auc": 0.7, "val_threshold": 0.0, "lr": 0.1,
+                        "seconds": 2.0}])
+    gallery = {"gallery_size": 10, "cmc": {"1": {"rate": 0.8}},
+               "dir_at_fpir": {"0.01": {"dir": {"rate": 0.3}}}}
+    run.fresh_eval_dir(run.open_set_dir)
+    (run.open_set_dir / "open_set.json").write_text(json.dumps({"galleries": [
+        gallery, {"gallery_size": 999, "skipped": "DevTest has only 496 people"}]}))
+    (row,) = compare([run.path]).rows
+    assert row.values["open_set_10_rank1"] == 0.8 and row.values["open_set_10_dir1%"] == 0.3
+    assert not any(k.startswith("open_set_999") for k in row.values)  # skipped: no column

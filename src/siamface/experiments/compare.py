@@ -4,7 +4,8 @@ A row per run or trial: the hyperparameters that vary between the rows, state (c
 pruned, failed, running), epochs run, the chosen epoch, train and validation loss, validation
 accuracy and AUC (at the chosen epoch; at the last epoch for a run that chose none), training
 seconds, evaluation seconds (from each metrics.json, or timed by the experiment) and, only for
-runs already evaluated, their test metrics. Nothing is computed again: every number comes from the
+runs already evaluated, their test metrics (and, after ``evaluate --identification``, rank-1 and
+DIR at FPIR 1% of each gallery size). Nothing is computed again: every number comes from the
 run folders and the trial records.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siamface.errors import SiamfaceError
+from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.experiments.repeat import REPEAT_FILE
 from siamface.experiments.study_folder import StudyFolder
 from siamface.reporting.comparison_plots import (
@@ -114,6 +116,13 @@ def run_values(run: Run) -> dict[str, Any]:
                 values[f"{folder.name}_{suffix}"] = metrics[key]
             if "seconds" in metrics:  # written by every evaluation since it was added
                 values["eval_seconds"] = values.get("eval_seconds", 0.0) + metrics["seconds"]
+    open_set = run.open_set_dir / OPEN_SET_FILE
+    if run.is_finished and open_set.is_file():
+        for g in json.loads(open_set.read_text(encoding="utf-8"))["galleries"]:
+            if "skipped" not in g:  # rank-1 and DIR at FPIR 1% of each gallery size
+                values[f"open_set_{g['gallery_size']}_rank1"] = g["cmc"]["1"]["rate"]
+                values[f"open_set_{g['gallery_size']}_dir1%"] = \
+                    g["dir_at_fpir"]["0.01"]["dir"]["rate"]
     return values
 
 
