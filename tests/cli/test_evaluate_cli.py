@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from siamface.cli.main import main
+from siamface.utils.precision import choose_precision
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ def test_evaluate_prints_the_summary_and_writes_metrics_figures_and_report(
     m = json.loads((folder / "metrics.json").read_text())
     model = json.loads((run_copy / "model.json").read_text())
     assert m["pairs"] == 16 and m["matching"] == 8 and m["threshold"] == model["threshold"]
+    assert m["precision"] == choose_precision(model["config"]["train"]["precision"])
     lo, hi = m["accuracy_ci95"]
     # the printed table is metrics.json's numbers
     assert out.startswith(f"pairsDevTest.txt: 16 pairs (8 matching), model of epoch "

@@ -16,6 +16,7 @@ from siamface.inference.verifier import (
     Verifier,
     model_fingerprint,
 )
+from siamface.utils import machine
 
 from .conftest import IDENTICAL_LOGIT, random_photo, tiny_model, write_tiny_run
 
@@ -98,3 +99,22 @@ def test_no_verdict_is_given_from_a_nan_score(tiny_verifier):
     photo = random_photo(0)
     with pytest.raises(NonFiniteScoreError, match="no verdict"):
         tiny_verifier.verify(photo, random_photo(1))
+
+
+def test_the_precision_follows_the_run_and_auto_follows_the_cpu(tmp_path, monkeypatch):
+    run_dir = write_tiny_run(tmp_path / "run")  # train.precision: auto (the default)
+    amd = dict.fromkeys(["amx_bf16", "avx512_bf16", "avx512f"], False) | {"avx2": True}
+    monkeypatch.setattr(machine, "cpu_features", lambda: amd)
+    assert Verifier.from_run(run_dir, detect=False).precision == "fp32"
+    monkeypatch.setattr(machine, "cpu_features", lambda: {**amd, "amx_bf16": True})
+    assert Verifier.from_run(run_dir, detect=False).precision == "bf16"
+    assert Verifier.from_run(run_dir, detect=False, precision="fp32").precision == "fp32"
+
+
+def test_a_bf16_verdict_is_close_to_the_fp32_one(tiny_verifier):
+    a, b = random_photo(1), random_photo(2)
+    bf16 = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, tiny_verifier.threshold,
+                    detect=False, precision="bf16")
+    fp32, low = tiny_verifier.verify(a, b), bf16.verify(a, b)
+    assert low.logit != fp32.logit  # it did run in bf16 (emulated on a CPU without it) ...
+    assert low.logit == pytest.approx(fp32.logit, abs=0.1)  # ... to bf16's 3 digits

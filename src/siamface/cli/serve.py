@@ -12,6 +12,8 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
+from siamface.utils.precision import PRECISIONS
+
 API_KEY_ENV = "SIAMFACE_API_KEY"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -45,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="largest photo taken (default 10)")
     serve.add_argument("--no-detect", action="store_true",
                        help="skip face detection: photos are aligned LFW-style 250x250 frames")
+    serve.add_argument("--precision", choices=PRECISIONS, default=None,
+                       help="the embedding's precision (default: the run's train.precision)")
     serve.set_defaults(func=_serve)
 
 
@@ -68,7 +72,8 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_hosts=LOOPBACK if args.host in LOOPBACK else None,
     )
     fix_cpu_threads(1)  # each worker on one core: requests queue, cores are not oversubscribed
-    verifier = Verifier.from_run(args.run, detect=not args.no_detect)
+    precision = {} if args.precision is None else {"precision": args.precision}
+    verifier = Verifier.from_run(args.run, detect=not args.no_detect, **precision)
     db = args.db if args.db is not None else default_db()
     app = create_app(verifier, db, options, run_name=args.run.resolve().name)
     print(f"siamface serve: {args.run} on http://{args.host}:{args.port}/ ({workers} workers, "

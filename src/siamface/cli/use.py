@@ -19,6 +19,7 @@ from pathlib import Path
 
 from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
+from siamface.utils.precision import PRECISIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "identify",
         help="who is in a photo, among a gallery of known people?",
         description="Rank the people of a gallery by how alike their photo is to the probe's "
-        "face; the best is named only if it passes RUN's verification threshold.",
+        "face; the best is named only if it passes the threshold set for the gallery's size "
+        "(see --fpir), else the answer is unknown, with the closest people listed.",
     )
     identify.add_argument("run", type=Path, metavar="RUN", help="a finished run folder")
     identify.add_argument("probe", type=Path, metavar="PROBE", help="the photo to identify")
@@ -107,6 +109,10 @@ def _add_photo_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip face detection: the photos already are aligned LFW-style 250x250 frames",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default=None,
+        help="the embedding's precision (default: the run's train.precision; auto is bf16 "
+        "only on CPUs with AMX)")
 
 
 def _verifier(args: argparse.Namespace, photos: list[Path]):  # -> Verifier
@@ -118,8 +124,11 @@ def _verifier(args: argparse.Namespace, photos: list[Path]):  # -> Verifier
         if not photo.is_file():
             raise FileNotFoundError(f"{photo}: no such image file")
     if is_pretrained(args.run):
+        if args.precision is not None:
+            raise UsageError("--precision is for siamface runs; dlib's ResNet runs in dlib")
         return PretrainedVerifier.from_folder(args.run, detect=not args.no_detect)
-    return Verifier.from_run(args.run, detect=not args.no_detect)
+    precision = {} if args.precision is None else {"precision": args.precision}
+    return Verifier.from_run(args.run, detect=not args.no_detect, **precision)
 
 
 def _face_ranks(faces: list[int] | None) -> tuple[int | None, int | None]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from siamface.data.cache import ImageCache
+from siamface.data.protocol import ImageRef
 from siamface.models.io import embed, to_model_input
 from siamface.models.siamese import SiameseNet
+from siamface.run_folder import Run
 from siamface.utils.precision import autocast, choose_precision
 
 
@@ -51,3 +54,11 @@ def embed_images(
         return torch.cat(out) if out else torch.empty(0, model.out_dim)
     finally:
         model.train(was_training)
+
+
+def embed_run_images(run: Run, cache: ImageCache, refs: list[ImageRef]) -> torch.Tensor:
+    """(M, D) embeddings of LFW images by a run's model, at its ``train.eval_batch_size`` and
+    in its ``train.precision``: how every evaluation of a run embeds, as its validation did."""
+    train = run.config.train
+    return embed_images(run.model, cache.images, cache.indices(refs), train.eval_batch_size,
+                        precision=train.precision)

@@ -17,7 +17,7 @@ from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import pair_people, person_images
 from siamface.data.splits import dev_train_split
-from siamface.evaluation.embed import embed_images
+from siamface.evaluation.embed import embed_run_images
 from siamface.evaluation.open_set import ImpostorTail
 from siamface.run_folder import Run
 
@@ -33,8 +33,7 @@ def validation_impostor_scores(run: Run, cache: ImageCache,
     _, val = dev_train_split(lfw, data.split, data.val_fraction, run.config.seed)
     people = sorted(pair_people(val))
     refs, ids = person_images(people, lfw.image_counts)
-    emb = embed_images(run.model, cache.images, cache.indices(refs),
-                       run.config.train.eval_batch_size)  # (V, D)
+    emb = embed_run_images(run, cache, refs)  # (V, D)
     i, j = np.triu_indices(len(refs), k=1)
     different = ids[i] != ids[j]
     i, j = i[different], j[different]

@@ -25,7 +25,7 @@ from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import dev_train_people, evaluation_people, person_images
 from siamface.data.protocol import PairsFile
-from siamface.evaluation.embed import embed_images
+from siamface.evaluation.embed import embed_run_images
 from siamface.evaluation.oneshot import OneShotResult, PairScorer, n_way_one_shot_scored
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
@@ -108,8 +108,7 @@ def evaluate_one_shot(
     people, source = evaluation_people(lfw, pairs_file)
     refs, labels = person_images(people, lfw.image_counts)
 
-    batch_size = run.config.train.eval_batch_size
-    embeddings = embed_images(run.model, cache.images, cache.indices(refs), batch_size)  # (M, D)
+    embeddings = embed_run_images(run, cache, refs)  # (M, D)
     curve = one_shot_curve(head_scorer(run.model, embeddings), labels, n_ways, n_trials, seed)
 
     results = {

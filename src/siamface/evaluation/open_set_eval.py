@@ -23,7 +23,7 @@ import torch
 from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import dev_test_people, person_images
-from siamface.evaluation.embed import embed_images
+from siamface.evaluation.embed import embed_run_images
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.oneshot import wilson_interval
 from siamface.evaluation.open_set import (
@@ -101,8 +101,7 @@ def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
     """
     people = sorted(dev_test_people(lfw))
     refs, ids = person_images(people, lfw.image_counts)
-    emb = embed_images(run.model, cache.images, cache.indices(refs),
-                       run.config.train.eval_batch_size)  # (M, D)
+    emb = embed_run_images(run, cache, refs)  # (M, D)
     first = np.array([r.number == 1 for r in refs])
     eligible = np.array([i for i, p in enumerate(people) if lfw.image_counts[p] >= 2])
     calibration = gallery_calibration(run) or calibrate_gallery(run, cache, lfw)

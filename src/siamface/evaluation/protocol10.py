@@ -162,8 +162,9 @@ def evaluate_ten_fold(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
             "ten folds of LFW's pairs.txt"
         )
     seen = dev_train_people(lfw)
-    batch_size = run.config.train.eval_batch_size
-    scored = score_pairs_file(run.model, cache, list(pairs_file.pairs), batch_size)
+    train = run.config.train
+    scored = score_pairs_file(run.model, cache, list(pairs_file.pairs), train.eval_batch_size,
+                              train.precision)
     threshold = run.threshold
     results: dict[str, Any] = {
         "run": str(run.path),

@@ -33,6 +33,7 @@ from siamface.losses import build_loss
 from siamface.models.siamese import PairScores, SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.precision import choose_precision
 
 METRICS_FILE = "metrics.json"
 FARS = (0.01, 0.001)
@@ -60,11 +61,13 @@ class PairEvaluation:
 
 
 def score_pairs_file(
-    model: SiameseNet, cache: ImageCache, pairs: list[Pair], batch_size: int = 256
+    model: SiameseNet, cache: ImageCache, pairs: list[Pair], batch_size: int = 256,
+    precision: str = "auto",
 ) -> PairEvaluation:
-    """Score ``pairs`` with ``model``, embedding each distinct image once."""
+    """Score ``pairs`` with ``model``, embedding each distinct image once (in ``precision``:
+    "auto", "fp32" or "bf16")."""
     rows = cache.indices([r for p in pairs for r in (p.left, p.right)]).reshape(-1, 2)
-    scores = score_index_pairs(model, cache.images, rows, batch_size)
+    scores = score_index_pairs(model, cache.images, rows, batch_size, precision=precision)
     labels = np.array([p.same for p in pairs], dtype=np.int64)
     return PairEvaluation(pairs, rows, scores, labels)
 
@@ -138,7 +141,9 @@ def evaluate_pairs(
         The metrics (also in metrics.json) and the scored pairs.
     """
     start = time.perf_counter()
-    result = score_pairs_file(run.model, cache, list(pairs_file.pairs))
+    train = run.config.train
+    result = score_pairs_file(run.model, cache, list(pairs_file.pairs), train.eval_batch_size,
+                              train.precision)
     loss_section = run.config.loss
     loss_fn = build_loss(loss_section.name, **loss_section.kwargs)
     with torch.no_grad():
@@ -148,6 +153,7 @@ def evaluate_pairs(
         "pairs_file": label,
         "best_epoch": run.best_epoch,
         "loss": loss,
+        "precision": choose_precision(train.precision),
         **verification_metrics(result.logits, result.labels, run.threshold, n_bootstrap),
     }
     metrics["seconds"] = time.perf_counter() - start  # scoring and the metrics

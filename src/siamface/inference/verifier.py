@@ -35,6 +35,7 @@ from siamface.inference.detectors import Detector
 from siamface.inference.face_detection import FaceBox
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
+from siamface.utils.precision import choose_precision
 
 
 class NonFiniteScoreError(SiamfaceError, ValueError):
@@ -106,6 +107,8 @@ class Verifier:
             sets its identification threshold for its size (``Gallery``); None: unknown.
         embedder: The model to embed with, when not ``model`` itself: a faster copy of it
             (``frozen_for_inference``), as the server uses.
+        precision: "auto", "fp32" or "bf16" for the embedding (``siamface.utils.precision``);
+            ``from_run`` uses the run's ``train.precision``.
     """
 
     label: str | None = None  # None: a model trained by siamface on LFW alone
@@ -121,6 +124,7 @@ class Verifier:
         detector: Detector | None = None,
         calibration: ImpostorTail | None = None,
         embedder: SiameseNet | None = None,
+        precision: str = "auto",
     ) -> None:
         if not math.isfinite(threshold):
             raise NonFiniteScoreError(f"the threshold must be a finite number, got {threshold!r}")
@@ -133,6 +137,7 @@ class Verifier:
         self.detector = detector
         self.calibration = calibration
         self.embedder = embedder
+        self.precision = choose_precision(precision)  # "fp32" or "bf16"
 
     @classmethod
     def from_run(cls, run_dir: str | Path, **kwargs: Any) -> Verifier:
@@ -141,10 +146,12 @@ class Verifier:
 
         Args:
             run_dir: A run folder with model.safetensors and model.json.
-            **kwargs: Any other ``Verifier`` argument (``detect``, ``flip_tta``, ...).
+            **kwargs: Any other ``Verifier`` argument (``detect``, ``flip_tta``, ``precision``...).
         """
         run = Run(run_dir)
-        return cls(run.model, run.preprocessing, run.threshold,
+        model = run.model  # first: it says when the run is not finished
+        kwargs.setdefault("precision", run.config.train.precision)
+        return cls(model, run.preprocessing, run.threshold,
                    calibration=gallery_calibration(run), **kwargs)
 
     @cached_property
@@ -196,7 +203,8 @@ class Verifier:
         images = np.stack([f.pixels for f in faces])  # (N, C, S, S) uint8
         indices = np.arange(len(faces))
         model = self.model if self.embedder is None else self.embedder
-        return embed_images(model, images, indices, self.batch_size, self.flip_tta)
+        return embed_images(model, images, indices, self.batch_size, self.flip_tta,
+                            precision=self.precision)
 
     def verify(self, image_a: ImageInput, image_b: ImageInput, face_a: int | None = None,
                face_b: int | None = None) -> Verification:

@@ -63,7 +63,10 @@ class FaceService:
         self.verifier = verifier
         self.settings = verifier.settings()  # of the original model: its fingerprint
         pre = verifier.preprocessing
-        self.embedder = frozen_for_inference(verifier.model, pre.channels, pre.size)
+        # A frozen graph is traced in fp32 and autocast does not reach inside it: bf16 keeps
+        # the eager model, which autocast does.
+        self.embedder = (frozen_for_inference(verifier.model, pre.channels, pre.size)
+                         if verifier.precision == "fp32" else None)
         self.fingerprint: str = self.settings["model"]
         self._local = threading.local()
 
@@ -123,7 +126,7 @@ class FaceService:
             verifier = AlignedFaceVerifier(
                 base.model, base.preprocessing, base.threshold, detect=base.detect,
                 flip_tta=base.flip_tta, batch_size=base.batch_size, calibration=base.calibration,
-                embedder=self.embedder,
+                embedder=self.embedder, precision=base.precision,
             )
             self._local.verifier = verifier
         return verifier
