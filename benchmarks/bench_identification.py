@@ -66,7 +66,7 @@ def query_at_scale(run: Run, cache, queries: int = 50, seed: int = 0) -> dict[st
     rows = torch.randperm(len(real), generator=g)[:queries]
     out: dict[str, Any] = {
         "gallery_size": GALLERY_AT_SCALE, "real_entries": len(real), "queries": queries,
-        "head": run.config.model.head, "prepare_ms": prepare_ms,
+        "head": type(run.model.head).__name__, "prepare_ms": prepare_ms,
         # float32 embeddings, and the cosine head's normalised copy of them
         "memory_mb": 2 * embeddings.numel() * embeddings.element_size() / 2**20,
         "threshold": gallery.threshold_.threshold, "target_ms": TARGET_QUERY_MS,
