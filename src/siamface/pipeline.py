@@ -30,7 +30,7 @@ from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_c
 from siamface.evaluation.identification import evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
-from siamface.evaluation.report import PairEvaluation, evaluate_pairs, verification_metrics
+from siamface.evaluation.report import evaluate_pairs, verification_metrics
 from siamface.inference.folder_eval import people_photos, score_folder
 from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
@@ -310,8 +310,7 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
         f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
         for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
     if plots:
-        result = PairEvaluation([], scored.rows, scored.scores, scored.labels)
-        plot_pair_evaluation(run, result, metrics, scored.images, out_dir)
+        plot_pair_evaluation(run, scored, metrics, scored.images, out_dir)
     return metrics, out_dir
 
 

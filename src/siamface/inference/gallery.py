@@ -222,7 +222,7 @@ class Gallery:
         self.names_, self.sources_, self.embeddings_ = names, sources, embeddings
         with torch.inference_mode():  # once, for every query
             self._index = _RankingIndex(self.verifier.model.prepare_gallery(embeddings), names)
-        people = len(set(names))
+        people = self.people_
         calibration = self.verifier.calibration
         if calibration is not None:
             self.threshold_ = calibration.threshold(people, self.target_fpir)
@@ -387,8 +387,7 @@ class _RankingIndex:
 
     def __init__(self, prepared: torch.Tensor, names: list[str]) -> None:
         self.prepared = prepared
-        self.people, person = np.unique(np.asarray(names, dtype=object).astype(str),
-                                        return_inverse=True)
+        self.people, person = np.unique(names, return_inverse=True)
         self.person = person  # (N,) each photo's person
         self.most_photos = int(np.bincount(person).max())
 

@@ -4,12 +4,12 @@ galleries of the most confident right and wrong pairs, and the one-shot curve.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from siamface.evaluation.metrics import roc_curve
-from siamface.evaluation.report import FARS, PairEvaluation
+from siamface.evaluation.report import FARS
 from siamface.reporting.eval_plots import (
     plot_confusion_matrix,
     plot_curves,
@@ -24,7 +24,18 @@ from siamface.run_folder import Run
 GALLERY_SIZE = 12
 
 
-def plot_pair_evaluation(run: Run, result: PairEvaluation, metrics: dict[str, Any],
+class ScoredPairs(Protocol):
+    """What the figures read of scored pairs: a pairs file's ``PairEvaluation`` or a photo
+    folder's ``FolderScores``."""
+
+    rows: np.ndarray  # (P, 2) indices into the images
+    labels: np.ndarray  # (P,) 1 for matching pairs
+
+    @property
+    def logits(self) -> np.ndarray: ...  # (P,) float64
+
+
+def plot_pair_evaluation(run: Run, result: ScoredPairs, metrics: dict[str, Any],
                          images: np.ndarray, out_dir: Path) -> None:
     """Draw the figures of one pairs file's evaluation into ``out_dir``.
 
