@@ -28,6 +28,7 @@ from siamface.data.importer import import_lfw
 from siamface.experiments.search import run_search
 from siamface.experiments.spec import load_spec, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder
+from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
 
@@ -37,27 +38,35 @@ TARGET_SAVING = 0.40
 TARGET_AUC_GAP = 0.005
 
 
-def study_spec(name: str, epochs: int, trials: int, pruned: bool, overrides: list[str],
+def study_spec(name: str, epochs: int, trials: int, pruner: dict | None, overrides: list[str],
                drop: list[str]) -> dict:
-    """The shipped TPE spec at ``epochs`` epochs a trial, with or without its pruner, without
-    the searched keys in ``drop``."""
+    """The shipped TPE spec at ``epochs`` epochs a trial, with ``pruner`` (None: no pruning),
+    without the searched keys in ``drop``."""
     spec = load_spec("default-tpe").to_dict()
     spec["space"] = {k: v for k, v in spec["space"].items() if k not in drop}
     spec.update(name=name, n_trials=trials,
                 fixed=[*spec["fixed"], f"train.epochs={epochs}", *overrides])
-    if not pruned:
-        spec["pruner"] = {"name": "none"}
-    else:  # warm-up scaled to the shorter trials
-        spec["pruner"] = {"name": "median", "n_startup_trials": 3,
-                          "n_warmup_steps": max(1, epochs // 3)}
+    spec["pruner"] = pruner or {"name": "none"}
     return spec
+
+
+def trial_curves(folder: StudyFolder) -> list[dict]:
+    """Each trial's state and validation AUC after every epoch it ran (from its run folder)."""
+    curves = []
+    for record in folder.trials():
+        run_dir = folder.run_dir(record["number"])
+        rows = [] if run_dir is None else Run(run_dir).summary()
+        curves.append({"number": record["number"], "state": record["state"],
+                       "val_auc": [round(float(r["val_auc"]), 4) for r in rows]})
+    return curves
 
 
 def run_study(spec: dict, lfw, root: Path) -> dict:
     start = time.perf_counter()
     result = run_search(spec_from_dict(spec), lfw, root / spec["name"], evaluate=True)
     wall = time.perf_counter() - start
-    records = StudyFolder(root / spec["name"]).trials()
+    folder = StudyFolder(root / spec["name"])
+    records = folder.trials()
     return {
         "trials": result.counts,
         "trial_epochs": sum(r.get("epochs", 0) for r in records),
@@ -66,6 +75,7 @@ def run_study(spec: dict, lfw, root: Path) -> dict:
         "best_params": None if result.best is None else result.best["params"],
         "best_devtest_accuracy": None if result.test_metrics is None
         else result.test_metrics["accuracy"],
+        "curves": trial_curves(folder),
     }
 
 
@@ -103,6 +113,11 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="data home (default: a temporary one)")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--startup", type=int, default=2,
+                        help="median pruner: trials that complete before any is pruned")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="median pruner: n_warmup_steps (epochs count from 1, so 1 "
+                        "lets it prune after the first epoch)")
     parser.add_argument("--kill-trials", type=int, default=3,
                         help="trials of the kill-and-resume study")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[],
@@ -117,13 +132,15 @@ def main() -> None:
         root = Path(tmp)
         home = args.home or root / "home"
         lfw = import_lfw([args.lfw], home, progress=False)
+        pruner = {"name": "median", "n_startup_trials": args.startup,
+                  "n_warmup_steps": args.warmup}
         studies = {}
-        for pruned in (True, False):
-            name = "pruned" if pruned else "unpruned"
-            spec = study_spec(name, args.epochs, args.trials, pruned, args.overrides, args.drop)
+        for name, study_pruner in (("pruned", pruner), ("unpruned", None)):
+            spec = study_spec(name, args.epochs, args.trials, study_pruner, args.overrides,
+                              args.drop)
             studies[name] = run_study(spec, lfw, root)
             print(name, json.dumps(studies[name]), flush=True)
-        kill_spec = study_spec("kill", args.epochs, args.kill_trials, True, args.overrides,
+        kill_spec = study_spec("kill", args.epochs, args.kill_trials, pruner, args.overrides,
                                args.drop)
         kill = kill_and_resume(kill_spec, home, root)
     p, u = studies["pruned"], studies["unpruned"]
@@ -132,7 +149,7 @@ def main() -> None:
     out = {
         "command": " ".join(sys.argv),
         "settings": {"trials": args.trials, "epochs": args.epochs, "seed": 0,
-                     "spec": "default-tpe", "overrides": args.overrides,
+                     "spec": "default-tpe", "pruner": pruner, "overrides": args.overrides,
                      "dropped": args.drop},
         "studies": studies,
         "trial_epoch_saving": saving,

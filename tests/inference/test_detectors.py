@@ -27,7 +27,7 @@ from siamface.inference.detectors import (
     default_detector,
     model_file,
 )
-from siamface.inference.face_detection import FaceDetector, NoFaceError
+from siamface.inference.face_detection import FaceDetector, NoFaceError, rescaled
 
 from .conftest import random_photo
 
@@ -62,6 +62,35 @@ def test_no_face_is_a_clear_error():
     assert DlibDetector().detect_all(flat) == []
     with pytest.raises(NoFaceError, match=r"no face found in wall\.jpg"):
         DlibDetector().detect(flat, "wall.jpg")
+
+
+@pytest.mark.real_data
+def test_a_small_picture_is_enlarged_for_faces_narrower_than_the_hog_window(lfw_faces,
+                                                                            monkeypatch):
+    # A 400x500 picture with LFW frames pasted at 100 px: faces of about 46 px (11% of the
+    # shorter side), narrower than HOG's 80 px window, so they are found only after the picture
+    # is enlarged (2x, the most it is: 8% of 400 px is 32 px, to become 80 px).
+    photo = Image.fromarray(random_photo(9, size=(400, 500)))
+    for i, x in enumerate((40, 300)):
+        photo.paste(lfw_faces[i + 2].resize((100, 100), Image.Resampling.LANCZOS), (x, 150))
+    grey = np.asarray(photo.convert("L"))
+    boxes = DlibDetector().detect_all(grey)
+    assert len(boxes) == 2
+    assert sorted(round(b.center[0] / 10) for b in boxes) == [9, 35]  # photo pixels: 40+50, 300+50
+    monkeypatch.setattr("siamface.inference.detectors.HOG_MAX_ENLARGE", 1.0)
+    assert DlibDetector().detect_all(grey) == []  # not enlarged: too small for the window
+
+
+def test_the_picture_is_scaled_so_the_smallest_face_fills_the_window():
+    grey = np.zeros((300, 600), dtype=np.uint8)
+    small, shrink = rescaled(grey, face=160, face_px=80)  # a larger face: shrunk 2x
+    assert small.shape == (150, 300) and shrink == 2
+    small, shrink = rescaled(grey, face=20, face_px=80)  # never enlarged by default
+    assert small is grey and shrink == 1
+    small, shrink = rescaled(grey, face=20, face_px=80, max_enlarge=3)  # 4x wanted, 3x allowed
+    assert small.shape == (900, 1800) and shrink == pytest.approx(1 / 3)
+    small, shrink = rescaled(grey, face=40, face_px=80, max_enlarge=3)
+    assert small.shape == (600, 1200) and shrink == pytest.approx(0.5)
 
 
 @pytest.mark.real_data

@@ -106,7 +106,7 @@ class FaceDetector:
         import cv2
 
         min_face = self.min_size_fraction * min(grey.shape)  # in image pixels
-        small, shrink = shrunk(grey, min_face, self.min_face_px)
+        small, shrink = rescaled(grey, min_face, self.min_face_px)
         # Equalising the histogram makes the cascade's Haar features less sensitive to exposure,
         # as in OpenCV's own face-detection samples.
         small = cv2.equalizeHist(small)
@@ -138,14 +138,17 @@ class FaceDetector:
                        "side")
 
 
-def shrunk(grey: np.ndarray, face: float, face_px: float) -> tuple[np.ndarray, float]:
-    """A grey image shrunk so that a face ``face`` pixels wide becomes ``face_px`` wide (never
-    enlarged), and the factor it was shrunk by: detectors search far fewer pixels.
+def rescaled(grey: np.ndarray, face: float, face_px: float,
+           max_enlarge: float = 1.0) -> tuple[np.ndarray, float]:
+    """A grey image scaled so that a face ``face`` pixels wide becomes ``face_px`` wide, and the
+    factor it was shrunk by (below 1 where it was enlarged): detectors search far fewer pixels.
 
     Args:
         grey: (H, W) uint8 grey image.
         face: The smallest face searched for, image pixels.
         face_px: The width the detector wants that face at.
+        max_enlarge: The most the image is enlarged where that face is smaller than
+            ``face_px`` (1: never; for a detector with a fixed smallest window).
     """
     import cv2
 
@@ -154,11 +157,12 @@ def shrunk(grey: np.ndarray, face: float, face_px: float) -> tuple[np.ndarray, f
             f"expected an (H, W) uint8 grey image, got shape {grey.shape} and {grey.dtype}"
         )
     height, width = grey.shape
-    shrink = max(1.0, face / face_px)
+    shrink = max(1.0 / max_enlarge, face / face_px)
     if shrink == 1:
         return grey, 1.0
-    size = (round(width / shrink), round(height / shrink))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), shrink
+    size = (max(1, round(width / shrink)), max(1, round(height / shrink)))
+    interpolation = cv2.INTER_AREA if shrink > 1 else cv2.INTER_LINEAR
+    return cv2.resize(grey, size, interpolation=interpolation), shrink
 
 
 def largest(boxes: list[FaceBox], source: str | Path, what_it_finds: str) -> FaceBox:
