@@ -94,6 +94,31 @@ def test_the_picture_is_scaled_so_the_smallest_face_fills_the_window():
 
 
 @pytest.mark.real_data
+def test_the_largest_face_is_searched_first_with_those_at_least_half_its_width(lfw_faces):
+    # A 1000x1000 picture: a face of about 37% of the side (an 800 px frame), one of about 20%
+    # (430 px) and one of about 10% (220 px): the last is under half the largest's width.
+    photo = Image.fromarray(random_photo(10, size=(1000, 1000)))
+    for face, size, place in ((lfw_faces[4], 800, (0, 0)), (lfw_faces[5], 430, (570, 570)),
+                              (lfw_faces[6], 220, (760, 40))):
+        photo.paste(face.resize((size, size), Image.Resampling.LANCZOS), place)
+    grey = np.asarray(photo.convert("L"))
+    detector = DlibDetector()
+    every = detector.detect_all(grey)
+    assert len(every) == 3
+    largest = detector.detect_largest(grey)  # searched at another scale: boxes shift a little
+
+    def same_face(a, b) -> bool:
+        return math.dist(a.center, b.center) < 0.15 * b.width
+
+    assert len(largest) == 2 and all(map(same_face, largest, every[:2]))
+    assert same_face(detector.detect(grey), every[0])
+    with pytest.warns(MultipleFacesWarning, match="2 faces found"):
+        aligned = FaceAligner(preset("face", 32, 3), detector=detector)(photo)
+    assert aligned.faces_found == 2 and same_face(aligned.box, every[0])
+    assert len(FaceAligner(preset("face", 32, 3), detector=detector).align_all(photo)) == 3
+
+
+@pytest.mark.real_data
 def test_a_tilted_face_is_found_and_aligned_upright(lfw_faces):
     # An LFW face turned 20 degrees (Pillow turns counter-clockwise: the eye line then rises
     # to the right, an angle of about -20 with y down) in a larger photo.

@@ -88,7 +88,9 @@ class AlignedFace:
         frame: The LFW-like frame ``(left, top, right, bottom)`` cut from the photo, in photo
             pixels (it may reach past the photo's edges, which are then replicated); with
             landmarks, the frame before it is turned by ``roll``.
-        faces_found: How many faces the detector found (None without detection).
+        faces_found: How many faces the detector found (None without detection). For the
+            largest face (no face asked for), those of at least half its width: the search
+            goes from large faces to small and stops there.
         boxes: Every face found, largest first (``box`` is one of them).
         roll: The face's tilt in the photo, undone by the alignment: the eye line's angle in
             degrees, positive when it runs down to the right (image y points down); 0 without
@@ -326,7 +328,8 @@ class FaceAligner:
         Args:
             image: A file path, a Pillow image or a uint8 array.
             face: Which face, by size: 0 is the largest, 1 the next. None: the largest, with a
-                MultipleFacesWarning when there were several.
+                MultipleFacesWarning when others of at least half its width were found
+                (large faces are searched first, which is quicker).
 
         Raises:
             NoFaceError: detection is on and no face was found.
@@ -340,7 +343,7 @@ class FaceAligner:
             if photo.size != (FRAME_SIZE, FRAME_SIZE):
                 framed = photo.resize((FRAME_SIZE, FRAME_SIZE), RESAMPLE)
             return self._aligned(framed, source, None, (0.0, 0.0, float(width), float(height)))
-        boxes = self._boxes(photo, source)
+        boxes = self._boxes(photo, source, largest_only=face is None)
         if face is None and len(boxes) > 1:
             warn_multiple_faces(source, boxes)
         rank = 0 if face is None else face
@@ -361,11 +364,15 @@ class FaceAligner:
         boxes = self._boxes(photo, source)
         return [self._align_box(photo, source, boxes, rank) for rank in range(len(boxes))]
 
-    def _boxes(self, photo: Image.Image, source: str) -> tuple[FaceBox, ...]:
+    def _boxes(self, photo: Image.Image, source: str,
+               largest_only: bool = False) -> tuple[FaceBox, ...]:
+        """Every face, largest first; with ``largest_only``, the largest face and those of at
+        least half its width (a detector may search large faces first and stop there)."""
         grey = np.asarray(photo.convert("L"))  # (H, W)
-        boxes = self._detector.detect_all(grey)
+        find = self._detector.detect_largest if largest_only else self._detector.detect_all
+        boxes = find(grey)
         if not boxes:
-            self._detector.detect(grey, source)  # raises NoFaceError with its own advice
+            raise self._detector.no_face(source)
         return tuple(boxes)
 
     def _align_box(self, photo: Image.Image, source: str, boxes: tuple[FaceBox, ...],

@@ -21,7 +21,13 @@ from typing import Protocol
 import numpy as np
 
 from siamface.errors import SiamfaceWarning
-from siamface.inference.face_detection import FaceBox, FaceDetector, largest, rescaled
+from siamface.inference.face_detection import (
+    FaceBox,
+    FaceDetector,
+    NoFaceError,
+    no_face_error,
+    rescaled,
+)
 
 MODELS_PACKAGE = "face_recognition_models"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -41,6 +47,13 @@ HOG_MAX_ENLARGE = 2.0
 # them.
 HOG_THRESHOLD = -0.4
 
+# The largest face is searched for coarse to fine: first among faces of at least a quarter of
+# the shorter side (the picture scaled to 320 px: a tenth of the pixels of the search down to 8%),
+# and where one is found, again among faces down to half its width, for the others of about its
+# size (the several-faces notice); only where none is found, down to min_size_fraction. A
+# portrait's face costs about a quarter of the full search, a picture of small faces 10% more.
+LARGEST_FIRST_FRACTION = 0.25
+
 
 class DetectorFallbackWarning(SiamfaceWarning):
     """dlib (or its landmark model) is missing: the Haar cascade is used instead."""
@@ -51,7 +64,11 @@ class Detector(Protocol):
 
     def detect_all(self, grey: np.ndarray) -> list[FaceBox]: ...
 
+    def detect_largest(self, grey: np.ndarray) -> list[FaceBox]: ...
+
     def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox: ...
+
+    def no_face(self, source: str | Path) -> NoFaceError: ...
 
 
 def model_file(name: str) -> Path:
@@ -110,11 +127,29 @@ class DlibDetector:
         Args:
             grey: (H, W) uint8 grey image.
         """
-        small, shrink = rescaled(grey, self.min_size_fraction * min(grey.shape), HOG_FACE_PX,
-                               HOG_MAX_ENLARGE)
+        return self._search(grey, self.min_size_fraction)
+
+    def detect_largest(self, grey: np.ndarray) -> list[FaceBox]:
+        """The largest face and every other of at least half its width, largest first.
+
+        Args:
+            grey: (H, W) uint8 grey image.
+        """
+        shorter = min(grey.shape)
+        if self.min_size_fraction < LARGEST_FIRST_FRACTION:
+            large = self._search(grey, LARGEST_FIRST_FRACTION)
+            if large:
+                half = max(self.min_size_fraction, large[0].width / 2 / shorter)
+                return self._search(grey, half) if half < LARGEST_FIRST_FRACTION else large
+        return self._search(grey, self.min_size_fraction)
+
+    def _search(self, grey: np.ndarray, min_size_fraction: float) -> list[FaceBox]:
+        """Every face of at least ``min_size_fraction`` of the shorter side, largest first."""
+        small, shrink = rescaled(grey, min_size_fraction * min(grey.shape), HOG_FACE_PX,
+                                 HOG_MAX_ENLARGE)
         rects, _, _ = self._hog.run(small, self.upsample, self.threshold)
         # dlib's right/bottom are inclusive pixels; FaceBox's are exclusive. Landmarks are
-        # placed on the full-resolution picture: sharper than on the shrunk one.
+        # placed on the full-resolution picture: sharper than on the scaled one.
         boxes = [self.with_landmarks(grey, FaceBox(r.left() * shrink, r.top() * shrink,
                                                    (r.right() + 1) * shrink,
                                                    (r.bottom() + 1) * shrink))
@@ -139,9 +174,16 @@ class DlibDetector:
         Raises:
             NoFaceError: no face was found.
         """
-        return largest(self.detect_all(grey), source, "dlib's HOG detector finds faces of at "
-                       f"least {self.min_size_fraction:.0%} of the shorter side turned less "
-                       "than about 30 degrees")
+        boxes = self.detect_largest(grey)
+        if not boxes:
+            raise self.no_face(source)
+        return boxes[0]
+
+    def no_face(self, source: str | Path) -> NoFaceError:
+        """The error for a picture of ``source`` where no face was found, with advice."""
+        return no_face_error(source, "dlib's HOG detector finds faces of at least "
+                             f"{self.min_size_fraction:.0%} of the shorter side turned less "
+                             "than about 30 degrees")
 
 
 def default_detector() -> Detector:

@@ -123,6 +123,10 @@ class FaceDetector:
         ]
         return sorted(boxes, key=lambda b: b.width * b.height, reverse=True)
 
+    def detect_largest(self, grey: np.ndarray) -> list[FaceBox]:
+        """Every face, largest first: the cascade's one search is cheap enough to do whole."""
+        return self.detect_all(grey)
+
     def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
         """The largest face.
 
@@ -133,9 +137,15 @@ class FaceDetector:
         Raises:
             NoFaceError: no face was found.
         """
-        return largest(self.detect_all(grey), source, "the Haar detector finds roughly "
-                       f"frontal faces of at least {self.min_size_fraction:.0%} of the shorter "
-                       "side")
+        boxes = self.detect_all(grey)
+        if not boxes:
+            raise self.no_face(source)
+        return boxes[0]
+
+    def no_face(self, source: str | Path) -> NoFaceError:
+        """The error for a picture of ``source`` where no face was found, with advice."""
+        return no_face_error(source, "the Haar detector finds roughly frontal faces of at "
+                             f"least {self.min_size_fraction:.0%} of the shorter side")
 
 
 def rescaled(grey: np.ndarray, face: float, face_px: float,
@@ -165,12 +175,10 @@ def rescaled(grey: np.ndarray, face: float, face_px: float,
     return cv2.resize(grey, size, interpolation=interpolation), shrink
 
 
-def largest(boxes: list[FaceBox], source: str | Path, what_it_finds: str) -> FaceBox:
-    """The first (largest) of ``boxes``; NoFaceError naming ``source`` when there is none."""
-    if not boxes:
-        raise NoFaceError(f"no face found in {source} ({what_it_finds}; for images that are "
-                          "already aligned LFW-style 250x250 frames, skip detection)")
-    return boxes[0]
+def no_face_error(source: str | Path, what_it_finds: str) -> NoFaceError:
+    """NoFaceError naming ``source``, what the detector finds and how to skip detection."""
+    return NoFaceError(f"no face found in {source} ({what_it_finds}; for images that are "
+                       "already aligned LFW-style 250x250 frames, skip detection)")
 
 
 def _load_cascade():  # -> cv2.CascadeClassifier

@@ -145,7 +145,7 @@ class PretrainedVerifier(Verifier):
         grey = np.asarray(photo.convert("L"))
         boxes = tuple(self._finder.detect_all(grey))
         if not boxes and self.detect:
-            self._finder.detect(grey, source)  # raises NoFaceError
+            raise self._finder.no_face(source)
         if not boxes:  # an aligned frame: the face is where LFW puts it
             k = photo.width / 250
             boxes = (self._finder.with_landmarks(grey, FaceBox(
