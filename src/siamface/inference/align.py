@@ -41,8 +41,8 @@ from siamface.data.preprocess import (
 )
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.inference.calibrate import alignment_points
-from siamface.inference.detectors import Detector, default_detector
-from siamface.inference.face_detection import FaceBox
+from siamface.inference.detectors import default_detector
+from siamface.inference.face_detection import Detector, FaceBox
 
 # A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
 ImageInput = Union[str, Path, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from siamface.errors import SiamfaceWarning
 from siamface.inference.face_detection import (
+    Detector,
     FaceBox,
     FaceDetector,
     NoFaceError,
@@ -59,18 +59,6 @@ class DetectorFallbackWarning(SiamfaceWarning):
     """dlib (or its landmark model) is missing: the Haar cascade is used instead."""
 
 
-class Detector(Protocol):
-    """What ``FaceAligner`` needs of a detector: every face, largest first."""
-
-    def detect_all(self, grey: np.ndarray) -> list[FaceBox]: ...
-
-    def detect_largest(self, grey: np.ndarray) -> list[FaceBox]: ...
-
-    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox: ...
-
-    def no_face(self, source: str | Path) -> NoFaceError: ...
-
-
 def model_file(name: str) -> Path:
     """A model file of the ``face-recognition-models`` package, found without importing it.
 
@@ -93,7 +81,7 @@ def model_file(name: str) -> Path:
     return path
 
 
-class DlibDetector:
+class DlibDetector(Detector):
     """Faces by dlib's HOG detector, each with its 5 landmarks.
 
     Args:
@@ -167,17 +155,6 @@ class DlibDetector:
                                round(box.bottom) - 1)
         points = tuple((float(p.x), float(p.y)) for p in self._shape(grey, rect).parts())
         return FaceBox(box.left, box.top, box.right, box.bottom, points)
-
-    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
-        """The largest face.
-
-        Raises:
-            NoFaceError: no face was found.
-        """
-        boxes = self.detect_largest(grey)
-        if not boxes:
-            raise self.no_face(source)
-        return boxes[0]
 
     def no_face(self, source: str | Path) -> NoFaceError:
         """The error for a picture of ``source`` where no face was found, with advice."""

@@ -64,7 +64,46 @@ class FaceBox:
         return (self.left, self.top, self.right, self.bottom)
 
 
-class FaceDetector:
+class Detector:
+    """A face detector: subclasses find every face (``detect_all``), the largest with those of
+    about its size (``detect_largest``, where they can do that quicker) and say what they find
+    (``no_face``); the base class picks the largest face or raises.
+    """
+
+    def detect_all(self, grey: np.ndarray) -> list[FaceBox]:
+        """Every face found, largest first.
+
+        Args:
+            grey: (H, W) uint8 grey image.
+        """
+        raise NotImplementedError
+
+    def detect_largest(self, grey: np.ndarray) -> list[FaceBox]:
+        """The largest face and the others of about its size, largest first (here: every
+        face)."""
+        return self.detect_all(grey)
+
+    def no_face(self, source: str | Path) -> NoFaceError:
+        """The error for a picture of ``source`` where no face was found, with advice."""
+        raise NotImplementedError
+
+    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
+        """The largest face.
+
+        Args:
+            grey: (H, W) uint8 grey image.
+            source: Named in the error message (usually the file).
+
+        Raises:
+            NoFaceError: no face was found.
+        """
+        boxes = self.detect_largest(grey)
+        if not boxes:
+            raise self.no_face(source)
+        return boxes[0]
+
+
+class FaceDetector(Detector):
     """The largest frontal face in an image, by OpenCV's Haar cascade.
 
     The defaults favour speed. On 120 LFW images, ``scale_factor=1.05, min_neighbors=8`` put
@@ -122,25 +161,6 @@ class FaceDetector:
             for x, y, w, h in np.asarray(found, dtype=np.float64).reshape(-1, 4).tolist()
         ]
         return sorted(boxes, key=lambda b: b.width * b.height, reverse=True)
-
-    def detect_largest(self, grey: np.ndarray) -> list[FaceBox]:
-        """Every face, largest first: the cascade's one search is cheap enough to do whole."""
-        return self.detect_all(grey)
-
-    def detect(self, grey: np.ndarray, source: str | Path = "image") -> FaceBox:
-        """The largest face.
-
-        Args:
-            grey: (H, W) uint8 grey image.
-            source: Named in the error message (usually the file).
-
-        Raises:
-            NoFaceError: no face was found.
-        """
-        boxes = self.detect_all(grey)
-        if not boxes:
-            raise self.no_face(source)
-        return boxes[0]
 
     def no_face(self, source: str | Path) -> NoFaceError:
         """The error for a picture of ``source`` where no face was found, with advice."""

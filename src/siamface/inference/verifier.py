@@ -31,8 +31,7 @@ from siamface.evaluation.embed import embed_images
 from siamface.evaluation.gallery_calibration import gallery_calibration
 from siamface.evaluation.open_set import ImpostorTail
 from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
-from siamface.inference.detectors import Detector
-from siamface.inference.face_detection import FaceBox
+from siamface.inference.face_detection import Detector, FaceBox
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.precision import choose_precision
