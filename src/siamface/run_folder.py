@@ -328,36 +328,60 @@ class Run:
             pairs: How many different-person pairs they are the highest of.
             people: How many validation people the pairs are made of.
         """
-        with atomic_path(self.gallery_calibration_path) as tmp:
-            safetensors.torch.save_file(
-                {"scores": scores.to(torch.float32).contiguous()}, str(tmp),
-                metadata={"pairs": str(pairs), "people": str(people),
-                          "weights_sha256": sha256_file(self.weights_path)})
+        write_impostor_tail(self.gallery_calibration_path, scores, pairs, people,
+                            sha256_file(self.weights_path))
 
     def gallery_calibration(self) -> tuple[torch.Tensor, int] | None:
         """The (T,) scores and pair count ``write_gallery_calibration`` kept, checked; None
         when there are none or they belong to other weights than the run's model now."""
-        path = self.gallery_calibration_path
-        if not path.is_file():
-            return None
-        try:
-            with safetensors.safe_open(str(path), "pt") as fh:
-                meta, names = fh.metadata() or {}, fh.keys()
-                scores = fh.get_tensor("scores") if "scores" in names else None
-        except (safetensors.SafetensorError, OSError, ValueError) as err:
-            raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
-        if meta.get("weights_sha256") != sha256_file(self.weights_path):
-            return None  # made for a model this run no longer has
-        pairs = meta.get("pairs", "")
-        if (scores is None or scores.ndim != 1 or scores.numel() == 0
-                or not bool(torch.isfinite(scores).all())
-                or bool((scores[1:] > scores[:-1]).any())):
-            raise RunFolderError(f"{path}: expected a 'scores' tensor of finite values in "
-                                 "descending order")
-        if not pairs.isdigit() or int(pairs) < scores.numel():
-            raise RunFolderError(f"{path}: metadata 'pairs' must be a count of at least "
-                                 f"{scores.numel()}, got {pairs!r}")
-        return scores, int(pairs)
+        return read_impostor_tail(self.gallery_calibration_path, sha256_file(self.weights_path))
+
+
+def write_impostor_tail(path: Path, scores: torch.Tensor, pairs: int, people: int,
+                        model_sha256: str) -> None:
+    """A gallery calibration file: the highest different-person scores of one model.
+
+    Args:
+        path: The .safetensors file (replaced whole).
+        scores: (T,) the highest scores, descending.
+        pairs: How many different-person pairs they are the highest of.
+        people: How many validation people the pairs are made of.
+        model_sha256: The model's fingerprint, so that the file is ignored for another model.
+    """
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_file(
+            {"scores": scores.to(torch.float32).contiguous()}, str(tmp),
+            metadata={"pairs": str(pairs), "people": str(people),
+                      "weights_sha256": model_sha256})
+
+
+def read_impostor_tail(path: Path, model_sha256: str) -> tuple[torch.Tensor, int] | None:
+    """The (T,) scores and pair count of a gallery calibration file, checked; None when there
+    is none or it was made for another model than ``model_sha256``.
+
+    Raises:
+        RunFolderError: the file is damaged (the message names it).
+    """
+    if not path.is_file():
+        return None
+    try:
+        with safetensors.safe_open(str(path), "pt") as fh:
+            meta, names = fh.metadata() or {}, fh.keys()
+            scores = fh.get_tensor("scores") if "scores" in names else None
+    except (safetensors.SafetensorError, OSError, ValueError) as err:
+        raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
+    if meta.get("weights_sha256") != model_sha256:
+        return None  # made for another model
+    pairs = meta.get("pairs", "")
+    if (scores is None or scores.ndim != 1 or scores.numel() == 0
+            or not bool(torch.isfinite(scores).all())
+            or bool((scores[1:] > scores[:-1]).any())):
+        raise RunFolderError(f"{path}: expected a 'scores' tensor of finite values in "
+                             "descending order")
+    if not pairs.isdigit() or int(pairs) < scores.numel():
+        raise RunFolderError(f"{path}: metadata 'pairs' must be a count of at least "
+                             f"{scores.numel()}, got {pairs!r}")
+    return scores, int(pairs)
 
 
 def read_summary_csv(path: str | Path) -> list[dict[str, float]]:

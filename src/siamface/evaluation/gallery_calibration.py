@@ -10,6 +10,8 @@ chosen model (``Run.write_gallery_calibration``); a run from before it existed g
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -34,20 +36,35 @@ def validation_impostor_scores(run: Run, cache: ImageCache,
     people = sorted(pair_people(val))
     refs, ids = person_images(people, lfw.image_counts)
     emb = embed_run_images(run, cache, refs)  # (V, D)
-    i, j = np.triu_indices(len(refs), k=1)
+    return impostor_scores(emb, ids, lambda a, b: run.model.score(a, b).logits,
+                           run.config.seed), len(people)
+
+
+def impostor_scores(emb: torch.Tensor, ids: np.ndarray,
+                    score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                    seed: int) -> np.ndarray:
+    """Scores of the pairs of images of two different people (at most MAX_VALIDATION_PAIRS,
+    a sample drawn with ``seed``).
+
+    Args:
+        emb: (V, D) embeddings of V images.
+        ids: (V,) their people's integer ids.
+        score: (B, D), (B, D) -> (B,) logits of pairs.
+        seed: Seeds the sample where there are more pairs.
+    """
+    i, j = np.triu_indices(len(ids), k=1)
     different = ids[i] != ids[j]
     i, j = i[different], j[different]
     if i.size > MAX_VALIDATION_PAIRS:
-        keep = np.random.default_rng(run.config.seed).choice(i.size, MAX_VALIDATION_PAIRS,
-                                                             replace=False)
+        keep = np.random.default_rng(seed).choice(i.size, MAX_VALIDATION_PAIRS, replace=False)
         i, j = i[keep], j[keep]
     scores = np.empty(i.size, dtype=np.float64)
     with torch.inference_mode():
         for start in range(0, i.size, SCORE_CHUNK):
             a = torch.from_numpy(i[start:start + SCORE_CHUNK])
             b = torch.from_numpy(j[start:start + SCORE_CHUNK])
-            scores[start:start + a.numel()] = run.model.score(emb[a], emb[b]).logits.numpy()
-    return scores, len(people)
+            scores[start:start + a.numel()] = score(emb[a], emb[b]).numpy()
+    return scores
 
 
 def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorTail | None:

@@ -13,7 +13,10 @@ The folder holds ``pretrained.json``: the model's name, its label, and the decis
 like every siamface model's, on validation pairs of DevTrain people only (a person-disjoint
 split of pairsDevTrain, seed 0, as training makes it; never DevTest). The rule is a logistic
 calibration of the descriptors' Euclidean distance, ``logit = offset - scale * distance``, so
-``p`` reads as a probability, with the logit threshold of best validation accuracy. A small
+``p`` reads as a probability, with the logit threshold of best validation accuracy. Beside it,
+``gallery_calibration.safetensors`` keeps the highest scores of pairs of two different
+validation people, from which identification sets a threshold for a gallery's size, as for a
+run. A small
 trained head on the embeddings is not built: whether one would beat the plain distance on
 validation has not been measured yet.
 """
@@ -29,11 +32,13 @@ import numpy as np
 import torch
 
 from siamface.data.lfw import LFWDataset
-from siamface.data.people import TRAIN_PAIRS
+from siamface.data.people import TRAIN_PAIRS, pair_people, person_images
 from siamface.data.preprocess import preset
-from siamface.data.protocol import Pair
+from siamface.data.protocol import ImageRef, Pair
 from siamface.data.splits import split_pairs_by_person
 from siamface.errors import SiamfaceError
+from siamface.evaluation.gallery_calibration import impostor_scores
+from siamface.evaluation.open_set import ImpostorTail
 from siamface.evaluation.report import verification_metrics
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.inference.align import (
@@ -48,10 +53,12 @@ from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import Verifier
 from siamface.models.heads import squared_distances, with_squared_norms
 from siamface.models.siamese import PairScores
+from siamface.run_folder import read_impostor_tail, write_impostor_tail
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import sha256_file
 
 PRETRAINED_FILE = "pretrained.json"
+CALIBRATION_FILE = "gallery_calibration.safetensors"  # as a run's (run_folder.py)
 FORMAT = "siamface-pretrained"
 LABEL = "outside data"
 RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -105,17 +112,19 @@ class PretrainedVerifier(Verifier):
         detect: Detect faces; without, each image is taken to be an LFW-like frame (the face
             is still looked for, and assumed at LFW_BOX when not found).
         detector: dlib's detector (default settings if None).
+        calibration: Different-person validation scores, for a gallery's threshold.
     """
 
     label = LABEL
 
     def __init__(self, scorer: DistanceScorer, threshold: float, detect: bool = True,
-                 detector: DlibDetector | None = None) -> None:
+                 detector: DlibDetector | None = None,
+                 calibration: ImpostorTail | None = None) -> None:
         import dlib
 
         # The chip is RGB: a grey photo is as foreign to the ResNet as to an RGB run.
         super().__init__(scorer, preset("full", CHIP_SIZE, 3), threshold, detect=detect,
-                         flip_tta=False, detector=detector)
+                         flip_tta=False, detector=detector, calibration=calibration)
         self._dlib = dlib
         self._resnet = dlib.face_recognition_model_v1(str(model_file(RESNET_FILE)))
         self._finder = detector if detector is not None else DlibDetector()
@@ -129,7 +138,11 @@ class PretrainedVerifier(Verifier):
             **kwargs: ``detect`` or ``detector``.
         """
         info = read_pretrained(folder)
-        return cls(DistanceScorer(info["scale"], info["offset"]), info["threshold"], **kwargs)
+        kept = read_impostor_tail(Path(folder) / CALIBRATION_FILE,
+                                  sha256_file(model_file(RESNET_FILE)))
+        calibration = None if kept is None else ImpostorTail(kept[0].double().numpy(), kept[1])
+        return cls(DistanceScorer(info["scale"], info["offset"]), info["threshold"],
+                   calibration=calibration, **kwargs)
 
     def align(self, image: ImageInput, face: int | None = None) -> AlignedFace:
         """One face as a dlib face chip: (3, 150, 150) uint8 pixels."""
@@ -143,7 +156,9 @@ class PretrainedVerifier(Verifier):
         photo, source = read_photo(image)
         rgb = np.asarray(photo)  # (H, W, 3)
         grey = np.asarray(photo.convert("L"))
-        boxes = tuple(self._finder.detect_all(grey))
+        # The largest face (no face asked for) is searched large faces first, as for a run.
+        find = self._finder.detect_largest if notice else self._finder.detect_all
+        boxes = tuple(find(grey))
         if not boxes and self.detect:
             raise self._finder.no_face(source)
         if not boxes:  # an aligned frame: the face is where LFW puts it
@@ -194,17 +209,19 @@ def _grey(chip: np.ndarray) -> bool:
     return bool(np.abs(c[..., 0] - c[..., 1]).mean() + np.abs(c[..., 1] - c[..., 2]).mean() < 1)
 
 
-def pair_distances(verifier: PretrainedVerifier, lfw: LFWDataset,
+def describe(verifier: PretrainedVerifier, lfw: LFWDataset,
+             refs: Sequence[ImageRef]) -> dict[ImageRef, np.ndarray]:
+    """Each LFW image's (128,) descriptor."""
+    e = verifier.embed([verifier.align(lfw.image_path(ref)) for ref in refs]).numpy()
+    return dict(zip(refs, e, strict=True))
+
+
+def pair_distances(descriptors: dict[ImageRef, np.ndarray],
                    pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
-    """(P,) descriptor distances and (P,) labels of LFW pairs (each image described once)."""
-    refs = sorted({ref for p in pairs for ref in (p.left, p.right)})
-    index = {ref: i for i, ref in enumerate(refs)}
-    faces = [verifier.align(lfw.image_path(ref)) for ref in refs]
-    e = verifier.embed(faces).numpy()  # (N, 128)
-    left = np.array([index[p.left] for p in pairs])
-    right = np.array([index[p.right] for p in pairs])
-    return (np.linalg.norm(e[left] - e[right], axis=1),
-            np.array([int(p.same) for p in pairs]))
+    """(P,) descriptor distances and (P,) labels of LFW pairs."""
+    left = np.array([descriptors[p.left] for p in pairs])  # (P, 128)
+    right = np.array([descriptors[p.right] for p in pairs])
+    return np.linalg.norm(left - right, axis=1), np.array([int(p.same) for p in pairs])
 
 
 def calibrate(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
@@ -220,7 +237,8 @@ def calibrate(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float, 
 
 def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resnet",
                      test_pairs: str | None = None, n_bootstrap: int = 1000) -> dict[str, Any]:
-    """Choose the pretrained model's threshold on DevTrain validation pairs; write the folder.
+    """Choose the pretrained model's threshold on DevTrain validation pairs and keep its
+    different-person validation scores (the gallery calibration); write the folder.
 
     Args:
         folder: Where pretrained.json goes (made if missing).
@@ -237,7 +255,12 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
         raise PretrainedError(f"unknown pretrained model {name!r}; known: {', '.join(KNOWN)}")
     _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts, 0.2, 0)
     probe = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
-    distances, labels = pair_distances(probe, lfw, val)
+    # Every image of the validation people: their pairs set the threshold, and the pairs of
+    # two different people among them the gallery calibration.
+    people = sorted(pair_people(val))
+    refs, ids = person_images(people, lfw.image_counts)
+    descriptors = describe(probe, lfw, refs)
+    distances, labels = pair_distances(descriptors, val)
     scale, offset, threshold = calibrate(distances, labels)
     logits = offset - scale * distances
     info: dict[str, Any] = {
@@ -246,8 +269,17 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
         "validation": {"pairs_file": TRAIN_PAIRS, "pairs": len(val),
                        "accuracy": float(((logits >= threshold) == labels).mean())},
     }
+    scorer = DistanceScorer(scale, offset)
+    emb = torch.from_numpy(np.array([descriptors[ref] for ref in refs]))  # (V, 128)
+    tail = ImpostorTail.from_scores(
+        impostor_scores(emb, ids, lambda a, b: scorer.score(a, b).logits, seed=0))
+    write_impostor_tail(Path(folder) / CALIBRATION_FILE, torch.from_numpy(tail.scores),
+                        tail.pairs, len(people), sha256_file(model_file(RESNET_FILE)))
+    info["gallery_calibration"] = {"people": len(people), "pairs": tail.pairs}
     if test_pairs is not None:
-        d, y = pair_distances(probe, lfw, lfw.read_pairs(test_pairs).pairs)
+        test = lfw.read_pairs(test_pairs).pairs
+        d, y = pair_distances(describe(probe, lfw, sorted({r for p in test
+                                                           for r in (p.left, p.right)})), test)
         metrics = verification_metrics(offset - scale * d, y, threshold, n_bootstrap)
         info["test"] = {"pairs_file": test_pairs, "label": LABEL, **metrics}
     write_json_atomic(Path(folder) / PRETRAINED_FILE, info)
