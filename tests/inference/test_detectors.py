@@ -94,12 +94,13 @@ def test_the_picture_is_scaled_so_the_smallest_face_fills_the_window():
 
 
 @pytest.mark.real_data
-def test_the_largest_face_is_searched_first_with_those_at_least_half_its_width(lfw_faces):
-    # A 1000x1000 picture: a face of about 37% of the side (an 800 px frame), one of about 20%
-    # (430 px) and one of about 10% (220 px): the last is under half the largest's width.
-    photo = Image.fromarray(random_photo(10, size=(1000, 1000)))
-    for face, size, place in ((lfw_faces[4], 800, (0, 0)), (lfw_faces[5], 430, (570, 570)),
-                              (lfw_faces[6], 220, (760, 40))):
+def test_where_a_large_face_is_found_smaller_ones_are_not_searched_for(lfw_faces):
+    # A 1600x1000 picture: faces of about 37% and 29% of the shorter side (800 and 630 px
+    # frames) and one of about 10% (220 px): the search for the largest stops among faces of
+    # at least 25%.
+    photo = Image.fromarray(random_photo(10, size=(1000, 1600)))
+    for face, size, place in ((lfw_faces[4], 800, (0, 0)), (lfw_faces[5], 630, (850, 300)),
+                              (lfw_faces[6], 220, (1370, 20))):
         photo.paste(face.resize((size, size), Image.Resampling.LANCZOS), place)
     grey = np.asarray(photo.convert("L"))
     detector = DlibDetector()
@@ -116,6 +117,11 @@ def test_the_largest_face_is_searched_first_with_those_at_least_half_its_width(l
         aligned = FaceAligner(preset("face", 32, 3), detector=detector)(photo)
     assert aligned.faces_found == 2 and same_face(aligned.box, every[0])
     assert len(FaceAligner(preset("face", 32, 3), detector=detector).align_all(photo)) == 3
+    # Without a large face, the search goes down to the smallest size: the 10% face is found.
+    small = Image.fromarray(random_photo(11, size=(1000, 1000)))
+    small.paste(lfw_faces[6].resize((220, 220), Image.Resampling.LANCZOS), (500, 500))
+    found = detector.detect_largest(np.asarray(small.convert("L")))
+    assert len(found) == 1 and math.dist(found[0].center, (610, 610)) < 25
 
 
 @pytest.mark.real_data
@@ -140,8 +146,8 @@ def test_a_tilted_face_is_found_and_aligned_upright(lfw_faces):
 @pytest.mark.real_data
 def test_several_faces_largest_first_with_a_notice_and_a_choice(lfw_faces):
     canvas = Image.fromarray(random_photo(8, size=(600, 1000)))
-    canvas.paste(lfw_faces[0].resize((380, 380)), (40, 100))  # the larger
-    canvas.paste(lfw_faces[1], (650, 250))
+    canvas.paste(lfw_faces[0].resize((400, 400)), (40, 100))  # the larger (31% of 600 px)
+    canvas.paste(lfw_faces[1].resize((340, 340)), (620, 200))  # 26%: both found at once
     aligner = FaceAligner(preset("face", 32, 3), detector=DlibDetector())
     with pytest.warns(MultipleFacesWarning, match="2 faces found, the largest used"):
         first = aligner(canvas)

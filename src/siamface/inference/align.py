@@ -89,8 +89,8 @@ class AlignedFace:
             pixels (it may reach past the photo's edges, which are then replicated); with
             landmarks, the frame before it is turned by ``roll``.
         faces_found: How many faces the detector found (None without detection). For the
-            largest face (no face asked for), those of at least half its width: the search
-            goes from large faces to small and stops there.
+            largest face (no face asked for), those of about its size: where dlib finds a face
+            of a quarter of the shorter side or more, smaller ones are not searched for.
         boxes: Every face found, largest first (``box`` is one of them).
         roll: The face's tilt in the photo, undone by the alignment: the eye line's angle in
             degrees, positive when it runs down to the right (image y points down); 0 without
@@ -328,8 +328,8 @@ class FaceAligner:
         Args:
             image: A file path, a Pillow image or a uint8 array.
             face: Which face, by size: 0 is the largest, 1 the next. None: the largest, with a
-                MultipleFacesWarning when others of at least half its width were found
-                (large faces are searched first, which is quicker).
+                MultipleFacesWarning when others of about its size were found (large faces
+                are searched first, which is quicker).
 
         Raises:
             NoFaceError: detection is on and no face was found.
@@ -366,8 +366,8 @@ class FaceAligner:
 
     def _boxes(self, photo: Image.Image, source: str,
                largest_only: bool = False) -> tuple[FaceBox, ...]:
-        """Every face, largest first; with ``largest_only``, the largest face and those of at
-        least half its width (a detector may search large faces first and stop there)."""
+        """Every face, largest first; with ``largest_only``, the largest face and those of
+        about its size (a detector may search large faces first and stop there)."""
         grey = np.asarray(photo.convert("L"))  # (H, W)
         find = self._detector.detect_largest if largest_only else self._detector.detect_all
         boxes = find(grey)

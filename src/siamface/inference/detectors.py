@@ -48,10 +48,9 @@ HOG_MAX_ENLARGE = 2.0
 HOG_THRESHOLD = -0.4
 
 # The largest face is searched for coarse to fine: first among faces of at least a quarter of
-# the shorter side (the picture scaled to 320 px: a tenth of the pixels of the search down to 8%),
-# and where one is found, again among faces down to half its width, for the others of about its
-# size (the several-faces notice); only where none is found, down to min_size_fraction. A
-# portrait's face costs about a quarter of the full search, a picture of small faces 10% more.
+# the shorter side (the picture scaled to 320 px: a tenth of the pixels of the search down to
+# 8%; a smaller picture as it is), and only where there is none, down to min_size_fraction. A
+# portrait's face costs about a tenth of the full search; a picture of small faces 10% more.
 LARGEST_FIRST_FRACTION = 0.25
 
 
@@ -118,17 +117,19 @@ class DlibDetector(Detector):
         return self._search(grey, self.min_size_fraction)
 
     def detect_largest(self, grey: np.ndarray) -> list[FaceBox]:
-        """The largest face and every other of at least half its width, largest first.
+        """The largest face, with the others as large as the search that found it asked for
+        (where a face of at least LARGEST_FIRST_FRACTION is found, smaller ones are not looked
+        for), largest first.
 
         Args:
             grey: (H, W) uint8 grey image.
         """
-        shorter = min(grey.shape)
-        if self.min_size_fraction < LARGEST_FIRST_FRACTION:
-            large = self._search(grey, LARGEST_FIRST_FRACTION)
+        # A picture too small to have a quarter-side face of HOG_FACE_PX is searched unscaled.
+        coarse = max(LARGEST_FIRST_FRACTION, HOG_FACE_PX / min(grey.shape))
+        if coarse > self.min_size_fraction:
+            large = self._search(grey, coarse)
             if large:
-                half = max(self.min_size_fraction, large[0].width / 2 / shorter)
-                return self._search(grey, half) if half < LARGEST_FIRST_FRACTION else large
+                return large
         return self._search(grey, self.min_size_fraction)
 
     def _search(self, grey: np.ndarray, min_size_fraction: float) -> list[FaceBox]:

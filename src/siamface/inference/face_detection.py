@@ -66,8 +66,9 @@ class FaceBox:
 
 class Detector:
     """A face detector: subclasses find every face (``detect_all``), the largest with those of
-    about its size (``detect_largest``, where they can do that quicker) and say what they find
-    (``no_face``); the base class picks the largest face or raises.
+    about its size (``detect_largest``, where they can do that quicker, e.g. by searching large
+    faces first) and say what they find (``no_face``); the base class picks the largest face or
+    raises.
     """
 
     def detect_all(self, grey: np.ndarray) -> list[FaceBox]:

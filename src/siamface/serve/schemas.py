@@ -31,9 +31,9 @@ class Photo(BaseModel):
 
     width: int = Field(description="the upright photo's width, in the box's pixels")
     height: int
-    faces_found: int | None = Field(description="faces detected of at least half the largest "
-                                                "one's width (the largest is used); null when "
-                                                "detection is off")
+    faces_found: int | None = Field(description="faces detected (the largest is used; where "
+                                                "it is large, smaller faces are not searched "
+                                                "for); null when detection is off")
     box: Box | None = Field(description="the face used; null when detection is off")
 
 
