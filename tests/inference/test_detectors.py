@@ -81,6 +81,21 @@ def test_a_small_picture_is_enlarged_for_faces_narrower_than_the_hog_window(lfw_
     assert DlibDetector().detect_all(grey) == []  # not enlarged: too small for the window
 
 
+def test_a_face_dlib_is_sure_of_comes_before_a_larger_weak_window():
+    import dlib
+
+    class FakeHog:  # dlib's run(): rectangles, scores, which filter
+        def run(self, image, upsample, threshold):
+            return ([dlib.rectangle(10, 10, 209, 209), dlib.rectangle(250, 50, 349, 149),
+                     dlib.rectangle(400, 60, 459, 119)], [-0.3, 0.4, 0.1], [0, 0, 0])
+
+    detector = DlibDetector(min_size_fraction=0.32)  # 0.32 * 250 = 80 px: no scaling
+    detector._hog = FakeHog()
+    boxes = detector.detect_all(np.zeros((250, 500), dtype=np.uint8))
+    # sure (score >= 0) ones first, largest first within: 100 px, 60 px, then the 200 px one
+    assert [round(b.width) for b in boxes] == [100, 60, 200]
+
+
 def test_the_picture_is_scaled_so_the_smallest_face_fills_the_window():
     grey = np.zeros((300, 600), dtype=np.uint8)
     small, shrink = rescaled(grey, face=160, face_px=80)  # a larger face: shrunk 2x
