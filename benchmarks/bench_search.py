@@ -100,11 +100,32 @@ def kill_and_resume(spec: dict, home: Path, root: Path) -> dict:
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
     records = StudyFolder(study).trials()
     reran = [r["number"] for r in records if r.get("retried_from") in finished_before]
-    complete = [r for r in records if r["state"] == "complete"]
+    states = [r["state"] for r in records]
+    finished = states.count("complete") + states.count("pruned")  # a pruned trial ended too
     return {"killed_in_trial": 1, "trials_after_resume": len(records),
-            "complete": len(complete), "finished_trials_rerun": reran,
+            "complete": states.count("complete"), "pruned": states.count("pruned"),
+            "finished_trials_rerun": reran,
             "dead_trial_retried": any(r.get("retried_from") == 1 for r in records),
-            "ok": not reran and len(complete) == spec["n_trials"]}
+            "ok": not reran and finished == spec["n_trials"]}
+
+
+def recheck_kill(args: argparse.Namespace, pruner: dict) -> None:
+    """Run the kill-and-resume check again and replace it (and its machine) in ``args.out``."""
+    out = json.loads(args.out.read_text(encoding="utf-8"))
+    asked = {"pruner": pruner, "epochs": args.epochs, "overrides": args.overrides}
+    measured = {k: out["settings"].get(k) for k in asked}
+    if measured != asked:
+        raise SystemExit(f"{args.out} was measured with {measured}, not {asked}")
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        root = Path(tmp)
+        home = args.home or root / "home"
+        import_lfw([args.lfw], home, progress=False)
+        spec = study_spec("kill", args.epochs, args.kill_trials, pruner, args.overrides,
+                          args.drop)
+        out["kill_and_resume"] = kill_and_resume(spec, home, root)
+    out["kill_and_resume_machine"] = machine_info()
+    write_json_atomic(args.out, out)
+    print(json.dumps(out["kill_and_resume"], indent=1))
 
 
 def main() -> None:
@@ -126,14 +147,19 @@ def main() -> None:
                         help="searched keys to leave out (e.g. data.identities_per_batch on a "
                         "data set of fewer than 48 people)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "search.json")
+    parser.add_argument("--kill-only", action="store_true",
+                        help="run only the kill-and-resume check and update it in --out")
     args = parser.parse_args()
+    pruner = {"name": "median", "n_startup_trials": args.startup,
+              "n_warmup_steps": args.warmup}
+    if args.kill_only:
+        recheck_kill(args, pruner)
+        return
 
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
         root = Path(tmp)
         home = args.home or root / "home"
         lfw = import_lfw([args.lfw], home, progress=False)
-        pruner = {"name": "median", "n_startup_trials": args.startup,
-                  "n_warmup_steps": args.warmup}
         studies = {}
         for name, study_pruner in (("pruned", pruner), ("unpruned", None)):
             spec = study_spec(name, args.epochs, args.trials, study_pruner, args.overrides,
