@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from siamface.config import AugmentConfig
+from siamface.errors import ConfigError
 from siamface.training.augment import BatchAugment, warp
 
 NOTHING = {"affine_p": 0.0, "hflip_p": 0.0, "brightness": 0.0, "contrast": 0.0}
@@ -186,3 +187,21 @@ def test_border_padding_fills_with_edge_values() -> None:
     x = torch.full((1, 1, 8, 8), 0.7)
     y = warp(x, torch.eye(2)[None], torch.tensor([[3.0, -2.0]]))
     torch.testing.assert_close(y, x)  # no black strip enters from outside the frame
+
+
+def test_grey_turns_some_colour_images_into_their_luma_in_every_channel() -> None:
+    x = torch.zeros(400, 3, 2, 2)
+    x[:, 0], x[:, 1], x[:, 2] = 1.0, 0.5, 0.0  # one colour: luma 0.299 + 0.2935 = 0.5925
+    y = BatchAugment(**{**NOTHING, "grey_p": 0.25})(x, gen(4))
+    grey = (y == y[:, :1]).all(dim=(1, 2, 3))  # (400,) every channel equal
+    torch.testing.assert_close(y[grey], torch.full_like(y[grey], 0.5925))
+    torch.testing.assert_close(y[~grey], x[~grey])  # the others untouched
+    assert 70 < int(grey.sum()) < 130  # about a quarter of 400
+    one_channel = images(c=1)
+    assert torch.equal(BatchAugment(**{**NOTHING, "grey_p": 1.0})(one_channel, gen()),
+                       one_channel)
+
+
+def test_grey_p_must_be_a_probability() -> None:
+    with pytest.raises(ConfigError, match=r"augment\.grey_p"):
+        AugmentConfig(grey_p=1.5)

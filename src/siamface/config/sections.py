@@ -174,6 +174,9 @@ class AugmentConfig(Settings):
         hflip_p: Probability of a horizontal flip.
         brightness: Brightness factor drawn from [1 - brightness, 1 + brightness].
         contrast: Contrast factor drawn from [1 - contrast, 1 + contrast].
+        grey_p: Probability that a colour image is turned grey (its luminance in each
+            channel), so that grey photos are less foreign to an RGB model; nothing for
+            one-channel input.
     """
 
     SECTION: ClassVar[str] = "augment"
@@ -187,9 +190,10 @@ class AugmentConfig(Settings):
     hflip_p: float = 0.0
     brightness: float = 0.0
     contrast: float = 0.0
+    grey_p: float = 0.0
 
     def __post_init__(self) -> None:
-        for key in ("affine_p", "hflip_p"):
+        for key in ("affine_p", "hflip_p", "grey_p"):
             check(0 <= getattr(self, key) <= 1, f"augment.{key}", "a probability in [0, 1]",
                    getattr(self, key))
         check(0 <= self.rotation_deg <= 180, "augment.rotation_deg", "degrees in [0, 180]",

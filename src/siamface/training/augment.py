@@ -6,8 +6,8 @@ translations t in [-2, 2] pixels, "each of these components included with probab
 Here every image of the batch draws its own seven components, each kept with probability
 ``affine_p`` (a component that is not kept is the identity: 0 rotation/shear/translation, scale
 1). The paper generated a fixed set of distorted copies up front; drawing fresh ones every
-batch gives the network more variety for the same cost. Horizontal flips and brightness /
-contrast jitter are our additions, off in the paper's config.
+batch gives the network more variety for the same cost. Horizontal flips, brightness /
+contrast jitter and turning colour images grey are our additions, off in the paper's config.
 
 All randomness comes from the ``torch.Generator`` passed to each call, so a seeded generator
 makes a run reproducible, independently of the global torch RNG.
@@ -63,7 +63,7 @@ class BatchAugment:
         **settings: The keys of the ``augment`` section (``AugmentConfig``, which holds their
             defaults and meanings and checks their ranges): ``enabled``, ``affine_p``,
             ``rotation_deg``, ``shear``, ``scale``, ``translate_px``, ``hflip_p``,
-            ``brightness``, ``contrast``.
+            ``brightness``, ``contrast``, ``grey_p``.
     """
 
     def __init__(self, **settings: Any) -> None:
@@ -77,6 +77,7 @@ class BatchAugment:
         self.hflip_p = config.hflip_p
         self.brightness = config.brightness
         self.contrast = config.contrast
+        self.grey_p = config.grey_p
 
     @classmethod
     def from_config(cls, config: AugmentConfig) -> BatchAugment:
@@ -153,4 +154,10 @@ class BatchAugment:
             # one reduction and one fused multiply-add instead of five passes over the batch.
             mean = x.mean(dim=(1, 2, 3), keepdim=True)  # (B, 1, 1, 1)
             x = torch.addcmul(b * (1 - c) * mean, x, b * c).clamp_(0.0, 1.0)
+        if self.grey_p > 0 and x.shape[1] == 3:
+            grey = torch.rand(B, **kw) < self.grey_p  # (B,)
+            # ITU-R 601 luma, as Pillow's convert("L") makes a grey photo.
+            luma = torch.tensor([0.299, 0.587, 0.114]).to(x).view(1, 3, 1, 1)
+            y = (x * luma).sum(dim=1, keepdim=True).expand_as(x)  # (B, 3, H, W)
+            x = torch.where(grey.to(x.device)[:, None, None, None], y, x)
         return x
