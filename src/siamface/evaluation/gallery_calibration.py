@@ -83,5 +83,10 @@ def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorT
 
 def gallery_calibration(run: Run) -> ImpostorTail | None:
     """The run's calibration for its current model; None when it has none."""
-    kept = run.gallery_calibration()
+    return kept_tail(run.gallery_calibration())
+
+
+def kept_tail(kept: tuple[torch.Tensor, int] | None) -> ImpostorTail | None:
+    """A calibration file's (scores, pairs) as read (``run_folder.read_impostor_tail``) as an
+    ImpostorTail; None stays None."""
     return None if kept is None else ImpostorTail(kept[0].double().numpy(), kept[1])

@@ -16,9 +16,8 @@ calibration of the descriptors' Euclidean distance, ``logit = offset - scale * d
 ``p`` reads as a probability, with the logit threshold of best validation accuracy. Beside it,
 ``gallery_calibration.safetensors`` keeps the highest scores of pairs of two different
 validation people, from which identification sets a threshold for a gallery's size, as for a
-run. A small
-trained head on the embeddings is not built: whether one would beat the plain distance on
-validation has not been measured yet.
+run. A small trained head on the embeddings is not built: whether one would beat the plain
+distance on validation has not been measured yet.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from siamface.data.preprocess import preset
 from siamface.data.protocol import ImageRef, Pair
 from siamface.data.splits import split_pairs_by_person
 from siamface.errors import SiamfaceError
-from siamface.evaluation.gallery_calibration import impostor_scores
+from siamface.evaluation.gallery_calibration import impostor_scores, kept_tail
 from siamface.evaluation.open_set import ImpostorTail
 from siamface.evaluation.report import verification_metrics
 from siamface.evaluation.threshold import best_accuracy_threshold
@@ -138,9 +137,8 @@ class PretrainedVerifier(Verifier):
             **kwargs: ``detect`` or ``detector``.
         """
         info = read_pretrained(folder)
-        kept = read_impostor_tail(Path(folder) / CALIBRATION_FILE,
-                                  sha256_file(model_file(RESNET_FILE)))
-        calibration = None if kept is None else ImpostorTail(kept[0].double().numpy(), kept[1])
+        calibration = kept_tail(read_impostor_tail(Path(folder) / CALIBRATION_FILE,
+                                                   sha256_file(model_file(RESNET_FILE))))
         return cls(DistanceScorer(info["scale"], info["offset"]), info["threshold"],
                    calibration=calibration, **kwargs)
 
