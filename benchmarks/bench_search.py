@@ -39,12 +39,13 @@ TARGET_AUC_GAP = 0.005
 
 
 def study_spec(name: str, epochs: int, trials: int, pruner: dict | None, overrides: list[str],
-               drop: list[str]) -> dict:
+               drop: list[str], seed: int = 0) -> dict:
     """The shipped TPE spec at ``epochs`` epochs a trial, with ``pruner`` (None: no pruning),
-    without the searched keys in ``drop``."""
+    without the searched keys in ``drop``, its sampler seeded by ``seed`` (the trials' training
+    seed is the config's: ``--set seed=N`` changes it)."""
     spec = load_spec("default-tpe").to_dict()
     spec["space"] = {k: v for k, v in spec["space"].items() if k not in drop}
-    spec.update(name=name, n_trials=trials,
+    spec.update(name=name, n_trials=trials, seed=seed,
                 fixed=[*spec["fixed"], f"train.epochs={epochs}", *overrides])
     spec["pruner"] = pruner or {"name": "none"}
     return spec
@@ -139,6 +140,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1,
                         help="median pruner: n_warmup_steps (epochs count from 1, so 1 "
                         "lets it prune after the first epoch)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the samplers' seed (both studies sample the same trials until "
+                        "one is pruned)")
     parser.add_argument("--kill-trials", type=int, default=3,
                         help="trials of the kill-and-resume study")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[],
@@ -163,18 +167,18 @@ def main() -> None:
         studies = {}
         for name, study_pruner in (("pruned", pruner), ("unpruned", None)):
             spec = study_spec(name, args.epochs, args.trials, study_pruner, args.overrides,
-                              args.drop)
+                              args.drop, args.seed)
             studies[name] = run_study(spec, lfw, root)
             print(name, json.dumps(studies[name]), flush=True)
         kill_spec = study_spec("kill", args.epochs, args.kill_trials, pruner, args.overrides,
-                               args.drop)
+                               args.drop, args.seed)
         kill = kill_and_resume(kill_spec, home, root)
     p, u = studies["pruned"], studies["unpruned"]
     saving = 1 - p["trial_epochs"] / u["trial_epochs"]
     gap = (u["best_val_auc"] or 0) - (p["best_val_auc"] or 0)
     out = {
         "command": " ".join(sys.argv),
-        "settings": {"trials": args.trials, "epochs": args.epochs, "seed": 0,
+        "settings": {"trials": args.trials, "epochs": args.epochs, "seed": args.seed,
                      "spec": "default-tpe", "pruner": pruner, "overrides": args.overrides,
                      "dropped": args.drop},
         "studies": studies,

@@ -87,6 +87,12 @@ def start_server(run: Path, db: Path, workers: int | None) -> tuple[subprocess.P
     raise SystemExit(f"siamface serve did not answer within {START_TIMEOUT_S} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def load(url: str, photos: list[tuple[str, bytes]], requests: int,
          clients: int) -> dict[str, Any]:
     """``requests`` verify requests from ``clients`` threads; latencies and statuses."""
@@ -185,7 +191,12 @@ def main() -> None:
         server, url = start_server(run, Path(work) / "galleries.sqlite3", args.workers)
         try:
             load(url, photos, min(10, args.requests), 1)  # warm-up: model, detectors, caches
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
             verify = load(url, photos, args.requests, args.clients)
+            # Where the cores went: the server's work and this process's clients, per request.
+            verify["cpu_ms_per_request"] = {
+                "server": round((cpu_seconds(server.pid) - server_cpu) / args.requests * 1e3, 1),
+                "clients": round((time.process_time() - client_cpu) / args.requests * 1e3, 1)}
             enroll = concurrent_enrolls(url, photos, args.enrolls, args.clients)
             version = httpx2.get(f"{url}/api/version").json()
         finally:
