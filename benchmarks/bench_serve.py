@@ -67,11 +67,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(run: Path, db: Path, workers: int | None) -> tuple[subprocess.Popen, str]:
+def start_server(run: Path, db: Path, workers: int | None,
+                 photo_processes: int | None) -> tuple[subprocess.Popen, str]:
     """`siamface serve RUN` on a free loopback port, once it answers /api/health."""
     port = free_port()
     command = [sys.executable, "-m", "siamface", "serve", str(run), "--port", str(port),
-               "--db", str(db), *(["--workers", str(workers)] if workers else [])]
+               "--db", str(db), *(["--workers", str(workers)] if workers else []),
+               *([] if photo_processes is None else ["--photo-processes", str(photo_processes)])]
     server = subprocess.Popen(command)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -88,9 +90,18 @@ def start_server(run: Path, db: Path, workers: int | None) -> tuple[subprocess.P
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far (Linux's /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    """User + system CPU seconds a process and its live children (the server's photo
+    processes) have used so far, from Linux's /proc."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name_end = (text := stat.read_text()).rindex(")")
+        except (OSError, ValueError):  # a process that ended meanwhile
+            continue
+        fields = text[name_end + 2:].split()  # from the state, field 3
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # itself or its child
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def load(url: str, photos: list[tuple[str, bytes]], requests: int,
@@ -181,6 +192,8 @@ def main() -> None:
     parser.add_argument("--enrolls", type=int, default=200)
     parser.add_argument("--photos", type=int, default=300, help="distinct LFW photos sent")
     parser.add_argument("--workers", type=int, help="the server's --workers (default: its own)")
+    parser.add_argument("--photo-processes", type=int,
+                        help="the server's --photo-processes (default: its own, one a worker)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serve.json"))
     args = parser.parse_args()
 
@@ -188,7 +201,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as work:
         run = args.run or trained_run(args.lfw, Path(work))
         before = machine_info()
-        server, url = start_server(run, Path(work) / "galleries.sqlite3", args.workers)
+        server, url = start_server(run, Path(work) / "galleries.sqlite3", args.workers,
+                                   args.photo_processes)
         try:
             load(url, photos, min(10, args.requests), 1)  # warm-up: model, detectors, caches
             server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
@@ -212,6 +226,7 @@ def main() -> None:
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
         "run": str(run), "model_fingerprint": version["model_fingerprint"],
         "detect": version["detect"], "photos": len(photos),
+        "server_options": {"workers": args.workers, "photo_processes": args.photo_processes},
         "verify": verify, "enroll": enroll,
         "targets": {k: "PASS" if ok else "FAIL" for k, ok in targets.items()},
         "machine": {**before, "loadavg_after": [round(x, 2) for x in os.getloadavg()]},

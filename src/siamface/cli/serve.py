@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help=f"the galleries' SQLite file (default {default_db()})")
     serve.add_argument("--workers", type=int, default=None, metavar="N",
                        help="threads for model work, one core each (default: every core)")
+    serve.add_argument("--photo-processes", type=int, default=None, metavar="N",
+                       help="processes that decode and align uploads, each with its own Python "
+                       "interpreter lock (default: as many as --workers; 0: the worker threads "
+                       "do it)")
     serve.add_argument("--max-upload-mb", type=float, default=10.0, metavar="MB",
                        help="largest photo taken (default 10)")
     serve.add_argument("--no-detect", action="store_true",
@@ -62,12 +66,14 @@ def _serve(args: argparse.Namespace) -> int:
     from siamface.serve.workers import default_workers, fix_cpu_threads
 
     workers = args.workers if args.workers is not None else default_workers()
-    if workers < 1 or args.max_upload_mb <= 0 or not 0 <= args.port <= 65535:
-        raise ConfigError("--workers must be at least 1, --max-upload-mb positive and --port "
-                          "0 to 65535")
+    processes = args.photo_processes if args.photo_processes is not None else workers
+    if workers < 1 or processes < 0 or args.max_upload_mb <= 0 or not 0 <= args.port <= 65535:
+        raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
+                          "--max-upload-mb positive and --port 0 to 65535")
     max_file = int(args.max_upload_mb * 2**20)
     options = ServeOptions(
-        api_key=args.api_key or None, workers=workers, max_file_bytes=max_file,
+        api_key=args.api_key or None, workers=workers, photo_processes=processes,
+        max_file_bytes=max_file,
         max_request_bytes=max(24 * 2**20, 2 * max_file + 2**20),
         allowed_hosts=LOOPBACK if args.host in LOOPBACK else None,
     )
@@ -77,6 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     db = args.db if args.db is not None else default_db()
     app = create_app(verifier, db, options, run_name=args.run.resolve().name)
     print(f"siamface serve: {args.run} on http://{args.host}:{args.port}/ ({workers} workers, "
+          f"{processes} photo processes, "
           f"galleries in {db}, API key {'required for writes' if options.api_key else 'off'})",
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

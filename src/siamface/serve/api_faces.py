@@ -10,8 +10,7 @@ from scipy.special import expit
 from siamface import __version__
 from siamface.data.preprocess import MAX_PIXELS
 from siamface.serve.context import ServerContext
-from siamface.serve.faces import Face
-from siamface.serve.photos import ACCEPTED_FORMATS, decode_photo
+from siamface.serve.photos import ACCEPTED_FORMATS, Face
 from siamface.serve.schemas import Box, Health, Limits, Photo, Problem, VerifyResponse, Version
 
 ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 411, 413, 415, 421, 422)}
@@ -26,11 +25,6 @@ def photo_out(face: Face) -> Photo:
 async def read_upload(ctx: ServerContext, upload: UploadFile) -> bytes:
     """An upload's bytes, read up to one byte past the limit (which ``decode_photo`` refuses)."""
     return await upload.read(ctx.options.max_file_bytes + 1)
-
-
-def decoded_face(ctx: ServerContext, data: bytes, field: str) -> Face:
-    """Decode and align one uploaded photo (CPU work: on the worker pool)."""
-    return ctx.faces.face(decode_photo(data, field, ctx.options.max_file_bytes), field)
 
 
 def faces_router(ctx: ServerContext) -> APIRouter:
@@ -65,14 +59,14 @@ def faces_router(ctx: ServerContext) -> APIRouter:
     ) -> VerifyResponse:
         """Are the two photos the same person? (the model's threshold decides)"""
         data_a, data_b = await read_upload(ctx, image_a), await read_upload(ctx, image_b)
-        return await ctx.pool.run(_verify, ctx, data_a, data_b)
+        a, b = await ctx.photos.faces([(data_a, "image_a"), (data_b, "image_b")])
+        return await ctx.pool.run(_verify, ctx, a, b)
 
     return router
 
 
-def _verify(ctx: ServerContext, data_a: bytes, data_b: bytes) -> VerifyResponse:
-    """One verify request's CPU work, as one job: a worker does it all or it waits whole."""
-    a, b = decoded_face(ctx, data_a, "image_a"), decoded_face(ctx, data_b, "image_b")
+def _verify(ctx: ServerContext, a: Face, b: Face) -> VerifyResponse:
+    """The verdict on two aligned uploads (the model's work: on a worker thread)."""
     result = ctx.faces.verify(a, b)
     return VerifyResponse(
         verdict="same person" if result.same else "different people", same=result.same,

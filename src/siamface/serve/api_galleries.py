@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from scipy.special import expit
 
 from siamface.inference.gallery import MAX_TARGET_FPIR
-from siamface.serve.api_faces import ERRORS, decoded_face, photo_out, read_upload
+from siamface.serve.api_faces import ERRORS, photo_out, read_upload
 from siamface.serve.context import ServerContext
 from siamface.serve.guards import api_key_check
+from siamface.serve.photos import Face
 from siamface.serve.problems import ApiError
 from siamface.serve.schemas import (
     GALLERY_NAME,
@@ -104,9 +106,11 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         if not 1 <= len(photos) <= ctx.options.max_photos:
             raise ApiError(422, "photos", f"send 1 to {ctx.options.max_photos} photos, "
                            f"got {len(photos)}")
-        uploads = [await read_upload(ctx, p) for p in photos]
+        uploads = [(await read_upload(ctx, p), f"photos[{i}]") for i, p in enumerate(photos)]
         labels = [photo_label(p.filename, i) for i, p in enumerate(photos)]
-        return await ctx.pool.run(_enroll, ctx, gallery, person, uploads, labels)
+        await run_in_threadpool(store.gallery, gallery)  # 404 before the CPU work
+        faces = await ctx.photos.faces(uploads)  # every photo aligned before any is stored
+        return await ctx.pool.run(_enroll, ctx, gallery, person, faces, labels)
 
     @router.delete("/{gallery}/people/{person}", dependencies=writes)
     async def delete_person(gallery: Gallery, person: str) -> Deleted:
@@ -126,29 +130,28 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         threshold set for the gallery's size, else the verdict is "unknown" (with the
         candidates)."""
         data = await read_upload(ctx, photo)
-        return await ctx.pool.run(_identify, ctx, gallery, data, top_k, fpir)
+        people, sources, embeddings = await run_in_threadpool(
+            store.embeddings, gallery, ctx.faces.settings, ctx.faces.verifier.model.out_dim)
+        if not people:
+            raise ApiError(409, "gallery", f"gallery {gallery!r} has no people yet: enroll some")
+        probe = await ctx.photos.face(data, "photo")
+        return await ctx.pool.run(_identify, ctx, probe, people, sources, embeddings, top_k,
+                                  fpir)
 
     return router
 
 
-def _enroll(ctx: ServerContext, gallery: str, person: str, uploads: list[bytes],
+def _enroll(ctx: ServerContext, gallery: str, person: str, faces: list[Face],
             labels: list[str]) -> Enrolled:
-    """One enroll request's work: the gallery is checked first, every photo is aligned before
-    any is stored, and all are stored in one transaction."""
-    ctx.store.gallery(gallery)  # 404 before the CPU work
-    faces = [decoded_face(ctx, data, f"photos[{i}]") for i, data in enumerate(uploads)]
+    """Embed a person's aligned photos and store them all in one transaction."""
     embeddings = ctx.faces.embed(faces)
     info = ctx.store.add_photos(gallery, person, labels, embeddings, ctx.faces.settings)
     return Enrolled(gallery=gallery, person=person, added=len(faces), photos=info.photos)
 
 
-def _identify(ctx: ServerContext, gallery: str, data: bytes, top_k: int,
-              fpir: float) -> IdentifyResponse:
-    people, sources, embeddings = ctx.store.embeddings(
-        gallery, ctx.faces.settings, ctx.faces.verifier.model.out_dim)
-    if not people:
-        raise ApiError(409, "gallery", f"gallery {gallery!r} has no people yet: enroll some")
-    probe = decoded_face(ctx, data, "photo")
+def _identify(ctx: ServerContext, probe: Face, people: list[str], sources: list[str],
+              embeddings: np.ndarray, top_k: int, fpir: float) -> IdentifyResponse:
+    """Rank a gallery's people against an aligned upload (on a worker thread)."""
     result = ctx.faces.identify(probe, people, sources, embeddings, top_k, fpir)
     return IdentifyResponse(
         verdict=result.name if result.name is not None else "unknown", name=result.name,

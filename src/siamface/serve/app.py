@@ -26,6 +26,7 @@ from siamface.serve.api_galleries import galleries_router
 from siamface.serve.context import ServerContext
 from siamface.serve.faces import FaceService
 from siamface.serve.guards import RequestGuard, ServeOptions
+from siamface.serve.photo_pool import PhotoPool
 from siamface.serve.problems import install_error_handlers
 from siamface.serve.store import GalleryStore
 from siamface.serve.workers import WorkerPool
@@ -50,12 +51,17 @@ def create_app(verifier: Verifier, db_path: str | Path,
         run_name: The run the model came from, for /api/version.
     """
     options = options or ServeOptions()
-    ctx = ServerContext(FaceService(verifier), GalleryStore(db_path), WorkerPool(options.workers),
-                        options, run_name)
+    pool = WorkerPool(options.workers)
+    photos = PhotoPool(verifier.preprocessing, verifier.detect, options.max_file_bytes,
+                       options.photo_processes, pool)
+    ctx = ServerContext(FaceService(verifier), GalleryStore(db_path), pool, photos, options,
+                        run_name)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ctx.photos.start()
         yield
+        ctx.photos.close()
         ctx.pool.close()
         ctx.store.close()
 

@@ -33,6 +33,8 @@ class ServeOptions:
     Args:
         api_key: Needed in the X-API-Key header by every write; None: no key.
         workers: Threads for model work (see ``workers.WorkerPool``).
+        photo_processes: Processes that decode and align uploads (``photo_pool.PhotoPool``);
+            0: the worker threads do it.
         max_file_bytes: The largest uploaded photo.
         max_request_bytes: The largest request body.
         max_photos: The most photos in one enroll request.
@@ -41,6 +43,7 @@ class ServeOptions:
 
     api_key: str | None = None
     workers: int = 2
+    photo_processes: int = 0
     max_file_bytes: int = 10 * 2**20
     max_request_bytes: int = 24 * 2**20
     max_photos: int = 10

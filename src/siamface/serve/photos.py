@@ -1,17 +1,31 @@
-"""Uploaded files to photos, refused with the field's name when they are not ones we take.
+"""Uploaded files to aligned faces, refused with the field's name when they are not ones we take.
 
 A file is taken by what its bytes are, not by the name or type the client gave it: Pillow
 reads the header, the format must be one of ACCEPTED_FORMATS, and an image of more than
 ``siamface.data.preprocess.MAX_PIXELS`` is refused from its header, before it is decoded.
+``UploadAligner`` then finds and aligns its face, in a worker process or thread
+(``photo_pool.PhotoPool``). The per-photo notices of the command line (several faces, a grey
+photo) are not given: the response carries those facts.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
+from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from siamface.data.preprocess import MAX_PIXELS, ImageDecodeError, open_image, to_8bit
+from siamface.data.preprocess import (
+    MAX_PIXELS,
+    ImageDecodeError,
+    Preprocessing,
+    open_image,
+    to_8bit,
+)
+from siamface.errors import SiamfaceWarning
+from siamface.inference.align import AlignedFace, FaceAligner
+from siamface.inference.face_detection import NoFaceError
 from siamface.serve.problems import ApiError
 
 # Pillow format -> media type: the photo formats a browser or a phone sends.
@@ -73,3 +87,53 @@ def decode_photo(data: bytes, field: str, max_bytes: int) -> Image.Image:
         message = " ".join(str(err).split())
         status = 413 if f"{MAX_PIXELS:,} pixels" in message else 422  # over the limit
         raise ApiError(status, field, message) from None
+
+
+@dataclass(frozen=True)
+class Face:
+    """An uploaded photo, aligned.
+
+    Attributes:
+        aligned: The model's input and the face's box.
+        faces_found: Faces the detector found (the largest is used); None without detection.
+        width, height: The upright photo's size, in the pixels the box is given in.
+    """
+
+    aligned: AlignedFace
+    faces_found: int | None
+    width: int
+    height: int
+
+
+class UploadAligner:
+    """Uploaded files to aligned faces: ``decode_photo``, then detect and align the largest.
+
+    Not for two threads at once (a face detector may keep scratch buffers): one per thread or
+    process.
+
+    Args:
+        preprocessing: The model's input preprocessing.
+        detect: Find the face; off: every photo is an aligned LFW-style frame already.
+        max_file_bytes: The largest file taken.
+    """
+
+    def __init__(self, preprocessing: Preprocessing, detect: bool, max_file_bytes: int) -> None:
+        self.preprocessing = preprocessing
+        self.detect = detect
+        self.max_file_bytes = max_file_bytes
+        self.aligner = FaceAligner(preprocessing, detect)
+
+    def face(self, data: bytes, field: str) -> Face:
+        """Decode an upload and align its largest face.
+
+        Raises:
+            ApiError: as ``decode_photo``, and 422 naming ``field`` when no face is found.
+        """
+        photo = decode_photo(data, field, self.max_file_bytes)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SiamfaceWarning)  # faces_found says it
+                aligned = self.aligner(photo)
+        except NoFaceError as err:
+            raise ApiError(422, field, f"{field}: {err}") from None
+        return Face(aligned, aligned.faces_found, photo.width, photo.height)

@@ -31,6 +31,9 @@ class ApiError(Exception):
         self.field = field
         self.message = message
 
+    def __reduce__(self):  # as it is made, for the trip back from a worker process
+        return type(self), (self.status, self.field, self.message)
+
 
 def error_response(status: int, field: str | None, message: str,
                    **extra: object) -> JSONResponse:

@@ -1,8 +1,9 @@
 """CPU work on a fixed number of threads, so that concurrent requests queue instead of
 oversubscribing the cores.
 
-Each request's model work (decode, detect, align, embed) runs on one of ``workers`` threads;
-the rest wait in the executor's queue. PyTorch and OpenCV each start their own thread teams
+Each request's model work (the embedding and what follows it; decoding and aligning too when
+there are no photo processes: ``photo_pool``) runs on one of ``workers`` threads; the rest wait
+in the executor's queue. PyTorch and OpenCV each start their own thread teams
 inside an operation, so ``fix_cpu_threads(1)`` keeps a worker to one core: ``workers`` threads
 then use ``workers`` cores, never more.
 """
