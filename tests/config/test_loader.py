@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from siamface.config import (
@@ -17,7 +18,7 @@ from siamface.config import (
     parse_override,
     save_resolved,
 )
-from siamface.training.builder import resolve_config
+from siamface.training.builder import build_run_model, resolve_config
 
 
 def write(path: Path, text: str) -> Path:
@@ -47,6 +48,36 @@ def test_koch2015_is_the_papers_setup() -> None:
     assert (c.augment.scale, c.augment.translate_px) == ([0.8, 1.2], 2.0)
     assert c.train.early_stopping.patience == 20 and c.train.batch_size == 128
     assert c.optim.layer_weight_decay  # per-layer L2
+
+
+# What each seed project's report says of its best setup (issue 15), as the shipped configs hold
+# it: model options, optimizer, lr, L2, batch, epochs, schedule, split, input.
+SEED_REPORTS = {
+    "seed000": ({"batchnorm": True, "init": "default"}, ("adam", 0.005, 0.0005, None), 32, 50,
+                ("step", {"step_size": 5, "gamma": 0.95}), ("random", 0.2), 1),
+    "seed001": ({"batchnorm": True, "fc_activation": "relu", "init": "default"},
+                ("adam", 0.0001, 0.0, None), 128, 20, ("constant", {}), ("random", 0.2), 1),
+    "seed002": ({"batchnorm": False, "block_dropout": [0.3, 0.0, 0.0, 0.0], "dropout": 0.02,
+                 "init": "paper"}, ("sgd", 0.02, 0.001, 0.7), 64, 50,
+                ("step", {"step_size": 1, "gamma": 0.99}), ("random", 0.2), 3),
+    "seed003": ({"batchnorm": True, "width": 0.25, "init": "default"},
+                ("adam", 0.001, 0.0, None), 32, 50, ("step", {"step_size": 1, "gamma": 0.99}),
+                ("random", 0.1), 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_REPORTS))
+def test_each_seed_config_is_its_reported_setup_and_builds(name: str) -> None:
+    model, optim, batch, epochs, schedule, split, channels = SEED_REPORTS[name]
+    c = load_config(name)
+    assert c.model.name == "koch2015" and c.model.kwargs == model
+    assert (c.optim.name, c.optim.lr, c.optim.weight_decay, c.optim.momentum) == optim
+    assert (c.train.batch_size, c.train.epochs) == (batch, epochs)
+    assert (c.schedule.name, c.schedule.kwargs) == schedule
+    assert (c.data.split, c.data.val_fraction, c.data.sampling) == (*split, "pairs")
+    assert (c.data.preprocessing, c.data.size, c.data.channels) == ("full", 105, channels)
+    net = build_run_model(c).eval()
+    assert net.embed(torch.rand(2, channels, 105, 105)).shape == (2, 4096)
 
 
 def test_seed_best_is_what_the_seeds_did() -> None:

@@ -72,6 +72,49 @@ def test_initialisation_follows_the_paper() -> None:
     assert abs(biases.mean().item() - 0.5) < 1e-3 and abs(biases.std().item() - 0.01) < 1e-3
 
 
+def test_default_initialisation_is_pytorchs_for_the_kinds_asked_for() -> None:
+    torch.manual_seed(0)
+    model = build_model("koch2015", input_size=65, init={"fc": "default", "head": "default"})
+    # the conv stack keeps the paper's: weights N(0, 0.01), biases around 0.5
+    conv_biases = torch.cat([c.bias for c in convs(model)])
+    assert abs(conv_biases.mean().item() - 0.5) < 1e-3
+    # PyTorch's Linear: weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the FC layer has
+    # 256 inputs here (bound 1/16), the head 4096 (bound 1/64), where the paper draws N(0, 0.2)
+    # weights and N(0.5, 0.01) biases
+    for layer, bound in ((model.backbone.fc, 1 / 16), (model.head.fc, 1 / 64)):
+        assert layer.weight.abs().max().item() <= bound
+        assert abs(layer.weight.std().item() - bound / 3**0.5) < bound / 20
+        assert layer.bias.abs().max().item() <= bound
+    everything = build_model("koch2015", input_size=65, init="default")
+    first = convs(everything)[0]  # fan_in 1 x 10 x 10 = 100: bound 0.1
+    assert first.weight.abs().max().item() <= 0.1 and first.bias.abs().max().item() <= 0.1
+
+
+@pytest.mark.parametrize("init", ["xavier", {"conv": "kaiming"}, {"embedding": "default"}])
+def test_an_unknown_initialisation_or_layer_kind_is_refused(init) -> None:
+    with pytest.raises(ValueError, match=r"model\.init: expected paper or default"):
+        build_model("koch2015", **SMALL, init=init)
+
+
+def test_block_dropout_follows_its_conv_block_and_acts_in_training_only() -> None:
+    torch.manual_seed(0)
+    model = build_model("koch2015", **SMALL, block_dropout=[0.3, 0.0, 0.0, 0.0])
+    layers = list(model.backbone.features)
+    drops = [i for i, m in enumerate(layers) if isinstance(m, nn.Dropout)]
+    assert len(drops) == 1 and layers[drops[0]].p == 0.3
+    assert isinstance(layers[drops[0] - 1], nn.MaxPool2d)  # after the first block's pool
+    assert not any(isinstance(m, nn.Dropout) for m in layers[drops[0] + 1:])
+    x = torch.rand(2, 1, 65, 65)
+    assert not torch.equal(model.train().embed(x), model.embed(x))
+    assert torch.equal(model.eval().embed(x), model.embed(x))
+
+
+@pytest.mark.parametrize("block_dropout", [[0.3], [0.3, 0.0, 0.0, 1.0]])
+def test_block_dropout_needs_four_probabilities(block_dropout: list[float]) -> None:
+    with pytest.raises(ValueError, match="block_dropout: expected 4 probabilities"):
+        build_model("koch2015", **SMALL, block_dropout=block_dropout)
+
+
 def test_euclidean_and_cosine_heads_keep_their_own_initial_values() -> None:
     euc = build_model("koch2015", **SMALL, head="euclidean", head_kwargs={"margin": 3.0}).head
     cos = build_model("koch2015", **SMALL, head="cosine").head

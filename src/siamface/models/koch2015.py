@@ -11,14 +11,16 @@ Paper configuration (all defaults), for a 1x105x105 image:
     head: p = sigmoid(sum_j alpha_j |h1_j - h2_j| + b)
 
 38,951,745 parameters, 97% of them in the 9216 x 4096 FC layer. Variations: BatchNorm after each
-conv (before the ReLU), dropout on the embedding, a width multiplier on the conv channels, any
-number of input channels, any input size of at least 65 (the smallest the four convs and three
-pools fit), another FC activation, another embedding size, another head.
+conv (before the ReLU), dropout after any conv block and on the embedding, a width multiplier on
+the conv channels, any number of input channels, any input size of at least 65 (the smallest the
+four convs and three pools fit), another FC activation, another embedding size, another head,
+and PyTorch's default initialisation instead of the paper's for any kind of layer (what the
+seed projects most likely trained with).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -57,8 +59,31 @@ def min_input_size() -> int:
     return size
 
 
-def init_koch_(module: nn.Module) -> None:
-    """The paper's initialisation, in place, for every Conv2d and Linear inside ``module``.
+# The kinds of layer an initialisation is chosen for: the conv stack, the FC embedding layer and
+# the pair head's weights.
+INIT_KINDS = ("conv", "fc", "head")
+INITS = ("paper", "default")  # "default": PyTorch's, as each layer is constructed
+
+
+def layer_inits(init: str | Mapping[str, str]) -> dict[str, str]:
+    """Each layer kind's initialisation: one name for every kind, or a mapping of some kinds
+    (the others keep the paper's), e.g. ``{"fc": "default", "head": "default"}``.
+
+    Raises:
+        ConfigError: an unknown kind or initialisation.
+    """
+    chosen = dict.fromkeys(INIT_KINDS, init) if isinstance(init, str) else {
+        **dict.fromkeys(INIT_KINDS, "paper"), **init}
+    for kind, name in chosen.items():
+        if kind not in INIT_KINDS or name not in INITS:
+            raise ConfigError(f"model.init: expected {' or '.join(INITS)} (or a mapping of "
+                              f"{', '.join(INIT_KINDS)} to one), got {kind}: {name!r}")
+    return chosen
+
+
+def init_koch_(module: nn.Module, conv: bool = True, linear: bool = True) -> None:
+    """The paper's initialisation, in place, for every Conv2d (``conv``) and Linear (``linear``)
+    inside ``module``.
 
     Conv weights ~ N(0, 0.01^2), FC weights ~ N(0, 0.2^2), all their biases ~ N(0.5, 0.01^2)
     (section 3.2: "standard deviation 10^-2", "2 x 10^-1", "mean 0.5"). Candidly, this starts
@@ -69,9 +94,9 @@ def init_koch_(module: nn.Module) -> None:
     says; BatchNorm or another FC activation are the opt-in ways around it.
     """
     for m in module.modules():
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, nn.Conv2d) and conv:
             nn.init.normal_(m.weight, mean=0.0, std=1e-2)
-        elif isinstance(m, nn.Linear):
+        elif isinstance(m, nn.Linear) and linear:
             nn.init.normal_(m.weight, mean=0.0, std=2e-1)
         else:
             continue
@@ -80,7 +105,7 @@ def init_koch_(module: nn.Module) -> None:
 
 
 class KochBackbone(nn.Module):
-    """The paper's convolutional embedding network, initialised as in the paper.
+    """The paper's convolutional embedding network, initialised as in the paper by default.
 
     Args:
         in_channels: Image channels (1 in the paper, 3 for RGB).
@@ -89,8 +114,12 @@ class KochBackbone(nn.Module):
         batchnorm: Put a BatchNorm2d after each conv (before its ReLU); the conv then has no bias,
             which the BatchNorm shift would make redundant.
         dropout: Dropout probability on the embedding, after the FC activation.
+        block_dropout: Dropout probability after each of the four conv blocks (after its pool;
+            the last has none), e.g. ``[0.3, 0, 0, 0]``; empty: none.
         fc_activation: Name in ``ACTIVATIONS`` ("sigmoid" in the paper, "relu", "tanh", "none").
         fc_dim: Embedding size D (4096 in the paper).
+        init: "paper", "default" (PyTorch's), or a mapping of "conv" and "fc" to one of them
+            (see ``layer_inits``; "head" is for the factory).
     """
 
     def __init__(
@@ -100,8 +129,10 @@ class KochBackbone(nn.Module):
         width: float = 1.0,
         batchnorm: bool = False,
         dropout: float = 0.0,
+        block_dropout: Sequence[float] = (),
         fc_activation: str = "sigmoid",
         fc_dim: int = 4096,
+        init: str | Mapping[str, str] = "paper",
     ) -> None:
         super().__init__()
         if in_channels < 1:
@@ -115,6 +146,11 @@ class KochBackbone(nn.Module):
             raise ConfigError(f"width must be positive, got {width}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        if len(block_dropout) not in (0, len(CONV_LAYERS)) or not all(
+                0.0 <= p < 1.0 for p in block_dropout):
+            raise ConfigError(f"block_dropout: expected {len(CONV_LAYERS)} probabilities in "
+                              f"[0, 1) (one a conv block) or none, got {list(block_dropout)}")
+        inits = layer_inits(init)
         if fc_dim < 1:
             raise ConfigError(f"fc_dim must be at least 1, got {fc_dim}")
         make_activation = ACTIVATIONS.get(fc_activation)  # an unknown name fails before any work
@@ -124,7 +160,7 @@ class KochBackbone(nn.Module):
 
         layers: list[nn.Module] = []
         c, size = in_channels, input_size
-        for channels, k, pool in CONV_LAYERS:
+        for (channels, k, pool), p in zip(CONV_LAYERS, block_dropout or (0.0,) * 4, strict=True):
             c_out = max(1, round(channels * width))
             layers.append(nn.Conv2d(c, c_out, kernel_size=k, bias=not batchnorm))
             if batchnorm:
@@ -134,12 +170,14 @@ class KochBackbone(nn.Module):
             if pool:
                 layers.append(nn.MaxPool2d(2))
                 size //= 2
+            if p > 0:
+                layers.append(nn.Dropout(p))
             c = c_out
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(c * size * size, fc_dim)  # 9216 -> 4096 at the paper's size
         self.act = make_activation()
         self.drop = nn.Dropout(dropout)
-        init_koch_(self)
+        init_koch_(self, conv=inits["conv"] == "paper", linear=inits["fc"] == "paper")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.in_channels, self.input_size, self.input_size)
@@ -158,15 +196,18 @@ class KochBackbone(nn.Module):
 
 @MODELS.register("koch2015", kwargs_of=KochBackbone)
 def koch2015(head: str = "weighted_l1", head_kwargs: Mapping[str, Any] | None = None,
-             **backbone_kwargs: Any) -> SiameseNet:
+             init: str | Mapping[str, str] = "paper", **backbone_kwargs: Any) -> SiameseNet:
     """The paper's Siamese network (defaults) or one of its variants.
 
     Args:
         head: Head name in ``HEADS``; "weighted_l1" is the paper's.
         head_kwargs: Options for the head (e.g. ``{"margin": 2.0}`` for "euclidean").
-        **backbone_kwargs: ``KochBackbone``'s arguments (``in_channels``, ``batchnorm``, ...).
+        init: Each layer kind's initialisation (``layer_inits``): "paper", "default", or a
+            mapping of "conv", "fc" and "head" to one.
+        **backbone_kwargs: ``KochBackbone``'s other arguments (``in_channels``, ``batchnorm``...).
     """
-    backbone = KochBackbone(**backbone_kwargs)
+    backbone = KochBackbone(init=init, **backbone_kwargs)
     pair_head = build_head(head, backbone.out_dim, **(head_kwargs or {}))
-    init_koch_(pair_head)  # the alphas and b are FC-style (only weighted_l1 has a Linear)
+    if layer_inits(init)["head"] == "paper":
+        init_koch_(pair_head)  # the alphas and b are FC-style (only weighted_l1 has a Linear)
     return SiameseNet(backbone, pair_head)
