@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -18,6 +20,14 @@ from .conftest import photo, photo_bytes
 
 def verify(client, a: bytes, b: bytes):
     return client.post("/api/verify", files={"image_a": ("a.jpg", a), "image_b": ("b.jpg", b)})
+
+
+def test_a_photo_process_loads_no_pytorch():
+    # what a spawned photo process imports: this module, and the command line it was started by
+    code = ("import sys, siamface.serve.photo_pool, siamface.cli.main; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_an_api_error_survives_the_trip_from_a_worker_process():

@@ -1,21 +1,26 @@
 """Using a trained model: find and align faces in photos, verify pairs, identify against a
-gallery, export for deployment."""
+gallery, export for deployment.
 
-from siamface.inference.align import AlignedFace, FaceAligner, read_photo
-from siamface.inference.face_detection import FaceBox, FaceDetector, NoFaceError
-from siamface.inference.gallery import Candidate, Gallery, Identification
-from siamface.inference.verifier import Verification, Verifier
+The names below are imported on first use, so that a module that needs only detection and
+alignment (a server's photo process) does not load PyTorch with the model code.
+"""
 
-__all__ = [
-    "AlignedFace",
-    "Candidate",
-    "FaceAligner",
-    "FaceBox",
-    "FaceDetector",
-    "Gallery",
-    "Identification",
-    "NoFaceError",
-    "Verification",
-    "Verifier",
-    "read_photo",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AlignedFace": "align", "FaceAligner": "align", "read_photo": "align",
+    "FaceBox": "face_detection", "FaceDetector": "face_detection",
+    "NoFaceError": "face_detection",
+    "Candidate": "gallery", "Gallery": "gallery", "Identification": "gallery",
+    "Verification": "verifier", "Verifier": "verifier",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"siamface.inference.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'siamface.inference' has no attribute {name!r}")

@@ -5,10 +5,11 @@ time (dlib's landmark model for all of its ~2 ms a face), so worker threads of o
 for each other: on 2 cores two threads verified LFW pairs only 1.35x as fast as one, and with
 the photos aligned in two processes (the embedding left on the threads, where PyTorch lets go
 of the lock) 1.25x as fast as in two threads (benchmarks/README.md, serve). Each process has
-its own interpreter and detector. They are spawned (not forked from a process that runs
-threads) when the server starts, which takes a few seconds; one that dies (a crash in a native
-library, the kernel's out-of-memory killer) fails the requests it held with 503, and new
-processes take its place.
+its own interpreter and detector, and no model: it does not load PyTorch (about 100 MB of
+memory each, measured, against 250-300 MB with it). They are spawned (not forked from a
+process that runs threads) when the server starts, which takes a few seconds; one that dies (a
+crash in a native library, the kernel's out-of-memory killer) fails the requests it held with
+503, and new processes take its place.
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ from concurrent.futures.process import BrokenProcessPool
 from siamface.data.preprocess import Preprocessing
 from siamface.serve.photos import Face, UploadAligner
 from siamface.serve.problems import ApiError
-from siamface.serve.workers import WorkerPool, fix_cpu_threads
+from siamface.serve.workers import WorkerPool
 
 _process_aligner: UploadAligner | None = None  # a worker process's own (made by _start_process)
 
 
 def _start_process(preprocessing: Preprocessing, detect: bool, max_file_bytes: int) -> None:
+    import cv2
+
     global _process_aligner
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us
-    fix_cpu_threads(1)
+    cv2.setNumThreads(1)  # one core a process (PyTorch is not loaded here: no model)
     _process_aligner = UploadAligner(preprocessing, detect, max_file_bytes)
 
 

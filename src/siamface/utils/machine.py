@@ -11,8 +11,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import torch
-
 PACKAGES = ("siamface", "torch", "numpy", "pillow", "scikit-learn", "safetensors", "pyyaml")
 
 # The /proc/cpuinfo flags that decide fp32 and bf16 speed: AVX2 (256-bit FMA), AVX-512,
@@ -69,6 +67,8 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | No
 def machine_info() -> dict[str, Any]:
     """CPU, its features, cores, torch threads, load average, Python and library versions, and
     the time."""
+    import torch  # here: cpu_features alone (the command line's precision choice) needs none
+
     return {
         "cpu": cpu_name(),
         "cpu_features": dict(cpu_features()),

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-import torch
-
 from siamface.utils import machine
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -79,6 +77,8 @@ def autocast(precision: str, device_type: str = "cpu") -> AbstractContextManager
         precision: A resolved precision, "fp32" or "bf16".
         device_type: "cpu" or "cuda".
     """
+    import torch  # here: the command line reads PRECISIONS without loading PyTorch
+
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"autocast takes a resolved precision (fp32 or bf16), got {precision!r}")
     return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
