@@ -160,7 +160,8 @@ class KochBackbone(nn.Module):
 
         layers: list[nn.Module] = []
         c, size = in_channels, input_size
-        for (channels, k, pool), p in zip(CONV_LAYERS, block_dropout or (0.0,) * 4, strict=True):
+        for (channels, k, pool), p in zip(CONV_LAYERS, block_dropout or (0.0,) * len(CONV_LAYERS),
+                                          strict=True):
             c_out = max(1, round(channels * width))
             layers.append(nn.Conv2d(c, c_out, kernel_size=k, bias=not batchnorm))
             if batchnorm:
