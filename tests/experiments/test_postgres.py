@@ -17,9 +17,11 @@ from pathlib import Path
 import optuna
 import pytest
 
+from siamface.experiments.claim import TrialClaim
 from siamface.experiments.study_folder import StudyFolder
 
 from .conftest import FIXED, siamface_process, write_spec
+from .test_claim import assert_claims_exclude
 from .test_search import wait_for
 
 
@@ -65,6 +67,17 @@ def postgres_url():
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                         "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+def test_postgres_claims_exclude_each_other_per_study(postgres_url: str):
+    assert_claims_exclude(lambda: TrialClaim(postgres_url, "one"))
+    held = TrialClaim(postgres_url, "one")
+    held.acquire()
+    try:
+        other = TrialClaim(postgres_url, "another")  # another study's lock is another key
+        other.acquire()
+        other.release()
+    finally:
+        held.release()
 
 def test_two_workers_run_every_trial_exactly_once(postgres_url: str, synthetic_home: Path,
                                                   tmp_path: Path):

@@ -125,3 +125,39 @@ def test_a_killed_search_resumes_and_retries_the_dead_trial(synthetic_home: Path
     assert [t.state.name for t in storage_trials(study)] == ["FAIL", "COMPLETE"]
     assert "trial 1: complete" in out
     assert json.loads((study / "study.json").read_text())["name"] == "killed"
+
+
+def test_workers_counting_at_once_start_only_the_trials_left(synthetic_home: Path,
+                                                             tmp_path: Path, monkeypatch):
+    """Two workers, one trial left: each count takes long enough that, unlocked, both would
+    see it free and both start it."""
+    import threading
+
+    from siamface.experiments import search
+
+    counted = search.count_states
+
+    def slow_count(study):
+        counts = counted(study)
+        time.sleep(2.0)  # longer than a worker takes to open the study
+        return counts
+
+    monkeypatch.setattr(search, "count_states", slow_count)
+    spec = spec_from_dict(tiny_spec(name="race", sampler="tpe", n_trials=1, space={
+        "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}))
+    lfw, folder = open_lfw(synthetic_home), tmp_path / "study"
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            run_search(spec, lfw, folder)
+        except BaseException as err:  # shown by the assert below
+            errors.append(err)
+
+    workers = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(120)
+    assert errors == []  # both workers opened the new study and counted
+    assert [t.state.name for t in storage_trials(folder)] == ["COMPLETE"]

@@ -10,7 +10,9 @@ that a run was pruned.
 
 Each worker runs one trial at a time and, before each, counts the trials that are finished,
 running or queued, so that the workers of one study together run ``n_trials`` trials (a grid:
-each combination once) and a re-run of the same command only runs what is left.
+each combination once) and a re-run of the same command only runs what is left. The count and
+the start of the trial it allows happen under the study's lock (``claim.TrialClaim``), or two
+workers counting at once would both start the last trial.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError
+from siamface.experiments.claim import TrialClaim
 from siamface.experiments.spec import Param, SearchSpec, SpecError
 from siamface.experiments.study_folder import StudyFolder
 from siamface.experiments.tracking import log_run
@@ -71,7 +74,7 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
     """
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import IntegrityError, OperationalError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
@@ -84,8 +87,12 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
                         max_retry=MAX_RETRY),
                     engine_kwargs=None if url.startswith("sqlite") else {"pool_pre_ping": True},
                 )
-            except IntegrityError:  # workers starting at once on a new database both made
-                if attempt == 2:  # its tables; the other's are there now: open them
+            except (IntegrityError, OperationalError) as err:
+                # workers starting at once on a new database both made its tables (SQLite
+                # says "table ... already exists"); the other's are there now: open them
+                made_twice = (isinstance(err, IntegrityError)
+                              or "already exists" in str(err).splitlines()[0])
+                if attempt == 2 or not made_twice:
                     raise
                 time.sleep(1.0)
     except ImportError as err:  # the driver of the URL's database is not installed
@@ -165,16 +172,19 @@ class TrialObjective:
         lfw: The imported LFW copy.
         progress: Show progress bars.
         on_epoch_end: Also called with each epoch's summary row (for printing).
+        on_start: Called first thing in each trial (which then exists in the storage).
     """
 
     def __init__(self, spec: SearchSpec, folder: StudyFolder, lfw: LFWDataset,
                  progress: bool = False,
-                 on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> None:
+                 on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+                 on_start: Callable[[], None] | None = None) -> None:
         self.spec = spec
         self.folder = folder
         self.lfw = lfw
         self.progress = progress
         self.on_epoch_end = on_epoch_end
+        self.on_start = on_start
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -183,6 +193,8 @@ class TrialObjective:
         from siamface.training.builder import resolve_config
         from siamface.training.trainer import TrainingDivergedError
 
+        if self.on_start is not None:
+            self.on_start()
         params = {p.key: suggest(trial, p) for p in self.spec.space}
         retried = retried_from(trial)
         self.folder.write_trial(trial.number, state="running", params=params, value=None,
@@ -313,21 +325,27 @@ def run_search(
     folder.path.mkdir(parents=True, exist_ok=True)
     folder.prepare(spec, hide_password(url))
     study = open_study(spec, make_storage(url, heartbeat_s))
-    objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end)
+    claim = TrialClaim(url, spec.name)
+    # the trial lets go of the claim once it exists (running) in the storage
+    objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end, on_start=claim.release)
     catch = _trial_errors()
     callbacks = [] if on_trial is None else [
         lambda _study, frozen: on_trial(folder.trial(frozen.number) or {})]
     start = time.monotonic()
     while True:
-        _fail_stale_trials(study)
-        counts = count_states(study)
-        started = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
-        budget_spent = (spec.time_budget_s is not None
-                        and time.monotonic() - start >= spec.time_budget_s)
-        # a waiting trial (a dead one queued again) is run whatever the count
-        if budget_spent or (started >= spec.planned_trials() and not counts["waiting"]):
-            break
-        study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
+        claim.acquire()
+        try:
+            _fail_stale_trials(study)
+            counts = count_states(study)
+            started = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
+            budget_spent = (spec.time_budget_s is not None
+                            and time.monotonic() - start >= spec.time_budget_s)
+            # a waiting trial (a dead one queued again) is run whatever the count
+            if budget_spent or (started >= spec.planned_trials() and not counts["waiting"]):
+                break
+            study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
+        finally:
+            claim.release()
     sync_killed_trials(study, folder)
     result = SearchResult(folder, count_states(study), best_record(study, folder))
     if evaluate and result.best is not None:

@@ -3,6 +3,7 @@
     spec.yaml              the spec the study was started with (every default filled in)
     study.json             the study's name and storage URL (password hidden)
     study.db               the Optuna storage, a SQLite file (unless --storage named another)
+    study.db.claim.lock    the workers' lock beside that file (``claim.TrialClaim`` names it)
     trials/NNNN/trial.json the trial's record: number, state, params, value, reason, run
     trials/NNNN/<run>/     the trial's ordinary run folder (kept when pruned or failed)
     trials/NNNN/tensorboard/  its event files, when the tensorboard extra is installed
