@@ -252,7 +252,7 @@ class TrainConfig(Settings):
         eval_batch_size: Images per forward pass when embedding for evaluation.
         precision: "fp32", "bf16" (autocast of the forward passes of training and validation;
             loss, metrics and optimizer state stay fp32) or "auto": bf16 on a CPU with AMX-BF16
-            or a CUDA GPU, fp32 elsewhere (see ``siamface.utils.precision``).
+            or AVX512-BF16 or on a CUDA GPU, fp32 elsewhere (see ``siamface.utils.precision``).
         log_every: Log the running loss every this many steps.
     """
 

@@ -4,12 +4,16 @@ bf16 means ``torch.autocast(device_type, dtype=torch.bfloat16)`` around the forw
 embedding and the head); losses, metrics and optimizer state stay fp32. ``auto`` picks bf16 only
 where it is known to be faster than fp32:
 
-- a CPU with AMX-BF16 (measured: torch.mm 5.4x, a ResFace step 1.7x, a koch2015 step 3.4x);
+- a CPU with AMX-BF16 (measured on an Intel Xeon: torch.mm 5.4x, a ResFace step 1.7x, a
+  koch2015 step 3.4x);
+- a CPU with AVX512-BF16, native bf16 dot products without AMX (measured on a Zen 4 class
+  AMD EPYC, 2026-12-02: torch.mm 2.5x, a ResFace step 1.48x, a koch2015 step 2.09x; ``default``
+  over 3 seeds 0.862 on pairsDevTest against 0.854 in fp32: ``benchmarks/results/``);
 - a CUDA GPU.
 
-Everywhere else, AVX512-BF16 without AMX included, ``auto`` is fp32: there bf16 has not been
-measured faster, and on a CPU without any bf16 instructions (AVX2 only) PyTorch emulates it,
-several times slower than fp32. So ``auto`` never picks a precision slower than fp32.
+On a CPU without any bf16 instructions (AVX2 only) PyTorch emulates bf16, several times slower
+than fp32 (a ResFace step 0.31x), so there ``auto`` is fp32: it never picks a precision slower
+than fp32.
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ def resolve_precision(requested: str, features: Mapping[str, bool],
         return requested
     if device_type == "cuda":
         return "bf16"
-    return "bf16" if features.get("amx_bf16", False) else "fp32"
+    native_bf16 = features.get("amx_bf16", False) or features.get("avx512_bf16", False)
+    return "bf16" if native_bf16 else "fp32"
 
 
 def choose_precision(requested: str, device_type: str = "cpu") -> str:
