@@ -46,10 +46,11 @@ def test_embeddings_are_evaluations_flip_averaged_ones(tiny_verifier):
     photos = [random_photo(k) for k in range(3)]
     faces = [tiny_verifier.align(p) for p in photos]
     images = np.stack([f.pixels for f in faces])  # (3, 3, 32, 32)
-    expected = embed_images(tiny_verifier.model, images, np.arange(3), flip_tta=True)
+    expected = embed_images(tiny_verifier.model, images, np.arange(3), flip_tta=True,
+                            precision="fp32")  # as tiny_verifier
     assert torch.allclose(tiny_verifier.embed(faces), expected, atol=1e-6)
     plain = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, 0.0, detect=False,
-                     flip_tta=False).embed(faces)
+                     flip_tta=False, precision="fp32").embed(faces)
     assert not torch.allclose(plain, expected, atol=1e-4)  # the mirror image matters
     assert tiny_verifier.embed([]).shape == (0, 8)
 
@@ -116,8 +117,8 @@ def test_the_precision_follows_the_run_and_auto_follows_the_cpu(tmp_path, monkey
 
 def test_a_bf16_verdict_is_close_to_the_fp32_one(tiny_verifier):
     a, b = random_photo(1), random_photo(2)
-    low, fp32 = (Verifier(tiny_verifier.model, tiny_verifier.preprocessing,
-                          tiny_verifier.threshold, detect=False, precision=precision).verify(a, b)
-                 for precision in ("bf16", "fp32"))  # tiny_verifier's auto may be either
+    bf16 = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, tiny_verifier.threshold,
+                    detect=False, precision="bf16")
+    fp32, low = tiny_verifier.verify(a, b), bf16.verify(a, b)
     assert low.logit != fp32.logit  # it did run in bf16 (emulated on a CPU without it) ...
     assert low.logit == pytest.approx(fp32.logit, abs=0.1)  # ... to bf16's 3 digits
