@@ -91,6 +91,12 @@ def cpu_fields() -> dict[str, str]:
     return fields
 
 
+def cpu_identity(fields: dict[str, str]) -> tuple[str, int, set[str]]:
+    """The vendor, family and flags of ``cpu_fields()``: what the FLOP-per-cycle rules read."""
+    return (fields.get("vendor_id", ""), int(fields.get("cpu family", 0)),
+            set(fields.get("flags", "").split()))
+
+
 def flop_per_cycle(vendor: str, family: int, flags: set[str]) -> tuple[int, str]:
     """fp32 FLOP per cycle per core, and why.
 
@@ -133,8 +139,7 @@ def bf16_flop_per_cycle(vendor: str, family: int, flags: set[str]) -> tuple[int 
 def bf16_peak() -> dict[str, Any]:
     """The theoretical bf16 peak where the CPU has bf16 instructions (gflops None elsewhere)."""
     fields = cpu_fields()
-    flops, why = bf16_flop_per_cycle(fields.get("vendor_id", ""), int(fields.get("cpu family", 0)),
-                                     set(fields.get("flags", "").split()))
+    flops, why = bf16_flop_per_cycle(*cpu_identity(fields))
     cores = len(os.sched_getaffinity(0))
     ghz = float(fields["cpu MHz"]) / 1000
     return {
@@ -149,8 +154,7 @@ def bf16_peak() -> dict[str, Any]:
 def fp32_peak() -> dict[str, Any]:
     """The theoretical fp32 peak: usable cores x FLOP per cycle x clock."""
     fields = cpu_fields()
-    flops, why = flop_per_cycle(fields.get("vendor_id", ""), int(fields.get("cpu family", 0)),
-                                set(fields.get("flags", "").split()))
+    flops, why = flop_per_cycle(*cpu_identity(fields))
     cores = len(os.sched_getaffinity(0))
     ghz = float(fields["cpu MHz"]) / 1000
     return {
