@@ -452,11 +452,15 @@ def targets_of(throughput_results: dict[str, Any], comparison: dict[str, Any],
     return targets
 
 
+def cpu_kind(features: dict[str, bool]) -> str:
+    """The kind of CPU, by its best vector feature: amx_bf16, avx512_bf16, avx512f or avx2."""
+    return ("amx_bf16" if features["amx_bf16"] else "avx512_bf16" if features["avx512_bf16"]
+            else "avx512f" if features["avx512f"] else "avx2")
+
+
 def run_id(features: dict[str, bool]) -> str:
     """This run's key in the JSON: the time and the kind of CPU."""
-    kind = ("amx_bf16" if features["amx_bf16"] else "avx512_bf16" if features["avx512_bf16"]
-            else "avx512f" if features["avx512f"] else "avx2")
-    return f"{time.strftime('%Y-%m-%dT%H:%M')}-{kind}"
+    return f"{time.strftime('%Y-%m-%dT%H:%M')}-{cpu_kind(features)}"
 
 
 def merge_into(out: Path, key: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -574,7 +578,11 @@ def main() -> None:
         record["cache_build"] = [bench_cache_build(lfw, c) for c in (koch, default)]
         print("cache_build", record["cache_build"], flush=True)
     record["machine"] = describe_machine(before)
-    results = record if args.cases is None else merge_into(args.out, run_id(features), record)
+    if args.cases is None:  # a run of every case is the top level; earlier partial runs stay
+        earlier = json.loads(args.out.read_text()).get("runs") if args.out.is_file() else None
+        results = record if earlier is None else {**record, "runs": earlier}
+    else:
+        results = merge_into(args.out, run_id(features), record)
     write_json_atomic(args.out, results)
     print("comparison", comparison, flush=True)
     print("targets", targets, flush=True)

@@ -193,3 +193,22 @@ def test_a_broken_gallery_calibration_is_named(finished, scores, pairs, message)
     finished.gallery_calibration_path.write_bytes(b"not safetensors")
     with pytest.raises(RunFolderError, match="not a readable safetensors file"):
         finished.gallery_calibration()
+
+
+def test_timings_round_trip_in_order_with_their_total(tmp_path):
+    run = Run(tmp_path)
+    assert run.timings() is None  # a run not made by `siamface run`
+    run.write_timings({"training steps": 150.12345, "data": 3.0, "report": 0.5})
+    assert run.timings() == {"training steps": 150.123, "data": 3.0, "report": 0.5}
+    assert list(run.timings()) == ["training steps", "data", "report"]
+    assert json.loads(run.timings_path.read_text())["total_seconds"] == 153.623
+
+
+@pytest.mark.parametrize("text", [
+    '{"phases": {"a": 1}}', '{"phases": [{"phase": "a"}]}', '{"seconds": {}}', "[1]",
+    '{"phases": [{"phase": "a", "seconds": "x"}]}', "{not json"])
+def test_a_malformed_timings_file_is_named(tmp_path, text):
+    run = Run(tmp_path)
+    run.timings_path.write_text(text)
+    with pytest.raises(SiamfaceError, match=r"timings\.json: expected 'phases'"):
+        run.timings()

@@ -45,6 +45,7 @@ from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
 from siamface.utils.precision import precision_record
 from siamface.utils.seed import seed_everything
+from siamface.utils.timing import PhaseTimer
 
 EpochCallback = Callable[[dict[str, float]], None]
 ResultCallback = Callable[[str, dict[str, Any], Path], None]
@@ -132,6 +133,7 @@ def train(
     resume: Path | None = None,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    timer: PhaseTimer | None = None,
 ) -> tuple[Run, FitResult]:
     """Train ``config`` on ``lfw`` in a new run folder, or continue the run in ``resume``.
 
@@ -143,6 +145,8 @@ def train(
         resume: A run folder to continue from its latest checkpoint.
         progress: Show progress bars.
         on_epoch_end: Called with each epoch's summary row.
+        timer: Where to count the seconds of each phase ("image cache and batches", the
+            phases of ``FitResult.seconds``, "model and calibration").
 
     Returns:
         The run and the fit result.
@@ -155,24 +159,30 @@ def train(
         run.save_config(config)
         run.write_environment(environment(lfw, config.train.precision))
     with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
-        return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end)
+        return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end,
+                             timer or PhaseTimer())
 
 
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,
-                  on_epoch_end: EpochCallback | None) -> tuple[Run, FitResult]:
+                  on_epoch_end: EpochCallback | None,
+                  timer: PhaseTimer) -> tuple[Run, FitResult]:
     handler = _attach_log(run)
     try:
         apply_process_settings(config.train)
         seed_everything(config.seed)
-        inputs = prepare_inputs(config, lfw, progress=progress)
-        run.write_data(inputs.description)
-        trainer = Trainer.from_config(config, inputs, run, progress=progress)
+        with timer.phase("image cache and batches"):
+            inputs = prepare_inputs(config, lfw, progress=progress)
+            run.write_data(inputs.description)
+            trainer = Trainer.from_config(config, inputs, run, progress=progress)
         if resume:
             trainer.resume()
         result = trainer.fit(on_epoch_end)
-        run.save_model(trainer.model, config, result.threshold, result.best_epoch,
-                       result.stopped_because, result.history)
-        calibrate_gallery(run, inputs.cache, lfw)  # for identification's gallery thresholds
+        for phase, seconds in result.seconds.items():
+            timer.add(phase, seconds)
+        with timer.phase("model and calibration"):
+            run.save_model(trainer.model, config, result.threshold, result.best_epoch,
+                           result.stopped_because, result.history)
+            calibrate_gallery(run, inputs.cache, lfw)  # for identification's gallery thresholds
         return run, result
     finally:
         logging.getLogger("siamface").removeHandler(handler)
@@ -213,6 +223,7 @@ def evaluate(
     on_result: ResultCallback | None = None,
     identification: bool = False,
     folder: Path | None = None,
+    timer: PhaseTimer | None = None,
 ) -> Evaluation:
     """Evaluate a finished run: each pairs file, one-shot on their people, View 2, open-set
     identification; then report.
@@ -239,44 +250,58 @@ def evaluate(
         folder: A folder of ``<Name>/`` photo folders, scored through the photo path
             (``evaluate_folder``, result kind "folder"); ``lfw`` may be None when nothing else
             is asked for.
+        timer: Where to count the seconds of each phase ("evaluation set-up", "evaluation",
+            "figures", "one-shot", "View 2", "open-set", "photo folder", "report").
     """
     notify = on_result or (lambda kind, result, folder: None)
+    timer = timer or PhaseTimer()
     out = Evaluation()
     if folder is not None:
-        out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
+        with timer.phase("photo folder"):
+            out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
         notify("folder", out.folder, folder_dir)
         if not pairs and not ten_fold and not identification:  # no LFW needed
-            write_run_report(run)
+            with timer.phase("report"):
+                write_run_report(run)
             return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
-    cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
-    if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
-        calibrate_gallery(run, cache, lfw)
+    with timer.phase("evaluation set-up"):
+        cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
+        if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
+            calibrate_gallery(run, cache, lfw)
     for name, (pairs_file, folder) in zip(pairs, files, strict=True):
         folder = run.fresh_eval_dir(folder)
-        metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)
+        with timer.phase("evaluation"):
+            metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)
         if plots:
-            plot_pair_evaluation(run, scored, metrics, cache.images, folder)
+            with timer.phase("figures"):
+                plot_pair_evaluation(run, scored, metrics, cache.images, folder)
         out.metrics[name] = metrics
         notify("metrics", metrics, folder)
         if one_shot:
-            results = evaluate_one_shot(run, cache, lfw, pairs_file, folder, name, one_shot,
-                                        trials)
+            with timer.phase("one-shot"):
+                results = evaluate_one_shot(run, cache, lfw, pairs_file, folder, name, one_shot,
+                                            trials)
             if plots:
-                plot_one_shot(results, folder)
+                with timer.phase("figures"):
+                    plot_one_shot(results, folder)
             out.one_shot[name] = results
             notify("one_shot", results, folder)
     if ten_fold:
         folder = run.fresh_eval_dir(run.ten_fold_dir)
-        out.ten_fold = evaluate_ten_fold(run, cache, lfw, folder)
+        with timer.phase("View 2"):
+            out.ten_fold = evaluate_ten_fold(run, cache, lfw, folder)
         notify("ten_fold", out.ten_fold, folder)
     if identification:
         folder = run.fresh_eval_dir(run.open_set_dir)
-        out.open_set = evaluate_open_set(run, cache, lfw, folder)
+        with timer.phase("open-set"):
+            out.open_set = evaluate_open_set(run, cache, lfw, folder)
         if plots:
-            plot_open_set(out.open_set, folder)
+            with timer.phase("figures"):
+                plot_open_set(out.open_set, folder)
         notify("open_set", out.open_set, folder)
-    write_run_report(run)
+    with timer.phase("report"):
+        write_run_report(run)
     return out
 
 
@@ -347,12 +372,14 @@ class MainJob:
         fit: Its fit result.
         evaluation: DevTest's metrics (and one-shot results).
         train_seconds: Training wall time.
+        seconds: Wall seconds by phase, in order (as written to the run's timings.json).
     """
 
     run: Run
     fit: FitResult
     evaluation: Evaluation
     train_seconds: float
+    seconds: dict[str, float]
 
 
 def run_main_job(
@@ -367,8 +394,11 @@ def run_main_job(
     on_epoch_end: EpochCallback | None = None,
     on_trained: Callable[[Run, FitResult, float], None] | None = None,
     on_result: ResultCallback | None = None,
+    timer: PhaseTimer | None = None,
 ) -> MainJob:
     """Train ``config``, then score pairsDevTest.txt once with the chosen model, and report.
+
+    Where the time went is written to the run's timings.json (``Run.write_timings``).
 
     Args:
         config: The resolved, checked configuration.
@@ -378,13 +408,17 @@ def run_main_job(
         on_epoch_end: Called with each epoch's summary row.
         on_trained: Called with the run, the fit result and the training seconds, before
             the evaluation.
+        timer: Phases timed before this call (the caller's "data"), continued here.
     """
     lfw.protocol_path(TEST_PAIRS)  # before training: the run must end with a test
+    timer = timer or PhaseTimer()
     start = time.perf_counter()
-    run, fit = train(config, lfw, runs_dir, progress=progress, on_epoch_end=on_epoch_end)
+    run, fit = train(config, lfw, runs_dir, progress=progress, on_epoch_end=on_epoch_end,
+                     timer=timer)
     seconds = time.perf_counter() - start
     if on_trained is not None:
         on_trained(run, fit, seconds)
     evaluation = evaluate(run, lfw, [TEST_PAIRS], one_shot, trials, n_bootstrap=n_bootstrap,
-                          plots=plots, progress=progress, on_result=on_result)
-    return MainJob(run, fit, evaluation, seconds)
+                          plots=plots, progress=progress, on_result=on_result, timer=timer)
+    run.write_timings(timer.seconds_)
+    return MainJob(run, fit, evaluation, seconds, dict(timer.seconds_))

@@ -15,6 +15,7 @@
                        eval/ten-fold/ for LFW's View 2 protocol
     report.md          the run's report, and learning_curves.png beside it; report.html the
                        self-contained page of `siamface report`
+    timings.json       where the wall time of `siamface run` went: seconds per phase
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ class Run:
         return self.path / "summary.csv"
 
     @property
+    def timings_path(self) -> Path:
+        return self.path / "timings.json"
+
+    @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
 
@@ -201,6 +206,26 @@ class Run:
     def data(self) -> dict[str, Any]:
         """data.json (empty when the run has none)."""
         return _read_json(self.data_path) or {}
+
+    def write_timings(self, seconds: Mapping[str, float]) -> None:
+        """Record the wall seconds of each phase of the job that made this run, in order (a
+        list: JSON objects are written with sorted keys)."""
+        phases = [{"phase": name, "seconds": round(float(value), 3)}
+                  for name, value in seconds.items()]
+        total = round(sum(p["seconds"] for p in phases), 3)
+        write_json_atomic(self.timings_path, {"phases": phases, "total_seconds": total})
+
+    def timings(self) -> dict[str, float] | None:
+        """Phase -> wall seconds from timings.json, in run order; None when the run has none
+        (it was not made by `siamface run`)."""
+        try:
+            record = _read_json(self.timings_path)
+            if record is None:
+                return None
+            return {p["phase"]: float(p["seconds"]) for p in record["phases"]}
+        except (KeyError, TypeError, ValueError):
+            raise RunFolderError(f"{self.timings_path}: expected 'phases', a list of "
+                                 "{'phase': name, 'seconds': number}") from None
 
     def write_summary(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Write summary.csv: SUMMARY_FIELDS, one row per epoch, floats to 6 digits."""

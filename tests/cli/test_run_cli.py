@@ -5,6 +5,7 @@ from siamface.cli.main import main
 from siamface.data import sources
 from siamface.data.home import ENV_VAR
 from siamface.data.sources import RemoteFile
+from siamface.run_folder import Run
 
 from .conftest import TINY
 
@@ -39,6 +40,14 @@ def test_run_end_to_end_imports_trains_evaluates_once_and_reports(lfw_sources, t
     assert f"DevTest AUC       {metrics['auc']:.4f}" in final
     assert f"3-way one-shot    {one_shot['results'][1]['accuracy']:.4f}" in final
     assert f"report            {run_dir / 'report.md'}" in final
+    # 6. where the time went: every phase, in run order, in timings.json and the closing table
+    timings = Run(run_dir).timings()
+    assert list(timings) == [
+        "imports", "data", "image cache and batches", "training steps", "validation",
+        "checkpoints and logs", "model and calibration", "evaluation set-up", "evaluation",
+        "one-shot", "report"]
+    assert f"time              {sum(timings.values()) / 60:.1f} min: " in final
+    assert "training steps" in final.split("time  ")[1].splitlines()[0]
 
     # importing the same files again is a no-op (the manifest is not rewritten)
     manifest = (home / "lfw" / "manifest.json").read_text()

@@ -24,6 +24,12 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert list(rows[0]) == SUMMARY_FIELDS
     assert fit.stopped_because == "epochs"
+    # where the fit's time went: its phases add up to the epochs' seconds (plus the last wait)
+    assert list(fit.seconds) == ["training steps", "validation", "checkpoints and logs"]
+    assert all(s >= 0 for s in fit.seconds.values()) and fit.seconds["training steps"] > 0
+    epochs = sum(float(r["seconds"]) for r in rows)
+    assert fit.seconds["training steps"] + fit.seconds["validation"] <= epochs
+    assert sum(fit.seconds.values()) >= epochs
     # restore_best: the chosen epoch is the one with the best validation AUC
     aucs = [float(r["val_auc"]) for r in rows]
     assert aucs[fit.best_epoch - 1] == pytest.approx(max(aucs), abs=1e-5)

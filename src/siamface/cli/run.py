@@ -71,15 +71,20 @@ def print_dataset_summary(lfw: LFWDataset) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from siamface.pipeline import get_data, run_main_job
-    from siamface.training.trainer import TrainingDivergedError
+    from siamface.utils.timing import PhaseTimer
+
+    timer = PhaseTimer()
+    with timer.phase("imports"):
+        from siamface.pipeline import get_data, run_main_job
+        from siamface.training.trainer import TrainingDivergedError
 
     progress = not args.no_progress
     check_evaluation_arguments(args)
     config = resolve_config(args.config, args.overrides, args.time_budget)  # fail fast on typos
-    lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
-    lfw.protocol_path(TEST_PAIRS)  # also before training: the run must end with a test
-    print_dataset_summary(lfw)
+    with timer.phase("data"):
+        lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
+        lfw.protocol_path(TEST_PAIRS)  # also before training: the run must end with a test
+        print_dataset_summary(lfw)
     print()
 
     print_training_header(config, lfw)
@@ -90,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
             plots=not args.no_plots, progress=progress, on_epoch_end=print_epoch_row,
             on_trained=lambda run, fit, seconds: (
                 print_training_result(config, run, fit, seconds), print()),
-            on_result=show,
+            on_result=show, timer=timer,
         )
     except TrainingDivergedError as err:
         print(f"siamface: error: training diverged: {err}", file=sys.stderr)
@@ -127,9 +132,17 @@ def format_final_summary(name: str, job: MainJob) -> str:
     rows += [
         ("training", f"{job.train_seconds / 60:.1f} min, {len(fit.history)} epochs, model of "
                      f"epoch {fit.best_epoch}"),
+        ("time", format_seconds(job.seconds)),
         ("run folder", str(job.run.path)),
         ("report", str(job.run.report_path)),
     ]
     width = max(len(k) for k, _ in rows)
     title = f"siamface run: {name}, evaluated once on {metrics['pairs_file']}"
     return "\n".join([title, "-" * len(title), *(f"{k:<{width}}  {v}" for k, v in rows)])
+
+
+def format_seconds(seconds: dict[str, float]) -> str:
+    """Where the main job's time went, longest phase first: "3.1 min: training steps 165 s, ..."."""
+    total = sum(seconds.values())
+    longest = sorted(seconds.items(), key=lambda item: -item[1])
+    return f"{total / 60:.1f} min: " + ", ".join(f"{name} {s:.0f} s" for name, s in longest)

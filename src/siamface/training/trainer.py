@@ -45,6 +45,7 @@ from siamface.training.checkpoint import (
 )
 from siamface.training.inputs import TrainingInputs
 from siamface.utils.precision import autocast, choose_precision
+from siamface.utils.timing import PhaseTimer
 
 log = logging.getLogger("siamface.train")
 
@@ -67,12 +68,16 @@ class FitResult:
         threshold: The logit threshold chosen on validation data for that epoch.
         history: The summary rows, one per epoch.
         stopped_because: "epochs", "early_stopping" or "time_budget".
+        seconds: Wall seconds of this fit (of this process, when resumed) by phase:
+            "training steps", "validation", and "checkpoints and logs" (the rest: summary.csv,
+            the log, copying each epoch's state, waiting for the last checkpoint write).
     """
 
     best_epoch: int
     threshold: float
     history: list[dict[str, float]]
     stopped_because: str
+    seconds: dict[str, float]
 
 
 class Trainer:
@@ -141,14 +146,17 @@ class Trainer:
         train = self.config.train
         t_start = time.perf_counter()
         stopped_because = "epochs"
+        timer = PhaseTimer()
         log.info("precision %s (train.precision: %s)", self.precision, train.precision)
         with CheckpointWriter() as checkpoints:  # leaving it waits for the last write
             for epoch in range(self.start_epoch, train.epochs):
                 t_epoch = time.perf_counter()
 
                 # 1. train one epoch, then 2. validate in evaluation mode
-                train_loss, train_acc, lr = self._train_epoch(epoch)
-                val = self.validate()
+                with timer.phase("training steps"):
+                    train_loss, train_acc, lr = self._train_epoch(epoch)
+                with timer.phase("validation"):
+                    val = self.validate()
 
                 # 3. log the epoch to summary.csv and the log file
                 row = {
@@ -184,7 +192,8 @@ class Trainer:
                 if train.time_budget_s is not None and elapsed + per_epoch > train.time_budget_s:
                     stopped_because = "time_budget" if epoch + 1 < train.epochs else "epochs"
                     break
-        return self._finish(stopped_because)
+        timer.add("checkpoints and logs", max(0.0, time.perf_counter() - t_start - timer.total_))
+        return self._finish(stopped_because, timer.seconds_)
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
         """One pass over the epoch's batches. Returns (mean loss, pair accuracy at logit 0, lr)."""
@@ -283,7 +292,7 @@ class Trainer:
             "val_threshold": float(selector.threshold_),
         }
 
-    def _finish(self, stopped_because: str) -> FitResult:
+    def _finish(self, stopped_because: str, seconds: dict[str, float]) -> FitResult:
         """Restore the best epoch's weights if asked; return what was chosen."""
         last = self.history[-1]
         best_epoch = int(last["epoch"])
@@ -292,7 +301,8 @@ class Trainer:
             state_dict, _, _ = load_best(self.run.path)
             self.model.load_state_dict(state_dict)
         chosen = self.history[best_epoch - 1]
-        return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because)
+        return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because,
+                         seconds)
 
     def _kept_checkpoints(self) -> str:
         """What a diverged run leaves to resume from, in words."""

@@ -1,0 +1,171 @@
+"""The main job's speed: `siamface run` end to end on a fresh data home, where its time goes,
+and what a training step of it spends its time on.
+
+What is timed is the command `make run` runs (`siamface run --import ../shared/lfw`), started
+as a new process on an empty data home, so that it imports LFW, builds the image cache, trains,
+scores pairsDevTest once, runs one-shot and writes the report, exactly as a first `make run`
+does once `.venv` exists. The wall time is taken around the process; the phases are the run's
+own record (`timings.json`, written by `siamface run`); what they leave out ("start-up") is the
+interpreter starting and siamface's command line loading.
+
+Then a training step of the same config is profiled (``torch.profiler``, after warm-up) and
+its operators are put in groups: convolutions and matrix products (oneDNN, where AMX and
+AVX512-BF16 do the work), BatchNorm, and the rest (activations, additions, casts, dropout,
+augmentation, the optimizer), to show what the hardware speeds up and what it does not.
+
+    .venv/bin/python benchmarks/bench_main_job.py                   # about 3-11 minutes
+
+Targets (the bf16 issue): <= 3 minutes on a CPU with AMX-BF16, <= 6 minutes on the AMD EPYC
+Zen 3 kind (AVX2 only); other kinds are recorded without one. Each run is added to the JSON
+under ``runs`` with its time and CPU kind; compare figures only within one machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from bench_data import describe_machine
+from bench_training import cpu_kind, full_batches, make_trainer, run_id
+from siamface.data.lfw import open_lfw
+from siamface.run_folder import Run
+from siamface.training.builder import resolve_config
+from siamface.utils.atomic import write_json_atomic
+from siamface.utils.machine import cpu_features, machine_info
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_SECONDS = {"amx_bf16": 180.0, "avx2": 360.0}  # by the kind of CPU (run_id's kinds)
+OP_GROUPS = {  # profiler operator name (without "aten::") -> group
+    "convolution and matrix products": ("mkldnn_convolution", "convolution_backward", "mm",
+                                        "addmm", "bmm", "matmul", "linear"),
+    "BatchNorm": ("native_batch_norm", "native_batch_norm_backward"),
+}
+
+
+def run_main_job(lfw: Path, overrides: list[str], workdir: Path) -> dict[str, Any]:
+    """`siamface run` in a new process on an empty data home; its wall time and run folder."""
+    command = [str(Path(sys.executable).parent / "siamface"), "--data-dir", str(workdir / "home"),
+               "run", "--import", str(lfw), "--runs-dir", str(workdir / "runs"),
+               "--no-progress"]
+    if overrides:
+        command += ["--set", *overrides]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"siamface run failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    (run_dir,) = (workdir / "runs").iterdir()
+    return {"command": " ".join(command), "wall_seconds": round(wall, 1),
+            "stdout_tail": done.stdout.splitlines()[-12:], "run": Run(run_dir)}
+
+
+def describe_run(run: Run, wall: float) -> dict[str, Any]:
+    """The phases of the run's timings.json, start-up (the wall time they leave out), the
+    accuracy it reached and the precision it trained in."""
+    phases = run.timings()
+    if phases is None:
+        raise SystemExit(f"{run.timings_path} is missing: is this siamface from before it?")
+    phases["start-up (interpreter, command line)"] = round(wall - sum(phases.values()), 3)
+    test = json.loads((run.eval_dir("pairsDevTest.txt") / "metrics.json").read_text())
+    environment = run.environment() or {}
+    return {
+        "phases_seconds": dict(sorted(phases.items(), key=lambda item: -item[1])),
+        "training_share": round(sum(phases[p] for p in ("training steps", "validation"))
+                                / wall, 3),
+        "epochs": len(run.summary()),
+        "precision": environment.get("precision", {}).get("used"),
+        "best_epoch": run.best_epoch,
+        "pairs_dev_test": {k: test[k] for k in ("accuracy", "accuracy_ci95", "auc",
+                                                "tar_at_far_0.01")},
+    }
+
+
+def profile_step(home: Path, overrides: list[str], warmup: int, steps: int) -> dict[str, Any]:
+    """Self CPU time of a training step of the config by operator group, in ms per step."""
+    config = resolve_config("default", overrides)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = make_trainer(config, open_lfw(home), Path(run_dir))
+        trainer.model.train()
+        generator = torch.Generator().manual_seed(0)
+        batches = full_batches(trainer)
+        for _ in range(warmup):
+            trainer.train_step(next(batches), generator)
+        start = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                trainer.train_step(next(batches), generator)
+        wall = (time.perf_counter() - start) / steps
+    groups = dict.fromkeys([*OP_GROUPS, "other operators"], 0.0)
+    top = []
+    for event in prof.key_averages():
+        name = event.key.removeprefix("aten::")
+        if not event.key.startswith("aten::"):
+            continue  # autograd and optimizer wrappers: their time is in their aten operators
+        ms = event.self_cpu_time_total / 1000 / steps
+        group = next((g for g, names in OP_GROUPS.items() if name in names), "other operators")
+        groups[group] += ms
+        top.append((ms, event.key))
+    total = sum(groups.values())
+    return {
+        "precision": trainer.precision,
+        "steps": steps,
+        "wall_ms_per_step_profiled": round(wall * 1000, 1),
+        "self_cpu_ms_per_step": {g: round(ms, 1) for g, ms in groups.items()},
+        "share": {g: round(ms / total, 3) for g, ms in groups.items()},
+        "top_operators_ms_per_step": {k: round(ms, 2) for ms, k in sorted(top)[::-1][:12]},
+        "note": "self CPU time summed over the threads and the profiler's own overhead, so "
+                "the groups add up to more than the wall time; compare shares",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "lfw")
+    parser.add_argument("--set", nargs="*", default=[], dest="overrides",
+                        help="config overrides key=value for the run and the profiled steps")
+    parser.add_argument("--profile-steps", type=int, default=20)
+    parser.add_argument("--note", help="recorded with the run")
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "main_job.json")
+    args = parser.parse_args()
+
+    before = machine_info()
+    features = cpu_features()
+    kind = cpu_kind(features)
+    with tempfile.TemporaryDirectory() as tmp:
+        job = run_main_job(args.lfw, args.overrides, Path(tmp))
+        print(f"siamface run: {job['wall_seconds']} s", flush=True)
+        record: dict[str, Any] = {"command": job["command"], "wall_seconds": job["wall_seconds"],
+                                  **describe_run(job["run"], job["wall_seconds"]),
+                                  "summary": job["stdout_tail"]}
+        record["step_profile"] = profile_step(Path(tmp) / "home", args.overrides,
+                                              warmup=5, steps=args.profile_steps)
+    target = TARGET_SECONDS.get(kind)
+    record["target"] = {"seconds": target, "cpu_kind": kind,
+                        "passed": None if target is None else job["wall_seconds"] <= target}
+    record["cpu_features"] = features
+    record["machine"] = describe_machine(before)
+    if args.note:
+        record["note"] = args.note
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results["about"] = ("One entry per run of this benchmark under runs[<time>-<cpu kind>], "
+                        "each with its own machine; compare figures only within one run.")
+    results.setdefault("runs", {})[run_id(features)] = record
+    write_json_atomic(args.out, results)
+    print(json.dumps({k: record[k] for k in ("wall_seconds", "phases_seconds", "target")},
+                     indent=1))
+    print("step profile", record["step_profile"]["share"])
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
