@@ -121,9 +121,11 @@ def profile_step(home: Path, overrides: list[str], warmup: int, steps: int) -> d
         "wall_ms_per_step_profiled": round(wall * 1000, 1),
         "self_cpu_ms_per_step": {g: round(ms, 1) for g, ms in groups.items()},
         "share": {g: round(ms / total, 3) for g, ms in groups.items()},
-        "top_operators_ms_per_step": {k: round(ms, 2) for ms, k in sorted(top)[::-1][:12]},
-        "note": "self CPU time summed over the threads and the profiler's own overhead, so "
-                "the groups add up to more than the wall time; compare shares",
+        "top_operators": [{"operator": k, "ms_per_step": round(ms, 2)}
+                          for ms, k in sorted(top, reverse=True)[:12]],
+        "note": "self CPU time of each operator on the thread that called it (its parallel "
+                "work counted once); the rest of the wall time is Python, autograd and the "
+                "profiler's own overhead",
     }
 
 

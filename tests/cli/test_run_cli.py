@@ -2,6 +2,7 @@ import json
 import socket
 
 from siamface.cli.main import main
+from siamface.cli.run import format_seconds
 from siamface.data import sources
 from siamface.data.home import ENV_VAR
 from siamface.data.sources import RemoteFile
@@ -89,3 +90,12 @@ def test_run_needs_devtest_before_it_trains(lfw_sources, tmp_path, capsys):
     assert code == 2
     assert "no protocol file 'pairsDevTest.txt'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_time_row_names_the_longest_phases_and_counts_the_rest():
+    seconds = {"data": 3.2, "training steps": 165.4, "validation": 8.0, "report": 0.4,
+               "imports": 1.6, "one-shot": 1.0, "figures": 1.8}
+    assert format_seconds(seconds) == (
+        "3.0 min: training steps 165 s, validation 8 s, data 3 s, figures 2 s, imports 2 s, "
+        "2 more 1 s")
+    assert format_seconds({"a": 30.0}) == "0.5 min: a 30 s"

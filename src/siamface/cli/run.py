@@ -141,8 +141,11 @@ def format_final_summary(name: str, job: MainJob) -> str:
     return "\n".join([title, "-" * len(title), *(f"{k:<{width}}  {v}" for k, v in rows)])
 
 
-def format_seconds(seconds: dict[str, float]) -> str:
-    """Where the main job's time went, longest phase first: "3.1 min: training steps 165 s, ..."."""
-    total = sum(seconds.values())
+def format_seconds(seconds: dict[str, float], shown: int = 5) -> str:
+    """Where the main job's time went: "3.1 min: training steps 165 s, ..., 6 more 4 s", the
+    ``shown`` longest phases first (every phase is in the run's timings.json)."""
     longest = sorted(seconds.items(), key=lambda item: -item[1])
-    return f"{total / 60:.1f} min: " + ", ".join(f"{name} {s:.0f} s" for name, s in longest)
+    parts = [f"{name} {s:.0f} s" for name, s in longest[:shown]]
+    if len(longest) > shown:
+        parts.append(f"{len(longest) - shown} more {sum(s for _, s in longest[shown:]):.0f} s")
+    return f"{sum(seconds.values()) / 60:.1f} min: " + ", ".join(parts)
