@@ -4,8 +4,9 @@ bf16 means ``torch.autocast(device_type, dtype=torch.bfloat16)`` around the forw
 embedding and the head); losses, metrics and optimizer state stay fp32. ``auto`` picks bf16 only
 where it is known to be faster than fp32:
 
-- a CPU with AMX-BF16 (measured on an Intel Xeon: torch.mm 5.4x, a ResFace step 1.7x, a
-  koch2015 step 3.4x);
+- a CPU with AMX-BF16 (measured on an Intel Xeon, 2026-12-04: torch.mm 5.8x, a ResFace step
+  1.64x, a koch2015 step 3.44x; ``default`` over 5 seeds 0.849 on pairsDevTest against 0.861 in
+  fp32, with the same validation AUC: ``benchmarks/results/``);
 - a CPU with AVX512-BF16, native bf16 dot products without AMX (measured on a Zen 4 class
   AMD EPYC, 2026-12-02: torch.mm 2.5x, a ResFace step 1.48x, a koch2015 step 2.09x; ``default``
   over 3 seeds 0.862 on pairsDevTest against 0.854 in fp32: ``benchmarks/results/``);
