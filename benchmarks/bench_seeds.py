@@ -28,12 +28,14 @@ import argparse
 import json
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from bench_data import describe_machine
 from siamface.data.lfw import open_lfw
 from siamface.data.people import TEST_PAIRS
+from siamface.data.splits import IdentityLeakageWarning
 from siamface.experiments.repeat import run_repeat
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
@@ -49,9 +51,13 @@ def measure(config: str, protocol: str, seeds: list[int], overrides: list[str], 
     lfw = open_lfw(home)
     before = machine_info()
     start = time.perf_counter()
-    result = run_repeat(config, [*PROTOCOLS[protocol], *overrides], seeds, lfw, runs_dir,
-                        evaluate=True)
+    with warnings.catch_warnings(record=True) as caught:  # the random split's leakage, in words
+        warnings.simplefilter("always", IdentityLeakageWarning)
+        result = run_repeat(config, [*PROTOCOLS[protocol], *overrides], seeds, lfw, runs_dir,
+                            evaluate=True)
     seconds = time.perf_counter() - start
+    leaks = sorted({str(w.message).split(", so ")[0] for w in caught
+                    if issubclass(w.category, IdentityLeakageWarning)})
     per_seed = []
     for seed, run in result.runs.items():
         test = json.loads((run.eval_dir(TEST_PAIRS) / "metrics.json").read_text())
@@ -84,6 +90,7 @@ def measure(config: str, protocol: str, seeds: list[int], overrides: list[str], 
                                                      for s in per_seed),
         "oracle_note": "accuracy at the best threshold on the test pairs: an upper bound, "
                        "never a result (the seeds chose on the test pairs; siamface does not)",
+        "identity_leakage": leaks,
         "minutes_per_run": round(seconds / 60 / len(seeds), 2),
         "seeds": per_seed,
         "repeat_folder": str(result.folder),
