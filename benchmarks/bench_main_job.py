@@ -37,6 +37,8 @@ from torch.profiler import ProfilerActivity, profile
 from bench_data import describe_machine
 from bench_training import cpu_kind, full_batches, make_trainer, run_id
 from siamface.data.lfw import open_lfw
+from siamface.data.people import TEST_PAIRS
+from siamface.evaluation.report import read_metrics
 from siamface.run_folder import Run
 from siamface.training.builder import resolve_config
 from siamface.utils.atomic import write_json_atomic
@@ -75,7 +77,7 @@ def describe_run(run: Run, wall: float) -> dict[str, Any]:
     if phases is None:
         raise SystemExit(f"{run.timings_path} is missing: is this siamface from before it?")
     phases["start-up (interpreter, command line)"] = round(wall - sum(phases.values()), 3)
-    test = json.loads((run.eval_dir("pairsDevTest.txt") / "metrics.json").read_text())
+    test = read_metrics(run, TEST_PAIRS)
     environment = run.environment() or {}
     return {
         "phases_seconds": dict(sorted(phases.items(), key=lambda item: -item[1])),

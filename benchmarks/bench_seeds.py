@@ -36,6 +36,7 @@ from bench_data import describe_machine
 from siamface.data.lfw import open_lfw
 from siamface.data.people import TEST_PAIRS
 from siamface.data.splits import IdentityLeakageWarning
+from siamface.evaluation.report import read_metrics
 from siamface.experiments.repeat import run_repeat
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
@@ -60,7 +61,7 @@ def measure(config: str, protocol: str, seeds: list[int], overrides: list[str], 
                     if issubclass(w.category, IdentityLeakageWarning)})
     per_seed = []
     for seed, run in result.runs.items():
-        test = json.loads((run.eval_dir(TEST_PAIRS) / "metrics.json").read_text())
+        test = read_metrics(run, TEST_PAIRS)
         data = run.data()
         per_seed.append({
             "seed": seed,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,13 @@ from siamface.utils.precision import choose_precision
 
 METRICS_FILE = "metrics.json"
 FARS = (0.01, 0.001)
+
+
+def read_metrics(run: Run, pairs_file: str) -> dict[str, Any]:
+    """The metrics.json that ``evaluate_pairs`` wrote for ``run`` on an imported pairs file
+    (e.g. "pairsDevTest.txt")."""
+    path = run.eval_dir(pairs_file) / METRICS_FILE
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass

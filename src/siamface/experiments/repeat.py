@@ -10,7 +10,6 @@ chose, and (with ``evaluate``) the pairsDevTest metrics, each as mean, standard 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -124,7 +123,6 @@ def run_repeat(
 
 
 def _test_metrics(run: Run) -> dict[str, Any]:
-    from siamface.evaluation.report import METRICS_FILE
+    from siamface.evaluation.report import read_metrics
 
-    path = run.eval_dir(TEST_PAIRS) / METRICS_FILE
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_metrics(run, TEST_PAIRS)
