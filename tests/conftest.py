@@ -102,6 +102,23 @@ def make_protocol_split(folder: Path, counts: dict[str, int], test_people: set[s
     (folder / "SHA256SUMS").write_text("".join(sums))
 
 
+def make_view2_files(folder: Path, counts: dict[str, int], folds: int = 10) -> None:
+    """Write a View 2 people.txt and pairs.txt: ``counts``'s people dealt to ``folds`` folds in
+    name order, each fold's pairs drawn from its own people (two matching pairs, of its first
+    two people, and two non-matching pairs), as LFW's folds are person-disjoint."""
+    names = sorted(counts)
+    fold_people = [names[k::folds] for k in range(folds)]
+    people = [str(folds)]
+    pairs = [f"{folds}\t2"]
+    for group in fold_people:
+        assert len(group) >= 3 and all(counts[n] >= 2 for n in group[:2])
+        people += [str(len(group)), *(f"{n}\t{counts[n]}" for n in group)]
+        pairs += [f"{group[0]}\t1\t2", f"{group[1]}\t1\t2",
+                  f"{group[0]}\t1\t{group[2]}\t1", f"{group[1]}\t2\t{group[2]}\t1"]
+    (folder / "people.txt").write_text("\n".join(people) + "\n")
+    (folder / "pairs.txt").write_text("\n".join(pairs) + "\n")
+
+
 @pytest.fixture(scope="session")
 def synthetic_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An imported data home of 24 synthetic people (18 DevTrain, 6 DevTest), 250x250 RGB."""
@@ -113,5 +130,21 @@ def synthetic_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_lfw_tree(src / "lfw-deepfunneled", counts)
     make_protocol_split(src, counts, test_people)
     home = tmp_path_factory.mktemp("synthetic_home")
+    import_lfw([src], home, progress=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def view2_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An imported data home of 40 synthetic people with View 2's files (ten folds of four
+    people) and View 1's (DevTest: the last 8 people by name)."""
+    from siamface.data.importer import import_lfw
+
+    src = tmp_path_factory.mktemp("view2_lfw")
+    counts = {f"Person_{chr(65 + i // 26)}{chr(97 + i % 26)}": 2 + i % 3 for i in range(40)}
+    make_lfw_tree(src / "lfw-deepfunneled", counts)
+    make_view2_files(src, counts)
+    make_protocol_split(src, counts, set(sorted(counts)[32:]))  # its SHA256SUMS covers all
+    home = tmp_path_factory.mktemp("view2_home")
     import_lfw([src], home, progress=False)
     return home

@@ -24,8 +24,9 @@ import torch
 from siamface.config import Config, TrainConfig
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import DataNotFoundError, LFWDataset
-from siamface.data.people import TEST_PAIRS
+from siamface.data.people import TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
+from siamface.data.splits import LeakageError, check_no_leakage
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
@@ -265,6 +266,7 @@ def evaluate(
                 write_run_report(run)
             return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
+    check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
     with timer.phase("evaluation set-up"):
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
@@ -303,6 +305,36 @@ def evaluate(
     with timer.phase("report"):
         write_run_report(run)
     return out
+
+
+def check_view2_scoring(run: Run, lfw: LFWDataset, files: Sequence[PairsFile],
+                        all_people: bool) -> None:
+    """Refuse to score a View 2 fold's run on people it trained on.
+
+    Such a run trained on nine folds of the whole of LFW, DevTest's people among them, so only
+    its own fold's people (``siamface view2`` scores them) are unseen.
+
+    Args:
+        run: The run to evaluate (nothing is checked for a View 1 run).
+        lfw: The imported LFW copy.
+        files: The pairs files to score.
+        all_people: Whether an evaluation over every fold (ten-fold) or over DevTest's people
+            (open-set identification) is asked for.
+
+    Raises:
+        LeakageError: A file's people include training people, or ``all_people``.
+    """
+    fold = run.config.data.view2_fold
+    if fold is None:
+        return
+    what = f"training set of {run.path} (View 2, fold {fold} held out)"
+    if all_people:
+        raise LeakageError(f"{run.path} trained on every View 2 fold but {fold}, DevTest's "
+                           "people among them: ten-fold and open-set evaluation would score "
+                           "people it trained on; score its own fold with siamface view2")
+    trained = training_scope(lfw, fold).people
+    for pairs_file in files:
+        check_no_leakage(pairs_file.people(), trained, Path(pairs_file.path).name, what)
 
 
 def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,

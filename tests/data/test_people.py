@@ -16,6 +16,7 @@ from siamface.data.people import (
     pair_people,
     person_ids,
     person_images,
+    training_scope,
     view2_fold_people,
 )
 from siamface.data.protocol import ImageRef, Pair, read_pairs, read_people
@@ -98,6 +99,48 @@ def test_a_pairs_file_from_elsewhere_names_its_own_people_and_path(tmp_path):
 def test_view2_fold_people(tmp_path):
     lfw = fake_lfw(tmp_path, {"people.txt": "2\n2\nAl\t1\nBo\t2\n1\nCy\t3\n"})
     assert view2_fold_people(lfw) == (frozenset({"Al", "Bo"}), frozenset({"Cy"}))
+
+
+VIEW2_FILES = {
+    # three folds: {Al, Bo}, {Cy, Di}, {Ed}; the pairs of each fold are among its own people
+    "people.txt": "3\n2\nAl\t2\nBo\t1\n2\nCy\t2\nDi\t1\n1\nEd\t2\n",
+    "pairs.txt": "3\t1\nAl\t1\t2\nAl\t1\tBo\t1\nCy\t1\t2\nCy\t2\tDi\t1\n"
+                 "Ed\t1\t2\nEd\t1\tAl\t1\n",
+    "pairsDevTrain.txt": "1\nAl\t1\t2\nAl\t1\tCy\t1\n",
+    "pairsDevTest.txt": "1\nEd\t1\t2\nEd\t1\tDi\t1\n",
+}
+
+
+def test_view1_scope_is_devtrain_with_devtest_held_out(tmp_path):
+    scope = training_scope(fake_lfw(tmp_path, VIEW2_FILES))
+    assert scope.name == "View 1" and scope.pairs_name == "pairsDevTrain.txt"
+    assert len(scope.pairs) == 2 and scope.people == {"Al", "Cy"}
+    assert scope.held_out == {"Ed", "Di"} and scope.held_out_name == "DevTest"
+
+
+def test_view2_scope_holds_out_one_fold(tmp_path, monkeypatch):
+    monkeypatch.setattr("siamface.data.people.VIEW2_FOLDS", 3)
+    lfw = fake_lfw(tmp_path, VIEW2_FILES)
+    scope = training_scope(lfw, 1)
+    assert scope.name == "View 2, fold 1 held out" and scope.held_out_name == "fold 1"
+    assert scope.held_out == {"Cy", "Di"}
+    # the other folds' people, and everyone in their pairs (Ed's pair names Al of fold 0)
+    assert scope.people == {"Al", "Bo", "Ed"}
+    assert [p.fold for p in scope.pairs] == [0, 0, 2, 2]
+    with pytest.raises(ValueError, match="a fold from 0 to 2, got 3"):
+        training_scope(lfw, 3)
+
+
+def test_view2_scope_needs_both_files_with_ten_folds(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    only_pairs = fake_lfw(tmp_path / "a", {"pairs.txt": VIEW2_FILES["pairs.txt"]})
+    with pytest.raises(DataNotFoundError, match="people.txt not imported"):
+        training_scope(only_pairs, 0)
+    three = fake_lfw(tmp_path / "b", VIEW2_FILES)
+    with pytest.raises(DataNotFoundError, match="needs 10 folds in pairs.txt and people.txt; "
+                                                "found 3 and 3"):
+        training_scope(three, 0)
 
 
 def test_person_ids() -> None:

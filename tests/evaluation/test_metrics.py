@@ -15,6 +15,7 @@ from siamface.evaluation.metrics import (
     roc_auc,
     roc_curve,
     tar_at_far,
+    tar_on_grid,
     validate_scores_labels,
 )
 
@@ -37,6 +38,17 @@ def test_roc_curve_worked_example():
     np.testing.assert_allclose(far, [0, 0, 0, 0.25, 0.25, 0.5, 0.5, 0.75, 1])
     np.testing.assert_allclose(tar, [0, 0.25, 0.5, 0.5, 0.75, 0.75, 1, 1, 1])
     np.testing.assert_array_equal(thresholds, [np.inf, *SCORES])
+
+
+def test_tar_on_grid_takes_the_best_point_at_or_below_each_far():
+    far, tar, _ = roc_curve(SCORES, LABELS)  # the worked example's points, above
+    grid = np.array([0.0, 0.1, 0.25, 0.3, 0.5, 0.74, 1.0])
+    # FAR 0 reaches TAR 0.5 (before the first negative); 0.25 -> 0.75; 0.5 -> 1
+    np.testing.assert_allclose(tar_on_grid(far, tar, grid), [0.5, 0.5, 0.75, 0.75, 1, 1, 1])
+    with pytest.raises(ValueError, match="must be an ROC"):
+        tar_on_grid(far[::-1], tar[::-1], grid)
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
+        tar_on_grid(far, tar, np.array([1.5]))
 
 
 def test_roc_curve_is_order_invariant():

@@ -1,7 +1,8 @@
-"""`siamface search`, `repeat`, `compare` and `report`: experiments over many runs.
+"""`siamface search`, `repeat`, `view2`, `compare` and `report`: experiments over many runs.
 
 search runs (or continues, or joins) an Optuna study, a trial per line; repeat trains a config
-once per seed and prints mean ± std, min and max; compare writes one table of runs and trials;
+once per seed and prints mean ± std, min and max; view2 runs LFW's View 2 protocol (a model per
+fold) and prints mean accuracy ± standard error; compare writes one table of runs and trials;
 report writes the self-contained HTML page of a run or a study.
 """
 
@@ -17,7 +18,7 @@ from siamface.data.home import resolve_data_home
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``search``, ``repeat``, ``compare`` and ``report`` commands."""
+    """Add the ``search``, ``repeat``, ``view2``, ``compare`` and ``report`` commands."""
     search = subparsers.add_parser(
         "search", help="run or continue a hyperparameter search (an Optuna study)",
         description="Search SPEC (a YAML file, or a shipped spec's name) on the validation "
@@ -53,6 +54,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="score each seed's chosen model once on pairsDevTest.txt")
     repeat.add_argument("--no-progress", action="store_true", help="no progress bars")
     repeat.set_defaults(func=_repeat)
+
+    view2 = subparsers.add_parser(
+        "view2", help="LFW's View 2 protocol: a model per fold, mean accuracy ± standard error",
+        description="For each fold k of pairs.txt, train CONFIG on the other nine folds only "
+        "(data.view2_fold=k), choose its epoch and threshold on a person-disjoint validation "
+        "split of them, and score fold k once. Prints each fold and the mean accuracy ± "
+        "standard error over the folds (LFW's figure), the mean AUC and the averaged ROC "
+        "(RUNS_DIR/view2-<config>-<time>/). Running it again with --resume continues where it "
+        "stopped.")
+    view2.add_argument("config", nargs="?", metavar="CONFIG",
+                       help="config name or YAML path (not with --resume)")
+    add_override_arguments(view2)
+    view2.add_argument("--folds", type=int, nargs="+", metavar="K",
+                       help="the 0-based folds to run (default: all ten)")
+    view2.add_argument("--resume", type=Path, metavar="FOLDER",
+                       help="continue this View 2 folder with its own config and overrides")
+    view2.add_argument("--no-progress", action="store_true", help="no progress bars")
+    view2.set_defaults(func=_view2)
 
     compare = subparsers.add_parser(
         "compare", help="one table of runs and study trials, with plots",
@@ -150,6 +169,48 @@ def _repeat(args: argparse.Namespace) -> int:
               f"{s['max']:>8.4f}")
     print(f"repeat folder: {result.folder}")
     return 0
+
+
+def _view2(args: argparse.Namespace) -> int:
+    from siamface.data.lfw import open_lfw
+    from siamface.data.people import VIEW2_FOLDS
+    from siamface.experiments.view2 import new_folder, read_view2, run_view2
+
+    if args.resume is not None:
+        given = [flag for flag, value in (("CONFIG", args.config), ("--set", args.overrides),
+                                          ("--time-budget", args.time_budget)) if value]
+        if given:
+            raise UsageError(f"--resume continues {args.resume} with its own config and "
+                             f"overrides; drop {', '.join(given)}")
+        record = read_view2(args.resume)
+        config_name, overrides, folder = record["config"], record["overrides"], args.resume
+    elif args.config is None:
+        raise UsageError("name a config (e.g. default) or --resume FOLDER")
+    else:
+        config = resolve_config(args.config, args.overrides, args.time_budget)
+        config_name, overrides = args.config, list(args.overrides)
+        if args.time_budget is not None:
+            overrides.append(f"train.time_budget_s={args.time_budget}")
+        folder = new_folder(args.runs_dir, config.name)
+    lfw = open_lfw(resolve_data_home(args.data_dir))
+    folds = args.folds if args.folds is not None else list(range(VIEW2_FOLDS))
+    print(f"View 2 of {config_name} in {folder}: folds {' '.join(map(str, folds))}",
+          flush=True)
+    result = run_view2(config_name, overrides, lfw, folder, folds,
+                       progress=not args.no_progress, on_fold=_print_fold)
+    s = result.summary
+    if s is not None:
+        print(f"View 2 over {s['folds_scored']} folds: accuracy {s['mean_accuracy']:.4f} ± "
+              f"{s['sem']:.4f} (standard error), mean AUC {s['mean_auc']:.4f}, mean TAR at "
+              f"FAR 1% {s['mean_tar_at_far_0_01']:.3f}")
+    print(f"View 2 folder: {result.folder}")
+    return 0
+
+
+def _print_fold(record: dict[str, Any]) -> None:
+    print(f"fold {record['fold']}: accuracy {record['accuracy']:.4f}, AUC {record['auc']:.4f} "
+          f"(epoch {record['best_epoch']}, validation AUC {record['val_auc']:.4f}, "
+          f"{record['setting']}, {record['train_seconds']:.0f} s)", flush=True)
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from siamface.data.people import VIEW2_FOLDS
 from siamface.data.preprocess import Preprocessing, preset
 from siamface.errors import ConfigError, UnknownNameError
 from siamface.utils.settings import ComponentSettings, Settings, check
@@ -49,7 +50,7 @@ class DataConfig(Settings):
             ``[left, top, right, bottom]`` in the 250x250 source frame, or null (full frame).
         size: Side of the square network input in pixels.
         channels: 1 (grey) or 3 (RGB).
-        split: How validation data is held out of pairsDevTrain / peopleDevTrain: "person"
+        split: How validation data is held out of the scope's pairs (pairsDevTrain): "person"
             (no person on both sides) or "random" (pairs at random; people leak, it warns).
         val_fraction: Fraction held out for validation.
         sampling: "pairs" trains on the pairsDevTrain pairs only (LFW's restricted setting);
@@ -60,6 +61,9 @@ class DataConfig(Settings):
         identities_per_batch: P, people per identity batch.
         images_per_identity: K, images per person in an identity batch.
         min_images_per_person: People with fewer images are left out of identity sampling.
+        view2_fold: null trains on View 1 (DevTrain; DevTest held out); a fold of View 2 (0-9)
+            trains on the other nine folds of pairs.txt / people.txt and holds that fold's
+            people out (LFW's reporting protocol, run by ``siamface view2``).
     """
 
     SECTION: ClassVar[str] = "data"
@@ -74,6 +78,7 @@ class DataConfig(Settings):
     identities_per_batch: int = 16
     images_per_identity: int = 4
     min_images_per_person: int = 2
+    view2_fold: int | None = None
 
     def __post_init__(self) -> None:
         try:  # Preprocessing owns the checks of the crop box, size and channels
@@ -95,6 +100,8 @@ class DataConfig(Settings):
               self.images_per_identity)
         check(self.min_images_per_person >= 1, "data.min_images_per_person", "at least 1",
               self.min_images_per_person)
+        check(self.view2_fold is None or 0 <= self.view2_fold < VIEW2_FOLDS, "data.view2_fold",
+              f"null or a fold from 0 to {VIEW2_FOLDS - 1}", self.view2_fold)
 
     def preprocessing_settings(self) -> Preprocessing:
         """The Preprocessing this section asks for (a preset name or an explicit crop box)."""

@@ -3,15 +3,20 @@
 LFW's View 1 splits its people into DevTrain (peopleDevTrain.txt, whose pairs are
 pairsDevTrain.txt) and DevTest (peopleDevTest.txt, pairsDevTest.txt); View 2 (people.txt,
 pairs.txt) splits them into ten folds. A set's people are those of its people file and of its
-pairs file, whichever are imported (the pairs' people are a subset when both are). Training
-draws only from DevTrain, its validation split included; DevTest is read only for the names that
-training and validation must not contain.
+pairs file, whichever are imported (the pairs' people are a subset when both are).
+
+What a run may learn from is its `TrainingScope`: under View 1 (every run unless it names a
+View 2 fold) DevTrain, its validation split included, with DevTest held out; under View 2 with
+fold k held out, the other nine folds' people and pairs, with fold k's people held out. The
+held-out people's names are read only so that training and validation can be checked against
+them.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +138,67 @@ def person_images(
 def view2_fold_people(lfw: LFWDataset) -> tuple[frozenset[str], ...]:
     """The people of each of View 2's ten folds (people.txt), in fold order."""
     return tuple(frozenset(e.name for e in fold) for fold in lfw.read_people(VIEW2_PEOPLE).folds)
+
+
+VIEW2_FOLDS = 10
+
+
+@dataclass(frozen=True)
+class TrainingScope:
+    """What a run may train and validate on, and whom it must never see.
+
+    Attributes:
+        name: How results name the setting, e.g. "View 1" or "View 2, fold 3 held out".
+        pairs_name: Where ``pairs`` come from, for messages ("pairsDevTrain.txt").
+        pairs: The pairs the validation split is cut from; the restricted setting trains on
+            the rest of them.
+        people: The people whose images the unrestricted setting may train on (the
+            validation people are taken out by the caller).
+        held_out: The people no training or validation may contain.
+        held_out_name: How messages name them ("DevTest", "fold 3").
+    """
+
+    name: str
+    pairs_name: str
+    pairs: tuple[Pair, ...]
+    people: frozenset[str]
+    held_out: frozenset[str]
+    held_out_name: str
+
+
+def training_scope(lfw: LFWDataset, view2_fold: int | None = None) -> TrainingScope:
+    """The scope of a run: View 1 (``view2_fold`` None) or View 2 with ``view2_fold`` held out.
+
+    Args:
+        lfw: The imported LFW copy.
+        view2_fold: None, or the 0-based fold of pairs.txt / people.txt to hold out.
+
+    Raises:
+        DataNotFoundError: The protocol files the scope needs are not imported.
+        ValueError: ``view2_fold`` is not a fold of View 2.
+    """
+    if view2_fold is None:
+        pairs = lfw.read_pairs(TRAIN_PAIRS).pairs
+        return TrainingScope("View 1", TRAIN_PAIRS, tuple(pairs), dev_train_people(lfw),
+                             dev_test_people(lfw), "DevTest")
+    if not 0 <= view2_fold < VIEW2_FOLDS:
+        raise ValueError(f"view2_fold must be a fold from 0 to {VIEW2_FOLDS - 1}, "
+                         f"got {view2_fold}")
+    missing = [n for n in (VIEW2_PAIRS, VIEW2_PEOPLE) if n not in lfw.protocol_names()]
+    if missing:
+        raise DataNotFoundError(
+            f"{' and '.join(missing)} not imported in {lfw.protocol_dir}: View 2's folds need "
+            "both; import LFW's protocol files"
+        )
+    pairs_file, people_file = lfw.read_pairs(VIEW2_PAIRS), lfw.read_people(VIEW2_PEOPLE)
+    if pairs_file.folds != VIEW2_FOLDS or len(people_file.folds) != VIEW2_FOLDS:
+        raise DataNotFoundError(
+            f"View 2 needs {VIEW2_FOLDS} folds in {VIEW2_PAIRS} and {VIEW2_PEOPLE}; found "
+            f"{pairs_file.folds} and {len(people_file.folds)}"
+        )
+    folds = view2_fold_people(lfw)
+    held_out = folds[view2_fold] | pair_people(pairs_file.fold(view2_fold))
+    pairs = tuple(p for p in pairs_file.pairs if p.fold != view2_fold)
+    people = frozenset().union(*(f for k, f in enumerate(folds) if k != view2_fold))
+    return TrainingScope(f"View 2, fold {view2_fold} held out", VIEW2_PAIRS, pairs,
+                         people | pair_people(pairs), held_out, f"fold {view2_fold}")

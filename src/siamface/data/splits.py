@@ -1,9 +1,10 @@
 """Training/validation splits of pairs, the identity-leakage check, and pair mining.
 
 Face verification is tested on people the model never saw, so model selection should be too:
-`split_pairs_by_person` holds out whole people. `split_pairs_random` is the split most student
-projects use; it lets the same people appear on both sides, which makes validation accuracy
-optimistic, so it says so with an `IdentityLeakageWarning`. `check_no_leakage` runs before
+`split_pairs_by_person` holds out whole people; `training_split` is the split every run makes
+of its scope's pairs. `split_pairs_random` is the split most student projects use; it lets the
+same people appear on both sides, which makes validation accuracy optimistic, so it says so
+with an `IdentityLeakageWarning`. `check_no_leakage` runs before
 every training run against the test people. `mine_pairs` draws fresh pairs from the training
 people's images (LFW's "unrestricted" setting).
 """
@@ -16,8 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from siamface.data.lfw import LFWDataset
-from siamface.data.people import TRAIN_PAIRS, pair_people
+from siamface.data.people import TrainingScope, pair_people
 from siamface.data.protocol import ImageRef, Pair
 from siamface.errors import SiamfaceError, SiamfaceWarning
 
@@ -167,20 +167,21 @@ def split_pairs_random(
     return train, val
 
 
-def dev_train_split(lfw: LFWDataset, split: str, val_fraction: float,
-                    seed: int) -> tuple[list[Pair], list[Pair]]:
-    """pairsDevTrain split into training and validation pairs, as every run splits it.
+def training_split(scope: TrainingScope, image_counts: Mapping[str, int], split: str,
+                   val_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+    """The pairs of a run's scope split into training and validation pairs, as every run
+    splits them: pairsDevTrain (View 1), or pairs.txt without the held-out fold (View 2).
 
     Args:
-        lfw: The imported LFW copy.
+        scope: The run's scope (``training_scope``).
+        image_counts: Images per person (the person split re-pairs straddling pairs).
         split: "person" (``split_pairs_by_person``) or "random" (``split_pairs_random``).
         val_fraction: The share of pairs held out for validation.
         seed: The run's seed.
     """
-    pairs = lfw.read_pairs(TRAIN_PAIRS).pairs
     if split == "person":
-        return split_pairs_by_person(pairs, lfw.image_counts, val_fraction, seed)
-    return split_pairs_random(pairs, val_fraction, seed)  # warns
+        return split_pairs_by_person(scope.pairs, image_counts, val_fraction, seed)
+    return split_pairs_random(scope.pairs, val_fraction, seed)  # warns
 
 
 def check_no_leakage(

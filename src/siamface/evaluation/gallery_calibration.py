@@ -2,10 +2,10 @@
 
 Identification names a person only when the best score passes a threshold set for the
 gallery's size (``ImpostorTail.threshold``), and that threshold comes from scores of pairs of
-different *validation* people: the person-disjoint split of DevTrain the run chose its epoch
-and verification threshold on, never DevTest. Training writes the calibration beside the
-chosen model (``Run.write_gallery_calibration``); a run from before it existed gets it from
-``siamface evaluate``.
+different *validation* people: the person-disjoint split of the run's scope (DevTrain) the run
+chose its epoch and verification threshold on, never the held-out people. Training writes the
+calibration beside the chosen model (``Run.write_gallery_calibration``); a run from before it
+existed gets it from ``siamface evaluate``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch
 
 from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
-from siamface.data.people import pair_people, person_images
-from siamface.data.splits import dev_train_split
+from siamface.data.people import pair_people, person_images, training_scope
+from siamface.data.splits import training_split
 from siamface.evaluation.embed import embed_run_images
 from siamface.evaluation.open_set import ImpostorTail
 from siamface.run_folder import Run
@@ -32,7 +32,9 @@ def validation_impostor_scores(run: Run, cache: ImageCache,
     """The run model's scores of image pairs of two different validation people (at most
     MAX_VALIDATION_PAIRS, sampled with the run's seed), and how many people they come from."""
     data = run.config.data
-    _, val = dev_train_split(lfw, data.split, data.val_fraction, run.config.seed)
+    scope = training_scope(lfw, data.view2_fold)
+    _, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction,
+                            run.config.seed)
     people = sorted(pair_people(val))
     refs, ids = person_images(people, lfw.image_counts)
     emb = embed_run_images(run, cache, refs)  # (V, D)

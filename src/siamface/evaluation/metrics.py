@@ -106,6 +106,28 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     return far, tar, thresholds
 
 
+def tar_on_grid(far: np.ndarray, tar: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The TAR an ROC reaches at each FAR of ``grid``: the best point whose FAR is at most it.
+
+    Curves sampled on one grid can be averaged point by point (vertical averaging, as the
+    mean ROC over View 2's folds is drawn).
+
+    Args:
+        far: (k,) FARs of the ROC points, non-decreasing from 0 (``roc_curve``).
+        tar: (k,) their TARs, non-decreasing.
+        grid: (g,) FARs in [0, 1].
+
+    Returns:
+        (g,) TARs.
+    """
+    far, tar, grid = np.asarray(far), np.asarray(tar), np.asarray(grid)
+    if far.size == 0 or far[0] != 0 or np.any(np.diff(far) < 0) or np.any(np.diff(tar) < 0):
+        raise ValueError("far and tar must be an ROC from roc_curve: non-decreasing from far 0")
+    if np.any((grid < 0) | (grid > 1)):
+        raise ValueError("grid FARs must lie in [0, 1]")
+    return tar[np.searchsorted(far, grid, side="right") - 1]
+
+
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the exact ROC by the trapezoidal rule.
 

@@ -1,8 +1,9 @@
 """Assemble what a run trains and validates on, with the hygiene checks that keep results true.
 
-Validation always comes from pairsDevTrain's people (a person-disjoint split by default), and
-nothing here reads an image of DevTest: the DevTest files are opened only for the names of the
-people that training and validation must not contain.
+Validation always comes from the run's scope (``data.people.training_scope``): pairsDevTrain's
+people under View 1, a person-disjoint split by default; the other nine folds under View 2.
+Nothing here reads an image of the held-out people (DevTest, or View 2's held-out fold): their
+files are opened only for the names that training and validation must not contain.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from siamface.data.lfw import LFWDataset
 from siamface.data.people import (
     TRAIN_PAIRS,
     TRAIN_PEOPLE,
-    dev_test_people,
-    dev_train_people,
+    TrainingScope,
     pair_people,
     person_ids,
+    training_scope,
 )
 from siamface.data.protocol import ImageRef, Pair
-from siamface.data.splits import check_no_leakage, dev_train_split, mine_pairs
+from siamface.data.splits import check_no_leakage, mine_pairs, training_split
 from siamface.errors import SiamfaceWarning
 from siamface.training.batches import IdentityBatches, PairBatches
 
@@ -59,7 +60,7 @@ def _pair_rows(cache: ImageCache, pairs: list[Pair]) -> tuple[np.ndarray, np.nda
 
 
 def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> TrainingInputs:
-    """Build the cache, split pairsDevTrain, check for leakage and make the batch sampler.
+    """Build the cache, split the scope's pairs, check for leakage and make the batch sampler.
 
     Args:
         config: The run configuration (its ``data``, ``train.batch_size`` and ``seed``).
@@ -67,19 +68,20 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
         progress: Show a progress bar if the cache has to be built.
 
     Raises:
-        LeakageError: A DevTest person would be trained or validated on, or (person split) a
-            person is on both sides of the validation split.
+        LeakageError: A held-out person (DevTest, or View 2's held-out fold) would be trained
+            or validated on, or (person split) a person is on both sides of the validation split.
     """
     data, seed = config.data, config.seed
+    scope = _scope(lfw, data.view2_fold)
     cache = load_or_build_cache(lfw, data.preprocessing_settings(), progress=progress)
-    train, val = dev_train_split(lfw, data.split, data.val_fraction, seed)
+    train, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction, seed)
     val_people = pair_people(val)
 
     # -- training data: the pairs themselves, or identity batches over DevTrain people's images
     if data.sampling == "pairs":
         mined: list[Pair] = []
         if data.mined_pairs:
-            pool = sorted(_training_pool(lfw) - val_people)
+            pool = sorted(scope.people - val_people)
             mined = mine_pairs(lfw.image_counts, data.mined_pairs, seed, people=pool)
         rows, target = _pair_rows(cache, train + mined)
         batches: PairBatches | IdentityBatches = PairBatches(
@@ -91,7 +93,7 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     else:
         pool = {
             name
-            for name in _training_pool(lfw) - val_people
+            for name in scope.people - val_people
             if lfw.image_counts[name] >= max(2, data.min_images_per_person)
         }
         refs = [ImageRef(n, k) for n in sorted(pool) for k in range(1, lfw.image_counts[n] + 1)]
@@ -106,15 +108,15 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
         setting = "unrestricted (identity labels)"
         sizes = {"train_images": len(refs)}
 
-    # -- hygiene: no DevTest person in training or validation; the split itself is clean
-    held_out = dev_test_people(lfw)
-    check_no_leakage(train_people, held_out, "training", "DevTest")
-    check_no_leakage(val_people, held_out, "validation", "DevTest")
+    # -- hygiene: no held-out person in training or validation; the split itself is clean
+    check_no_leakage(train_people, scope.held_out, "training", scope.held_out_name)
+    check_no_leakage(val_people, scope.held_out, "validation", scope.held_out_name)
     if data.split == "person":
         check_no_leakage(train_people, val_people, "training", "validation")
 
     val_rows, val_target = _pair_rows(cache, val)
     description = {
+        "protocol": scope.name,
         "setting": setting,
         "sampling": data.sampling,
         "split": data.split,
@@ -129,11 +131,11 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     return TrainingInputs(cache, batches, val_rows, val_target, description)
 
 
-def _training_pool(lfw: LFWDataset) -> frozenset[str]:
-    """The DevTrain people, with a warning when only pairsDevTrain names them."""
-    if TRAIN_PEOPLE not in lfw.protocol_names():
+def _scope(lfw: LFWDataset, view2_fold: int | None) -> TrainingScope:
+    """The run's scope, with a warning when only pairsDevTrain names View 1's training people."""
+    if view2_fold is None and TRAIN_PEOPLE not in lfw.protocol_names():
         warnings.warn(
             f"{TRAIN_PEOPLE} is not imported; drawing training people from {TRAIN_PAIRS} only",
             PartialProtocolWarning, stacklevel=3,
         )
-    return dev_train_people(lfw)
+    return training_scope(lfw, view2_fold)

@@ -1,0 +1,249 @@
+"""`siamface view2`: LFW's reporting protocol, a model trained for each of View 2's ten folds.
+
+LFW's README reserves View 1 for development and View 2 (pairs.txt, ten folds whose people are
+disjoint) for the figure a paper reports. For each fold k a run of the config is trained on the
+other nine folds only (``data.view2_fold=k``: the unrestricted setting draws the people of those
+folds from people.txt with their labels, the restricted setting their pairs), chooses its epoch
+and threshold on a person-disjoint validation split of that training data, and then scores fold
+k's 600 pairs once at that threshold. The figure is the mean accuracy over the folds with its
+standard error (LFW's mu +- S_E), with the mean AUC and the ROC averaged over the folds.
+
+    <runs_dir>/view2-<config>-<stamp>/fold-K/<run>/   an ordinary run folder per fold
+    <runs_dir>/view2-<config>-<stamp>/view2.json       the config, each fold's result, summary
+    <runs_dir>/view2-<config>-<stamp>/roc.png          the ROC averaged over the folds
+
+The folder is written after every fold, so a killed protocol continues where it stopped: a
+scored fold is never trained again, a fold killed mid-training resumes from its latest
+checkpoint, and one killed before its first checkpoint starts that fold afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from siamface.data.lfw import LFWDataset
+from siamface.data.people import VIEW2_FOLDS, VIEW2_PAIRS, pair_people, training_scope
+from siamface.data.protocol import PairsFile
+from siamface.data.splits import check_no_leakage
+from siamface.errors import ConfigError, SiamfaceError
+from siamface.evaluation.metrics import roc_curve, tar_on_grid
+from siamface.evaluation.report import evaluate_pairs
+from siamface.evaluation.tenfold import TenFoldResult
+from siamface.run_folder import Run
+from siamface.training.checkpoint import read_pointer
+from siamface.utils.atomic import write_json_atomic
+
+VIEW2_FILE = "view2.json"
+ROC_GRID = np.linspace(0.0, 1.0, 201)  # FARs at which each fold's ROC is sampled and averaged
+
+
+class View2Error(SiamfaceError, ValueError):
+    """A View 2 folder cannot be continued as asked; the message says why."""
+
+
+@dataclass
+class View2Result:
+    """What ``run_view2`` ends with.
+
+    Attributes:
+        folder: The protocol's folder.
+        folds: Each scored fold's record, in fold order.
+        summary: Mean accuracy, its standard error, mean AUC and the averaged ROC over the
+            scored folds (None until two are scored).
+    """
+
+    folder: Path
+    folds: list[dict[str, Any]]
+    summary: dict[str, Any] | None
+
+
+def new_folder(runs_dir: Path, config_name: str) -> Path:
+    """A fresh ``view2-<config>-<stamp>`` folder's path in ``runs_dir`` (not yet made)."""
+    return Path(runs_dir) / f"view2-{config_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def read_view2(folder: Path) -> dict[str, Any]:
+    """The folder's view2.json, checked for the keys a continuation needs."""
+    path = Path(folder) / VIEW2_FILE
+    if not path.is_file():
+        raise View2Error(f"{path} not found: {folder} is not a View 2 folder of siamface view2")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise View2Error(f"{path} is not valid JSON ({err})") from None
+    if not (isinstance(record, dict) and isinstance(record.get("config"), str)
+            and isinstance(record.get("overrides"), list)
+            and isinstance(record.get("folds"), list)):
+        raise View2Error(f"{path}: expected an object with 'config' (a string), 'overrides' "
+                         "and 'folds' (lists)")
+    return record
+
+
+def run_view2(
+    config_name: str,
+    overrides: Sequence[str],
+    lfw: LFWDataset,
+    folder: Path,
+    folds: Sequence[int] = tuple(range(VIEW2_FOLDS)),
+    progress: bool = False,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+    on_fold: Callable[[dict[str, Any]], None] | None = None,
+) -> View2Result:
+    """Train and score ``folds`` of View 2 in ``folder``, continuing what is there.
+
+    Args:
+        config_name: A shipped config's name or a YAML path.
+        overrides: Dotted overrides (``data.view2_fold`` is set for each fold).
+        lfw: The imported LFW copy, with pairs.txt and people.txt.
+        folder: The protocol's folder; one with a view2.json is continued, and must have been
+            started with the same config and overrides.
+        folds: The 0-based folds to run (all ten by default).
+        progress: Show progress bars.
+        on_epoch_end: Called with each epoch's summary row.
+        on_fold: Called with each fold's record once it is scored (or found scored).
+    """
+    from siamface.pipeline import train
+    from siamface.training.builder import resolve_config
+
+    if not folds or len(set(folds)) != len(folds) or not all(
+            0 <= k < VIEW2_FOLDS for k in folds):
+        raise ConfigError(f"--folds: expected different folds from 0 to {VIEW2_FOLDS - 1}, "
+                          f"got {list(folds)}")
+    if any(o.split("=", 1)[0].strip() == "data.view2_fold" for o in overrides):
+        raise ConfigError("data.view2_fold is set by the protocol for each fold; do not set it")
+    configs = {k: resolve_config(config_name, [*overrides, f"data.view2_fold={k}"])
+               for k in folds}  # every fold's config checked before anything is trained
+    folder = Path(folder)
+    records = _continued(folder, config_name, overrides)
+    pairs_file = lfw.read_pairs(VIEW2_PAIRS)
+    for k in sorted(folds):
+        if k in records:
+            if on_fold is not None:
+                on_fold(records[k])
+            continue
+        fold_dir = folder / f"fold-{k}"
+        start = time.perf_counter()
+        run = _newest_run(fold_dir)
+        if run is None or not run.is_finished:  # killed before scoring: nothing to train again
+            resume = run.path if run is not None and read_pointer(run.path) else None
+            run, _ = train(configs[k], lfw, fold_dir, resume=resume, progress=progress,
+                           on_epoch_end=on_epoch_end)
+        records[k] = {**score_fold(run, lfw, pairs_file, k),
+                      "run": str(run.path.relative_to(folder)),
+                      "train_seconds": time.perf_counter() - start}
+        _write(folder, config_name, overrides, records)
+        if on_fold is not None:
+            on_fold(records[k])
+    done = [records[k] for k in sorted(records)]
+    return View2Result(folder, done, _write(folder, config_name, overrides, records))
+
+
+def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> dict[str, Any]:
+    """Score fold ``fold`` of pairs.txt once with a run trained for it, at its validation
+    threshold; the metrics go to the run's ``eval/pairs-fold-K/`` like any evaluation.
+
+    Raises:
+        View2Error: The run was not trained with this fold held out.
+        LeakageError: A person of the fold is among the run's training people.
+    """
+    from siamface.data.cache import load_or_build_cache
+
+    if run.config.data.view2_fold != fold:
+        raise View2Error(f"{run.path} was trained with data.view2_fold="
+                         f"{run.config.data.view2_fold}, not fold {fold}")
+    pairs = pairs_file.fold(fold)
+    check_no_leakage(pair_people(pairs), training_scope(lfw, fold).people,
+                     f"{VIEW2_PAIRS} fold {fold}", "training")
+    cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
+    fold_file = PairsFile(pairs_file.path, pairs, folds=1)
+    label = f"{VIEW2_PAIRS} fold {fold}"
+    out_dir = run.fresh_eval_dir(run.eval_dir(f"pairs-fold-{fold}"))
+    metrics, scored = evaluate_pairs(run, cache, fold_file, out_dir, label, n_bootstrap=0)
+    far, tar, _ = roc_curve(scored.logits, scored.labels)
+    validation = run.model_meta["validation"]
+    return {
+        "fold": fold,
+        "accuracy": metrics["accuracy"],
+        "auc": metrics["auc"],
+        "threshold": metrics["threshold"],
+        "tar_at_far_0.01": metrics["tar_at_far_0.01"],
+        "pairs": metrics["pairs"],
+        "oracle_accuracy": metrics["oracle_accuracy"],
+        "best_epoch": run.best_epoch,
+        "val_auc": validation["val_auc"],
+        "val_acc": validation["val_acc"],
+        "setting": run.data().get("setting"),
+        "train_people": run.data().get("train_people"),
+        "tar_on_grid": tar_on_grid(far, tar, ROC_GRID).tolist(),
+    }
+
+
+def summarise_folds(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """LFW's figures over the scored folds: mean accuracy, sample std and standard error
+    (std / sqrt(K)), mean AUC and the ROC averaged point by point; None under two folds."""
+    if len(records) < 2:
+        return None
+    result = TenFoldResult(
+        np.array([r["fold"] for r in records]), np.array([r["accuracy"] for r in records]),
+        np.array([r["threshold"] for r in records]), np.array([r["auc"] for r in records]),
+    )
+    summary = {k: v for k, v in result.as_dict().items() if k != "folds"}
+    summary.update(
+        folds_scored=len(records),
+        mean_tar_at_far_0_01=float(np.mean([r["tar_at_far_0.01"] for r in records])),
+        roc_far=ROC_GRID.tolist(),
+        roc_mean_tar=np.mean([r["tar_on_grid"] for r in records], axis=0).tolist(),
+    )
+    return summary
+
+
+def _continued(folder: Path, config_name: str,
+               overrides: Sequence[str]) -> dict[int, dict[str, Any]]:
+    """The scored folds of an existing folder (none for a new one), after checking that it was
+    started with the same config and overrides."""
+    if not (folder / VIEW2_FILE).is_file():
+        if folder.exists() and any(folder.iterdir()):
+            raise View2Error(f"{folder} is not empty and has no {VIEW2_FILE}; give a new "
+                             "folder or one this command started")
+        folder.mkdir(parents=True, exist_ok=True)
+        return {}
+    record = read_view2(folder)
+    if record["config"] != config_name or record["overrides"] != list(overrides):
+        raise View2Error(
+            f"{folder / VIEW2_FILE} was started with {record['config']} "
+            f"{' '.join(record['overrides'])}, not {config_name} {' '.join(overrides)}; "
+            "continue it with `siamface view2 --resume` or start a new folder")
+    return {int(r["fold"]): r for r in record["folds"]}
+
+
+def _newest_run(fold_dir: Path) -> Run | None:
+    """The fold's newest run folder, if any. One killed before its first checkpoint has
+    nothing to continue from: it stays as it is, and a new run beside it replaces it."""
+    runs = sorted(p for p in fold_dir.glob("*") if (p / "config.yaml").is_file())
+    return Run(runs[-1]) if runs else None
+
+
+def _write(folder: Path, config_name: str, overrides: Sequence[str],
+           records: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
+    done = [records[k] for k in sorted(records)]
+    summary = summarise_folds(done)
+    write_json_atomic(folder / VIEW2_FILE, {
+        "config": config_name, "overrides": list(overrides), "protocol": "LFW View 2: a model "
+        "per fold, trained on the other nine folds, threshold from its validation split",
+        "folds": done, "summary": summary})
+    if summary is not None:
+        from siamface.reporting.eval_plots import plot_roc
+
+        plot_roc(np.array(summary["roc_far"]), np.array(summary["roc_mean_tar"]),
+                 folder / "roc.png", auc=summary["mean_auc"],
+                 label=f"mean of {len(done)} folds",
+                 title=f"View 2: {config_name}, {summary['mean_accuracy']:.4f} "
+                       f"± {summary['sem']:.4f}")
+    return summary
