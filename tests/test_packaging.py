@@ -16,7 +16,7 @@ def test_a_wheel_carries_the_configs_and_lists_them_installed_elsewhere(tmp_path
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         z.extractall(tmp_path / "installed")
-    for shipped in ("default.yaml", "koch2015.yaml", "seed-best.yaml", "search/default-tpe.yaml"):
+    for shipped in ("default.yaml", "koch2015.yaml", "restricted.yaml", "search/default-tpe.yaml"):
         assert f"siamface/configs/{shipped}" in names, shipped
     assert "siamface/serve/static/index.html" in names
     # run from elsewhere, with the wheel's files first on the path (not the source tree)

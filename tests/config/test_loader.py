@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from siamface.config import (
+    CONFIG_ALIASES,
     CONFIG_DIR,
     Config,
     ConfigError,
@@ -29,7 +30,7 @@ def write(path: Path, text: str) -> Path:
 @pytest.mark.parametrize("name", list_configs())
 def test_every_shipped_config_loads_and_round_trips(name: str) -> None:
     config = load_config(name)
-    assert config.name == name
+    assert config.name == CONFIG_ALIASES.get(name, name)
     assert Config.from_dict(config.to_dict()) == config
 
 
@@ -80,13 +81,11 @@ def test_each_seed_config_is_its_reported_setup_and_builds(name: str) -> None:
     assert net.embed(torch.rand(2, channels, 105, 105)).shape == (2, 4096)
 
 
-def test_seed_best_is_what_the_seeds_did() -> None:
+def test_seed_best_is_an_alias_of_the_best_reproduced_seed() -> None:
     c = load_config("seed-best")
-    assert c.model.kwargs == {"batchnorm": True}
-    assert (c.optim.name, c.optim.lr, c.train.batch_size, c.schedule.name) == (
-        "adam", 0.005, 32, "step")
-    assert (c.data.preprocessing, c.data.size, c.data.channels) == ("full", 105, 1)
-    assert (c.data.split, c.data.val_fraction) == ("random", 0.2)
+    assert c == load_config("seed001") and c.name == "seed001"
+    assert "seed-best" in list_configs() and not (CONFIG_DIR / "seed-best.yaml").exists()
+    assert "seed-best" not in list_configs(Path("/nonexistent"))  # only beside its target
 
 
 def test_partial_file_takes_defaults_and_file_stem_as_name(tmp_path: Path) -> None:
@@ -192,20 +191,20 @@ def test_registry_sections_check_factory_signatures() -> None:
     with pytest.raises(ConfigError, match=re.escape("unknown key loss.margin")):
         resolve_config("koch2015", ["loss.margin=1.0"])
     with pytest.raises(ConfigError, match=re.escape("unknown key schedule.gama")):
-        resolve_config("seed-best", ["schedule.gama=0.5"])
+        resolve_config("seed000", ["schedule.gama=0.5"])
     with pytest.raises(ConfigError, match=r"unknown model 'resnet999'; choose one of: .*koch2015"):
         resolve_config("koch2015", ["model.name=resnet999"])
 
 
 def test_schedule_values_are_checked_when_loading() -> None:
     with pytest.raises(ConfigError, match=re.escape("schedule.gamma")):
-        resolve_config("seed-best", ["schedule.gamma=2"])
+        resolve_config("seed000", ["schedule.gamma=2"])
 
 
 def test_optimizer_hyperparameter_that_does_not_apply_is_an_error() -> None:
     expected = "optim.momentum does not apply to optimizer 'adam'"
     with pytest.raises(ConfigError, match=re.escape(expected)):
-        resolve_config("seed-best", ["optim.momentum=0.9"])
+        resolve_config("seed000", ["optim.momentum=0.9"])
     c = resolve_config("koch2015",
                        ["optim.name=adam", "optim.momentum=null", "optim.nesterov=null"])
     assert c.optim.hyperparameters() == {"lr": 0.01}

@@ -135,11 +135,11 @@ def test_view2_scope_needs_both_files_with_ten_folds(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     only_pairs = fake_lfw(tmp_path / "a", {"pairs.txt": VIEW2_FILES["pairs.txt"]})
-    with pytest.raises(DataNotFoundError, match="people.txt not imported"):
+    with pytest.raises(DataNotFoundError, match=r"people\.txt not imported"):
         training_scope(only_pairs, 0)
     three = fake_lfw(tmp_path / "b", VIEW2_FILES)
-    with pytest.raises(DataNotFoundError, match="needs 10 folds in pairs.txt and people.txt; "
-                                                "found 3 and 3"):
+    with pytest.raises(DataNotFoundError, match=r"needs 10 folds in pairs\.txt and people\.txt; "
+                                                r"found 3 and 3"):
         training_scope(three, 0)
 
 

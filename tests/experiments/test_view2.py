@@ -113,7 +113,7 @@ def test_refusals(view2_home: Path, tmp_path: Path):
     (tmp_path / "c" / "notes.txt").write_text("mine")
     with pytest.raises(View2Error, match="is not empty"):
         run_view2("default", ONE_EPOCH, lfw, tmp_path / "c", folds=[0])
-    with pytest.raises(ConfigError, match="data.view2_fold"):
+    with pytest.raises(ConfigError, match=r"data\.view2_fold"):
         resolve_config("default", ["data.view2_fold=10"])
 
 
@@ -121,7 +121,7 @@ def test_a_fold_run_is_never_scored_on_people_it_trained_on(view2_home: Path, tm
     lfw = open_lfw(view2_home)
     run, _ = train(resolve_config("default", [*ONE_EPOCH, "data.view2_fold=4"]), lfw, tmp_path,
                    progress=False)
-    with pytest.raises(LeakageError, match="pairsDevTest.txt set and the training set"):
+    with pytest.raises(LeakageError, match=r"pairsDevTest\.txt set and the training set"):
         evaluate(run, lfw, ["pairsDevTest.txt"], plots=False, progress=False)
     with pytest.raises(LeakageError, match="ten-fold and open-set"):
         evaluate(run, lfw, ten_fold=True, plots=False, progress=False)

@@ -172,12 +172,16 @@ def format_epoch_row(row: dict[str, float]) -> str:
 
 
 def _configs(args: argparse.Namespace) -> int:
-    from siamface.config import CONFIG_DIR, list_configs, load_config
+    from siamface.config import CONFIG_ALIASES, CONFIG_DIR, list_configs, load_config
 
     names = list_configs()
     if not names:
         raise FileNotFoundError(f"no configs (*.yaml) in {CONFIG_DIR}")
     for name in names:
+        if name in CONFIG_ALIASES:
+            print(f"{name} = {CONFIG_ALIASES[name]} (the seed project whose best setup "
+                  "reproduced best)")
+            continue
         print(describe_config(load_config(name)).removeprefix("config: "))
     print(f"(in {CONFIG_DIR}; train one with `siamface train NAME`)")
     return 0

@@ -1,6 +1,7 @@
 """A run's configuration: typed sections (``sections.py``) read from YAML (``loader.py``)."""
 
 from siamface.config.loader import (
+    CONFIG_ALIASES,
     CONFIG_DIR,
     list_configs,
     load_config,
@@ -21,6 +22,7 @@ from siamface.config.sections import (
 from siamface.errors import ConfigError
 
 __all__ = [
+    "CONFIG_ALIASES",
     "CONFIG_DIR",
     "AugmentConfig",
     "Config",
