@@ -61,7 +61,7 @@ def record(config: str, overrides: list[str], folder: Path, folds: list[dict[str
         "mean_tar_at_far_0_01": summary["mean_tar_at_far_0_01"] if summary else None,
         "minutes_per_fold": round(sum(f["train_seconds"] for f in folds) / 60 / len(folds), 2),
         "target_mean_accuracy": target,
-        "passed": (complete and summary["mean_accuracy"] >= target) if target and summary
+        "passed": summary["mean_accuracy"] >= target if target and complete and summary
         else None,
         "folds": [{k: v for k, v in f.items() if k != "tar_on_grid"} for f in folds],
         "machine": machine,
