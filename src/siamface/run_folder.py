@@ -165,6 +165,12 @@ class Run:
         return self.eval_root / "open-set"
 
     @property
+    def view2_fold_dir(self) -> Path:
+        """``eval/view2-fold/``: the View 2 fold a run trained without (``data.view2_fold``),
+        scored once by ``siamface view2``."""
+        return self.eval_root / "view2-fold"
+
+    @property
     def ten_fold_dir(self) -> Path:
         """``eval/ten-fold/``: LFW's View 2 protocol on pairs.txt."""
         return self.eval_root / "ten-fold"

@@ -65,7 +65,7 @@ def test_each_fold_trains_without_its_people_and_is_scored_once(view2_home: Path
         held_out = training_scope(lfw, k).held_out
         assert pair_people(pairs_file.fold(k)) <= held_out
         assert run.data()["train_people"] > 0
-        metrics = json.loads((run.eval_dir(f"pairs-fold-{k}") / "metrics.json").read_text())
+        metrics = json.loads((run.view2_fold_dir / "metrics.json").read_text())
         assert metrics["pairs_file"] == f"pairs.txt fold {k}" and metrics["pairs"] == 4
         assert record["accuracy"] == metrics["accuracy"]
         assert record["threshold"] == run.threshold  # the validation threshold, not refit
@@ -144,6 +144,9 @@ def test_view2_from_the_command_line(view2_home: Path, tmp_path: Path, capsys):
     assert main([*home, "view2", "--resume", str(folder), "--folds", "2", "5",
                  "--no-progress"]) == 0
     assert "fold 5: accuracy" in capsys.readouterr().out
+    assert main(["compare", str(folder), "--out", str(tmp_path / "cmp")]) == 0
+    table = (tmp_path / "cmp" / "comparison.csv").read_text().splitlines()
+    assert len(table) == 3 and "view2-fold_acc" in table[0]  # a row per fold
     assert main([*home, "view2", "default", "--resume", str(folder)]) == 2
     assert "drop CONFIG" in capsys.readouterr().err
     assert main([*home, "view2", "--resume", str(tmp_path)]) == 2

@@ -23,6 +23,7 @@ from siamface.errors import SiamfaceError
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.experiments.repeat import REPEAT_FILE
 from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.view2 import VIEW2_FILE, read_view2
 from siamface.reporting.comparison_plots import (
     plot_importances,
     plot_optimisation_history,
@@ -159,8 +160,8 @@ def run_row(run: Run, eval_seconds: float | None = None) -> Row:
 
 
 def rows_for(path: Path) -> list[Row]:
-    """The rows of one path: a study folder, a run folder, a repeat folder, or a folder of
-    run folders."""
+    """The rows of one path: a study folder, a run folder, a repeat folder, a View 2 folder
+    (a row per scored fold), or a folder of run folders."""
     if StudyFolder.is_study(path):
         return study_rows(StudyFolder(path))
     if Run(path).config_path.is_file():
@@ -168,6 +169,8 @@ def rows_for(path: Path) -> list[Row]:
     if (path / REPEAT_FILE).is_file():
         repeat = json.loads((path / REPEAT_FILE).read_text(encoding="utf-8"))
         return [run_row(Run(path / s["run"]), s.get("eval_seconds")) for s in repeat["seeds"]]
+    if (path / VIEW2_FILE).is_file():
+        return [run_row(Run(path / f["run"])) for f in read_view2(path)["folds"]]
     runs = sorted(p.parent for p in path.glob("*/config.yaml"))
     if not runs:
         raise CompareError(f"{path}: not a run folder (no config.yaml), a study folder (no "

@@ -147,7 +147,7 @@ def run_view2(
 
 def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> dict[str, Any]:
     """Score fold ``fold`` of pairs.txt once with a run trained for it, at its validation
-    threshold; the metrics go to the run's ``eval/pairs-fold-K/`` like any evaluation.
+    threshold; the metrics go to the run's ``eval/view2-fold/`` like any evaluation.
 
     Raises:
         View2Error: The run was not trained with this fold held out.
@@ -164,7 +164,7 @@ def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> d
     cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
     fold_file = PairsFile(pairs_file.path, pairs, folds=1)
     label = f"{VIEW2_PAIRS} fold {fold}"
-    out_dir = run.fresh_eval_dir(run.eval_dir(f"pairs-fold-{fold}"))
+    out_dir = run.fresh_eval_dir(run.view2_fold_dir)
     metrics, scored = evaluate_pairs(run, cache, fold_file, out_dir, label, n_bootstrap=0)
     far, tar, _ = roc_curve(scored.logits, scored.labels)
     validation = run.model_meta["validation"]
