@@ -219,6 +219,30 @@ def test_fc_dim_sets_the_embedding_size() -> None:
     assert model.embed(torch.rand(1, 1, 65, 65)).shape == (1, 7)
 
 
+def test_input_scale_multiplies_the_images_before_the_first_conv() -> None:
+    torch.manual_seed(0)
+    scaled = build_model("koch2015", **SMALL, input_scale=255.0).eval()
+    plain = build_model("koch2015", **SMALL).eval()
+    plain.load_state_dict(scaled.state_dict())  # no weights of its own: the same state dict
+    x = torch.rand(2, 1, 65, 65)
+    torch.testing.assert_close(scaled.embed(x), plain.embed(x * 255.0))
+    assert not torch.allclose(scaled.embed(x), plain.embed(x))
+
+
+def test_at_the_paper_initialisation_pixel_values_in_0_255_keep_the_images_apart() -> None:
+    # The paper's 0.5 biases on N(0, 0.01) weights swamp a [0, 1] input's variation layer by
+    # layer: the embeddings of different images come out nearly equal. Fed 0..255 they differ.
+    torch.manual_seed(0)
+    x = torch.rand(8, 1, 105, 105)
+    spread = {}
+    for scale in (1.0, 255.0):
+        torch.manual_seed(0)
+        model = build_model("koch2015", input_scale=scale).eval()
+        with torch.no_grad():
+            spread[scale] = model.embed(x).std(dim=0).mean().item()  # across the 8 images
+    assert spread[255.0] > 10 * spread[1.0]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -226,6 +250,8 @@ def test_fc_dim_sets_the_embedding_size() -> None:
         ({"width": 0.0}, "width must be positive"),
         ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
         ({"fc_dim": 0}, "fc_dim must be at least 1"),
+        ({"input_scale": 0.0}, "input_scale must be positive"),
+        ({"input_scale": float("nan")}, "input_scale must be positive"),
     ],
 )
 def test_invalid_options_are_rejected(kwargs: dict, message: str) -> None:

@@ -120,6 +120,10 @@ class KochBackbone(nn.Module):
         fc_dim: Embedding size D (4096 in the paper).
         init: "paper", "default" (PyTorch's), or a mapping of "conv" and "fc" to one of them
             (see ``layer_inits``; "head" is for the factory).
+        input_scale: The images reach the first conv multiplied by this: 1 keeps siamface's
+            [0, 1]; 255 gives the 0..255 pixel values a Keras pipeline without a rescaling step
+            feeds. It matters with the paper's initialisation, whose 0.5 biases drown a [0, 1]
+            input's variation layer by layer (see the seed002 config).
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class KochBackbone(nn.Module):
         fc_activation: str = "sigmoid",
         fc_dim: int = 4096,
         init: str | Mapping[str, str] = "paper",
+        input_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if in_channels < 1:
@@ -153,10 +158,13 @@ class KochBackbone(nn.Module):
         inits = layer_inits(init)
         if fc_dim < 1:
             raise ConfigError(f"fc_dim must be at least 1, got {fc_dim}")
+        if not input_scale > 0:  # also refuses NaN
+            raise ConfigError(f"input_scale must be positive, got {input_scale}")
         make_activation = ACTIVATIONS.get(fc_activation)  # an unknown name fails before any work
         self.in_channels = in_channels
         self.input_size = input_size
         self.out_dim = fc_dim
+        self.input_scale = input_scale
 
         layers: list[nn.Module] = []
         c, size = in_channels, input_size
@@ -187,6 +195,8 @@ class KochBackbone(nn.Module):
                 f"koch2015 was built for images of shape (C, H, W) = {expected}, "
                 f"got a batch of shape {tuple(x.shape)}"
             )
+        if self.input_scale != 1:
+            x = x * self.input_scale
         x = self.features(x)  # (B, 1, 105, 105) -> (B, 256, 6, 6)
         # flatten, not view: under channels_last the feature map is not contiguous in NCHW order;
         # flatten copies when it must and keeps the (C, H, W) order the FC weights expect
