@@ -215,9 +215,9 @@ def bench_pairs(verifier: Verifier, lfw, n: int, seed: int) -> dict:
 
 
 def bench_latency(verifier: Verifier, frames: list[Image.Image], seed: int, repeats: int) -> dict:
-    """Verifying one pair by photo size, median and quartiles: faces drawn as in the other pictures (5-60%
-    of the shorter side), and portraits (faces of 25-60%, which the detector's first, coarse
-    search finds)."""
+    """Verifying one pair by photo size, median and quartiles: faces drawn as in the other
+    pictures (5-60% of the shorter side), and portraits (faces of 25-60%, which the detector's
+    first, coarse search finds)."""
     rng = np.random.default_rng(seed)
     out = {}
     for mp in (0.3, 2.0, 12.0):
