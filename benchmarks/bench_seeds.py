@@ -12,6 +12,11 @@ protocol's validation split, pairsDevTest scored once by the chosen model.
   bound, never a result.
 - ``siamface``: the same setup with a person-disjoint split (``data.split=person``).
 
+``--epoch-oracle`` keeps every epoch's checkpoint (``train.keep_checkpoints``) and, after each
+run, scores each epoch's model on pairsDevTest: the best of those is what choosing the epoch on
+the test pairs, as the seeds did, would have reported (``epoch_oracle``). A bound that explains
+a gap to a report, never a result. Koch-sized checkpoints take about 0.5 GB an epoch on disk.
+
     .venv/bin/python benchmarks/bench_seeds.py --home <data home>          # hours: see below
     .venv/bin/python benchmarks/bench_seeds.py --home <data home> --configs seed001 \\
         --protocols own --seeds 0 1 2
@@ -33,11 +38,17 @@ from pathlib import Path
 from typing import Any
 
 from bench_data import describe_machine
-from siamface.data.lfw import open_lfw
+from siamface.data.cache import load_or_build_cache
+from siamface.data.lfw import LFWDataset, open_lfw
 from siamface.data.people import TEST_PAIRS
 from siamface.data.splits import IdentityLeakageWarning
-from siamface.evaluation.report import read_metrics
+from siamface.evaluation.metrics import accuracy, roc_auc
+from siamface.evaluation.report import read_metrics, score_pairs_file
+from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.experiments.repeat import run_repeat
+from siamface.run_folder import Run
+from siamface.training.builder import build_run_model
+from siamface.training.checkpoint import load_checkpoint
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
 
@@ -46,12 +57,40 @@ REPORTED = {"seed000": 0.743, "seed001": 0.750, "seed002": 0.670, "seed003": Non
 PROTOCOLS = {"own": [], "siamface": ["data.split=person"]}
 
 
+def epoch_oracle(run: Run, lfw: LFWDataset) -> dict[str, Any]:
+    """Each kept epoch's model scored on pairsDevTest, and the best epoch chosen on them: at
+    that epoch's validation threshold (the epoch chosen on test) and at the best threshold on
+    the test pairs (epoch and threshold chosen on test, the most the seeds' selection gave)."""
+    cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
+    pairs = list(lfw.read_pairs(TEST_PAIRS).pairs)
+    model = build_run_model(run.config)
+    train = run.config.train
+    epochs = []
+    for folder in sorted(run.checkpoints_dir.glob("epoch-*")):
+        state_dict, meta, _ = load_checkpoint(folder)
+        model.load_state_dict(state_dict)
+        scored = score_pairs_file(model, cache, pairs, train.eval_batch_size, train.precision)
+        epochs.append({"epoch": meta["epoch"],
+                       "accuracy_at_val_threshold": accuracy(scored.logits, scored.labels,
+                                                             meta["threshold"]),
+                       "oracle_accuracy": best_accuracy_threshold(scored.logits,
+                                                                  scored.labels)[1],
+                       "auc": roc_auc(scored.logits, scored.labels)})
+    return {"epochs": epochs,
+            "epochs_scored": len(epochs),
+            "best_accuracy_at_val_threshold": max(e["accuracy_at_val_threshold"]
+                                                  for e in epochs),
+            "best_oracle_accuracy": max(e["oracle_accuracy"] for e in epochs)}
+
+
 def measure(config: str, protocol: str, seeds: list[int], overrides: list[str], home: Path,
-            runs_dir: Path) -> dict[str, Any]:
+            runs_dir: Path, oracle: bool = False) -> dict[str, Any]:
     """One (config, protocol): its runs and their pairsDevTest figures."""
     lfw = open_lfw(home)
     before = machine_info()
     start = time.perf_counter()
+    if oracle:  # every epoch's checkpoint, for epoch_oracle (the epochs bound the count)
+        overrides = [*overrides, "train.keep_checkpoints=1000"]
     with warnings.catch_warnings(record=True) as caught:  # the random split's leakage, in words
         warnings.simplefilter("always", IdentityLeakageWarning)
         result = run_repeat(config, [*PROTOCOLS[protocol], *overrides], seeds, lfw, runs_dir,
@@ -78,6 +117,7 @@ def measure(config: str, protocol: str, seeds: list[int], overrides: list[str], 
             "test_oracle_accuracy": test["oracle_accuracy"],
             "split": data.get("split"),
             "identity_leak": data.get("split") != "person",
+            **({"epoch_oracle": epoch_oracle(run, lfw)} if oracle else {}),
         })
     accuracies = [s["test_accuracy"] for s in per_seed]
     return {
@@ -108,13 +148,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--set", nargs="*", default=[], dest="overrides",
                         help="config overrides key=value for every run")
+    parser.add_argument("--epoch-oracle", action="store_true",
+                        help="keep every epoch and score each on pairsDevTest (a bound)")
     parser.add_argument("--runs", type=Path, default=Path("runs") / "seeds")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "seeds.json")
     args = parser.parse_args()
     for config in args.configs:
         for protocol in args.protocols:
-            row = measure(config, protocol, args.seeds, args.overrides, args.home, args.runs)
+            row = measure(config, protocol, args.seeds, args.overrides, args.home, args.runs,
+                          args.epoch_oracle)
             results = json.loads(args.out.read_text()) if args.out.is_file() else {}
             results.setdefault("rows", {}).setdefault(config, {})[protocol] = row
             write_json_atomic(args.out, results)

@@ -28,3 +28,18 @@ def test_a_row_holds_each_seed_scored_once_and_the_oracle_as_a_bound(synthetic_h
     assert row["test_accuracy_mean"] == pytest.approx(sum(accuracies) / 2)
     assert row["identity_leakage"] == []
     assert row["machine"]["cores"] >= 1
+
+
+def test_the_epoch_oracle_scores_every_epoch_and_agrees_with_the_chosen_model(synthetic_home,
+                                                                             tmp_path):
+    row = bench_seeds.measure("default", "own", [0], TINY, synthetic_home, tmp_path,
+                              oracle=True)
+    (seed,) = row["seeds"]
+    oracle = seed["epoch_oracle"]
+    assert [e["epoch"] for e in oracle["epochs"]] == [1, 2, 3]  # every epoch kept and scored
+    chosen = oracle["epochs"][seed["best_epoch"] - 1]
+    # the chosen epoch's checkpoint is the run's model: the same pairsDevTest figures
+    assert chosen["accuracy_at_val_threshold"] == pytest.approx(seed["test_accuracy"])
+    assert chosen["oracle_accuracy"] == pytest.approx(seed["test_oracle_accuracy"])
+    assert oracle["best_accuracy_at_val_threshold"] >= seed["test_accuracy"]
+    assert oracle["best_oracle_accuracy"] == max(e["oracle_accuracy"] for e in oracle["epochs"])

@@ -168,6 +168,7 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
     [
         ("train.epochs=many", "train.epochs: expected int"),
         ("train.epochs=2.5", "train.epochs: expected int"),
+        ("train.keep_checkpoints=0", "train.keep_checkpoints: expected at least 1"),
         ("data.channels=2", "data.channels: expected one of 1, 3"),
         ("data.channels=true", "data.channels: expected one of 1, 3"),
         ("data.split=people", "data.split: expected one of 'person', 'random'"),

@@ -41,6 +41,15 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
     assert torch.isfinite(model(x, x.flip(0)).logits).all()
 
 
+@pytest.mark.parametrize(("keep", "kept"), [(1, {3}), (3, {1, 2, 3})])
+def test_keep_checkpoints_keeps_the_newest_epochs_and_the_best(synthetic_home, tmp_path, keep,
+                                                                kept):
+    run, fit = train(tiny(f"train.keep_checkpoints={keep}"), open_lfw(synthetic_home), tmp_path,
+                     progress=False)
+    folders = sorted(p.name for p in run.checkpoints_dir.glob("epoch-*"))
+    assert folders == [f"epoch-{e:03d}" for e in sorted(kept | {fit.best_epoch})]
+
+
 def test_resume_after_an_interruption_gives_the_uninterrupted_result(synthetic_home, tmp_path):
     lfw = open_lfw(synthetic_home)
     config = tiny("train.early_stopping.restore_best=false")

@@ -261,6 +261,9 @@ class TrainConfig(Settings):
             loss, metrics and optimizer state stay fp32) or "auto": bf16 on a CPU with AMX-BF16
             or AVX512-BF16 or on a CUDA GPU, fp32 elsewhere (see ``siamface.utils.precision``).
         log_every: Log the running loss every this many steps.
+        keep_checkpoints: Epoch checkpoints kept besides the best, the newest ones: 2 is enough
+            to resume and keeps koch2015's 156 MB of weights (plus Adam's two moments) an epoch
+            from filling a disk; raise it to the epoch count to study every epoch's model later.
     """
 
     SECTION: ClassVar[str] = "train"
@@ -275,9 +278,10 @@ class TrainConfig(Settings):
     eval_batch_size: int = 256
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     log_every: int = 50
+    keep_checkpoints: int = 2
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "eval_batch_size", "log_every"):
+        for key in ("epochs", "batch_size", "eval_batch_size", "log_every", "keep_checkpoints"):
             check(getattr(self, key) >= 1, f"train.{key}", "at least 1", getattr(self, key))
         if self.time_budget_s is not None:
             check(self.time_budget_s > 0, "train.time_budget_s", "seconds > 0 or null",

@@ -50,11 +50,6 @@ from siamface.utils.timing import PhaseTimer
 log = logging.getLogger("siamface.train")
 
 
-# Checkpoints kept besides the best: enough to resume, few enough that koch2015's 156 MB of
-# weights (plus Adam's two moments) per epoch do not fill a disk over a 200-epoch run.
-KEEP_LAST = 2
-
-
 class TrainingDivergedError(SiamfaceError, RuntimeError):
     """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
@@ -180,7 +175,7 @@ class Trainer:
                     },
                     trainer_state={"optimizer": self.optimizer.state_dict()},
                     best=improved,
-                    keep_last=KEEP_LAST,
+                    keep_last=train.keep_checkpoints,
                 )
 
                 # 5. stop? (early stopping, or not enough budget left for another epoch)
