@@ -123,7 +123,7 @@ class KochBackbone(nn.Module):
         input_scale: The images reach the first conv multiplied by this: 1 keeps siamface's
             [0, 1]; 255 gives the 0..255 pixel values a Keras pipeline without a rescaling step
             feeds. It matters with the paper's initialisation, whose 0.5 biases drown a [0, 1]
-            input's variation layer by layer (see the seed002 config).
+            input's variation layer by layer (the README's seed002 paragraph measures it).
     """
 
     def __init__(
