@@ -11,7 +11,7 @@ For the default 3x80x80 input and width 24 (measured by ``siamface.models.count_
 1.30M parameters and 0.081 GFLOPs per image, 1/22 of the paper's 1.82 GFLOPs.
 
     x (B, C, 80, 80)
-    stem   3x3/2 conv, BN, ReLU        -> (B,   w, 40, 40)
+    stem   3x3/2 conv, BN, ReLU        -> (B,   w, 40, 40)   (BN: models/batchnorm.py, w = 24)
     stage1 residual block, stride 2    -> (B,  2w, 20, 20)
     stage2 residual block, stride 2    -> (B,  4w, 10, 10)
     stage3 residual block, stride 2    -> (B,  8w,  5,  5)
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from siamface.errors import ConfigError
+from siamface.models.batchnorm import BatchNorm2d
 from siamface.models.heads import build_head
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
@@ -44,13 +45,13 @@ class ResidualBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.bn1 = BatchNorm2d(out_channels)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.bn2 = BatchNorm2d(out_channels)
         # Every block changes width and resolution, so the shortcut always needs a projection.
         self.shortcut = nn.Sequential(
             nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-            nn.BatchNorm2d(out_channels),
+            BatchNorm2d(out_channels),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,7 +93,7 @@ class ResFaceBackbone(nn.Module):
         self.out_dim = embedding_dim
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, width, 3, 2, 1, bias=False),
-            nn.BatchNorm2d(width),
+            BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
         self.stages = nn.Sequential(
@@ -102,7 +103,7 @@ class ResFaceBackbone(nn.Module):
         )
         side = input_size // 16
         self.output = nn.Sequential(
-            nn.BatchNorm2d(8 * width),
+            BatchNorm2d(8 * width),
             nn.Flatten(),  # flatten, not .view: works on channels_last tensors too
             nn.Dropout(dropout),
             # No FC bias and no learned BatchNorm shift or scale: BatchNorm subtracts the batch
