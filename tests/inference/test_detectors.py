@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -90,7 +91,7 @@ def test_a_face_dlib_is_sure_of_comes_before_a_larger_weak_window():
                      dlib.rectangle(400, 60, 459, 119)], [-0.3, 0.4, 0.1], [0, 0, 0])
 
     detector = DlibDetector(min_size_fraction=0.32)  # 0.32 * 250 = 80 px: no scaling
-    detector._hog = FakeHog()
+    detector._idle_hogs.put(FakeHog())  # the next search takes it
     boxes = detector.detect_all(np.zeros((250, 500), dtype=np.uint8))
     # sure (score >= 0) ones first, largest first within: 100 px, 60 px, then the 200 px one
     assert [round(b.width) for b in boxes] == [100, 60, 200]
@@ -137,6 +138,25 @@ def test_where_a_large_face_is_found_smaller_ones_are_not_searched_for(lfw_faces
     small.paste(lfw_faces[6].resize((220, 220), Image.Resampling.LANCZOS), (500, 500))
     found = detector.detect_largest(np.asarray(small.convert("L")))
     assert len(found) == 1 and math.dist(found[0].center, (610, 610)) < 25
+
+
+@pytest.mark.real_data
+def test_two_threads_search_with_one_detector_and_find_what_each_finds_alone(lfw_faces):
+    # A HOG detector holds the image it scans: shared by two threads at once, one thread's
+    # search would read the other's picture.
+    pictures = []
+    for seed, (face, size, place) in enumerate(((lfw_faces[7], 300, (40, 60)),
+                                                (lfw_faces[8], 420, (500, 200)))):
+        photo = Image.fromarray(random_photo(20 + seed, size=(800, 1000)))
+        photo.paste(face.resize((size, size), Image.Resampling.LANCZOS), place)
+        pictures.append(np.asarray(photo.convert("L")))
+    detector = DlibDetector()
+    alone = [detector.detect_all(p) for p in pictures]
+    assert [len(boxes) for boxes in alone] == [1, 1]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(detector.detect_all, pictures * 4))
+    assert together == alone * 4
+    assert detector._idle_hogs.qsize() == 2  # one HOG detector per thread, kept for reuse
 
 
 @pytest.mark.real_data

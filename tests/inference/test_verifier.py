@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from siamface.data.preprocess import Preprocessing
+from siamface.data.preprocess import Preprocessing, preset
 from siamface.evaluation.embed import embed_images
+from siamface.inference.face_detection import Detector, FaceBox, NoFaceError
 from siamface.inference.verifier import (
     NonFiniteScoreError,
     Verification,
@@ -122,3 +126,45 @@ def test_a_bf16_verdict_is_close_to_the_fp32_one(tiny_verifier):
     fp32, low = tiny_verifier.verify(a, b), bf16.verify(a, b)
     assert low.logit != fp32.logit  # it did run in bf16 (emulated on a CPU without it) ...
     assert low.logit == pytest.approx(fp32.logit, abs=0.1)  # ... to bf16's 3 digits
+
+
+class RecordingDetector(Detector):
+    """One centred face per picture (no face in an all-black one); notes the searching thread."""
+
+    def __init__(self, thread_safe: bool) -> None:
+        self.thread_safe = thread_safe
+        self.threads: list[int] = []
+
+    def detect_all(self, grey):
+        self.threads.append(threading.get_ident())
+        time.sleep(0.05)  # long enough for the other photo's thread to start meanwhile
+        height, width = grey.shape
+        return [FaceBox(width / 4, height / 4, 3 * width / 4, 3 * height / 4)] if grey.any() else []
+
+    def no_face(self, source):
+        return NoFaceError(f"no face found in {source}")
+
+
+@pytest.mark.parametrize("thread_safe", [True, False])
+def test_verify_aligns_its_two_photos_on_two_threads_where_the_detector_allows(thread_safe):
+    detector = RecordingDetector(thread_safe)
+    verifier = Verifier(tiny_model(), preset("face", 32, 3), threshold=4.5,
+                        detector=detector, precision="fp32")
+    photo = random_photo(1, size=(300, 300))
+    result = verifier.verify(photo, photo.copy())
+    assert result.same and result.logit == pytest.approx(IDENTICAL_LOGIT, abs=1e-4)
+    assert len(detector.threads) == 2
+    assert (detector.threads[0] != detector.threads[1]) == thread_safe
+
+
+def test_with_no_face_in_either_photo_the_first_photos_error_is_raised(tmp_path):
+    verifier = Verifier(tiny_model(), preset("face", 32, 3), threshold=4.5,
+                        detector=RecordingDetector(thread_safe=True), precision="fp32")
+    a, b, face = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "face.png"
+    for path in (a, b):
+        Image.new("RGB", (300, 300)).save(path)
+    Image.fromarray(random_photo(1, size=(300, 300))).save(face)
+    with pytest.raises(NoFaceError, match=r"a\.png"):
+        verifier.verify(a, b)
+    with pytest.raises(NoFaceError, match=r"b\.png"):
+        verifier.verify(face, b)

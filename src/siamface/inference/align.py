@@ -397,6 +397,11 @@ class FaceAligner:
                            faces_found=len(boxes) if box is not None else None, boxes=boxes,
                            roll=roll, grey=is_grey(framed))
 
+    @property
+    def thread_safe(self) -> bool:
+        """Two threads may align photos with this aligner at once."""
+        return not self.detect or self._detector.thread_safe
+
     @cached_property
     def _detector(self) -> Detector:
         # Loading a detector's model takes tens of ms: once per aligner, not once per photo.

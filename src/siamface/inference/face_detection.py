@@ -69,7 +69,12 @@ class Detector:
     about its size (``detect_largest``, where they can do that quicker, e.g. by searching large
     faces first) and say what they find (``no_face``); the base class picks the largest face or
     raises.
+
+    Attributes:
+        thread_safe: Two threads may search with this one detector at once.
     """
+
+    thread_safe = False
 
     def detect_all(self, grey: np.ndarray) -> list[FaceBox]:
         """Every face found, largest first.

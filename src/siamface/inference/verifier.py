@@ -16,6 +16,7 @@ import hashlib
 import math
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -111,6 +112,7 @@ class Verifier:
     """
 
     label: str | None = None  # None: a model trained by siamface on LFW alone
+    align_in_parallel = True  # verify aligns its two photos on two threads where it can
 
     def __init__(
         self,
@@ -219,7 +221,7 @@ class Verifier:
             FaceChoiceError: a photo has no face of that rank.
             FileNotFoundError, ImageDecodeError: a file is missing or unreadable.
         """
-        a, b = self._align_one(image_a, face_a), self._align_one(image_b, face_b)
+        a, b = self._align_both(image_a, face_a, image_b, face_b)
         e = self.embed([a, b])  # (2, D): one forward pass (two with flip TTA) for both
         with torch.inference_mode():
             scores = self.model.score(e[:1], e[1:])
@@ -243,6 +245,18 @@ class Verifier:
             boxes_b=b.boxes,
             label=self.label,
         )
+
+    def _align_both(self, image_a: ImageInput, face_a: int | None, image_b: ImageInput,
+                    face_b: int | None) -> tuple[AlignedFace, AlignedFace]:
+        """Both photos' faces: photo b on a second thread while this one does photo a, where
+        the detector allows it. Decoding, resizing and dlib's search let go of the GIL, so two
+        photos that each need the full search take little more than one on two cores (2 MP
+        photos: benchmarks/results/photos.json). Errors are raised in the order a, b."""
+        if not (self.align_in_parallel and self.detect and self.aligner.thread_safe):
+            return self._align_one(image_a, face_a), self._align_one(image_b, face_b)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            b = pool.submit(self._align_one, image_b, face_b)
+            return self._align_one(image_a, face_a), b.result()
 
     def _align_one(self, image: ImageInput, face: int | None) -> AlignedFace:
         # Subclasses may override align(image) alone (the server's takes aligned faces).

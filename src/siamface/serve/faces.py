@@ -25,6 +25,9 @@ from siamface.serve.problems import ApiError
 class AlignedFaceVerifier(Verifier):
     """A Verifier that also takes faces already aligned, as they are."""
 
+    # Its faces come aligned, and the server's worker pool already has a thread per core.
+    align_in_parallel = False
+
     def align(self, image: ImageInput | AlignedFace) -> AlignedFace:
         return image if isinstance(image, AlignedFace) else super().align(image)
 
