@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from siamface.data.preprocess import preset
+from siamface.inference import detectors
 from siamface.inference.align import (
     FRAME_SIZE,
     FaceAligner,
@@ -25,8 +26,11 @@ from siamface.inference.detectors import (
     LANDMARKS_FILE,
     DetectorFallbackWarning,
     DlibDetector,
+    covered,
     default_detector,
+    iou,
     model_file,
+    without_duplicates,
 )
 from siamface.inference.face_detection import FaceDetector, NoFaceError, rescaled
 
@@ -156,7 +160,47 @@ def test_two_threads_search_with_one_detector_and_find_what_each_finds_alone(lfw
     with ThreadPoolExecutor(max_workers=2) as pool:
         together = list(pool.map(detector.detect_all, pictures * 4))
     assert together == alone * 4
-    assert detector._idle_hogs.qsize() == 2  # one HOG detector per thread, kept for reuse
+    # One HOG detector per scan at once (two threads, each scanning two halves), kept for reuse.
+    assert 2 <= detector._idle_hogs.qsize() <= 4
+
+
+def test_overlap_is_intersection_over_union():
+    assert iou((0, 0, 10, 10, 1.0), (5, 0, 15, 10, 1.0)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10, 1.0), (10, 0, 20, 10, 1.0)) == 0  # touching edges
+    assert iou((0, 0, 10, 10, 1.0), (0, 0, 10, 10, 0.0)) == 1
+
+
+def test_covered_is_the_share_of_the_smaller_box_inside_the_other():
+    assert covered((0, 0, 40, 40, 1.0), (10, 10, 20, 20, 0.0)) == 1
+    assert covered((0, 0, 10, 10, 1.0), (5, 0, 25, 20, 0.0)) == pytest.approx(0.5)
+
+
+def test_of_two_boxes_of_one_face_the_better_scored_is_kept():
+    boxes = [(0, 0, 10, 10, 0.5), (1, 0, 11, 10, 0.9), (5, 0, 15, 10, 0.1), (30, 30, 40, 40, -0.2),
+             (0, 0, 60, 60, 0.3), (31, 31, 39, 39, -0.3)]
+    # (1..11) covers (0..10) by 90/110; (5..15) overlaps (1..11) by 60/140: a face of its own;
+    # the large box holds better-scored ones, so it is theirs; the last lies in (30..40).
+    assert without_duplicates(boxes) == [boxes[1], boxes[2], boxes[3]]
+
+
+@pytest.mark.real_data
+def test_a_large_picture_is_scanned_in_two_halves_and_each_face_found_once(lfw_faces,
+                                                                         monkeypatch):
+    # 1100x1700: the search down to 8% shrinks it 1.1x (88 px faces -> 80 px) to 1.5 MP and
+    # scans halves split at x = 850 (photo pixels) that overlap by 165 px on each side. One
+    # face left, one right, one across the middle line.
+    photo = Image.fromarray(random_photo(30, size=(1100, 1700)))
+    for face, size, place in ((lfw_faces[9], 360, (60, 100)), (lfw_faces[10], 300, (690, 500)),
+                              (lfw_faces[11], 330, (1250, 650))):
+        photo.paste(face.resize((size, size), Image.Resampling.LANCZOS), place)
+    grey = np.asarray(photo.convert("L"))
+    halves = DlibDetector().detect_all(grey)
+    monkeypatch.setattr(detectors, "TILE_MIN_PIXELS", 10**9)
+    whole = DlibDetector().detect_all(grey)
+    assert len(whole) == len(halves) == 3
+    for a, b in zip(sorted(halves, key=lambda f: f.left), sorted(whole, key=lambda f: f.left),
+                    strict=True):
+        assert math.dist(a.center, b.center) < 0.1 * b.width
 
 
 @pytest.mark.real_data
@@ -181,7 +225,7 @@ def test_a_tilted_face_is_found_and_aligned_upright(lfw_faces):
 @pytest.mark.real_data
 def test_several_faces_largest_first_with_a_notice_and_a_choice(lfw_faces):
     canvas = Image.fromarray(random_photo(8, size=(600, 1000)))
-    canvas.paste(lfw_faces[0].resize((400, 400)), (40, 100))  # the larger (31% of 600 px)
+    canvas.paste(lfw_faces[0].resize((440, 440)), (40, 80))  # the larger (34% of 600 px)
     canvas.paste(lfw_faces[1].resize((340, 340)), (620, 200))  # 26%: both found at once
     aligner = FaceAligner(preset("face", 32, 3), detector=DlibDetector())
     with pytest.warns(MultipleFacesWarning, match="2 faces found, the largest used"):
