@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,7 +18,7 @@ from siamface.inference.align import (
     frame_around,
     read_photo,
 )
-from siamface.inference.face_detection import FaceBox, NoFaceError
+from siamface.inference.face_detection import Detector, FaceBox, NoFaceError
 
 from .conftest import random_photo
 
@@ -113,7 +115,7 @@ def test_read_photo_applies_exif_orientation(tmp_path):
     exif[0x0112] = 6
     path = tmp_path / "phone.jpg"
     stored.save(path, exif=exif)
-    photo, source = read_photo(path)
+    photo, source, _ = read_photo(path)
     assert photo.size == (20, 40) and source == str(path)
     assert photo.mode == "RGB"
 
@@ -121,13 +123,13 @@ def test_read_photo_applies_exif_orientation(tmp_path):
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
 def test_read_photo_turns_any_mode_into_rgb(mode, tmp_path):
     im = Image.fromarray(random_photo(5, size=(30, 30))).convert(mode)
-    photo, source = read_photo(im)
+    photo, source, _ = read_photo(im)
     assert photo.mode == "RGB" and photo.size == (30, 30) and source == "image"
 
 
 def test_read_photo_from_arrays():
-    rgb, _ = read_photo(random_photo(6, size=(10, 12)))
-    grey, _ = read_photo(np.zeros((10, 12), dtype=np.uint8))
+    rgb = read_photo(random_photo(6, size=(10, 12))).image
+    grey = read_photo(np.zeros((10, 12), dtype=np.uint8)).image
     assert rgb.size == grey.size == (12, 10)
     with pytest.raises(ValueError, match=r"\(H, W, 3\) RGB uint8"):
         read_photo(np.zeros((10, 12, 4), dtype=np.uint8))
@@ -142,3 +144,78 @@ def test_unreadable_and_missing_files_are_named(tmp_path):
         read_photo(junk)
     with pytest.raises(FileNotFoundError, match=r"missing\.jpg: no such image file"):
         read_photo(tmp_path / "missing.jpg")
+
+
+def save_jpeg(path, size, orientation=None):
+    """A random-noise JPEG of ``size`` (width, height), with an EXIF orientation if given."""
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    Image.fromarray(random_photo(12, size=(size[1], size[0]))).save(path, exif=exif)
+    return path
+
+
+@pytest.mark.parametrize(("min_side", "size", "scale"), [
+    (0, (1200, 900), 1.0),     # no reduction asked for
+    (500, (1200, 900), 1.0),   # 1/2 would leave 450 < 500: full size
+    (400, (1200, 900), 2.0),   # 1/2 leaves 450 >= 400; 1/4 would leave 225
+    (200, (1200, 900), 4.0),   # 1/4 leaves 225 >= 200; 1/8 would leave 112
+    (100, (1200, 900), 8.0),   # libjpeg's smallest is 1/8
+])
+def test_a_large_jpeg_file_decodes_reduced_as_far_as_min_side_allows(
+        tmp_path, min_side, size, scale):
+    photo, _, k = read_photo(save_jpeg(tmp_path / "big.jpg", size), min_side)
+    assert k == scale
+    assert photo.size == (math.ceil(size[0] / scale), math.ceil(size[1] / scale))  # libjpeg's
+    assert min(photo.size) >= min_side
+
+
+def test_a_reduced_jpeg_is_still_turned_upright(tmp_path):
+    path = save_jpeg(tmp_path / "phone.jpg", (1200, 900), orientation=6)  # shown 900 x 1200
+    photo, _, scale = read_photo(path, 400)
+    assert scale == 2.0 and photo.size == (450, 600)
+
+
+def test_only_jpeg_files_are_reduced(tmp_path):
+    png = tmp_path / "big.png"
+    Image.fromarray(random_photo(13, size=(900, 1200))).save(png)
+    assert read_photo(png, 100).image.size == (1200, 900)
+    caller = Image.open(save_jpeg(tmp_path / "big.jpg", (1200, 900)))  # the caller's image
+    photo, _, scale = read_photo(caller, 100)
+    assert scale == 1.0 and photo.size == caller.size == (1200, 900)
+
+
+class CentreDetector(Detector):
+    """The face in the middle fifth of every picture, searched down to 10% of the side."""
+
+    min_size_fraction = 0.1
+
+    def __init__(self) -> None:
+        self.searched: list[tuple[int, int]] = []
+
+    def detect_all(self, grey):
+        self.searched.append(grey.shape)
+        height, width = grey.shape
+        eyes_nose = ((0.45 * width, 0.45 * height), (0.55 * width, 0.45 * height),
+                     (0.5 * width, 0.55 * height))
+        return [FaceBox(0.4 * width, 0.4 * height, 0.6 * width, 0.6 * height,
+                        (*eyes_nose[:2], (0.4 * width, 0.45 * height),
+                         (0.6 * width, 0.45 * height), eyes_nose[2]))]
+
+
+def test_a_large_jpeg_is_searched_reduced_but_its_face_is_given_in_file_pixels(tmp_path):
+    # FACE_SIDE / 0.1 = 1157 px: a 4800 x 3600 JPEG decodes at 1/2 (2400 x 1800), not 1/4.
+    detector = CentreDetector()
+    aligner = FaceAligner(preset("face", 32, 3), detector=detector)
+    path = save_jpeg(tmp_path / "big.jpg", (4800, 3600))
+    face = aligner(path)
+    assert detector.searched == [(1800, 2400)]
+    assert face.box.as_tuple() == pytest.approx((1920, 1440, 2880, 2160))
+    assert face.box.landmarks[4] == pytest.approx((2400, 1980))
+    assert face.boxes == (face.box,)
+    left, top, right, bottom = face.frame  # in file pixels, around the face
+    assert ((left + right) / 2, (top + bottom) / 2) == pytest.approx((2400, 1800), abs=200)
+    full = FaceAligner(preset("face", 32, 3), detector=CentreDetector())(
+        Image.open(path))  # the same photo decoded whole (a Pillow image is never reduced)
+    assert face.frame == pytest.approx(full.frame, rel=1e-3)
+    assert np.abs(face.pixels.astype(int) - full.pixels).mean() < 8

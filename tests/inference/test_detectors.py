@@ -74,7 +74,7 @@ def test_a_small_picture_is_enlarged_for_faces_narrower_than_the_hog_window(lfw_
                                                                             monkeypatch):
     # A 400x500 picture with LFW frames pasted at 100 px: faces of about 46 px (11% of the
     # shorter side), narrower than HOG's 80 px window, so they are found only after the picture
-    # is enlarged (2x, the most it is: 8% of 400 px is 32 px, to become 80 px).
+    # is enlarged (2x, the most it is: 8% of 400 px is 32 px, to become HOG_FACE_PX).
     photo = Image.fromarray(random_photo(9, size=(400, 500)))
     for i, x in enumerate((40, 300)):
         photo.paste(lfw_faces[i + 2].resize((100, 100), Image.Resampling.LANCZOS), (x, 150))
@@ -94,7 +94,7 @@ def test_a_face_dlib_is_sure_of_comes_before_a_larger_weak_window():
             return ([dlib.rectangle(10, 10, 209, 209), dlib.rectangle(250, 50, 349, 149),
                      dlib.rectangle(400, 60, 459, 119)], [-0.3, 0.4, 0.1], [0, 0, 0])
 
-    detector = DlibDetector(min_size_fraction=0.32)  # 0.32 * 250 = 80 px: no scaling
+    detector = DlibDetector(min_size_fraction=0.32, face_px=80)  # 0.32 * 250 = 80: not scaled
     detector._idle_hogs.put(FakeHog())  # the next search takes it
     boxes = detector.detect_all(np.zeros((250, 500), dtype=np.uint8))
     # sure (score >= 0) ones first, largest first within: 100 px, 60 px, then the 200 px one

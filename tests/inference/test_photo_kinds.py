@@ -31,14 +31,14 @@ def _kinds(tmp_path):
 def test_every_kind_decodes_to_rgb(tmp_path):
     for name, save in _kinds(tmp_path):
         save(tmp_path / name)
-        photo, source = read_photo(tmp_path / name)
+        photo, source, _ = read_photo(tmp_path / name)
         assert photo.mode == "RGB" and photo.size == (60, 40), name
         assert source == str(tmp_path / name)
 
 
 def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
     Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16)).save(tmp_path / "white.png")
-    photo, _ = read_photo(tmp_path / "white.png")
+    photo = read_photo(tmp_path / "white.png").image
     assert np.asarray(photo).min() == 255
 
 
@@ -46,7 +46,7 @@ def test_heic_opens_where_pillow_heif_is_installed(tmp_path):
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
     Image.fromarray(random_photo(10, size=(64, 96))).save(tmp_path / "phone.heic")
-    photo, _ = read_photo(tmp_path / "phone.heic")
+    photo = read_photo(tmp_path / "phone.heic").image
     assert photo.mode == "RGB" and photo.size == (96, 64)
 
 
@@ -54,7 +54,7 @@ def test_exif_rotated_webp_is_upright(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # shown turned 90 degrees clockwise
     Image.fromarray(random_photo(11, size=(20, 40))).save(tmp_path / "side.webp", exif=exif)
-    photo, _ = read_photo(tmp_path / "side.webp")
+    photo = read_photo(tmp_path / "side.webp").image
     assert photo.size == (20, 40)
 
 

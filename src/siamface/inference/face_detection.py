@@ -63,6 +63,12 @@ class FaceBox:
     def as_tuple(self) -> tuple[float, float, float, float]:
         return (self.left, self.top, self.right, self.bottom)
 
+    def scaled(self, k: float) -> FaceBox:
+        """The box (and its landmarks) in an image ``k`` times as large."""
+        points = None if self.landmarks is None else tuple(
+            (x * k, y * k) for x, y in self.landmarks)
+        return FaceBox(self.left * k, self.top * k, self.right * k, self.bottom * k, points)
+
 
 class Detector:
     """A face detector: subclasses find every face (``detect_all``), the largest with those of
@@ -72,9 +78,12 @@ class Detector:
 
     Attributes:
         thread_safe: Two threads may search with this one detector at once.
+        min_size_fraction: The smallest face searched for, as a fraction of the image's
+            shorter side (0: not said).
     """
 
     thread_safe = False
+    min_size_fraction = 0.0
 
     def detect_all(self, grey: np.ndarray) -> list[FaceBox]:
         """Every face found, largest first.

@@ -151,7 +151,7 @@ class PretrainedVerifier(Verifier):
 
     def _chips(self, image: ImageInput, only: int | None,
                notice: bool = False) -> list[AlignedFace]:
-        photo, source = read_photo(image)
+        photo, source, _ = read_photo(image)
         rgb = np.asarray(photo)  # (H, W, 3)
         grey = np.asarray(photo.convert("L"))
         # The largest face (no face asked for) is searched large faces first, as for a run.
