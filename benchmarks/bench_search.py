@@ -81,20 +81,24 @@ def run_study(spec: dict, lfw, root: Path) -> dict:
 
 
 def kill_and_resume(spec: dict, home: Path, root: Path) -> dict:
-    """Run the search as `siamface search`, SIGKILL it in its second trial, run it again."""
+    """Run the search as `siamface search`, SIGKILL it while a trial after the first is past
+    its first epoch, run it again."""
     path = root / "kill.yaml"
     path.write_text(yaml.safe_dump({**spec, "name": "kill"}))
     study = root / "kill"
     cmd = [sys.executable, "-m", "siamface", "--data-dir", str(home), "search", str(path),
            "--study-dir", str(study), "--heartbeat", "2", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    worker = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    while not any(study.glob("trials/0001/*/summary.csv")):
-        if worker.poll() is not None:
-            raise SystemExit("the search ended before it could be killed")
-        time.sleep(0.5)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
+    killed: list[int] = []
+    while not killed:  # a trial pruned at its first epoch may end before the kill lands
+        worker = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+        while not running_past_first_epoch(study):
+            if worker.poll() is not None:
+                raise SystemExit("the search ended before a trial could be killed in it")
+            time.sleep(0.5)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        killed = [r["number"] for r in StudyFolder(study).trials() if r["state"] == "running"]
     finished_before = {r["number"] for r in StudyFolder(study).trials()
                        if r["state"] != "running"}
     time.sleep(5)  # past the grace period (two heartbeats)
@@ -103,11 +107,18 @@ def kill_and_resume(spec: dict, home: Path, root: Path) -> dict:
     reran = [r["number"] for r in records if r.get("retried_from") in finished_before]
     states = [r["state"] for r in records]
     finished = states.count("complete") + states.count("pruned")  # a pruned trial ended too
-    return {"killed_in_trial": 1, "trials_after_resume": len(records),
+    retried = all(any(r.get("retried_from") == k for r in records) for k in killed)
+    return {"killed_in_trial": killed[0], "trials_after_resume": len(records),
             "complete": states.count("complete"), "pruned": states.count("pruned"),
-            "finished_trials_rerun": reran,
-            "dead_trial_retried": any(r.get("retried_from") == 1 for r in records),
-            "ok": not reran and finished == spec["n_trials"]}
+            "finished_trials_rerun": reran, "dead_trial_retried": retried,
+            "ok": not reran and retried and finished == spec["n_trials"]}
+
+
+def running_past_first_epoch(study: Path) -> bool:
+    """Whether a trial other than the first is running and has finished an epoch."""
+    return any(r["state"] == "running" and r["number"] >= 1
+               and any(study.glob(f"trials/{r['number']:04d}/*/summary.csv"))
+               for r in StudyFolder(study).trials())
 
 
 def recheck_kill(args: argparse.Namespace, pruner: dict) -> None:
