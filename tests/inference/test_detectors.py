@@ -113,6 +113,16 @@ def test_the_picture_is_scaled_so_the_smallest_face_fills_the_window():
     assert small.shape == (600, 1200) and shrink == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("face", [160, 264, 320, 700])  # shrunk 2x, 3.3x, 4x, 8.75x
+def test_shrinking_averages_pixels_rather_than_skipping_them(face):
+    # A one-pixel checkerboard has no detail a smaller image can keep: shrunk 2x or more it must
+    # come out even grey (picking pixels would give black, white or stripes).
+    checker = (np.indices((301, 601)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    small, shrink = rescaled(checker, face=face, face_px=80)
+    assert small.shape == (round(301 / shrink), round(601 / shrink))
+    assert np.abs(small.astype(int) - 127.5).max() <= 1
+
+
 @pytest.mark.real_data
 def test_where_a_large_face_is_found_smaller_ones_are_not_searched_for(lfw_faces):
     # A 1600x1000 picture: faces of about 37% and 29% of the shorter side (800 and 630 px

@@ -40,11 +40,11 @@ LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 # The picture is scaled until the smallest face searched for is HOG_FACE_PX wide: shrunk when
 # larger, enlarged when a small picture's faces are narrower, but at most HOG_MAX_ENLARGE times
 # (faces under 40 px are too small to recognise, and each doubling costs 4x the time).
-# 72 px rather than the window's 80 scans 19% fewer pixels for the same faces: on photo-like
-# pictures of 300 DevTrain people (benchmarks/tune_detector.py, never the DevTest benchmark),
-# 72 and 80 found the same 99.3% of the faces of >= 8% of the shorter side turned <= 20 degrees
-# and 98.7% of those of 8-15%, where 66 found 98.1%; what is lost lies outside that range
-# (faces under 8%: 50% found against 68%; turned over 20 degrees: 83% against 88%).
+# 72 px rather than the window's 80 scans 19% fewer pixels and finds as many faces: on
+# photo-like pictures of 300 DevTrain people (benchmarks/tune_detector.py, never the DevTest
+# benchmark), 72 found 99.3% of the faces of >= 8% of the shorter side turned <= 20 degrees (80:
+# 99.0%, 66: 99.3%) and 98.7% of those of 8-15% (80 and 66: 98.1%); what is lost lies outside
+# that range (faces under 8%: 49% found against 68%; turned over 20 degrees: 83% against 88%).
 HOG_WINDOW_PX = 80
 HOG_FACE_PX = 72
 HOG_MAX_ENLARGE = 2.0
