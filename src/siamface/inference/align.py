@@ -164,16 +164,17 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
         try:
-            scale = _decode_reduced(im, min_side)
+            scale = decode_reduced(im, min_side)
             upright = ImageOps.exif_transpose(im)
             return Photo(to_8bit(upright, "RGB", path), str(path), scale)
         except (OSError, SyntaxError) as err:
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
 
 
-def _decode_reduced(im: Image.Image, min_side: int) -> float:
+def decode_reduced(im: Image.Image, min_side: int) -> float:
     """Let libjpeg decode ``im`` (opened, not yet loaded) at the smallest of its reduced sizes
-    whose shorter side is still ``min_side``; the file's pixels per decoded pixel."""
+    whose shorter side is still ``min_side`` (0, or not a JPEG: full size); the file's pixels
+    per decoded pixel."""
     width, height = im.size
     if im.format != "JPEG" or min_side <= 0 or min(width, height) < 2 * min_side:
         return 1.0
@@ -398,11 +399,16 @@ class FaceAligner:
                 for rank in range(len(boxes))]
 
     def _read(self, image: ImageInput) -> Photo:
-        """The photo to search, a large JPEG decoded reduced: as far as keeps the smallest face
-        the detector searches for at least as wide as LFW's faces (FACE_SIDE of its frame), so
-        no face is enlarged more than from the full-size photo (nor found less)."""
-        fraction = self._detector.min_size_fraction
-        return read_photo(image, math.ceil(FACE_SIDE / fraction) if fraction > 0 else 0)
+        """The photo to search, a large JPEG decoded reduced (``min_side``)."""
+        return read_photo(image, self.min_side)
+
+    @property
+    def min_side(self) -> int:
+        """The shorter side a large JPEG may be decoded down to (0: full size): as far as keeps
+        the smallest face the detector searches for at least as wide as LFW's faces (FACE_SIDE
+        of its frame), so no face is enlarged more than from the full-size photo."""
+        fraction = self._detector.min_size_fraction if self.detect else 0.0
+        return math.ceil(FACE_SIDE / fraction) if fraction > 0 else 0
 
     def _boxes(self, photo: Image.Image, source: str,
                largest_only: bool = False) -> tuple[FaceBox, ...]:

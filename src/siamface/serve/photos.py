@@ -24,7 +24,7 @@ from siamface.data.preprocess import (
     to_8bit,
 )
 from siamface.errors import SiamfaceWarning
-from siamface.inference.align import AlignedFace, FaceAligner
+from siamface.inference.align import AlignedFace, FaceAligner, decode_reduced, in_file_pixels
 from siamface.inference.face_detection import NoFaceError
 from siamface.serve.problems import ApiError
 
@@ -57,13 +57,16 @@ class UploadBuffer(io.BytesIO):
     __repr__ = __str__  # Pillow names an unidentified file by its repr
 
 
-def decode_photo(data: bytes, field: str, max_bytes: int) -> Image.Image:
-    """An uploaded photo as an upright 8-bit RGB image.
+def decode_photo(data: bytes, field: str, max_bytes: int,
+                 min_side: int = 0) -> tuple[Image.Image, float]:
+    """An uploaded photo as an upright 8-bit RGB image, and the file's pixels per image pixel.
 
     Args:
         data: The uploaded file.
         field: Its form field, named in every error.
         max_bytes: The largest file taken.
+        min_side: A large JPEG is decoded reduced, its shorter side kept at least this
+            (``siamface.inference.align.decode_reduced``); 0: full size.
 
     Raises:
         ApiError: 413 for a file or image too large, 415 for another format, 422 for an empty
@@ -80,7 +83,8 @@ def decode_photo(data: bytes, field: str, max_bytes: int) -> Image.Image:
                 raise ApiError(415, field, f"{field}: {im.format or 'unknown'} images are not "
                                f"accepted; send one of {', '.join(ACCEPTED_FORMATS)}")
             try:
-                return to_8bit(ImageOps.exif_transpose(im), "RGB", field)
+                scale = decode_reduced(im, min_side)
+                return to_8bit(ImageOps.exif_transpose(im), "RGB", field), scale
             except (OSError, SyntaxError, ValueError) as err:
                 raise ApiError(422, field, f"{field}: cannot decode image: {err}") from None
     except ImageDecodeError as err:
@@ -129,11 +133,13 @@ class UploadAligner:
         Raises:
             ApiError: as ``decode_photo``, and 422 naming ``field`` when no face is found.
         """
-        photo = decode_photo(data, field, self.max_file_bytes)
+        photo, scale = decode_photo(data, field, self.max_file_bytes, self.aligner.min_side)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SiamfaceWarning)  # faces_found says it
-                aligned = self.aligner(photo)
+                aligned = in_file_pixels(self.aligner(photo), scale)
         except NoFaceError as err:
             raise ApiError(422, field, f"{field}: {err}") from None
-        return Face(aligned, aligned.faces_found, photo.width, photo.height)
+        # in the file's pixels, like the box (a reduced decoding's sides are rounded up)
+        return Face(aligned, aligned.faces_found, round(photo.width * scale),
+                    round(photo.height * scale))
