@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from siamface.data.preprocess import preset
+from siamface.inference.face_detection import Detector, FaceBox
 from siamface.inference.verifier import Verifier
 from siamface.models import build_model
 
@@ -94,3 +95,21 @@ def people(tmp_path) -> Path:
     (root / "notes.txt").write_text("not a photo")
     save(root / ".hidden.png", 15)
     return root
+
+
+class CentreDetector(Detector):
+    """The face in the middle fifth of every picture, searched down to 10% of the side."""
+
+    min_size_fraction = 0.1
+
+    def __init__(self) -> None:
+        self.searched: list[tuple[int, int]] = []
+
+    def detect_all(self, grey):
+        self.searched.append(grey.shape)
+        height, width = grey.shape
+        eyes_nose = ((0.45 * width, 0.45 * height), (0.55 * width, 0.45 * height),
+                     (0.5 * width, 0.55 * height))
+        return [FaceBox(0.4 * width, 0.4 * height, 0.6 * width, 0.6 * height,
+                        (*eyes_nose[:2], (0.4 * width, 0.45 * height),
+                         (0.6 * width, 0.45 * height), eyes_nose[2]))]

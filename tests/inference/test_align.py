@@ -18,9 +18,9 @@ from siamface.inference.align import (
     frame_around,
     read_photo,
 )
-from siamface.inference.face_detection import Detector, FaceBox, NoFaceError
+from siamface.inference.face_detection import FaceBox, NoFaceError
 
-from .conftest import random_photo
+from .conftest import CentreDetector, random_photo
 
 
 def test_frame_around_inverts_the_calibration():
@@ -183,24 +183,6 @@ def test_only_jpeg_files_are_reduced(tmp_path):
     caller = Image.open(save_jpeg(tmp_path / "big.jpg", (1200, 900)))  # the caller's image
     photo, _, scale = read_photo(caller, 100)
     assert scale == 1.0 and photo.size == caller.size == (1200, 900)
-
-
-class CentreDetector(Detector):
-    """The face in the middle fifth of every picture, searched down to 10% of the side."""
-
-    min_size_fraction = 0.1
-
-    def __init__(self) -> None:
-        self.searched: list[tuple[int, int]] = []
-
-    def detect_all(self, grey):
-        self.searched.append(grey.shape)
-        height, width = grey.shape
-        eyes_nose = ((0.45 * width, 0.45 * height), (0.55 * width, 0.45 * height),
-                     (0.5 * width, 0.55 * height))
-        return [FaceBox(0.4 * width, 0.4 * height, 0.6 * width, 0.6 * height,
-                        (*eyes_nose[:2], (0.4 * width, 0.45 * height),
-                         (0.6 * width, 0.45 * height), eyes_nose[2]))]
 
 
 def test_a_large_jpeg_is_searched_reduced_but_its_face_is_given_in_file_pixels(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inference.test_align import CentreDetector
+from inference.conftest import CentreDetector
 from siamface.data.preprocess import preset
 from siamface.inference.align import FaceAligner
 from siamface.serve.photos import UploadAligner

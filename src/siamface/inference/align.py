@@ -164,23 +164,28 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
         try:
-            scale = decode_reduced(im, min_side)
-            upright = ImageOps.exif_transpose(im)
-            return Photo(to_8bit(upright, "RGB", path), str(path), scale)
+            upright, scale = decode_upright(im, min_side, path)
+            return Photo(upright, str(path), scale)
         except (OSError, SyntaxError) as err:
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
 
 
-def decode_reduced(im: Image.Image, min_side: int) -> float:
-    """Let libjpeg decode ``im`` (opened, not yet loaded) at the smallest of its reduced sizes
-    whose shorter side is still ``min_side`` (0, or not a JPEG: full size); the file's pixels
-    per decoded pixel."""
+def decode_upright(im: Image.Image, min_side: int,
+                   source: str | Path) -> tuple[Image.Image, float]:
+    """``im`` (opened, not yet loaded) decoded to 8-bit RGB and turned upright, and the file's
+    pixels per decoded pixel: a JPEG at the smallest of libjpeg's reduced sizes whose shorter
+    side is still ``min_side`` (0, or another format: full size).
+
+    Raises:
+        OSError, SyntaxError, ValueError: as Pillow raises them for a file it cannot decode.
+    """
     width, height = im.size
-    if im.format != "JPEG" or min_side <= 0 or min(width, height) < 2 * min_side:
-        return 1.0
-    k = min_side / min(width, height)
-    im.draft(im.mode, (math.ceil(width * k), math.ceil(height * k)))  # both sides >= asked
-    return width / im.size[0]
+    scale = 1.0
+    if im.format == "JPEG" and 0 < min_side <= min(width, height) / 2:
+        k = min_side / min(width, height)
+        im.draft(im.mode, (math.ceil(width * k), math.ceil(height * k)))  # both sides >= asked
+        scale = width / im.size[0]
+    return to_8bit(ImageOps.exif_transpose(im), "RGB", source), scale
 
 
 @functools.cache

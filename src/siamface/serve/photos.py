@@ -14,17 +14,16 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from siamface.data.preprocess import (
     MAX_PIXELS,
     ImageDecodeError,
     Preprocessing,
     open_image,
-    to_8bit,
 )
 from siamface.errors import SiamfaceWarning
-from siamface.inference.align import AlignedFace, FaceAligner, decode_reduced, in_file_pixels
+from siamface.inference.align import AlignedFace, FaceAligner, decode_upright, in_file_pixels
 from siamface.inference.face_detection import NoFaceError
 from siamface.serve.problems import ApiError
 
@@ -66,7 +65,7 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
         field: Its form field, named in every error.
         max_bytes: The largest file taken.
         min_side: A large JPEG is decoded reduced, its shorter side kept at least this
-            (``siamface.inference.align.decode_reduced``); 0: full size.
+            (``siamface.inference.align.decode_upright``); 0: full size.
 
     Raises:
         ApiError: 413 for a file or image too large, 415 for another format, 422 for an empty
@@ -83,8 +82,7 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
                 raise ApiError(415, field, f"{field}: {im.format or 'unknown'} images are not "
                                f"accepted; send one of {', '.join(ACCEPTED_FORMATS)}")
             try:
-                scale = decode_reduced(im, min_side)
-                return to_8bit(ImageOps.exif_transpose(im), "RGB", field), scale
+                return decode_upright(im, min_side, field)
             except (OSError, SyntaxError, ValueError) as err:
                 raise ApiError(422, field, f"{field}: cannot decode image: {err}") from None
     except ImageDecodeError as err:
