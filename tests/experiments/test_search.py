@@ -94,6 +94,20 @@ def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: P
     assert len(first_curve) == 3
 
 
+def test_a_trial_that_ran_every_epoch_completes_however_it_compares(synthetic_home: Path,
+                                                                    tmp_path: Path):
+    # the study above at one epoch a trial: the second trial's only epoch is its last, so the
+    # median rule that pruned it there now leaves it complete, with its value recorded
+    spec = spec_from_dict(tiny_spec(
+        fixed=[*FIXED, "train.epochs=1", "loss.name=contrastive", "model.head=euclidean"],
+        seed=0, pruner={"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
+        space={"loss.margin": {"type": "categorical", "choices": [1000.0, 1.0]}}))
+    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    assert result.counts["complete"] == 2 and result.counts["pruned"] == 0
+    first, second = StudyFolder(tmp_path / "study").trials()
+    assert second["value"] > first["value"]  # worse than the median, kept all the same
+
+
 def wait_for(condition, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

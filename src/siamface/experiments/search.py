@@ -204,7 +204,8 @@ class TrialObjective:
         try:
             config = resolve_config(self.spec.base, trial_overrides(self.spec, params))
             _, fit = train(config, self.lfw, self.folder.trial_dir(trial.number),
-                             progress=self.progress, on_epoch_end=self._epoch_hook(trial))
+                             progress=self.progress,
+                             on_epoch_end=self._epoch_hook(trial, config.train.epochs))
         except optuna.TrialPruned as pruned:
             self._finish(trial, "pruned", start, reason=str(pruned))
             raise
@@ -218,7 +219,10 @@ class TrialObjective:
                      stopped_because=fit.stopped_because)
         return value
 
-    def _epoch_hook(self, trial: Any) -> Callable[[dict[str, float]], None]:
+    def _epoch_hook(self, trial: Any, epochs: int) -> Callable[[dict[str, float]], None]:
+        """Report each epoch's objective to Optuna and stop the trial where its pruner says,
+        except after the last of its ``epochs``: by then stopping saves nothing, and pruning
+        would throw away a finished trial's result (and what TPE learns from it)."""
         import optuna
 
         objective = self.spec.objective
@@ -228,7 +232,7 @@ class TrialObjective:
                 self.on_epoch_end(row)
             epoch, value = int(row["epoch"]), float(row[objective])
             trial.report(value, epoch)
-            if trial.should_prune():
+            if epoch < epochs and trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}: {objective} "
                                          f"{value:.4f} ({self.spec.pruner} pruner)")
 
