@@ -1,5 +1,5 @@
-"""Pruning's saving: a TPE study of `default` with the median pruner against the same study
-without it (same seed), on the real LFW; then a kill-and-resume check.
+"""Pruning's saving: a TPE study of `default` with the median (or percentile) pruner against
+the same study without it (same seed), on the real LFW; then a kill-and-resume check.
 
     python benchmarks/bench_search.py --trials 12 --epochs 6   # ~1 hour on a 2-core CPU
 
@@ -146,11 +146,15 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="data home (default: a temporary one)")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--pruner", choices=("median", "percentile"), default="median")
+    parser.add_argument("--percentile", type=float, default=25.0,
+                        help="percentile pruner: the top share of finished trials' values at "
+                        "an epoch, in percent, that a trial must reach to go on")
     parser.add_argument("--startup", type=int, default=2,
-                        help="median pruner: trials that complete before any is pruned")
+                        help="trials that complete before any is pruned")
     parser.add_argument("--warmup", type=int, default=1,
-                        help="median pruner: n_warmup_steps (epochs count from 1, so 1 "
-                        "lets it prune after the first epoch)")
+                        help="n_warmup_steps (epochs count from 1, so 1 lets the pruner stop a "
+                        "trial after its first epoch)")
     parser.add_argument("--seed", type=int, default=0,
                         help="the samplers' seed (both studies sample the same trials until "
                         "one is pruned)")
@@ -165,8 +169,10 @@ def main() -> None:
     parser.add_argument("--kill-only", action="store_true",
                         help="run only the kill-and-resume check and update it in --out")
     args = parser.parse_args()
-    pruner = {"name": "median", "n_startup_trials": args.startup,
+    pruner = {"name": args.pruner, "n_startup_trials": args.startup,
               "n_warmup_steps": args.warmup}
+    if args.pruner == "percentile":
+        pruner["percentile"] = args.percentile
     if args.kill_only:
         recheck_kill(args, pruner)
         return

@@ -7,8 +7,8 @@ import optuna
 import pytest
 
 from siamface.data.lfw import open_lfw
-from siamface.experiments.search import run_search
-from siamface.experiments.spec import spec_from_dict
+from siamface.experiments.search import make_pruner, run_search
+from siamface.experiments.spec import SpecError, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.run_folder import Run
 
@@ -92,6 +92,15 @@ def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: P
     first_curve = Run(folder.run_dir(first["number"])).summary()
     assert pruned_run.summary()[0]["val_loss"] > first_curve[0]["val_loss"]
     assert len(first_curve) == 3
+
+
+def test_a_pruner_takes_optunas_own_options_and_a_bad_one_is_one_line():
+    spec = spec_from_dict(tiny_spec(sampler="tpe", pruner={
+        "name": "percentile", "percentile": 20.0, "n_startup_trials": 6, "n_warmup_steps": 1}))
+    assert isinstance(make_pruner(spec), optuna.pruners.PercentilePruner)
+    no_percentile = spec_from_dict(tiny_spec(sampler="tpe", pruner={"name": "percentile"}))
+    with pytest.raises(SpecError, match=r"pruner percentile: .*'percentile'"):
+        make_pruner(no_percentile)
 
 
 def test_a_trial_that_ran_every_epoch_completes_however_it_compares(synthetic_home: Path,

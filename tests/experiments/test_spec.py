@@ -63,7 +63,7 @@ def test_distributions_follow_the_types():
     ({"sampler": "random"}, "sampler must be one of tpe, grid"),
     ({"objective": "test_acc"}, "objective must be one of val_auc, val_acc, val_loss"),
     ({"n_trials": 0}, "n_trials must be an integer >= 1"),
-    ({"pruner": "asha"}, "pruner.name must be one of none, median, hyperband"),
+    ({"pruner": "asha"}, "pruner.name must be one of none, median, percentile, hyperband"),
     ({"budget": 3}, "unknown key 'budget'"),
     ({"space": {}}, "'space' is required"),
     ({"space": {"optim.lr": {"type": "float", "low": 1e-3, "high": 1e-2}}},

@@ -1,12 +1,12 @@
 """`siamface search`: an Optuna study whose every trial is an ordinary run folder.
 
-Optuna does the searching: its samplers (grid, TPE), pruners (median, Hyperband) on the
-per-epoch validation objective, its RDB storage (SQLite in the study folder, or any SQLAlchemy
-URL shared by many workers) and its heartbeat, which marks a trial whose process died as failed
-and, through ``RetryHeartbeatStaleTrialCallback``, queues it again. This module turns a trial's
-parameters into config overrides, trains them with ``siamface.pipeline.train``, and keeps each
-trial's record in the study folder (see ``study_folder``), since the trainer does not record
-that a run was pruned.
+Optuna does the searching: its samplers (grid, TPE), pruners (median, percentile, Hyperband) on
+the per-epoch validation objective, its RDB storage (SQLite in the study folder, or any
+SQLAlchemy URL shared by many workers) and its heartbeat, which marks a trial whose process
+died as failed and, through ``RetryHeartbeatStaleTrialCallback``, queues it again. This
+module turns a trial's parameters into config overrides, trains them with
+``siamface.pipeline.train``, and keeps each trial's record in the study folder (see
+``study_folder``), since the trainer does not record that a run was pruned.
 
 Each worker runs one trial at a time and, before each, counts the trials that are finished,
 running or queued, so that the workers of one study together run ``n_trials`` trials (a grid:
@@ -126,6 +126,7 @@ def make_pruner(spec: SearchSpec) -> Any:
     import optuna
 
     pruners = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
+               "percentile": optuna.pruners.PercentilePruner,
                "hyperband": optuna.pruners.HyperbandPruner}
     try:
         return pruners[spec.pruner](**spec.pruner_options)

@@ -9,9 +9,9 @@
       optim.name: {type: categorical, choices: [adam, adamw]}
     sampler: tpe                  # tpe, or grid (every space entry categorical)
     objective: val_auc            # val_auc (maximised), val_acc (maximised), val_loss (minimised)
-    pruner: median                # none, median or hyperband (on the per-epoch objective),
-                                  # or {name: median, n_startup_trials: 2, ...}: the pruner's
-                                  # own options
+    pruner: median                # none, median, percentile or hyperband (on the per-epoch
+                                  # objective), or {name: percentile, percentile: 20, ...}:
+                                  # the Optuna pruner's own options
     n_trials: 20                  # at most; a grid stops when every combination has run
     time_budget_s: null           # the study's: no trial starts after it is spent
     trial_time_budget_s: null     # each trial's train.time_budget_s
@@ -34,7 +34,7 @@ SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "search"
 # objective -> the direction Optuna optimises it in
 OBJECTIVES = {"val_auc": "maximize", "val_acc": "maximize", "val_loss": "minimize"}
 SAMPLERS = ("tpe", "grid")
-PRUNERS = ("none", "median", "hyperband")
+PRUNERS = ("none", "median", "percentile", "hyperband")
 PARAM_TYPES = ("categorical", "int", "float")
 # the keys each parameter type takes (besides `type`), and which of them are required
 PARAM_KEYS = {
