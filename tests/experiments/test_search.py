@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from siamface.data.lfw import open_lfw
-from siamface.experiments.search import make_pruner, run_search
+from siamface.experiments.search import SearchResult, make_pruner, run_search
 from siamface.experiments.spec import SpecError, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.run_folder import Run
@@ -69,19 +69,24 @@ def test_a_study_folder_refuses_another_spec(finished_study: Path, synthetic_hom
         run_search(other, open_lfw(synthetic_home), finished_study)
 
 
-def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: Path,
-                                                               tmp_path: Path):
-    # two trials; the median rule with one startup trial prunes the second at an epoch whose
-    # val_loss is worse than the first trial's at that epoch. Worse by construction, not by
-    # training noise: the tiny model's 8-d embeddings leave a BatchNorm standardised, a few units
-    # apart, so a different-person pair costs (1000 - d)^2 / 2, about 5e5, under contrastive
-    # margin 1000 and a few units at most under margin 1 (val_loss about 2.5e5 against 0.24).
-    # The grid's order for seed 0 runs margin 1 first when the choices are listed this way.
+def margin_study(home: Path, folder: Path, epochs: int) -> SearchResult:
+    """Two trials of ``epochs`` epochs under the median rule with one startup trial, the second
+    worse than the first at every epoch by construction, not by training noise: the tiny
+    model's 8-d embeddings leave a BatchNorm standardised, a few units apart, so a
+    different-person pair costs (1000 - d)^2 / 2, about 5e5, under contrastive margin 1000 and a
+    few units at most under margin 1 (val_loss about 2.5e5 against 0.24). The grid's order for
+    seed 0 runs margin 1 first when the choices are listed this way."""
     spec = spec_from_dict(tiny_spec(
-        fixed=[*FIXED, "train.epochs=3", "loss.name=contrastive", "model.head=euclidean"],
+        fixed=[*FIXED, f"train.epochs={epochs}", "loss.name=contrastive", "model.head=euclidean"],
         seed=0, pruner={"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
         space={"loss.margin": {"type": "categorical", "choices": [1000.0, 1.0]}}))
-    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    return run_search(spec, open_lfw(home), folder)
+
+
+def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: Path,
+                                                               tmp_path: Path):
+    # the second trial is pruned at its first epoch, whose val_loss is worse than the first's
+    result = margin_study(synthetic_home, tmp_path / "study", epochs=3)
     assert result.counts["complete"] == 1 and result.counts["pruned"] == 1
     folder = StudyFolder(tmp_path / "study")
     first, second = folder.trials()
@@ -105,13 +110,9 @@ def test_a_pruner_takes_optunas_own_options_and_a_bad_one_is_one_line():
 
 def test_a_trial_that_ran_every_epoch_completes_however_it_compares(synthetic_home: Path,
                                                                     tmp_path: Path):
-    # the study above at one epoch a trial: the second trial's only epoch is its last, so the
-    # median rule that pruned it there now leaves it complete, with its value recorded
-    spec = spec_from_dict(tiny_spec(
-        fixed=[*FIXED, "train.epochs=1", "loss.name=contrastive", "model.head=euclidean"],
-        seed=0, pruner={"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
-        space={"loss.margin": {"type": "categorical", "choices": [1000.0, 1.0]}}))
-    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    # one epoch a trial: the second trial's only epoch is its last, so the median rule that
+    # pruned it there now leaves it complete, with its value recorded
+    result = margin_study(synthetic_home, tmp_path / "study", epochs=1)
     assert result.counts["complete"] == 2 and result.counts["pruned"] == 0
     first, second = StudyFolder(tmp_path / "study").trials()
     assert second["value"] > first["value"]  # worse than the median, kept all the same
