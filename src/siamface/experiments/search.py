@@ -30,7 +30,7 @@ from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError
 from siamface.experiments.claim import TrialClaim
-from siamface.experiments.spec import Param, SearchSpec, SpecError
+from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError
 from siamface.experiments.study_folder import StudyFolder
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
@@ -125,11 +125,8 @@ def make_sampler(spec: SearchSpec) -> Any:
 def make_pruner(spec: SearchSpec) -> Any:
     import optuna
 
-    pruners = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
-               "percentile": optuna.pruners.PercentilePruner,
-               "hyperband": optuna.pruners.HyperbandPruner}
     try:
-        return pruners[spec.pruner](**spec.pruner_options)
+        return getattr(optuna.pruners, PRUNERS[spec.pruner])(**spec.pruner_options)
     except (TypeError, ValueError) as err:
         raise SpecError(f"{spec.source}: pruner {spec.pruner}: {err}") from None
 

@@ -34,7 +34,9 @@ SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "search"
 # objective -> the direction Optuna optimises it in
 OBJECTIVES = {"val_auc": "maximize", "val_acc": "maximize", "val_loss": "minimize"}
 SAMPLERS = ("tpe", "grid")
-PRUNERS = ("none", "median", "percentile", "hyperband")
+# pruner name -> the class in optuna.pruners that prunes that way
+PRUNERS = {"none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
+           "hyperband": "HyperbandPruner"}
 PARAM_TYPES = ("categorical", "int", "float")
 # the keys each parameter type takes (besides `type`), and which of them are required
 PARAM_KEYS = {
@@ -214,7 +216,7 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
         space=space,
         sampler=_choice(raw, "sampler", SAMPLERS, "tpe", source),
         objective=_choice(raw, "objective", tuple(OBJECTIVES), "val_auc", source),
-        pruner=_choice(pruner, "name", PRUNERS, "none", source, prefix="pruner."),
+        pruner=_choice(pruner, "name", tuple(PRUNERS), "none", source, prefix="pruner."),
         pruner_options={k: v for k, v in pruner.items() if k != "name"},
         n_trials=_number(raw, "n_trials", int, 20, source, minimum=1),
         time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=0),
