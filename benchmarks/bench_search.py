@@ -1,5 +1,5 @@
-"""Pruning's saving: a TPE study of `default` with the median (or percentile) pruner against
-the same study without it (same seed), on the real LFW; then a kill-and-resume check.
+"""Pruning's saving: a TPE study of `default` with the median, percentile or Hyperband pruner
+against the same study without it (same seed), on the real LFW; then a kill-and-resume check.
 
     python benchmarks/bench_search.py --trials 12 --epochs 6   # ~1 hour on a 2-core CPU
 
@@ -146,7 +146,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="data home (default: a temporary one)")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--pruner", choices=("median", "percentile"), default="median")
+    parser.add_argument("--pruner", choices=("median", "percentile", "hyperband"),
+                        default="median")
     parser.add_argument("--percentile", type=float, default=25.0,
                         help="percentile pruner: the top share of finished trials' values at "
                         "an epoch, in percent, that a trial must reach to go on")
@@ -155,6 +156,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1,
                         help="n_warmup_steps (epochs count from 1, so 1 lets the pruner stop a "
                         "trial after its first epoch)")
+    parser.add_argument("--min-resource", type=int, default=1,
+                        help="hyperband: the epochs of its first rung")
+    parser.add_argument("--reduction-factor", type=int, default=3,
+                        help="hyperband: 1 in this many trials goes on at each rung")
     parser.add_argument("--seed", type=int, default=0,
                         help="the samplers' seed (both studies sample the same trials until "
                         "one is pruned)")
@@ -169,8 +174,12 @@ def main() -> None:
     parser.add_argument("--kill-only", action="store_true",
                         help="run only the kill-and-resume check and update it in --out")
     args = parser.parse_args()
-    pruner = {"name": args.pruner, "n_startup_trials": args.startup,
-              "n_warmup_steps": args.warmup}
+    if args.pruner == "hyperband":  # successive halving at rungs min_resource x factor^k
+        pruner = {"name": "hyperband", "min_resource": args.min_resource,
+                  "max_resource": args.epochs, "reduction_factor": args.reduction_factor}
+    else:
+        pruner = {"name": args.pruner, "n_startup_trials": args.startup,
+                  "n_warmup_steps": args.warmup}
     if args.pruner == "percentile":
         pruner["percentile"] = args.percentile
     if args.kill_only:
