@@ -69,16 +69,21 @@ def test_a_study_folder_refuses_another_spec(finished_study: Path, synthetic_hom
         run_search(other, open_lfw(synthetic_home), finished_study)
 
 
-def margin_study(home: Path, folder: Path, epochs: int) -> SearchResult:
-    """Two trials of ``epochs`` epochs under the median rule with one startup trial, the second
-    worse than the first at every epoch by construction, not by training noise: the tiny
+MEDIAN_FROM_THE_FIRST = {"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
+
+
+def margin_study(home: Path, folder: Path, epochs: int,
+                 pruner: dict = MEDIAN_FROM_THE_FIRST) -> SearchResult:
+    """Two trials of ``epochs`` epochs under ``pruner`` (by default the median rule with one
+    startup trial), the second worse than the first at every epoch by construction, not by
+    training noise: the tiny
     model's 8-d embeddings leave a BatchNorm standardised, a few units apart, so a
     different-person pair costs (1000 - d)^2 / 2, about 5e5, under contrastive margin 1000 and a
     few units at most under margin 1 (val_loss about 2.5e5 against 0.24). The grid's order for
     seed 0 runs margin 1 first when the choices are listed this way."""
     spec = spec_from_dict(tiny_spec(
         fixed=[*FIXED, f"train.epochs={epochs}", "loss.name=contrastive", "model.head=euclidean"],
-        seed=0, pruner={"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
+        seed=0, pruner=pruner,
         space={"loss.margin": {"type": "categorical", "choices": [1000.0, 1.0]}}))
     return run_search(spec, open_lfw(home), folder)
 
@@ -97,6 +102,19 @@ def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: P
     first_curve = Run(folder.run_dir(first["number"])).summary()
     assert pruned_run.summary()[0]["val_loss"] > first_curve[0]["val_loss"]
     assert len(first_curve) == 3
+
+
+def test_hyperband_as_the_shipped_spec_sets_it_stops_a_worse_trial_at_its_first_rung(
+        synthetic_home: Path, tmp_path: Path):
+    # 3 epochs with reduction factor 4 make one bracket with one rung, at epoch 1, where 1
+    # trial in 4 (and at least the best so far) goes on: the second trial, worse there, stops
+    hyperband = {"name": "hyperband", "min_resource": 1, "reduction_factor": 4,
+                 "max_resource": 3}
+    result = margin_study(synthetic_home, tmp_path / "study", epochs=3, pruner=hyperband)
+    assert result.counts["complete"] == 1 and result.counts["pruned"] == 1
+    first, second = StudyFolder(tmp_path / "study").trials()
+    assert first["epochs"] == 3 and second["epochs"] == 1
+    assert second["reason"].startswith("pruned after epoch 1: val_loss")
 
 
 def test_a_pruner_takes_optunas_own_options_and_a_bad_one_is_one_line():

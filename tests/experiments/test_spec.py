@@ -27,7 +27,7 @@ def test_shipped_specs_are_the_seed_grids_and_a_tpe_search():
         "optim.lr": [1e-3, 1e-4, 1e-5], "train.early_stopping.patience": [3, 5, 7]}
     assert seed001.planned_trials() == 81
     tpe = load_spec("default-tpe")
-    assert tpe.sampler == "tpe" and tpe.pruner == "median" and tpe.base == "default"
+    assert tpe.sampler == "tpe" and tpe.pruner == "hyperband" and tpe.base == "default"
     assert {"optim.lr", "optim.weight_decay", "model.width", "model.embedding_dim",
             "data.preprocessing", "data.identities_per_batch"} <= {p.key for p in tpe.space}
 
