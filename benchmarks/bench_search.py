@@ -26,7 +26,7 @@ import yaml
 
 from siamface.data.importer import import_lfw
 from siamface.experiments.search import run_search
-from siamface.experiments.spec import load_spec, spec_from_dict
+from siamface.experiments.spec import PRUNERS, load_spec, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="data home (default: a temporary one)")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--pruner", choices=("median", "percentile", "hyperband"),
+    parser.add_argument("--pruner", choices=[name for name in PRUNERS if name != "none"],
                         default="median")
     parser.add_argument("--percentile", type=float, default=25.0,
                         help="percentile pruner: the top share of finished trials' values at "

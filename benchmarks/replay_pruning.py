@@ -20,6 +20,7 @@ from pathlib import Path
 import optuna
 import yaml
 
+from siamface.experiments.search import optuna_pruner
 from siamface.experiments.spec import PRUNERS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -42,7 +43,7 @@ def replay(curves: list[dict], pruner: optuna.pruners.BasePruner) -> tuple[float
                 break
         else:
             study.tell(trial, max(aucs))
-            best = max(best, max(aucs))
+            best = max(best, *aucs)
     unpruned_best = max(max(c["val_auc"]) for c in curves)
     return 1 - spent / sum(len(c["val_auc"]) for c in curves), unpruned_best - best
 
@@ -63,8 +64,7 @@ def main() -> None:
         kwargs = dict(options)
         if args.pruner == "hyperband":
             kwargs.setdefault("max_resource", measured["settings"]["epochs"])
-        pruner = getattr(optuna.pruners, PRUNERS[args.pruner])(**kwargs)
-        saved, lost = replay(curves, pruner)
+        saved, lost = replay(curves, optuna_pruner(args.pruner, kwargs))
         print(f"{path.name}: {len(curves)} trials x {measured['settings']['epochs']} epochs, "
               f"{saved:.0%} of trial-epochs saved, best validation AUC {lost:.4f} below")
 

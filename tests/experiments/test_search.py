@@ -76,11 +76,10 @@ def margin_study(home: Path, folder: Path, epochs: int,
                  pruner: dict = MEDIAN_FROM_THE_FIRST) -> SearchResult:
     """Two trials of ``epochs`` epochs under ``pruner`` (by default the median rule with one
     startup trial), the second worse than the first at every epoch by construction, not by
-    training noise: the tiny
-    model's 8-d embeddings leave a BatchNorm standardised, a few units apart, so a
-    different-person pair costs (1000 - d)^2 / 2, about 5e5, under contrastive margin 1000 and a
-    few units at most under margin 1 (val_loss about 2.5e5 against 0.24). The grid's order for
-    seed 0 runs margin 1 first when the choices are listed this way."""
+    training noise: the tiny model's 8-d embeddings leave a BatchNorm standardised, a few units
+    apart, so a different-person pair costs (1000 - d)^2 / 2, about 5e5, under contrastive
+    margin 1000 and a few units at most under margin 1 (val_loss about 2.5e5 against 0.24). The
+    grid's order for seed 0 runs margin 1 first when the choices are listed this way."""
     spec = spec_from_dict(tiny_spec(
         fixed=[*FIXED, f"train.epochs={epochs}", "loss.name=contrastive", "model.head=euclidean"],
         seed=0, pruner=pruner,
@@ -104,10 +103,10 @@ def test_the_median_pruner_stops_a_trial_worse_than_the_median(synthetic_home: P
     assert len(first_curve) == 3
 
 
-def test_hyperband_as_the_shipped_spec_sets_it_stops_a_worse_trial_at_its_first_rung(
-        synthetic_home: Path, tmp_path: Path):
-    # 3 epochs with reduction factor 4 make one bracket with one rung, at epoch 1, where 1
-    # trial in 4 (and at least the best so far) goes on: the second trial, worse there, stops
+def test_hyperband_stops_a_worse_trial_at_its_first_rung(synthetic_home: Path, tmp_path: Path):
+    # max_resource given, as default-tpe gives it; 3 epochs with reduction factor 4 make one
+    # bracket with one rung, at epoch 1, where 1 trial in 4 (and at least the best so far) goes
+    # on: the second trial, worse there, stops
     hyperband = {"name": "hyperband", "min_resource": 1, "reduction_factor": 4,
                  "max_resource": 3}
     result = margin_study(synthetic_home, tmp_path / "study", epochs=3, pruner=hyperband)

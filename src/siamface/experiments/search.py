@@ -122,11 +122,16 @@ def make_sampler(spec: SearchSpec) -> Any:
     return optuna.samplers.TPESampler(seed=spec.seed)
 
 
-def make_pruner(spec: SearchSpec) -> Any:
+def optuna_pruner(name: str, options: dict[str, Any]) -> Any:
+    """The Optuna pruner that PRUNERS names ``name``, given Optuna's own ``options``."""
     import optuna
 
+    return getattr(optuna.pruners, PRUNERS[name])(**options)
+
+
+def make_pruner(spec: SearchSpec) -> Any:
     try:
-        return getattr(optuna.pruners, PRUNERS[spec.pruner])(**spec.pruner_options)
+        return optuna_pruner(spec.pruner, spec.pruner_options)
     except (TypeError, ValueError) as err:
         raise SpecError(f"{spec.source}: pruner {spec.pruner}: {err}") from None
 
