@@ -102,21 +102,27 @@ def test_bf16_and_fp32_runs_of_one_seed_differ(synthetic_home, tmp_path):
     assert summary_rows(fp32.path)[0]["train_loss"] != summary_rows(bf16.path)[0]["train_loss"]
 
 
-@pytest.mark.parametrize(("features", "used", "dtype"), [
-    (AVX2_ONLY, "fp32", torch.float32),  # the AMD EPYC kind: bf16 would be emulated, slower
-    (AMX, "bf16", torch.bfloat16),  # the Xeon kind with AMX-BF16
+@pytest.mark.parametrize(("features", "limit", "used", "dtype"), [
+    (AVX2_ONLY, None, "fp32", torch.float32),  # the AMD EPYC kind: bf16 would be emulated
+    (AMX, None, "bf16", torch.bfloat16),  # the Xeon kind with AMX-BF16
+    (AMX, "AVX2", "fp32", torch.float32),  # the same Xeon with oneDNN capped at AVX2
 ])
 def test_auto_follows_the_cpu_and_the_run_records_what_chose_it(
-    synthetic_home, tmp_path, monkeypatch, features, used, dtype
+    synthetic_home, tmp_path, monkeypatch, features, limit, used, dtype
 ):
     monkeypatch.setattr(machine, "cpu_features", lambda: features)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if limit is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
     spy = DtypeSpy(monkeypatch)
     run, _ = train(tiny("train.epochs=1"), open_lfw(synthetic_home), tmp_path, progress=False)
     assert run.config.train.precision == "auto"
     assert {d for _, d in spy.embeddings} == {dtype}
     recorded = json.loads((run.path / "environment.json").read_text())["precision"]
     assert recorded == {"requested": "auto", "used": used, "device_type": "cpu",
-                        "cpu_features": features}
+                        "cpu_features": features, "onednn_isa_limit": limit}
 
 
 # -- checkpoints written in the background ----------------------------------------------------

@@ -1,5 +1,13 @@
+import pytest
+
 from siamface.utils import machine
-from siamface.utils.machine import CPU_FEATURES, machine_info, parse_cpu_features
+from siamface.utils.machine import (
+    CPU_FEATURES,
+    machine_info,
+    onednn_isa_limit,
+    parse_cpu_features,
+    usable_features,
+)
 
 AMD_ZEN3 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -40,3 +48,47 @@ def test_machine_info_reports_this_machines_features():
     features = machine_info()["cpu_features"]
     assert set(features) == set(CPU_FEATURES)
     assert features == machine.cpu_features()
+
+
+AMX_FEATURES = dict.fromkeys(CPU_FEATURES, True)
+
+
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, None),
+    ({"ONEDNN_MAX_CPU_ISA": "avx2"}, "AVX2"),  # oneDNN reads the name in any case
+    ({"DNNL_MAX_CPU_ISA": " AVX512_CORE "}, "AVX512_CORE"),  # the old name still counts
+    ({"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "DNNL_MAX_CPU_ISA": "AVX2"}, "AVX512_CORE_BF16"),
+    ({"ONEDNN_MAX_CPU_ISA": "ALL"}, None),
+    ({"ONEDNN_MAX_CPU_ISA": "default"}, None),
+    ({"ONEDNN_MAX_CPU_ISA": ""}, None),
+])
+def test_the_onednn_cap_is_read_from_either_variable_the_new_one_first(environ, expected):
+    assert onednn_isa_limit(environ) == expected
+
+
+@pytest.mark.parametrize(("limit", "usable"), [
+    (None, set(CPU_FEATURES)),
+    ("AVX2", {"avx2"}),
+    ("AVX2_VNNI_2", {"avx2"}),  # bf16 conversions, but no bf16 dot products
+    ("AVX512_CORE", {"avx2", "avx512f"}),
+    ("AVX512_CORE_BF16", {"avx2", "avx512f", "avx512_bf16"}),
+    ("AVX10_1_512_AMX", set(CPU_FEATURES)),
+    ("SSE41", set()),
+    ("NOT_AN_ISA", set(CPU_FEATURES)),  # oneDNN ignores a name it does not know
+])
+def test_a_cap_takes_away_the_features_above_it(limit, usable):
+    features = usable_features(AMX_FEATURES, limit)
+    assert {name for name, has in features.items() if has} == usable
+    assert set(features) == set(CPU_FEATURES)
+
+
+def test_a_cap_never_adds_a_feature_the_cpu_lacks():
+    zen3 = parse_cpu_features(AMD_ZEN3)
+    assert usable_features(zen3, "AVX512_CORE_AMX") == zen3
+
+
+def test_machine_info_records_the_instruction_set_caps(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    info = machine_info()
+    assert info["onednn_isa_limit"] == "AVX2"
+    assert info["aten_cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR", "VSX")

@@ -43,10 +43,28 @@ def test_an_unknown_precision_is_refused():
                          [(AVX2_ONLY, "fp32"), (AVX512_BF16, "bf16"), (AMX, "bf16")])
 def test_choose_precision_reads_the_machines_features(monkeypatch, features, expected):
     monkeypatch.setattr(machine, "cpu_features", lambda: features)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
     assert choose_precision("auto") == expected
     record = precision_record("auto")
     assert record == {"requested": "auto", "used": expected, "device_type": "cpu",
-                      "cpu_features": features}
+                      "cpu_features": features, "onednn_isa_limit": None}
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    ("AVX2", "fp32"),  # oneDNN would emulate bf16: measured 12x slower than fp32 on Zen 4
+    ("AVX512_CORE", "fp32"),  # AVX-512 without its bf16 instructions: 2.3x slower
+    ("AVX512_CORE_BF16", "bf16"),  # native bf16 dot products stay usable
+])
+def test_auto_goes_by_what_onednn_may_use_under_a_cap(monkeypatch, limit, expected):
+    monkeypatch.setattr(machine, "cpu_features", lambda: AMX)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+    assert choose_precision("auto") == expected
+    assert choose_precision("bf16") == "bf16"  # asked for by name: kept
+    record = precision_record("auto")
+    assert record["used"] == expected
+    assert record["cpu_features"] == AMX  # the hardware's own, beside the cap
+    assert record["onednn_isa_limit"] == limit
 
 
 def test_bf16_autocast_runs_a_linear_layer_in_bf16_and_fp32_leaves_it_alone():

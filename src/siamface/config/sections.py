@@ -259,7 +259,8 @@ class TrainConfig(Settings):
         eval_batch_size: Images per forward pass when embedding for evaluation.
         precision: "fp32", "bf16" (autocast of the forward passes of training and validation;
             loss, metrics and optimizer state stay fp32) or "auto": bf16 on a CPU with AMX-BF16
-            or AVX512-BF16 or on a CUDA GPU, fp32 elsewhere (see ``siamface.utils.precision``).
+            or AVX512-BF16 (unless ONEDNN_MAX_CPU_ISA caps oneDNN below them) or on a CUDA GPU,
+            fp32 elsewhere (see ``siamface.utils.precision``).
         log_every: Log the running loss every this many steps.
         keep_checkpoints: Epoch checkpoints kept besides the best, the newest ones: 2 is enough
             to resume and keeps koch2015's 156 MB of weights (plus Adam's two moments) an epoch

@@ -14,7 +14,8 @@ where it is known to be faster than fp32:
 
 On a CPU without any bf16 instructions (AVX2 only) PyTorch emulates bf16, several times slower
 than fp32 (a ResFace step 0.31x), so there ``auto`` is fp32: it never picks a precision slower
-than fp32.
+than fp32. The same holds where ONEDNN_MAX_CPU_ISA caps oneDNN below the CPU's bf16
+instructions: ``auto`` goes by the features oneDNN may use (``machine.usable_features``).
 """
 
 from __future__ import annotations
@@ -51,28 +52,30 @@ def resolve_precision(requested: str, features: Mapping[str, bool],
 
 
 def choose_precision(requested: str, device_type: str = "cpu") -> str:
-    """``resolve_precision`` on this machine's CPU features.
+    """``resolve_precision`` on the CPU features oneDNN may use on this machine.
 
     Args:
         requested: "auto", "fp32" or "bf16".
         device_type: "cpu" or "cuda".
     """
-    return resolve_precision(requested, machine.cpu_features(), device_type)
+    usable = machine.usable_features(machine.cpu_features(), machine.onednn_isa_limit())
+    return resolve_precision(requested, usable, device_type)
 
 
 def precision_record(requested: str, device_type: str = "cpu") -> dict[str, Any]:
-    """What a run folder records: the precision asked for, the one used and what chose it.
+    """What a run folder records: the precision asked for, the one used and what chose it (the
+    CPU's features and any cap on oneDNN's instruction set).
 
     Args:
         requested: "auto", "fp32" or "bf16".
         device_type: "cpu" or "cuda".
     """
-    features = dict(machine.cpu_features())
     return {
         "requested": requested,
-        "used": resolve_precision(requested, features, device_type),
+        "used": choose_precision(requested, device_type),
         "device_type": device_type,
-        "cpu_features": features,
+        "cpu_features": dict(machine.cpu_features()),
+        "onednn_isa_limit": machine.onednn_isa_limit(),
     }
 
 
