@@ -67,7 +67,13 @@ from siamface.training.builder import resolve_config
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import Trainer
 from siamface.utils.atomic import write_json_atomic
-from siamface.utils.machine import cpu_features, machine_info
+from siamface.utils.machine import (
+    CPU_FEATURES,
+    cpu_features,
+    machine_info,
+    onednn_isa_limit,
+    usable_features,
+)
 from siamface.utils.seed import seed_everything
 
 TARGET_RATIO_VS_SEED = 1.3  # koch2015 pairs/s over the seed-style loop's, same batch size
@@ -92,9 +98,12 @@ def cpu_fields() -> dict[str, str]:
 
 
 def cpu_identity(fields: dict[str, str]) -> tuple[str, int, set[str]]:
-    """The vendor, family and flags of ``cpu_fields()``: what the FLOP-per-cycle rules read."""
+    """The vendor, family and flags of ``cpu_fields()``: what the FLOP-per-cycle rules read,
+    less the features a oneDNN cap (ONEDNN_MAX_CPU_ISA) keeps it from using."""
+    flags = set(fields.get("flags", "").split())
+    usable = usable_features({f: f in flags for f in CPU_FEATURES}, onednn_isa_limit())
     return (fields.get("vendor_id", ""), int(fields.get("cpu family", 0)),
-            set(fields.get("flags", "").split()))
+            flags - {f for f, ok in usable.items() if not ok})
 
 
 def flop_per_cycle(vendor: str, family: int, flags: set[str]) -> tuple[int, str]:
@@ -458,9 +467,12 @@ def cpu_kind(features: dict[str, bool]) -> str:
             else "avx512f" if features["avx512f"] else "avx2")
 
 
-def run_id(features: dict[str, bool]) -> str:
-    """This run's key in the JSON: the time and the kind of CPU."""
-    return f"{time.strftime('%Y-%m-%dT%H:%M')}-{cpu_kind(features)}"
+def run_id(features: dict[str, bool], usable: dict[str, bool] | None = None) -> str:
+    """This run's key in the JSON: the time and the kind of CPU, and the kind it ran as where a
+    oneDNN cap left it fewer ``usable`` features."""
+    key = f"{time.strftime('%Y-%m-%dT%H:%M')}-{cpu_kind(features)}"
+    capped = None if usable is None else cpu_kind(usable)
+    return key if capped in (None, cpu_kind(features)) else f"{key}-capped-{capped}"
 
 
 def merge_into(out: Path, key: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -505,7 +517,8 @@ def main() -> None:
 
     before = machine_info()
     features = cpu_features()
-    native_bf16 = features["amx_bf16"] or features["avx512_bf16"]
+    usable = usable_features(features, onednn_isa_limit())  # under a cap bf16 may be emulated
+    native_bf16 = usable["amx_bf16"] or usable["avx512_bf16"]
     lfw = open_lfw(args.home)
     bf16_warmup = args.warmup if args.bf16_warmup is None else args.bf16_warmup
     def koch_config(*overrides: str) -> Config:  # channels_last, fp32 unless told otherwise
@@ -559,7 +572,7 @@ def main() -> None:
                            "of P x K = 32 x 4 images); pairs_equivalent_per_s counts 2 images as "
                            "one pair (64 per step), as a pair-batch loop would")
     comparison = compare(throughput_results, refs)
-    targets = targets_of(throughput_results, comparison, features["amx_bf16"])
+    targets = targets_of(throughput_results, comparison, usable["amx_bf16"])
     record: dict[str, Any] = {
         **refs,
         "cpu_features": features,
@@ -582,7 +595,7 @@ def main() -> None:
         earlier = json.loads(args.out.read_text()).get("runs") if args.out.is_file() else None
         results = record if earlier is None else {**record, "runs": earlier}
     else:
-        results = merge_into(args.out, run_id(features), record)
+        results = merge_into(args.out, run_id(features, usable), record)
     write_json_atomic(args.out, results)
     print("comparison", comparison, flush=True)
     print("targets", targets, flush=True)
