@@ -7,10 +7,11 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from siamface.config import AugmentConfig
 from siamface.errors import ConfigError
-from siamface.training.augment import BatchAugment, warp
+from siamface.training.augment import BatchAugment, affine_grid, warp
 
 NOTHING = {"affine_p": 0.0, "hflip_p": 0.0, "brightness": 0.0, "contrast": 0.0}
 
@@ -77,6 +78,22 @@ def test_flip_probability_flips_some_images_whole() -> None:
     kept = torch.tensor([torch.equal(y[i], x[i]) for i in range(64)])
     assert torch.all(flipped ^ kept)  # every image is either mirrored or untouched
     assert 16 < int(flipped.sum()) < 48
+
+
+@pytest.mark.parametrize(("h", "w"), [(80, 80), (7, 12), (1, 1)])
+def test_the_summed_grid_is_torchs_affine_grid(h: int, w: int) -> None:
+    theta = torch.randn(5, 2, 3, generator=gen(3))
+    ours = affine_grid(theta, h, w)
+    assert ours.shape == (5, h, w, 2)
+    expected = F.affine_grid(theta, [5, 1, h, w], align_corners=False)
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
+
+
+def test_the_identity_grid_samples_every_pixel_centre() -> None:
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    grid = affine_grid(identity, 2, 4)  # centres at +-1/4, +-3/4 across, +-1/2 down
+    assert grid[0, :, :, 0].tolist() == [[-0.75, -0.25, 0.25, 0.75]] * 2
+    assert grid[0, :, :, 1].tolist() == [[-0.5] * 4, [0.5] * 4]
 
 
 def test_warp_with_a_translation_moves_a_known_pixel() -> None:

