@@ -219,6 +219,19 @@ def test_grey_turns_some_colour_images_into_their_luma_in_every_channel() -> Non
                        one_channel)
 
 
+@pytest.mark.parametrize("settings", [
+    {"grey_p": 1.0},  # grey alone: the one step that writes into its tensor
+    {"grey_p": 0.5, "brightness": 0.2},
+    {"grey_p": 0.5, "hflip_p": 0.5},
+])
+def test_the_callers_batch_is_never_changed(settings: dict[str, float]) -> None:
+    x = images(b=8, c=3, seed=6)
+    before = x.clone()
+    y = BatchAugment(**{**NOTHING, **settings})(x, gen(2))
+    assert torch.equal(x, before)
+    assert not torch.equal(y, x)
+
+
 def test_grey_p_must_be_a_probability() -> None:
     with pytest.raises(ConfigError, match=r"augment\.grey_p"):
         AugmentConfig(grey_p=1.5)
