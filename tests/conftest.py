@@ -148,3 +148,17 @@ def view2_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("view2_home")
     import_lfw([src], home, progress=False)
     return home
+
+
+@pytest.fixture
+def onednn_cap(monkeypatch: pytest.MonkeyPatch):
+    """Set (or, with None, clear) the oneDNN instruction-set cap for the test's duration."""
+
+    def cap(limit: str | None) -> None:
+        monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+        if limit is None:
+            monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+        else:
+            monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+
+    return cap

@@ -30,12 +30,8 @@ def test_a_run_is_keyed_by_time_and_kind_and_a_capped_one_says_so():
     ("AVX512_CORE_BF16", 64, 128),  # no tiles: AVX512-BF16 dot products
     ("AVX2", 32, None),  # bf16 emulated: no bf16 peak
 ])
-def test_the_peaks_follow_what_onednn_may_use(monkeypatch, limit, fp32, bf16):
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
-    if limit is None:
-        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    else:
-        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+def test_the_peaks_follow_what_onednn_may_use(onednn_cap, limit, fp32, bf16):
+    onednn_cap(limit)
     identity = cpu_identity(XEON)
     assert flop_per_cycle(*identity)[0] == fp32
     assert bf16_flop_per_cycle(*identity)[0] == bf16

@@ -108,14 +108,10 @@ def test_bf16_and_fp32_runs_of_one_seed_differ(synthetic_home, tmp_path):
     (AMX, "AVX2", "fp32", torch.float32),  # the same Xeon with oneDNN capped at AVX2
 ])
 def test_auto_follows_the_cpu_and_the_run_records_what_chose_it(
-    synthetic_home, tmp_path, monkeypatch, features, limit, used, dtype
+    synthetic_home, tmp_path, monkeypatch, onednn_cap, features, limit, used, dtype
 ):
     monkeypatch.setattr(machine, "cpu_features", lambda: features)
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
-    if limit is None:
-        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    else:
-        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+    onednn_cap(limit)
     spy = DtypeSpy(monkeypatch)
     run, _ = train(tiny("train.epochs=1"), open_lfw(synthetic_home), tmp_path, progress=False)
     assert run.config.train.precision == "auto"

@@ -41,10 +41,10 @@ def test_an_unknown_precision_is_refused():
 
 @pytest.mark.parametrize(("features", "expected"),
                          [(AVX2_ONLY, "fp32"), (AVX512_BF16, "bf16"), (AMX, "bf16")])
-def test_choose_precision_reads_the_machines_features(monkeypatch, features, expected):
+def test_choose_precision_reads_the_machines_features(monkeypatch, onednn_cap, features,
+                                                     expected):
     monkeypatch.setattr(machine, "cpu_features", lambda: features)
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    onednn_cap(None)
     assert choose_precision("auto") == expected
     record = precision_record("auto")
     assert record == {"requested": "auto", "used": expected, "device_type": "cpu",
@@ -56,9 +56,10 @@ def test_choose_precision_reads_the_machines_features(monkeypatch, features, exp
     ("AVX512_CORE", "fp32"),  # AVX-512 without its bf16 instructions: 2.3x slower
     ("AVX512_CORE_BF16", "bf16"),  # native bf16 dot products stay usable
 ])
-def test_auto_goes_by_what_onednn_may_use_under_a_cap(monkeypatch, limit, expected):
+def test_auto_goes_by_what_onednn_may_use_under_a_cap(monkeypatch, onednn_cap, limit,
+                                                      expected):
     monkeypatch.setattr(machine, "cpu_features", lambda: AMX)
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+    onednn_cap(limit)
     assert choose_precision("auto") == expected
     assert choose_precision("bf16") == "bf16"  # asked for by name: kept
     record = precision_record("auto")
