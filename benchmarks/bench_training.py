@@ -72,6 +72,7 @@ from siamface.utils.machine import (
     cpu_features,
     machine_info,
     onednn_isa_limit,
+    usable_cpu_features,
     usable_features,
 )
 from siamface.utils.seed import seed_everything
@@ -517,7 +518,7 @@ def main() -> None:
 
     before = machine_info()
     features = cpu_features()
-    usable = usable_features(features, onednn_isa_limit())  # under a cap bf16 may be emulated
+    usable = usable_cpu_features()  # under a oneDNN cap bf16 may be emulated
     native_bf16 = usable["amx_bf16"] or usable["avx512_bf16"]
     lfw = open_lfw(args.home)
     bf16_warmup = args.warmup if args.bf16_warmup is None else args.bf16_warmup

@@ -104,6 +104,11 @@ def usable_features(features: Mapping[str, bool], limit: str | None) -> dict[str
     return {name: has and name in allowed for name, has in features.items()}
 
 
+def usable_cpu_features() -> dict[str, bool]:
+    """This machine's CPU_FEATURES that oneDNN may use under this process's cap."""
+    return usable_features(cpu_features(), onednn_isa_limit())
+
+
 def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     """Installed versions of ``packages`` (None for one that is not installed)."""
     versions: dict[str, str | None] = {}

@@ -58,8 +58,7 @@ def choose_precision(requested: str, device_type: str = "cpu") -> str:
         requested: "auto", "fp32" or "bf16".
         device_type: "cpu" or "cuda".
     """
-    usable = machine.usable_features(machine.cpu_features(), machine.onednn_isa_limit())
-    return resolve_precision(requested, usable, device_type)
+    return resolve_precision(requested, machine.usable_cpu_features(), device_type)
 
 
 def precision_record(requested: str, device_type: str = "cpu") -> dict[str, Any]:
