@@ -31,7 +31,12 @@ from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_c
 from siamface.evaluation.identification import evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
-from siamface.evaluation.report import evaluate_pairs, verification_metrics
+from siamface.evaluation.report import (
+    METRICS_FILE,
+    SCORES_FILE,
+    evaluate_pairs,
+    verification_metrics,
+)
 from siamface.inference.folder_eval import people_photos, score_folder
 from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
@@ -362,8 +367,8 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
                    photos=len(scored.sources) + len(scored.no_face),
                    people=len(set(scored.people)), no_face=scored.no_face)
     out_dir = run.fresh_eval_dir(run.eval_dir(Path(folder).name, digest))
-    write_json_atomic(out_dir / "metrics.json", metrics)
-    write_text_atomic(out_dir / "scores.csv", "left,right,same,logit\n" + "".join(
+    write_json_atomic(out_dir / METRICS_FILE, metrics)
+    write_text_atomic(out_dir / SCORES_FILE, "left,right,same,logit\n" + "".join(
         f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
         for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
     if plots:

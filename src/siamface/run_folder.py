@@ -1,4 +1,4 @@
-"""A run folder: the one place that knows its files, reads them and writes them.
+"""A run folder: the one place that knows its layout, and reads and writes its run-level files.
 
     config.yaml        the resolved configuration (every default filled in)
     environment.json   library versions, machine, data checksums, git commit, command
@@ -11,8 +11,12 @@
     gallery_calibration.safetensors
                        the chosen model's highest scores of different validation people, from
                        which identification sets a threshold for a gallery's size
-    eval/<stem>/       one folder per evaluated pairs file (metrics.json, scores.csv, ...), and
-                       eval/ten-fold/ for LFW's View 2 protocol
+    eval/<stem>/       one folder per evaluated pairs file or photo folder; eval/ten-fold/
+                       for LFW's View 2 protocol, eval/open-set/ for identification,
+                       eval/view2-fold/ for a View 2 fold's run. The files inside are named by
+                       the modules that write them (metrics.json and scores.csv:
+                       evaluation/report.py; figures: reporting/eval_figures.py; ...)
+    export/<format>/   what `siamface export` writes, unless told another folder
     report.md          the run's report, and learning_curves.png beside it; report.html the
                        self-contained page of `siamface report`
     timings.json       where the wall time of `siamface run` went: seconds per phase
@@ -146,6 +150,11 @@ class Run:
     @property
     def learning_curves_path(self) -> Path:
         return self.path / "learning_curves.png"
+
+    def export_dir(self, fmt: str) -> Path:
+        """Where ``siamface export`` writes the model in ``fmt`` ("torchscript", "onnx") unless
+        told another folder."""
+        return self.path / "export" / fmt
 
     @property
     def eval_root(self) -> Path:

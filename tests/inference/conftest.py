@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +62,12 @@ def random_photo(seed: int, size: tuple[int, int] = (250, 250)) -> np.ndarray:
     return np.asarray(Image.fromarray(small).resize(size[::-1], Image.Resampling.BICUBIC))
 
 
-def write_tiny_run(run_dir: Path, threshold: float = 4.5) -> Path:
+def write_tiny_run(run_dir: Path, threshold: float = 4.5, overrides: Sequence[str] = ()) -> Path:
     """A run folder holding an untrained tiny model, as `siamface train` would leave it."""
     from siamface.run_folder import Run
     from siamface.training.builder import build_run_model, resolve_config
 
-    config = resolve_config("default", TINY_CONFIG)
+    config = resolve_config("default", [*TINY_CONFIG, *overrides])
     torch.manual_seed(0)
     model = build_run_model(config).eval()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -68,3 +68,6 @@ def test_a_grey_photo_for_an_rgb_model_is_noticed():
         rgb_model.verify(random_photo(12), random_photo(13))  # colour: no notice
         grey_model = Verifier(tiny_model(), preset("face", 32, 1), 4.5, detect=False)
         grey_model.align(grey)  # a grey model: nothing to say
+        trained_on_grey = Verifier(tiny_model(), preset("face", 32, 3), 4.5, detect=False,
+                                   saw_grey=True)
+        trained_on_grey.align(grey)  # grey augmentation: grey photos were in its training

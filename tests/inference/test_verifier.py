@@ -78,6 +78,15 @@ def test_from_run_reads_model_preprocessing_and_threshold(tmp_path):
     assert verifier.verify(photo, photo).logit == pytest.approx(IDENTICAL_LOGIT, abs=1e-5)
 
 
+def test_from_run_knows_whether_the_model_saw_grey_photos(tmp_path):
+    grey_default = write_tiny_run(tmp_path / "default")  # the default: augment.grey_p 0.2
+    colour_only = write_tiny_run(tmp_path / "colour", overrides=["augment.grey_p=0"])
+    no_augment = write_tiny_run(tmp_path / "plain", overrides=["augment.enabled=false"])
+    assert Verifier.from_run(grey_default, detect=False).saw_grey
+    assert not Verifier.from_run(colour_only, detect=False).saw_grey
+    assert not Verifier.from_run(no_augment, detect=False).saw_grey
+
+
 def test_from_run_of_an_unfinished_run_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a finished run"):
         Verifier.from_run(tmp_path)

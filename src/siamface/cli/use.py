@@ -220,8 +220,9 @@ def _pretrained(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from siamface.inference.export import export_run
+    from siamface.run_folder import Run
 
-    out = args.out if args.out is not None else args.run / "export" / args.fmt
+    out = args.out if args.out is not None else Run(args.run).export_dir(args.fmt)
     try:
         sidecar = export_run(args.run, out, args.fmt, flip_tta=not args.no_flip_tta)
     except ImportError as err:  # ONNX without its packages: a missing install, not a bug

@@ -36,7 +36,9 @@ from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.precision import choose_precision
 
+# The files of a pairs file's evaluation folder (Run.eval_dir) that this module writes.
 METRICS_FILE = "metrics.json"
+SCORES_FILE = "scores.csv"
 FARS = (0.01, 0.001)
 
 
@@ -166,7 +168,7 @@ def evaluate_pairs(
     }
     metrics["seconds"] = time.perf_counter() - start  # scoring and the metrics
     write_json_atomic(out_dir / METRICS_FILE, metrics)
-    write_text_atomic(out_dir / "scores.csv", _scores_csv(result, metrics["threshold"]))
+    write_text_atomic(out_dir / SCORES_FILE, _scores_csv(result, metrics["threshold"]))
     return metrics, result
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from siamface.errors import SiamfaceError
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE
+from siamface.evaluation.report import METRICS_FILE
 from siamface.experiments.repeat import REPEAT_FILE
 from siamface.experiments.study_folder import StudyFolder
 from siamface.experiments.view2 import VIEW2_FILE, read_view2
@@ -110,7 +111,7 @@ def run_values(run: Run) -> dict[str, Any]:
     if chosen is not None:
         values.update({k: chosen[k] for k in ("train_loss", "val_loss", "val_acc", "val_auc")})
     for folder in run.eval_dirs() if run.is_finished else []:
-        metrics_path = folder / "metrics.json"
+        metrics_path = folder / METRICS_FILE
         if metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
             for key, suffix in TEST_COLUMNS:

@@ -23,6 +23,20 @@ from siamface.run_folder import Run
 
 GALLERY_SIZE = 12
 
+# The figures drawn into an evaluation folder (run_report.py links them).
+ROC_FIGURE, SCORES_FIGURE, CONFUSION_FIGURE = "roc.png", "scores.png", "confusion.png"
+GALLERY_FIGURES = {"correct": "gallery_correct.png", "wrong": "gallery_wrong.png"}
+# (file, what it shows) of a pairs file's evaluation, in the report's order
+PAIR_FIGURES = (
+    (ROC_FIGURE, "ROC"),
+    (SCORES_FIGURE, "score histograms"),
+    (CONFUSION_FIGURE, "confusion matrix"),
+    (GALLERY_FIGURES["correct"], "most confident correct pairs"),
+    (GALLERY_FIGURES["wrong"], "most confident wrong pairs"),
+)
+ONE_SHOT_FIGURE = "one_shot.png"
+OPEN_SET_FIGURES = CMC_FIGURE, DIR_FPIR_FIGURE = "cmc.png", "dir_fpir.png"
+
 
 class ScoredPairs(Protocol):
     """What the figures read of scored pairs: a pairs file's ``PairEvaluation`` or a photo
@@ -49,14 +63,14 @@ def plot_pair_evaluation(run: Run, result: ScoredPairs, metrics: dict[str, Any],
     """
     logits, labels, threshold = result.logits, result.labels, metrics["threshold"]
     far, tar, _ = roc_curve(logits, labels)
-    plot_roc(far, tar, out_dir / "roc.png", auc=metrics["auc"], eer=metrics["eer"],
+    plot_roc(far, tar, out_dir / ROC_FIGURE, auc=metrics["auc"], eer=metrics["eer"],
              tar_at_far={f: metrics[f"tar_at_far_{f:g}"] for f in FARS}, log_far=False,
              title=f"ROC on {metrics['pairs_file']}")
-    plot_score_histograms(logits, labels, out_dir / "scores.png", threshold=threshold,
+    plot_score_histograms(logits, labels, out_dir / SCORES_FIGURE, threshold=threshold,
                           xlabel="logit (higher = same person)")
     counts = metrics["confusion"]
     matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]])
-    plot_confusion_matrix(matrix, out_dir / "confusion.png")
+    plot_confusion_matrix(matrix, out_dir / CONFUSION_FIGURE)
     summary = run.summary()
     if summary:
         plot_learning_curves(summary, out_dir / "learning_curves.png")
@@ -72,7 +86,7 @@ def plot_pair_evaluation(run: Run, result: ScoredPairs, metrics: dict[str, Any],
         plot_pair_gallery(
             images[rows[:, 0]],
             images[rows[:, 1]],
-            logits[chosen], labels[chosen], predicted[chosen], out_dir / f"gallery_{name}.png",
+            logits[chosen], labels[chosen], predicted[chosen], out_dir / GALLERY_FIGURES[name],
             title=f"Most confident {name} decisions (threshold {threshold:.2f})",
         )
 
@@ -87,7 +101,7 @@ def plot_one_shot(results: dict[str, Any], out_dir: Path) -> None:
     rows = results["results"]
     plot_one_shot_curve(
         [r["n_way"] for r in rows], [r["accuracy"] for r in rows],
-        [r["ci95"][0] for r in rows], [r["ci95"][1] for r in rows], out_dir / "one_shot.png",
+        [r["ci95"][0] for r in rows], [r["ci95"][1] for r in rows], out_dir / ONE_SHOT_FIGURE,
         title=f"N-way one-shot identification, {results['people_file']} people",
     )
 
@@ -100,10 +114,10 @@ def plot_open_set(results: dict[str, Any], out_dir: Path) -> None:
         return
     labels = [f"{g['gallery_size']:,} enrolled" for g in galleries]
     plot_curves([list(range(1, len(g["cmc_curve"]) + 1)) for g in galleries],
-                [g["cmc_curve"] for g in galleries], labels, out_dir / "cmc.png",
+                [g["cmc_curve"] for g in galleries], labels, out_dir / CMC_FIGURE,
                 xlabel="rank k", ylabel="identification rate (rank <= k)",
                 title="Closed-set CMC, DevTest galleries")
     plot_curves([[f for f, _ in g["dir_fpir_curve"]] for g in galleries],
                 [[d for _, d in g["dir_fpir_curve"]] for g in galleries], labels,
-                out_dir / "dir_fpir.png", xlabel="FPIR (impostors named someone)",
+                out_dir / DIR_FPIR_FIGURE, xlabel="FPIR (impostors named someone)",
                 ylabel="DIR (named correctly)", title="Open-set identification", log_x=True)

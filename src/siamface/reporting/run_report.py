@@ -16,7 +16,13 @@ from typing import Any
 from siamface.evaluation.identification import ONE_SHOT_FILE
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.evaluation.protocol10 import TEN_FOLD_FILE
-from siamface.evaluation.report import METRICS_FILE
+from siamface.evaluation.report import METRICS_FILE, SCORES_FILE
+from siamface.reporting.eval_figures import (
+    ONE_SHOT_FIGURE,
+    OPEN_SET_FIGURES,
+    PAIR_FIGURES,
+    ROC_FIGURE,
+)
 from siamface.reporting.formatting import format_ci, markdown_table
 from siamface.reporting.learning_curves import plot_learning_curves
 from siamface.run_folder import Run
@@ -37,15 +43,6 @@ DATA_LABELS = {
     "steps_per_epoch": "steps per epoch",
     "cache_key": "image cache key",
 }
-OPEN_SET_FIGURES = ("cmc.png", "dir_fpir.png")
-# (evaluation figure file, link text)
-FIGURES = (
-    ("roc.png", "ROC"),
-    ("scores.png", "score histograms"),
-    ("confusion.png", "confusion matrix"),
-    ("gallery_correct.png", "most confident correct pairs"),
-    ("gallery_wrong.png", "most confident wrong pairs"),
-)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -102,7 +99,7 @@ def _data_section(data: dict[str, Any], environment: dict[str, Any] | None) -> l
 
 
 def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
-                      curves: bool) -> list[str]:
+                      curves: str | None) -> list[str]:
     chosen = model["validation"]
     monitor = model["config"]["train"]["early_stopping"]["monitor"]
     minutes = sum(row.get("seconds", 0.0) for row in summary) / 60
@@ -122,7 +119,7 @@ def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
         "",
     ]
     if curves:
-        out += ["![Learning curves](learning_curves.png)", ""]
+        out += [f"![Learning curves]({curves})", ""]
     columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "lr",
                "seconds")
     rows = [
@@ -152,7 +149,7 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         ("oracle accuracy (threshold fit on these pairs; a bound, not a result)",
          _num(m["oracle_accuracy"]), "-"),
     ]
-    figures = [f"[{text}](eval/{stem}/{name})" for name, text in FIGURES if name in present]
+    figures = [f"[{text}](eval/{stem}/{name})" for name, text in PAIR_FIGURES if name in present]
     out = [
         f"### {m['pairs_file']}",
         "",
@@ -166,11 +163,11 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
                  ("same", _num(c["fn"]), _num(c["tp"]))]),
         "",
     ]
-    if "roc.png" in present:
-        out += [f"![ROC on {m['pairs_file']}](eval/{stem}/roc.png)", ""]
+    if ROC_FIGURE in present:
+        out += [f"![ROC on {m['pairs_file']}](eval/{stem}/{ROC_FIGURE})", ""]
     if figures:
         out += ["Figures: " + " · ".join(figures) + f"; per-pair scores in "
-                f"[scores.csv](eval/{stem}/scores.csv).", ""]
+                f"[{SCORES_FILE}](eval/{stem}/{SCORES_FILE}).", ""]
     return out
 
 
@@ -191,7 +188,7 @@ def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
             for r in o["results"]]
     out += [*_lines(["N", "accuracy", "95% CI", "chance (1/N)"], rows), ""]
     if plot:
-        out += [f"![One-shot accuracy against N](eval/{stem}/one_shot.png)", ""]
+        out += [f"![One-shot accuracy against N](eval/{stem}/{ONE_SHOT_FIGURE})", ""]
     return out
 
 
@@ -302,7 +299,7 @@ def run_report(run: Run, curves: bool = True) -> str:
         "",
         *_config_section(config),
         *_data_section(data, environment),
-        *_training_section(model, summary, curves),
+        *_training_section(model, summary, run.learning_curves_path.name if curves else None),
     ]
     evals = run.eval_dirs()
     tests = []
@@ -310,10 +307,10 @@ def run_report(run: Run, curves: bool = True) -> str:
         metrics = _read_json(folder / METRICS_FILE)
         one_shot = _read_json(folder / ONE_SHOT_FILE)
         if metrics is not None:
-            present = {name for name, _ in FIGURES if (folder / name).is_file()}
+            present = {name for name, _ in PAIR_FIGURES if (folder / name).is_file()}
             tests += _metrics_section(folder.name, metrics, config["loss"]["name"], present)
         if one_shot is not None:
-            tests += _one_shot_section(folder.name, one_shot, (folder / "one_shot.png").is_file())
+            tests += _one_shot_section(folder.name, one_shot, (folder / ONE_SHOT_FIGURE).is_file())
     out += ["## Test results", ""]
     out += tests or ["No evaluation yet: `siamface evaluate RUN --pairs pairsDevTest.txt`.", ""]
     for folder in evals:
