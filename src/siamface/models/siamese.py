@@ -18,7 +18,8 @@ class PairScores(NamedTuple):
 
     Attributes:
         logits: (B,) unnormalised scores; higher = more likely the same person, and
-            ``sigmoid(logits)`` is the probability used with a 0.5 threshold.
+            ``sigmoid(logits)`` is the model's probability. Decisions compare the logit with
+            the threshold chosen on validation pairs (``Run.threshold``), not with 0.
         distances: (B,) non-negative dissimilarities in embedding space; lower = more alike.
             Contrastive losses train on these.
     """
