@@ -4,8 +4,10 @@ import os
 import stat
 
 import pytest
+from torch import nn
 
-from siamface.utils.atomic import umask_mode, write_text_atomic
+from siamface.models.io import save_weights
+from siamface.utils.atomic import atomic_path, umask_mode, write_text_atomic
 
 
 @pytest.fixture
@@ -31,3 +33,20 @@ def test_umask_mode_reads_the_umask_and_leaves_it_unchanged(umask):
     assert umask_mode(0o666) == 0o640
     assert umask_mode(0o777) == 0o750
     assert os.umask(0o027) == 0o027
+
+
+def test_a_file_its_writer_made_anew_gets_the_umask_mode_too(tmp_path, umask):
+    # safetensors' save_file replaces the temporary file with one of its own (mode 0600)
+    umask(0o022)
+    weights = tmp_path / "model.safetensors"
+    with atomic_path(weights) as tmp:
+        tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    assert stat.S_IMODE(weights.stat().st_mode) == 0o644
+
+
+def test_saved_model_weights_are_readable_by_others(tmp_path, umask):
+    umask(0o022)
+    save_weights(nn.Linear(2, 1), tmp_path / "model.safetensors")
+    assert stat.S_IMODE((tmp_path / "model.safetensors").stat().st_mode) == 0o644

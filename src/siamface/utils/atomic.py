@@ -1,8 +1,9 @@
 """Atomic file writes: a reader sees the old file or the complete new one, never half of one.
 
 The temporary file is made by mkstemp, which creates it readable by its owner only (0600); it
-is given the mode open() would have given it (0666 less the umask) before it replaces
-``path``, so that an atomically written file is shared like any other.
+is given the mode open() would have given it (0666 less the umask) once written, just before it
+replaces ``path`` (a writer may have made the file anew: safetensors' save_file does), so that
+an atomically written file is shared like any other.
 """
 
 from __future__ import annotations
@@ -58,13 +59,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise write_error(path, err) from err
-    try:
-        os.fchmod(fd, umask_mode(0o666))
-    finally:
-        os.close(fd)
+    os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, umask_mode(0o666))
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
