@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import shutil
 import time
@@ -45,6 +44,7 @@ from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path, write_json_atomic, write_text_atomic
+from siamface.utils.files import read_json_object, read_json_object_if_present, read_text
 from siamface.utils.hashing import sha256_file
 
 # The columns of summary.csv, in order: one row per epoch.
@@ -275,15 +275,7 @@ class Run:
         its epoch and the sha256 of its weights."""
         self.require_finished()
         path = self.model_meta_path
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise RunFolderError(f"{path}: not valid JSON ({err})") from None
-        if not isinstance(meta, dict):
-            raise RunFolderError(f"{path}: expected a JSON object, got {type(meta).__name__}")
-        missing = [k for k in ("config", "threshold", "best_epoch") if k not in meta]
-        if missing:
-            raise RunFolderError(f"{path}: missing {', '.join(repr(k) for k in missing)}")
+        meta = read_json_object(path, ("config", "threshold", "best_epoch"), RunFolderError)
         threshold = meta["threshold"]
         if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
                 or not math.isfinite(threshold)):
@@ -434,30 +426,29 @@ def read_summary_csv(path: str | Path) -> list[dict[str, float]]:
         RunFolderError: naming the file, line and column of a cell that is not a number.
     """
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "epoch" not in reader.fieldnames:
-            raise RunFolderError(f"{path}: expected a CSV header with an 'epoch' column")
-        rows = []
-        for row in reader:
-            parsed: dict[str, float] = {}
-            for column, cell in row.items():
-                if column is None or cell is None:
-                    raise RunFolderError(
-                        f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} cells "
-                        "as in the header"
-                    )
-                try:
-                    if column == "epoch":
-                        parsed[column] = int(cell)
-                    else:
-                        parsed[column] = float(cell) if cell.strip() else math.nan
-                except ValueError:
-                    raise RunFolderError(
-                        f"{path}:{reader.line_num}: column {column!r}: expected a number, "
-                        f"got {cell!r}"
-                    ) from None
-            rows.append(parsed)
+    reader = csv.DictReader(io.StringIO(read_text(path, RunFolderError), newline=""))
+    if reader.fieldnames is None or "epoch" not in reader.fieldnames:
+        raise RunFolderError(f"{path}: expected a CSV header with an 'epoch' column")
+    rows = []
+    for row in reader:
+        parsed: dict[str, float] = {}
+        for column, cell in row.items():
+            if column is None or cell is None:
+                raise RunFolderError(
+                    f"{path}:{reader.line_num}: expected {len(reader.fieldnames)} cells "
+                    "as in the header"
+                )
+            try:
+                if column == "epoch":
+                    parsed[column] = int(cell)
+                else:
+                    parsed[column] = float(cell) if cell.strip() else math.nan
+            except ValueError:
+                raise RunFolderError(
+                    f"{path}:{reader.line_num}: column {column!r}: expected a number, "
+                    f"got {cell!r}"
+                ) from None
+        rows.append(parsed)
     return rows
 
 
@@ -466,4 +457,4 @@ def _csv_value(value: Any) -> Any:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return read_json_object_if_present(path, error=RunFolderError)

@@ -3,6 +3,7 @@ import json
 import pytest
 
 from siamface.config import load_config, save_resolved
+from siamface.errors import SiamfaceError
 from siamface.reporting.run_report import run_report, write_run_report
 from siamface.run_folder import Run
 
@@ -122,3 +123,24 @@ def test_an_unfinished_run_has_no_report(run_dir):
     with pytest.raises(FileNotFoundError, match="is not a finished run"):
         write_run_report(Run(run_dir))
     assert not (run_dir / "report.md").exists() and not (run_dir / "learning_curves.png").exists()
+
+
+def test_a_photo_folders_evaluation_has_no_loss_and_still_reports(run_dir):
+    metrics = {k: v for k, v in METRICS.items() if k != "loss"}  # evaluate --folder writes none
+    write(run_dir / "eval" / "my_people-0123456789ab" / "metrics.json",
+          {**metrics, "pairs_file": "my_people/ (photos)"})
+    text = run_report(Run(run_dir))
+    assert "### my_people/ (photos)" in text
+    assert "| bce loss, mean over pairs | - | - |" in text
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("{", "not valid JSON"), ("[]", "expected a JSON object, got list"),
+    ('{"pairs_file": "x"}', "missing 'pairs'"), (b"\xff\xfe", "bytes that are not UTF-8"),
+])
+def test_a_damaged_metrics_file_is_named(run_dir, content, problem):
+    path = run_dir / "eval" / "pairsDevTest" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SiamfaceError, match=rf"{path}: {problem}"):
+        run_report(Run(run_dir))

@@ -19,6 +19,7 @@ import yaml
 from siamface.config.sections import Config
 from siamface.errors import ConfigError
 from siamface.utils.atomic import write_text_atomic
+from siamface.utils.files import read_text
 from siamface.utils.settings import ComponentSettings, Settings
 
 CONFIG_DIR = Path(str(resources.files("siamface") / "configs"))
@@ -143,7 +144,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str]) -> dict[str, 
 
 def read_raw(path: Path) -> dict[str, Any]:
     """The mapping in a config file, named by the file's stem unless it names itself."""
-    raw = parse_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    raw = parse_yaml(read_text(path, ConfigError), source=str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -34,6 +34,7 @@ from siamface.reporting.comparison_plots import (
 from siamface.reporting.formatting import markdown_table
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
+from siamface.utils.files import read_json_object, read_json_object_if_present
 
 # the fixed columns, after the varying hyperparameters
 COLUMNS = ("state", "epochs", "chosen_epoch", "train_loss", "val_loss", "val_acc", "val_auc",
@@ -111,16 +112,16 @@ def run_values(run: Run) -> dict[str, Any]:
     if chosen is not None:
         values.update({k: chosen[k] for k in ("train_loss", "val_loss", "val_acc", "val_auc")})
     for folder in run.eval_dirs() if run.is_finished else []:
-        metrics_path = folder / METRICS_FILE
-        if metrics_path.is_file():
-            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        metrics = read_json_object_if_present(folder / METRICS_FILE,
+                                              tuple(key for key, _ in TEST_COLUMNS))
+        if metrics is not None:
             for key, suffix in TEST_COLUMNS:
                 values[f"{folder.name}_{suffix}"] = metrics[key]
             if "seconds" in metrics:  # written by every evaluation since it was added
                 values["eval_seconds"] = values.get("eval_seconds", 0.0) + metrics["seconds"]
     open_set = run.open_set_dir / OPEN_SET_FILE
     if run.is_finished and open_set.is_file():
-        for g in json.loads(open_set.read_text(encoding="utf-8"))["galleries"]:
+        for g in read_json_object(open_set, ("galleries",))["galleries"]:
             if "skipped" not in g:  # rank-1 and DIR at FPIR 1% of each gallery size
                 values[f"open_set_{g['gallery_size']}_rank1"] = g["cmc"]["1"]["rate"]
                 values[f"open_set_{g['gallery_size']}_dir1%"] = \
@@ -168,7 +169,7 @@ def rows_for(path: Path) -> list[Row]:
     if Run(path).config_path.is_file():
         return [run_row(Run(path))]
     if (path / REPEAT_FILE).is_file():
-        repeat = json.loads((path / REPEAT_FILE).read_text(encoding="utf-8"))
+        repeat = read_json_object(path / REPEAT_FILE, ("seeds",))
         return [run_row(Run(path / s["run"]), s.get("eval_seconds")) for s in repeat["seeds"]]
     if (path / VIEW2_FILE).is_file():
         return [run_row(Run(path / f["run"])) for f in read_view2(path)["folds"]]

@@ -34,6 +34,7 @@ from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError
 from siamface.experiments.study_folder import StudyFolder
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
+from siamface.utils.files import read_json_object
 
 # Seconds between a running trial's heartbeats; a trial silent for GRACE_FACTOR heartbeats
 # is taken for dead (failed, and queued again) by the next worker that starts a trial.
@@ -393,7 +394,7 @@ def evaluate_best(folder: StudyFolder, best: dict[str, Any], lfw: LFWDataset,
     run = Run(folder.trial_dir(best["number"]) / best["run"])
     metrics_path = run.eval_dir(TEST_PAIRS) / METRICS_FILE
     if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        metrics = read_json_object(metrics_path, ("accuracy", "auc"))
     else:
         start = time.perf_counter()
         metrics = evaluate(run, lfw, [TEST_PAIRS], progress=progress).metrics[TEST_PAIRS]

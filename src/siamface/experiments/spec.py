@@ -28,6 +28,7 @@ from typing import Any
 
 from siamface.config.loader import parse_yaml
 from siamface.errors import ConfigError
+from siamface.utils.files import read_text
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "search"
 
@@ -177,7 +178,7 @@ def load_spec(name_or_path: str | Path) -> SearchSpec:
         SpecError: naming the file and the key at fault.
     """
     path = resolve_spec_path(name_or_path)
-    raw = parse_yaml(path.read_text(encoding="utf-8"), source=str(path))
+    raw = parse_yaml(read_text(path, SpecError), source=str(path))
     return spec_from_dict(raw, source=str(path), default_name=path.stem)
 
 

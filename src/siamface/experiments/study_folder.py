@@ -15,7 +15,6 @@ trial whose process was killed still has a record; the search marks it failed af
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import yaml
 
 from siamface.experiments.spec import SearchSpec, SpecError, load_spec
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.files import read_json_object, read_json_object_if_present
 
 TRIAL_FILE = "trial.json"
 STATES = ("running", "complete", "pruned", "failed")
@@ -105,7 +105,7 @@ class StudyFolder:
         if not self.study_path.is_file():
             raise StudyFolderError(f"{self.study_path} not found: {self.path} is not a study "
                                    "folder")
-        return json.loads(self.study_path.read_text(encoding="utf-8"))
+        return read_json_object(self.study_path, error=StudyFolderError)
 
     def update_info(self, **values: Any) -> None:
         write_json_atomic(self.study_path, {**self.study_info(), **values})
@@ -115,7 +115,7 @@ class StudyFolder:
     def write_trial(self, number: int, **record: Any) -> dict[str, Any]:
         """Merge ``record`` into trials/NNNN/trial.json (made if new); return the record."""
         path = self.trial_dir(number) / TRIAL_FILE
-        old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        old = read_json_object_if_present(path, error=StudyFolderError) or {}
         new = {**old, "number": number, **record}
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, new)
@@ -123,12 +123,12 @@ class StudyFolder:
 
     def trial(self, number: int) -> dict[str, Any] | None:
         path = self.trial_dir(number) / TRIAL_FILE
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        return read_json_object_if_present(path, error=StudyFolderError)
 
     def trials(self) -> list[dict[str, Any]]:
         """Every trial's record, by number."""
         paths = sorted(self.trials_dir.glob(f"*/{TRIAL_FILE}"))
-        return [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+        return [read_json_object(p, error=StudyFolderError) for p in paths]
 
     def run_dir(self, number: int) -> Path | None:
         """The trial's run folder (the one folder in trials/NNNN with a config.yaml)."""

@@ -19,7 +19,6 @@ checkpoint, and one killed before its first checkpoint starts that fold afresh.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from siamface.evaluation.tenfold import TenFoldResult
 from siamface.run_folder import Run
 from siamface.training.checkpoint import read_pointer
 from siamface.utils.atomic import write_json_atomic
+from siamface.utils.files import read_json_object
 
 VIEW2_FILE = "view2.json"
 ROC_GRID = np.linspace(0.0, 1.0, 201)  # FARs at which each fold's ROC is sampled and averaged
@@ -74,11 +74,8 @@ def read_view2(folder: Path) -> dict[str, Any]:
     path = Path(folder) / VIEW2_FILE
     if not path.is_file():
         raise View2Error(f"{path} not found: {folder} is not a View 2 folder of siamface view2")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise View2Error(f"{path} is not valid JSON ({err})") from None
-    if not (isinstance(record, dict) and isinstance(record.get("config"), str)
+    record = read_json_object(path, error=View2Error)
+    if not (isinstance(record.get("config"), str)
             and isinstance(record.get("overrides"), list)
             and isinstance(record.get("folds"), list)):
         raise View2Error(f"{path}: expected an object with 'config' (a string), 'overrides' "

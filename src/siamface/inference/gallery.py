@@ -15,7 +15,6 @@ would name almost every stranger as somebody in a gallery of hundreds. Otherwise
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils.files import read_json_object
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 EMBEDDINGS_FILE = "embeddings.safetensors"
@@ -346,11 +346,8 @@ class Gallery:
         index_path = folder / INDEX_FILE
         if not index_path.is_file():
             raise FileNotFoundError(f"{index_path} not found: {folder} is not a saved gallery")
-        try:
-            index = json.loads(index_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise GalleryError(f"{index_path}: not valid JSON: {err}") from err
-        if not isinstance(index, dict) or index.get("format") != FORMAT:
+        index = read_json_object(index_path, error=GalleryError)
+        if index.get("format") != FORMAT:
             raise GalleryError(f"{index_path}: not a siamface gallery index")
         if index.get("version") not in (1, FORMAT_VERSION):
             raise GalleryError(

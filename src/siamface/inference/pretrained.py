@@ -22,7 +22,6 @@ distance on validation has not been measured yet.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from siamface.models.heads import squared_distances, with_squared_norms
 from siamface.models.siamese import PairScores
 from siamface.run_folder import read_impostor_tail, write_impostor_tail
 from siamface.utils.atomic import write_json_atomic
+from siamface.utils.files import read_json_object
 from siamface.utils.hashing import sha256_file
 
 PRETRAINED_FILE = "pretrained.json"
@@ -296,11 +296,10 @@ def read_pretrained(folder: str | Path) -> dict[str, Any]:
         PretrainedError: missing, not JSON, or not a siamface pretrained description.
     """
     path = Path(folder) / PRETRAINED_FILE
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise PretrainedError(f"{path}: cannot read it: {err}") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT or info.get("name") not in KNOWN:
+    if not path.is_file():
+        raise PretrainedError(f"{path}: cannot read it: no such file")
+    info = read_json_object(path, error=PretrainedError)
+    if info.get("format") != FORMAT or info.get("name") not in KNOWN:
         raise PretrainedError(f"{path}: not a siamface pretrained model description")
     for key in ("scale", "offset", "threshold"):
         if not isinstance(info.get(key), (int, float)):

@@ -27,6 +27,7 @@ from siamface.reporting.formatting import format_ci, markdown_table
 from siamface.reporting.learning_curves import plot_learning_curves
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
+from siamface.utils.files import read_json_object_if_present
 
 # data.json keys, in the order and with the words the report shows them
 DATA_LABELS = {
@@ -145,7 +146,7 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         ("equal error rate", _num(m["eer"]), "-"),
         ("TAR at FAR 1%", _num(m["tar_at_far_0.01"]), "-"),
         ("TAR at FAR 0.1%", _num(m["tar_at_far_0.001"]), "-"),
-        (f"{loss} loss, mean over pairs", _num(m["loss"]), "-"),
+        (f"{loss} loss, mean over pairs", _num(m.get("loss")), "-"),  # none for photo folders
         ("oracle accuracy (threshold fit on these pairs; a bound, not a result)",
          _num(m["oracle_accuracy"]), "-"),
     ]
@@ -275,6 +276,11 @@ def _environment_section(env: dict[str, Any]) -> list[str]:
              for name, digest in sorted(env["data"]["checksums"].items())]
     return ["## Environment", "", *_lines(["", ""], rows), ""]
 
+# the keys of metrics.json the report's sections need (every evaluation writes them)
+METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "accuracy_at_p05",
+                "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001", "oracle_accuracy",
+                "confusion")
+
 
 def run_report(run: Run, curves: bool = True) -> str:
     """The Markdown report of a finished run (and of whatever evaluations it has).
@@ -304,8 +310,8 @@ def run_report(run: Run, curves: bool = True) -> str:
     evals = run.eval_dirs()
     tests = []
     for folder in evals:
-        metrics = _read_json(folder / METRICS_FILE)
-        one_shot = _read_json(folder / ONE_SHOT_FILE)
+        metrics = read_json_object_if_present(folder / METRICS_FILE, METRICS_KEYS)
+        one_shot = read_json_object_if_present(folder / ONE_SHOT_FILE)
         if metrics is not None:
             present = {name for name, _ in PAIR_FIGURES if (folder / name).is_file()}
             tests += _metrics_section(folder.name, metrics, config["loss"]["name"], present)
@@ -314,10 +320,10 @@ def run_report(run: Run, curves: bool = True) -> str:
     out += ["## Test results", ""]
     out += tests or ["No evaluation yet: `siamface evaluate RUN --pairs pairsDevTest.txt`.", ""]
     for folder in evals:
-        ten_fold = _read_json(folder / TEN_FOLD_FILE)
+        ten_fold = read_json_object_if_present(folder / TEN_FOLD_FILE)
         if ten_fold is not None:
             out += _ten_fold_section(ten_fold)
-        open_set = _read_json(folder / OPEN_SET_FILE)
+        open_set = read_json_object_if_present(folder / OPEN_SET_FILE)
         if open_set is not None:
             out += _open_set_section(folder.name, open_set,
                                      {n for n in OPEN_SET_FIGURES if (folder / n).is_file()})
@@ -343,6 +349,3 @@ def write_run_report(run: Run) -> Path:
 def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
     return markdown_table(header, rows).splitlines()
 
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -1,0 +1,53 @@
+"""Reading the text and JSON files siamface wrote, when they may since have been damaged.
+
+A run or study folder's files can be cut short by a full disk, edited by hand or replaced by
+something else; reading one then says which file and what is wrong with it in one line,
+instead of a UnicodeDecodeError or JSONDecodeError traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from siamface.errors import SiamfaceError
+
+
+class DamagedFileError(SiamfaceError, ValueError):
+    """A file that is not what siamface wrote there; the message names it."""
+
+
+def read_text(path: str | Path, error: type[SiamfaceError] = DamagedFileError) -> str:
+    """The UTF-8 text of ``path``; ``error`` (naming the file) where its bytes are not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: bytes that are not UTF-8 (at byte {err.start}); expected a text "
+                    "file") from None
+
+
+def read_json_object(path: str | Path, required: tuple[str, ...] = (),
+                     error: type[SiamfaceError] = DamagedFileError) -> dict[str, Any]:
+    """The JSON object in ``path``, holding at least the keys ``required``.
+
+    Raises:
+        error: naming the file, where it is not UTF-8, not JSON, not an object or lacks a key.
+    """
+    try:
+        value = json.loads(read_text(path, error))
+    except json.JSONDecodeError as err:
+        raise error(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: expected a JSON object, got {type(value).__name__}")
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise error(f"{path}: missing {', '.join(repr(key) for key in missing)}")
+    return value
+
+
+def read_json_object_if_present(path: str | Path, required: tuple[str, ...] = (),
+                                error: type[SiamfaceError] = DamagedFileError
+                                ) -> dict[str, Any] | None:
+    """``read_json_object(path)``, or None where there is no such file."""
+    return read_json_object(path, required, error) if Path(path).is_file() else None

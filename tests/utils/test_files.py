@@ -1,0 +1,42 @@
+"""Reading files siamface wrote that may since have been damaged: one line naming the file."""
+
+import pytest
+
+from siamface.errors import ConfigError, SiamfaceError
+from siamface.utils.files import (
+    DamagedFileError,
+    read_json_object,
+    read_json_object_if_present,
+    read_text,
+)
+
+
+def test_text_that_is_not_utf8_names_the_file_and_the_byte(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"ok: 1\n\xff")
+    with pytest.raises(DamagedFileError, match=rf"^{path}: bytes that are not UTF-8 \(at byte 6\)"):
+        read_text(path)
+    with pytest.raises(ConfigError, match="not UTF-8"):  # the caller's own error type
+        read_text(path, ConfigError)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{"a": 1,\n', r"not valid JSON \(line 2: Expecting property name"),
+    ("", r"not valid JSON \(line 1: Expecting value\)"),
+    ("[1, 2]", "expected a JSON object, got list"),
+    ('{"a": 1}', "missing 'b', 'c'"),
+])
+def test_a_damaged_json_object_is_named_with_its_problem(tmp_path, text, problem):
+    path = tmp_path / "data.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DamagedFileError, match=rf"^{path}: {problem}"):
+        read_json_object(path, ("a", "b", "c"))
+
+
+def test_a_sound_object_is_returned_and_a_missing_file_is_none(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text('{"a": 1, "b": [2]}', encoding="utf-8")
+    assert read_json_object(path, ("a",)) == {"a": 1, "b": [2]}
+    assert read_json_object_if_present(path) == {"a": 1, "b": [2]}
+    assert read_json_object_if_present(tmp_path / "absent.json") is None
+    assert issubclass(DamagedFileError, SiamfaceError)  # the CLI prints it as one line
