@@ -293,3 +293,24 @@ def test_a_data_shape_the_model_cannot_take_is_refused() -> None:
         resolve_config("default", ["data.size=40", "model.input_size=32"])
     with pytest.raises(ConfigError, match=r"model.input_size must be a positive multiple of 16"):
         resolve_config("default", ["data.size=40"])
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("name=/tmp/elsewhere", "name: expected a plain name"),
+        ("name=../up", "name: expected a plain name"),
+        ("name=.hidden", "name: expected a plain name"),
+        ("seed=9223372036854775808", r"seed: expected an integer from 0 to 2\*\*63 - 1"),
+        ("optim.lr=.inf", "optim.lr: expected a finite number, got inf"),
+        ("schedule.warmup_epochs=.nan", "schedule.warmup_epochs: expected a finite number"),
+        ("model.head_kwargs.scale=.nan", "model.head_kwargs.scale: expected a finite number"),
+        ("augment.scale=[1.0, .inf]", r"augment.scale\[1\]: expected a finite number"),
+        ("train.time_budget_s=.inf", "train.time_budget_s: expected a finite number"),
+        ("model.width=1.5", "model.width must be an integer of at least 1, got 1.5"),
+        ("data.preprocessing=[0, 0, 300, 300]", r"right <= 250 and 0 <= top < bottom <= 250"),
+    ],
+)
+def test_values_that_would_fail_later_are_rejected_before_training(override, expected):
+    with pytest.raises(ConfigError, match=expected):
+        resolve_config("default", [override])

@@ -161,9 +161,16 @@ def test_grey_source_gives_equal_rgb_channels(tmp_path):
         np.testing.assert_array_equal(out[c], grey[:100, :100])
 
 
-def test_crop_outside_the_image_names_the_file(quadrant_png):
-    with pytest.raises(ValueError, match=r"quadrants\.png: crop box .* does not fit"):
-        load_image(quadrant_png, Preprocessing(crop=(100, 100, 251, 200)))
+def test_crop_outside_the_image_names_the_file(tmp_path):
+    small = tmp_path / "small.png"  # not an LFW frame: 200x200
+    Image.fromarray(quadrant_pixels()[:200, :200]).save(small)
+    with pytest.raises(ValueError, match=r"small\.png: crop box .* does not fit"):
+        load_image(small, Preprocessing(crop=(100, 100, 220, 200)))
+
+
+def test_a_crop_box_must_lie_in_lfws_frame():
+    with pytest.raises(ValueError, match=r"right <= 250 and 0 <= top < bottom <= 250"):
+        Preprocessing(crop=(100, 100, 251, 200))
 
 
 # --- load_image: JPEG decoding shortcuts -----------------------------------------------------

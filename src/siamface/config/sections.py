@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from siamface.data.people import VIEW2_FOLDS
 from siamface.data.preprocess import Preprocessing, preset
 from siamface.errors import ConfigError, UnknownNameError
-from siamface.utils.settings import ComponentSettings, Settings, check
+from siamface.utils.settings import PLAIN_NAME, ComponentSettings, Settings, check, is_plain_name
 
 
 @dataclass
@@ -308,5 +308,5 @@ class Config(Settings):
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        check(bool(self.name), "name", "a non-empty string", self.name)
-        check(self.seed >= 0, "seed", "an integer >= 0", self.seed)
+        check(is_plain_name(self.name), "name", PLAIN_NAME, self.name)
+        check(0 <= self.seed < 2**63, "seed", "an integer from 0 to 2**63 - 1", self.seed)

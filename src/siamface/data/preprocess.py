@@ -41,6 +41,7 @@ RESAMPLE = Image.Resampling.LANCZOS
 DRAFT_MARGIN = 2.0
 
 _MODES = {1: "L", 3: "RGB"}
+FRAME_SIZE = 250  # LFW's frame, in which every crop box is given (photos are aligned to one)
 
 # The most pixels an image may have: checked from the header, before anything is decoded. 50
 # megapixels is a large camera photo (about 150 MB as RGB); LFW's frames have 62,500. Pillow's
@@ -91,10 +92,11 @@ class Preprocessing:
                     f"crop must be None or 4 integers (left, top, right, bottom), got {crop!r}"
                 )
             left, top, right, bottom = crop
-            if left < 0 or top < 0 or right <= left or bottom <= top:
+            if not (0 <= left < right <= FRAME_SIZE and 0 <= top < bottom <= FRAME_SIZE):
                 raise ValueError(
-                    "crop must satisfy 0 <= left < right and 0 <= top < bottom, "
-                    f"got (left, top, right, bottom) = {crop!r}"
+                    f"crop must satisfy 0 <= left < right <= {FRAME_SIZE} and 0 <= top < "
+                    f"bottom <= {FRAME_SIZE} (LFW's frame), got (left, top, right, bottom) = "
+                    f"{crop!r}"
                 )
         if not _is_int(self.size) or self.size < 1:
             raise ValueError(f"size must be a positive integer, got {self.size!r}")

@@ -19,7 +19,7 @@ import numpy as np
 
 from siamface.data.people import TrainingScope, pair_people
 from siamface.data.protocol import ImageRef, Pair
-from siamface.errors import SiamfaceError, SiamfaceWarning
+from siamface.errors import ConfigError, SiamfaceError, SiamfaceWarning
 
 
 class IdentityLeakageWarning(SiamfaceWarning):
@@ -86,8 +86,8 @@ def split_pairs_by_person(
             val_people.add(name)
             taken += weight
     if not taken.any():
-        raise ValueError(
-            f"no person's pairs fit in val_fraction={val_fraction} of {len(pairs)} pairs; "
+        raise ConfigError(
+            f"data.val_fraction: no person's pairs fit in {val_fraction} of {len(pairs)} pairs; "
             "use a larger fraction or more pairs"
         )
 

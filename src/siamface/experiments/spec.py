@@ -29,6 +29,7 @@ from typing import Any
 from siamface.config.loader import parse_yaml
 from siamface.errors import ConfigError
 from siamface.utils.files import read_text
+from siamface.utils.settings import PLAIN_NAME, is_plain_name
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "search"
 
@@ -225,6 +226,8 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
         seed=_number(raw, "seed", int, 0, source, minimum=0),
         source=source,
     )
+    if not is_plain_name(spec.name):
+        raise SpecError(f"{source}: name: expected {PLAIN_NAME}, got {spec.name!r}")
     if spec.sampler == "grid":
         continuous = [p.key for p in spec.space if p.type != "categorical"]
         if continuous:

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from siamface.data.preprocess import (
+    FRAME_SIZE,
     RESAMPLE,
     ImageDecodeError,
     Preprocessing,
@@ -47,7 +48,6 @@ from siamface.inference.face_detection import Detector, FaceBox
 # A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
 ImageInput = Union[str, Path, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
 
-FRAME_SIZE = 250  # LFW's frame, in which every Preprocessing crop box is given
 
 # Where FaceDetector() (default settings) puts its box inside an LFW deep-funneled frame.
 # Measured with `python -m siamface.inference.calibrate` on 500 randomly chosen LFW images

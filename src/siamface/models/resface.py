@@ -85,10 +85,9 @@ class ResFaceBackbone(nn.Module):
             raise ConfigError(f"in_channels must be at least 1, got {in_channels}")
         if input_size < 16 or input_size % 16:
             raise ConfigError(f"input_size must be a positive multiple of 16, got {input_size}")
-        if width < 1:
-            raise ConfigError(f"width must be at least 1, got {width}")
-        if embedding_dim < 1:
-            raise ConfigError(f"embedding_dim must be at least 1, got {embedding_dim}")
+        for key, value in (("width", width), ("embedding_dim", embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{key} must be an integer of at least 1, got {value!r}")
         if not 0 <= dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         self.out_dim = embedding_dim

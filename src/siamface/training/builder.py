@@ -97,7 +97,13 @@ def check_config(config: Config) -> None:
     forward pass of the data's input): a value any of them refuses raises its ConfigError now,
     before anything is written."""
     with torch.device("meta"):
-        model = build_run_model(config)
+        try:  # a keyword argument torch refuses, e.g. a width of 1.5 channels
+            model = build_run_model(config)
+        except (TypeError, ValueError) as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(f"model: {config.model.name} cannot be built from its values "
+                              f"({str(err).strip().splitlines()[0]})") from None
         build_optimizer(config.optim, model)
         shape = (2, config.data.channels, config.data.size, config.data.size)
         try:  # a forward pass on meta tensors computes shapes only

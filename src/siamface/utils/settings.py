@@ -9,6 +9,7 @@ type (naming the dotted key); ``to_dict`` writes every field back as plain YAML-
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
@@ -20,6 +21,14 @@ def check(ok: bool, key: str, expected: str, value: Any) -> None:
     """Raise ``ConfigError("<key>: expected <expected>, got <value>")`` unless ``ok``."""
     if not ok:
         raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+
+
+PLAIN_NAME = "a plain name (no '/' or '\\', not starting with '.')"
+
+
+def is_plain_name(name: str) -> bool:
+    """A run's or study's name starts its folder's name: it must not lead out of the parent."""
+    return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
 def describe(tp: Any) -> str:
@@ -39,8 +48,10 @@ def describe(tp: Any) -> str:
 
 def coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against annotation ``tp``; return it (ints widened to float, tuples to
-    lists). Raises ConfigError naming ``key`` and the expected type."""
+    lists). Raises ConfigError naming ``key`` and the expected type; no number in a config may
+    be NaN or infinite (not even under ``Any``: a component's keyword arguments)."""
     origin, args = get_origin(tp), get_args(tp)
+    _finite(value, key)
     if tp is Any:
         return value
     if origin in (Union, types.UnionType):
@@ -78,6 +89,19 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     else:
         raise TypeError(f"settings annotation {tp!r} at {key} is not supported")
     raise ConfigError(f"{key}: expected {describe(tp)}, got {value!r}")
+
+
+def _finite(value: Any, key: str) -> Any:
+    """``value``, once no float in it is NaN or infinite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _finite(v, f"{key}[{i}]")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, f"{key}.{k}")
+    return value
 
 
 def plain(value: Any) -> Any:
@@ -161,7 +185,7 @@ class ComponentSettings:
         name = d.pop("name", default)
         if name is dataclasses.MISSING:
             raise ConfigError(f"{cls.SECTION}: 'name' is required")
-        return cls(name=name, kwargs=plain(d))
+        return cls(name=name, kwargs=_finite(plain(d), cls.SECTION))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **plain(self.kwargs)}
