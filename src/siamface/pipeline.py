@@ -28,7 +28,7 @@ from siamface.data.people import TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
-from siamface.evaluation.identification import evaluate_one_shot
+from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
 from siamface.evaluation.report import (
@@ -272,6 +272,8 @@ def evaluate(
             return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
     check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
+    for pairs_file, _ in files:  # before any evaluation folder is replaced
+        check_one_shot(lfw, pairs_file, one_shot)
     with timer.phase("evaluation set-up"):
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one

@@ -110,6 +110,18 @@ def test_a_new_evaluation_leaves_no_stale_figure_or_table(capsys, cli_home, run_
     assert "one-shot" not in (run_copy / "report.md").read_text().lower()
 
 
+def test_an_impossible_one_shot_n_keeps_the_earlier_results(capsys, cli_home, run_copy):
+    args = ["--data-dir", str(cli_home), "evaluate", str(run_copy), "--pairs",
+            "pairsDevTest.txt", "--no-progress", "--bootstrap", "0", "--no-plots"]
+    assert main([*args, "--one-shot", "2"]) == 0
+    before = (run_copy / "eval" / "pairsDevTest" / "one_shot.json").read_bytes()
+    capsys.readouterr()
+    code, _, err = run(capsys, *args, "--one-shot", "2", "100000")
+    assert code == 2
+    one_line_error(err, "one-shot N = 100000: peopleDevTest.txt has", "N can be at most")
+    assert (run_copy / "eval" / "pairsDevTest" / "one_shot.json").read_bytes() == before
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--one-shot", "0"], "--one-shot: N must be at least 2"),
     (["--one-shot", "-5"], "--one-shot: N must be at least 2"),
@@ -126,7 +138,7 @@ def test_bad_evaluation_options_fail_before_anything_is_written(capsys, cli_home
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("model.width=0", "override 'model.width=0': model.width must be at least 1"),
+    ("model.width=0", "override 'model.width=0': model.width must be an integer of at least 1"),
     ("data.size=8", "resface cannot take the 3x8x8 images that data.channels and data.size"),
 ])
 def test_a_value_a_component_refuses_fails_before_a_run_folder_exists(capsys, cli_home, tmp_path,

@@ -206,3 +206,18 @@ def test_a_pretrained_folder_is_labelled_outside_data(capsys, tmp_path, two_face
     assert out.splitlines()[0].endswith("[outside data]")
     code, out, _ = run(capsys, "verify", folder, solo, solo, "--json")
     assert json.loads(out)["label"] == "outside data"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--top-k", "0"], "--top-k: expected at least 1 person to list, got 0"),
+    (["--top-k", "-3"], "--top-k: expected at least 1 person to list, got -3"),
+    (["--face", "0"], "--face: expected a face number of 1 or more, got 0"),
+    (["--face", "2", "--no-detect"], "cannot go with --no-detect"),
+    (["--all-faces", "--no-detect"], "cannot go with --no-detect"),
+])
+def test_bad_identify_options_fail_before_the_gallery_is_embedded(capsys, run_dir, photos,
+                                                                   args, message):
+    code, out, err = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
+                         photos / "gallery", *args)
+    assert code == 2 and out == ""
+    assert err.startswith("siamface: error: ") and err.count("\n") == 1 and message in err

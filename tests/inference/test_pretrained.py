@@ -14,7 +14,9 @@ from siamface.data.splits import split_pairs_by_person
 from siamface.inference.pretrained import (
     CALIBRATION_FILE,
     PRETRAINED_FILE,
+    PretrainedError,
     PretrainedVerifier,
+    read_pretrained,
     write_pretrained,
 )
 from siamface.run_folder import write_impostor_tail
@@ -54,3 +56,30 @@ def test_a_calibration_of_another_model_is_ignored(pretrained_folder, tmp_path):
     write_impostor_tail(folder / CALIBRATION_FILE, torch.tensor([2.0, 1.0]), 10, 3,
                         model_sha256="0" * 64)
     assert PretrainedVerifier.from_folder(folder).calibration is None
+
+
+def test_a_folder_holding_other_files_is_refused_before_any_work(synthetic_home, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.json").write_text("{}")
+    with pytest.raises(PretrainedError, match=f"{run}: expected a new or empty folder"):
+        write_pretrained(run, open_lfw(synthetic_home))
+    assert sorted(p.name for p in run.iterdir()) == ["model.json"]
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("scale", -5.0, "'scale' must be positive, got -5.0"),
+    ("scale", None, "'scale' must be a finite number, got None"),
+    ("threshold", "Infinity", "'threshold' must be a finite number, got inf"),
+    ("offset", "NaN", "'offset' must be a finite number, got nan"),
+])
+def test_a_description_that_would_mislead_is_refused(pretrained_folder, tmp_path, key, value,
+                                                      problem):
+    folder = tmp_path / "edited"
+    folder.mkdir()
+    text = (pretrained_folder / PRETRAINED_FILE).read_text()
+    info = json.loads(text)
+    info[key] = float(value) if isinstance(value, str) else value
+    (folder / PRETRAINED_FILE).write_text(json.dumps(info))
+    with pytest.raises(PretrainedError, match=f"{folder / PRETRAINED_FILE}: {problem}"):
+        read_pretrained(folder)

@@ -169,6 +169,13 @@ def _verify(args: argparse.Namespace) -> int:
 def _identify(args: argparse.Namespace) -> int:
     from siamface.inference.gallery import INDEX_FILE, Gallery
 
+    if args.top_k < 1:
+        raise UsageError(f"--top-k: expected at least 1 person to list, got {args.top_k}")
+    if args.face is not None and args.face < 1:
+        raise UsageError(f"--face: expected a face number of 1 or more, got {args.face}")
+    if (args.face is not None or args.all_faces) and args.no_detect:
+        raise UsageError("--face and --all-faces pick detected faces; they cannot go with "
+                         "--no-detect")
     verifier = _verifier(args, [args.probe])
     if (args.gallery / INDEX_FILE).is_file():
         gallery = Gallery.load(args.gallery, verifier, args.fpir)

@@ -25,6 +25,7 @@ from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import dev_train_people, evaluation_people, person_images
 from siamface.data.protocol import PairsFile
+from siamface.errors import SiamfaceError
 from siamface.evaluation.embed import embed_run_images
 from siamface.evaluation.oneshot import OneShotResult, PairScorer, n_way_one_shot_scored
 from siamface.models.siamese import SiameseNet
@@ -73,6 +74,20 @@ def one_shot_curve(
         seed: Seed of the trial sampling.
     """
     return {n: n_way_one_shot_scored(score_pairs, labels, n, n_trials, seed) for n in n_ways}
+
+
+class OneShotError(SiamfaceError, ValueError):
+    """An N-way one-shot evaluation that cannot be made: more ways than people."""
+
+
+def check_one_shot(lfw: LFWDataset, pairs_file: PairsFile, n_ways: Sequence[int]) -> None:
+    """Refuse, before anything is evaluated, an N larger than the number of people the
+    one-shot trials of ``pairs_file`` draw from."""
+    people, source = evaluation_people(lfw, pairs_file)
+    too_many = [n for n in n_ways if n > len(people)]
+    if too_many:
+        raise OneShotError(f"one-shot N = {too_many[0]}: {source} has {len(people)} people, so "
+                           f"N can be at most {len(people)}")
 
 
 def evaluate_one_shot(

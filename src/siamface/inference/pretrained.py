@@ -22,6 +22,7 @@ distance on validation has not been measured yet.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -251,6 +252,13 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
     """
     if name not in KNOWN:
         raise PretrainedError(f"unknown pretrained model {name!r}; known: {', '.join(KNOWN)}")
+    folder = Path(folder)
+    if folder.exists() and not (folder.is_dir() and (is_pretrained(folder)
+                                                     or not any(folder.iterdir()))):
+        # a run folder's own gallery calibration would be overwritten, and the folder would
+        # then answer verify and identify with this model instead of its own
+        raise PretrainedError(f"{folder}: expected a new or empty folder, or a pretrained "
+                              "model's, but it holds other files")
     _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts, 0.2, 0)
     probe = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
     # Every image of the validation people: their pairs set the threshold, and the pairs of
@@ -302,6 +310,10 @@ def read_pretrained(folder: str | Path) -> dict[str, Any]:
     if info.get("format") != FORMAT or info.get("name") not in KNOWN:
         raise PretrainedError(f"{path}: not a siamface pretrained model description")
     for key in ("scale", "offset", "threshold"):
-        if not isinstance(info.get(key), (int, float)):
-            raise PretrainedError(f"{path}: {key!r} must be a number")
+        value = info.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise PretrainedError(f"{path}: {key!r} must be a finite number, got {value!r}")
+    if info["scale"] <= 0:  # a larger distance must never make two faces more alike
+        raise PretrainedError(f"{path}: 'scale' must be positive, got {info['scale']!r}")
     return info
