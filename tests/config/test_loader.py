@@ -231,6 +231,19 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_deeply_nested_yaml_is_one_error_not_a_recursion_traceback(tmp_path: Path) -> None:
+    path = write(tmp_path / "deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"deep\.yaml: invalid YAML: nested too deeply"):
+        load_config(path)
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match=r"binary\.yaml: bytes that are not UTF-8"):
+        load_config(path)
+
+
 def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
     path = write(tmp_path / "dup.yaml", "train:\n  epochs: 3\n  epochs: 4\n")
     with pytest.raises(ConfigError, match=r"dup\.yaml line 3: .*duplicate key 'epochs'"):

@@ -38,3 +38,15 @@ def test_repeat_prints_mean_std_min_max(synthetic_home: Path, tmp_path: Path, ca
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "2 seeds (0 1):" in out and "val_auc" in out and "repeat folder:" in out
+
+
+def test_a_study_whose_every_trial_failed_exits_non_zero(synthetic_home: Path, tmp_path: Path,
+                                                         capsys):
+    # the config takes this fraction, but no person's pairs fit in it once the data is split
+    spec = write_spec(tmp_path / "spec.yaml", name="doomed", n_trials=1, space={
+        "data.val_fraction": {"type": "categorical", "choices": [1.0e-9]}})
+    code = main(["--data-dir", str(synthetic_home), "search", str(spec), "--studies-dir",
+                 str(tmp_path), "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "study doomed: 1 failed" in out
+    assert "every trial of doomed failed" in err

@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from siamface.data.lfw import open_lfw
-from siamface.experiments.search import SearchResult, make_pruner, run_search
+from siamface.experiments.search import SearchResult, _refusal, make_pruner, run_search
 from siamface.experiments.spec import SpecError, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.run_folder import Run
@@ -205,3 +205,30 @@ def test_workers_counting_at_once_start_only_the_trials_left(synthetic_home: Pat
         thread.join(120)
     assert errors == []  # both workers opened the new study and counted
     assert [t.state.name for t in storage_trials(folder)] == ["COMPLETE"]
+
+
+@pytest.mark.parametrize(("space", "problem"), [
+    ({"optim.bogus": {"type": "float", "low": 0.1, "high": 0.2}}, "unknown key 'optim.bogus'"),
+    ({"optim.lr": {"type": "float", "low": -1.0, "high": -0.5}},
+     "optim.lr: expected a positive number"),
+])
+def test_a_space_every_trial_would_fail_on_is_refused_before_the_study(synthetic_home, tmp_path,
+                                                                      space, problem):
+    spec = spec_from_dict(tiny_spec(space=space, sampler="tpe"), source="bad.yaml")
+    folder = tmp_path / "study"
+    with pytest.raises(SpecError, match=rf"bad\.yaml: space\.{next(iter(space))}: the base config "
+                                        rf"refuses every value tried \(.*{problem}"):
+        run_search(spec, open_lfw(synthetic_home), folder)
+    assert not folder.exists()
+
+
+def test_a_value_the_base_refuses_alone_is_taken_beside_another_parameter():
+    # a momentum does not apply to the base's AdamW, but does beside optim.name: sgd
+    name = {"type": "categorical", "choices": ["adamw", "sgd"]}
+    momentum = {"type": "categorical", "choices": [0.9]}
+    fixed = [*FIXED, "optim.betas=null"]
+    spec = spec_from_dict(tiny_spec(fixed=fixed,
+                                    space={"optim.name": name, "optim.momentum": momentum}))
+    assert _refusal(spec, spec.space[1], 0.9) is None
+    alone = spec_from_dict(tiny_spec(fixed=fixed, space={"optim.momentum": momentum}))
+    assert "does not apply" in _refusal(alone, alone.space[0], 0.9)

@@ -9,6 +9,7 @@ report writes the self-contained HTML page of a run or a study.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,11 @@ def _search(args: argparse.Namespace) -> int:
         m = result.test_metrics
         print(f"best trial on {m['pairs_file']}: accuracy {m['accuracy']:.4f}, "
               f"AUC {m['auc']:.4f}")
+    if result.counts.get("failed") and not (result.counts.get("complete")
+                                             or result.counts.get("pruned")):
+        print(f"siamface: error: every trial of {spec.name} failed (the reasons are above)",
+              file=sys.stderr)
+        return 1
     print(f"next: siamface compare {folder.path}; siamface report {folder.path}")
     return 0
 

@@ -35,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("image_b", type=Path, metavar="IMG2", help="second photo")
     verify.add_argument(
         "--face", type=int, nargs="+", metavar="K",
-        help="which face of each photo, by size (1 = the largest, the default): one K for "
-        "both photos, or K1 K2",
+        help="which face of each photo, by size (1 = the largest), among every face a full "
+        "search finds: one K for both photos, or K1 K2 (without it: the largest face of a "
+        "quicker search, whose box can differ a little)",
     )
     _add_photo_arguments(verify)
     verify.set_defaults(func=_verify)
@@ -65,7 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="save the gallery's embeddings to OUT to reuse with --gallery")
     which = identify.add_mutually_exclusive_group()
     which.add_argument("--face", type=int, metavar="K",
-                       help="which face of the probe, by size (1 = the largest, the default)")
+                       help="which face of the probe, by size (1 = the largest), among every "
+                       "face a full search finds (without it: the largest face of a quicker "
+                       "search)")
     which.add_argument("--all-faces", action="store_true",
                        help="identify every face in the probe photo, largest first")
     _add_photo_arguments(identify)

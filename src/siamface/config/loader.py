@@ -66,6 +66,8 @@ def parse_yaml(text: str, source: str = "<string>") -> Any:
         where = f"{source} line {mark.line + 1}" if mark is not None else source
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{source}: invalid YAML: nested too deeply") from None
 
 
 def list_configs(config_dir: Path = CONFIG_DIR) -> list[str]:

@@ -156,6 +156,24 @@ def trial_overrides(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
     return overrides + [f"{key}={json.dumps(value)}" for key, value in params.items()]
 
 
+def _refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
+    """Why the spec's base config refuses ``param`` = ``value`` alone and beside each value
+    of any one other parameter (None: some such trial takes it; e.g. a momentum is refused
+    beside the base's AdamW but taken beside ``optim.name: sgd``)."""
+    from siamface.training.builder import resolve_config
+
+    tries = [{}] + [{other.key: v} for other in spec.space if other is not param
+                    for v in other.extremes()]
+    first = None
+    for others in tries:
+        try:
+            resolve_config(spec.base, trial_overrides(spec, {**others, param.key: value}))
+            return None
+        except ConfigError as err:
+            first = first or str(err)
+    return first
+
+
 def open_study(spec: SearchSpec, storage: Any) -> Any:
     """The spec's study in ``storage``, made if new (every worker of a study calls this)."""
     import optuna
@@ -326,6 +344,11 @@ def run_search(
     from siamface.training.builder import resolve_config
 
     resolve_config(spec.base, spec.fixed)  # a bad base or fixed override is the spec's error
+    for param in spec.space:  # a key or range every trial would fail on, before the folder
+        refused = [_refusal(spec, param, value) for value in param.extremes()]
+        if all(refused):
+            raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses every "
+                            f"value tried ({refused[0]})")
     if evaluate:
         lfw.protocol_path(TEST_PAIRS)  # before the study: it must end with a test
     folder = StudyFolder(study_dir)

@@ -75,6 +75,13 @@ class Param:
     step: float | None = None
     log: bool = False
 
+    def extremes(self) -> tuple[Any, ...]:
+        """Values that together span what a trial may be given: every choice, or the bounds."""
+        if self.type == "categorical":
+            return self.choices
+        cast = int if self.type == "int" else float
+        return (cast(self.low), cast(self.high))
+
     def distribution(self) -> Any:
         """The Optuna distribution of this parameter."""
         from optuna.distributions import (
