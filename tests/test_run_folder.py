@@ -212,3 +212,29 @@ def test_a_malformed_timings_file_is_named(tmp_path, text):
     run.timings_path.write_text(text)
     with pytest.raises(SiamfaceError, match=r"timings\.json: expected 'phases'"):
         run.timings()
+
+
+def test_an_emptied_config_is_named_not_filled_with_defaults(finished):
+    run = finished
+    run.config_path.write_text("", encoding="utf-8")
+    with pytest.raises(RunFolderError, match=r"config.yaml: no seed, data, model, loss, optim, "
+                                             r"schedule, augment, train section"):
+        _ = Run(finished.path).config
+
+
+def test_a_config_cut_at_a_line_boundary_disagrees_with_model_json(finished):
+    run = finished
+    lines = run.config_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if line.startswith("train:"))
+    run.config_path.write_text("".join(lines[: cut + 3]), encoding="utf-8")  # train's start
+    with pytest.raises(RunFolderError, match=r"config.yaml: train\.\S+ is 'missing' but "
+                                             r"model.json recorded"):
+        _ = Run(finished.path).config
+
+
+def test_an_edited_config_disagrees_with_model_json(finished):
+    run = finished
+    text = run.config_path.read_text(encoding="utf-8")
+    run.config_path.write_text(text.replace("channels: 3", "channels: 1"), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=r"data.channels is 1 but model.json recorded 3"):
+        _ = Run(finished.path).config

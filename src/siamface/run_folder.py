@@ -39,6 +39,7 @@ import safetensors.torch
 import torch
 
 from siamface.config import Config, load_config, save_resolved
+from siamface.config.loader import read_raw
 from siamface.data.preprocess import Preprocessing
 from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
@@ -46,12 +47,16 @@ from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path, write_json_atomic, write_text_atomic
 from siamface.utils.files import read_json_object, read_json_object_if_present, read_text
 from siamface.utils.hashing import sha256_file
+from siamface.utils.settings import flatten
 
 # The columns of summary.csv, in order: one row per epoch.
 SUMMARY_FIELDS = [
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "val_threshold",
     "lr", "seconds",
 ]
+
+
+_ABSENT = object()
 
 
 class RunFolderError(SiamfaceError, ValueError):
@@ -201,8 +206,29 @@ class Run:
 
     @cached_property
     def config(self) -> Config:
-        """The resolved config the run was trained with (typed)."""
-        return load_config(self.config_path)
+        """The resolved config the run was trained with (typed).
+
+        config.yaml holds every key (``save_resolved``), so one that lacks a section was cut
+        short or emptied, and a finished run's must hold what model.json, beside the chosen
+        weights, recorded: its defaults never stand in for what the run trained with.
+        """
+        path = self.config_path
+        config = load_config(path)
+        written = flatten(read_raw(path))
+        missing = [name for name in Config.field_names() if not any(
+            key == name or key.startswith(f"{name}.") for key in written)]
+        if missing:
+            raise RunFolderError(f"{path}: no {', '.join(missing)} section: the file was cut "
+                                 "short or emptied")
+        recorded = read_json_object_if_present(self.model_meta_path, ("config",), RunFolderError)
+        if recorded is not None and isinstance(recorded["config"], dict):
+            for key, value in flatten(recorded["config"]).items():
+                if written.get(key, _ABSENT) != value:
+                    raise RunFolderError(
+                        f"{path}: {key} is {written.get(key, 'missing')!r} but model.json "
+                        f"recorded {value!r} for the chosen model: the file was cut short or "
+                        "edited")
+        return config
 
     def save_config(self, config: Config) -> None:
         save_resolved(config, self.config_path)

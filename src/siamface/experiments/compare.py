@@ -35,6 +35,7 @@ from siamface.reporting.formatting import markdown_table
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
 from siamface.utils.files import read_json_object, read_json_object_if_present
+from siamface.utils.settings import flatten
 
 # the fixed columns, after the varying hyperparameters
 COLUMNS = ("state", "epochs", "chosen_epoch", "train_loss", "val_loss", "val_acc", "val_auc",
@@ -84,17 +85,6 @@ class Comparison:
     @property
     def header(self) -> list[str]:
         return ["run", *self.varying, *self.columns]
-
-
-def flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}`` (lists stay values)."""
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def run_values(run: Run) -> dict[str, Any]:

@@ -104,6 +104,17 @@ def _finite(value: Any, key: str) -> Any:
     return value
 
 
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def plain(value: Any) -> Any:
     """A deep copy made of plain lists and dicts (safe for yaml.safe_dump)."""
     if isinstance(value, (list, tuple)):
