@@ -136,14 +136,32 @@ def test_eval_folders_of_imported_and_outside_files_never_collide(tmp_path):
     assert run.ten_fold_dir not in (run.eval_dir("pairs.txt"), outside)
 
 
-def test_a_fresh_eval_folder_keeps_nothing_of_an_earlier_evaluation(tmp_path):
+def test_a_new_eval_folder_replaces_the_old_one_whole_and_only_once_complete(tmp_path):
     run = Run(tmp_path)
     folder = run.eval_dir("pairsDevTest.txt")
     folder.mkdir(parents=True)
     (folder / "roc.png").write_bytes(b"old")
-    assert list(run.fresh_eval_dir(folder).iterdir()) == []
-    with pytest.raises(ValueError, match="not an evaluation folder"):
-        run.fresh_eval_dir(tmp_path / "elsewhere")
+    with run.new_eval_dir(folder) as new:
+        assert list(new.iterdir()) == [] and (folder / "roc.png").read_bytes() == b"old"
+        assert run.eval_dirs() == [folder]  # the folder being written is not listed
+        (new / "metrics.json").write_text("{}")
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.json"]
+    assert [p.name for p in run.eval_root.iterdir()] == ["pairsDevTest"]
+    with pytest.raises(ValueError, match="not an evaluation folder"), \
+            run.new_eval_dir(tmp_path / "elsewhere"):
+        pass
+
+
+def test_a_failed_evaluation_leaves_the_earlier_one_as_it_was(tmp_path):
+    run = Run(tmp_path)
+    folder = run.eval_dir("pairsDevTest.txt")
+    folder.mkdir(parents=True)
+    (folder / "one_shot.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="scoring failed"), run.new_eval_dir(folder) as new:
+        (new / "metrics.json").write_text("{}")
+        raise RuntimeError("scoring failed")
+    assert [p.name for p in folder.iterdir()] == ["one_shot.json"]
+    assert [p.name for p in run.eval_root.iterdir()] == ["pairsDevTest"]
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),

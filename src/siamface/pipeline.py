@@ -279,36 +279,35 @@ def evaluate(
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
             calibrate_gallery(run, cache, lfw)
     for name, (pairs_file, folder) in zip(pairs, files, strict=True):
-        folder = run.fresh_eval_dir(folder)
-        with timer.phase("evaluation"):
-            metrics, scored = evaluate_pairs(run, cache, pairs_file, folder, name, n_bootstrap)
-        if plots:
-            with timer.phase("figures"):
-                plot_pair_evaluation(run, scored, metrics, cache.images, folder)
+        with run.new_eval_dir(folder) as new:
+            with timer.phase("evaluation"):
+                metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap)
+            if plots:
+                with timer.phase("figures"):
+                    plot_pair_evaluation(run, scored, metrics, cache.images, new)
+            if one_shot:
+                with timer.phase("one-shot"):
+                    out.one_shot[name] = evaluate_one_shot(run, cache, lfw, pairs_file, new,
+                                                           name, one_shot, trials)
+                if plots:
+                    with timer.phase("figures"):
+                        plot_one_shot(out.one_shot[name], new)
         out.metrics[name] = metrics
         notify("metrics", metrics, folder)
         if one_shot:
-            with timer.phase("one-shot"):
-                results = evaluate_one_shot(run, cache, lfw, pairs_file, folder, name, one_shot,
-                                            trials)
+            notify("one_shot", out.one_shot[name], folder)
+    if ten_fold:
+        with run.new_eval_dir(run.ten_fold_dir) as new, timer.phase("View 2"):
+            out.ten_fold = evaluate_ten_fold(run, cache, lfw, new)
+        notify("ten_fold", out.ten_fold, run.ten_fold_dir)
+    if identification:
+        with run.new_eval_dir(run.open_set_dir) as new:
+            with timer.phase("open-set"):
+                out.open_set = evaluate_open_set(run, cache, lfw, new)
             if plots:
                 with timer.phase("figures"):
-                    plot_one_shot(results, folder)
-            out.one_shot[name] = results
-            notify("one_shot", results, folder)
-    if ten_fold:
-        folder = run.fresh_eval_dir(run.ten_fold_dir)
-        with timer.phase("View 2"):
-            out.ten_fold = evaluate_ten_fold(run, cache, lfw, folder)
-        notify("ten_fold", out.ten_fold, folder)
-    if identification:
-        folder = run.fresh_eval_dir(run.open_set_dir)
-        with timer.phase("open-set"):
-            out.open_set = evaluate_open_set(run, cache, lfw, folder)
-        if plots:
-            with timer.phase("figures"):
-                plot_open_set(out.open_set, folder)
-        notify("open_set", out.open_set, folder)
+                    plot_open_set(out.open_set, new)
+        notify("open_set", out.open_set, run.open_set_dir)
     with timer.phase("report"):
         write_run_report(run)
     return out
@@ -368,13 +367,14 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
     metrics.update(pairs_file=f"{Path(folder).name}/ (photos)", folder=str(folder),
                    photos=len(scored.sources) + len(scored.no_face),
                    people=len(set(scored.people)), no_face=scored.no_face)
-    out_dir = run.fresh_eval_dir(run.eval_dir(Path(folder).name, digest))
-    write_json_atomic(out_dir / METRICS_FILE, metrics)
-    write_text_atomic(out_dir / SCORES_FILE, "left,right,same,logit\n" + "".join(
-        f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
-        for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
-    if plots:
-        plot_pair_evaluation(run, scored, metrics, scored.images, out_dir)
+    out_dir = run.eval_dir(Path(folder).name, digest)
+    with run.new_eval_dir(out_dir) as new:
+        write_json_atomic(new / METRICS_FILE, metrics)
+        write_text_atomic(new / SCORES_FILE, "left,right,same,logit\n" + "".join(
+            f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
+            for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
+        if plots:
+            plot_pair_evaluation(run, scored, metrics, scored.images, new)
     return metrics, out_dir
 
 

@@ -28,8 +28,10 @@ import csv
 import io
 import math
 import shutil
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -189,18 +191,28 @@ class Run:
         """``eval/ten-fold/``: LFW's View 2 protocol on pairs.txt."""
         return self.eval_root / "ten-fold"
 
-    def fresh_eval_dir(self, folder: Path) -> Path:
-        """Empty (or make) one evaluation's folder: a new evaluation replaces its files whole,
-        so that no figure or table of an earlier one is left beside the new results."""
+    @contextmanager
+    def new_eval_dir(self, folder: Path) -> Iterator[Path]:
+        """Yield an empty folder to write one evaluation into; when the block ends without an
+        error it replaces ``folder`` whole (no figure or table of an earlier evaluation is
+        left beside the new results), and when it fails ``folder`` is left as it was."""
         if folder.parent != self.eval_root:
             raise ValueError(f"{folder} is not an evaluation folder of {self.path}")
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        return folder
+        self.eval_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.eval_root))
+        try:
+            yield staging
+            old = staging.with_name(f"{staging.name}.old")
+            if folder.exists():
+                folder.rename(old)  # the old results are kept until the new ones are whole
+            staging.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def eval_dirs(self) -> list[Path]:
-        """Every evaluation folder, by name."""
-        return sorted(p for p in self.eval_root.glob("*") if p.is_dir())
+        """Every evaluation folder, by name (not one still being written)."""
+        return sorted(p for p in self.eval_root.glob("[!.]*") if p.is_dir())
 
     # -- the records -------------------------------------------------------------------------
 
