@@ -227,8 +227,15 @@ def test_missing_config_name_lists_known_ones(tmp_path: Path) -> None:
 
 def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.yaml", "train:\n  epochs: 3\n  batch_size: [1,\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml line \d+: invalid YAML"):
+    with pytest.raises(ConfigError, match=r"bad.yaml line \d+: invalid YAML") as err:
         load_config(path)
+    assert str(err.value).count(str(path)) == 1
+
+
+def test_an_unknown_component_of_the_model_names_the_override() -> None:
+    with pytest.raises(ConfigError, match=r"^override 'model.head=bogus': model: unknown head "
+                                          r"'bogus'; choose one of"):
+        resolve_config("default", ["model.head=bogus"])
 
 
 def test_deeply_nested_yaml_is_one_error_not_a_recursion_traceback(tmp_path: Path) -> None:

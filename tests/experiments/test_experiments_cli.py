@@ -50,3 +50,17 @@ def test_a_study_whose_every_trial_failed_exits_non_zero(synthetic_home: Path, t
     out, err = capsys.readouterr()
     assert code == 1 and "study doomed: 1 failed" in out
     assert "every trial of doomed failed" in err
+
+
+def test_report_writes_only_an_html_file(tmp_path: Path, capsys):
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"\xff\xd8 a photo")
+    assert main(["report", str(tmp_path), "--out", str(photo)]) == 2
+    assert "--out: expected a .html file" in capsys.readouterr().err
+    assert photo.read_bytes() == b"\xff\xd8 a photo"
+
+
+def test_view2_refuses_a_bad_fold_before_announcing_a_folder(tmp_path: Path, capsys):
+    code = main(["view2", "default", "--folds", "10", "--runs-dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and "--folds: expected different folds" in err

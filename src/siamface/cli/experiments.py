@@ -180,7 +180,7 @@ def _repeat(args: argparse.Namespace) -> int:
 def _view2(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
     from siamface.data.people import VIEW2_FOLDS
-    from siamface.experiments.view2 import new_folder, read_view2, run_view2
+    from siamface.experiments.view2 import check_folds, new_folder, read_view2, run_view2
 
     if args.resume is not None:
         given = [flag for flag, value in (("CONFIG", args.config), ("--set", args.overrides),
@@ -198,8 +198,9 @@ def _view2(args: argparse.Namespace) -> int:
         if args.time_budget is not None:
             overrides.append(f"train.time_budget_s={args.time_budget}")
         folder = new_folder(args.runs_dir, config.name)
-    lfw = open_lfw(resolve_data_home(args.data_dir))
     folds = args.folds if args.folds is not None else list(range(VIEW2_FOLDS))
+    check_folds(folds)
+    lfw = open_lfw(resolve_data_home(args.data_dir))
     print(f"View 2 of {config_name} in {folder}: folds {' '.join(map(str, folds))}",
           flush=True)
     result = run_view2(config_name, overrides, lfw, folder, folds,
@@ -242,5 +243,7 @@ def _report(args: argparse.Namespace) -> int:
 
     if not args.path.is_dir():
         raise FileNotFoundError(f"{args.path}: no such folder")
+    if args.out is not None and args.out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out: expected a .html file, got {args.out}")  # never a photo
     print(f"report: {write_html_report(args.path, args.out)}")
     return 0

@@ -7,6 +7,7 @@ data and the run folder; everything is also in the run folder (train.log, summar
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,9 @@ def resolve_config(name: str, overrides: list[str], time_budget: float | None) -
     from siamface.training.builder import resolve_config as resolve
 
     if time_budget is not None:
+        if not math.isfinite(time_budget):
+            raise UsageError(f"--time-budget: expected a finite number of seconds, got "
+                             f"{time_budget}")
         overrides = [*overrides, f"train.time_budget_s={time_budget}"]
     return resolve(name, overrides)
 

@@ -186,7 +186,7 @@ def _blame(err: ConfigError, path: Path, overrides: list[str]) -> str:
     """The message of ``err`` led by what caused it: the file (when it fails alone), the
     override that sets the key the message names, or else all the overrides."""
     message = str(err)
-    if message.startswith("override "):  # parse_override or _override_target named it
+    if message.startswith(("override ", str(path))):  # already names what caused it
         return message
     if not overrides:
         return f"{path}: {message}"

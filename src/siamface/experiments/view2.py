@@ -83,6 +83,14 @@ def read_view2(folder: Path) -> dict[str, Any]:
     return record
 
 
+def check_folds(folds: Sequence[int]) -> None:
+    """Refuse a list of folds that is empty, repeats one or names one that does not exist."""
+    if not folds or len(set(folds)) != len(folds) or not all(
+            0 <= k < VIEW2_FOLDS for k in folds):
+        raise ConfigError(f"--folds: expected different folds from 0 to {VIEW2_FOLDS - 1}, "
+                          f"got {list(folds)}")
+
+
 def run_view2(
     config_name: str,
     overrides: Sequence[str],
@@ -109,10 +117,7 @@ def run_view2(
     from siamface.pipeline import train
     from siamface.training.builder import resolve_config
 
-    if not folds or len(set(folds)) != len(folds) or not all(
-            0 <= k < VIEW2_FOLDS for k in folds):
-        raise ConfigError(f"--folds: expected different folds from 0 to {VIEW2_FOLDS - 1}, "
-                          f"got {list(folds)}")
+    check_folds(folds)
     if any(o.split("=", 1)[0].strip() == "data.view2_fold" for o in overrides):
         raise ConfigError("data.view2_fold is set by the protocol for each fold; do not set it")
     configs = {k: resolve_config(config_name, [*overrides, f"data.view2_fold={k}"])

@@ -137,7 +137,9 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: gallery folder not found")
+        problem = "expected a gallery folder, not a file" if folder.exists() else \
+            "gallery folder not found"
+        raise FileNotFoundError(f"{folder}: {problem}")
     entries = []
     for item in sorted(folder.iterdir()):
         if item.name.startswith("."):

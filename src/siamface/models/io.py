@@ -16,7 +16,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from siamface.errors import ConfigError
+from siamface.errors import ConfigError, UnknownNameError
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path
@@ -40,6 +40,8 @@ def build_model(section: Mapping[str, Any], channels: int, size: int) -> Siamese
     kwargs = {"in_channels": channels, "input_size": size, **options}
     try:
         return MODELS.build(name, **kwargs)
+    except UnknownNameError as err:  # a component it builds by name: "unknown head 'x'"
+        raise ConfigError(f"model: {err}") from None
     except ConfigError as err:  # the model's own check, keyed by its argument ("width ...")
         raise ConfigError(f"model.{err}") from None
     except TypeError as err:  # an option of the wrong type, e.g. width: "wide"
