@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from siamface.inference.align import (
     FACE_SIDE,
     FRAME_SIZE,
     FaceAligner,
+    NotAFrameWarning,
     cut_frame,
     frame_around,
     read_photo,
@@ -201,3 +203,16 @@ def test_a_large_jpeg_is_searched_reduced_but_its_face_is_given_in_file_pixels(t
         Image.open(path))  # the same photo decoded whole (a Pillow image is never reduced)
     assert face.frame == pytest.approx(full.frame, rel=1e-3)
     assert np.abs(face.pixels.astype(int) - full.pixels).mean() < 8
+
+
+@pytest.mark.parametrize(("size", "warned"), [
+    ((1, 1), True), ((3, 2000), True), ((250, 180), True), ((125, 125), False),
+    ((250, 250), False),
+])
+def test_an_image_that_cannot_be_a_frame_is_noted_without_detection(size, warned):
+    aligner = FaceAligner(preset("face", 32, 3), detect=False)
+    image = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aligner(image)
+    assert any(issubclass(w.category, NotAFrameWarning) for w in caught) == warned

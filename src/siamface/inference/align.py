@@ -73,6 +73,11 @@ class FaceChoiceError(SiamfaceError, IndexError):
     """A face asked for by its rank that the photo does not have."""
 
 
+class NotAFrameWarning(SiamfaceWarning):
+    """An image given without detection that cannot be an aligned LFW frame: not square, or
+    far smaller than one."""
+
+
 class MultipleFacesWarning(SiamfaceWarning):
     """A photo held several faces and the largest was used."""
 
@@ -378,6 +383,11 @@ class FaceAligner:
             width, height = photo.size
             framed = photo
             if photo.size != (FRAME_SIZE, FRAME_SIZE):
+                if width != height or min(width, height) < FRAME_SIZE // 4:
+                    warnings.warn(NotAFrameWarning(
+                        f"{source} is {width}x{height}, not an aligned LFW frame: without "
+                        "detection it is stretched to one, and its score means little"),
+                        stacklevel=2)
                 framed = photo.resize((FRAME_SIZE, FRAME_SIZE), RESAMPLE)
             return self._aligned(framed, source, None, (0.0, 0.0, float(width), float(height)))
         photo, source, scale = self._read(image)
