@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siamface.errors import SiamfaceError
-from siamface.inference.gallery import Gallery, GalleryError, gallery_photos
+from siamface.inference.gallery import Gallery, GalleryError, GalleryWarning, gallery_photos
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import WriteError
 
@@ -38,6 +38,20 @@ def test_empty_or_missing_folders_are_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no photos found"):
         gallery_photos(tmp_path / "empty")
+
+
+def test_a_file_given_as_the_gallery_says_so(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="expected a gallery folder, not a file"):
+        gallery_photos(tmp_path / "a.jpg")
+
+
+def test_a_person_folder_without_photos_is_noted(people):
+    (people / "Ed").mkdir()
+    (people / "Ed" / "notes.txt").write_text("no photo")
+    with pytest.warns(GalleryWarning, match=r"Ed: no photos .*; Ed is not enrolled"):
+        entries = gallery_photos(people)
+    assert "Ed" not in {name for name, _ in entries}
 
 
 def test_planted_photo_ranks_its_person_first(tiny_verifier, people):

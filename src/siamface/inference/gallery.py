@@ -46,6 +46,10 @@ class GalleryError(SiamfaceError, ValueError):
     """A gallery folder or saved gallery that cannot be used; the message names the file."""
 
 
+class GalleryWarning(SiamfaceWarning):
+    """A gallery folder's entry that enrols nobody: a person's folder without photos."""
+
+
 class GalleryThresholdWarning(SiamfaceWarning):
     """The gallery's names are decided by a threshold not set for its size."""
 
@@ -112,7 +116,8 @@ class Identification:
         for rank, c in enumerate(self.candidates, 1):
             lines.append(f"{rank:>4}  {c.name:<30} {c.probability:>11.3f} {c.logit:>8.3f}")
         if self.threshold_kind == "gallery":
-            basis = (f"set for {self.gallery_size} people at a {self.target_fpir:.1%} chance of "
+            people = "person" if self.gallery_size == 1 else "people"
+            basis = (f"set for {self.gallery_size} {people} at a {self.target_fpir:.1%} chance of "
                      "naming someone not enrolled")
         else:
             basis = ("the one-to-one verification threshold: this model has no gallery "
@@ -147,12 +152,14 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
         if item.is_file() and item.suffix.lower() in IMAGE_SUFFIXES:
             entries.append((item.stem, item))
         elif item.is_dir():
-            entries.extend(
-                (item.name, p)
-                for p in sorted(item.iterdir())
-                if p.is_file() and not p.name.startswith(".")
-                and p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            photos = [(item.name, p) for p in sorted(item.iterdir())
+                      if p.is_file() and not p.name.startswith(".")
+                      and p.suffix.lower() in IMAGE_SUFFIXES]
+            if not photos:  # a person left out of the gallery should not go unnoticed
+                warnings.warn(GalleryWarning(f"{item}: no photos (suffixes "
+                                             f"{', '.join(IMAGE_SUFFIXES)}); {item.name} is "
+                                             "not enrolled"), stacklevel=2)
+            entries.extend(photos)
     unprintable = next(((n, p) for n, p in entries if not n.isprintable()), None)
     if unprintable is not None:
         raise GalleryError(f"{unprintable[1]}: the name {unprintable[0]!r} has control "
