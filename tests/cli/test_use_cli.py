@@ -206,6 +206,11 @@ def test_a_pretrained_folder_is_labelled_outside_data(capsys, tmp_path, two_face
     assert out.splitlines()[0].endswith("[outside data]")
     code, out, _ = run(capsys, "verify", folder, solo, solo, "--json")
     assert json.loads(out)["label"] == "outside data"
+    for command in (["export", folder], ["report", folder],
+                    ["evaluate", folder, "--pairs", "pairsDevTest.txt"]):
+        code, _, err = run(capsys, *command)
+        assert code == 2 and "is a pretrained model's folder (outside data)" in err
+        assert f"`siamface {command[0]}` needs a training run" in err
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from siamface.cli.errors import UsageError
+from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.data.home import resolve_data_home
 from siamface.reporting.formatting import format_ci
 
@@ -85,6 +85,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.one_shot and not args.pairs:
         raise UsageError("--one-shot draws its people from the --pairs files; give one")
     check_evaluation_arguments(args)
+    refuse_pretrained(args.run, "evaluate")
     run = Run(args.run)
     run.require_finished()
     needs_lfw = args.pairs or args.ten_fold or args.identification  # --folder alone: none

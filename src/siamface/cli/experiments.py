@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from siamface.cli.errors import UsageError
+from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.cli.train import add_override_arguments, resolve_config
 from siamface.data.home import resolve_data_home
 
@@ -243,6 +243,7 @@ def _report(args: argparse.Namespace) -> int:
 
     if not args.path.is_dir():
         raise FileNotFoundError(f"{args.path}: no such folder")
+    refuse_pretrained(args.path, "report")
     if args.out is not None and args.out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out: expected a .html file, got {args.out}")  # never a photo
     print(f"report: {write_html_report(args.path, args.out)}")

@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from siamface.cli.errors import UsageError
+from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.data.home import resolve_data_home
 from siamface.utils.precision import PRECISIONS
 
@@ -232,6 +232,7 @@ def _export(args: argparse.Namespace) -> int:
     from siamface.inference.export import export_run
     from siamface.run_folder import Run
 
+    refuse_pretrained(args.run, "export")
     out = args.out if args.out is not None else Run(args.run).export_dir(args.fmt)
     try:
         sidecar = export_run(args.run, out, args.fmt, flip_tta=not args.no_flip_tta)
