@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from siamface.data.lfw import DataNotFoundError, LFWDataset
 from siamface.data.people import TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
+from siamface.errors import ConfigError
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
 from siamface.evaluation.open_set_eval import evaluate_open_set
@@ -164,9 +166,16 @@ def train(
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
         run.write_environment(environment(lfw, config.train.precision))
-    with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
-        return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end,
-                             timer or PhaseTimer())
+    try:
+        with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
+            return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end,
+                                 timer or PhaseTimer())
+    except ConfigError:
+        # a value the data refuses (too few people for a batch...) found before any epoch:
+        # the new folder holds nothing a user would keep, as when a check fails earlier
+        if resume is None and not any(run.checkpoints_dir.glob("*")):
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
 
 
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,

@@ -117,3 +117,12 @@ def test_configs_lists_every_config(capsys):
 def test_options_need_values(flag, capsys):
     assert main(["train", "default", flag]) == 2
     assert "expected" in capsys.readouterr().err
+
+
+def test_a_value_the_data_refuses_leaves_no_run_folder_behind(cli_home, tmp_path, capsys):
+    code = main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
+                 "data.min_images_per_person=100000", "--runs-dir", str(tmp_path),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "lower data.identities_per_batch or data.min_images_per_person" in err
+    assert list(tmp_path.iterdir()) == []

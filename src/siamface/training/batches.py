@@ -128,7 +128,9 @@ class IdentityBatches:
             raise ConfigError(
                 f"data.identities_per_batch: need at least max(P, 2) = "
                 f"{max(people_per_batch, 2)} people with 2 or more images, found "
-                f"{len(self.groups)}; lower data.identities_per_batch"
+                f"{len(self.groups)} in the training people (data.min_images_per_person "
+                "keeps only people with that many); lower data.identities_per_batch or "
+                "data.min_images_per_person"
             )
         self.people_per_batch = people_per_batch
         self.images_per_person = images_per_person
