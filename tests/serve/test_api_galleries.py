@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -65,6 +66,22 @@ def test_more_photos_add_to_a_person_and_deletes_remove(staff):
     assert staff.delete("/api/galleries/staff").status_code == 200
     assert staff.get("/api/galleries/staff").status_code == 404
     assert staff.get("/api/galleries").json() == []
+
+
+def test_names_that_a_url_path_would_lose_are_refused(staff):
+    for name in (".", ".."):
+        r = enroll(staff, "staff", name, 4)
+        assert r.status_code == 422 and r.json()["field"] == "name"
+    # a client that collapses ".../people/.." to ".../staff/" reaches no gallery delete
+    assert staff.delete("/api/galleries/staff/").status_code == 404
+    assert staff.get("/api/galleries/staff").status_code == 200
+
+
+def test_a_name_has_one_spelling_for_enroll_and_delete(staff):
+    assert enroll(staff, "staff", " Zoe\u0308 ", 4).json()["person"] == "Zo\u00eb"
+    assert enroll(staff, "staff", "Zo\u00eb", 5).json()["photos"] == 2  # the same person
+    r = staff.delete("/api/galleries/staff/people/%20Zoe%CC%88%20")
+    assert r.json() == {"deleted": "Zo\u00eb"}
 
 
 @pytest.mark.parametrize(("call", "status", "field"), [
@@ -178,3 +195,22 @@ def test_without_calibration_the_answer_says_which_threshold_decided(staff):
     body = identify(staff, "staff", 2).json()
     assert body["threshold_kind"] == "verification" and body["gallery_size"] is None
     assert body["people"] == 2 and body["target_fpir"] is None
+
+
+def test_a_database_failing_after_start_up_answers_json(client, monkeypatch):
+    from siamface.serve.store import GalleryStore
+
+    def malformed(self):
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(GalleryStore, "galleries", malformed)
+    r = client.get("/api/galleries")
+    assert r.status_code == 500 and r.json()["field"] == "database"
+    assert "database disk image is malformed" in r.json()["message"]
+
+
+def test_a_body_that_is_not_json_names_the_body(client):
+    r = client.post("/api/galleries", content=b"{bad", headers={"Content-Type":
+                                                                  "application/json"})
+    assert r.status_code == 422 and r.json()["field"] == "body"
+    assert r.json()["message"].startswith("the request body is not valid JSON (at character 1")

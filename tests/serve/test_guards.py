@@ -25,3 +25,16 @@ def test_a_chunked_body_without_a_length_is_refused(client):
     r = client.post("/api/galleries", content=iter([b'{"name": "x"}']),
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 411 and r.json()["field"] == "Content-Length"
+
+
+def test_a_transfer_coding_in_any_case_is_refused(client):
+    for coding in ("Chunked", "CHUNKED", "gzip, chunked"):
+        r = client.post("/api/galleries", content=b'{"name": "x"}',
+                        headers={"Content-Type": "application/json",
+                                 "Transfer-Encoding": coding})
+        assert r.status_code == 411, coding
+
+
+def test_host_names_are_compared_without_case(make_client):
+    client = make_client(ServeOptions(allowed_hosts=("127.0.0.1", "testserver")))
+    assert client.get("/api/health", headers={"Host": "TESTSERVER"}).status_code == 200

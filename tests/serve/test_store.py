@@ -91,3 +91,24 @@ def test_a_file_that_is_not_a_gallery_database_is_refused(tmp_path):
     path.write_bytes(b"not sqlite at all" * 100)
     with pytest.raises(DamagedStoreError, match="not a gallery database"):
         GalleryStore(path)
+
+
+def test_pages_overwritten_inside_a_sound_header_are_found_when_opening(tmp_path):
+    path = tmp_path / "g.sqlite3"
+    store = GalleryStore(path)
+    store.create_gallery("staff", SETTINGS)
+    store.add_photos("staff", "Ann", [f"{i}.jpg" for i in range(2000)], rows(2000), SETTINGS)
+    store.close()
+    pages = path.stat().st_size // 4096
+    assert pages > 20
+    with path.open("r+b") as fh:  # the last five pages, inside a sound header
+        fh.seek((pages - 5) * 4096)
+        fh.write(np.random.default_rng(0).bytes(5 * 4096))
+    with pytest.raises(DamagedStoreError, match=r"g\.sqlite3: not a gallery database: "):
+        GalleryStore(path)
+
+
+def test_a_folder_given_as_the_database_is_named(tmp_path):
+    with pytest.raises(DamagedStoreError, match=f"{tmp_path}: cannot open it as a gallery "
+                                                "database"):
+        GalleryStore(tmp_path)

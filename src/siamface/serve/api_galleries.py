@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 import numpy as np
@@ -35,16 +36,19 @@ GALLERY_ERRORS = {**ERRORS, 404: {"model": Problem}, 409: {"model": Problem}}
 
 
 def person_name(name: str, field: str = "name") -> str:
-    """A person's name, checked: printable, no '/', 1 to PERSON_NAME_MAX characters.
+    """A person's name, checked and in one spelling: without surrounding spaces, Unicode NFC
+    (so that "Zoë" typed two ways is one person), printable, no '/', not "." or ".." (a URL
+    path segment a browser would remove), 1 to PERSON_NAME_MAX characters.
 
     Raises:
         ApiError: 422 naming ``field``.
     """
-    name = name.strip()
+    name = unicodedata.normalize("NFC", name.strip())
     if not name or len(name) > PERSON_NAME_MAX:
         raise ApiError(422, field, f"a name must have 1 to {PERSON_NAME_MAX} characters")
-    if not name.isprintable() or "/" in name:
-        raise ApiError(422, field, "a name must be printable and have no '/'")
+    if not name.isprintable() or "/" in name or name in (".", ".."):
+        raise ApiError(422, field, "a name must be printable, have no '/' and not be '.' or "
+                       "'..'")
     return name
 
 
@@ -115,6 +119,7 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
     @router.delete("/{gallery}/people/{person}", dependencies=writes)
     async def delete_person(gallery: Gallery, person: str) -> Deleted:
         """Delete a person and all their photos from a gallery."""
+        person = person_name(person, "person")  # the spelling enroll stored
         await run_in_threadpool(store.delete_person, gallery, person)
         return Deleted(deleted=person)
 

@@ -67,7 +67,10 @@ def create_app(verifier: Verifier, db_path: str | Path,
 
     app = FastAPI(title="siamface", version=__version__, lifespan=lifespan,
                   description="Face verification and identification with a Siamese network.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  # a DELETE of ".../people/.." that a client collapses to ".../<gallery>/"
+                  # must not be redirected into a DELETE of the gallery
+                  redirect_slashes=False)
     install_error_handlers(app)
     app.include_router(faces_router(ctx))
     app.include_router(galleries_router(ctx))

@@ -73,7 +73,7 @@ class RequestGuard:
     def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope["headers"]}
-        host = _host_name(headers.get("host", ""))
+        host = _host_name(headers.get("host", "")).lower()  # host names ignore case
         if self.options.allowed_hosts is not None and host not in self.options.allowed_hosts:
             return (421, "Host", f"this server answers to {', '.join(self.options.allowed_hosts)}"
                     f", not {host!r}")
@@ -82,10 +82,10 @@ class RequestGuard:
             if origin != headers.get("host"):
                 return (403, "Origin", f"writes from another origin ({headers['origin']}) are "
                         "refused")
+        if "transfer-encoding" in headers:  # any coding, any case: its length is not known
+            return (411, "Content-Length", "send the request body with a Content-Length")
         length = headers.get("content-length")
         if length is None:
-            if "chunked" in headers.get("transfer-encoding", ""):
-                return (411, "Content-Length", "send the request body with a Content-Length")
             return None
         if not length.isdigit():
             return (400, "Content-Length", f"not a number: {length!r}")

@@ -74,7 +74,8 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
     if not data:
         raise ApiError(422, field, f"{field}: the file is empty")
     if len(data) > max_bytes:
-        raise ApiError(413, field, f"{field}: the file is {len(data):,} bytes; the limit is "
+        # only the limit and one byte more were read: the file's own size is not known
+        raise ApiError(413, field, f"{field}: the file is larger than the limit of "
                        f"{max_bytes:,} bytes")
     try:
         with open_image(UploadBuffer(data, field)) as im:

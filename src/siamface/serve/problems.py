@@ -8,6 +8,8 @@ unreadable image, no face) is a 4xx, never a 5xx; a 5xx only means a bug or a br
 
 from __future__ import annotations
 
+import sqlite3
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -54,16 +56,29 @@ def install_error_handlers(app: FastAPI) -> None:
         status = getattr(err, "status", 422)
         return error_response(status, getattr(err, "field", None), " ".join(str(err).split()))
 
+    @app.exception_handler(sqlite3.Error)
+    async def database_error(_: Request, err: sqlite3.Error) -> JSONResponse:
+        # damage found by a query after start-up: an answer, not a plain-text 500
+        return error_response(500, "database", f"the gallery database failed: {err}")
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, err: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", ""))}
-                  for e in err.errors()]
+        errors = [_problem(e) for e in err.errors()]
         first = errors[0] if errors else {"field": None, "message": "invalid request"}
         return error_response(422, first["field"], first["message"], errors=errors)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, err: HTTPException) -> JSONResponse:
         return error_response(err.status_code, None, str(err.detail))
+
+
+def _problem(error: dict) -> dict[str, str | None]:
+    """One of a RequestValidationError's errors as a field and a message."""
+    if error.get("type") == "json_invalid":  # its location holds a character offset
+        where = error.get("loc", ("body", "?"))[-1]
+        return {"field": "body", "message": f"the request body is not valid JSON (at character "
+                                           f"{where}: {error.get('msg', '')})"}
+    return {"field": _field_name(error.get("loc", ())), "message": str(error.get("msg", ""))}
 
 
 def _field_name(location: tuple | list) -> str | None:

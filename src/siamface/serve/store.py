@@ -132,11 +132,20 @@ class GalleryStore:
         return self._connection
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                               check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as err:  # e.g. a folder, or a folder it may not write in
+            raise DamagedStoreError(f"{self.path}: cannot open it as a gallery database: "
+                                    f"{err}") from None
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
+            # pages overwritten inside a sound header pass every other check until a query
+            # reads them: look at every page now, before the server takes requests
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError(f"damaged ({problems[0]})")
             with _transaction(conn):
                 _create_schema(conn, self.path)
         except sqlite3.DatabaseError as err:
