@@ -63,6 +63,9 @@ def test_a_missing_photo_is_a_422_naming_its_field(client):
     (b"", 422, "empty"),
     (b"%PDF-1.4 not a photo", 422, "cannot decode"),
     (photo_bytes(random_photo(1), "PPM"), 415, "PPM images are not accepted"),
+    # an iPhone's HEIC starts with an ISO media "ftyp" box of brand heic
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), 415,
+     "HEIC/HEIF images are not accepted"),
     (png_header(10_000, 6_000), 413, f"{MAX_PIXELS:,} pixels"),
 ])
 def test_a_bad_upload_is_a_4xx_naming_the_field(client, data, status, words):

@@ -37,6 +37,9 @@ ACCEPTED_FORMATS = {
     "TIFF": "image/tiff",
 }
 
+# The ISO base media "ftyp" brands of HEIC/HEIF still images, which Pillow cannot identify.
+HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+
 
 class UploadBuffer(io.BytesIO):
     """An upload's bytes, which name themselves by their form field in error messages.
@@ -87,6 +90,10 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
             except (OSError, SyntaxError, ValueError) as err:
                 raise ApiError(422, field, f"{field}: cannot decode image: {err}") from None
     except ImageDecodeError as err:
+        if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:  # a phone's HEIC: not taken
+            raise ApiError(415, field, f"{field}: HEIC/HEIF images are not accepted; send one "
+                           f"of {', '.join(ACCEPTED_FORMATS)} (a phone can share a photo as "
+                           "JPEG)") from None
         message = " ".join(str(err).split())
         status = 413 if f"{MAX_PIXELS:,} pixels" in message else 422  # over the limit
         raise ApiError(status, field, message) from None
