@@ -13,6 +13,7 @@ from inference.conftest import write_tiny_run
 from siamface.errors import SiamfaceError
 from siamface.models.io import save_weights
 from siamface.run_folder import Run, RunFolderError, read_summary_csv
+from siamface.utils.atomic import umask_mode
 
 CSV = """epoch,train_loss,val_loss,train_acc,val_acc,val_auc,lr,seconds
 1,0.69,0.68,0.55,0.56,0.60,0.001,12.5
@@ -147,6 +148,7 @@ def test_a_new_eval_folder_replaces_the_old_one_whole_and_only_once_complete(tmp
         (new / "metrics.json").write_text("{}")
     assert sorted(p.name for p in folder.iterdir()) == ["metrics.json"]
     assert [p.name for p in run.eval_root.iterdir()] == ["pairsDevTest"]
+    assert folder.stat().st_mode & 0o777 == umask_mode(0o777)  # not mkdtemp's 0700
     with pytest.raises(ValueError, match="not an evaluation folder"), \
             run.new_eval_dir(tmp_path / "elsewhere"):
         pass

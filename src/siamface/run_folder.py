@@ -46,7 +46,7 @@ from siamface.data.preprocess import Preprocessing
 from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
-from siamface.utils.atomic import atomic_path, write_json_atomic, write_text_atomic
+from siamface.utils.atomic import atomic_path, umask_mode, write_json_atomic, write_text_atomic
 from siamface.utils.files import read_json_object, read_json_object_if_present, read_text
 from siamface.utils.hashing import sha256_file
 from siamface.utils.settings import flatten
@@ -200,6 +200,7 @@ class Run:
             raise ValueError(f"{folder} is not an evaluation folder of {self.path}")
         self.eval_root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.eval_root))
+        staging.chmod(umask_mode(0o777))  # mkdtemp's 0700, as mkdir would have made it
         try:
             yield staging
             old = staging.with_name(f"{staging.name}.old")
