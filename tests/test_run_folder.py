@@ -148,6 +148,7 @@ def test_a_new_eval_folder_replaces_the_old_one_whole_and_only_once_complete(tmp
         (new / "metrics.json").write_text("{}")
     assert sorted(p.name for p in folder.iterdir()) == ["metrics.json"]
     assert [p.name for p in run.eval_root.iterdir()] == ["pairsDevTest"]
+    assert not list(tmp_path.glob(".eval-*"))  # no staging folder is left
     assert folder.stat().st_mode & 0o777 == umask_mode(0o777)  # not mkdtemp's 0700
     with pytest.raises(ValueError, match="not an evaluation folder"), \
             run.new_eval_dir(tmp_path / "elsewhere"):
@@ -164,6 +165,15 @@ def test_a_failed_evaluation_leaves_the_earlier_one_as_it_was(tmp_path):
         raise RuntimeError("scoring failed")
     assert [p.name for p in folder.iterdir()] == ["one_shot.json"]
     assert [p.name for p in run.eval_root.iterdir()] == ["pairsDevTest"]
+    assert not list(tmp_path.glob(".eval-*"))
+
+
+def test_an_evaluation_of_a_hidden_photo_folder_is_listed(tmp_path):
+    run = Run(tmp_path)
+    folder = run.eval_dir(".people", "ab" * 32)
+    with run.new_eval_dir(folder) as new:
+        (new / "metrics.json").write_text("{}")
+    assert run.eval_dirs() == [folder]
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
@@ -242,19 +252,30 @@ def test_an_emptied_config_is_named_not_filled_with_defaults(finished):
         _ = Run(finished.path).config
 
 
-def test_a_config_cut_at_a_line_boundary_disagrees_with_model_json(finished):
-    run = finished
-    lines = run.config_path.read_text(encoding="utf-8").splitlines(keepends=True)
-    cut = next(i for i, line in enumerate(lines) if line.startswith("train:"))
-    run.config_path.write_text("".join(lines[: cut + 3]), encoding="utf-8")  # train's start
-    with pytest.raises(RunFolderError, match=r"config.yaml: train\.\S+ is 'missing' but "
-                                             r"model.json recorded"):
+def test_a_config_cut_at_a_line_boundary_is_named(finished):
+    lines = finished.config_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if line.startswith("loss:"))
+    finished.config_path.write_text("".join(lines[:cut]), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=r"config.yaml: no loss, optim, schedule, augment, "
+                                             r"train section: the file was cut short"):
         _ = Run(finished.path).config
 
 
-def test_an_edited_config_disagrees_with_model_json(finished):
-    run = finished
-    text = run.config_path.read_text(encoding="utf-8")
-    run.config_path.write_text(text.replace("channels: 3", "channels: 1"), encoding="utf-8")
-    with pytest.raises(RunFolderError, match=r"data.channels is 1 but model.json recorded 3"):
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("channels: 3", "channels: 1", "data.channels is 1 but model.json recorded 3"),
+    ("  width: 4\n", "", "model.width is 'missing' but model.json recorded 4"),
+])
+def test_a_config_that_no_longer_makes_the_model_disagrees_with_model_json(finished, old, new,
+                                                                         message):
+    text = finished.config_path.read_text(encoding="utf-8")
+    assert old in text
+    finished.config_path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=message):
         _ = Run(finished.path).config
+
+
+def test_how_a_run_is_run_may_be_edited(finished):
+    text = finished.config_path.read_text(encoding="utf-8")
+    finished.config_path.write_text(text.replace("eval_batch_size: 256", "eval_batch_size: 32"),
+                                    encoding="utf-8")
+    assert Run(finished.path).config.train.eval_batch_size == 32

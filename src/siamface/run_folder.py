@@ -59,6 +59,9 @@ SUMMARY_FIELDS = [
 
 
 _ABSENT = object()
+# The config keys that make a run's model and its input (by prefix): config.yaml must agree
+# with model.json on them.
+MODEL_KEYS = ("model.", "data.preprocessing", "data.size", "data.channels")
 
 
 class RunFolderError(SiamfaceError, ValueError):
@@ -199,21 +202,27 @@ class Run:
         if folder.parent != self.eval_root:
             raise ValueError(f"{folder} is not an evaluation folder of {self.path}")
         self.eval_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.eval_root))
+        # beside eval/, not in it: no reader takes a half-written evaluation for a result
+        staging = Path(tempfile.mkdtemp(prefix=f".eval-{folder.name}.", dir=self.path))
         staging.chmod(umask_mode(0o777))  # mkdtemp's 0700, as mkdir would have made it
+        old = staging.with_name(f"{staging.name}.old")
         try:
             yield staging
-            old = staging.with_name(f"{staging.name}.old")
             if folder.exists():
-                folder.rename(old)  # the old results are kept until the new ones are whole
-            staging.rename(folder)
+                folder.rename(old)  # the old results are kept until the new ones are in place
+            try:
+                staging.rename(folder)
+            except OSError:
+                if old.exists():
+                    old.rename(folder)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
     def eval_dirs(self) -> list[Path]:
-        """Every evaluation folder, by name (not one still being written)."""
-        return sorted(p for p in self.eval_root.glob("[!.]*") if p.is_dir())
+        """Every evaluation folder, by name."""
+        return sorted(p for p in self.eval_root.glob("*") if p.is_dir())
 
     # -- the records -------------------------------------------------------------------------
 
@@ -221,9 +230,11 @@ class Run:
     def config(self) -> Config:
         """The resolved config the run was trained with (typed).
 
-        config.yaml holds every key (``save_resolved``), so one that lacks a section was cut
-        short or emptied, and a finished run's must hold what model.json, beside the chosen
-        weights, recorded: its defaults never stand in for what the run trained with.
+        config.yaml holds every section (``save_resolved``), so one that lacks a section was cut
+        short or emptied; and in a finished run, the keys that make the model and its input
+        must be those model.json recorded beside the chosen weights. (Settings of how it runs,
+        such as ``train.eval_batch_size``, may be edited; a key added to siamface after the
+        run was written takes its default.)
         """
         path = self.config_path
         config = load_config(path)
@@ -235,11 +246,12 @@ class Run:
                                  "short or emptied")
         recorded = read_json_object_if_present(self.model_meta_path, ("config",), RunFolderError)
         if recorded is not None and isinstance(recorded["config"], dict):
+            current = flatten(config.to_dict())
             for key, value in flatten(recorded["config"]).items():
-                if written.get(key, _ABSENT) != value:
+                if key.startswith(MODEL_KEYS) and current.get(key, _ABSENT) != value:
                     raise RunFolderError(
-                        f"{path}: {key} is {written.get(key, 'missing')!r} but model.json "
-                        f"recorded {value!r} for the chosen model: the file was cut short or "
+                        f"{path}: {key} is {current.get(key, 'missing')!r} but model.json "
+                        f"recorded {value!r} for the chosen model: the file was damaged or "
                         "edited")
         return config
 

@@ -334,3 +334,9 @@ def test_a_data_shape_the_model_cannot_take_is_refused() -> None:
 def test_values_that_would_fail_later_are_rejected_before_training(override, expected):
     with pytest.raises(ConfigError, match=expected):
         resolve_config("default", [override])
+
+
+def test_a_name_that_reads_as_a_number_round_trips(tmp_path: Path) -> None:
+    config = load_config("default", ['name="1e5"'])
+    save_resolved(config, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == config

@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from siamface.data.lfw import open_lfw
-from siamface.experiments.search import SearchResult, _refusal, make_pruner, run_search
+from siamface.experiments.search import SearchResult, make_pruner, run_search, space_refusal
 from siamface.experiments.spec import SpecError, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.run_folder import Run
@@ -229,6 +229,6 @@ def test_a_value_the_base_refuses_alone_is_taken_beside_another_parameter():
     fixed = [*FIXED, "optim.betas=null"]
     spec = spec_from_dict(tiny_spec(fixed=fixed,
                                     space={"optim.name": name, "optim.momentum": momentum}))
-    assert _refusal(spec, spec.space[1], 0.9) is None
+    assert space_refusal(spec, spec.space[1], 0.9) is None
     alone = spec_from_dict(tiny_spec(fixed=fixed, space={"optim.momentum": momentum}))
-    assert "does not apply" in _refusal(alone, alone.space[0], 0.9)
+    assert "does not apply" in space_refusal(alone, alone.space[0], 0.9)

@@ -1,4 +1,5 @@
-"""The command line's own error: options that do not go together or are out of range."""
+"""The command line's own errors: options that do not go together or are out of range, and a
+pretrained model's folder given to a command that needs a training run."""
 
 from pathlib import Path
 

@@ -133,10 +133,10 @@ def _search(args: argparse.Namespace) -> int:
         m = result.test_metrics
         print(f"best trial on {m['pairs_file']}: accuracy {m['accuracy']:.4f}, "
               f"AUC {m['auc']:.4f}")
-    if result.counts.get("failed") and not (result.counts.get("complete")
-                                             or result.counts.get("pruned")):
-        print(f"siamface: error: every trial of {spec.name} failed (the reasons are above)",
-              file=sys.stderr)
+    failed = result.counts.get("failed", 0)
+    if failed and failed == sum(result.counts.values()):  # none running, waiting or done
+        print(f"siamface: error: every trial of {spec.name} failed (each trial's error is in "
+              f"{folder.trials_dir}/NNNN/trial.json)", file=sys.stderr)
         return 1
     print(f"next: siamface compare {folder.path}; siamface report {folder.path}")
     return 0

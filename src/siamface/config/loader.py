@@ -50,11 +50,16 @@ class _YamlLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _YamlDumper(yaml.SafeDumper):
+    """Quotes the strings _YamlLoader would read as numbers (a run named "1e5")."""
+
+
+for _resolving in (_YamlLoader, _YamlDumper):
+    _resolving.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
 
 
 def parse_yaml(text: str, source: str = "<string>") -> Any:
@@ -201,5 +206,6 @@ def _blame(err: ConfigError, path: Path, overrides: list[str]) -> str:
 
 def save_resolved(config: Config, path: str | Path) -> None:
     """Write the complete config (every default filled in) as YAML, atomically."""
-    text = yaml.safe_dump(config.to_dict(), sort_keys=False, default_flow_style=False)
+    text = yaml.dump(config.to_dict(), Dumper=_YamlDumper, sort_keys=False,
+                     default_flow_style=False)
     write_text_atomic(path, text)

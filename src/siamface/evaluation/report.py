@@ -39,6 +39,10 @@ from siamface.utils.precision import choose_precision
 # The files of a pairs file's evaluation folder (Run.eval_dir) that this module writes.
 METRICS_FILE = "metrics.json"
 SCORES_FILE = "scores.csv"
+# the keys every evaluation writes into metrics.json (a pairs file's adds "loss")
+METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "accuracy_at_p05",
+                "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001", "oracle_accuracy",
+                "confusion")
 FARS = (0.01, 0.001)
 
 

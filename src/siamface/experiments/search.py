@@ -156,7 +156,7 @@ def trial_overrides(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
     return overrides + [f"{key}={json.dumps(value)}" for key, value in params.items()]
 
 
-def _refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
+def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
     """Why the spec's base config refuses ``param`` = ``value`` alone and beside each value
     of any one other parameter (None: some such trial takes it; e.g. a momentum is refused
     beside the base's AdamW but taken beside ``optim.name: sgd``)."""
@@ -345,7 +345,7 @@ def run_search(
 
     resolve_config(spec.base, spec.fixed)  # a bad base or fixed override is the spec's error
     for param in spec.space:  # a key or range every trial would fail on, before the folder
-        refused = [_refusal(spec, param, value) for value in param.extremes()]
+        refused = [space_refusal(spec, param, value) for value in param.extremes()]
         if all(refused):
             raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses every "
                             f"value tried ({refused[0]})")

@@ -76,11 +76,17 @@ class Param:
     log: bool = False
 
     def extremes(self) -> tuple[Any, ...]:
-        """Values that together span what a trial may be given: every choice, or the bounds."""
+        """Values that together span what a trial may be given: every choice, or the bounds
+        and the middle of the range (geometric on a log scale)."""
         if self.type == "categorical":
             return self.choices
-        cast = int if self.type == "int" else float
-        return (cast(self.low), cast(self.high))
+        low, high = float(self.low), float(self.high)
+        middle = (low * high) ** 0.5 if self.log else (low + high) / 2
+        if self.step:  # a value a trial can be given
+            middle = low + round((middle - low) / self.step) * self.step
+        if self.type == "int":
+            return (int(low), round(middle), int(high))
+        return (low, middle, high)
 
     def distribution(self) -> Any:
         """The Optuna distribution of this parameter."""

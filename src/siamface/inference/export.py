@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from siamface import __version__
-from siamface.inference.align import FACE_CENTER, FACE_SIDE, FRAME_SIZE
+from siamface.data.preprocess import FRAME_SIZE
+from siamface.inference.align import FACE_CENTER, FACE_SIDE
 from siamface.inference.face_detection import CASCADE_FILE, FaceDetector
 from siamface.inference.verifier import Verifier, model_fingerprint
 from siamface.models.io import embed

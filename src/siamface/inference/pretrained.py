@@ -257,8 +257,9 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
                                                      or not any(folder.iterdir()))):
         # a run folder's own gallery calibration would be overwritten, and the folder would
         # then answer verify and identify with this model instead of its own
+        found = "it holds other files" if folder.is_dir() else "it is a file"
         raise PretrainedError(f"{folder}: expected a new or empty folder, or a pretrained "
-                              "model's, but it holds other files")
+                              f"model's, but {found}")
     _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts, 0.2, 0)
     probe = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
     # Every image of the validation people: their pairs set the threshold, and the pairs of

@@ -73,7 +73,7 @@ def plot_pair_evaluation(run: Run, result: ScoredPairs, metrics: dict[str, Any],
     plot_confusion_matrix(matrix, out_dir / CONFUSION_FIGURE)
     summary = run.summary()
     if summary:
-        plot_learning_curves(summary, out_dir / "learning_curves.png")
+        plot_learning_curves(summary, out_dir / run.learning_curves_path.name)
     predicted = (logits >= threshold).astype(np.int64)
     # the most confident decisions of each kind: far from the threshold, right or wrong
     margin = np.abs(logits - threshold)

@@ -16,7 +16,7 @@ from typing import Any
 from siamface.evaluation.identification import ONE_SHOT_FILE
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.evaluation.protocol10 import TEN_FOLD_FILE
-from siamface.evaluation.report import METRICS_FILE, SCORES_FILE
+from siamface.evaluation.report import METRICS_FILE, METRICS_KEYS, SCORES_FILE
 from siamface.reporting.eval_figures import (
     ONE_SHOT_FIGURE,
     OPEN_SET_FIGURES,
@@ -275,12 +275,6 @@ def _environment_section(env: dict[str, Any]) -> list[str]:
     rows += [(f"sha256 of {name}", f"`{digest[:16]}...`")
              for name, digest in sorted(env["data"]["checksums"].items())]
     return ["## Environment", "", *_lines(["", ""], rows), ""]
-
-# the keys of metrics.json the report's sections need (every evaluation writes them)
-METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "accuracy_at_p05",
-                "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001", "oracle_accuracy",
-                "confusion")
-
 
 def run_report(run: Run, curves: bool = True) -> str:
     """The Markdown report of a finished run (and of whatever evaluations it has).

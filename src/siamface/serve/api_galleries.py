@@ -29,7 +29,7 @@ from siamface.serve.schemas import (
     PersonOut,
     Problem,
 )
-from siamface.serve.store import GalleryInfo
+from siamface.serve.store import GalleryInfo, PersonNotFoundError
 
 Gallery = Annotated[str, Path(pattern=GALLERY_NAME, description="the gallery's name")]
 GALLERY_ERRORS = {**ERRORS, 404: {"model": Problem}, 409: {"model": Problem}}
@@ -119,8 +119,11 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
     @router.delete("/{gallery}/people/{person}", dependencies=writes)
     async def delete_person(gallery: Gallery, person: str) -> Deleted:
         """Delete a person and all their photos from a gallery."""
-        person = person_name(person, "person")  # the spelling enroll stored
-        await run_in_threadpool(store.delete_person, gallery, person)
+        try:  # as given: a name stored before names had one spelling
+            await run_in_threadpool(store.delete_person, gallery, person)
+        except PersonNotFoundError:
+            person = person_name(person, "person")  # the spelling enroll stores
+            await run_in_threadpool(store.delete_person, gallery, person)
         return Deleted(deleted=person)
 
     @router.post("/{gallery}/identify")

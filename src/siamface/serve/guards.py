@@ -74,7 +74,8 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope["headers"]}
         host = _host_name(headers.get("host", "")).lower()  # host names ignore case
-        if self.options.allowed_hosts is not None and host not in self.options.allowed_hosts:
+        if self.options.allowed_hosts is not None and host not in {
+                h.lower() for h in self.options.allowed_hosts}:
             return (421, "Host", f"this server answers to {', '.join(self.options.allowed_hosts)}"
                     f", not {host!r}")
         if scope["method"] in WRITE_METHODS and "origin" in headers:

@@ -38,6 +38,8 @@ def read_json_object(path: str | Path, required: tuple[str, ...] = (),
         value = json.loads(read_text(path, error))
     except json.JSONDecodeError as err:
         raise error(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    except RecursionError:
+        raise error(f"{path}: not valid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise error(f"{path}: expected a JSON object, got {type(value).__name__}")
     missing = [key for key in required if key not in value]
