@@ -214,3 +214,11 @@ def test_a_body_that_is_not_json_names_the_body(client):
                                                                   "application/json"})
     assert r.status_code == 422 and r.json()["field"] == "body"
     assert r.json()["message"].startswith("the request body is not valid JSON (at character 1")
+
+
+def test_a_name_stored_before_names_had_one_spelling_can_still_be_deleted(staff, tmp_path):
+    with sqlite3.connect(tmp_path / "galleries.sqlite3") as db:  # as an older server stored it
+        db.execute("UPDATE photos SET person = ? WHERE person = 'Bo'", ("Zoe\u0308",))
+    r = staff.delete("/api/galleries/staff/people/Zoe%CC%88")
+    assert r.json() == {"deleted": "Zoe\u0308"}
+    assert [p["name"] for p in staff.get("/api/galleries/staff/people").json()] == ["Ann"]

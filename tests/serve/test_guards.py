@@ -38,3 +38,8 @@ def test_a_transfer_coding_in_any_case_is_refused(client):
 def test_host_names_are_compared_without_case(make_client):
     client = make_client(ServeOptions(allowed_hosts=("127.0.0.1", "testserver")))
     assert client.get("/api/health", headers={"Host": "TESTSERVER"}).status_code == 200
+
+
+def test_allowed_host_names_are_compared_without_case_too(make_client):
+    client = make_client(ServeOptions(allowed_hosts=("TestServer",)))
+    assert client.get("/api/health").status_code == 200

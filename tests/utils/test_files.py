@@ -40,3 +40,10 @@ def test_a_sound_object_is_returned_and_a_missing_file_is_none(tmp_path):
     assert read_json_object_if_present(path) == {"a": 1, "b": [2]}
     assert read_json_object_if_present(tmp_path / "absent.json") is None
     assert issubclass(DamagedFileError, SiamfaceError)  # the CLI prints it as one line
+
+
+def test_json_nested_too_deeply_is_named(tmp_path):
+    path = tmp_path / "study.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(DamagedFileError, match=rf"^{path}: not valid JSON \(nested too deeply\)"):
+        read_json_object(path)
