@@ -281,8 +281,9 @@ def evaluate(
             return out
     files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
     check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
-    for pairs_file, _ in files if one_shot else ():  # before any evaluation is replaced
-        check_one_shot(lfw, pairs_file, one_shot)
+    if one_shot:  # before any evaluation folder is replaced
+        for pairs_file, _ in files:
+            check_one_shot(lfw, pairs_file, one_shot)
     with timer.phase("evaluation set-up"):
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one

@@ -238,9 +238,8 @@ class Run:
         """
         path = self.config_path
         config = load_config(path)
-        written = flatten(read_raw(path))
-        missing = [name for name in Config.field_names() if not any(
-            key == name or key.startswith(f"{name}.") for key in written)]
+        written = read_raw(path)
+        missing = [name for name in Config.field_names() if name not in written]
         if missing:
             raise RunFolderError(f"{path}: no {', '.join(missing)} section: the file was cut "
                                  "short or emptied")

@@ -48,7 +48,6 @@ from siamface.inference.face_detection import Detector, FaceBox
 # A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
 ImageInput = Union[str, Path, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
 
-
 # Where FaceDetector() (default settings) puts its box inside an LFW deep-funneled frame.
 # Measured with `python -m siamface.inference.calibrate` on 500 randomly chosen LFW images
 # (seed 0; a face was found in 495): the medians of the largest box's centre and side, in

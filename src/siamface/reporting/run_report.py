@@ -276,6 +276,7 @@ def _environment_section(env: dict[str, Any]) -> list[str]:
              for name, digest in sorted(env["data"]["checksums"].items())]
     return ["## Environment", "", *_lines(["", ""], rows), ""]
 
+
 def run_report(run: Run, curves: bool = True) -> str:
     """The Markdown report of a finished run (and of whatever evaluations it has).
 
@@ -342,4 +343,3 @@ def write_run_report(run: Run) -> Path:
 
 def _lines(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
     return markdown_table(header, rows).splitlines()
-

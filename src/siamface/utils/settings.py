@@ -51,9 +51,10 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     lists). Raises ConfigError naming ``key`` and the expected type; no number in a config may
     be NaN or infinite (not even under ``Any``: a component's keyword arguments)."""
     origin, args = get_origin(tp), get_args(tp)
-    _finite(value, key)
-    if tp is Any:
-        return value
+    if tp is Any:  # not checked element by element below
+        return _finite(value, key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     if origin in (Union, types.UnionType):
         for arm in args:
             try:
@@ -92,15 +93,15 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
 
 
 def _finite(value: Any, key: str) -> Any:
-    """``value``, once no float in it is NaN or infinite."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+    """``value``, once no float in it, however deep, is NaN or infinite."""
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
             _finite(v, f"{key}[{i}]")
     elif isinstance(value, dict):
         for k, v in value.items():
             _finite(v, f"{key}.{k}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     return value
 
 
