@@ -3,6 +3,7 @@
 import contextlib
 import json
 import math
+import threading
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from siamface.errors import SiamfaceError
 from siamface.models.io import save_weights
 from siamface.run_folder import Run, RunFolderError, read_summary_csv
 from siamface.utils.atomic import umask_mode
+from siamface.utils.lock import file_lock
 
 CSV = """epoch,train_loss,val_loss,train_acc,val_acc,val_auc,lr,seconds
 1,0.69,0.68,0.55,0.56,0.60,0.001,12.5
@@ -166,6 +168,25 @@ def test_a_failed_evaluation_leaves_the_earlier_one_as_it_was(tmp_path):
     assert [p.name for p in folder.iterdir()] == ["one_shot.json"]
     assert [p.name for p in run.eval_root.iterdir()] == ["pairsDevTest"]
     assert not list(tmp_path.glob(".eval-*"))
+
+
+def test_an_evaluation_waits_for_another_to_finish_replacing_its_folder(tmp_path):
+    run = Run(tmp_path)
+    folder = run.eval_dir("pairsDevTest.txt")
+    done = threading.Event()
+
+    def evaluate() -> None:
+        with run.new_eval_dir(folder) as new:
+            (new / "metrics.json").write_text("{}")
+        done.set()
+
+    # another process is between its two renames: ours must not interleave with them
+    with file_lock(run.eval_lock_path, "test"):
+        thread = threading.Thread(target=evaluate)
+        thread.start()
+        assert not done.wait(0.5) and not folder.exists()
+    thread.join(10)
+    assert done.is_set() and [p.name for p in folder.iterdir()] == ["metrics.json"]
 
 
 def test_an_evaluation_of_a_hidden_photo_folder_is_listed(tmp_path):

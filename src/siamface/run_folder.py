@@ -3,7 +3,8 @@
     config.yaml        the resolved configuration (every default filled in)
     environment.json   library versions, machine, data checksums, git commit, command
     data.json          what was trained and validated on (counts, setting, cache key)
-    train.log          the log (.train.lock is held while it trains)
+    train.log          the log (.train.lock is held while it trains; .eval.lock while an
+                       evaluation replaces its folder)
     summary.csv        one row per epoch, columns SUMMARY_FIELDS
     checkpoints/       one folder per epoch (see siamface.training.checkpoint)
     model.safetensors  the chosen model's weights, and model.json: its config, preprocessing,
@@ -49,6 +50,7 @@ from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path, umask_mode, write_json_atomic, write_text_atomic
 from siamface.utils.files import read_json_object, read_json_object_if_present, read_text
 from siamface.utils.hashing import sha256_file
+from siamface.utils.lock import file_lock
 from siamface.utils.settings import flatten
 
 # The columns of summary.csv, in order: one row per epoch.
@@ -149,6 +151,12 @@ class Run:
         return self.path / ".train.lock"
 
     @property
+    def eval_lock_path(self) -> Path:
+        """Held while an evaluation folder is replaced, so that two evaluations of one run that
+        end together never interleave their renames."""
+        return self.path / ".eval.lock"
+
+    @property
     def report_path(self) -> Path:
         return self.path / "report.md"
 
@@ -208,14 +216,15 @@ class Run:
         old = staging.with_name(f"{staging.name}.old")
         try:
             yield staging
-            if folder.exists():
-                folder.rename(old)  # the old results are kept until the new ones are in place
-            try:
-                staging.rename(folder)
-            except OSError:
-                if old.exists():
-                    old.rename(folder)
-                raise
+            with file_lock(self.eval_lock_path, f"replace {folder}"):
+                if folder.exists():
+                    folder.rename(old)  # kept until the new results are in place
+                try:
+                    staging.rename(folder)
+                except OSError:
+                    if old.exists():
+                        old.rename(folder)
+                    raise
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
