@@ -1,8 +1,21 @@
-"""RequestGuard: the Host check, the Origin check for writes, bodies without a length."""
+"""RequestGuard: the Host check, the Origin check for writes, bodies without a length or that
+stop arriving."""
 
 from __future__ import annotations
 
-from siamface.serve.guards import ServeOptions
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import uvicorn
+from starlette.types import Message, Receive, Scope, Send
+
+from serve.test_browser import free_port
+from siamface.inference.verifier import Verifier
+from siamface.serve.app import create_app
+from siamface.serve.guards import RequestGuard, ServeOptions
 
 
 def test_another_host_name_is_refused_when_hosts_are_set(make_client):
@@ -43,3 +56,83 @@ def test_host_names_are_compared_without_case(make_client):
 def test_allowed_host_names_are_compared_without_case_too(make_client):
     client = make_client(ServeOptions(allowed_hosts=("TestServer",)))
     assert client.get("/api/health").status_code == 200
+
+
+def guarded(options: ServeOptions) -> tuple[RequestGuard, list[Message]]:
+    """A RequestGuard around an app that records the messages it receives and answers 204."""
+    seen: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(await receive())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return RequestGuard(app, options), seen
+
+
+def call(guard: RequestGuard, messages: list[Message], stall: bool = False) -> list[Message]:
+    """Send ``guard`` a POST whose body comes as ``messages``, then nothing (``stall``) or the
+    client's disconnect; what it sent back."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        if stall:
+            await asyncio.Event().wait()  # never set
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    length = sum(len(m.get("body", b"")) for m in messages)
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [
+        (b"host", b"testserver"), (b"content-length", str(length).encode())]}
+    asyncio.run(guard(scope, receive, send))
+    return sent
+
+
+def test_a_body_in_parts_reaches_the_app_whole():
+    guard, seen = guarded(ServeOptions())
+    parts = [{"type": "http.request", "body": b, "more_body": True} for b in (b"ab", b"", b"c")]
+    sent = call(guard, [*parts, {"type": "http.request", "body": b"d", "more_body": False}])
+    assert seen == [{"type": "http.request", "body": b"abcd", "more_body": False}]
+    assert sent[0]["status"] == 204
+
+
+def test_a_body_that_stops_arriving_is_answered_408():
+    guard, seen = guarded(ServeOptions(body_timeout_s=0.2))
+    sent = call(guard, [{"type": "http.request", "body": b"ab", "more_body": True}], stall=True)
+    assert seen == [] and sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["field"] == "body"
+
+
+def test_a_client_gone_before_its_body_ends_gets_no_answer():
+    guard, seen = guarded(ServeOptions())
+    assert call(guard, [{"type": "http.request", "body": b"ab", "more_body": True}]) == []
+    assert seen == []
+
+
+def test_a_real_server_closes_a_stalled_upload(run_dir):
+    port = free_port()
+    app = create_app(Verifier.from_run(run_dir), run_dir.parent / "stall.sqlite3",
+                     ServeOptions(body_timeout_s=0.5))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /api/verify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Type: multipart/form-data; boundary=x\r\n"
+                         b"Content-Length: 1000\r\n\r\n--x\r\n")  # then nothing
+            answer = b""
+            while chunk := sock.recv(4096):  # until the server closes the connection
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["field"] == "body"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -2,6 +2,9 @@
 
 - A request body over ``max_request_bytes`` is refused from its Content-Length (413) and a
   body sent without one (chunked) is refused (411), so nothing unbounded is ever read.
+- A body that stops arriving (no bytes for ``body_timeout_s``) is answered 408 and its
+  connection closed, so a stalled or trickling client cannot hold it open for ever. The body
+  is read whole before the application sees the request.
 - With ``allowed_hosts`` set (the CLI sets the loopback names when it listens on loopback), a
   request for another Host is refused (421): a web page on another site cannot reach the
   server by pointing its own name at 127.0.0.1 (DNS rebinding).
@@ -12,12 +15,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fastapi import Header
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siamface.serve.problems import ApiError, error_response
 
@@ -39,6 +43,7 @@ class ServeOptions:
         max_request_bytes: The largest request body.
         max_photos: The most photos in one enroll request.
         allowed_hosts: Host names the server answers to; None: any.
+        body_timeout_s: The longest wait for the next part of a request body.
     """
 
     api_key: str | None = None
@@ -48,10 +53,12 @@ class ServeOptions:
     max_request_bytes: int = 24 * 2**20
     max_photos: int = 10
     allowed_hosts: tuple[str, ...] | None = None
+    body_timeout_s: float = 30.0
 
 
 class RequestGuard:
-    """ASGI middleware: the body size limit, the Host check and the Origin check for writes.
+    """ASGI middleware: the body size limit and timeout, the Host check and the Origin check for
+    writes.
 
     Args:
         app: The application it guards.
@@ -68,7 +75,29 @@ class RequestGuard:
             if refusal is not None:
                 await error_response(*refusal)(scope, receive, send)
                 return
+            try:
+                body = await self._read_body(receive)
+            except TimeoutError:
+                await error_response(408, "body", "no part of the request body came for "
+                                     f"{self.options.body_timeout_s:g} s")(scope, receive, send)
+                return
+            if body is None:  # the client went away: nobody to answer
+                return
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole request body (its length was checked), or None when the client
+        disconnected; TimeoutError when a part takes longer than ``body_timeout_s``."""
+        parts = []
+        more = True
+        while more:
+            message = await asyncio.wait_for(receive(), self.options.body_timeout_s)
+            if message["type"] != "http.request":
+                return None
+            parts.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        return b"".join(parts)
 
     def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
@@ -94,6 +123,21 @@ class RequestGuard:
             return (413, "Content-Length", f"the request is {int(length):,} bytes; the limit is "
                     f"{self.options.max_request_bytes:,} bytes")
         return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body read already, then waits as ``receive`` does (for the
+    client's disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _host_name(host: str) -> str:
