@@ -8,6 +8,7 @@ from PIL import Image
 
 from inference.conftest import write_tiny_run
 from siamface.experiments.compare import (
+    CompareError,
     compare,
     comparison_csv,
     comparison_markdown,
@@ -66,3 +67,32 @@ def test_open_set_results_get_their_columns(tmp_path: Path):
     (row,) = compare([run.path]).rows
     assert row.values["open_set_10_rank1"] == 0.8 and row.values["open_set_10_dir1%"] == 0.3
     assert not any(k.startswith("open_set_999") for k in row.values)  # skipped: no column
+
+
+def test_test_metrics_come_as_written_and_null_when_they_could_not_be_computed(tmp_path: Path):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    folder = run.eval_dir("pairsDevTest.txt")
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text('{"accuracy": 0.75, "auc": null, "seconds": 1.5}')
+    (row,) = compare([run.path]).rows
+    assert row.values["pairsDevTest_acc"] == 0.75 and row.values["pairsDevTest_auc"] is None
+    assert row.values["eval_seconds"] == 1.5
+
+
+@pytest.mark.parametrize(("file", "content", "message"), [
+    ("metrics", {"accuracy": "0.9x", "auc": 0.9}, r"metrics.json: accuracy is '0.9x', expected a"),
+    ("metrics", {"accuracy": 0.9, "auc": True}, r"metrics.json: auc is True, expected a number"),
+    ("metrics", {"accuracy": 0.9, "auc": 0.9, "seconds": []}, r"metrics.json: seconds is \[\]"),
+    ("open_set", {"galleries": [{"gallery_size": 10, "cmc": {}}]},
+     r"open_set.json: no galleries.0.cmc.1.rate: the file was damaged or edited"),
+    ("open_set", {"galleries": [{"gallery_size": 10, "cmc": {"1": {"rate": 0.8}},
+                                 "dir_at_fpir": {"0.01": {"dir": {"rate": "high"}}}}]},
+     r"open_set.json: galleries.0.dir_at_fpir.0.01.dir.rate is 'high', expected a number"),
+])
+def test_a_damaged_result_file_is_named_with_its_key(tmp_path: Path, file, content, message):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    folder = run.open_set_dir if file == "open_set" else run.eval_dir("pairsDevTest.txt")
+    folder.mkdir(parents=True)
+    (folder / f"{file}.json").write_text(json.dumps(content))
+    with pytest.raises(CompareError, match=message):
+        compare([run.path])

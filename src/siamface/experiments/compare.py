@@ -102,21 +102,45 @@ def run_values(run: Run) -> dict[str, Any]:
     if chosen is not None:
         values.update({k: chosen[k] for k in ("train_loss", "val_loss", "val_acc", "val_auc")})
     for folder in run.eval_dirs() if run.is_finished else []:
-        metrics = read_json_object_if_present(folder / METRICS_FILE,
-                                              tuple(key for key, _ in TEST_COLUMNS))
+        path = folder / METRICS_FILE
+        metrics = read_json_object_if_present(path, tuple(key for key, _ in TEST_COLUMNS))
         if metrics is not None:
             for key, suffix in TEST_COLUMNS:
-                values[f"{folder.name}_{suffix}"] = metrics[key]
+                values[f"{folder.name}_{suffix}"] = number_at(metrics, (key,), path)
             if "seconds" in metrics:  # written by every evaluation since it was added
-                values["eval_seconds"] = values.get("eval_seconds", 0.0) + metrics["seconds"]
-    open_set = run.open_set_dir / OPEN_SET_FILE
-    if run.is_finished and open_set.is_file():
-        for g in read_json_object(open_set, ("galleries",))["galleries"]:
-            if "skipped" not in g:  # rank-1 and DIR at FPIR 1% of each gallery size
-                values[f"open_set_{g['gallery_size']}_rank1"] = g["cmc"]["1"]["rate"]
-                values[f"open_set_{g['gallery_size']}_dir1%"] = \
-                    g["dir_at_fpir"]["0.01"]["dir"]["rate"]
+                values["eval_seconds"] = (values.get("eval_seconds", 0.0)
+                                          + (number_at(metrics, ("seconds",), path) or 0.0))
+    path = run.open_set_dir / OPEN_SET_FILE
+    if run.is_finished and path.is_file():
+        for i, g in enumerate(read_json_object(path, ("galleries",))["galleries"]):
+            if not isinstance(g, dict) or "skipped" in g:  # the sizes LFW was too small for
+                continue
+            size = number_at(g, ("gallery_size",), path, f"galleries.{i}.")
+            # rank-1 and DIR at FPIR 1% of each gallery size
+            values[f"open_set_{size}_rank1"] = number_at(
+                g, ("cmc", "1", "rate"), path, f"galleries.{i}.")
+            values[f"open_set_{size}_dir1%"] = number_at(
+                g, ("dir_at_fpir", "0.01", "dir", "rate"), path, f"galleries.{i}.")
     return values
+
+
+def number_at(data: dict[str, Any], keys: tuple[str, ...], path: Path,
+              prefix: str = "") -> float | None:
+    """``data[keys[0]][keys[1]]...``: a number or null (a metric that could not be computed).
+
+    Raises:
+        CompareError: Naming ``path`` and the dotted key, when it is missing or not a number
+            (the file was damaged or edited).
+    """
+    name = prefix + ".".join(keys)
+    value: Any = data
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise CompareError(f"{path}: no {name}: the file was damaged or edited")
+        value = value[key]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise CompareError(f"{path}: {name} is {value!r}, expected a number")
+    return value
 
 
 def study_rows(study: StudyFolder) -> list[Row]:
