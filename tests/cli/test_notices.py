@@ -2,12 +2,14 @@
 warnings from the API; other libraries' warnings are left as they are."""
 
 import shutil
+import threading
 import warnings
 
 import pytest
 
 from siamface.api import evaluate
 from siamface.cli.main import main, warnings_as_notices
+from siamface.data.preprocess import READING
 from siamface.data.splits import IdentityLeakageWarning
 from siamface.errors import SiamfaceWarning
 from siamface.evaluation.metrics import FarResolutionWarning
@@ -54,3 +56,25 @@ def test_the_api_keeps_them_python_warnings(cli_home, trained_run, tmp_path):
         f"FAR {far} is below the resolution 1/8 = 0.125 of 8 negative pairs; reporting TAR at "
         "FAR = 0 instead" for far in ("0.001", "0.01")
     ]
+
+
+
+def test_a_pillow_warning_names_the_photo_its_own_thread_reads(capsys):
+    pillow = "/venv/site-packages/PIL/TiffImagePlugin.py"
+    both_reading = threading.Barrier(2)
+
+    def read(photo: str) -> None:
+        reading = READING.set(photo)  # as open_image does for its block
+        both_reading.wait()
+        warnings.warn_explicit(f"Corrupt EXIF data in\n {photo}", UserWarning, pillow, 982)
+        READING.reset(reading)
+
+    with pytest.warns(UserWarning, match="outside a read"), warnings_as_notices():
+        threads = [threading.Thread(target=read, args=(p,)) for p in ("a.jpg", "b.jpg")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        warnings.warn_explicit("outside a read", UserWarning, pillow, 982)  # left alone
+    assert sorted(capsys.readouterr().err.splitlines()) == [
+        f"siamface: note: {p}: Corrupt EXIF data in {p} (Pillow)" for p in ("a.jpg", "b.jpg")]

@@ -226,3 +226,24 @@ def test_bad_identify_options_fail_before_the_gallery_is_embedded(capsys, run_di
                          photos / "gallery", *args)
     assert code == 2 and out == ""
     assert err.startswith("siamface: error: ") and err.count("\n") == 1 and message in err
+
+
+def corrupt_exif_jpeg(path, seed: int = 1) -> None:
+    """A 250x250 JPEG whose EXIF block says it holds more entries than it does."""
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation: as stored
+    Image.fromarray(random_photo(seed)).save(path, "JPEG", exif=exif.tobytes())
+    data = bytearray(path.read_bytes())
+    ifd = data.index(b"Exif\x00\x00") + 6 + 8  # the TIFF header, then the entry count
+    data[ifd:ifd + 2] = b"\x30\x00" if data[ifd - 8:ifd - 6] == b"II" else b"\x00\x30"
+    path.write_bytes(bytes(data))
+
+
+def test_a_photo_with_corrupt_exif_gets_one_note_naming_it(capsys, run_dir, photos):
+    corrupt_exif_jpeg(photos / "c.jpg")
+    code, out, err = run(capsys, "verify", run_dir, photos / "a.png", photos / "c.jpg",
+                         "--no-detect")
+    assert code == 0 and out.startswith(("same person", "different people"))
+    (note,) = err.splitlines()  # Pillow warns at open and at exif_transpose: one note
+    assert note.startswith(f"siamface: note: {photos / 'c.jpg'}: Corrupt EXIF data.")
+    assert note.endswith("(Pillow)")

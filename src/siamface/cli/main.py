@@ -5,8 +5,8 @@ sub-parser and sets ``func``, a handler ``(args: argparse.Namespace) -> int``. H
 their heavy dependencies (torch, matplotlib) themselves, so that ``siamface --help`` is quick.
 
 While a handler runs, siamface's own warnings (``SiamfaceWarning``) are printed as one-line
-notices, ``siamface: note: ...``, each distinct one once; other libraries' warnings are shown
-as Python shows them.
+notices, ``siamface: note: ...``, each distinct one once, and so are Pillow's warnings about a
+photo being read, named by the photo; other warnings are shown as Python shows them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TextIO
 
 from siamface import __version__
 from siamface.cli import data, evaluate, experiments, run, serve, train, use
+from siamface.data.preprocess import READING
 from siamface.errors import SiamfaceError, SiamfaceWarning
 
 COMMAND_GROUPS = (data, train, evaluate, run, use, serve, experiments)
@@ -52,11 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def warnings_as_notices() -> Iterator[None]:
-    """Print each distinct ``SiamfaceWarning`` once, as ``siamface: note: <message>`` on stderr.
+    """Print each distinct ``SiamfaceWarning`` once, as ``siamface: note: <message>`` on stderr,
+    and a warning Pillow gives while a photo is read as ``siamface: note: <photo>: <message>``.
 
     The warning filters are left as they are (``-W error`` still raises, ``ignore`` still
-    hides); only how a shown siamface warning looks changes: its message, without the file,
-    line and category Python adds.
+    hides); only how a shown warning looks changes: its message, without the file, line and
+    category Python adds.
     """
     shown: set[str] = set()
     with warnings.catch_warnings():
@@ -64,10 +66,14 @@ def warnings_as_notices() -> Iterator[None]:
 
         def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                  file: TextIO | None = None, line: str | None = None) -> None:
-            if not issubclass(category, SiamfaceWarning):
+            photo = READING.get()  # set on this thread while it reads a photo
+            if issubclass(category, SiamfaceWarning):
+                text = " ".join(str(message).split())
+            elif photo is not None and "PIL" in Path(filename).parts:
+                text = f"{photo}: {' '.join(str(message).split())} (Pillow)"
+            else:
                 show_other(message, category, filename, lineno, file, line)
                 return
-            text = " ".join(str(message).split())
             if text not in shown:
                 shown.add(text)
                 print(f"siamface: note: {text}", file=sys.stderr)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
@@ -198,38 +201,49 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
     return _crop_resize(converted, box, prep.size, scale)
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Open an image file, reading only its header, and refuse one of more than MAX_PIXELS.
+# The image this thread is opening or decoding (inside ``open_image``'s block): the command
+# line names it beside a warning Pillow gives without saying which file it read, such as
+# "Corrupt EXIF data" (siamface.cli.main.warnings_as_notices).
+READING: ContextVar[str | None] = ContextVar("READING", default=None)
+
+
+@contextmanager
+def open_image(path: str | Path | BinaryIO) -> Iterator[Image.Image]:
+    """Open an image file for the block, reading only its header, and refuse one of more than
+    MAX_PIXELS. The image is closed at the end of the block.
 
     Pillow's own decompression-bomb limit is higher than ours, so its warning is silenced and
     its error (above twice that limit) becomes an ImageDecodeError like ours.
 
     Args:
-        path: The image file.
+        path: The image file, or a file object whose str() names it.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ImageDecodeError: not a readable image, or too many pixels.
     """
+    reading = READING.set(str(path))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    except FileNotFoundError:
-        raise
-    except Image.DecompressionBombError as err:
-        found = re.search(r"\((\d+) pixels\)", str(err))
-        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise ImageDecodeError(f"{path}: the image has {pixels}; {_LIMIT}") from err
-    except _DECODE_ERRORS as err:
-        raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
-    width, height = im.size
-    if width * height > MAX_PIXELS:
-        im.close()
-        raise ImageDecodeError(
-            f"{path}: the image is {width}x{height} ({width * height:,} pixels); {_LIMIT}"
-        )
-    return im
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(path)
+        except FileNotFoundError:
+            raise
+        except Image.DecompressionBombError as err:
+            found = re.search(r"\((\d+) pixels\)", str(err))
+            pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+            raise ImageDecodeError(f"{path}: the image has {pixels}; {_LIMIT}") from err
+        except _DECODE_ERRORS as err:
+            raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+        with im:
+            width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise ImageDecodeError(f"{path}: the image is {width}x{height} "
+                                       f"({width * height:,} pixels); {_LIMIT}")
+            yield im
+    finally:
+        READING.reset(reading)
 
 
 def to_8bit(im: Image.Image, mode: str, source: str | Path = "image") -> Image.Image:
