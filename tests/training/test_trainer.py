@@ -1,4 +1,5 @@
 import csv
+import re
 
 import pytest
 import safetensors.torch
@@ -39,6 +40,21 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
     assert meta["best_epoch"] == fit.best_epoch and meta["threshold"] == fit.threshold
     x = torch.rand(2, 3, 32, 32)
     assert torch.isfinite(model(x, x.flip(0)).logits).all()
+
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_the_running_loss_is_logged_every_log_every_steps(synthetic_home, tmp_path, every):
+    run, fit = train(tiny(f"train.log_every={every}", "train.epochs=1"),
+                     open_lfw(synthetic_home), tmp_path, progress=False)
+    found = [re.search(r"epoch 1 step (\d+)/(\d+): running loss (\S+) lr", line)
+             for line in run.log_path.read_text().splitlines()]
+    logged = [(int(m[1]), int(m[2]), float(m[3])) for m in found if m]
+    steps = logged[0][1]
+    assert steps >= 3  # enough steps for every=2 to skip some
+    assert [step for step, _, _ in logged] == list(range(every, steps + 1, every))
+    if every == 1:  # the last step's running loss is the epoch's mean loss
+        assert logged[-1][2] == pytest.approx(fit.history[0]["train_loss"], abs=1e-4)
 
 
 @pytest.mark.parametrize(("keep", "kept"), [(1, {3}), (3, {1, 2, 3})])

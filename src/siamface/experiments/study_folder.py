@@ -25,7 +25,6 @@ from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.files import read_json_object, read_json_object_if_present
 
 TRIAL_FILE = "trial.json"
-STATES = ("running", "complete", "pruned", "failed")
 
 
 class StudyFolderError(SpecError):
@@ -60,10 +59,6 @@ class StudyFolder:
     @property
     def trials_dir(self) -> Path:
         return self.path / "trials"
-
-    @property
-    def figures_dir(self) -> Path:
-        return self.path / "figures"
 
     @property
     def report_path(self) -> Path:

@@ -211,6 +211,9 @@ class Trainer:
             total_loss += loss
             total_correct += correct
             bar.set_postfix(loss=f"{total_loss / (step + 1):.4f}")
+            if (step + 1) % self.config.train.log_every == 0:
+                log.info("epoch %d step %d/%d: running loss %.4f lr %.2e", epoch + 1, step + 1,
+                         steps, total_loss / (step + 1), lr)
         return total_loss / steps, total_correct / steps, lr
 
     def batch_input(self, batch: PairBatch, generator: torch.Generator) -> torch.Tensor:
