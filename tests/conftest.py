@@ -1,9 +1,13 @@
-"""Shared fixtures: where the real LFW copy lives, and a tiny synthetic LFW-like tree."""
+"""Shared fixtures: where the real LFW copy lives, and a tiny synthetic LFW-like tree; what a
+test does when something it needs is missing."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -15,11 +19,26 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_LFW = Path(os.environ.get("SIAMFACE_TEST_LFW", REPO.parent / "shared" / "lfw"))
 
 
+def missing(what: str) -> NoReturn:
+    """Fail under CI (CI=true), which installs everything the tests need; skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(what)
+    pytest.skip(what)
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` of an optional extra that the dev extra installs (``missing`` if not)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        missing(f"cannot import {module} ({err}): pip install -e '.[dev]'")
+
+
 @pytest.fixture(scope="session")
 def lfw_source() -> Path:
-    """The real LFW files beside the checkout (../shared/lfw); skips when they are absent."""
+    """The real LFW files beside the checkout (../shared/lfw); ``missing`` when absent."""
     if not (SHARED_LFW / "lfw-deepfunneled.tgz").is_file():
-        pytest.skip(f"real LFW data not found at {SHARED_LFW}")
+        missing(f"real LFW data not found at {SHARED_LFW}")
     return SHARED_LFW
 
 

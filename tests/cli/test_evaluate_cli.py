@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 
 import pytest
@@ -34,8 +35,10 @@ def test_evaluate_prints_the_summary_and_writes_metrics_figures_and_report(
     assert f"accuracy at validation threshold  {m['accuracy']:.4f}  95% CI [{lo:.4f}, {hi:.4f}]" \
         in out
     for label, key in (("accuracy at p = 0.5", "accuracy_at_p05"), ("EER", "eer"),
-                       ("TAR at FAR 1%", "tar_at_far_0.01"), ("loss", "loss")):
-        assert f"{label}" in out and f"{m[key]:.4f}" in out
+                       ("TAR at FAR 1%", "tar_at_far_0.01"),
+                       ("TAR at FAR 0.1%", "tar_at_far_0.001"),
+                       ("loss", "loss")):  # each number on its own label's row
+        assert re.search(rf"^  {re.escape(label)} +{m[key]:.4f}$", out, re.M), label
     c = m["confusion"]
     assert c["tn"] + c["fp"] == 8 and c["fn"] + c["tp"] == 8
     assert f"different  {c['tn']:>10,}  {c['fp']:>10,}" in out

@@ -113,10 +113,11 @@ def test_configs_lists_every_config(capsys):
     assert any(line.startswith("koch2015 (seed 0): koch2015 on 105x105x1") for line in lines)
 
 
-@pytest.mark.parametrize("flag", ["--set", "--time-budget"])
-def test_options_need_values(flag, capsys):
+@pytest.mark.parametrize(("flag", "expected"), [("--set", "at least one argument"),
+                                              ("--time-budget", "one argument")])
+def test_options_need_values(flag, expected, capsys):
     assert main(["train", "default", flag]) == 2
-    assert "expected" in capsys.readouterr().err
+    assert f"argument {flag}: expected {expected}" in capsys.readouterr().err
 
 
 def test_a_value_the_data_refuses_leaves_no_run_folder_behind(cli_home, tmp_path, capsys):

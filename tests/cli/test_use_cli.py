@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
@@ -82,10 +83,14 @@ def test_identify_prints_a_ranked_table(capsys, run_dir, photos):
                        photos / "gallery", "--top-k", "2", "--no-detect")
     lines = out.splitlines()
     assert code == 0 and lines[0] == "identified: Bo"
-    assert [line.split()[1] for line in lines[2:4]] == ["Bo", lines[3].split()[1]]
+    rank, name, _, logit = zip(*(line.split() for line in lines[2:4]), strict=True)
+    assert rank == ("1", "2") and name[0] == "Bo" and name[1] in {"Ann", "Cy"}  # not Bo again
+    margin = re.fullmatch(r"margin over the second-best: (\d\.\d{3}) \(logit\)", lines[5])
+    # the two printed logits' difference, within their rounding
+    assert float(logit[0]) > float(logit[1])
+    assert float(margin[1]) == pytest.approx(float(logit[0]) - float(logit[1]), abs=0.0015)
     assert len(lines) == 6 and lines[4].startswith("threshold: p >= 0.989")
     assert "one-to-one verification threshold" in lines[4]  # the tiny run has no calibration
-    assert lines[5].startswith("margin over the second-best: ")
     assert "siamface: note: this model has no gallery calibration" in err
 
 
@@ -97,10 +102,10 @@ def test_identify_at_the_threshold_for_the_gallerys_size(capsys, run_dir, photos
                              photos / "gallery", "--no-detect", "--json", "--fpir", "0.05")
         result = json.loads(out)
         assert code == 0 and err == "" and result["name"] == "Bo"
-        assert (result["threshold_kind"], result["gallery_size"], result["target_fpir"]) == (
-            "gallery", result["people"], 0.05)
+        assert (result["threshold_kind"], result["gallery_size"], result["people"],
+                result["target_fpir"]) == ("gallery", 3, 3, 0.05)  # Ann, Bo and Cy
         tail = ImpostorTail(scores.double().numpy(), 20_001)
-        assert result["threshold"] == tail.threshold(result["people"], 0.05).threshold
+        assert result["threshold"] == tail.threshold(3, 0.05).threshold
         code, _, err = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
                            photos / "gallery", "--no-detect", "--fpir", "0.5")
         assert code == 2 and err == "siamface: error: target_fpir must be in (0, 0.1], got 0.5\n"

@@ -188,7 +188,7 @@ def test_crash_before_manifest_then_rerun_finishes(tmp_path, monkeypatch):
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr(importer, "write_json_atomic", crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         import_lfw([source], home, progress=False)
     assert (home / "lfw" / "images").is_dir()
     with pytest.raises(DataNotFoundError, match="did not finish"):
@@ -203,12 +203,16 @@ def test_crash_during_reimport_keeps_previous_import(tmp_path, monkeypatch):
     import_lfw([make_source(tmp_path / "a", "lfw", "tgz")], home, progress=False)
     other = make_source(tmp_path / "b", "lfw_funneled", "folder", counts={"Dee_Dd": 2})
 
+    calls = []
+
     def crash(*args, **kwargs):
+        calls.append(args)
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr(importer.shutil, "copyfile", crash)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         import_lfw([other], home, progress=False)
+    assert len(calls) == 1  # the crash came while copying the new images
     monkeypatch.undo()
     assert open_lfw(home).image_counts == TINY
 

@@ -7,6 +7,7 @@ import pytest
 from inference.conftest import write_tiny_run
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import open_lfw
+from siamface.evaluation.gallery_calibration import gallery_calibration
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE, evaluate_open_set
 from siamface.reporting.eval_figures import plot_open_set
 from siamface.run_folder import Run
@@ -26,17 +27,23 @@ def test_every_devtest_image_is_enrolled_or_probed_once(evaluated, synthetic_hom
     # the 6 DevTest people of the synthetic home hold 2+3+4+2+3+4 = 18 images
     assert results["people"] == 6 and results["images"] == 18
     assert results["eligible_people"] == 6 and results["validation_pairs"] > 0
+    tail = gallery_calibration(Run(results["run"]))
     for gallery, size in zip(results["galleries"], (2, 4), strict=True):
         assert gallery["gallery_size"] == size
         assert gallery["mated_probes"] + gallery["nonmated_probes"] == 18 - size
         assert set(gallery["cmc"]) == {"1", "5", "10"}
         assert gallery["cmc"]["10"]["rate"] == 1.0  # at most 4 candidates: always in the top 10
+        # the run's one-to-one threshold, and the calibration's for this size at FPIR 1%
+        assert gallery["verification_threshold"]["threshold"] == 4.5  # write_tiny_run's
+        assert gallery["gallery_threshold"]["threshold"] == tail.threshold(size, 0.01).threshold
+        assert gallery["gallery_threshold"]["target_fpir"] == 0.01
         for key in ("gallery_threshold", "verification_threshold"):
-            named = gallery[key]
-            assert 0.0 <= named["impostors_named"]["rate"] <= 1.0
+            named = gallery[key]  # each rate over the probes it is a rate of
+            assert named["impostors_named"]["n"] == gallery["nonmated_probes"]
+            assert named["mated_named_correctly"]["n"] == gallery["mated_probes"]
+            assert named["mated_named_wrongly"]["n"] == gallery["mated_probes"]
             assert named["mated_named_correctly"]["rate"] + named["mated_named_wrongly"][
                 "rate"] <= 1.0
-        assert gallery["gallery_threshold"]["target_fpir"] == 0.01
 
 
 def test_galleries_that_cannot_be_measured_are_skipped_with_why(synthetic_home, tmp_path):

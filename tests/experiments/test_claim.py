@@ -34,6 +34,22 @@ def assert_claims_exclude(claim: Callable[[], TrialClaim]) -> None:
         second.release()
 
 
+def assert_acquires(claim: TrialClaim) -> None:
+    """``claim`` is acquired and released within 10 s, on a thread of its own (a file lock
+    belongs to the thread that took it), so that a lock never let go fails the test instead of
+    hanging it."""
+
+    done = threading.Event()
+
+    def take_and_give_back() -> None:
+        claim.acquire()
+        claim.release()
+        done.set()
+
+    threading.Thread(target=take_and_give_back, daemon=True).start()
+    assert done.wait(10), "the claim is still held by someone else"
+
+
 def test_sqlite_claims_exclude_each_other(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     assert_claims_exclude(lambda: TrialClaim(url, "s"))
@@ -46,9 +62,7 @@ def test_release_is_harmless_when_not_held(tmp_path: Path):
     claim.acquire()
     claim.release()
     claim.release()
-    again = TrialClaim(f"sqlite:///{tmp_path / 'study.db'}", "s")
-    again.acquire()  # would wait forever had the first not let go
-    again.release()
+    assert_acquires(TrialClaim(f"sqlite:///{tmp_path / 'study.db'}", "s"))  # it let go
 
 
 def test_an_in_memory_study_needs_no_lock():

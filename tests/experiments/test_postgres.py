@@ -17,11 +17,12 @@ from pathlib import Path
 import optuna
 import pytest
 
+from conftest import missing, require
 from siamface.experiments.claim import TrialClaim
 from siamface.experiments.study_folder import StudyFolder
 
 from .conftest import FIXED, siamface_process, write_spec
-from .test_claim import assert_claims_exclude
+from .test_claim import assert_acquires, assert_claims_exclude
 from .test_search import wait_for
 
 
@@ -37,13 +38,10 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def postgres_url():
     """A fresh cluster (trust auth, loopback only) and its URL; stopped after the module."""
-    pytest.importorskip("psycopg2")
+    require("psycopg2")
     bin_dir = postgres_bin()
     if bin_dir is None:
-        message = "PostgreSQL not installed (apt-get install postgresql)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing("PostgreSQL not installed (apt-get install postgresql)")
     # not under pytest's tmp folder: the postgres user cannot enter root's 0700 folders
     root = Path(tempfile.mkdtemp(prefix="siamface-pg-"))
     data, sockets = root / "data", root / "sockets"
@@ -73,9 +71,7 @@ def test_postgres_claims_exclude_each_other_per_study(postgres_url: str):
     held = TrialClaim(postgres_url, "one")
     held.acquire()
     try:
-        other = TrialClaim(postgres_url, "another")  # another study's lock is another key
-        other.acquire()
-        other.release()
+        assert_acquires(TrialClaim(postgres_url, "another"))  # another study: another key
     finally:
         held.release()
 

@@ -1,12 +1,11 @@
 from pathlib import Path
 
-import pytest
-
+from conftest import require
 from siamface.experiments.study_folder import StudyFolder
 
 
 def test_each_trial_gets_tensorboard_scalars_and_hparams(finished_study: Path):
-    pytest.importorskip("tensorboard")
+    require("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     folder = StudyFolder(finished_study)

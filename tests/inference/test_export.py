@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import require
 from siamface.inference.export import export_model, export_run, list_formats
 
 from .conftest import random_photo, write_tiny_run
@@ -43,8 +44,8 @@ def test_torchscript_round_trip(tiny_verifier, faces, tmp_path):
 
 
 def test_onnx_round_trip(tiny_verifier, faces, tmp_path):
-    pytest.importorskip("onnx")
-    pytest.importorskip("onnxscript")
+    require("onnx")
+    require("onnxscript")
     from onnx.reference import ReferenceEvaluator
 
     export_model(tiny_verifier, tmp_path / "onnx", "onnx")

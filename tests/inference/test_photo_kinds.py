@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import require
 from siamface.data.preprocess import preset
 from siamface.inference.align import read_photo
 from siamface.inference.verifier import GreyPhotoWarning, Verifier
@@ -43,7 +44,7 @@ def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
 
 
 def test_heic_opens_where_pillow_heif_is_installed(tmp_path):
-    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif = require("pillow_heif")
     pillow_heif.register_heif_opener()
     Image.fromarray(random_photo(10, size=(64, 96))).save(tmp_path / "phone.heic")
     photo = read_photo(tmp_path / "phone.heic").image

@@ -4,13 +4,13 @@ network off. Under CI (CI=true) a missing Chromium fails the browser test."""
 from __future__ import annotations
 
 import base64
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import missing, require
 from siamface.reporting.html_report import markdown_to_html
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,10 +59,8 @@ def test_markdown_links_to_figures_become_images(tmp_path: Path):
 @pytest.mark.parametrize("kind", ["run", "study"])
 def test_the_page_renders_in_chromium_offline(pages, kind):
     if not Path(CHROMIUM).is_file() or shutil.which("chromium") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} not found (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} not found")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        missing(f"{CHROMIUM} not found (apt-get install chromium)")
+    sync_api = require("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

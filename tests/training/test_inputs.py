@@ -6,7 +6,7 @@ import pytest
 from siamface.data.importer import import_lfw
 from siamface.data.lfw import open_lfw
 from siamface.data.people import dev_test_people
-from siamface.data.splits import LeakageError
+from siamface.data.splits import IdentityLeakageWarning, LeakageError
 from siamface.training.batches import IdentityBatches, PairBatches
 from siamface.training.inputs import prepare_inputs
 
@@ -48,7 +48,8 @@ def test_pair_inputs_use_pairs_dev_train_and_label_mined_pairs(synthetic_home):
 
 
 def test_random_split_warns_about_identity_leakage(synthetic_home):
-    with pytest.warns(UserWarning, match="people"):
+    with pytest.warns(IdentityLeakageWarning,
+                      match="people appear in both the training and the validation pairs"):
         prepare_inputs(tiny("data.split=random", "data.sampling=pairs"), open_lfw(synthetic_home),
                        progress=False)
 

@@ -67,18 +67,21 @@ def test_cosine_needs_total_epochs() -> None:
 
 
 @pytest.mark.parametrize(
-    "config",
+    ("config", "message"),
     [
-        {"name": "step", "step_size": 0},
-        {"name": "step", "gamma": 1.5},
-        {"name": "koch_decay", "decay": 0},
-        {"name": "koch_decay", "momentum_end": 1.0},
-        {"name": "cosine", "total_epochs": 5, "warmup_epochs": 5},
-        {"name": "cosine", "total_epochs": 5, "min_factor": -0.1},
+        ({"name": "step", "step_size": 0}, r"schedule\.step_size: expected >= 1, got 0"),
+        ({"name": "step", "gamma": 1.5}, r"schedule\.gamma: expected a number in \(0, 1\], got"),
+        ({"name": "koch_decay", "decay": 0}, r"schedule\.decay: expected a number in \(0, 1\]"),
+        ({"name": "koch_decay", "momentum_end": 1.0},
+         r"schedule\.momentum_end: expected a number in \[0, 1\), got 1\.0"),
+        ({"name": "cosine", "total_epochs": 5, "warmup_epochs": 5},
+         r"schedule\.warmup_epochs: the warm-up \(5 epochs\) must end before"),
+        ({"name": "cosine", "total_epochs": 5, "min_factor": -0.1},
+         r"schedule\.min_factor: expected a number in \[0, 1\], got -0\.1"),
     ],
 )
-def test_bad_values_are_rejected(config: dict) -> None:
-    with pytest.raises(ConfigError, match="schedule"):
+def test_bad_values_are_rejected(config: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
         build_schedule(config)
 
 
