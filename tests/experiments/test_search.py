@@ -5,9 +5,18 @@ from pathlib import Path
 
 import optuna
 import pytest
+from sqlalchemy.engine import make_url
 
 from siamface.data.lfw import open_lfw
-from siamface.experiments.search import SearchResult, make_pruner, run_search, space_refusal
+from siamface.experiments.search import (
+    SearchResult,
+    default_storage_url,
+    make_pruner,
+    make_sampler,
+    make_storage,
+    run_search,
+    space_refusal,
+)
 from siamface.experiments.spec import SpecError, spec_from_dict
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.run_folder import Run
@@ -232,3 +241,28 @@ def test_a_value_the_base_refuses_alone_is_taken_beside_another_parameter():
     assert space_refusal(spec, spec.space[1], 0.9) is None
     alone = spec_from_dict(tiny_spec(fixed=fixed, space={"optim.momentum": momentum}))
     assert "does not apply" in space_refusal(alone, alone.space[0], 0.9)
+
+
+def test_tpe_draws_anew_for_each_trial_of_a_study_and_alike_for_a_new_study():
+    spec = spec_from_dict(tiny_spec(sampler="tpe", space={
+        "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}))
+
+    def first_draw(trials_before: int) -> float:
+        study = optuna.create_study(sampler=make_sampler(spec, trials_before))
+        return study.ask().suggest_float("optim.lr", 1e-4, 1e-2, log=True)
+
+    # a study continued after 1 or 2 trials (or a second worker) does not repeat trial 0's
+    draws = [first_draw(n) for n in (0, 1, 2)]
+    assert len(set(draws)) == 3 and first_draw(1) == draws[1]
+
+
+def test_an_in_memory_storage_is_refused():
+    for url in ("sqlite://", "sqlite:///:memory:"):
+        with pytest.raises(SpecError, match=f"--storage {url}: an in-memory database ends"):
+            make_storage(url)
+
+
+def test_the_default_storage_keeps_a_study_name_a_name(tmp_path):
+    folder = StudyFolder(tmp_path / "what?x%41#")
+    url = default_storage_url(folder)  # "?" would start a query, "%41" would be "A"
+    assert make_url(url).database == str(tmp_path / "what?x%41#" / "study.db")

@@ -75,6 +75,17 @@ def test_distributions_follow_the_types():
      "space.optim.lr: choices must be a non-empty list"),
     ({"sampler": "tpe", "space": {"model.width": {"type": "int", "low": 8, "high": 4.5}}},
      "space.model.width: high must be an integer"),
+    ({"seed": 2**32}, "seed must be an integer from 0 to 4294967295, got 4294967296"),
+    ({"time_budget_s": float("nan")}, "time_budget_s must be a number >= "),
+    ({"trial_time_budget_s": float("inf")}, "trial_time_budget_s must be a number >= "),
+    ({"sampler": "tpe", "space": {"model.width": {"type": "int", "low": 4, "high": 9,
+                                                  "step": 2}}},
+     "space.model.width: high - low (9 - 4) must be a multiple of step (2)"),
+    ({"sampler": "tpe", "space": {"optim.lr": {"type": "float", "low": 0.0, "high": 1.0,
+                                               "step": float("nan")}}},
+     "space.optim.lr: step must be a number, got nan"),
+    ({"space": {"optim.lr": {"type": "categorical", "choices": [1.0e-3, 1.0e-3]}}},
+     "space.optim.lr: choices must differ"),
 ])
 def test_a_bad_spec_is_one_line_naming_the_file_and_key(tmp_path: Path, change, message):
     import yaml

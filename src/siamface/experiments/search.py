@@ -63,7 +63,11 @@ class SearchResult:
 
 
 def default_storage_url(folder: StudyFolder) -> str:
-    return f"sqlite:///{folder.db_path.resolve()}"
+    """study.db in the folder, its path escaped (a "?" or "%" in a study's name is a name)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(folder.db_path.resolve())).render_as_string(
+        hide_password=False)
 
 
 def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
@@ -75,10 +79,15 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
     """
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import IntegrityError, OperationalError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+            raise SpecError(f"--storage {url}: an in-memory database ends with its process, "
+                            "and the study with it; give a file (sqlite:///PATH) or a server")
         for attempt in range(3):
             try:
                 return RDBStorage(
@@ -115,12 +124,22 @@ def hide_password(url: str) -> str:
         return url
 
 
-def make_sampler(spec: SearchSpec) -> Any:
+def make_sampler(spec: SearchSpec, trials_before: int = 0) -> Any:
+    """The spec's sampler for the trial that follows ``trials_before`` trials of the study.
+
+    TPE's seed comes from the spec's seed and that count, so that a study continued in a new
+    process, or a second worker, never draws the parameters of a trial already run (its first
+    trials are random draws: one seed for every process would repeat them), while a study run
+    again from scratch draws the same ones. The grid keeps the spec's seed, which orders its
+    combinations (the storage records which were run).
+    """
+    import numpy as np
     import optuna
 
     if spec.sampler == "grid":
         return optuna.samplers.GridSampler(spec.grid(), seed=spec.seed)
-    return optuna.samplers.TPESampler(seed=spec.seed)
+    seed = int(np.random.SeedSequence([spec.seed, trials_before]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def optuna_pruner(name: str, options: dict[str, Any]) -> Any:
@@ -353,9 +372,12 @@ def run_search(
         lfw.protocol_path(TEST_PAIRS)  # before the study: it must end with a test
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
+    started = folder.check(spec, hide_password(url))
     folder.path.mkdir(parents=True, exist_ok=True)
-    folder.prepare(spec, hide_password(url))
-    study = open_study(spec, make_storage(url, heartbeat_s))
+    storage = make_storage(url, heartbeat_s)  # before study.json records it: it works
+    if not started:
+        folder.start(spec, hide_password(url))
+    study = open_study(spec, storage)
     claim = TrialClaim(url, spec.name)
     # the trial lets go of the claim once it exists (running) in the storage
     objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end, on_start=claim.release)
@@ -368,12 +390,13 @@ def run_search(
         try:
             _fail_stale_trials(study)
             counts = count_states(study)
-            started = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
+            begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
             budget_spent = (spec.time_budget_s is not None
                             and time.monotonic() - start >= spec.time_budget_s)
             # a waiting trial (a dead one queued again) is run whatever the count
-            if budget_spent or (started >= spec.planned_trials() and not counts["waiting"]):
+            if budget_spent or (begun >= spec.planned_trials() and not counts["waiting"]):
                 break
+            study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
             study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
         finally:
             claim.release()

@@ -236,7 +236,7 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
         n_trials=_number(raw, "n_trials", int, 20, source, minimum=1),
         time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=0),
         trial_time_budget_s=_number(raw, "trial_time_budget_s", float, None, source, minimum=0),
-        seed=_number(raw, "seed", int, 0, source, minimum=0),
+        seed=_number(raw, "seed", int, 0, source, minimum=0, maximum=2**32 - 1),  # numpy's
         source=source,
     )
     if not is_plain_name(spec.name):
@@ -269,11 +269,14 @@ def _param(key: Any, value: Any, source: str) -> Param:
                 c is None or isinstance(c, (bool, int, float, str)) for c in choices):
             raise SpecError(f"{where}: choices must be a non-empty list of numbers, strings, "
                             "booleans or null")
+        if len({json.dumps(c) for c in choices}) < len(choices):  # a grid would run it twice
+            raise SpecError(f"{where}: choices must differ, got {choices}")
         return Param(key, kind, choices=tuple(choices))
     number = int if kind == "int" else (int, float)
     low, high, step = value["low"], value["high"], value.get("step")
     for name, v in (("low", low), ("high", high), ("step", step)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, number)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, number)
+                              or (isinstance(v, float) and not math.isfinite(v))):
             what = "an integer" if kind == "int" else "a number"
             raise SpecError(f"{where}: {name} must be {what}, got {v!r}")
     log = value.get("log", False)
@@ -285,6 +288,10 @@ def _param(key: Any, value: Any, source: str) -> Param:
         raise SpecError(f"{where}: a log scale needs low > 0 and no step")
     if step is not None and step <= 0:
         raise SpecError(f"{where}: step must be positive, got {step}")
+    if step is not None and not math.isclose((high - low) / step, round((high - low) / step),
+                                             abs_tol=1e-9):  # Optuna would cut the range short
+        raise SpecError(f"{where}: high - low ({high} - {low}) must be a multiple of step "
+                        f"({step})")
     return Param(key, kind, low=low, high=high, step=step, log=log)
 
 
@@ -298,13 +305,15 @@ def _choice(raw: dict[str, Any], key: str, valid: tuple[str, ...], default: str,
 
 
 def _number(raw: dict[str, Any], key: str, kind: type, default: Any, source: str,
-            minimum: float) -> Any:
+            minimum: float, maximum: float = math.inf) -> Any:
     value = raw.get(key, default)
     if value is None and default is None:
         return None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or (kind is int and not isinstance(value, int)) or value < minimum:
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and not (isinstance(value, float) and not math.isfinite(value)))
+    if not ok or (kind is int and not isinstance(value, int)) or not minimum <= value <= maximum:
         what = "an integer" if kind is int else "a number"
-        raise SpecError(f"{source}: {key} must be {what} >= {minimum:g}"
+        bounds = f">= {minimum:g}" if maximum == math.inf else f"from {minimum:g} to {maximum}"
+        raise SpecError(f"{source}: {key} must be {what} {bounds}"
                         f"{' or null' if default is None else ''}, got {value!r}")
     return kind(value)

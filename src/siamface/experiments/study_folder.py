@@ -25,6 +25,7 @@ from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.files import read_json_object, read_json_object_if_present
 
 TRIAL_FILE = "trial.json"
+STATES = ("running", "complete", "pruned", "failed")  # a trial record's
 
 
 class StudyFolderError(SpecError):
@@ -73,22 +74,47 @@ class StudyFolder:
 
     # -- the spec and the storage ------------------------------------------------------------
 
-    def prepare(self, spec: SearchSpec, storage_url: str) -> None:
-        """Make the folder for ``spec``, or check that it already holds the same spec.
+    def check(self, spec: SearchSpec, storage_url: str) -> bool:
+        """Whether the folder holds the study of ``spec`` already (with the same spec and
+        storage); False for a new or empty folder, which ``start`` makes the study's.
 
         Raises:
-            StudyFolderError: The folder holds a study of a different spec.
+            StudyFolderError: The folder holds a study of a different spec or storage, or other
+                files (a run folder, say): a study's records would be mixed with them.
         """
-        if self.spec_path.is_file():
-            if self.spec().to_dict() != spec.to_dict():
-                raise StudyFolderError(
-                    f"{self.spec_path}: this study was started with a different spec than "
-                    f"{spec.source}; continue it with `siamface search --resume {self.path}` "
-                    "or give another --study-dir")
-            return
+        if not self.spec_path.is_file():
+            # a study's own files without spec.yaml: another worker is starting it
+            others = [p.name for p in self.path.iterdir() if not self._owns(p.name)] \
+                if self.path.is_dir() else []
+            if others:
+                raise StudyFolderError(f"{self.path} holds {others[0]} and no study (no "
+                                       "spec.yaml); give a new or empty --study-dir")
+            return False
+        if self.spec().to_dict() != spec.to_dict():
+            raise StudyFolderError(
+                f"{self.spec_path}: this study was started with a different spec than "
+                f"{spec.source}; continue it with `siamface search --resume {self.path}` "
+                "or give another --study-dir")
+        recorded = self.study_info()["storage"]
+        if recorded != storage_url:  # another database: its trials would overwrite these
+            raise StudyFolderError(
+                f"{self.study_path}: this study is stored in {recorded}, not {storage_url}; "
+                "give that --storage (or none) or another --study-dir")
+        return True
+
+    def start(self, spec: SearchSpec, storage_url: str) -> None:
+        """Make the folder the study of ``spec``, stored in ``storage_url`` (checked first)."""
         self.trials_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.spec_path, yaml.safe_dump(spec.to_dict(), sort_keys=False))
+        # study.json first: a worker that sees spec.yaml finds the storage recorded
         write_json_atomic(self.study_path, {"name": spec.name, "storage": storage_url})
+        write_text_atomic(self.spec_path, yaml.safe_dump(spec.to_dict(), sort_keys=False))
+
+    def _owns(self, name: str) -> bool:
+        """Whether a file of this name in the folder is the study's (study.db's journal and
+        claim lock, and a file being written atomically, included)."""
+        name = name.removeprefix(".")
+        return name in (self.spec_path.name, self.trials_dir.name) or name.startswith(
+            (self.study_path.name, self.db_path.name, self.spec_path.name))
 
     def spec(self) -> SearchSpec:
         if not self.spec_path.is_file():
@@ -100,7 +126,11 @@ class StudyFolder:
         if not self.study_path.is_file():
             raise StudyFolderError(f"{self.study_path} not found: {self.path} is not a study "
                                    "folder")
-        return read_json_object(self.study_path, error=StudyFolderError)
+        info = read_json_object(self.study_path, ("name", "storage"), StudyFolderError)
+        if not isinstance(info["storage"], str) or not info["storage"]:
+            raise StudyFolderError(f"{self.study_path}: storage is {info['storage']!r}, "
+                                   "expected the study's storage URL")
+        return info
 
     def update_info(self, **values: Any) -> None:
         write_json_atomic(self.study_path, {**self.study_info(), **values})
@@ -117,15 +147,48 @@ class StudyFolder:
         return new
 
     def trial(self, number: int) -> dict[str, Any] | None:
+        """Trial ``number``'s record (checked: ``checked_record``), or None if it has none."""
         path = self.trial_dir(number) / TRIAL_FILE
-        return read_json_object_if_present(path, error=StudyFolderError)
+        return checked_record(path, number) if path.is_file() else None
 
     def trials(self) -> list[dict[str, Any]]:
         """Every trial's record, by number."""
         paths = sorted(self.trials_dir.glob(f"*/{TRIAL_FILE}"))
-        return [read_json_object(p, error=StudyFolderError) for p in paths]
+        return [checked_record(p, _folder_number(p)) for p in paths]
 
     def run_dir(self, number: int) -> Path | None:
         """The trial's run folder (the one folder in trials/NNNN with a config.yaml)."""
         found = sorted(p.parent for p in self.trial_dir(number).glob("*/config.yaml"))
         return found[-1] if found else None
+
+
+def _folder_number(path: Path) -> int:
+    """The trial number of trials/NNNN/trial.json."""
+    name = path.parent.name
+    if not (name.isascii() and name.isdigit()):
+        raise StudyFolderError(f"{path}: a trial's folder is named by its number (0000, 0001, "
+                               f"...), not {name!r}")
+    return int(name)
+
+
+def checked_record(path: Path, number: int) -> dict[str, Any]:
+    """The trial record in ``path``, which must be trial ``number``'s: its number, a known
+    state, its parameters, and numbers (or null) where numbers are kept.
+
+    Raises:
+        StudyFolderError: Naming the file and the field (the file was damaged or edited).
+    """
+    record = read_json_object(path, ("number", "state", "params"), StudyFolderError)
+    if record["number"] != number or isinstance(record["number"], bool):
+        raise StudyFolderError(f"{path}: number is {record['number']!r}, but the folder is "
+                               f"trial {number}'s")
+    if record["state"] not in STATES:
+        raise StudyFolderError(f"{path}: state is {record['state']!r}, expected one of "
+                               f"{', '.join(STATES)}")
+    if not isinstance(record["params"], dict):
+        raise StudyFolderError(f"{path}: params is {record['params']!r}, expected an object")
+    for key in ("value", "seconds", "eval_seconds"):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise StudyFolderError(f"{path}: {key} is {value!r}, expected a number or null")
+    return record
