@@ -8,7 +8,6 @@ from PIL import Image
 
 from inference.conftest import write_tiny_run
 from siamface.experiments.compare import (
-    CompareError,
     compare,
     comparison_csv,
     comparison_markdown,
@@ -17,6 +16,7 @@ from siamface.experiments.compare import (
 )
 from siamface.experiments.study_folder import StudyFolder
 from siamface.run_folder import Run
+from siamface.utils.files import DamagedFileError
 
 
 def test_a_study_has_a_row_per_trial_with_the_varying_keys(finished_study: Path):
@@ -94,5 +94,5 @@ def test_a_damaged_result_file_is_named_with_its_key(tmp_path: Path, file, conte
     folder = run.open_set_dir if file == "open_set" else run.eval_dir("pairsDevTest.txt")
     folder.mkdir(parents=True)
     (folder / f"{file}.json").write_text(json.dumps(content))
-    with pytest.raises(CompareError, match=message):
+    with pytest.raises(DamagedFileError, match=message):
         compare([run.path])

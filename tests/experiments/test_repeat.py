@@ -6,7 +6,8 @@ import pytest
 
 from siamface.data.lfw import open_lfw
 from siamface.errors import ConfigError
-from siamface.experiments.repeat import REPEAT_FILE, run_repeat, summarise
+from siamface.experiments.repeat import REPEAT_FILE, read_repeat, run_repeat, summarise
+from siamface.utils.files import DamagedFileError
 
 from .conftest import FIXED
 
@@ -39,3 +40,16 @@ def test_repeat_trains_each_seed_and_summarises_validation_and_test(synthetic_ho
 def test_repeat_refuses_repeated_seeds(synthetic_home: Path, tmp_path: Path):
     with pytest.raises(ConfigError, match="expected different seeds"):
         run_repeat("default", FIXED, [1, 1], open_lfw(synthetic_home), tmp_path)
+
+
+@pytest.mark.parametrize(("seeds", "message"), [
+    (5, "seeds is 5, expected a list"),
+    ([{"seed": 1}], "seeds.0.run: expected the seed's run folder"),
+    ([{"seed": 1, "run": "/etc"}], "seeds.0.run: expected the seed's run folder"),
+    ([{"seed": 1, "run": "seed-1/x", "eval_seconds": "slow"}],
+     "seeds.0.eval_seconds is 'slow', expected a number"),
+])
+def test_a_damaged_repeat_json_is_named_with_its_field(tmp_path, seeds, message):
+    (tmp_path / REPEAT_FILE).write_text(json.dumps({"config": "default", "seeds": seeds}))
+    with pytest.raises(DamagedFileError, match=f"{REPEAT_FILE}: {message}"):
+        read_repeat(tmp_path)

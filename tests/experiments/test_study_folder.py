@@ -75,8 +75,8 @@ def test_records_round_trip(tmp_path):
     ({"number": "zero"}, "number is 'zero', but the folder is trial 0's"),
     ({"state": "done"}, "state is 'done', expected one of running, complete, pruned, failed"),
     ({"params": None}, "params is None, expected an object"),
-    ({"value": "high"}, "value is 'high', expected a number or null"),
-    ({"eval_seconds": True}, "eval_seconds is True, expected a number or null"),
+    ({"value": "high"}, "value is 'high', expected a number"),
+    ({"eval_seconds": True}, "eval_seconds is True, expected a number"),
 ])
 def test_a_damaged_trial_record_is_named_with_its_field(tmp_path, change, message):
     folder = started(tmp_path)

@@ -19,6 +19,7 @@ from siamface.experiments.view2 import (
     ROC_GRID,
     VIEW2_FILE,
     View2Error,
+    read_view2,
     run_view2,
     summarise_folds,
 )
@@ -151,3 +152,32 @@ def test_view2_from_the_command_line(view2_home: Path, tmp_path: Path, capsys):
     assert "drop CONFIG" in capsys.readouterr().err
     assert main([*home, "view2", "--resume", str(tmp_path)]) == 2
     assert "is not a View 2 folder" in capsys.readouterr().err
+
+
+FOLD = {"fold": 3, "run": "fold-3/default-1", "accuracy": 0.8, "auc": 0.9, "threshold": 0.1,
+        "tar_at_far_0.01": 0.4, "best_epoch": 2, "val_auc": 0.9, "train_seconds": 5.0,
+        "tar_on_grid": [0.5] * len(ROC_GRID)}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"overrides": [1]}, "expected an object with 'config' \\(a string\\), 'overrides' \\(a list"),
+    ({"folds": [5]}, "folds.0.fold: expected a fold from 0 to 9"),
+    ({"folds": [{**FOLD, "fold": 10}]}, "folds.0.fold: expected a fold from 0 to 9"),
+    ({"folds": [{**FOLD, "run": "../elsewhere"}]}, "folds.0.run: expected the fold's run"),
+    ({"folds": [{k: v for k, v in FOLD.items() if k != "accuracy"}]},
+     "no folds.0.accuracy: the file was damaged or edited"),
+    ({"folds": [{**FOLD, "auc": "high"}]}, "folds.0.auc is 'high', expected a number"),
+    ({"folds": [{**FOLD, "train_seconds": None}]}, "folds.0.train_seconds is null"),
+    ({"folds": [{**FOLD, "tar_on_grid": [0.5]}]}, "folds.0.tar_on_grid: expected 201 numbers"),
+])
+def test_a_damaged_view2_json_is_named_with_its_field(tmp_path, change, message):
+    (tmp_path / VIEW2_FILE).write_text(json.dumps(
+        {"config": "default", "overrides": [], "folds": [FOLD], **change}))
+    with pytest.raises(View2Error, match=f"{VIEW2_FILE}: {message}"):
+        read_view2(tmp_path)
+
+
+def test_a_sound_view2_json_reads_back(tmp_path):
+    record = {"config": "default", "overrides": ["train.epochs=2"], "folds": [FOLD]}
+    (tmp_path / VIEW2_FILE).write_text(json.dumps(record))
+    assert read_view2(tmp_path) == record

@@ -22,7 +22,7 @@ from typing import Any
 from siamface.errors import SiamfaceError
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.evaluation.report import METRICS_FILE
-from siamface.experiments.repeat import REPEAT_FILE
+from siamface.experiments.repeat import REPEAT_FILE, read_repeat
 from siamface.experiments.study_folder import StudyFolder
 from siamface.experiments.view2 import VIEW2_FILE, read_view2
 from siamface.reporting.comparison_plots import (
@@ -34,7 +34,7 @@ from siamface.reporting.comparison_plots import (
 from siamface.reporting.formatting import markdown_table
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
-from siamface.utils.files import read_json_object, read_json_object_if_present
+from siamface.utils.files import number_at, read_json_object, read_json_object_if_present
 from siamface.utils.settings import flatten
 
 # the fixed columns, after the varying hyperparameters
@@ -96,7 +96,7 @@ def run_values(run: Run) -> dict[str, Any]:
     if run.is_finished:
         values["state"] = "complete"
         values["chosen_epoch"] = run.best_epoch
-        chosen = summary[run.best_epoch - 1] if len(summary) >= run.best_epoch else None
+        chosen = summary[run.best_epoch - 1] if summary else None  # (none: no summary.csv)
     elif summary:
         chosen = summary[-1]
     if chosen is not None:
@@ -122,25 +122,6 @@ def run_values(run: Run) -> dict[str, Any]:
             values[f"open_set_{size}_dir1%"] = number_at(
                 g, ("dir_at_fpir", "0.01", "dir", "rate"), path, f"galleries.{i}.")
     return values
-
-
-def number_at(data: dict[str, Any], keys: tuple[str, ...], path: Path,
-              prefix: str = "") -> float | None:
-    """``data[keys[0]][keys[1]]...``: a number or null (a metric that could not be computed).
-
-    Raises:
-        CompareError: Naming ``path`` and the dotted key, when it is missing or not a number
-            (the file was damaged or edited).
-    """
-    name = prefix + ".".join(keys)
-    value: Any = data
-    for key in keys:
-        if not isinstance(value, dict) or key not in value:
-            raise CompareError(f"{path}: no {name}: the file was damaged or edited")
-        value = value[key]
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise CompareError(f"{path}: {name} is {value!r}, expected a number")
-    return value
 
 
 def study_rows(study: StudyFolder) -> list[Row]:
@@ -183,8 +164,8 @@ def rows_for(path: Path) -> list[Row]:
     if Run(path).config_path.is_file():
         return [run_row(Run(path))]
     if (path / REPEAT_FILE).is_file():
-        repeat = read_json_object(path / REPEAT_FILE, ("seeds",))
-        return [run_row(Run(path / s["run"]), s.get("eval_seconds")) for s in repeat["seeds"]]
+        return [run_row(Run(path / s["run"]), s.get("eval_seconds"))
+                for s in read_repeat(path)["seeds"]]
     if (path / VIEW2_FILE).is_file():
         return [run_row(Run(path / f["run"])) for f in read_view2(path)["folds"]]
     runs = sorted(p.parent for p in path.glob("*/config.yaml"))

@@ -25,6 +25,7 @@ from siamface.errors import ConfigError
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
+from siamface.utils.files import DamagedFileError, is_inside, number_at, read_json_object
 
 REPEAT_FILE = "repeat.json"
 VALIDATION_METRICS = ("val_loss", "val_acc", "val_auc", "val_threshold")
@@ -46,6 +47,27 @@ class RepeatResult:
     folder: Path
     runs: dict[int, Run]
     stats: dict[str, dict[str, Any]]
+
+
+def read_repeat(folder: Path) -> dict[str, Any]:
+    """The folder's repeat.json, checked: a run folder inside it for each seed, and numbers
+    where seconds are kept.
+
+    Raises:
+        DamagedFileError: Naming the file and the field.
+    """
+    path = Path(folder) / REPEAT_FILE
+    record = read_json_object(path, ("seeds",))
+    if not isinstance(record["seeds"], list):
+        raise DamagedFileError(f"{path}: seeds is {record['seeds']!r}, expected a list")
+    for i, seed in enumerate(record["seeds"]):
+        if not (isinstance(seed, dict) and is_inside(seed.get("run"))):
+            raise DamagedFileError(f"{path}: seeds.{i}.run: expected the seed's run folder, "
+                                   f"inside {folder}")
+        for key in ("train_seconds", "eval_seconds"):
+            if key in seed:
+                number_at(seed, (key,), path, f"seeds.{i}.")
+    return record
 
 
 def summarise(values: Sequence[float]) -> dict[str, Any]:

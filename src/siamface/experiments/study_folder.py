@@ -22,7 +22,7 @@ import yaml
 
 from siamface.experiments.spec import SearchSpec, SpecError, load_spec
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
-from siamface.utils.files import read_json_object, read_json_object_if_present
+from siamface.utils.files import number_at, read_json_object, read_json_object_if_present
 
 TRIAL_FILE = "trial.json"
 STATES = ("running", "complete", "pruned", "failed")  # a trial record's
@@ -188,7 +188,6 @@ def checked_record(path: Path, number: int) -> dict[str, Any]:
     if not isinstance(record["params"], dict):
         raise StudyFolderError(f"{path}: params is {record['params']!r}, expected an object")
     for key in ("value", "seconds", "eval_seconds"):
-        value = record.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise StudyFolderError(f"{path}: {key} is {value!r}, expected a number or null")
+        if key in record:
+            number_at(record, (key,), path, error=StudyFolderError)
     return record

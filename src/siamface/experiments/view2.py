@@ -38,9 +38,12 @@ from siamface.evaluation.tenfold import TenFoldResult
 from siamface.run_folder import Run
 from siamface.training.checkpoint import read_pointer
 from siamface.utils.atomic import write_json_atomic
-from siamface.utils.files import read_json_object
+from siamface.utils.files import is_inside, number_at, read_json_object
 
 VIEW2_FILE = "view2.json"
+# the numbers of a fold's record that are printed and summarised
+FOLD_NUMBERS = ("accuracy", "auc", "threshold", "tar_at_far_0.01", "best_epoch", "val_auc",
+                "train_seconds")
 ROC_GRID = np.linspace(0.0, 1.0, 201)  # FARs at which each fold's ROC is sampled and averaged
 
 
@@ -77,9 +80,26 @@ def read_view2(folder: Path) -> dict[str, Any]:
     record = read_json_object(path, error=View2Error)
     if not (isinstance(record.get("config"), str)
             and isinstance(record.get("overrides"), list)
+            and all(isinstance(o, str) for o in record["overrides"])
             and isinstance(record.get("folds"), list)):
         raise View2Error(f"{path}: expected an object with 'config' (a string), 'overrides' "
-                         "and 'folds' (lists)")
+                         "(a list of strings) and 'folds' (a list)")
+    for i, fold in enumerate(record["folds"]):
+        where = f"folds.{i}."
+        if not isinstance(fold, dict) or fold.get("fold") not in range(VIEW2_FOLDS) \
+                or isinstance(fold.get("fold"), bool):
+            raise View2Error(f"{path}: {where}fold: expected a fold from 0 to "
+                             f"{VIEW2_FOLDS - 1}")
+        if not is_inside(fold.get("run")):
+            raise View2Error(f"{path}: {where}run: expected the fold's run folder, inside "
+                             f"{folder}")
+        for key in FOLD_NUMBERS:
+            if number_at(fold, (key,), path, where, View2Error) is None:
+                raise View2Error(f"{path}: {where}{key} is null, expected a number")
+        tar = fold.get("tar_on_grid")
+        if not (isinstance(tar, list) and len(tar) == len(ROC_GRID) and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in tar)):
+            raise View2Error(f"{path}: {where}tar_on_grid: expected {len(ROC_GRID)} numbers")
     return record
 
 

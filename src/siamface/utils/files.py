@@ -53,3 +53,30 @@ def read_json_object_if_present(path: str | Path, required: tuple[str, ...] = ()
                                 ) -> dict[str, Any] | None:
     """``read_json_object(path)``, or None where there is no such file."""
     return read_json_object(path, required, error) if Path(path).is_file() else None
+
+
+def number_at(data: Any, keys: tuple[str, ...], path: str | Path, prefix: str = "",
+              error: type[SiamfaceError] = DamagedFileError) -> float | None:
+    """``data[keys[0]][keys[1]]...`` read from ``path``: a number, or null (a metric that could
+    not be computed).
+
+    Raises:
+        error: Naming ``path`` and the dotted key (after ``prefix``), when it is missing or not
+            a number.
+    """
+    name = prefix + ".".join(keys)
+    value = data
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise error(f"{path}: no {name}: the file was damaged or edited")
+        value = value[key]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise error(f"{path}: {name} is {value!r}, expected a number")
+    return value
+
+
+def is_inside(relative: Any) -> bool:
+    """Whether a path recorded relative to its folder (a run's, "seed-1/default-...") is a
+    string that stays inside that folder: not absolute, no "..", not empty."""
+    return (isinstance(relative, str) and bool(Path(relative).parts)
+            and not Path(relative).is_absolute() and ".." not in Path(relative).parts)
