@@ -86,6 +86,12 @@ def test_distributions_follow_the_types():
      "space.optim.lr: step must be a number, got nan"),
     ({"space": {"optim.lr": {"type": "categorical", "choices": [1.0e-3, 1.0e-3]}}},
      "space.optim.lr: choices must differ"),
+    ({"pruner": {"name": "hyperband", "min_resource": "abc"}},
+     "pruner.min_resource: expected an integer, got 'abc'"),
+    ({"pruner": {"name": "percentile", "percentile": float("nan")}},
+     "pruner.percentile: expected a number, got nan"),
+    ({"pruner": {"name": "median", "n_startup_trials": 2.5}},
+     "pruner.n_startup_trials: expected an integer, got 2.5"),
 ])
 def test_a_bad_spec_is_one_line_naming_the_file_and_key(tmp_path: Path, change, message):
     import yaml

@@ -1,8 +1,11 @@
+import errno
 import json
+import shutil
 
 import pytest
 
-from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils import atomic
+from siamface.utils.atomic import atomic_path, write_error, write_json_atomic
 
 
 def test_write_json_atomic_round_trip(tmp_path):
@@ -20,3 +23,18 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
         raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_a_write_error_says_the_disk_is_full_only_when_it_is(tmp_path, monkeypatch):
+    nearly_full = shutil._ntuple_diskusage(100, 100, 0)
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: nearly_full)
+    denied = OSError(errno.EACCES, "Permission denied")  # its own errno: that is the reason
+    assert str(write_error(tmp_path / "a", denied)) == f"Permission denied writing {tmp_path / 'a'}"
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert str(write_error(tmp_path / "a", full)) == (
+        f"no space left on device writing {tmp_path / 'a'}")
+    hidden = RuntimeError("file write failed")  # no errno (torch.save): the free space tells
+    assert str(write_error(tmp_path / "a", hidden)).startswith("no space left on device")
+    monkeypatch.setattr(atomic.shutil, "disk_usage",
+                        lambda path: shutil._ntuple_diskusage(100, 0, 1 << 30))
+    assert str(write_error(tmp_path / "a", hidden)) == f"file write failed writing {tmp_path / 'a'}"

@@ -232,7 +232,7 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
         sampler=_choice(raw, "sampler", SAMPLERS, "tpe", source),
         objective=_choice(raw, "objective", tuple(OBJECTIVES), "val_auc", source),
         pruner=_choice(pruner, "name", tuple(PRUNERS), "none", source, prefix="pruner."),
-        pruner_options={k: v for k, v in pruner.items() if k != "name"},
+        pruner_options=_pruner_options(pruner, source),
         n_trials=_number(raw, "n_trials", int, 20, source, minimum=1),
         time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=0),
         trial_time_budget_s=_number(raw, "trial_time_budget_s", float, None, source, minimum=0),
@@ -293,6 +293,24 @@ def _param(key: Any, value: Any, source: str) -> Param:
         raise SpecError(f"{where}: high - low ({high} - {low}) must be a multiple of step "
                         f"({step})")
     return Param(key, kind, low=low, high=high, step=step, log=log)
+
+
+def _pruner_options(pruner: dict[str, Any], source: str) -> dict[str, Any]:
+    """The pruner's options but its name, each of the type Optuna's pruners take: a number for
+    ``percentile``, "auto" or an integer for ``max_resource``, an integer for the rest (epochs,
+    trials, a reduction factor). Optuna checks their names and ranges when it makes one."""
+    options = {k: v for k, v in pruner.items() if k != "name"}
+    for key, value in options.items():
+        if key == "percentile":
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and not (
+                isinstance(value, float) and not math.isfinite(value))
+        else:
+            ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+                key == "max_resource" and value == "auto")
+        if not ok:
+            what = "a number" if key == "percentile" else "an integer"
+            raise SpecError(f"{source}: pruner.{key}: expected {what}, got {value!r}")
+    return options
 
 
 def _choice(raw: dict[str, Any], key: str, valid: tuple[str, ...], default: str,

@@ -38,8 +38,9 @@ def write_error(path: Path, err: BaseException) -> WriteError:
     """A one-line WriteError naming ``path``; "no space left on device" when the disk is full
     (some writers, torch.save among them, hide the errno in a RuntimeError)."""
     errno_ = getattr(err, "errno", None)
-    try:
-        full = errno_ == errno.ENOSPC or shutil.disk_usage(path.parent).free < 1 << 20
+    try:  # the free space decides only where the error gives no errno of its own
+        full = errno_ == errno.ENOSPC or (
+            errno_ is None and shutil.disk_usage(path.parent).free < 1 << 20)
     except OSError:
         full = False
     reason = "no space left on device" if full else (getattr(err, "strerror", None) or str(err))
