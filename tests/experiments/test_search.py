@@ -172,12 +172,29 @@ def test_a_killed_search_resumes_and_retries_the_dead_trial(synthetic_home: Path
     folder = StudyFolder(study)
     dead, retry = folder.trials()
     assert dead["state"] == "failed" and "died mid-trial" in dead["reason"]
+    assert dead["run"] == folder.run_dir(0).name  # it had begun its run folder
     assert "retried as trial 1" in dead["reason"]
     assert retry["state"] == "complete" and retry["retried_from"] == 0
     assert retry["params"] == dead["params"]
     assert [t.state.name for t in storage_trials(study)] == ["FAIL", "COMPLETE"]
     assert "trial 1: complete" in out
     assert json.loads((study / "study.json").read_text())["name"] == "killed"
+
+
+def test_a_terminated_search_stops_as_ctrl_c_does(synthetic_home: Path, tmp_path: Path):
+    spec = write_spec(tmp_path / "spec.yaml", name="stopped", n_trials=1,
+                      fixed=[*FIXED, "train.epochs=12"],
+                      space={"optim.lr": {"type": "categorical", "choices": [1e-3]}})
+    study = tmp_path / "study"
+    worker = siamface_process(synthetic_home, "search", str(spec), "--study-dir", str(study),
+                              "--no-progress")
+    wait_for(lambda: any(study.glob("trials/0000/*/summary.csv")))
+    worker.send_signal(signal.SIGTERM)
+    _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 128 + signal.SIGTERM and err.endswith("siamface: terminated\n")
+    stopped = StudyFolder(study).trial(0)  # failed at once, not left "running"
+    assert stopped["state"] == "failed" and "interrupted" in stopped["reason"]
+    assert [t.state.name for t in storage_trials(study)] == ["FAIL"]
 
 
 def test_workers_counting_at_once_start_only_the_trials_left(synthetic_home: Path,

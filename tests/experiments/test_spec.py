@@ -107,3 +107,12 @@ def test_a_bad_spec_is_one_line_naming_the_file_and_key(tmp_path: Path, change, 
 def test_an_unknown_spec_name_lists_the_shipped_ones():
     with pytest.raises(SpecError, match="shipped specs: default-tpe, seed000-grid"):
         load_spec("no-such-spec")
+
+
+def test_a_base_given_by_its_path_is_kept_absolute(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "mine.yaml").write_text("seed: 3\n")
+    monkeypatch.chdir(tmp_path)
+    spec = spec_from_dict(tiny_spec(base="configs/mine.yaml"))
+    assert spec.base == str(tmp_path / "configs" / "mine.yaml")  # the same file from anywhere
+    assert spec_from_dict(tiny_spec(base="default")).base == "default"  # a name stays a name

@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _search(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
-    from siamface.experiments.search import run_search
+    from siamface.experiments.search import GRACE_FACTOR, run_search
     from siamface.experiments.spec import load_spec
     from siamface.experiments.study_folder import StudyFolder
 
@@ -126,6 +126,11 @@ def _search(args: argparse.Namespace) -> int:
                         on_trial=_print_trial)
     counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
     print(f"study {spec.name}: {counts or 'no trials'}")
+    if result.counts.get("running"):
+        print(f"siamface: note: {result.counts['running']} trial(s) still running: another "
+              "worker's, or one whose process was killed; a killed trial is failed and run "
+              f"again by this command once {GRACE_FACTOR * args.heartbeat} s have passed "
+              "without its heartbeat", file=sys.stderr)
     if result.best is not None:
         print(f"best: trial {result.best['number']}: {spec.objective} "
               f"{result.best['value']:.4f} {_params(result.best['params'])}")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -82,6 +84,29 @@ def warnings_as_notices() -> Iterator[None]:
         yield
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be: the command stops the same
+    way (a trial is failed at once, a file being written is finished or left out whole)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM stops the command as Ctrl-C does (main thread only:
+    only it can set signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``siamface`` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     parser = build_parser()
@@ -90,11 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version and usage errors
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
-        with warnings_as_notices():
+        with warnings_as_notices(), sigterm_as_interrupt():
             return args.func(args)
     except USER_ERRORS as err:
         print(f"siamface: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("siamface: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("siamface: interrupted", file=sys.stderr)
         return 130

@@ -82,11 +82,17 @@ def list_configs(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(names | {alias for alias, name in CONFIG_ALIASES.items() if name in names})
 
 
+def names_a_file(name_or_path: str | Path) -> bool:
+    """Whether a config is given by its file's path (else by a shipped config's name)."""
+    text = CONFIG_ALIASES.get(str(name_or_path), str(name_or_path))
+    return text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file()
+
+
 def resolve_config_path(name_or_path: str | Path, config_dir: Path = CONFIG_DIR) -> Path:
     """``<config_dir>/<name>.yaml`` for a bare name (an alias is followed), else the path
     itself; it must exist."""
     text = CONFIG_ALIASES.get(str(name_or_path), str(name_or_path))
-    is_path = text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file()
+    is_path = names_a_file(text)
     path = Path(text) if is_path else Path(config_dir) / f"{text}.yaml"
     if not path.is_file():
         hint = "" if is_path else f"; known configs: {', '.join(list_configs(config_dir))}"

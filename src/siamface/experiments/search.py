@@ -317,8 +317,9 @@ def count_states(study: Any) -> dict[str, int]:
 
 
 def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
-    """Write "failed" into the record of each trial the heartbeat failed (its process died
-    mid-trial, leaving "running"), naming the trial that retries it."""
+    """Write "failed" into the record of each trial that Optuna failed while its record says
+    "running" (its process was interrupted or died mid-trial), with its run folder if it made
+    one, naming the trial that retries it."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
@@ -329,8 +330,10 @@ def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
         record = folder.trial(t.number)
         if t.state == TrialState.FAIL and record and record.get("state") == "running":
             again = retried_by.get(t.number)
+            run_dir = folder.run_dir(t.number)
             folder.write_trial(t.number, state="failed",
-                               reason="its process died mid-trial (no heartbeat)"
+                               run=None if run_dir is None else run_dir.name,
+                               reason="its process was interrupted or died mid-trial"
                                + (f"; retried as trial {again}" if again is not None else ""))
 
 
@@ -385,22 +388,24 @@ def run_search(
     callbacks = [] if on_trial is None else [
         lambda _study, frozen: on_trial(folder.trial(frozen.number) or {})]
     start = time.monotonic()
-    while True:
-        claim.acquire()
-        try:
-            _fail_stale_trials(study)
-            counts = count_states(study)
-            begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
-            budget_spent = (spec.time_budget_s is not None
-                            and time.monotonic() - start >= spec.time_budget_s)
-            # a waiting trial (a dead one queued again) is run whatever the count
-            if budget_spent or (begun >= spec.planned_trials() and not counts["waiting"]):
-                break
-            study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
-            study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
-        finally:
-            claim.release()
-    sync_killed_trials(study, folder)
+    try:
+        while True:
+            claim.acquire()
+            try:
+                _fail_stale_trials(study)
+                counts = count_states(study)
+                begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
+                budget_spent = (spec.time_budget_s is not None
+                                and time.monotonic() - start >= spec.time_budget_s)
+                # a waiting trial (a dead one queued again) is run whatever the count
+                if budget_spent or (begun >= spec.planned_trials() and not counts["waiting"]):
+                    break
+                study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
+                study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
+            finally:
+                claim.release()
+    finally:  # Ctrl-C or SIGTERM: Optuna failed the trial; its record says so too
+        sync_killed_trials(study, folder)
     result = SearchResult(folder, count_states(study), best_record(study, folder))
     if evaluate and result.best is not None:
         result.test_metrics = evaluate_best(folder, result.best, lfw, progress)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from siamface.config.loader import parse_yaml
+from siamface.config.loader import names_a_file, parse_yaml
 from siamface.errors import ConfigError
 from siamface.utils.files import read_text
 from siamface.utils.settings import PLAIN_NAME, is_plain_name
@@ -222,11 +222,14 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
     if not isinstance(raw["space"], dict):
         raise SpecError(f"{source}: 'space' must map dotted config keys to distributions")
     space = tuple(_param(key, value, source) for key, value in raw["space"].items())
+    base = str(raw["base"])
+    if names_a_file(base):  # absolute: the study folder's copy of the spec then names the same
+        base = str(Path(base).resolve())  # file wherever the study is continued from
     pruner = raw.get("pruner") or "none"
     pruner = pruner if isinstance(pruner, dict) else {"name": pruner}
     spec = SearchSpec(
         name=str(raw.get("name") or default_name),
-        base=str(raw["base"]),
+        base=base,
         fixed=tuple(fixed),
         space=space,
         sampler=_choice(raw, "sampler", SAMPLERS, "tpe", source),
