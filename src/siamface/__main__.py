@@ -1,3 +1,3 @@
-from siamface.cli.main import main
+from siamface.cli.main import console
 
-raise SystemExit(main())
+console()

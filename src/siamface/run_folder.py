@@ -311,15 +311,22 @@ class Run:
         write_text_atomic(self.summary_path, buf.getvalue())
 
     def summary(self) -> list[dict[str, float]]:
-        """The rows of summary.csv (empty when there is none); a finished run's holds its
-        chosen epoch at least."""
+        """The rows of summary.csv (empty when there is none)."""
+        return read_summary_csv(self.summary_path) if self.summary_path.is_file() else []
+
+    def chosen_row(self) -> dict[str, float] | None:
+        """summary.csv's row of a finished run's chosen epoch (None without a summary.csv).
+
+        Raises:
+            RunFolderError: summary.csv ends before that epoch (it was cut short or emptied).
+        """
         if not self.summary_path.is_file():
-            return []
+            return None
         rows = read_summary_csv(self.summary_path)
-        if self.is_finished and len(rows) < self.best_epoch:
+        if len(rows) < self.best_epoch:
             raise RunFolderError(f"{self.summary_path}: {len(rows)} epochs, but model.json chose "
                                  f"epoch {self.best_epoch}: the file was cut short or emptied")
-        return rows
+        return rows[self.best_epoch - 1]
 
     # -- the chosen model --------------------------------------------------------------------
 

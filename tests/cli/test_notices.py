@@ -61,7 +61,7 @@ def test_the_api_keeps_them_python_warnings(cli_home, trained_run, tmp_path):
 
 def test_a_pillow_warning_names_the_photo_its_own_thread_reads(capsys):
     pillow = "/venv/site-packages/PIL/TiffImagePlugin.py"
-    both_reading = threading.Barrier(2)
+    both_reading = threading.Barrier(2, timeout=10)  # a thread that died fails, not hangs
 
     def read(photo: str) -> None:
         reading = READING.set(photo)  # as open_image does for its block
@@ -74,7 +74,7 @@ def test_a_pillow_warning_names_the_photo_its_own_thread_reads(capsys):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            thread.join(10)
         warnings.warn_explicit("outside a read", UserWarning, pillow, 982)  # left alone
     assert sorted(capsys.readouterr().err.splitlines()) == [
         f"siamface: note: {p}: Corrupt EXIF data in {p} (Pillow)" for p in ("a.jpg", "b.jpg")]

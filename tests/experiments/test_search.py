@@ -183,7 +183,7 @@ def test_a_killed_search_resumes_and_retries_the_dead_trial(synthetic_home: Path
 
 def test_a_terminated_search_stops_as_ctrl_c_does(synthetic_home: Path, tmp_path: Path):
     spec = write_spec(tmp_path / "spec.yaml", name="stopped", n_trials=1,
-                      fixed=[*FIXED, "train.epochs=12"],
+                      fixed=[*FIXED, "train.epochs=6"],
                       space={"optim.lr": {"type": "categorical", "choices": [1e-3]}})
     study = tmp_path / "study"
     worker = siamface_process(synthetic_home, "search", str(spec), "--study-dir", str(study),
@@ -191,10 +191,19 @@ def test_a_terminated_search_stops_as_ctrl_c_does(synthetic_home: Path, tmp_path
     wait_for(lambda: any(study.glob("trials/0000/*/summary.csv")))
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=60)
-    assert worker.returncode == 128 + signal.SIGTERM and err.endswith("siamface: terminated\n")
-    stopped = StudyFolder(study).trial(0)  # failed at once, not left "running"
+    # its line, then it dies by the signal, as a stopped process is expected to
+    assert worker.returncode == -signal.SIGTERM and err.endswith("siamface: terminated\n")
+    stopped = StudyFolder(study).trial(0)  # failed at once, not left "running", and queued
     assert stopped["state"] == "failed" and "interrupted" in stopped["reason"]
-    assert [t.state.name for t in storage_trials(study)] == ["FAIL"]
+    assert "retried as trial 1" in stopped["reason"]
+    assert [t.state.name for t in storage_trials(study)] == ["FAIL", "WAITING"]
+    again = siamface_process(synthetic_home, "search", str(spec), "--study-dir", str(study),
+                             "--no-progress")
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    retry = StudyFolder(study).trial(1)  # the stopped trial's parameters, run to the end
+    assert retry["state"] == "complete" and retry["retried_from"] == 0
+    assert retry["params"] == stopped["params"]
 
 
 def test_workers_counting_at_once_start_only_the_trials_left(synthetic_home: Path,
@@ -283,3 +292,19 @@ def test_the_default_storage_keeps_a_study_name_a_name(tmp_path):
     folder = StudyFolder(tmp_path / "what?x%41#")
     url = default_storage_url(folder)  # "?" would start a query, "%41" would be "A"
     assert make_url(url).database == str(tmp_path / "what?x%41#" / "study.db")
+
+
+def test_a_continued_tpe_study_draws_new_parameters(synthetic_home: Path, tmp_path: Path):
+    spec = spec_from_dict(tiny_spec(name="again", sampler="tpe", n_trials=2, space={
+        "optim.lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}))
+    lfw, folder = open_lfw(synthetic_home), tmp_path / "study"
+
+    def stop(record: dict) -> None:
+        raise KeyboardInterrupt  # after the first trial, as Ctrl-C between trials
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(spec, lfw, folder, on_trial=stop)
+    run_search(spec, lfw, folder)  # a new process would draw with a fresh sampler too
+    first, second = StudyFolder(folder).trials()
+    assert first["state"] == second["state"] == "complete"
+    assert first["params"] != second["params"]  # one seed per process drew trial 0's again

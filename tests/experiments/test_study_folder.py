@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,26 +13,47 @@ from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 
 from .conftest import tiny_spec
 
-URL = "sqlite:////studies/s/study.db"
+SERVER = "postgresql://worker:***@db.example/studies"  # a storage shared by workers
 
 
-def started(tmp_path: Path) -> StudyFolder:
+def started(tmp_path: Path, storage: str | None = None) -> StudyFolder:
     folder = StudyFolder(tmp_path / "s")
     spec = spec_from_dict(tiny_spec(name="s"))
-    assert folder.check(spec, URL) is False  # new
-    folder.path.mkdir()
-    folder.start(spec, URL)
+    assert folder.holds(spec, storage) is False  # new
+    folder.path.mkdir(parents=True)
+    folder.start(spec, storage)
     return folder
 
 
 def test_a_started_study_is_continued_only_with_its_spec_and_storage(tmp_path):
     folder = started(tmp_path)
-    assert folder.check(spec_from_dict(tiny_spec(name="s")), URL) is True
+    spec = spec_from_dict(tiny_spec(name="s"))
+    assert folder.holds(spec, None) is True
+    assert folder.holds(spec, f"sqlite:///{folder.db_path}") is True  # its own, named
     with pytest.raises(StudyFolderError, match="started with a different spec"):
-        folder.check(spec_from_dict(tiny_spec(name="s", n_trials=9)), URL)
-    other = "sqlite:////elsewhere/other.db"  # its trials would overwrite these records
-    with pytest.raises(StudyFolderError, match=f"stored in {URL}, not {other}; give that"):
-        folder.check(spec_from_dict(tiny_spec(name="s")), other)
+        folder.holds(spec_from_dict(tiny_spec(name="s", n_trials=9)), None)
+    # another database: its trials would be numbered from 0 again and overwrite these records
+    with pytest.raises(StudyFolderError, match=r"stored in its own study\.db, not postgresql://"
+                                               r".*; drop --storage to continue it"):
+        folder.holds(spec, SERVER)
+    shared = started(tmp_path / "shared", SERVER)
+    assert shared.holds(spec, SERVER) is True
+    with pytest.raises(StudyFolderError, match=f"give --storage {re.escape(SERVER)} to"):
+        shared.holds(spec, None)
+
+
+def test_a_moved_study_goes_on_with_its_own_database(tmp_path):
+    folder = started(tmp_path / "a")
+    moved = StudyFolder(folder.path.rename(tmp_path / "b"))
+    assert moved.holds(spec_from_dict(tiny_spec(name="s")), None) is True
+    assert moved.storage() is None
+
+
+def test_a_study_that_recorded_its_database_by_url_reads_as_its_own(tmp_path):
+    folder = started(tmp_path)  # as studies recorded their study.db before 2026-12-07
+    folder.study_path.write_text(json.dumps({"name": "s",
+                                             "storage": f"sqlite:///{folder.db_path}"}))
+    assert folder.storage() is None
 
 
 def test_a_folder_holding_other_files_is_not_made_a_study(tmp_path):
@@ -40,18 +62,20 @@ def test_a_folder_holding_other_files_is_not_made_a_study(tmp_path):
     run.path.mkdir()
     (run.path / "config.yaml").write_text("seed: 0\n")
     with pytest.raises(StudyFolderError, match=r"run holds config\.yaml and no study"):
-        run.check(spec, URL)
+        run.holds(spec, None)
     # the study's own files without spec.yaml: another worker is starting the same study
     starting = StudyFolder(tmp_path / "s")
     (starting.path / "trials").mkdir(parents=True)
-    for name in ("study.db", "study.db.claim.lock", "study.json", ".spec.yaml.x1.tmp"):
+    for name in ("study.db", "study.db.claim.lock", "study.json", ".spec.yaml.x1.tmp",
+                 ".study.lock"):
         (starting.path / name).write_text("")
-    assert starting.check(spec, URL) is False
+    assert starting.holds(spec, None) is False
 
 
 @pytest.mark.parametrize(("info", "message"), [
     ({"name": "s"}, "study.json: missing 'storage'"),
     ({"name": "s", "storage": 5}, "study.json: storage is 5, expected the study's storage"),
+    ({"name": "s", "storage": ""}, "study.json: storage is '', expected the study's storage"),
 ])
 def test_a_damaged_study_json_is_named(tmp_path, info, message):
     folder = started(tmp_path)

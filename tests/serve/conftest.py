@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,3 +69,10 @@ def make_client(run_dir: Path, tmp_path: Path) -> Iterator[Callable[..., TestCli
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     """An app without detection (synthetic frames) and without an API key."""
     return make_client()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

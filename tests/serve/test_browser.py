@@ -10,7 +10,6 @@ Under CI (CI=true) a missing Chromium fails the test; elsewhere it skips.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -24,6 +23,7 @@ from PIL import Image
 
 from conftest import SHARED_LFW, missing
 from inference.conftest import random_photo, write_tiny_run
+from serve.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,12 +57,6 @@ def two_photos(folder: Path) -> tuple[list[Path], bool]:
         paths.append(folder / f"frame-{seed}.png")
         Image.fromarray(random_photo(seed)).save(paths[-1])
     return paths[-2:], False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ import time
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
-from serve.test_browser import free_port
 from siamface.inference.verifier import Verifier
 from siamface.serve.app import create_app
 from siamface.serve.guards import RequestGuard, ServeOptions
+
+from .conftest import free_port
 
 
 def test_another_host_name_is_refused_when_hosts_are_set(make_client):
@@ -118,12 +119,13 @@ def test_a_real_server_closes_a_stalled_upload(run_dir):
     app = create_app(Verifier.from_run(run_dir), run_dir.parent / "stall.sqlite3",
                      ServeOptions(body_timeout_s=0.5))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run)
+    thread = threading.Thread(target=server.run, daemon=True)  # never keeps pytest from ending
     thread.start()
     try:
         deadline = time.monotonic() + 30
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
+        assert server.started
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(b"POST /api/verify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                          b"Content-Type: multipart/form-data; boundary=x\r\n"
@@ -136,3 +138,20 @@ def test_a_real_server_closes_a_stalled_upload(run_dir):
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+def test_a_body_that_trickles_in_is_answered_408_by_its_deadline():
+    guard, seen = guarded(ServeOptions(body_timeout_s=0.3))  # each part well within 0.3 s
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        await asyncio.sleep(0.1)
+        return {"type": "http.request", "body": b"x", "more_body": True}  # for ever
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [
+        (b"host", b"testserver"), (b"content-length", b"1000")]}
+    asyncio.run(asyncio.wait_for(guard(scope, receive, send), 10))
+    assert seen == [] and sent[0]["status"] == 408

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import errno
 import json
-import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -243,7 +243,7 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_latest(
     if target == "torch":
         monkeypatch.setattr(ckpt.torch, "save", full)
         monkeypatch.setattr(atomic.shutil, "disk_usage",
-                            lambda path: shutil._ntuple_diskusage(100, 100, 0))
+                            lambda path: SimpleNamespace(total=100, used=100, free=0))
         name = "trainer_state.pt"
     else:
         monkeypatch.setattr(ckpt.safetensors.torch, "save_file", full)

@@ -1,6 +1,6 @@
 import errno
 import json
-import shutil
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,7 +26,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(tmp_path):
 
 
 def test_a_write_error_says_the_disk_is_full_only_when_it_is(tmp_path, monkeypatch):
-    nearly_full = shutil._ntuple_diskusage(100, 100, 0)
+    nearly_full = SimpleNamespace(total=100, used=100, free=0)
     monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: nearly_full)
     denied = OSError(errno.EACCES, "Permission denied")  # its own errno: that is the reason
     assert str(write_error(tmp_path / "a", denied)) == f"Permission denied writing {tmp_path / 'a'}"
@@ -36,5 +36,5 @@ def test_a_write_error_says_the_disk_is_full_only_when_it_is(tmp_path, monkeypat
     hidden = RuntimeError("file write failed")  # no errno (torch.save): the free space tells
     assert str(write_error(tmp_path / "a", hidden)).startswith("no space left on device")
     monkeypatch.setattr(atomic.shutil, "disk_usage",
-                        lambda path: shutil._ntuple_diskusage(100, 0, 1 << 30))
+                        lambda path: SimpleNamespace(total=1 << 30, used=0, free=1 << 30))
     assert str(write_error(tmp_path / "a", hidden)) == f"file write failed writing {tmp_path / 'a'}"

@@ -105,8 +105,8 @@ def _search(args: argparse.Namespace) -> int:
                              "SPEC and --study-dir")
         folder = StudyFolder(args.resume)
         spec = folder.spec()
-        storage = args.storage or folder.study_info()["storage"]
-        if "***" in storage:
+        storage = args.storage or folder.storage()
+        if storage is not None and "***" in storage:
             raise UsageError(f"{folder.study_path}: its storage URL hides the password; give "
                              "it again with --storage URL")
     elif args.spec is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def warnings_as_notices() -> Iterator[None]:
     """Print each distinct ``SiamfaceWarning`` once, as ``siamface: note: <message>`` on stderr,
-    and a warning Pillow gives while a photo is read as ``siamface: note: <photo>: <message>``.
+    and a warning Pillow gives while a photo is read as
+    ``siamface: note: <photo>: <message> (Pillow)``.
 
     The warning filters are left as they are (``-W error`` still raises, ``ignore`` still
     hides); only how a shown warning looks changes: its message, without the file, line and
@@ -93,6 +95,15 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _default_sigterm_in_child() -> None:
+    """A forked worker (the image cache's) dies by SIGTERM as it did before it was forked."""
+    if signal.getsignal(signal.SIGTERM) is _terminate:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_sigterm_in_child)
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM stops the command as Ctrl-C does (main thread only:
@@ -105,6 +116,17 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def console() -> None:
+    """The `siamface` command: exit with ``main``'s code, or, when SIGTERM stopped it, die by
+    SIGTERM once its line is printed, as a process stopped by the signal is expected to (a
+    service manager counts that as a clean stop, and exit code 143 as a failure)."""
+    code = main()
+    if code == 128 + signal.SIGTERM:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+    raise SystemExit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,13 @@ from siamface.reporting.comparison_plots import (
 from siamface.reporting.formatting import markdown_table
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
-from siamface.utils.files import number_at, read_json_object, read_json_object_if_present
+from siamface.utils.files import (
+    DamagedFileError,
+    is_number,
+    number_at,
+    read_json_object,
+    read_json_object_if_present,
+)
 from siamface.utils.settings import flatten
 
 # the fixed columns, after the varying hyperparameters
@@ -96,7 +102,7 @@ def run_values(run: Run) -> dict[str, Any]:
     if run.is_finished:
         values["state"] = "complete"
         values["chosen_epoch"] = run.best_epoch
-        chosen = summary[run.best_epoch - 1] if summary else None  # (none: no summary.csv)
+        chosen = run.chosen_row()
     elif summary:
         chosen = summary[-1]
     if chosen is not None:
@@ -115,7 +121,10 @@ def run_values(run: Run) -> dict[str, Any]:
         for i, g in enumerate(read_json_object(path, ("galleries",))["galleries"]):
             if not isinstance(g, dict) or "skipped" in g:  # the sizes LFW was too small for
                 continue
-            size = number_at(g, ("gallery_size",), path, f"galleries.{i}.")
+            size = g.get("gallery_size")
+            if not is_number(size, int):  # it names the columns
+                raise DamagedFileError(f"{path}: galleries.{i}.gallery_size is {size!r}, "
+                                       "expected a number of people")
             # rank-1 and DIR at FPIR 1% of each gallery size
             values[f"open_set_{size}_rank1"] = number_at(
                 g, ("cmc", "1", "rate"), path, f"galleries.{i}.")

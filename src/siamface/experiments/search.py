@@ -31,10 +31,11 @@ from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError
 from siamface.experiments.claim import TrialClaim
 from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError
-from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
 from siamface.utils.files import read_json_object
+from siamface.utils.lock import file_lock
 
 # Seconds between a running trial's heartbeats; a trial silent for GRACE_FACTOR heartbeats
 # is taken for dead (failed, and queued again) by the next worker that starts a trial.
@@ -316,6 +317,31 @@ def count_states(study: Any) -> dict[str, int]:
     return counts
 
 
+def retry_interrupted_trials(study: Any, folder: StudyFolder) -> None:
+    """Queue again, as the heartbeat does for a dead trial, each trial that Optuna failed while
+    its record says "running" (this process was interrupted in it) and that nothing retries
+    yet: the next run of the study runs its parameters (a grid: its point) again."""
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried = {RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in trials}
+    for t in trials:
+        if (t.state == TrialState.FAIL and FAIL_REASON not in t.user_attrs
+                and t.number not in retried and _record_state(folder, t.number) == "running"):
+            RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, t)
+
+
+def _record_state(folder: StudyFolder, number: int) -> str | None:
+    """The state in trial ``number``'s record; None where it has none or it is damaged (its
+    reader says so where the record is read for its contents)."""
+    try:
+        record = folder.trial(number)
+    except StudyFolderError:
+        return None
+    return None if record is None else record["state"]
+
+
 def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
     """Write "failed" into the record of each trial that Optuna failed while its record says
     "running" (its process was interrupted or died mid-trial), with its run folder if it made
@@ -327,8 +353,7 @@ def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
     retried_by = {RetryHeartbeatStaleTrialCallback.retried_trial_number(t): t.number
                   for t in trials}
     for t in trials:
-        record = folder.trial(t.number)
-        if t.state == TrialState.FAIL and record and record.get("state") == "running":
+        if t.state == TrialState.FAIL and _record_state(folder, t.number) == "running":
             again = retried_by.get(t.number)
             run_dir = folder.run_dir(t.number)
             folder.write_trial(t.number, state="failed",
@@ -373,13 +398,17 @@ def run_search(
                             f"value tried ({refused[0]})")
     if evaluate:
         lfw.protocol_path(TEST_PAIRS)  # before the study: it must end with a test
+    make_pruner(spec)  # Optuna checks its options' names and ranges: before the folder
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
-    started = folder.check(spec, hide_password(url))
+    recorded = None if storage_url is None else hide_password(storage_url)
     folder.path.mkdir(parents=True, exist_ok=True)
-    storage = make_storage(url, heartbeat_s)  # before study.json records it: it works
-    if not started:
-        folder.start(spec, hide_password(url))
+    # workers starting one study at once: one records it, the others then find it
+    with file_lock(folder.path / ".study.lock", f"start the study in {folder.path}"):
+        started = folder.holds(spec, recorded)
+        storage = make_storage(url, heartbeat_s)  # before study.json records it: it works
+        if not started:
+            folder.start(spec, recorded)
     study = open_study(spec, storage)
     claim = TrialClaim(url, spec.name)
     # the trial lets go of the claim once it exists (running) in the storage
@@ -404,7 +433,10 @@ def run_search(
                 study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
             finally:
                 claim.release()
-    finally:  # Ctrl-C or SIGTERM: Optuna failed the trial; its record says so too
+    except BaseException:  # Ctrl-C or SIGTERM: Optuna failed the trial; run it again later
+        retry_interrupted_trials(study, folder)
+        raise
+    finally:
         sync_killed_trials(study, folder)
     result = SearchResult(folder, count_states(study), best_record(study, folder))
     if evaluate and result.best is not None:

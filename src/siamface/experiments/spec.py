@@ -28,7 +28,7 @@ from typing import Any
 
 from siamface.config.loader import names_a_file, parse_yaml
 from siamface.errors import ConfigError
-from siamface.utils.files import read_text
+from siamface.utils.files import is_number, read_text
 from siamface.utils.settings import PLAIN_NAME, is_plain_name
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "search"
@@ -275,11 +275,9 @@ def _param(key: Any, value: Any, source: str) -> Param:
         if len({json.dumps(c) for c in choices}) < len(choices):  # a grid would run it twice
             raise SpecError(f"{where}: choices must differ, got {choices}")
         return Param(key, kind, choices=tuple(choices))
-    number = int if kind == "int" else (int, float)
     low, high, step = value["low"], value["high"], value.get("step")
     for name, v in (("low", low), ("high", high), ("step", step)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, number)
-                              or (isinstance(v, float) and not math.isfinite(v))):
+        if v is not None and not is_number(v, int if kind == "int" else float):
             what = "an integer" if kind == "int" else "a number"
             raise SpecError(f"{where}: {name} must be {what}, got {v!r}")
     log = value.get("log", False)
@@ -304,12 +302,8 @@ def _pruner_options(pruner: dict[str, Any], source: str) -> dict[str, Any]:
     trials, a reduction factor). Optuna checks their names and ranges when it makes one."""
     options = {k: v for k, v in pruner.items() if k != "name"}
     for key, value in options.items():
-        if key == "percentile":
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and not (
-                isinstance(value, float) and not math.isfinite(value))
-        else:
-            ok = (isinstance(value, int) and not isinstance(value, bool)) or (
-                key == "max_resource" and value == "auto")
+        ok = is_number(value) if key == "percentile" else (
+            is_number(value, int) or (key == "max_resource" and value == "auto"))
         if not ok:
             what = "a number" if key == "percentile" else "an integer"
             raise SpecError(f"{source}: pruner.{key}: expected {what}, got {value!r}")
@@ -330,9 +324,7 @@ def _number(raw: dict[str, Any], key: str, kind: type, default: Any, source: str
     value = raw.get(key, default)
     if value is None and default is None:
         return None
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and not (isinstance(value, float) and not math.isfinite(value)))
-    if not ok or (kind is int and not isinstance(value, int)) or not minimum <= value <= maximum:
+    if not is_number(value, kind) or not minimum <= value <= maximum:
         what = "an integer" if kind is int else "a number"
         bounds = f">= {minimum:g}" if maximum == math.inf else f"from {minimum:g} to {maximum}"
         raise SpecError(f"{source}: {key} must be {what} {bounds}"

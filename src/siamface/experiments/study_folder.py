@@ -1,7 +1,7 @@
 """A study folder: the one place that knows its files.
 
     spec.yaml              the spec the study was started with (every default filled in)
-    study.json             the study's name and storage URL (password hidden)
+    study.json             the study's name and storage URL (password hidden; null: study.db)
     study.db               the Optuna storage, a SQLite file (unless --storage named another)
     study.db.claim.lock    the workers' lock beside that file (``claim.TrialClaim`` names it)
     trials/NNNN/trial.json the trial's record: number, state, params, value, reason, run
@@ -36,7 +36,7 @@ class StudyFolder:
     """One study folder.
 
     Args:
-        path: The folder (it need not exist yet; ``prepare`` makes it).
+        path: The folder (it need not exist yet; ``start`` makes it).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -74,9 +74,10 @@ class StudyFolder:
 
     # -- the spec and the storage ------------------------------------------------------------
 
-    def check(self, spec: SearchSpec, storage_url: str) -> bool:
-        """Whether the folder holds the study of ``spec`` already (with the same spec and
-        storage); False for a new or empty folder, which ``start`` makes the study's.
+    def holds(self, spec: SearchSpec, storage: str | None) -> bool:
+        """Whether the folder holds the study of ``spec`` already, stored in ``storage`` (None:
+        the folder's own study.db); False for a new or empty folder, which ``start`` makes
+        the study's.
 
         Raises:
             StudyFolderError: The folder holds a study of a different spec or storage, or other
@@ -95,26 +96,48 @@ class StudyFolder:
                 f"{self.spec_path}: this study was started with a different spec than "
                 f"{spec.source}; continue it with `siamface search --resume {self.path}` "
                 "or give another --study-dir")
-        recorded = self.study_info()["storage"]
-        if recorded != storage_url:  # another database: its trials would overwrite these
-            raise StudyFolderError(
-                f"{self.study_path}: this study is stored in {recorded}, not {storage_url}; "
-                "give that --storage (or none) or another --study-dir")
+        recorded = self.storage()
+        if recorded != self._own_db_as_none(storage):  # its trials would overwrite these
+            where = "its own study.db" if recorded is None else recorded
+            fix = "drop --storage" if recorded is None else f"give --storage {recorded}"
+            raise StudyFolderError(f"{self.study_path}: this study is stored in {where}, not "
+                                   f"{storage or 'its own study.db'}; {fix} to continue it, "
+                                   "or give another --study-dir")
         return True
 
-    def start(self, spec: SearchSpec, storage_url: str) -> None:
-        """Make the folder the study of ``spec``, stored in ``storage_url`` (checked first)."""
+    def start(self, spec: SearchSpec, storage: str | None) -> None:
+        """Make the folder the study of ``spec``, stored in ``storage`` (None: the folder's own
+        study.db, wherever the folder is moved)."""
         self.trials_dir.mkdir(parents=True, exist_ok=True)
         # study.json first: a worker that sees spec.yaml finds the storage recorded
-        write_json_atomic(self.study_path, {"name": spec.name, "storage": storage_url})
+        write_json_atomic(self.study_path, {"name": spec.name,
+                                            "storage": self._own_db_as_none(storage)})
         write_text_atomic(self.spec_path, yaml.safe_dump(spec.to_dict(), sort_keys=False))
 
+    def storage(self) -> str | None:
+        """The URL the study is stored in (its password hidden), None for its own study.db."""
+        return self._own_db_as_none(self.study_info()["storage"])
+
+    def _own_db_as_none(self, url: str | None) -> str | None:
+        """None for a SQLite URL of this folder's study.db (as studies before 2026-12-07
+        recorded it), else ``url``."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            parsed = make_url(url) if url is not None else None
+        except Exception:  # not a URL SQLAlchemy reads: compared as it is
+            return url
+        if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database \
+                and Path(parsed.database).resolve() == self.db_path.resolve():
+            return None
+        return url
+
     def _owns(self, name: str) -> bool:
-        """Whether a file of this name in the folder is the study's (study.db's journal and
-        claim lock, and a file being written atomically, included)."""
+        """Whether a file of this name in the folder is the study's (study.db's journal, the
+        locks, and a file being written atomically, included)."""
         name = name.removeprefix(".")
         return name in (self.spec_path.name, self.trials_dir.name) or name.startswith(
-            (self.study_path.name, self.db_path.name, self.spec_path.name))
+            ("study.", self.spec_path.name))
 
     def spec(self) -> SearchSpec:
         if not self.spec_path.is_file():
@@ -127,9 +150,10 @@ class StudyFolder:
             raise StudyFolderError(f"{self.study_path} not found: {self.path} is not a study "
                                    "folder")
         info = read_json_object(self.study_path, ("name", "storage"), StudyFolderError)
-        if not isinstance(info["storage"], str) or not info["storage"]:
+        if info["storage"] is not None and (not isinstance(info["storage"], str)
+                                            or not info["storage"]):
             raise StudyFolderError(f"{self.study_path}: storage is {info['storage']!r}, "
-                                   "expected the study's storage URL")
+                                   "expected the study's storage URL, or null for its study.db")
         return info
 
     def update_info(self, **values: Any) -> None:

@@ -38,7 +38,7 @@ from siamface.evaluation.tenfold import TenFoldResult
 from siamface.run_folder import Run
 from siamface.training.checkpoint import read_pointer
 from siamface.utils.atomic import write_json_atomic
-from siamface.utils.files import is_inside, number_at, read_json_object
+from siamface.utils.files import is_inside, is_number, number_at, read_json_object
 
 VIEW2_FILE = "view2.json"
 # the numbers of a fold's record that are printed and summarised
@@ -97,8 +97,8 @@ def read_view2(folder: Path) -> dict[str, Any]:
             if number_at(fold, (key,), path, where, View2Error) is None:
                 raise View2Error(f"{path}: {where}{key} is null, expected a number")
         tar = fold.get("tar_on_grid")
-        if not (isinstance(tar, list) and len(tar) == len(ROC_GRID) and all(
-                isinstance(x, int | float) and not isinstance(x, bool) for x in tar)):
+        if not (isinstance(tar, list) and len(tar) == len(ROC_GRID)
+                and all(is_number(x) for x in tar)):
             raise View2Error(f"{path}: {where}tar_on_grid: expected {len(ROC_GRID)} numbers")
     return record
 

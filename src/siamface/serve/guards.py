@@ -2,9 +2,10 @@
 
 - A request body over ``max_request_bytes`` is refused from its Content-Length (413) and a
   body sent without one (chunked) is refused (411), so nothing unbounded is ever read.
-- A body that stops arriving (no bytes for ``body_timeout_s``) is answered 408 and its
-  connection closed, so a stalled or trickling client cannot hold it open for ever. The body
-  is read whole before the application sees the request.
+- A body that stops arriving (no part for ``body_timeout_s``), or that trickles in slower
+  than MIN_BODY_RATE overall, is answered 408 and its connection closed, so a stalled or
+  trickling client cannot hold it open for ever. The body is read whole (at most
+  ``max_request_bytes``) before the application sees the request.
 - With ``allowed_hosts`` set (the CLI sets the loopback names when it listens on loopback), a
   request for another Host is refused (421): a web page on another site cannot reach the
   server by pointing its own name at 127.0.0.1 (DNS rebinding).
@@ -26,6 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from siamface.serve.problems import ApiError, error_response
 
 API_KEY_HEADER = "X-API-Key"
+# The slowest a request body may arrive on average, in bytes a second, beyond the first
+# body_timeout_s: a 24 MiB upload may take 30 s + 25 min, a 1 MB photo 30 s + 1 min.
+MIN_BODY_RATE = 16 * 1024
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -76,23 +80,30 @@ class RequestGuard:
                 await error_response(*refusal)(scope, receive, send)
                 return
             try:
-                body = await self._read_body(receive)
-            except TimeoutError:
-                await error_response(408, "body", "no part of the request body came for "
-                                     f"{self.options.body_timeout_s:g} s")(scope, receive, send)
+                body = await self._read_body(receive, scope)
+            except asyncio.TimeoutError:  # (Python 3.10's is not the builtin TimeoutError)
+                await error_response(408, "body", "the request body did not arrive in time: "
+                                     "parts came too slowly, or stopped")(scope, receive, send)
                 return
             if body is None:  # the client went away: nobody to answer
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
+    async def _read_body(self, receive: Receive, scope: Scope) -> bytes | None:
         """The whole request body (its length was checked), or None when the client
-        disconnected; TimeoutError when a part takes longer than ``body_timeout_s``."""
+        disconnected; asyncio.TimeoutError when a part takes longer than ``body_timeout_s``
+        or the whole body longer than that plus its length at MIN_BODY_RATE."""
+        loop = asyncio.get_running_loop()
+        length = int(dict(scope["headers"]).get(b"content-length", b"0") or 0)
+        deadline = loop.time() + self.options.body_timeout_s + length / MIN_BODY_RATE
         parts = []
         more = True
         while more:
-            message = await asyncio.wait_for(receive(), self.options.body_timeout_s)
+            wait = min(self.options.body_timeout_s, deadline - loop.time())
+            if wait <= 0:
+                raise asyncio.TimeoutError
+            message = await asyncio.wait_for(receive(), wait)
             if message["type"] != "http.request":
                 return None
             parts.append(message.get("body", b""))

@@ -8,6 +8,7 @@ instead of a UnicodeDecodeError or JSONDecodeError traceback.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,14 @@ def read_json_object_if_present(path: str | Path, required: tuple[str, ...] = ()
     return read_json_object(path, required, error) if Path(path).is_file() else None
 
 
+def is_number(value: Any, kind: type = float, finite: bool = True) -> bool:
+    """Whether ``value`` (as JSON or YAML give it) is a number (``kind=int``: an integer) and
+    not a boolean; ``finite``: not NaN or infinite either."""
+    if isinstance(value, bool) or not isinstance(value, int if kind is int else (int, float)):
+        return False
+    return not (finite and isinstance(value, float) and not math.isfinite(value))
+
+
 def number_at(data: Any, keys: tuple[str, ...], path: str | Path, prefix: str = "",
               error: type[SiamfaceError] = DamagedFileError) -> float | None:
     """``data[keys[0]][keys[1]]...`` read from ``path``: a number, or null (a metric that could
@@ -70,7 +79,7 @@ def number_at(data: Any, keys: tuple[str, ...], path: str | Path, prefix: str = 
         if not isinstance(value, dict) or key not in value:
             raise error(f"{path}: no {name}: the file was damaged or edited")
         value = value[key]
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+    if value is not None and not is_number(value, finite=False):  # NaN: not computable
         raise error(f"{path}: {name} is {value!r}, expected a number")
     return value
 
