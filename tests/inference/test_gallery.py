@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
+import re
+from pathlib import Path
 
 import pytest
-import safetensors.torch
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siamface.errors import SiamfaceError
+from siamface.inference import gallery as gallery_module
 from siamface.inference.gallery import Gallery, GalleryError, GalleryWarning, gallery_photos
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import WriteError
@@ -98,11 +101,34 @@ def test_identify_before_fit_and_bad_top_k(tiny_verifier, people):
 def test_save_and_load_round_trip(tiny_verifier, people, tmp_path):
     gallery = Gallery(tiny_verifier).fit(people)
     out = gallery.save(tmp_path / "saved")
-    assert sorted(p.name for p in out.iterdir()) == ["embeddings.safetensors", "gallery.json"]
+    embeddings, index = sorted(p.name for p in out.iterdir())
+    assert re.fullmatch(r"embeddings-[0-9a-f]{16}\.safetensors", embeddings)
+    assert index == "gallery.json"
     loaded = Gallery.load(out, tiny_verifier)
     assert loaded.names_ == gallery.names_ and loaded.sources_ == gallery.sources_
     assert torch.equal(loaded.embeddings_, gallery.embeddings_)
     assert loaded.identify(people / "Ann.png") == gallery.identify(people / "Ann.png")
+    grown = loaded.enroll("Ed", [people / "Ann.png"], ["ed.png"]).save(out)  # saved over it
+    assert len(list(grown.glob("embeddings-*"))) == 1  # the embeddings it replaced are gone
+    assert Gallery.load(out, tiny_verifier).names_ == [*gallery.names_, "Ed"]
+
+
+def test_a_save_that_fails_over_a_saved_gallery_leaves_that_gallery_whole(
+        tiny_verifier, people, tmp_path, monkeypatch):
+    before = Gallery(tiny_verifier).fit(people)
+    out = before.save(tmp_path / "saved")
+    reordered = Gallery.from_embeddings(tiny_verifier, before.names_[::-1], before.sources_[::-1],
+                                        before.embeddings_.flip(0).contiguous())
+
+    def full(*args, **kwargs):  # the disk fills up between the two files
+        raise WriteError("no space left on device writing gallery.json")
+
+    monkeypatch.setattr(gallery_module, "write_json_atomic", full)
+    with pytest.raises(WriteError):
+        reordered.save(out)
+    monkeypatch.undo()
+    loaded = Gallery.load(out, tiny_verifier)  # the new embeddings never meet the old names
+    assert loaded.names_ == before.names_ and torch.equal(loaded.embeddings_, before.embeddings_)
 
 
 def test_loading_with_another_model_or_settings_is_refused(tiny_verifier, people, tmp_path):
@@ -123,7 +149,7 @@ def test_broken_saved_galleries_are_named(tiny_verifier, people, tmp_path):
     index = json.loads((out / "gallery.json").read_text())
     (out / "gallery.json").write_text(json.dumps({**index, "names": index["names"][:2],
                                                   "sources": index["sources"][:2]}))
-    with pytest.raises(ValueError, match=r"2 names and 2 sources .* but 5 embeddings"):
+    with pytest.raises(ValueError, match=r"saved: 2 names and 2 sources but 5 embeddings"):
         Gallery.load(out, tiny_verifier)
     (out / "gallery.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
@@ -136,7 +162,6 @@ def test_broken_saved_galleries_are_named(tiny_verifier, people, tmp_path):
 def test_a_loaded_gallery_is_checked_whole(tiny_verifier, people, tmp_path):
     out = Gallery(tiny_verifier).fit(people).save(tmp_path / "saved")
     index = json.loads((out / "gallery.json").read_text())
-    embeddings = (out / "embeddings.safetensors").read_bytes()
 
     def load_with(message, **changes):
         (out / "gallery.json").write_text(json.dumps({**index, **changes}))
@@ -165,10 +190,18 @@ def test_a_loaded_gallery_is_checked_whole(tiny_verifier, people, tmp_path):
     wide.save(tmp_path / "wide")
     with pytest.raises(GalleryError, match=r"expected \(N, 8\) float32 embeddings"):
         Gallery.load(tmp_path / "wide", tiny_verifier)
-    for damaged in (b"", embeddings[:40], b"\x00" * 64):
-        (out / "embeddings.safetensors").write_bytes(damaged)
+    named = out / index["embeddings"]
+    embeddings = named.read_bytes()
+    named.write_bytes(embeddings[:-1] + b"!")
+    with pytest.raises(GalleryError, match="do not match the checksum in its name"):
+        Gallery.load(out, tiny_verifier)
+    for damaged in (b"", embeddings[:40], b"\x00" * 64):  # named by their own checksum
+        name = f"embeddings-{hashlib.sha256(damaged).hexdigest()[:16]}.safetensors"
+        (out / name).write_bytes(damaged)
+        (out / "gallery.json").write_text(json.dumps({**index, "embeddings": name}))
         with pytest.raises(GalleryError, match="not a readable safetensors file"):
             Gallery.load(out, tiny_verifier)
+    load_with(r"'embeddings' must name the embeddings file", embeddings="../../etc/passwd")
 
 
 def test_a_name_with_control_characters_is_refused_when_fitting(tiny_verifier, people):
@@ -184,11 +217,11 @@ def test_a_full_disk_while_saving_names_the_file(tiny_verifier, people, tmp_path
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    monkeypatch.setattr(Path, "write_bytes", full)
     with pytest.raises(WriteError) as info:
         gallery.save(tmp_path / "saved")
-    assert str(info.value) == (f"no space left on device writing "
-                               f"{tmp_path / 'saved' / 'embeddings.safetensors'}")
+    assert re.fullmatch(rf"no space left on device writing {re.escape(str(tmp_path))}/saved/"
+                        r"embeddings-[0-9a-f]{16}\.safetensors", str(info.value))
     assert not (tmp_path / "saved" / "gallery.json").exists()
 
 
@@ -214,3 +247,51 @@ def test_any_gallery_index_loads_or_fails_with_a_gallery_error(
 @pytest.fixture
 def saved_gallery(tiny_verifier, people, tmp_path):
     return Gallery(tiny_verifier).fit(people).save(tmp_path / "fuzzed")
+
+
+def test_a_gallery_is_built_person_by_person_from_empty(tiny_verifier, people):
+    empty = Gallery(tiny_verifier)
+    for use in (lambda: empty.people_, lambda: empty.save(people / "out")):
+        with pytest.raises(RuntimeError, match="this Gallery is empty"):
+            use()
+    built = empty.enroll("Ann", [people / "Ann.png"], ["Ann.png"])
+    assert (built.names_, built.sources_, built.people_) == (["Ann"], ["Ann.png"], 1)
+
+
+@pytest.mark.parametrize(("photos", "sources", "message"), [
+    ("Ann.png", ["Ann.png"], "photos must be a non-empty list"),  # not taken letter by letter
+    ([], [], "photos must be a non-empty list"),
+    (["Ann.png", "Di.png"], ["only one"], "one source for each of the 2 photos"),
+    (["Ann.png"], ["a", "extra"], "one source for each of the 1 photos"),
+    (["Ann.png"], ["  "], "sources holds '  ', which is blank"),
+])
+def test_enroll_refuses_photos_and_sources_that_do_not_pair(tiny_verifier, people, photos,
+                                                            sources, message):
+    gallery = Gallery(tiny_verifier).fit(people)
+    before = list(gallery.names_)
+    photos = photos if isinstance(photos, str) else [people / p for p in photos]
+    with pytest.raises(GalleryError, match=message):
+        gallery.enroll("Ed", photos, sources)
+    assert gallery.names_ == before  # nothing half-enrolled
+
+
+def test_embeddings_given_directly_are_checked(tiny_verifier):
+    ok = torch.zeros(2, 8)
+    for names, sources, embeddings, message in [
+        (["a", "b"], ["x"], ok, "2 names and 1 sources but 2 embeddings"),
+        ([], [], torch.zeros(0, 8), "no photos"),
+        (["a", "b"], ["x", "y"], torch.full((2, 8), float("nan")), "NaN or infinite"),
+        (["a", "b"], ["x", "y"], ok.numpy(), r"expected \(N, 8\) float32 .* got ndarray"),
+        (["a", "b"], ["x", "y"], torch.zeros(2, 9), r"expected \(N, 8\) float32"),
+        ("ab", ["x", "y"], ok, "names must be a list of strings"),
+    ]:
+        with pytest.raises(GalleryError, match=message):
+            Gallery.from_embeddings(tiny_verifier, names, sources, embeddings)
+    gallery = Gallery.from_embeddings(tiny_verifier, ["a", "b"], ["x", "y"], torch.eye(2, 8))
+    for probe, message in [(torch.zeros(9), r"expected \(1, 8\)"),
+                           (torch.full((8,), float("inf")), "NaN or infinite"),
+                           (torch.zeros(8, dtype=torch.float64), "float32")]:
+        with pytest.raises(GalleryError, match=message):
+            gallery.identify_embedding(probe)
+    with pytest.raises(GalleryError, match="target_fpir must be in"):
+        Gallery(tiny_verifier, target_fpir="0.01")

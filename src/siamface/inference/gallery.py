@@ -15,6 +15,8 @@ would name almost every stranger as somebody in a gallery of hundreds. Otherwise
 
 from __future__ import annotations
 
+import hashlib
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +32,18 @@ from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.evaluation.open_set import MAX_TARGET_FPIR, GalleryThreshold
 from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
-from siamface.inference.verifier import Verifier
+from siamface.inference.verifier import NonFiniteScoreError, Verifier
 from siamface.utils.atomic import atomic_path, write_json_atomic
-from siamface.utils.files import read_json_object
+from siamface.utils.files import is_number, read_json_object
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-EMBEDDINGS_FILE = "embeddings.safetensors"
+EMBEDDINGS_FILE = "embeddings.safetensors"  # versions 1 and 2
 INDEX_FILE = "gallery.json"
 FORMAT = "siamface-gallery"
-FORMAT_VERSION = 2  # 2: the gallery threshold is saved; version 1 files (without) still load
+# 2: the gallery threshold is saved; 3: the embeddings file is named by its checksum in
+# gallery.json (a save over a saved gallery then never pairs new embeddings with old names).
+# Versions 1 and 2 still load.
+FORMAT_VERSION = 3
 TARGET_FPIR = 0.01
 
 
@@ -191,6 +196,9 @@ class Gallery:
     """
 
     def __init__(self, verifier: Verifier, target_fpir: float = TARGET_FPIR) -> None:
+        if not (is_number(target_fpir) and 0 < target_fpir <= MAX_TARGET_FPIR):
+            raise GalleryError(f"target_fpir must be in (0, {MAX_TARGET_FPIR:g}], got "
+                               f"{target_fpir!r}")
         self.verifier = verifier
         self.target_fpir = target_fpir
 
@@ -212,23 +220,43 @@ class Gallery:
         return cls(verifier, target_fpir)._set(names, sources, embeddings, None)
 
     def enroll(self, name: str, photos: list[ImageInput], sources: list[str]) -> Gallery:
-        """Add photos of a person (new or enrolled); the threshold follows the new size.
+        """Add photos of a person (new or enrolled) to the gallery, empty or not; the
+        threshold follows the new size.
+
+        Args:
+            name: The person.
+            photos: Their photos (file paths, Pillow images or uint8 arrays).
+            sources: Each photo's label in answers (e.g. its file name), one a photo.
 
         Raises:
             NoFaceError: a photo has no face (detection on).
         """
-        if not name or not name.isprintable():
-            raise GalleryError(f"the name {name!r} is empty or has control characters")
+        _check_strings([name], "name", "enroll")
+        if isinstance(photos, str | Path) or not isinstance(photos, list | tuple) or not photos:
+            raise GalleryError(f"enroll: photos must be a non-empty list of photos, got "
+                               f"{photos!r}")
+        if not isinstance(sources, list | tuple) or len(sources) != len(photos):
+            raise GalleryError(f"enroll: expected one source for each of the {len(photos)} "
+                               f"photos, got {sources!r}")
+        _check_strings(list(sources), "sources", "enroll")
         new = self.verifier.embed([self.verifier.align(photo) for photo in photos])
+        if not hasattr(self, "embeddings_"):  # the first person of a new gallery
+            return self._set([name] * len(new), list(sources), new, None)
         return self._set([*self.names_, *[name] * len(new)], [*self.sources_, *sources],
                          torch.cat([self.embeddings_, new]), self.threshold_)
 
     def _set(self, names: list[str], sources: list[str], embeddings: torch.Tensor,
-             saved: GalleryThreshold | None) -> Gallery:
-        if not 0 < self.target_fpir <= MAX_TARGET_FPIR:
-            raise GalleryError(f"target_fpir must be in (0, {MAX_TARGET_FPIR:g}], got "
-                               f"{self.target_fpir!r}")
-        self.names_, self.sources_, self.embeddings_ = names, sources, embeddings
+             saved: GalleryThreshold | None, where: str = "the gallery") -> Gallery:
+        """Take ``names``, ``sources`` and ``embeddings`` (checked) as the gallery's photos."""
+        _check_strings(names, "names", where)
+        _check_strings(sources, "sources", where)
+        _check_embeddings(embeddings, self.verifier.model.out_dim, where)
+        if not len(names) == len(sources) == embeddings.shape[0]:
+            raise GalleryError(f"{where}: {len(names)} names and {len(sources)} sources but "
+                               f"{embeddings.shape[0]} embeddings")
+        if not names:
+            raise GalleryError(f"{where}: no photos; a gallery holds one person at least")
+        self.names_, self.sources_, self.embeddings_ = list(names), list(sources), embeddings
         with torch.inference_mode():  # once, for every query
             self._index = _RankingIndex(self.verifier.model.prepare_gallery(embeddings), names)
         people = self.people_
@@ -248,7 +276,13 @@ class Gallery:
     @property
     def people_(self) -> int:
         """The number of people in the gallery."""
+        self._require_photos()
         return len(self._index.people)
+
+    def _require_photos(self) -> None:
+        if not hasattr(self, "embeddings_"):
+            raise RuntimeError("this Gallery is empty: call fit(folder), enroll(...) or "
+                               "Gallery.load() first")
 
     def identify(self, probe: ImageInput, top_k: int = 5,
                  face: int | None = None) -> Identification:
@@ -278,13 +312,14 @@ class Gallery:
                            face: AlignedFace | None = None) -> Identification:
         """Identify a (D,) probe embedding (``face``: where it came from, for the answer)."""
         self._ready(top_k)
+        _check_embeddings(embedding[None] if isinstance(embedding, torch.Tensor) else embedding,
+                          self.verifier.model.out_dim, "the probe embedding", one=True)
         return self._rank(embedding, top_k, face)
 
     def _ready(self, top_k: int) -> None:
-        if not hasattr(self, "embeddings_"):
-            raise RuntimeError("this Gallery is empty: call fit(folder) or Gallery.load() first")
-        if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        self._require_photos()
+        if not is_number(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be an integer of at least 1, got {top_k!r}")
         if self.threshold_ is None:
             warnings.warn(GalleryThresholdWarning(
                 "this model has no gallery calibration (run `siamface evaluate RUN` to make "
@@ -296,6 +331,9 @@ class Gallery:
         index = self._index
         with torch.inference_mode():
             logits = self.verifier.model.logit_matrix(embedding[None], index.prepared)[0]
+        if not bool(torch.isfinite(logits).all()):  # as verify refuses such a score
+            raise NonFiniteScoreError("the model gave a score that is not a number against "
+                                      "this gallery; its weights may be damaged")
         ranked = index.best_photos(logits.numpy(), max(top_k, 2))  # (k,) photo rows
         with torch.inference_mode():  # the candidates' scores exactly as verify gives them
             scores = self.verifier.model.score(embedding.expand(len(ranked), -1),
@@ -320,15 +358,23 @@ class Gallery:
             label=self.verifier.label)
 
     def save(self, folder: str | Path) -> Path:
-        """Write the embeddings (safetensors) and names, sources, settings and threshold
-        (JSON). The JSON is written last, so a folder with ``gallery.json`` is complete."""
+        """Write the embeddings (safetensors, in a file named by their checksum) and names,
+        sources, settings and threshold (gallery.json, which names that file).
+
+        gallery.json is replaced last and the embeddings it named before are removed after,
+        so a save that fails part-way leaves the gallery saved before it whole.
+        """
+        self._require_photos()
         folder = Path(folder)
-        with atomic_path(folder / EMBEDDINGS_FILE) as tmp:
-            safetensors.torch.save_file({"embeddings": self.embeddings_.contiguous()}, str(tmp))
+        data = safetensors.torch.save({"embeddings": self.embeddings_.contiguous()})
+        name = f"embeddings-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
         kept = self.threshold_
         write_json_atomic(folder / INDEX_FILE, {
             "format": FORMAT,
             "version": FORMAT_VERSION,
+            "embeddings": name,
             "names": self.names_,
             "sources": self.sources_,
             "settings": self.verifier.settings(),
@@ -336,6 +382,9 @@ class Gallery:
                 "logit": kept.threshold, "gallery_size": kept.gallery_size,
                 "target_fpir": kept.target_fpir, "extrapolated": kept.extrapolated},
         })
+        for stale in [*folder.glob("embeddings-*.safetensors"), folder / EMBEDDINGS_FILE]:
+            if stale.name != name:
+                stale.unlink(missing_ok=True)
         return folder
 
     @classmethod
@@ -358,7 +407,8 @@ class Gallery:
         index = read_json_object(index_path, error=GalleryError)
         if index.get("format") != FORMAT:
             raise GalleryError(f"{index_path}: not a siamface gallery index")
-        if index.get("version") not in (1, FORMAT_VERSION):
+        if index.get("version") not in (1, 2, FORMAT_VERSION) or isinstance(index["version"],
+                                                                            bool):
             raise GalleryError(
                 f"{index_path}: gallery format version {index.get('version')!r}, this siamface "
                 f"reads versions 1 to {FORMAT_VERSION}"
@@ -372,19 +422,15 @@ class Gallery:
                 f"{index_path}: the gallery was embedded with other settings ({', '.join(differ)} "
                 "differ from this verifier's); rebuild it from its photos with this model"
             )
-        embeddings_path = folder / EMBEDDINGS_FILE
+        embeddings_path = folder / _embeddings_name(index, index_path)
         if not embeddings_path.is_file():
             raise FileNotFoundError(f"{embeddings_path} not found: the gallery is incomplete")
         names = _strings(index, "names", index_path)
         sources = _strings(index, "sources", index_path)
         threshold = _threshold(index, index_path)
         embeddings = _embeddings(embeddings_path, verifier.model.out_dim)
-        if not (len(names) == len(sources) == embeddings.shape[0]):
-            raise GalleryError(
-                f"{folder}: {len(names)} names and {len(sources)} sources in {INDEX_FILE} but "
-                f"{embeddings.shape[0]} embeddings in {EMBEDDINGS_FILE}"
-            )
-        return cls(verifier, target_fpir)._set(names, sources, embeddings, threshold)
+        return cls(verifier, target_fpir)._set(names, sources, embeddings, threshold,
+                                               where=str(folder))
 
 
 class _RankingIndex:
@@ -420,33 +466,61 @@ def _strings(index: dict[str, Any], key: str, path: Path) -> list[str]:
     """``index[key]``, checked to be a list of printable strings (names are printed)."""
     if key not in index:
         raise GalleryError(f"{path}: missing {key!r}")
-    values = index[key]
+    _check_strings(index[key], repr(key), str(path))
+    return index[key]
+
+
+def _check_strings(values: Any, what: str, where: str) -> None:
+    """``values`` must be a list of strings that print as themselves (names are printed)."""
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise GalleryError(f"{path}: {key!r} must be a list of strings, got "
+        raise GalleryError(f"{where}: {what} must be a list of strings, got "
                            f"{type(values).__name__}")
-    bad = next((v for v in values if not v or not v.isprintable()), None)
+    bad = next((v for v in values if not v.strip() or not v.isprintable()), None)
     if bad is not None:
-        raise GalleryError(f"{path}: {key!r} holds {bad!r}, which is empty or has control "
+        raise GalleryError(f"{where}: {what} holds {bad!r}, which is blank or has control "
                            "characters (a name must print as itself)")
-    return values
+
+
+def _embeddings_name(index: dict[str, Any], path: Path) -> str:
+    """The embeddings file gallery.json names (versions 1 and 2: the one fixed name)."""
+    if index["version"] in (1, 2):
+        return EMBEDDINGS_FILE
+    name = index.get("embeddings")
+    if not (isinstance(name, str) and re.fullmatch(r"embeddings-[0-9a-f]{16}\.safetensors", name)):
+        raise GalleryError(f"{path}: 'embeddings' must name the embeddings file of this folder "
+                           f"(embeddings-<checksum>.safetensors), got {name!r}")
+    return name
 
 
 def _embeddings(path: Path, dim: int) -> torch.Tensor:
-    """The (N, dim) float32 embeddings of a saved gallery, checked: shape, dtype, finiteness."""
+    """The (N, dim) float32 embeddings of a saved gallery, checked: shape, dtype, finiteness,
+    and, for a file named by its checksum, that checksum."""
+    data = path.read_bytes()
+    named = re.fullmatch(r"embeddings-([0-9a-f]{16})\.safetensors", path.name)
+    if named and hashlib.sha256(data).hexdigest()[:16] != named[1]:
+        raise GalleryError(f"{path}: its bytes do not match the checksum in its name: the file "
+                           "was damaged")
     try:
-        tensors = safetensors.torch.load_file(str(path))
+        tensors = safetensors.torch.load(data)
     except (safetensors.SafetensorError, OSError, ValueError) as err:
         raise GalleryError(f"{path} is not a readable safetensors file: {err}") from None
     if "embeddings" not in tensors:
         raise GalleryError(f"{path}: no 'embeddings' tensor (found: "
                            f"{', '.join(sorted(tensors)) or 'none'})")
-    e = tensors["embeddings"]
-    if e.dtype != torch.float32 or e.ndim != 2 or e.shape[1] != dim:
-        raise GalleryError(f"{path}: expected (N, {dim}) float32 embeddings for this model, got "
-                           f"{tuple(e.shape)} {e.dtype}")
+    _check_embeddings(tensors["embeddings"], dim, str(path))
+    return tensors["embeddings"]
+
+
+def _check_embeddings(e: Any, dim: int, where: str, one: bool = False) -> None:
+    """``e`` must be (N, dim) float32 embeddings of this model (``one``: N = 1), finite."""
+    shape = "(1, {dim})" if one else "(N, {dim})"
+    if not (isinstance(e, torch.Tensor) and e.dtype == torch.float32 and e.ndim == 2
+            and e.shape[1] == dim and (e.shape[0] == 1 or not one)):
+        got = f"{tuple(e.shape)} {e.dtype}" if isinstance(e, torch.Tensor) else type(e).__name__
+        raise GalleryError(f"{where}: expected {shape.format(dim=dim)} float32 embeddings for "
+                           f"this model, got {got}")
     if not bool(torch.isfinite(e).all()):
-        raise GalleryError(f"{path}: the embeddings hold NaN or infinite values")
-    return e
+        raise GalleryError(f"{where}: the embeddings hold NaN or infinite values")
 
 
 def _threshold(index: dict[str, Any], path: Path) -> GalleryThreshold | None:
