@@ -12,6 +12,7 @@ import pytest
 
 import siamface
 from conftest import make_lfw_tree
+from siamface.evaluation.identification import OneShotError
 from siamface.inference.gallery import Gallery
 from siamface.inference.verifier import Verifier
 
@@ -75,3 +76,30 @@ def test_train_evaluate_and_verify(home, tmp_path):
     assert verifier.threshold == metrics["threshold"] and verifier.flip_tta
     photo = home / "lfw" / "images" / "Test_Ax" / "Test_Ax_0001.jpg"
     assert verifier.verify(photo, photo).same
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda home, out: siamface.train("default", "train.epochs=1", data_dir=home, runs_dir=out),
+     "overrides: expected a list of overrides"),  # not taken letter by letter
+    (lambda home, out: siamface.run("default", TINY, data_dir=home, runs_dir=out,
+                                    import_paths="/elsewhere/lfw"),
+     "import_paths: expected a list of paths"),
+])
+def test_a_lone_string_where_a_list_belongs_is_refused(home, tmp_path, call, message):
+    with pytest.raises(TypeError, match=message):
+        call(home, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"one_shot": [1]}, "one-shot N: expected whole numbers of at least 2"),
+    ({"one_shot": 5}, "one-shot N: expected whole numbers of at least 2"),
+    ({"one_shot": [2, 99]}, "one-shot N = 99: .* has 6 people"),
+    ({"trials": 0}, "one-shot trials: expected a whole number of at least 1"),
+])
+def test_one_shot_settings_that_cannot_run_are_refused_before_training(home, tmp_path,
+                                                                       settings, message):
+    with pytest.raises(OneShotError, match=message):
+        siamface.run("default", TINY, data_dir=home, runs_dir=tmp_path, progress=False,
+                     **settings)
+    assert not any(tmp_path.iterdir())  # nothing trained

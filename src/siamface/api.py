@@ -18,6 +18,7 @@ the use cases, ``siamface.inference`` for photos), whose docstrings say more.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,9 @@ __all__ = [
     "run",
     "train",
 ]
+
+
+OVERRIDES = "overrides such as 'train.epochs=5'"  # what a list of overrides holds
 
 
 def load_verifier(run_dir: str | Path, detect: bool = True, flip_tta: bool = True) -> Verifier:
@@ -81,7 +85,7 @@ def train(
     from siamface.pipeline import train as train_run
     from siamface.training.builder import resolve_config
 
-    config = resolve_config(config_name, list(overrides))
+    config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
     lfw = open_lfw(resolve_data_home(data_dir))
     run, _ = train_run(config, lfw, Path(runs_dir), progress=progress)
     return run.path
@@ -129,12 +133,14 @@ def evaluate(
     from siamface.pipeline import evaluate as evaluate_run
     from siamface.run_folder import Run
 
-    files = [pairs] if isinstance(pairs, str) else list(pairs)
+    one = isinstance(pairs, str | os.PathLike)
+    files = [str(pairs)] if one else [
+        str(p) for p in _listed(pairs, "pairs", str | os.PathLike, "pairs files")]
     lfw = open_lfw(resolve_data_home(data_dir))
     out = evaluate_run(Run(run_dir), lfw, files, one_shot, trials, ten_fold, n_bootstrap,
                        plots=plots, progress=progress)
-    if isinstance(pairs, str) and not one_shot and not ten_fold:
-        return out.metrics[pairs]
+    if one and not one_shot and not ten_fold:
+        return out.metrics[files[0]]
     return {"metrics": out.metrics, "one_shot": out.one_shot, "ten_fold": out.ten_fold}
 
 
@@ -174,8 +180,9 @@ def run(
     from siamface.pipeline import get_data, run_main_job
     from siamface.training.builder import resolve_config
 
-    config = resolve_config(config_name, list(overrides))
-    lfw = get_data(resolve_data_home(data_dir), [Path(p) for p in import_paths], progress)
+    config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
+    paths = [Path(p) for p in _listed(import_paths, "import_paths", str | os.PathLike, "paths")]
+    lfw = get_data(resolve_data_home(data_dir), paths, progress)
     job = run_main_job(config, lfw, Path(runs_dir), one_shot, trials, progress=progress)
     return {
         "run": job.run.path,
@@ -184,3 +191,12 @@ def run(
         "one_shot": job.evaluation.one_shot.get(TEST_PAIRS),
         "report": job.run.report_path,
     }
+
+
+def _listed(values: Any, name: str, kind: Any, what: str) -> list[Any]:
+    """``values``, a list (or other sequence) of ``kind``; a lone string or path is refused,
+    as taking it letter by letter would fail far from here with a puzzling message."""
+    if isinstance(values, str | os.PathLike) or not isinstance(values, Sequence) or not all(
+            isinstance(v, kind) for v in values):
+        raise TypeError(f"{name}: expected a list of {what}, got {values!r}")
+    return list(values)

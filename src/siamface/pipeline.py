@@ -48,6 +48,7 @@ from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import FitResult, Trainer
 from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.files import is_number
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
@@ -283,7 +284,8 @@ def evaluate(
     check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
     if one_shot:  # before any evaluation folder is replaced
         for pairs_file, _ in files:
-            check_one_shot(lfw, pairs_file, one_shot)
+            check_one_shot(lfw, pairs_file, one_shot, trials)
+    check_bootstrap(n_bootstrap)
     with timer.phase("evaluation set-up"):
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
@@ -321,6 +323,13 @@ def evaluate(
     with timer.phase("report"):
         write_run_report(run)
     return out
+
+
+def check_bootstrap(n_bootstrap: int) -> None:
+    """Refuse a number of bootstrap resamples that cannot give an interval (0: none)."""
+    if not (is_number(n_bootstrap, int) and (n_bootstrap == 0 or n_bootstrap >= 2)):
+        raise ConfigError(f"n_bootstrap: expected 0 (no intervals) or a whole number of at "
+                          f"least 2 resamples, got {n_bootstrap!r}")
 
 
 def check_view2_scoring(run: Run, lfw: LFWDataset, files: Sequence[PairsFile],
@@ -460,6 +469,9 @@ def run_main_job(
         timer: Phases timed before this call (the caller's "data"), continued here.
     """
     lfw.protocol_path(TEST_PAIRS)  # before training: the run must end with a test
+    if one_shot:  # and its evaluation's settings must be able to run
+        check_one_shot(lfw, lfw.read_pairs(TEST_PAIRS), one_shot, trials)
+    check_bootstrap(n_bootstrap)
     timer = timer or PhaseTimer()
     start = time.perf_counter()
     run, fit = train(config, lfw, runs_dir, progress=progress, on_epoch_end=on_epoch_end,

@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import require
 from siamface.data.preprocess import preset
-from siamface.inference.align import read_photo
+from siamface.inference.align import FaceChoiceError, read_photo
 from siamface.inference.verifier import GreyPhotoWarning, Verifier
 
 from .conftest import random_photo, tiny_model
@@ -72,3 +72,20 @@ def test_a_grey_photo_for_an_rgb_model_is_noticed():
         trained_on_grey = Verifier(tiny_model(), preset("face", 32, 3), 4.5, detect=False,
                                    saw_grey=True)
         trained_on_grey.align(grey)  # grey augmentation: grey photos were in its training
+
+
+@pytest.mark.parametrize("image", [np.zeros((0, 0, 3), np.uint8), np.zeros((0, 10), np.uint8),
+                                   Image.new("RGB", (0, 0)), Image.new("RGB", (0, 10))])
+def test_an_image_without_pixels_is_refused(image):
+    with pytest.raises(ValueError, match="with pixels"):
+        read_photo(image)
+
+
+@pytest.mark.parametrize(("face", "message"), [
+    (1, "face 2 asked for, but detection is off"), (-1, "face must be a face's rank"),
+    (0.5, "face must be a face's rank"), (True, "face must be a face's rank")])
+def test_a_face_that_cannot_be_chosen_is_refused_not_ignored(tiny_verifier, face, message):
+    frame = random_photo(1)
+    with pytest.raises(FaceChoiceError, match=message):
+        tiny_verifier.verify(frame, frame, face_a=face)
+    assert tiny_verifier.verify(frame, frame, face_a=0).same  # the one face a frame has

@@ -31,6 +31,7 @@ from siamface.evaluation.oneshot import OneShotResult, PairScorer, n_way_one_sho
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
+from siamface.utils.files import is_number
 
 ONE_SHOT_FILE = "one_shot.json"
 SCORE_CHUNK = 65_536  # pairs per head call: bounds the (chunk, D) gathers to a few MB
@@ -80,9 +81,18 @@ class OneShotError(SiamfaceError, ValueError):
     """An N-way one-shot evaluation that cannot be made: more ways than people."""
 
 
-def check_one_shot(lfw: LFWDataset, pairs_file: PairsFile, n_ways: Sequence[int]) -> None:
-    """Refuse, before anything is evaluated, an N larger than the number of people the
-    one-shot trials of ``pairs_file`` draw from."""
+def check_one_shot(lfw: LFWDataset, pairs_file: PairsFile, n_ways: Sequence[int],
+                   n_trials: int) -> None:
+    """Refuse, before anything is trained or evaluated, one-shot settings that cannot run: an
+    N that is not a whole number from 2 to the number of people the trials of ``pairs_file``
+    draw from, or trials that are not a whole number of at least 1."""
+    if isinstance(n_ways, str) or not isinstance(n_ways, Sequence) or not all(
+            is_number(n, int) and n >= 2 for n in n_ways):
+        raise OneShotError(f"one-shot N: expected whole numbers of at least 2 (N-way: the "
+                           f"probe's person among N), got {n_ways!r}")
+    if not (is_number(n_trials, int) and n_trials >= 1):
+        raise OneShotError(f"one-shot trials: expected a whole number of at least 1, got "
+                           f"{n_trials!r}")
     people, source = evaluation_people(lfw, pairs_file)
     too_many = [n for n in n_ways if n > len(people)]
     if too_many:

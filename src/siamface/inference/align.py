@@ -44,6 +44,7 @@ from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.inference.calibrate import alignment_points
 from siamface.inference.detectors import default_detector
 from siamface.inference.face_detection import Detector, FaceBox
+from siamface.utils.files import is_number
 
 # A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
 ImageInput = Union[str, Path, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
@@ -154,13 +155,16 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or not (
             image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)
-        ):
+        ) or 0 in image.shape:
             raise ValueError(
-                "expected an (H, W) grey or (H, W, 3) RGB uint8 array, "
+                "expected an (H, W) grey or (H, W, 3) RGB uint8 array with pixels, "
                 f"got shape {image.shape} and dtype {image.dtype}"
             )
         return Photo(Image.fromarray(image).convert("RGB"), "image")
     if isinstance(image, Image.Image):
+        if 0 in image.size:
+            raise ValueError(f"expected an image with pixels, got a {image.width}x"
+                             f"{image.height} Pillow image")
         return Photo(to_8bit(ImageOps.exif_transpose(image), "RGB"), "image")
     path = Path(image)
     if not path.is_file():
@@ -377,7 +381,13 @@ class FaceAligner:
             FaceChoiceError: the photo has no face of rank ``face``.
             FileNotFoundError, ImageDecodeError: the file is missing or unreadable.
         """
+        if face is not None and not (is_number(face, int) and face >= 0):
+            raise FaceChoiceError(f"face must be a face's rank by size (0: the largest), got "
+                                  f"{face!r}")
         if not self.detect:
+            if face not in (None, 0):  # the frame is the one face: there is no other
+                raise FaceChoiceError(f"face {face + 1} asked for, but detection is off: the "
+                                      "photo is taken as one aligned face")
             photo, source, _ = read_photo(image)
             width, height = photo.size
             framed = photo
