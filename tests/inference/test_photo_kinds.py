@@ -89,3 +89,15 @@ def test_a_face_that_cannot_be_chosen_is_refused_not_ignored(tiny_verifier, face
     with pytest.raises(FaceChoiceError, match=message):
         tiny_verifier.verify(frame, frame, face_a=face)
     assert tiny_verifier.verify(frame, frame, face_a=0).same  # the one face a frame has
+
+
+@pytest.mark.parametrize(("settings", "error", "message"), [
+    ({"batch_size": 0}, ValueError, "batch_size must be a whole number of at least 1, got 0"),
+    ({"batch_size": 2.5}, ValueError, "batch_size must be a whole number"),
+    ({"threshold": "0.5"}, ValueError, "the threshold must be a finite number, got '0.5'"),
+    ({"threshold": float("nan")}, ValueError, "the threshold must be a finite number"),
+])
+def test_a_verifier_refuses_settings_it_cannot_use(settings, error, message):
+    with pytest.raises(error, match=message):
+        Verifier(tiny_model(), preset("face", size=32, channels=3),
+                 **{"threshold": 0.0, **settings})

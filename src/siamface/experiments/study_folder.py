@@ -22,7 +22,7 @@ import yaml
 
 from siamface.experiments.spec import SearchSpec, SpecError, load_spec
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
-from siamface.utils.files import number_at, read_json_object, read_json_object_if_present
+from siamface.utils.files import number_at, read_json_object
 
 TRIAL_FILE = "trial.json"
 STATES = ("running", "complete", "pruned", "failed")  # a trial record's
@@ -164,7 +164,7 @@ class StudyFolder:
     def write_trial(self, number: int, **record: Any) -> dict[str, Any]:
         """Merge ``record`` into trials/NNNN/trial.json (made if new); return the record."""
         path = self.trial_dir(number) / TRIAL_FILE
-        old = read_json_object_if_present(path, error=StudyFolderError) or {}
+        old = checked_record(path, number) if path.is_file() else {}
         new = {**old, "number": number, **record}
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, new)

@@ -35,6 +35,7 @@ from siamface.inference.align import AlignedFace, FaceAligner, ImageInput
 from siamface.inference.face_detection import Detector, FaceBox
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
+from siamface.utils.files import is_number
 from siamface.utils.precision import choose_precision
 
 
@@ -130,8 +131,11 @@ class Verifier:
         precision: str = "auto",
         saw_grey: bool = False,
     ) -> None:
-        if not math.isfinite(threshold):
+        if not is_number(threshold):
             raise NonFiniteScoreError(f"the threshold must be a finite number, got {threshold!r}")
+        if not (is_number(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size must be a whole number of at least 1, got "
+                             f"{batch_size!r}")
         self.model = model
         self.preprocessing = preprocessing
         self.threshold = threshold
