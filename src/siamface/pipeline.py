@@ -272,6 +272,7 @@ def evaluate(
     notify = on_result or (lambda kind, result, folder: None)
     timer = timer or PhaseTimer()
     out = Evaluation()
+    check_bootstrap(n_bootstrap)
     if folder is not None:
         with timer.phase("photo folder"):
             out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
@@ -285,7 +286,6 @@ def evaluate(
     if one_shot:  # before any evaluation folder is replaced
         for pairs_file, _ in files:
             check_one_shot(lfw, pairs_file, one_shot, trials)
-    check_bootstrap(n_bootstrap)
     with timer.phase("evaluation set-up"):
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one

@@ -263,7 +263,7 @@ def test_a_gallery_is_built_person_by_person_from_empty(tiny_verifier, people):
     ([], [], "photos must be a non-empty list"),
     (["Ann.png", "Di.png"], ["only one"], "one source for each of the 2 photos"),
     (["Ann.png"], ["a", "extra"], "one source for each of the 1 photos"),
-    (["Ann.png"], ["  "], "sources holds '  ', which is blank"),
+    (["Ann.png"], [""], "sources holds '', which is empty"),
 ])
 def test_enroll_refuses_photos_and_sources_that_do_not_pair(tiny_verifier, people, photos,
                                                             sources, message):

@@ -1,10 +1,12 @@
 """Reading files siamface wrote that may since have been damaged: one line naming the file."""
 
+import numpy as np
 import pytest
 
 from siamface.errors import ConfigError, SiamfaceError
 from siamface.utils.files import (
     DamagedFileError,
+    is_number,
     read_json_object,
     read_json_object_if_present,
     read_text,
@@ -47,3 +49,13 @@ def test_json_nested_too_deeply_is_named(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     with pytest.raises(DamagedFileError, match=rf"^{path}: not valid JSON \(nested too deeply\)"):
         read_json_object(path)
+
+
+@pytest.mark.parametrize(("value", "kind", "finite", "expected"), [
+    (1, float, True, True), (1.5, int, True, False), (np.int64(3), int, True, True),
+    (np.float32(0.5), float, True, True), (True, int, True, False), ("1", float, True, False),
+    (float("nan"), float, True, False), (float("nan"), float, False, True),
+    (10**400, int, True, True),
+    (None, float, False, False)])
+def test_is_number_takes_numpy_numbers_and_refuses_booleans(value, kind, finite, expected):
+    assert is_number(value, kind, finite) is expected

@@ -101,7 +101,8 @@ def _default_sigterm_in_child() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-os.register_at_fork(after_in_child=_default_sigterm_in_child)
+if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
+    os.register_at_fork(after_in_child=_default_sigterm_in_child)
 
 
 @contextlib.contextmanager
@@ -124,6 +125,8 @@ def console() -> None:
     service manager counts that as a clean stop, and exit code 143 as a failure)."""
     code = main()
     if code == 128 + signal.SIGTERM:
+        sys.stdout.flush()  # dying by the signal skips Python's own flush at exit
+        sys.stderr.flush()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
     raise SystemExit(code)

@@ -227,6 +227,7 @@ class TrialObjective:
         self.progress = progress
         self.on_epoch_end = on_epoch_end
         self.on_start = on_start
+        self.running: int | None = None  # the number of the trial being run, if any
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -237,6 +238,7 @@ class TrialObjective:
 
         if self.on_start is not None:
             self.on_start()
+        self.running = trial.number
         params = {p.key: suggest(trial, p) for p in self.spec.space}
         retried = retried_from(trial)
         self.folder.write_trial(trial.number, state="running", params=params, value=None,
@@ -260,7 +262,6 @@ class TrialObjective:
         self._finish(trial, "complete", start, value=value, best_epoch=fit.best_epoch,
                      stopped_because=fit.stopped_because)
         return value
-
     def _epoch_hook(self, trial: Any, epochs: int) -> Callable[[dict[str, float]], None]:
         """Report each epoch's objective to Optuna and stop the trial where its pruner says,
         except after the last of its ``epochs``: by then stopping saves nothing, and pruning
@@ -281,6 +282,7 @@ class TrialObjective:
         return on_epoch_end
 
     def _finish(self, trial: Any, state: str, start: float, **record: Any) -> None:
+        self.running = None  # (its record is written: no longer "running")
         run_dir = self.folder.run_dir(trial.number)
         if run_dir is not None:
             trial.set_user_attr("run", str(run_dir.relative_to(self.folder.path)))
@@ -317,19 +319,16 @@ def count_states(study: Any) -> dict[str, int]:
     return counts
 
 
-def retry_interrupted_trials(study: Any, folder: StudyFolder) -> None:
-    """Queue again, as the heartbeat does for a dead trial, each trial that Optuna failed while
-    its record says "running" (this process was interrupted in it) and that nothing retries
-    yet: the next run of the study runs its parameters (a grid: its point) again."""
+def retry_interrupted_trial(study: Any, folder: StudyFolder, number: int) -> None:
+    """Queue trial ``number`` again, as the heartbeat does for a dead trial, when Optuna failed
+    it while its record says "running" (this process was interrupted in it): the next run of
+    the study runs its parameters (a grid: its point) again."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
-    retried = {RetryHeartbeatStaleTrialCallback.retried_trial_number(t) for t in trials}
-    for t in trials:
-        if (t.state == TrialState.FAIL and FAIL_REASON not in t.user_attrs
-                and t.number not in retried and _record_state(folder, t.number) == "running"):
-            RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, t)
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+    if trial.state == TrialState.FAIL and _record_state(folder, number) == "running":
+        RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
 
 
 def _record_state(folder: StudyFolder, number: int) -> str | None:
@@ -401,7 +400,7 @@ def run_search(
     make_pruner(spec)  # Optuna checks its options' names and ranges: before the folder
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
-    recorded = None if storage_url is None else hide_password(storage_url)
+    recorded = hide_password(storage_url) if storage_url else None
     folder.path.mkdir(parents=True, exist_ok=True)
     # workers starting one study at once: one records it, the others then find it
     with file_lock(folder.path / ".study.lock", f"start the study in {folder.path}"):
@@ -433,8 +432,9 @@ def run_search(
                 study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
             finally:
                 claim.release()
-    except BaseException:  # Ctrl-C or SIGTERM: Optuna failed the trial; run it again later
-        retry_interrupted_trials(study, folder)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Optuna failed the trial; run it again later
+        if objective.running is not None:
+            retry_interrupted_trial(study, folder, objective.running)
         raise
     finally:
         sync_killed_trials(study, folder)

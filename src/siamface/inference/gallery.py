@@ -231,6 +231,8 @@ class Gallery:
         Raises:
             NoFaceError: a photo has no face (detection on).
         """
+        if not isinstance(name, str):
+            raise GalleryError(f"enroll: name must be a string, got {name!r}")
         _check_strings([name], "name", "enroll")
         if isinstance(photos, str | Path) or not isinstance(photos, list | tuple) or not photos:
             raise GalleryError(f"enroll: photos must be a non-empty list of photos, got "
@@ -475,9 +477,9 @@ def _check_strings(values: Any, what: str, where: str) -> None:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise GalleryError(f"{where}: {what} must be a list of strings, got "
                            f"{type(values).__name__}")
-    bad = next((v for v in values if not v.strip() or not v.isprintable()), None)
+    bad = next((v for v in values if not v or not v.isprintable()), None)
     if bad is not None:
-        raise GalleryError(f"{where}: {what} holds {bad!r}, which is blank or has control "
+        raise GalleryError(f"{where}: {what} holds {bad!r}, which is empty or has control "
                            "characters (a name must print as itself)")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,12 @@ def read_json_object_if_present(path: str | Path, required: tuple[str, ...] = ()
 
 
 def is_number(value: Any, kind: type = float, finite: bool = True) -> bool:
-    """Whether ``value`` (as JSON or YAML give it) is a number (``kind=int``: an integer) and
+    """Whether ``value`` is a real number (``kind=int``: a whole one), numpy's included, and
     not a boolean; ``finite``: not NaN or infinite either."""
-    if isinstance(value, bool) or not isinstance(value, int if kind is int else (int, float)):
+    if isinstance(value, bool) or not isinstance(
+            value, numbers.Integral if kind is int else numbers.Real):
         return False
-    return not (finite and isinstance(value, float) and not math.isfinite(value))
+    return not (finite and not isinstance(value, numbers.Integral) and not math.isfinite(value))
 
 
 def number_at(data: Any, keys: tuple[str, ...], path: str | Path, prefix: str = "",
