@@ -401,6 +401,7 @@ def run_search(
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
     recorded = hide_password(storage_url) if storage_url else None
+    folder.holds(spec, recorded)  # a folder it cannot be is refused before anything is made
     folder.path.mkdir(parents=True, exist_ok=True)
     # workers starting one study at once: one records it, the others then find it
     with file_lock(folder.path / ".study.lock", f"start the study in {folder.path}"):
