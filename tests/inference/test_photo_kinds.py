@@ -101,3 +101,10 @@ def test_a_verifier_refuses_settings_it_cannot_use(settings, error, message):
     with pytest.raises(error, match=message):
         Verifier(tiny_model(), preset("face", size=32, channels=3),
                  **{"threshold": 0.0, **settings})
+
+
+def test_numpy_numbers_are_numbers():
+    verifier = Verifier(tiny_model(), preset("face", size=32, channels=3),
+                        threshold=np.float32(4.5), batch_size=np.int64(8), detect=False)
+    frame = random_photo(1)
+    assert verifier.verify(frame, frame, face_a=np.int64(0)).same
