@@ -308,3 +308,15 @@ def test_a_continued_tpe_study_draws_new_parameters(synthetic_home: Path, tmp_pa
     first, second = StudyFolder(folder).trials()
     assert first["state"] == second["state"] == "complete"
     assert first["params"] != second["params"]  # one seed per process drew trial 0's again
+
+
+def test_a_trial_that_crashes_is_failed_not_queued_again(synthetic_home, tmp_path, monkeypatch):
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug in training")
+
+    monkeypatch.setattr("siamface.pipeline.train", bug)
+    spec = spec_from_dict(tiny_spec(name="crash", n_trials=1))
+    with pytest.raises(RuntimeError, match="a bug in training"):  # shown, as a bug is
+        run_search(spec, open_lfw(synthetic_home), tmp_path / "study", storage_url="")
+    assert [t.state.name for t in storage_trials(tmp_path / "study")] == ["FAIL"]  # no retry
+    assert StudyFolder(tmp_path / "study").storage() is None  # "" is the folder's own study.db

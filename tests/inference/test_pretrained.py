@@ -11,9 +11,11 @@ import torch
 from siamface.data.lfw import open_lfw
 from siamface.data.people import TRAIN_PAIRS, pair_people, person_images
 from siamface.data.splits import split_pairs_by_person
+from siamface.inference.align import FaceChoiceError
 from siamface.inference.pretrained import (
     CALIBRATION_FILE,
     PRETRAINED_FILE,
+    DistanceScorer,
     PretrainedError,
     PretrainedVerifier,
     read_pretrained,
@@ -83,3 +85,10 @@ def test_a_description_that_would_mislead_is_refused(pretrained_folder, tmp_path
     (folder / PRETRAINED_FILE).write_text(json.dumps(info))
     with pytest.raises(PretrainedError, match=f"{folder / PRETRAINED_FILE}: {problem}"):
         read_pretrained(folder)
+
+
+@pytest.mark.parametrize("face", [True, 0.5, -1])
+def test_a_face_that_is_not_a_rank_is_refused(face):
+    verifier = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
+    with pytest.raises(FaceChoiceError, match="face must be a face's rank"):
+        verifier.align(np.zeros((250, 250, 3), np.uint8), face)

@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -76,6 +76,13 @@ class FaceChoiceError(SiamfaceError, IndexError):
 class NotAFrameWarning(SiamfaceWarning):
     """An image given without detection that cannot be an aligned LFW frame: not square, or
     far smaller than one."""
+
+
+def check_face_rank(face: Any) -> None:
+    """Refuse a face asked for by something other than its rank by size (None: the largest)."""
+    if face is not None and not (is_number(face, int) and face >= 0):
+        raise FaceChoiceError(f"face must be a face's rank by size (0: the largest), got "
+                              f"{face!r}")
 
 
 class MultipleFacesWarning(SiamfaceWarning):
@@ -381,9 +388,7 @@ class FaceAligner:
             FaceChoiceError: the photo has no face of rank ``face``.
             FileNotFoundError, ImageDecodeError: the file is missing or unreadable.
         """
-        if face is not None and not (is_number(face, int) and face >= 0):
-            raise FaceChoiceError(f"face must be a face's rank by size (0: the largest), got "
-                                  f"{face!r}")
+        check_face_rank(face)
         if not self.detect:
             if face not in (None, 0):  # the frame is the one face: there is no other
                 raise FaceChoiceError(f"face {face + 1} asked for, but detection is off: the "

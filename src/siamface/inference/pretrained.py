@@ -44,6 +44,7 @@ from siamface.inference.align import (
     AlignedFace,
     FaceChoiceError,
     ImageInput,
+    check_face_rank,
     read_photo,
     warn_multiple_faces,
 )
@@ -145,6 +146,7 @@ class PretrainedVerifier(Verifier):
 
     def align(self, image: ImageInput, face: int | None = None) -> AlignedFace:
         """One face as a dlib face chip: (3, 150, 150) uint8 pixels."""
+        check_face_rank(face)
         return self._chips(image, only=0 if face is None else face, notice=face is None)[0]
 
     def align_all(self, image: ImageInput) -> list[AlignedFace]:
