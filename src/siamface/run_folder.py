@@ -48,7 +48,12 @@ from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path, umask_mode, write_json_atomic, write_text_atomic
-from siamface.utils.files import read_json_object, read_json_object_if_present, read_text
+from siamface.utils.files import (
+    is_number,
+    read_json_object,
+    read_json_object_if_present,
+    read_text,
+)
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 from siamface.utils.settings import flatten
@@ -350,8 +355,7 @@ class Run:
         path = self.model_meta_path
         meta = read_json_object(path, ("config", "threshold", "best_epoch"), RunFolderError)
         threshold = meta["threshold"]
-        if (isinstance(threshold, bool) or not isinstance(threshold, (int, float))
-                or not math.isfinite(threshold)):
+        if not is_number(threshold):
             raise RunFolderError(f"{path}: 'threshold' must be a finite number, got "
                                  f"{threshold!r}")
         if not isinstance(meta["best_epoch"], int) or meta["best_epoch"] < 1:

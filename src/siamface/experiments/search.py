@@ -262,6 +262,7 @@ class TrialObjective:
         self._finish(trial, "complete", start, value=value, best_epoch=fit.best_epoch,
                      stopped_because=fit.stopped_because)
         return value
+
     def _epoch_hook(self, trial: Any, epochs: int) -> Callable[[dict[str, float]], None]:
         """Report each epoch's objective to Optuna and stop the trial where its pruner says,
         except after the last of its ``epochs``: by then stopping saves nothing, and pruning

@@ -86,8 +86,8 @@ def read_view2(folder: Path) -> dict[str, Any]:
                          "(a list of strings) and 'folds' (a list)")
     for i, fold in enumerate(record["folds"]):
         where = f"folds.{i}."
-        if not isinstance(fold, dict) or fold.get("fold") not in range(VIEW2_FOLDS) \
-                or isinstance(fold.get("fold"), bool):
+        if not (isinstance(fold, dict) and is_number(fold.get("fold"), int)
+                and 0 <= fold["fold"] < VIEW2_FOLDS):
             raise View2Error(f"{path}: {where}fold: expected a fold from 0 to "
                              f"{VIEW2_FOLDS - 1}")
         if not is_inside(fold.get("run")):

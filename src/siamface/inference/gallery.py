@@ -38,6 +38,9 @@ from siamface.utils.files import is_number, read_json_object
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 EMBEDDINGS_FILE = "embeddings.safetensors"  # versions 1 and 2
+EMBEDDINGS_NAME = "embeddings-{checksum}.safetensors"  # version 3: named by its content
+# either name; the checksum group is empty for versions 1 and 2's
+_EMBEDDINGS_FILES = re.compile(r"embeddings(?:-(?P<checksum>[0-9a-f]{16}))?\.safetensors")
 INDEX_FILE = "gallery.json"
 FORMAT = "siamface-gallery"
 # 2: the gallery threshold is saved; 3: the embeddings file is named by its checksum in
@@ -369,7 +372,7 @@ class Gallery:
         self._require_photos()
         folder = Path(folder)
         data = safetensors.torch.save({"embeddings": self.embeddings_.contiguous()})
-        name = f"embeddings-{hashlib.sha256(data).hexdigest()[:16]}.safetensors"
+        name = EMBEDDINGS_NAME.format(checksum=_checksum(data))
         with atomic_path(folder / name) as tmp:
             tmp.write_bytes(data)
         kept = self.threshold_
@@ -409,10 +412,10 @@ class Gallery:
         index = read_json_object(index_path, error=GalleryError)
         if index.get("format") != FORMAT:
             raise GalleryError(f"{index_path}: not a siamface gallery index")
-        if index.get("version") not in (1, 2, FORMAT_VERSION) or isinstance(index["version"],
-                                                                            bool):
+        version = index.get("version")
+        if not (is_number(version, int) and 1 <= version <= FORMAT_VERSION):
             raise GalleryError(
-                f"{index_path}: gallery format version {index.get('version')!r}, this siamface "
+                f"{index_path}: gallery format version {version!r}, this siamface "
                 f"reads versions 1 to {FORMAT_VERSION}"
             )
         expected = verifier.settings()
@@ -488,7 +491,8 @@ def _embeddings_name(index: dict[str, Any], path: Path) -> str:
     if index["version"] in (1, 2):
         return EMBEDDINGS_FILE
     name = index.get("embeddings")
-    if not (isinstance(name, str) and re.fullmatch(r"embeddings-[0-9a-f]{16}\.safetensors", name)):
+    found = _EMBEDDINGS_FILES.fullmatch(name) if isinstance(name, str) else None
+    if not (found and found["checksum"]):
         raise GalleryError(f"{path}: 'embeddings' must name the embeddings file of this folder "
                            f"(embeddings-<checksum>.safetensors), got {name!r}")
     return name
@@ -498,8 +502,8 @@ def _embeddings(path: Path, dim: int) -> torch.Tensor:
     """The (N, dim) float32 embeddings of a saved gallery, checked: shape, dtype, finiteness,
     and, for a file named by its checksum, that checksum."""
     data = path.read_bytes()
-    named = re.fullmatch(r"embeddings-([0-9a-f]{16})\.safetensors", path.name)
-    if named and hashlib.sha256(data).hexdigest()[:16] != named[1]:
+    named = _EMBEDDINGS_FILES.fullmatch(path.name)
+    if named and named["checksum"] and _checksum(data) != named["checksum"]:
         raise GalleryError(f"{path}: its bytes do not match the checksum in its name: the file "
                            "was damaged")
     try:
@@ -515,11 +519,11 @@ def _embeddings(path: Path, dim: int) -> torch.Tensor:
 
 def _check_embeddings(e: Any, dim: int, where: str, one: bool = False) -> None:
     """``e`` must be (N, dim) float32 embeddings of this model (``one``: N = 1), finite."""
-    shape = "(1, {dim})" if one else "(N, {dim})"
+    rows = "1" if one else "N"
     if not (isinstance(e, torch.Tensor) and e.dtype == torch.float32 and e.ndim == 2
             and e.shape[1] == dim and (e.shape[0] == 1 or not one)):
         got = f"{tuple(e.shape)} {e.dtype}" if isinstance(e, torch.Tensor) else type(e).__name__
-        raise GalleryError(f"{where}: expected {shape.format(dim=dim)} float32 embeddings for "
+        raise GalleryError(f"{where}: expected ({rows}, {dim}) float32 embeddings for "
                            f"this model, got {got}")
     if not bool(torch.isfinite(e).all()):
         raise GalleryError(f"{where}: the embeddings hold NaN or infinite values")
@@ -530,13 +534,9 @@ def _threshold(index: dict[str, Any], path: Path) -> GalleryThreshold | None:
     kept = index.get("threshold")
     if kept is None:
         return None
-    def number(key: str) -> bool:
-        value = kept.get(key)
-        return isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and bool(np.isfinite(value))
-
-    if not (isinstance(kept, dict) and number("logit") and number("gallery_size")
-            and number("target_fpir") and isinstance(kept.get("extrapolated"), bool)
+    if not (isinstance(kept, dict) and is_number(kept.get("logit"))
+            and is_number(kept.get("gallery_size")) and is_number(kept.get("target_fpir"))
+            and isinstance(kept.get("extrapolated"), bool)
             and kept["gallery_size"] == int(kept["gallery_size"]) >= 1
             and 0 < kept["target_fpir"] < 1):
         raise GalleryError(f"{path}: 'threshold' must be null or an object with a finite "
@@ -544,3 +544,8 @@ def _threshold(index: dict[str, Any], path: Path) -> GalleryThreshold | None:
                            "and a boolean 'extrapolated'")
     return GalleryThreshold(float(kept["logit"]), int(kept["gallery_size"]),
                             float(kept["target_fpir"]), kept["extrapolated"])
+
+
+def _checksum(data: bytes) -> str:
+    """The part of the sha256 of a saved gallery's embeddings that names their file."""
+    return hashlib.sha256(data).hexdigest()[:16]

@@ -22,7 +22,6 @@ distance on validation has not been measured yet.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,7 @@ from siamface.models.heads import squared_distances, with_squared_norms
 from siamface.models.siamese import PairScores
 from siamface.run_folder import read_impostor_tail, write_impostor_tail
 from siamface.utils.atomic import write_json_atomic
-from siamface.utils.files import read_json_object
+from siamface.utils.files import is_number, read_json_object
 from siamface.utils.hashing import sha256_file
 
 PRETRAINED_FILE = "pretrained.json"
@@ -314,8 +313,7 @@ def read_pretrained(folder: str | Path) -> dict[str, Any]:
         raise PretrainedError(f"{path}: not a siamface pretrained model description")
     for key in ("scale", "offset", "threshold"):
         value = info.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+        if not is_number(value):
             raise PretrainedError(f"{path}: {key!r} must be a finite number, got {value!r}")
     if info["scale"] <= 0:  # a larger distance must never make two faces more alike
         raise PretrainedError(f"{path}: 'scale' must be positive, got {info['scale']!r}")

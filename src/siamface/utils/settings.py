@@ -53,8 +53,8 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     origin, args = get_origin(tp), get_args(tp)
     if tp is Any:  # not checked element by element below
         return _finite(value, key)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+    if isinstance(value, float):
+        _finite(value, key)
     if origin in (Union, types.UnionType):
         for arm in args:
             try:
