@@ -3,9 +3,12 @@
 import contextlib
 import json
 import math
+import re
 import threading
 
 import pytest
+import safetensors
+import safetensors.torch
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -243,6 +246,18 @@ def test_a_broken_gallery_calibration_is_named(finished, scores, pairs, message)
         finished.gallery_calibration()
     finished.gallery_calibration_path.write_bytes(b"not safetensors")
     with pytest.raises(RunFolderError, match="not a readable safetensors file"):
+        finished.gallery_calibration()
+
+
+@pytest.mark.parametrize("pairs", ["", "-2", "2.0", "\N{SUPERSCRIPT TWO}"])
+def test_a_gallery_calibration_whose_pair_count_is_not_a_count_is_named(finished, pairs):
+    finished.write_gallery_calibration(torch.tensor([2.0, 1.0]), 10, 3)
+    path = finished.gallery_calibration_path
+    with safetensors.safe_open(str(path), "pt") as fh:
+        meta, scores = fh.metadata(), fh.get_tensor("scores")
+    safetensors.torch.save_file({"scores": scores}, str(path), metadata={**meta, "pairs": pairs})
+    with pytest.raises(RunFolderError, match=f"'pairs' must be a count of at least 2, got "
+                                             f"{re.escape(repr(pairs))}"):
         finished.gallery_calibration()
 
 

@@ -41,8 +41,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from siamface.config import Config, load_config, save_resolved
-from siamface.config.loader import read_raw
+from siamface.config import Config, load_resolved, save_resolved
 from siamface.data.preprocess import Preprocessing
 from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_model, load_weights, save_weights
@@ -251,12 +250,10 @@ class Run:
         run was written takes its default.)
         """
         path = self.config_path
-        config = load_config(path)
-        written = read_raw(path)
-        missing = [name for name in Config.field_names() if name not in written]
-        if missing:
-            raise RunFolderError(f"{path}: no {', '.join(missing)} section: the file was cut "
-                                 "short or emptied")
+        try:
+            config = load_resolved(path)
+        except ConfigError as err:
+            raise RunFolderError(str(err)) from None
         recorded = read_json_object_if_present(self.model_meta_path, ("config",), RunFolderError)
         if recorded is not None and isinstance(recorded["config"], dict):
             current = flatten(config.to_dict())
@@ -487,7 +484,7 @@ def read_impostor_tail(path: Path, model_sha256: str) -> tuple[torch.Tensor, int
             or bool((scores[1:] > scores[:-1]).any())):
         raise RunFolderError(f"{path}: expected a 'scores' tensor of finite values in "
                              "descending order")
-    if not pairs.isdigit() or int(pairs) < scores.numel():
+    if not (pairs.isascii() and pairs.isdigit()) or int(pairs) < scores.numel():
         raise RunFolderError(f"{path}: metadata 'pairs' must be a count of at least "
                              f"{scores.numel()}, got {pairs!r}")
     return scores, int(pairs)

@@ -16,6 +16,7 @@ from siamface.config import (
     ConfigError,
     list_configs,
     load_config,
+    load_resolved,
     parse_override,
     save_resolved,
 )
@@ -272,6 +273,22 @@ def test_save_resolved_writes_a_complete_config_that_loads_back(tmp_path: Path) 
     assert raw["model"] == {"name": "koch2015", "batchnorm": False, "dropout": 0.1}
     assert load_config(out) == config
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+    assert load_resolved(out) == config
+
+
+def test_load_resolved_refuses_a_resolved_config_that_lost_sections_or_values(
+        tmp_path: Path) -> None:
+    out = tmp_path / "config.yaml"
+    save_resolved(load_config("koch2015"), out)
+    text = out.read_text(encoding="utf-8")
+    out.write_text(text[:text.index("\nloss:")] + "\n", encoding="utf-8")
+    assert load_config(out).loss == Config().loss  # a config file may leave sections out...
+    with pytest.raises(ConfigError, match=re.escape(  # ...one save_resolved wrote may not
+            f"{out}: no loss, optim, schedule, augment, train section: the file was cut short")):
+        load_resolved(out)
+    out.write_text(text.replace("\n  epochs: ", "\n  epochs: -", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"{out}: train.epochs")):
+        load_resolved(out)
 
 
 def test_config_dir_is_the_configs_folder_shipped_in_the_package() -> None:

@@ -71,9 +71,11 @@ def guarded(options: ServeOptions) -> tuple[RequestGuard, list[Message]]:
     return RequestGuard(app, options), seen
 
 
-def call(guard: RequestGuard, messages: list[Message], stall: bool = False) -> list[Message]:
+def call(guard: RequestGuard, messages: list[Message], stall: bool = False,
+         length: bytes | None = None) -> list[Message]:
     """Send ``guard`` a POST whose body comes as ``messages``, then nothing (``stall``) or the
-    client's disconnect; what it sent back."""
+    client's disconnect, with ``length`` as its Content-Length (else the body's); what it sent
+    back."""
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -86,9 +88,10 @@ def call(guard: RequestGuard, messages: list[Message], stall: bool = False) -> l
     async def send(message: Message) -> None:
         sent.append(message)
 
-    length = sum(len(m.get("body", b"")) for m in messages)
+    if length is None:
+        length = str(sum(len(m.get("body", b"")) for m in messages)).encode()
     scope = {"type": "http", "method": "POST", "path": "/", "headers": [
-        (b"host", b"testserver"), (b"content-length", str(length).encode())]}
+        (b"host", b"testserver"), (b"content-length", length)]}
     asyncio.run(guard(scope, receive, send))
     return sent
 
@@ -99,6 +102,14 @@ def test_a_body_in_parts_reaches_the_app_whole():
     sent = call(guard, [*parts, {"type": "http.request", "body": b"d", "more_body": False}])
     assert seen == [{"type": "http.request", "body": b"abcd", "more_body": False}]
     assert sent[0]["status"] == 204
+
+
+def test_a_length_that_is_not_a_number_is_answered_400():
+    for length in (b"12a", b"-1", b" 2", "\N{SUPERSCRIPT TWO}".encode("latin-1")):
+        guard, seen = guarded(ServeOptions())
+        sent = call(guard, [{"type": "http.request", "body": b"ab"}], length=length)
+        assert seen == [] and sent[0]["status"] == 400, length
+        assert json.loads(sent[1]["body"])["field"] == "Content-Length"
 
 
 def test_a_body_that_stops_arriving_is_answered_408():

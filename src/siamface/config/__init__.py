@@ -5,6 +5,7 @@ from siamface.config.loader import (
     CONFIG_DIR,
     list_configs,
     load_config,
+    load_resolved,
     parse_override,
     save_resolved,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "TrainConfig",
     "list_configs",
     "load_config",
+    "load_resolved",
     "parse_override",
     "save_resolved",
 ]

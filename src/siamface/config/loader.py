@@ -84,7 +84,11 @@ def list_configs(config_dir: Path = CONFIG_DIR) -> list[str]:
 
 def names_a_file(name_or_path: str | Path) -> bool:
     """Whether a config is given by its file's path (else by a shipped config's name)."""
-    text = CONFIG_ALIASES.get(str(name_or_path), str(name_or_path))
+    return _is_path(CONFIG_ALIASES.get(str(name_or_path), str(name_or_path)))
+
+
+def _is_path(text: str) -> bool:
+    """Whether ``text``, an alias already followed, is a file's path (else a config's name)."""
     return text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file()
 
 
@@ -92,7 +96,7 @@ def resolve_config_path(name_or_path: str | Path, config_dir: Path = CONFIG_DIR)
     """``<config_dir>/<name>.yaml`` for a bare name (an alias is followed), else the path
     itself; it must exist."""
     text = CONFIG_ALIASES.get(str(name_or_path), str(name_or_path))
-    is_path = names_a_file(text)
+    is_path = _is_path(text)
     path = Path(text) if is_path else Path(config_dir) / f"{text}.yaml"
     if not path.is_file():
         hint = "" if is_path else f"; known configs: {', '.join(list_configs(config_dir))}"
@@ -208,6 +212,20 @@ def _blame(err: ConfigError, path: Path, overrides: list[str]) -> str:
                     or target.startswith(key.group(1) + ".")):
             return f"override {text!r}: {message}"
     return f"{path} with overrides {', '.join(overrides)}: {message}"
+
+
+def load_resolved(path: Path) -> Config:
+    """Read back a config that ``save_resolved`` wrote (a run's config.yaml), reading the file
+    once. It holds every section, so one that lacks a section was cut short or emptied."""
+    raw = read_raw(path)
+    missing = [name for name in Config.field_names() if name not in raw]
+    if missing:
+        raise ConfigError(f"{path}: no {', '.join(missing)} section: the file was cut short or "
+                          "emptied")
+    try:
+        return Config.from_dict(raw)
+    except ConfigError as err:
+        raise ConfigError(_blame(err, path, [])) from None
 
 
 def save_resolved(config: Config, path: str | Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -75,12 +76,14 @@ class RequestGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refusal = self._refusal(scope)
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                       for k, v in scope["headers"]}
+            refusal = self._refusal(scope["method"], headers)
             if refusal is not None:
                 await error_response(*refusal)(scope, receive, send)
                 return
-            try:
-                body = await self._read_body(receive, scope)
+            try:  # (the length is a number: _refusal checked it)
+                body = await self._read_body(receive, int(headers.get("content-length", 0)))
             except asyncio.TimeoutError:  # (Python 3.10's is not the builtin TimeoutError)
                 await error_response(408, "body", "the request body did not arrive in time: "
                                      "parts came too slowly, or stopped")(scope, receive, send)
@@ -90,12 +93,11 @@ class RequestGuard:
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
-    async def _read_body(self, receive: Receive, scope: Scope) -> bytes | None:
-        """The whole request body (its length was checked), or None when the client
-        disconnected; asyncio.TimeoutError when a part takes longer than ``body_timeout_s``
-        or the whole body longer than that plus its length at MIN_BODY_RATE."""
+    async def _read_body(self, receive: Receive, length: int) -> bytes | None:
+        """The whole request body of ``length`` bytes, or None when the client disconnected;
+        asyncio.TimeoutError when a part takes longer than ``body_timeout_s`` or the whole body
+        longer than that plus its length at MIN_BODY_RATE."""
         loop = asyncio.get_running_loop()
-        length = int(dict(scope["headers"]).get(b"content-length", b"0") or 0)
         deadline = loop.time() + self.options.body_timeout_s + length / MIN_BODY_RATE
         parts = []
         more = True
@@ -110,15 +112,13 @@ class RequestGuard:
             more = message.get("more_body", False)
         return b"".join(parts)
 
-    def _refusal(self, scope: Scope) -> tuple[int, str, str] | None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope["headers"]}
+    def _refusal(self, method: str, headers: Mapping[str, str]) -> tuple[int, str, str] | None:
         host = _host_name(headers.get("host", "")).lower()  # host names ignore case
         if self.options.allowed_hosts is not None and host not in {
                 h.lower() for h in self.options.allowed_hosts}:
             return (421, "Host", f"this server answers to {', '.join(self.options.allowed_hosts)}"
                     f", not {host!r}")
-        if scope["method"] in WRITE_METHODS and "origin" in headers:
+        if method in WRITE_METHODS and "origin" in headers:
             origin = urlsplit(headers["origin"]).netloc
             if origin != headers.get("host"):
                 return (403, "Origin", f"writes from another origin ({headers['origin']}) are "
@@ -128,7 +128,7 @@ class RequestGuard:
         length = headers.get("content-length")
         if length is None:
             return None
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):  # not "²", which isdigit() takes
             return (400, "Content-Length", f"not a number: {length!r}")
         if int(length) > self.options.max_request_bytes:
             return (413, "Content-Length", f"the request is {int(length):,} bytes; the limit is "
