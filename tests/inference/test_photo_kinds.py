@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from conftest import require
-from siamface.data.preprocess import preset
+from siamface.data import preprocess
+from siamface.data.preprocess import ImageDecodeError, preset
 from siamface.inference.align import FaceChoiceError, read_photo
 from siamface.inference.verifier import GreyPhotoWarning, Verifier
 
@@ -79,6 +80,18 @@ def test_a_grey_photo_for_an_rgb_model_is_noticed():
 def test_an_image_without_pixels_is_refused(image):
     with pytest.raises(ValueError, match="with pixels"):
         read_photo(image)
+
+
+@pytest.mark.parametrize("kind", ["array", "grey array", "Pillow image"])
+def test_an_image_in_memory_is_held_to_the_pixel_limit_as_a_file_is(monkeypatch, kind):
+    monkeypatch.setattr(preprocess, "MAX_PIXELS", 100)
+    def image(width):
+        pixels = np.zeros((10, width, 3), np.uint8)
+        return {"array": pixels, "grey array": pixels[..., 0],
+                "Pillow image": Image.fromarray(pixels)}[kind]
+    assert read_photo(image(10)).image.size == (10, 10)  # 100 pixels: at the limit
+    with pytest.raises(ImageDecodeError, match=r"^image: the image is 11x10 \(110 pixels\)"):
+        read_photo(image(11))
 
 
 @pytest.mark.parametrize(("face", "message"), [

@@ -237,13 +237,17 @@ def open_image(path: str | Path | BinaryIO) -> Iterator[Image.Image]:
         except _DECODE_ERRORS as err:
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
         with im:
-            width, height = im.size
-            if width * height > MAX_PIXELS:
-                raise ImageDecodeError(f"{path}: the image is {width}x{height} "
-                                       f"({width * height:,} pixels); {_LIMIT}")
+            check_pixel_count(*im.size, path)
             yield im
     finally:
         READING.reset(reading)
+
+
+def check_pixel_count(width: int, height: int, source: str | Path) -> None:
+    """Refuse an image of more than MAX_PIXELS (ImageDecodeError naming ``source``)."""
+    if width * height > MAX_PIXELS:
+        raise ImageDecodeError(f"{source}: the image is {width}x{height} "
+                               f"({width * height:,} pixels); {_LIMIT}")
 
 
 def to_8bit(im: Image.Image, mode: str, source: str | Path = "image") -> Image.Image:

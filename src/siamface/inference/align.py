@@ -36,6 +36,7 @@ from siamface.data.preprocess import (
     RESAMPLE,
     ImageDecodeError,
     Preprocessing,
+    check_pixel_count,
     open_image,
     preprocess_image,
     to_8bit,
@@ -142,7 +143,7 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     PNG, WebP, TIFF and the rest of Pillow's formats open, HEIC too where pillow-heif is
     installed (``pip install siamface[heic]``); every mode becomes 8-bit RGB as
     ``siamface.data.preprocess.to_8bit`` converts it (16-bit scaled, transparency over white),
-    and an image over MAX_PIXELS is refused from its header.
+    and an image over MAX_PIXELS is refused (a file from its header, before it is decoded).
 
     Args:
         image: A file path, a Pillow image, or an (H, W) / (H, W, 3) uint8 array.
@@ -156,7 +157,8 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ImageDecodeError: the file is not a readable image.
+        ImageDecodeError: the file is not a readable image, or any image has more than
+            MAX_PIXELS.
         ValueError: an array of the wrong shape or type.
     """
     if isinstance(image, np.ndarray):
@@ -167,11 +169,13 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
                 "expected an (H, W) grey or (H, W, 3) RGB uint8 array with pixels, "
                 f"got shape {image.shape} and dtype {image.dtype}"
             )
+        check_pixel_count(image.shape[1], image.shape[0], "image")
         return Photo(Image.fromarray(image).convert("RGB"), "image")
     if isinstance(image, Image.Image):
         if 0 in image.size:
             raise ValueError(f"expected an image with pixels, got a {image.width}x"
                              f"{image.height} Pillow image")
+        check_pixel_count(*image.size, "image")
         return Photo(to_8bit(ImageOps.exif_transpose(image), "RGB"), "image")
     path = Path(image)
     if not path.is_file():
