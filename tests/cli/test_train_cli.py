@@ -1,5 +1,11 @@
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -127,3 +133,23 @@ def test_a_value_the_data_refuses_leaves_no_run_folder_behind(cli_home, tmp_path
     err = capsys.readouterr().err
     assert code == 2 and "lower data.identities_per_batch or data.min_images_per_person" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_terminated_training_keeps_what_it_printed_and_dies_by_the_signal(cli_home, tmp_path):
+    """SIGTERM kills the process by the signal, which skips Python's flush at exit: the
+    header lines still buffered (stdout is a pipe) must be flushed first."""
+    runs = tmp_path / "runs"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "siamface", "--data-dir", str(cli_home), "train", "default",
+         "--set", *TINY, "train.epochs=500", "--runs-dir", str(runs), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not any(runs.glob("*/config.yaml")):  # the header is printed before the run begins
+        assert trainer.poll() is None and time.monotonic() < deadline, trainer.communicate()
+        time.sleep(0.05)
+    trainer.send_signal(signal.SIGTERM)
+    out, err = trainer.communicate(timeout=60)
+    assert trainer.returncode == -signal.SIGTERM and err.endswith("siamface: terminated\n")
+    lines = out.splitlines()
+    assert lines[0].startswith("config: default (seed 0)") and lines[2] == format_epoch_header()
