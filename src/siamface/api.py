@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from siamface.evaluation.bootstrap import N_BOOTSTRAP
+from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
 from siamface.inference.gallery import Gallery, Identification
 from siamface.inference.verifier import Verification, Verifier
 
@@ -96,9 +98,9 @@ def evaluate(
     pairs: str | Sequence[str] = "pairsDevTest.txt",
     data_dir: str | Path | None = None,
     one_shot: Sequence[int] = (),
-    trials: int = 1000,
+    trials: int = ONE_SHOT_TRIALS,
     ten_fold: bool = False,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     plots: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -151,7 +153,7 @@ def run(
     import_paths: Sequence[str | Path] = (),
     runs_dir: str | Path = "runs",
     one_shot: Sequence[int] = (2, 5, 10, 20),
-    trials: int = 1000,
+    trials: int = ONE_SHOT_TRIALS,
     progress: bool = True,
 ) -> dict[str, Any]:
     """The main job, as ``siamface run``: get LFW, train, score pairsDevTest.txt once, report.

@@ -29,8 +29,10 @@ from siamface.data.people import TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
 from siamface.errors import ConfigError
+from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
+from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
 from siamface.evaluation.report import (
@@ -48,7 +50,6 @@ from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import FitResult, Trainer
 from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
-from siamface.utils.files import is_number
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
@@ -231,9 +232,9 @@ def evaluate(
     lfw: LFWDataset,
     pairs: Sequence[str] = (),
     one_shot: Sequence[int] = (),
-    trials: int = 1000,
+    trials: int = ONE_SHOT_TRIALS,
     ten_fold: bool = False,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     plots: bool = True,
     progress: bool = True,
     on_result: ResultCallback | None = None,
@@ -325,13 +326,6 @@ def evaluate(
     return out
 
 
-def check_bootstrap(n_bootstrap: int) -> None:
-    """Refuse a number of bootstrap resamples that cannot give an interval (0: none)."""
-    if not (is_number(n_bootstrap, int) and (n_bootstrap == 0 or n_bootstrap >= 2)):
-        raise ConfigError(f"n_bootstrap: expected 0 (no intervals) or a whole number of at "
-                          f"least 2 resamples, got {n_bootstrap!r}")
-
-
 def check_view2_scoring(run: Run, lfw: LFWDataset, files: Sequence[PairsFile],
                         all_people: bool) -> None:
     """Refuse to score a View 2 fold's run on people it trained on.
@@ -362,7 +356,7 @@ def check_view2_scoring(run: Run, lfw: LFWDataset, files: Sequence[PairsFile],
         check_no_leakage(pairs_file.people(), trained, Path(pairs_file.path).name, what)
 
 
-def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = 1000,
+def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
                     plots: bool = True) -> tuple[dict[str, Any], Path]:
     """Score a folder of people's photos (``<Name>/`` folders) through the photo path.
 
@@ -445,8 +439,8 @@ def run_main_job(
     lfw: LFWDataset,
     runs_dir: Path,
     one_shot: Sequence[int] = (2, 5, 10, 20),
-    trials: int = 1000,
-    n_bootstrap: int = 1000,
+    trials: int = ONE_SHOT_TRIALS,
+    n_bootstrap: int = N_BOOTSTRAP,
     plots: bool = True,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from siamface.evaluation.bootstrap import Interval, bootstrap_ci
+from siamface.errors import ConfigError
+from siamface.evaluation.bootstrap import Interval, bootstrap_ci, check_bootstrap
 from siamface.evaluation.metrics import accuracy, roc_auc
 
 
@@ -71,3 +72,15 @@ def test_bad_arguments(kwargs, message):
     scores, labels = gaussian_scores(5, seed=0)
     with pytest.raises(ValueError, match=message):
         bootstrap_ci(roc_auc, scores, labels, **kwargs)
+
+
+@pytest.mark.parametrize("n", [0, 2, 1000, np.int64(5)])
+def test_no_intervals_or_at_least_two_resamples_pass(n):
+    check_bootstrap(n)
+
+
+@pytest.mark.parametrize("n", [1, -1, 2.0, True, "50", None])
+def test_a_count_that_gives_no_interval_is_refused_by_its_name(n):
+    with pytest.raises(ConfigError, match=rf"^--bootstrap: expected 0 \(no intervals\) or a whole "
+                                          rf"number of at least 2 resamples, got {n!r}$"):
+        check_bootstrap(n, "--bootstrap")

@@ -14,9 +14,9 @@ from typing import Any
 
 from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.data.home import resolve_data_home
+from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
+from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
 from siamface.reporting.formatting import format_ci
-
-TRIALS = 1000  # one-shot trials per N
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,11 +50,12 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int
         "--one-shot", nargs="*", type=int, default=one_shot, metavar="N",
         help=f"N-way one-shot identification for each N (default: {default}; none: skip)",
     )
-    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N",
-                        help="bootstrap resamples for the 95%% intervals (default 1000; 0: none)")
+    parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, metavar="N",
+                        help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; "
+                        "0: none)")
     parser.add_argument("--no-plots", action="store_true", help="write no figures")
     parser.add_argument("--trials", type=int, default=None,
-                        help=f"trials per N for --one-shot (default {TRIALS})")
+                        help=f"trials per N for --one-shot (default {ONE_SHOT_TRIALS})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -66,12 +67,10 @@ def check_evaluation_arguments(args: argparse.Namespace) -> None:
                          f"distractor), got {bad_n[0]}")
     if args.trials is not None and not args.one_shot:
         raise UsageError("--trials sets the trials of --one-shot; give --one-shot N too")
-    args.trials = TRIALS if args.trials is None else args.trials
+    args.trials = ONE_SHOT_TRIALS if args.trials is None else args.trials
     if args.trials < 1:
         raise UsageError(f"--trials: expected at least 1 trial, got {args.trials}")
-    if args.bootstrap < 0:
-        raise UsageError(f"--bootstrap: expected 0 (none) or more resamples, got "
-                         f"{args.bootstrap}")
+    check_bootstrap(args.bootstrap, "--bootstrap")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

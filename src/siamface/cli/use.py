@@ -19,6 +19,7 @@ from pathlib import Path
 
 from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.data.home import resolve_data_home
+from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR
 from siamface.utils.precision import PRECISIONS
 
 
@@ -59,9 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     identify.add_argument("--top-k", type=int, default=5, metavar="K",
                           help="people to list (default 5)")
     identify.add_argument(
-        "--fpir", type=float, default=0.01, metavar="RATE",
+        "--fpir", type=float, default=TARGET_FPIR, metavar="RATE",
         help="the chance, at the gallery's size, of naming someone who is not enrolled; the "
-        "threshold is set for it from the run's validation people (default 0.01, at most 0.1)")
+        f"threshold is set for it from the run's validation people (default {TARGET_FPIR:g}, "
+        f"at most {MAX_TARGET_FPIR:g})")
     identify.add_argument("--save-gallery", type=Path, metavar="OUT",
                           help="save the gallery's embeddings to OUT to reuse with --gallery")
     which = identify.add_mutually_exclusive_group()

@@ -7,9 +7,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from siamface.errors import ConfigError
 from siamface.evaluation.metrics import validate_scores_labels
+from siamface.utils.files import is_number
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
+
+N_BOOTSTRAP = 1000  # resamples for an interval, unless asked otherwise
 
 
 class Interval(NamedTuple):
@@ -24,7 +28,7 @@ def bootstrap_ci(
     metric: Metric,
     scores: np.ndarray,
     labels: np.ndarray,
-    n_resamples: int = 1000,
+    n_resamples: int = N_BOOTSTRAP,
     level: float = 0.95,
     seed: int = 0,
     stratified: bool = True,
@@ -72,3 +76,11 @@ def bootstrap_ci(
         stats[r] = metric(s[row], y[row])
     low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
     return Interval(estimate, float(low), float(high))
+
+
+def check_bootstrap(n_resamples: int, name: str = "n_bootstrap") -> None:
+    """Refuse a number of resamples that cannot give an interval (0: no intervals), naming the
+    setting as ``name``."""
+    if not (is_number(n_resamples, int) and (n_resamples == 0 or n_resamples >= 2)):
+        raise ConfigError(f"{name}: expected 0 (no intervals) or a whole number of at least 2 "
+                          f"resamples, got {n_resamples!r}")

@@ -27,7 +27,12 @@ from siamface.data.people import dev_train_people, evaluation_people, person_ima
 from siamface.data.protocol import PairsFile
 from siamface.errors import SiamfaceError
 from siamface.evaluation.embed import embed_run_images
-from siamface.evaluation.oneshot import OneShotResult, PairScorer, n_way_one_shot_scored
+from siamface.evaluation.oneshot import (
+    ONE_SHOT_TRIALS,
+    OneShotResult,
+    PairScorer,
+    n_way_one_shot_scored,
+)
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic
@@ -62,7 +67,7 @@ def one_shot_curve(
     score_pairs: PairScorer,
     labels: np.ndarray,
     n_ways: Sequence[int],
-    n_trials: int = 1000,
+    n_trials: int = ONE_SHOT_TRIALS,
     seed: int = 0,
 ) -> dict[int, OneShotResult]:
     """One-shot accuracy for each N (same seed for each), with 95% Wilson intervals.
@@ -108,7 +113,7 @@ def evaluate_one_shot(
     out_dir: Path,
     label: str,
     n_ways: Sequence[int],
-    n_trials: int = 1000,
+    n_trials: int = ONE_SHOT_TRIALS,
     seed: int = 0,
 ) -> dict[str, Any]:
     """N-way one-shot identification of a finished run on the people of ``pairs_file``.

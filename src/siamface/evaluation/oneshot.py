@@ -27,6 +27,8 @@ import numpy as np
 # score_pairs(left, right) -> scores: (K,) image indices, (K,) indices -> (K,) similarities
 PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
+ONE_SHOT_TRIALS = 1000  # trials for each N, unless asked otherwise
+
 
 class OneShotResult(NamedTuple):
     """Accuracy over the trials and its Wilson interval; unpacks as ``(accuracy, (low, high))``."""
@@ -134,7 +136,7 @@ def n_way_one_shot_scored(
     score_pairs: PairScorer,
     labels: np.ndarray,
     n_way: int,
-    n_trials: int = 1000,
+    n_trials: int = ONE_SHOT_TRIALS,
     seed: int = 0,
     level: float = 0.95,
 ) -> OneShotResult:

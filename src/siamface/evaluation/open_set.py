@@ -144,6 +144,7 @@ class GalleryThreshold:
 
 
 MAX_TARGET_FPIR = 0.1  # the largest target an ImpostorTail keeps scores for
+TARGET_FPIR = 0.01  # the target a gallery's threshold is set for, unless asked otherwise
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ class ImpostorTail:
         keep = min(s.size, int(np.floor(MAX_TARGET_FPIR * s.size)) + 1)
         return cls(np.sort(s)[::-1][:keep].copy(), int(s.size))
 
-    def threshold(self, gallery_size: int, target_fpir: float = 0.01) -> GalleryThreshold:
+    def threshold(self, gallery_size: int, target_fpir: float = TARGET_FPIR) -> GalleryThreshold:
         """The threshold at which an impostor is named someone with probability
         ``target_fpir`` in a gallery of ``gallery_size`` people.
 

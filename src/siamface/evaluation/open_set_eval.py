@@ -27,6 +27,7 @@ from siamface.evaluation.embed import embed_run_images
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.oneshot import wilson_interval
 from siamface.evaluation.open_set import (
+    TARGET_FPIR,
     ImpostorTail,
     Ranked,
     cmc,
@@ -44,7 +45,6 @@ RANKS = (1, 5, 10)
 FPIRS = (0.01, 0.1)
 CURVE_RANKS = 20  # the CMC curve's ranks 1..20, for the plot
 FPIR_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # the DIR-FPIR curve
-TARGET_FPIR = 0.01
 
 
 def _rate(successes: float, n: int) -> dict[str, Any]:

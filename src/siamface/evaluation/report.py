@@ -20,7 +20,7 @@ import torch
 
 from siamface.data.cache import ImageCache
 from siamface.data.protocol import Pair, PairsFile
-from siamface.evaluation.bootstrap import bootstrap_ci
+from siamface.evaluation.bootstrap import N_BOOTSTRAP, bootstrap_ci
 from siamface.evaluation.metrics import (
     accuracy,
     confusion_counts,
@@ -90,7 +90,7 @@ def verification_metrics(
     logits: np.ndarray,
     labels: np.ndarray,
     threshold: float,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Every verification figure for one set of scored pairs.
@@ -136,7 +136,7 @@ def evaluate_pairs(
     pairs_file: PairsFile,
     out_dir: Path,
     label: str,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
 ) -> tuple[dict[str, Any], PairEvaluation]:
     """Evaluate the chosen model of ``run`` on a pairs file, at its validation threshold.
 

@@ -29,7 +29,7 @@ import torch
 from scipy.special import expit
 
 from siamface.errors import SiamfaceError, SiamfaceWarning
-from siamface.evaluation.open_set import MAX_TARGET_FPIR, GalleryThreshold
+from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR, GalleryThreshold
 from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import NonFiniteScoreError, Verifier
@@ -47,7 +47,6 @@ FORMAT = "siamface-gallery"
 # gallery.json (a save over a saved gallery then never pairs new embeddings with old names).
 # Versions 1 and 2 still load.
 FORMAT_VERSION = 3
-TARGET_FPIR = 0.01
 
 
 class GalleryError(SiamfaceError, ValueError):

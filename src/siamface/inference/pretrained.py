@@ -35,6 +35,7 @@ from siamface.data.preprocess import preset
 from siamface.data.protocol import ImageRef, Pair
 from siamface.data.splits import split_pairs_by_person
 from siamface.errors import SiamfaceError
+from siamface.evaluation.bootstrap import N_BOOTSTRAP
 from siamface.evaluation.gallery_calibration import impostor_scores, kept_tail
 from siamface.evaluation.open_set import ImpostorTail
 from siamface.evaluation.report import verification_metrics
@@ -236,7 +237,8 @@ def calibrate(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float, 
 
 
 def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resnet",
-                     test_pairs: str | None = None, n_bootstrap: int = 1000) -> dict[str, Any]:
+                     test_pairs: str | None = None,
+                     n_bootstrap: int = N_BOOTSTRAP) -> dict[str, Any]:
     """Choose the pretrained model's threshold on DevTrain validation pairs and keep its
     different-person validation scores (the gallery calibration); write the folder.
 

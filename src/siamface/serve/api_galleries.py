@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from scipy.special import expit
 
-from siamface.inference.gallery import MAX_TARGET_FPIR
+from siamface.inference.gallery import MAX_TARGET_FPIR, TARGET_FPIR
 from siamface.serve.api_faces import ERRORS, photo_out, read_upload
 from siamface.serve.context import ServerContext
 from siamface.serve.guards import api_key_check
@@ -132,7 +132,8 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         photo: Annotated[UploadFile, File(description="the photo to identify")],
         top_k: Annotated[int, Query(ge=1, le=100, description="how many people to list")] = 5,
         fpir: Annotated[float, Query(gt=0, le=MAX_TARGET_FPIR, description=(
-            "the chance of naming someone who is not enrolled, at the gallery's size"))] = 0.01,
+            "the chance of naming someone who is not enrolled, at the gallery's "
+            "size"))] = TARGET_FPIR,
     ) -> IdentifyResponse:
         """Rank the gallery's people against the photo; the best is named only if they pass the
         threshold set for the gallery's size, else the verdict is "unknown" (with the
