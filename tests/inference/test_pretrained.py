@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from siamface.config import load_config
 from siamface.data.lfw import open_lfw
 from siamface.data.people import TRAIN_PAIRS, pair_people, person_images
 from siamface.data.splits import split_pairs_by_person
@@ -31,10 +32,18 @@ def pretrained_folder(synthetic_home, tmp_path_factory):
     return folder
 
 
+def default_validation_pairs(lfw) -> list:
+    """The validation pairs of a run of the default recipe."""
+    data = load_config("default").data
+    assert data.split == "person" and data.view2_fold is None
+    _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts,
+                                   data.val_fraction, load_config("default").seed)
+    return val
+
+
 def different_person_pairs(lfw) -> int:
     """How many image pairs of two different validation people there are, counted by hand."""
-    _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts, 0.2, 0)
-    _, ids = person_images(sorted(pair_people(val)), lfw.image_counts)
+    _, ids = person_images(sorted(pair_people(default_validation_pairs(lfw))), lfw.image_counts)
     per_person = np.bincount(ids)
     return int((per_person.sum() ** 2 - (per_person ** 2).sum()) // 2)
 
@@ -44,6 +53,8 @@ def test_the_folder_keeps_a_gallery_calibration_from_validation_people(pretraine
     info = json.loads((pretrained_folder / PRETRAINED_FILE).read_text())
     pairs = different_person_pairs(open_lfw(synthetic_home))
     assert pairs > 0 and info["gallery_calibration"]["pairs"] == pairs
+    # the threshold comes from the pairs a run of the default recipe validates on
+    assert info["validation"]["pairs"] == len(default_validation_pairs(open_lfw(synthetic_home)))
     verifier = PretrainedVerifier.from_folder(pretrained_folder)
     tail = verifier.calibration
     assert tail is not None and tail.pairs == pairs

@@ -2,8 +2,9 @@
 
 Identification names a person only when the best score passes a threshold set for the
 gallery's size (``ImpostorTail.threshold``), and that threshold comes from scores of pairs of
-different *validation* people: the person-disjoint split of the run's scope (DevTrain) the run
-chose its epoch and verification threshold on, never the held-out people. Training writes the
+different *validation* people: the run's validation split of its scope (DevTrain, or View 2's
+nine training folds), which it chose its epoch and verification threshold on, never the
+held-out people. Training writes the
 calibration beside the chosen model (``Run.write_gallery_calibration``); a run from before it
 existed gets it from ``siamface evaluate``.
 """

@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from siamface.config import load_config
 from siamface.data.lfw import LFWDataset
-from siamface.data.people import TRAIN_PAIRS, pair_people, person_images
+from siamface.data.people import TRAIN_PAIRS, pair_people, person_images, training_scope
 from siamface.data.preprocess import preset
 from siamface.data.protocol import ImageRef, Pair
-from siamface.data.splits import split_pairs_by_person
+from siamface.data.splits import training_split
 from siamface.errors import SiamfaceError
 from siamface.evaluation.bootstrap import N_BOOTSTRAP
 from siamface.evaluation.gallery_calibration import impostor_scores, kept_tail
@@ -239,8 +240,9 @@ def calibrate(distances: np.ndarray, labels: np.ndarray) -> tuple[float, float, 
 def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resnet",
                      test_pairs: str | None = None,
                      n_bootstrap: int = N_BOOTSTRAP) -> dict[str, Any]:
-    """Choose the pretrained model's threshold on DevTrain validation pairs and keep its
-    different-person validation scores (the gallery calibration); write the folder.
+    """Choose the pretrained model's threshold on DevTrain validation pairs (those a run of
+    the default recipe validates on) and keep its different-person validation scores (the
+    gallery calibration); write the folder.
 
     Args:
         folder: Where pretrained.json goes (made if missing).
@@ -263,7 +265,10 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
         found = "it holds other files" if folder.is_dir() else "it is a file"
         raise PretrainedError(f"{folder}: expected a new or empty folder, or a pretrained "
                               f"model's, but {found}")
-    _, val = split_pairs_by_person(lfw.read_pairs(TRAIN_PAIRS).pairs, lfw.image_counts, 0.2, 0)
+    # the validation people of the default recipe, as a run of it splits pairsDevTrain
+    recipe = load_config("default")
+    _, val = training_split(training_scope(lfw), lfw.image_counts, recipe.data.split,
+                            recipe.data.val_fraction, recipe.seed)
     probe = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
     # Every image of the validation people: their pairs set the threshold, and the pairs of
     # two different people among them the gallery calibration.
