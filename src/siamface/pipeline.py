@@ -39,6 +39,7 @@ from siamface.evaluation.report import (
     METRICS_FILE,
     SCORES_FILE,
     evaluate_pairs,
+    scores_csv,
     verification_metrics,
 )
 from siamface.inference.folder_eval import people_photos, score_folder
@@ -383,9 +384,10 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
     out_dir = run.eval_dir(Path(folder).name, digest)
     with run.new_eval_dir(out_dir) as new:
         write_json_atomic(new / METRICS_FILE, metrics)
-        write_text_atomic(new / SCORES_FILE, "left,right,same,logit\n" + "".join(
-            f"{scored.sources[i]},{scored.sources[j]},{y},{s:.6f}\n"
-            for (i, j), y, s in zip(scored.rows, scored.labels, scored.logits, strict=True)))
+        names = [(scored.sources[i], scored.sources[j]) for i, j in scored.rows]
+        write_text_atomic(new / SCORES_FILE, scores_csv(
+            ["left", "right"], names, scored.logits, scored.scores.distances.numpy(),
+            scored.labels, run.threshold))
         if plots:
             plot_pair_evaluation(run, scored, metrics, scored.images, new)
     return metrics, out_dir

@@ -1,3 +1,4 @@
+import csv
 import json
 import re
 import shutil
@@ -44,6 +45,14 @@ def test_evaluate_prints_the_summary_and_writes_metrics_figures_and_report(
     assert f"different  {c['tn']:>10,}  {c['fp']:>10,}" in out
     for name in ("metrics.json", "scores.csv", "roc.png", "scores.png", "confusion.png"):
         assert (folder / name).is_file(), name
+    with (folder / "scores.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["line", "left", "left_number", "right", "right_number", "same",
+                             "logit", "probability", "distance", "predicted_same", "correct"]
+    assert [int(r["line"]) for r in rows] == list(range(2, 18))  # after the count line
+    assert sum(int(r["same"]) for r in rows) == 8
+    assert sum(int(r["correct"]) for r in rows) / 16 == pytest.approx(m["accuracy"])
+    assert sum(int(r["predicted_same"]) for r in rows) == c["tp"] + c["fp"]
     assert out.rstrip().endswith(f"report: {run_copy / 'report.md'}")
     assert "### pairsDevTest.txt" in (run_copy / "report.md").read_text()
 

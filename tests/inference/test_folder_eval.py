@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -44,18 +46,26 @@ def test_folder_evaluation_writes_an_lfw_like_report(tmp_path, lfw_faces,  # noq
     monkeypatch.setattr(pipeline, "write_run_report", lambda run: None)
 
     people = tmp_path / "people"
-    for k, name in enumerate(["Ann", "Bo", "Cy"]):
+    for k, name in enumerate(["Ann", "Bo", "Cy, Jr"]):  # a comma: scores.csv quotes it
         (people / name).mkdir(parents=True)
         lfw_faces[2 * k].save(people / name / "1.jpg")
         lfw_faces[2 * k].transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(people / name / "2.jpg")
-    Image.new("RGB", (300, 300), (200, 190, 180)).save(people / "Cy" / "wall.jpg")
+    Image.new("RGB", (300, 300), (200, 190, 180)).save(people / "Cy, Jr" / "wall.jpg")
     run = Run(write_tiny_run(tmp_path / "run"))
     out = evaluate(run, None, folder=people, n_bootstrap=20)
     m = out.folder
     assert m["photos"] == 7 and m["people"] == 3 and m["matching"] == 3 and m["pairs"] == 6
-    assert m["no_face"] == [str(people / "Cy" / "wall.jpg")]
+    assert m["no_face"] == [str(people / "Cy, Jr" / "wall.jpg")]
     assert m["threshold"] == run.threshold and "accuracy_ci95" in m
     folder = next(p for p in run.eval_dirs() if p.name.startswith("people-"))
     assert json.loads((folder / "metrics.json").read_text())["pairs"] == 6
     assert (folder / "roc.png").is_file() and (folder / "confusion.png").is_file()
-    assert len((folder / "scores.csv").read_text().splitlines()) == 7
+    with (folder / "scores.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and sum(int(r["same"]) for r in rows) == 3
+    assert {r["left"] for r in rows} <= set(map(str, people.glob("*/*.jpg")))
+    for r in rows:  # the columns of an LFW pairs file's scores.csv, computed per row
+        assert int(r["predicted_same"]) == (float(r["logit"]) >= run.threshold)
+        assert int(r["correct"]) == (r["predicted_same"] == r["same"])
+        assert float(r["probability"]) == pytest.approx(1 / (1 + math.exp(-float(r["logit"]))),
+                                                        abs=1e-6)

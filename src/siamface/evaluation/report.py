@@ -11,12 +11,14 @@ import csv
 import io
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from siamface.data.cache import ImageCache
 from siamface.data.protocol import Pair, PairsFile
@@ -177,18 +179,31 @@ def evaluate_pairs(
 
 
 def _scores_csv(result: PairEvaluation, threshold: float) -> str:
+    names = [(p.line, p.left.name, p.left.number, p.right.name, p.right.number)
+             for p in result.pairs]
+    return scores_csv(["line", "left", "left_number", "right", "right_number"], names,
+                      result.logits, result.scores.distances.numpy(), result.labels, threshold)
+
+
+def scores_csv(name_columns: Sequence[str], names: Sequence[Sequence[Any]], logits: np.ndarray,
+               distances: np.ndarray, labels: np.ndarray, threshold: float) -> str:
+    """The text of scores.csv: a row per pair, the columns that name its two images, then
+    whether they show one person, the logit, its probability, the distance, the prediction at
+    ``threshold`` and whether it was right.
+
+    Args:
+        name_columns: The header of the columns that name a pair's images.
+        names: (P,) rows of those columns.
+        logits, distances, labels: (P,) each: the pairs' scores and 1 for the same person.
+        threshold: The logit from which a pair is called the same person.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["line", "left", "left_number", "right", "right_number", "same", "logit",
-                     "probability", "distance", "predicted_same", "correct"])
-    logits = result.logits
-    probabilities = 1 / (1 + np.exp(-logits))
-    distances = result.scores.distances.numpy()
-    for p, logit, prob, dist, y in zip(
-        result.pairs, logits, probabilities, distances, result.labels, strict=True
-    ):
+    writer.writerow([*name_columns, "same", "logit", "probability", "distance",
+                     "predicted_same", "correct"])
+    for name, logit, prob, dist, y in zip(names, logits, expit(logits), distances, labels,
+                                          strict=True):
         predicted = int(logit >= threshold)
-        writer.writerow([p.line, p.left.name, p.left.number, p.right.name, p.right.number,
-                         int(y), f"{logit:.6f}", f"{prob:.6f}", f"{dist:.6f}", predicted,
-                         int(predicted == y)])
+        writer.writerow([*name, int(y), f"{logit:.6f}", f"{prob:.6f}", f"{dist:.6f}",
+                         predicted, int(predicted == y)])
     return buf.getvalue()
