@@ -2,12 +2,7 @@ import numpy as np
 import pytest
 
 from siamface.evaluation.metrics import accuracy
-from siamface.evaluation.threshold import (
-    THRESHOLD_CRITERIA,
-    NotFittedError,
-    ThresholdSelector,
-    best_accuracy_threshold,
-)
+from siamface.evaluation.threshold import best_accuracy_threshold
 
 SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.4, 0.3, 0.2])
 LABELS = np.array([1, 1, 0, 1, 0, 1, 0, 0])
@@ -20,7 +15,7 @@ def test_best_accuracy_worked_example():
     # Three separate optima (6/8) at midpoints 0.75, 0.575, 0.35; the middle one is 0.575.
     threshold, acc = best_accuracy_threshold(SCORES, LABELS)
     assert threshold == pytest.approx(0.575)
-    assert acc == 0.75
+    assert acc == 0.75 == accuracy(SCORES, LABELS, threshold)
 
 
 def test_plateau_picks_its_middle_and_never_a_sample():
@@ -52,45 +47,18 @@ def test_thresholds_beyond_the_scores_are_half_a_gap_out():
     assert (threshold, acc) == (4.5, 0.75)
 
 
-def test_selector_fits_and_predicts():
-    selector = ThresholdSelector()
-    assert vars(selector) == {"criterion": "accuracy", "target_far": None}  # args only
-    assert selector.fit(SCORES, LABELS) is selector
-    assert selector.threshold_ == pytest.approx(0.575)
-    assert selector.score_ == 0.75
-    np.testing.assert_array_equal(selector.predict(np.array([0.58, 0.57, 2.0])), [1, 0, 1])
-
-
-def test_selector_eer_and_far_criteria():
-    eer = ThresholdSelector(criterion="eer").fit(SCORES, LABELS)
-    assert eer.threshold_ == pytest.approx(0.6)
-    assert eer.score_ == accuracy(SCORES, LABELS, 0.6) == 0.75
-    far = ThresholdSelector(criterion="far", target_far=0.0).fit(SCORES, LABELS)
-    assert far.threshold_ == 0.8  # TAR 0.5 at FAR 0
-    assert far.score_ == 0.75
-    assert THRESHOLD_CRITERIA.names() == ["accuracy", "eer", "far"]
-
-
-def test_selector_not_fitted_and_bad_arguments():
-    with pytest.raises(NotFittedError, match="fit"):
-        ThresholdSelector().predict(SCORES)
-    with pytest.raises(ValueError, match="target_far"):
-        ThresholdSelector(criterion="far").fit(SCORES, LABELS)
-    with pytest.raises(ValueError, match="only used with criterion='far'"):
-        ThresholdSelector(criterion="accuracy", target_far=0.01).fit(SCORES, LABELS)
-    with pytest.raises(KeyError, match="choose one of: accuracy, eer, far"):
-        ThresholdSelector(criterion="f1").fit(SCORES, LABELS)
+def test_scores_of_one_class_are_refused():
     with pytest.raises(ValueError, match="no same"):
-        ThresholdSelector().fit(SCORES, np.zeros(8, dtype=int))
+        best_accuracy_threshold(SCORES, np.zeros(8, dtype=int))
 
 
-def test_selector_generalises_on_held_out_gaussian_scores():
+def test_the_threshold_generalises_on_held_out_gaussian_scores():
     # Two unit Gaussians at -1 and +1: the Bayes threshold is 0 with accuracy Phi(1) = 0.841.
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, size=4000)
     scores = rng.normal(2.0 * labels - 1.0)
-    selector = ThresholdSelector().fit(scores[:2000], labels[:2000])
-    assert abs(selector.threshold_) < 0.2
-    assert accuracy(scores[2000:], labels[2000:], selector.threshold_) == pytest.approx(
+    threshold, _ = best_accuracy_threshold(scores[:2000], labels[:2000])
+    assert abs(threshold) < 0.2
+    assert accuracy(scores[2000:], labels[2000:], threshold) == pytest.approx(
         0.841, abs=0.02
     )

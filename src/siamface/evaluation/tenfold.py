@@ -3,10 +3,10 @@
 pairs.txt holds ten folds of 300 same and 300 different pairs. For each fold in turn, the
 decision threshold is fit on the other nine folds and accuracy is measured on the held-out
 fold; LFW reports the mean of the ten accuracies and its standard error. Only the threshold is
-fit on View 2 here (with :class:`ThresholdSelector`, accuracy criterion), which is what the
-protocol prescribes for it; the network itself is trained on View 1 data (pairsDevTrain /
-peopleDevTrain) and never sees View 2 during training, so the scores are computed once and
-only the threshold changes between folds.
+fit on View 2 here (``best_accuracy_threshold``), which is what the protocol prescribes for it;
+the network itself is trained on View 1 data (pairsDevTrain / peopleDevTrain) and never sees
+View 2 during training, so the scores are computed once and only the threshold changes between
+folds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from siamface.evaluation.metrics import accuracy, roc_auc, validate_scores_labels
-from siamface.evaluation.threshold import ThresholdSelector
+from siamface.evaluation.threshold import best_accuracy_threshold
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,8 +97,8 @@ def ten_fold_accuracy(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray)
         test = f == fold
         if y[test].min() == y[test].max():
             raise ValueError(f"fold {fold} holds only one class; each fold needs both")
-        selector = ThresholdSelector(criterion="accuracy").fit(s[~test], y[~test])
-        thresholds.append(selector.threshold_)
-        accuracies.append(accuracy(s[test], y[test], selector.threshold_))
+        threshold, _ = best_accuracy_threshold(s[~test], y[~test])
+        thresholds.append(threshold)
+        accuracies.append(accuracy(s[test], y[test], threshold))
         aucs.append(roc_auc(s[test], y[test]))
     return TenFoldResult(ids, np.array(accuracies), np.array(thresholds), np.array(aucs))

@@ -1,29 +1,15 @@
-"""Choosing a decision threshold on validation pairs, scikit-learn style.
+"""Choosing a decision threshold on validation pairs.
 
-The project fits a :class:`ThresholdSelector` on VALIDATION scores only and then applies the
-frozen ``threshold_`` to test pairs; fitting it on test pairs would report an optimistic
-accuracy. Criteria are built by name from :data:`THRESHOLD_CRITERIA`.
+A threshold is chosen on VALIDATION scores only and then applied, frozen, to test pairs;
+choosing it on test pairs would report an optimistic accuracy (``evaluation.report`` reports
+that oracle accuracy too, labelled as an upper bound).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from siamface.evaluation.metrics import (
-    accuracy,
-    equal_error_rate,
-    tar_at_far,
-    validate_scores,
-    validate_scores_labels,
-)
-from siamface.utils.registry import Registry
-
-# A criterion maps validation (scores, labels, target_far) to a threshold.
-THRESHOLD_CRITERIA: Registry[float] = Registry("threshold criterion")
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a selector is used before ``fit`` (like scikit-learn's NotFittedError)."""
+from siamface.evaluation.metrics import validate_scores_labels
 
 
 def best_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -63,66 +49,3 @@ def best_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[flo
     best = np.flatnonzero(correct == correct.max())
     j = int(best[(best.size - 1) // 2])
     return float(candidates[j]), float(correct[j] / s.size)
-
-
-@THRESHOLD_CRITERIA.register("accuracy")
-def _accuracy_criterion(scores: np.ndarray, labels: np.ndarray, target_far: float | None) -> float:
-    return best_accuracy_threshold(scores, labels)[0]
-
-
-@THRESHOLD_CRITERIA.register("eer")
-def _eer_criterion(scores: np.ndarray, labels: np.ndarray, target_far: float | None) -> float:
-    return equal_error_rate(scores, labels)[1]
-
-
-@THRESHOLD_CRITERIA.register("far")
-def _far_criterion(scores: np.ndarray, labels: np.ndarray, target_far: float | None) -> float:
-    if target_far is None:
-        raise ValueError("criterion 'far' needs target_far, e.g. target_far=0.001")
-    return tar_at_far(scores, labels, target_far)[1]
-
-
-class ThresholdSelector:
-    """Learns a score threshold from validation pairs; predicts same for ``score >= threshold_``.
-
-    Args:
-        criterion: ``"accuracy"`` (maximise accuracy, see :func:`best_accuracy_threshold`),
-            ``"eer"`` (the equal-error-rate threshold) or ``"far"`` (the threshold of the
-            largest TAR with FAR <= ``target_far``).
-        target_far: The FAR target, required with ``criterion="far"`` and only then.
-
-    Attributes (set by ``fit``):
-        threshold_: The chosen threshold.
-        score_: Accuracy on the fitted (validation) pairs at ``threshold_``.
-    """
-
-    def __init__(self, criterion: str = "accuracy", target_far: float | None = None) -> None:
-        self.criterion = criterion
-        self.target_far = target_far
-
-    def fit(self, scores: np.ndarray, labels: np.ndarray) -> ThresholdSelector:
-        """Choose ``threshold_`` on validation ``scores`` and ``labels``; returns ``self``.
-
-        Args:
-            scores: (n,) validation scores, higher = same person.
-            labels: (n,) 0/1 labels, both classes present.
-        """
-        choose = THRESHOLD_CRITERIA.get(self.criterion)
-        if self.target_far is not None and self.criterion != "far":
-            raise ValueError(
-                f"target_far={self.target_far!r} is only used with criterion='far', "
-                f"not criterion={self.criterion!r}"
-            )
-        s, y = validate_scores_labels(scores, labels)
-        self.threshold_ = float(choose(s, y, self.target_far))
-        self.score_ = accuracy(s, y, self.threshold_)
-        return self
-
-    def predict(self, scores: np.ndarray) -> np.ndarray:
-        """0/1 predictions (1 = same person) for ``scores`` of shape (n,)."""
-        if not hasattr(self, "threshold_"):
-            raise NotFittedError("this ThresholdSelector is not fitted yet; call fit() first")
-        return (validate_scores(scores) >= self.threshold_).astype(np.int64)
-
-    def __repr__(self) -> str:
-        return f"ThresholdSelector(criterion={self.criterion!r}, target_far={self.target_far!r})"

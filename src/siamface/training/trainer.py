@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from siamface.config import Config
 from siamface.errors import SiamfaceError
 from siamface.evaluation.metrics import roc_auc
-from siamface.evaluation.threshold import ThresholdSelector
+from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
 from siamface.models.io import to_model_input
 from siamface.models.siamese import PairScores
@@ -284,12 +284,12 @@ class Trainer:
         with torch.no_grad():
             val_loss = self.loss_fn(scores, torch.from_numpy(target)).item()
         logits = scores.logits.numpy().astype(np.float64)
-        selector = ThresholdSelector().fit(logits, target)
+        threshold, val_acc = best_accuracy_threshold(logits, target)
         return {
             "val_loss": val_loss,
-            "val_acc": float(selector.score_),
+            "val_acc": val_acc,
             "val_auc": roc_auc(logits, target),
-            "val_threshold": float(selector.threshold_),
+            "val_threshold": threshold,
         }
 
     def _finish(self, stopped_because: str, seconds: dict[str, float]) -> FitResult:
