@@ -91,13 +91,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     lfw = open_lfw(resolve_data_home(args.data_dir)) if needs_lfw else None
     evaluate(run, lfw, args.pairs, args.one_shot, args.trials, args.ten_fold, args.bootstrap,
              identification=args.identification,
-             plots=not args.no_plots, progress=not args.no_progress, on_result=printer(args),
+             plots=not args.no_plots, progress=not args.no_progress, on_result=printer(),
              folder=args.folder)
     print(f"report: {run.report_path}")
     return 0
 
 
-def printer(args: argparse.Namespace) -> Callable[[str, dict[str, Any], Path], None]:
+def printer() -> Callable[[str, dict[str, Any], Path], None]:
     """Prints each evaluation result as ``siamface.pipeline.evaluate`` hands it over."""
 
     def show(kind: str, result: dict[str, Any], folder: Path) -> None:

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     print()
 
     print_training_header(config, lfw)
-    show = printer(args)
+    show = printer()
     try:
         job = run_main_job(
             config, lfw, args.runs_dir, args.one_shot, args.trials, args.bootstrap,

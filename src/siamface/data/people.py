@@ -149,7 +149,6 @@ class TrainingScope:
 
     Attributes:
         name: How results name the setting, e.g. "View 1" or "View 2, fold 3 held out".
-        pairs_name: Where ``pairs`` come from, for messages ("pairsDevTrain.txt").
         pairs: The pairs the validation split is cut from; the restricted setting trains on
             the rest of them.
         people: The people whose images the unrestricted setting may train on (the
@@ -159,7 +158,6 @@ class TrainingScope:
     """
 
     name: str
-    pairs_name: str
     pairs: tuple[Pair, ...]
     people: frozenset[str]
     held_out: frozenset[str]
@@ -179,7 +177,7 @@ def training_scope(lfw: LFWDataset, view2_fold: int | None = None) -> TrainingSc
     """
     if view2_fold is None:
         pairs = lfw.read_pairs(TRAIN_PAIRS).pairs
-        return TrainingScope("View 1", TRAIN_PAIRS, tuple(pairs), dev_train_people(lfw),
+        return TrainingScope("View 1", tuple(pairs), dev_train_people(lfw),
                              dev_test_people(lfw), "DevTest")
     if not 0 <= view2_fold < VIEW2_FOLDS:
         raise ValueError(f"view2_fold must be a fold from 0 to {VIEW2_FOLDS - 1}, "
@@ -200,5 +198,5 @@ def training_scope(lfw: LFWDataset, view2_fold: int | None = None) -> TrainingSc
     held_out = folds[view2_fold] | pair_people(pairs_file.fold(view2_fold))
     pairs = tuple(p for p in pairs_file.pairs if p.fold != view2_fold)
     people = frozenset().union(*(f for k, f in enumerate(folds) if k != view2_fold))
-    return TrainingScope(f"View 2, fold {view2_fold} held out", VIEW2_PAIRS, pairs,
+    return TrainingScope(f"View 2, fold {view2_fold} held out", pairs,
                          people | pair_people(pairs), held_out, f"fold {view2_fold}")

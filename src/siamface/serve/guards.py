@@ -32,7 +32,6 @@ API_KEY_HEADER = "X-API-Key"
 # body_timeout_s: a 24 MiB upload may take 30 s + 25 min, a 1 MB photo 30 s + 1 min.
 MIN_BODY_RATE = 16 * 1024
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
