@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from siamface.data.people import TEST_PAIRS
 from siamface.evaluation.bootstrap import N_BOOTSTRAP
 from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
 from siamface.inference.gallery import Gallery, Identification
@@ -95,7 +96,7 @@ def train(
 
 def evaluate(
     run_dir: str | Path,
-    pairs: str | Sequence[str] = "pairsDevTest.txt",
+    pairs: str | Sequence[str] = TEST_PAIRS,
     data_dir: str | Path | None = None,
     one_shot: Sequence[int] = (),
     trials: int = ONE_SHOT_TRIALS,
@@ -178,7 +179,6 @@ def run(
         result["metrics"]["accuracy"]
     """
     from siamface.data.home import resolve_data_home
-    from siamface.data.people import TEST_PAIRS
     from siamface.pipeline import get_data, run_main_job
     from siamface.training.builder import resolve_config
 

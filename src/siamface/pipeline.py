@@ -376,7 +376,7 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
     """
     listing = "\n".join(str(p.relative_to(folder)) for _, p in people_photos(folder))
     digest = hashlib.sha256(listing.encode()).hexdigest()
-    scored = score_folder(Verifier(run.model, run.preprocessing, run.threshold), folder)
+    scored = score_folder(Verifier.from_run(run), folder)  # the run's precision, grey or not
     metrics = verification_metrics(scored.logits, scored.labels, run.threshold, n_bootstrap)
     metrics.update(pairs_file=f"{Path(folder).name}/ (photos)", folder=str(folder),
                    photos=len(scored.sources) + len(scored.no_face),

@@ -63,6 +63,8 @@ SUMMARY_FIELDS = [
     "lr", "seconds",
 ]
 
+# The gallery calibration's file, in a run folder and in a pretrained model's folder.
+CALIBRATION_FILE = "gallery_calibration.safetensors"
 
 _ABSENT = object()
 # The config keys that make a run's model and its input (by prefix): config.yaml must agree
@@ -147,7 +149,7 @@ class Run:
 
     @property
     def gallery_calibration_path(self) -> Path:
-        return self.path / "gallery_calibration.safetensors"
+        return self.path / CALIBRATION_FILE
 
     @property
     def lock_path(self) -> Path:

@@ -108,7 +108,8 @@ def test_identify_at_the_threshold_for_the_gallerys_size(capsys, run_dir, photos
         assert result["threshold"] == tail.threshold(3, 0.05).threshold
         code, _, err = run(capsys, "identify", run_dir, photos / "b.png", "--gallery",
                            photos / "gallery", "--no-detect", "--fpir", "0.5")
-        assert code == 2 and err == "siamface: error: target_fpir must be in (0, 0.1], got 0.5\n"
+        assert code == 2 and err == ("siamface: error: --fpir: expected a rate above 0 and at "
+                                     "most 0.1, got 0.5\n")
     finally:
         Run(run_dir).gallery_calibration_path.unlink()
 
@@ -211,15 +212,26 @@ def test_a_pretrained_folder_is_labelled_outside_data(capsys, tmp_path, two_face
     assert out.splitlines()[0].endswith("[outside data]")
     code, out, _ = run(capsys, "verify", folder, solo, solo, "--json")
     assert json.loads(out)["label"] == "outside data"
-    for command in (["export", folder], ["report", folder],
+    for command in (["export", folder], ["report", folder], ["serve", folder],
                     ["evaluate", folder, "--pairs", "pairsDevTest.txt"]):
         code, _, err = run(capsys, *command)
         assert code == 2 and "is a pretrained model's folder (outside data)" in err
         assert f"`siamface {command[0]}` needs a training run" in err
 
 
+def test_serve_without_its_extra_says_what_to_install(capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # an import of it fails, as uninstalled
+    code, out, err = run(capsys, "serve", tmp_path)
+    assert code == 2 and out == ""
+    assert err.startswith("siamface: error: siamface serve needs the serve extra: pip install "
+                          "'siamface[serve]' (") and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--top-k", "0"], "--top-k: expected at least 1 person to list, got 0"),
+    (["--fpir", "0.5"], "--fpir: expected a rate above 0 and at most 0.1, got 0.5"),
+    (["--fpir", "nan"], "--fpir: expected a rate above 0 and at most 0.1, got nan"),
+    (["--fpir", "0"], "--fpir: expected a rate above 0"),
     (["--top-k", "-3"], "--top-k: expected at least 1 person to list, got -3"),
     (["--face", "0"], "--face: expected a face number of 1 or more, got 0"),
     (["--face", "2", "--no-detect"], "cannot go with --no-detect"),

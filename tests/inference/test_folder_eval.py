@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -69,3 +70,26 @@ def test_folder_evaluation_writes_an_lfw_like_report(tmp_path, lfw_faces,  # noq
         assert int(r["correct"]) == (r["predicted_same"] == r["same"])
         assert float(r["probability"]) == pytest.approx(1 / (1 + math.exp(-float(r["logit"]))),
                                                         abs=1e-6)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize(("grey_p", "noticed"), [("0.2", False), ("0", True)])
+def test_folder_evaluation_uses_the_run_as_verify_does(tmp_path, lfw_faces,  # noqa: F811
+                                                       monkeypatch, grey_p, noticed):
+    """Grey photos get the grey-photo note only from a model that never saw grey ones in
+    training, as from `siamface verify`."""
+    from siamface import pipeline
+    from siamface.inference.verifier import GreyPhotoWarning
+    from siamface.run_folder import Run
+
+    monkeypatch.setattr(pipeline, "write_run_report", lambda run: None)
+    people = tmp_path / "people"
+    for k, name in enumerate(["Ann", "Bo"]):
+        (people / name).mkdir(parents=True)
+        for n in (1, 2):
+            lfw_faces[2 * k + n - 1].convert("L").save(people / name / f"{n}.jpg")
+    run = Run(write_tiny_run(tmp_path / "run", overrides=[f"augment.grey_p={grey_p}"]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipeline.evaluate(run, None, folder=people, n_bootstrap=0, plots=False)
+    assert any(issubclass(w.category, GreyPhotoWarning) for w in caught) == noticed

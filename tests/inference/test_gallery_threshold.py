@@ -110,6 +110,12 @@ def test_a_saved_threshold_is_kept_and_warned_about_when_outgrown(tiny_verifier,
     with pytest.warns(GalleryThresholdWarning, match="has 5 people but its threshold was set "
                                                      "for 4"):
         loaded.enroll("Ed", [save(tmp_path / "ed.png", 50)], ["ed"])
+    # ... and another FPIR asked for cannot be met: said, not silently dropped
+    with pytest.warns(GalleryThresholdWarning, match=r"an FPIR of 0\.05 was asked for, but this "
+                                                     r"model has no gallery calibration .* for "
+                                                     r"0\.01$"):
+        other = Gallery.load(out, tiny_verifier, 0.05)
+    assert other.threshold_ == fitted.threshold_
 
 
 def test_a_version_1_gallery_without_a_threshold_loads(tiny_verifier, people, tmp_path):

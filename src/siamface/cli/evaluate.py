@@ -24,14 +24,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser(
         "evaluate",
         help="evaluate a finished run on pairs files (one-shot, ten-fold on request)",
-        description="Score RUN's chosen model on imported pairs files at the threshold chosen "
+        description="Score RUN's chosen model on pairs files at the threshold chosen "
         "on its validation pairs. Evaluate on pairsDevTest.txt once, at the end: choosing "
         "anything by its result makes it a validation set.",
     )
     ev.add_argument("run", type=Path, metavar="RUN", help="a finished run folder")
     add_evaluation_arguments(ev, one_shot=[])
     ev.add_argument("--pairs", nargs="+", action="extend", default=[], metavar="FILE",
-                    help="imported pairs files, e.g. pairsDevTest.txt")
+                    help="imported pairs files by name (e.g. pairsDevTest.txt), or paths of other "
+                    "pairs files (results in eval/<stem>-<hash>/)")
     ev.add_argument("--identification", action="store_true",
                     help="open-set identification among DevTest people: galleries of 10, 100 "
                     "and all, CMC and DIR at FPIR, thresholds set on validation people")
@@ -45,10 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int]) -> None:
     """The options shared by ``evaluate`` and ``run``; ``one_shot``: the default values of N."""
-    default = " ".join(map(str, one_shot)) or "none"
+    default = " ".join(map(str, one_shot)) or "no one-shot"
     parser.add_argument(
         "--one-shot", nargs="*", type=int, default=one_shot, metavar="N",
-        help=f"N-way one-shot identification for each N (default: {default}; none: skip)",
+        help=f"N-way one-shot identification for each N (default: {default}; --one-shot with "
+        "no N: none)",
     )
     parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, metavar="N",
                         help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; "
@@ -140,8 +142,7 @@ def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
         f"  {'confusion':<{width}}  {'':>10}  pred. diff  pred. same",
         f"  {'':<{width}}  {'different':>10}  {c['tn']:>10,}  {c['fp']:>10,}",
         f"  {'':<{width}}  {'same':>10}  {c['fn']:>10,}  {c['tp']:>10,}",
-        f"  files: {out_dir}/ (metrics.json, scores.csv"
-        + (", figures)" if (out_dir / "roc.png").is_file() else ")"),
+        _files_line(out_dir),
     ]
     return "\n".join(lines)
 
@@ -159,10 +160,18 @@ def format_folder(m: dict[str, Any], out_dir: Path) -> str:
         f"{c['tn']:,} right, {c['fp']:,} wrong",
         f"  no face found in {len(m['no_face'])} photo(s)"
         + "".join(f"\n    {p}" for p in m["no_face"]),
-        f"  files: {out_dir}/ (metrics.json, scores.csv"
-        + (", figures)" if (out_dir / "roc.png").is_file() else ")"),
+        _files_line(out_dir),
     ]
     return "\n".join(lines)
+
+
+def _files_line(out_dir: Path) -> str:
+    """The line that says where an evaluation's files are."""
+    from siamface.evaluation.report import METRICS_FILE, SCORES_FILE
+    from siamface.reporting.eval_figures import ROC_FIGURE
+
+    figures = ", figures" if (out_dir / ROC_FIGURE).is_file() else ""
+    return f"  files: {out_dir}/ ({METRICS_FILE}, {SCORES_FILE}{figures})"
 
 
 def format_one_shot(o: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
+from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.utils.precision import PRECISIONS
 
 API_KEY_ENV = "SIAMFACE_API_KEY"
@@ -57,11 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    refuse_pretrained(args.run, "serve")
+    try:  # the serve extra: fastapi, uvicorn, python-multipart
+        import uvicorn
 
+        from siamface.serve.app import create_app
+    except ModuleNotFoundError as err:  # a missing install, not a bug
+        raise UsageError(f"siamface serve needs the serve extra: pip install 'siamface[serve]' "
+                         f"({err})") from None
     from siamface.errors import ConfigError
     from siamface.inference.verifier import Verifier
-    from siamface.serve.app import create_app
     from siamface.serve.guards import ServeOptions
     from siamface.serve.workers import default_workers, fix_cpu_threads
 

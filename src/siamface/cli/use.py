@@ -176,6 +176,9 @@ def _identify(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise UsageError(f"--top-k: expected at least 1 person to list, got {args.top_k}")
+    if not 0 < args.fpir <= MAX_TARGET_FPIR:  # (NaN fails it too)
+        raise UsageError(f"--fpir: expected a rate above 0 and at most {MAX_TARGET_FPIR:g}, got "
+                         f"{args.fpir:g}")
     if args.face is not None and args.face < 1:
         raise UsageError(f"--face: expected a face number of 1 or more, got {args.face}")
     if (args.face is not None or args.all_faces) and args.no_detect:
@@ -214,11 +217,12 @@ def _box_text(box) -> str:
 
 def _pretrained(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
+    from siamface.data.people import TEST_PAIRS
     from siamface.inference.pretrained import write_pretrained
 
     lfw = open_lfw(resolve_data_home(args.data_dir))
     info = write_pretrained(args.out, lfw, args.name,
-                            test_pairs="pairsDevTest.txt" if args.test else None)
+                            test_pairs=TEST_PAIRS if args.test else None)
     print(f"{args.name} [{info['label']}]: threshold {info['threshold']:.3f} (logit) from "
           f"{info['validation']['pairs']} validation pairs of DevTrain people (accuracy "
           f"{info['validation']['accuracy']:.4f})")

@@ -27,7 +27,10 @@ from siamface import __version__
 from siamface.data import sources as known
 from siamface.data.archive import is_archive, is_macos_metadata, safe_extract
 from siamface.data.lfw import (
+    IMAGES_DIR,
+    LFW_DIR,
     MANIFEST,
+    PROTOCOL_DIR,
     DataNotFoundError,
     LayoutError,
     LFWDataset,
@@ -117,18 +120,18 @@ def _import_locked(
     ``protocol`` maps each protocol file to import to its source; those named in ``kept`` come
     from the current import.
     """
-    staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / "lfw"
+    staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / LFW_DIR
     for leftover in (staging, old):  # from an import that crashed
         if leftover.exists():
             shutil.rmtree(leftover)
     try:
         staging.mkdir(parents=True)
         variant = _stage_images(images, staging, progress)
-        counts = scan_image_folder(staging / "images")
+        counts = scan_image_folder(staging / IMAGES_DIR)
         _check_protocol(protocol, kept, counts)
-        (staging / "protocol").mkdir()
+        (staging / PROTOCOL_DIR).mkdir()
         for name, path in protocol.items():
-            shutil.copyfile(path, staging / "protocol" / name)
+            shutil.copyfile(path, staging / PROTOCOL_DIR / name)
     except _FAILURES:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -157,7 +160,7 @@ def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:
     Raises:
         SourceError: One of them is missing from the copy or differs from its manifest sha256.
     """
-    manifest = home / "lfw" / MANIFEST
+    manifest = home / LFW_DIR / MANIFEST
     try:
         previous = read_manifest(manifest)["checksums"] if manifest.is_file() else {}
     except DataNotFoundError:  # unreadable: there is nothing we could trust to keep
@@ -166,7 +169,7 @@ def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:
     for name, sha in sorted(previous.items()):
         if name not in known.PROTOCOL_NAMES or name in given:
             continue
-        path = home / "lfw" / "protocol" / name
+        path = home / LFW_DIR / PROTOCOL_DIR / name
         if not path.is_file() or sha256_file(path) != sha:
             state = "is missing" if not path.is_file() else f"differs from its sha256 in {manifest}"
             raise SourceError(
@@ -320,11 +323,12 @@ def _protocol_intact(lfw: LFWDataset) -> bool:
 
 
 def _stage_images(source: Path, staging: Path, progress: bool) -> str:
-    """Put the images of ``source`` into ``staging/images``; return the variant name."""
+    """Put the images of ``source`` into ``staging/images`` (IMAGES_DIR); return the variant
+    name."""
     if source.is_dir():
         files = _files(source)
         for file in tqdm(files, desc=f"copy {source.name}", unit=" files", disable=not progress):
-            target = staging / "images" / file.relative_to(source)
+            target = staging / IMAGES_DIR / file.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(file, target)
         return source.name
@@ -336,6 +340,6 @@ def _stage_images(source: Path, staging: Path, progress: bool) -> str:
             f"{source}: expected a single top folder named one of {', '.join(known.VARIANTS)}, "
             f"found {', '.join(top[:5]) or 'nothing'}{' ...' if len(top) > 5 else ''}"
         )
-    (extracted / top[0]).rename(staging / "images")
+    (extracted / top[0]).rename(staging / IMAGES_DIR)
     extracted.rmdir()
     return top[0]

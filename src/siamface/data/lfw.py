@@ -21,7 +21,9 @@ from siamface.errors import SiamfaceError
 if TYPE_CHECKING:  # protocol.py is imported lazily where it is used
     from siamface.data.protocol import PairsFile, PeopleFile
 
-MANIFEST = "manifest.json"
+# The import's folder in the data home, and the folders and manifest inside it (an import's
+# staging folder has the same layout).
+LFW_DIR, IMAGES_DIR, PROTOCOL_DIR, MANIFEST = "lfw", "images", "protocol", "manifest.json"
 _NUMBERED = re.compile(r"_(\d{4})\.jpg")
 _HOW_TO_GET = (
     "run `siamface data fetch` to download LFW, or `siamface data import PATH` "
@@ -69,15 +71,15 @@ class LFWDataset:
 
     @property
     def root(self) -> Path:
-        return self.home / "lfw"
+        return self.home / LFW_DIR
 
     @property
     def images_dir(self) -> Path:
-        return self.root / "images"
+        return self.root / IMAGES_DIR
 
     @property
     def protocol_dir(self) -> Path:
-        return self.root / "protocol"
+        return self.root / PROTOCOL_DIR
 
     @property
     def num_images(self) -> int:
@@ -142,7 +144,7 @@ def open_lfw(home: Path) -> LFWDataset:
             layout, or holds other numbers of people or images than the manifest lists.
     """
     home = Path(home)
-    root = home / "lfw"
+    root = home / LFW_DIR
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
         if root.exists():
@@ -153,7 +155,7 @@ def open_lfw(home: Path) -> LFWDataset:
         raise DataNotFoundError(f"no LFW copy in {home}: {_HOW_TO_GET}")
     manifest = read_manifest(manifest_path)
     try:
-        counts = scan_image_folder(root / "images")
+        counts = scan_image_folder(root / IMAGES_DIR)
     except LayoutError as err:
         raise DamagedImportError(f"{err}; the LFW copy was changed after the import: "
                                  f"{_HOW_TO_REPAIR}") from err

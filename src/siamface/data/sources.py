@@ -11,21 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from siamface.data.people import PAIRS_FILES, PEOPLE_FILES, TEST_PAIRS, TRAIN_PAIRS, VIEW2_PAIRS
 from siamface.errors import SiamfaceError
 
 # The folder names that the LFW archives unpack to; the name is the variant.
 VARIANTS = ("lfw", "lfw_funneled", "lfw-deepfunneled", "lfw2")
 
 # The protocol text files an import may carry (View 1 and View 2 of the LFW protocol).
-PROTOCOL_NAMES = (
-    "pairsDevTrain.txt",
-    "pairsDevTest.txt",
-    "pairs.txt",
-    "peopleDevTrain.txt",
-    "peopleDevTest.txt",
-    "people.txt",
-    "lfw-names.txt",
-)
+PROTOCOL_NAMES = (*PAIRS_FILES, *PEOPLE_FILES, "lfw-names.txt")
 
 
 class ChecksumError(SiamfaceError, ValueError):
@@ -64,17 +57,17 @@ ARCHIVES: dict[str, RemoteFile] = {
 # The pairs files (View 1 train/test and View 2's ten folds).
 PROTOCOL_FILES: tuple[RemoteFile, ...] = (
     RemoteFile(
-        filename="pairsDevTrain.txt",
+        filename=TRAIN_PAIRS,
         url="https://ndownloader.figshare.com/files/5976012",
         sha256="1d454dada7dfeca0e7eab6f65dc4e97a6312d44cf142207be28d688be92aabfa",
     ),
     RemoteFile(
-        filename="pairsDevTest.txt",
+        filename=TEST_PAIRS,
         url="https://ndownloader.figshare.com/files/5976009",
         sha256="7cb06600ea8b2814ac26e946201cdb304296262aad67d046a16a7ec85d0ff87c",
     ),
     RemoteFile(
-        filename="pairs.txt",
+        filename=VIEW2_PAIRS,
         url="https://ndownloader.figshare.com/files/5976006",
         sha256="ea42330c62c92989f9d7c03237ed5d591365e89b3e649747777b70e692dc1592",
     ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from siamface.losses import build_loss
 from siamface.models.siamese import PairScores, SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.files import read_json_object
 from siamface.utils.precision import choose_precision
 
 # The files of a pairs file's evaluation folder (Run.eval_dir) that this module writes.
@@ -48,11 +48,20 @@ METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "acc
 FARS = (0.01, 0.001)
 
 
+def metrics_path(run: Run, pairs_file: str) -> Path:
+    """Where ``evaluate_pairs`` writes the metrics of ``run`` on an imported pairs file (e.g.
+    "pairsDevTest.txt")."""
+    return run.eval_dir(pairs_file) / METRICS_FILE
+
+
 def read_metrics(run: Run, pairs_file: str) -> dict[str, Any]:
-    """The metrics.json that ``evaluate_pairs`` wrote for ``run`` on an imported pairs file
-    (e.g. "pairsDevTest.txt")."""
-    path = run.eval_dir(pairs_file) / METRICS_FILE
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The metrics.json that ``evaluate_pairs`` wrote for ``run`` on an imported pairs file.
+
+    Raises:
+        FileNotFoundError: the run was not evaluated on it.
+        DamagedFileError: the file is not a JSON object with the accuracy and AUC.
+    """
+    return read_json_object(metrics_path(run, pairs_file), ("accuracy", "auc"))
 
 
 @dataclass

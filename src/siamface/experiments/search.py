@@ -34,7 +34,6 @@ from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
-from siamface.utils.files import read_json_object
 from siamface.utils.lock import file_lock
 
 # Seconds between a running trial's heartbeats; a trial silent for GRACE_FACTOR heartbeats
@@ -405,7 +404,7 @@ def run_search(
     folder.holds(spec, recorded)  # a folder it cannot be is refused before anything is made
     folder.path.mkdir(parents=True, exist_ok=True)
     # workers starting one study at once: one records it, the others then find it
-    with file_lock(folder.path / ".study.lock", f"start the study in {folder.path}"):
+    with file_lock(folder.start_lock_path, f"start the study in {folder.path}"):
         started = folder.holds(spec, recorded)
         storage = make_storage(url, heartbeat_s)  # before study.json records it: it works
         if not started:
@@ -473,13 +472,12 @@ def evaluate_best(folder: StudyFolder, best: dict[str, Any], lfw: LFWDataset,
                   progress: bool = False) -> dict[str, Any]:
     """Score the best trial's run on pairsDevTest.txt, once: a run already scored on it is
     read back, never scored again. Returns its metrics."""
-    from siamface.evaluation.report import METRICS_FILE
+    from siamface.evaluation.report import metrics_path, read_metrics
     from siamface.pipeline import evaluate
 
     run = Run(folder.trial_dir(best["number"]) / best["run"])
-    metrics_path = run.eval_dir(TEST_PAIRS) / METRICS_FILE
-    if metrics_path.is_file():
-        metrics = read_json_object(metrics_path, ("accuracy", "auc"))
+    if metrics_path(run, TEST_PAIRS).is_file():
+        metrics = read_metrics(run, TEST_PAIRS)
     else:
         start = time.perf_counter()
         metrics = evaluate(run, lfw, [TEST_PAIRS], progress=progress).metrics[TEST_PAIRS]

@@ -4,6 +4,7 @@
     study.json             the study's name and storage URL (password hidden; null: study.db)
     study.db               the Optuna storage, a SQLite file (unless --storage named another)
     study.db.claim.lock    the workers' lock beside that file (``claim.TrialClaim`` names it)
+    .study.lock            held while a worker starts the study (checks and records it)
     trials/NNNN/trial.json the trial's record: number, state, params, value, reason, run
     trials/NNNN/<run>/     the trial's ordinary run folder (kept when pruned or failed)
     trials/NNNN/tensorboard/  its event files, when the tensorboard extra is installed
@@ -65,12 +66,18 @@ class StudyFolder:
     def report_path(self) -> Path:
         return self.path / "report.html"
 
+    @property
+    def start_lock_path(self) -> Path:
+        """Held while a worker starts the study, so that two never record it at once."""
+        return self.path / ".study.lock"
+
     def trial_dir(self, number: int) -> Path:
         return self.trials_dir / f"{number:04d}"
 
     @staticmethod
     def is_study(path: str | Path) -> bool:
-        return (Path(path) / "spec.yaml").is_file() and (Path(path) / "study.json").is_file()
+        folder = StudyFolder(path)
+        return folder.spec_path.is_file() and folder.study_path.is_file()
 
     # -- the spec and the storage ------------------------------------------------------------
 

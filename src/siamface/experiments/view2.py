@@ -248,7 +248,7 @@ def _continued(folder: Path, config_name: str,
 def _newest_run(fold_dir: Path) -> Run | None:
     """The fold's newest run folder, if any. One killed before its first checkpoint has
     nothing to continue from: it stays as it is, and a new run beside it replaces it."""
-    runs = sorted(p for p in fold_dir.glob("*") if (p / "config.yaml").is_file())
+    runs = sorted(p for p in fold_dir.glob("*") if Run(p).config_path.is_file())
     return Run(runs[-1]) if runs else None
 
 

@@ -275,6 +275,11 @@ class Gallery:
                     f"{saved.gallery_size}, and this model has no gallery calibration to set "
                     "a new one: strangers will be named more often than "
                     f"{saved.target_fpir:.1%}"), stacklevel=3)
+            elif saved is not None and self.target_fpir != saved.target_fpir:
+                warnings.warn(GalleryThresholdWarning(
+                    f"an FPIR of {self.target_fpir:g} was asked for, but this model has no "
+                    "gallery calibration to set a threshold for it: the gallery keeps the "
+                    f"one it was saved with, for {saved.target_fpir:g}"), stacklevel=3)
         return self
 
     @property

@@ -54,13 +54,12 @@ from siamface.inference.face_detection import FaceBox
 from siamface.inference.verifier import Verifier
 from siamface.models.heads import squared_distances, with_squared_norms
 from siamface.models.siamese import PairScores
-from siamface.run_folder import read_impostor_tail, write_impostor_tail
+from siamface.run_folder import CALIBRATION_FILE, read_impostor_tail, write_impostor_tail
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.files import is_number, read_json_object
 from siamface.utils.hashing import sha256_file
 
 PRETRAINED_FILE = "pretrained.json"
-CALIBRATION_FILE = "gallery_calibration.safetensors"  # as a run's (run_folder.py)
 FORMAT = "siamface-pretrained"
 LABEL = "outside data"
 RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"

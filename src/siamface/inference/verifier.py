@@ -149,15 +149,15 @@ class Verifier:
         self.saw_grey = saw_grey
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, **kwargs: Any) -> Verifier:
+    def from_run(cls, run_dir: str | Path | Run, **kwargs: Any) -> Verifier:
         """The verifier of a finished training run: its chosen model, preprocessing, threshold
-        and gallery calibration.
+        and gallery calibration, in the run's precision, knowing whether it saw grey photos.
 
         Args:
-            run_dir: A run folder with model.safetensors and model.json.
+            run_dir: A run folder with model.safetensors and model.json (or its ``Run``).
             **kwargs: Any other ``Verifier`` argument (``detect``, ``flip_tta``, ``precision``...).
         """
-        run = Run(run_dir)
+        run = run_dir if isinstance(run_dir, Run) else Run(run_dir)
         model = run.model  # first: it says when the run is not finished
         config = run.config
         kwargs.setdefault("precision", config.train.precision)
