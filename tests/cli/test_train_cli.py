@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from siamface.cli.main import main
-from siamface.cli.train import format_epoch_header, format_epoch_row
+from siamface.cli.train import describe_data, format_epoch_header, format_epoch_row
 from siamface.config import list_configs
 from siamface.training import builder as builder_module
 
@@ -153,3 +153,12 @@ def test_a_terminated_training_keeps_what_it_printed_and_dies_by_the_signal(cli_
     assert trainer.returncode == -signal.SIGTERM and err.endswith("siamface: terminated\n")
     lines = out.splitlines()
     assert lines[0].startswith("config: default (seed 0)") and lines[2] == format_epoch_header()
+
+
+@pytest.mark.parametrize(("split", "people"), [("person", "of 9 other people"),
+                                               ("random", "of 9 people")])
+def test_the_data_line_calls_validation_people_other_only_when_they_are(split, people):
+    line = describe_data({"setting": "restricted", "train_people": 20, "train_pairs": 100,
+                          "val_pairs": 30, "val_matching": 15, "val_people": 9, "split": split})
+    assert line == (f"trained on: restricted: 20 people (100 pairs + 0 mined); validated on 30 "
+                    f"pairs (15 matching) {people} ({split} split)")

@@ -186,6 +186,13 @@ def test_wrong_values_are_rejected_with_the_key(override: str, expected: str) ->
         load_config("koch2015", [override])
 
 
+def test_mined_pairs_are_refused_with_identity_batches_not_ignored() -> None:
+    assert load_config("koch2015", ["data.mined_pairs=10"]).data.mined_pairs == 10  # pairs
+    with pytest.raises(ConfigError, match=r"^override 'data.mined_pairs=10': data.mined_pairs: "
+                                          r"expected 0 with data.sampling: identities"):
+        load_config("default", ["data.mined_pairs=10"])
+
+
 def test_registry_sections_check_factory_signatures() -> None:
     with pytest.raises(ConfigError, match=r"unknown key model.batchnrom .*valid keys at model: "
                                           r"name, in_channels, input_size"):

@@ -49,7 +49,9 @@ def test_pair_inputs_use_pairs_dev_train_and_label_mined_pairs(synthetic_home):
 
 def test_random_split_warns_about_identity_leakage(synthetic_home):
     with pytest.warns(IdentityLeakageWarning,
-                      match="people appear in both the training and the validation pairs"):
+                      match="people appear in both the training and the validation pairs, so "
+                            "validation accuracy will be optimistic; data.split: person holds "
+                            "out whole people"):
         prepare_inputs(tiny("data.split=random", "data.sampling=pairs"), open_lfw(synthetic_home),
                        progress=False)
 

@@ -136,3 +136,13 @@ def test_schedule_is_a_pure_function_of_the_epoch() -> None:
     backward = [s.lr_factor(e / 4) for e in reversed(range(21))][::-1]
     assert forward == backward
     assert all(math.isfinite(f) and 0 <= f <= 1 for f in forward)
+
+
+def test_a_schedule_whose_rate_reaches_zero_before_training_ends_is_refused():
+    cosine = {"name": "cosine", "total_epochs": 5}
+    assert build_schedule(cosine, total_epochs=5).lr_factor(4) > 0  # ends with training
+    with pytest.raises(ConfigError, match=r"^schedule: the learning rate is 0 from epoch 6 of "
+                                          r"train.epochs = 8, so those epochs would not train"):
+        build_schedule(cosine, total_epochs=8)
+    floor = build_schedule({**cosine, "min_factor": 0.01}, total_epochs=8)  # trains on at 1%
+    assert floor.lr_factor(7) == pytest.approx(0.01)

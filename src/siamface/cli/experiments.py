@@ -59,9 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     view2 = subparsers.add_parser(
         "view2", help="LFW's View 2 protocol: a model per fold, mean accuracy ± standard error",
         description="For each fold k of pairs.txt, train CONFIG on the other nine folds only "
-        "(data.view2_fold=k), choose its epoch and threshold on a person-disjoint validation "
-        "split of them, and score fold k once. Prints each fold and the mean accuracy ± "
-        "standard error over the folds (LFW's figure), the mean AUC and the averaged ROC "
+        "(data.view2_fold=k), choose its epoch and threshold on a validation split of them "
+        "(person-disjoint unless data.split: random), and score fold k once. Prints each fold "
+        "and the mean accuracy ± standard error over the folds (LFW's figure), the mean AUC "
+        "and the averaged ROC "
         "(RUNS_DIR/view2-<config>-<time>/). Running it again with --resume continues where it "
         "stopped.")
     view2.add_argument("config", nargs="?", metavar="CONFIG",

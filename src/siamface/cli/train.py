@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a config into a new run folder",
         description="Train CONFIG (a name from configs/, see `siamface configs`, or a YAML "
         "path) on the imported LFW's DevTrain people; validation, early stopping and the "
-        "decision threshold use a person-disjoint split of pairsDevTrain, never DevTest.",
+        "decision threshold use a split of pairsDevTrain (person-disjoint unless the config "
+        "sets data.split: random, as the seed projects' configs do), never DevTest.",
     )
     train.add_argument("config", nargs="?", metavar="CONFIG",
                        help="config name or YAML path (not with --resume)")
@@ -159,9 +160,10 @@ def describe_data(description: dict[str, object]) -> str:
     d = description
     trained = (f"{d['train_images']:,} images" if "train_images" in d
                else f"{d['train_pairs']:,} pairs + {d.get('mined_pairs', 0):,} mined")
+    others = "other " if d["split"] == "person" else ""  # a random split shares people
     return (f"trained on: {d['setting']}: {d['train_people']:,} people ({trained}); "
             f"validated on {d['val_pairs']:,} pairs ({d['val_matching']:,} matching) of "
-            f"{d['val_people']:,} other people ({d['split']} split)")
+            f"{d['val_people']:,} {others}people ({d['split']} split)")
 
 
 def format_epoch_header() -> str:

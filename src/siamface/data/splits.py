@@ -160,7 +160,7 @@ def split_pairs_random(
             IdentityLeakageWarning(
                 f"{len(shared)} of {len(pair_people(pairs))} people appear in both the training "
                 "and the validation pairs, so validation accuracy will be optimistic; "
-                "split_pairs_by_person holds out whole people"
+                "data.split: person holds out whole people"
             ),
             stacklevel=2,
         )

@@ -192,4 +192,12 @@ def build_schedule(config: ScheduleConfig | Mapping[str, Any],
         if total_epochs is None:
             raise ConfigError(f"schedule {config.name!r} needs total_epochs (train.epochs)")
         kwargs["total_epochs"] = total_epochs
-    return factory(**kwargs)
+    schedule = factory(**kwargs)
+    if total_epochs is not None:  # e.g. a cosine told to end before training does
+        idle = [e for e in range(total_epochs) if schedule.lr_factor(e) == 0]
+        if idle:
+            raise ConfigError(
+                f"schedule: the learning rate is 0 from epoch {idle[0] + 1} of train.epochs = "
+                f"{total_epochs}, so those epochs would not train (leave schedule.total_epochs "
+                "out: it follows train.epochs; or set schedule.min_factor above 0)")
+    return schedule
