@@ -223,16 +223,16 @@ def test_any_model_json_loads_or_fails_with_a_siamface_error(finished, key, valu
 
 
 def test_the_gallery_calibration_round_trips_and_follows_the_weights(finished):
-    assert finished.gallery_calibration() is None  # none written yet
+    assert finished.read_gallery_calibration() is None  # none written yet
     finished.write_gallery_calibration(torch.tensor([3.0, 2.5, 2.5, -1.0]), 40, 9)
-    scores, pairs = finished.gallery_calibration()
+    scores, pairs = finished.read_gallery_calibration()
     assert scores.tolist() == [3.0, 2.5, 2.5, -1.0] and pairs == 40
     save_weights(finished.model, finished.weights_path)  # the same weights: still valid
-    assert finished.gallery_calibration() is not None
+    assert finished.read_gallery_calibration() is not None
     with torch.no_grad():
         next(finished.model.parameters()).add_(1.0)
     save_weights(finished.model, finished.weights_path)  # another model (e.g. resumed)
-    assert finished.gallery_calibration() is None  # made for weights the run no longer has
+    assert finished.read_gallery_calibration() is None  # made for weights the run no longer has
 
 
 @pytest.mark.parametrize(("scores", "pairs", "message"), [
@@ -243,10 +243,10 @@ def test_the_gallery_calibration_round_trips_and_follows_the_weights(finished):
 def test_a_broken_gallery_calibration_is_named(finished, scores, pairs, message):
     finished.write_gallery_calibration(scores, pairs, 3)
     with pytest.raises(RunFolderError, match=f"gallery_calibration.safetensors: .*{message}"):
-        finished.gallery_calibration()
+        finished.read_gallery_calibration()
     finished.gallery_calibration_path.write_bytes(b"not safetensors")
     with pytest.raises(RunFolderError, match="not a readable safetensors file"):
-        finished.gallery_calibration()
+        finished.read_gallery_calibration()
 
 
 @pytest.mark.parametrize("pairs", ["", "-2", "2.0", "\N{SUPERSCRIPT TWO}"])
@@ -258,7 +258,7 @@ def test_a_gallery_calibration_whose_pair_count_is_not_a_count_is_named(finished
     safetensors.torch.save_file({"scores": scores}, str(path), metadata={**meta, "pairs": pairs})
     with pytest.raises(RunFolderError, match=f"'pairs' must be a count of at least 2, got "
                                              f"{re.escape(repr(pairs))}"):
-        finished.gallery_calibration()
+        finished.read_gallery_calibration()
 
 
 def test_timings_round_trip_in_order_with_their_total(tmp_path):

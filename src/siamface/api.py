@@ -108,12 +108,13 @@ def evaluate(
     """Evaluate a run on imported pairs files (and one-shot, View 2), as ``siamface evaluate``.
 
     The decision threshold is the one chosen on validation pairs when training; the results
-    (metrics.json, scores.csv, figures) go to ``run_dir/eval/<pairs file stem>/`` and the
-    run's report.md is rewritten.
+    (metrics.json, scores.csv, figures) go to ``run_dir/eval/<pairs file stem>/`` (a pairs
+    file given by its path: ``eval/<stem>-<checksum>/``) and the run's report.md is rewritten.
 
     Args:
         run_dir: A finished run folder.
-        pairs: One imported pairs file or several, e.g. "pairsDevTest.txt".
+        pairs: One pairs file or several: imported ones by name, e.g. "pairsDevTest.txt",
+            others by path.
         data_dir: The data home (default: $SIAMFACE_DATA, else the user cache folder).
         one_shot: Values of N for N-way one-shot identification on each file's people.
         trials: One-shot trials per N.

@@ -74,7 +74,7 @@ def get_data(home: Path, import_paths: Sequence[Path] | None = None,
         import_paths: Sources for ``import_lfw`` (re-importing the same files does nothing).
         progress: Show progress bars.
     """
-    from siamface.data.fetch import DownloadError, fetch_lfw
+    from siamface.data.fetch import fetch_lfw
     from siamface.data.importer import import_lfw
     from siamface.data.lfw import open_lfw
 
@@ -84,11 +84,7 @@ def get_data(home: Path, import_paths: Sequence[Path] | None = None,
         return open_lfw(home)
     except DataNotFoundError:
         print(f"no LFW copy in {home}: downloading it")
-    try:
-        fetch_lfw(home, progress=progress)
-    except DownloadError as err:
-        raise DownloadError(f"{err}; or give them to this command: siamface run --import "
-                            "PATH") from err
+    fetch_lfw(home, progress=progress)  # offline: a DownloadError that names the ways out
     return open_lfw(home)
 
 
@@ -219,6 +215,7 @@ class Evaluation:
         one_shot: Pairs file name -> its one-shot results.
         ten_fold: The View 2 results, when asked for.
         open_set: The open-set identification results, when asked for.
+        folder: The photo folder's verification metrics, when one was given.
     """
 
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -262,7 +259,7 @@ def evaluate(
         plots: Draw the figures.
         progress: Show a progress bar if the image cache must be built.
         on_result: Called as each result is ready, with its kind ("metrics", "one_shot",
-            "ten_fold", "open_set"), the result and its folder (for printing).
+            "ten_fold", "open_set", "folder"), the result and its folder (for printing).
         identification: Also evaluate open-set identification among DevTest people at
             gallery sizes 10, 100 and all (``evaluate_open_set``).
         folder: A folder of ``<Name>/`` photo folders, scored through the photo path
@@ -271,7 +268,7 @@ def evaluate(
         timer: Where to count the seconds of each phase ("evaluation set-up", "evaluation",
             "figures", "one-shot", "View 2", "open-set", "photo folder", "report").
     """
-    notify = on_result or (lambda kind, result, folder: None)
+    notify = on_result or (lambda kind, result, out_dir: None)
     timer = timer or PhaseTimer()
     out = Evaluation()
     check_bootstrap(n_bootstrap)
@@ -292,8 +289,8 @@ def evaluate(
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
             calibrate_gallery(run, cache, lfw)
-    for name, (pairs_file, folder) in zip(pairs, files, strict=True):
-        with run.new_eval_dir(folder) as new:
+    for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):
+        with run.new_eval_dir(out_dir) as new:
             with timer.phase("evaluation"):
                 metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap)
             if plots:
@@ -307,9 +304,9 @@ def evaluate(
                     with timer.phase("figures"):
                         plot_one_shot(out.one_shot[name], new)
         out.metrics[name] = metrics
-        notify("metrics", metrics, folder)
+        notify("metrics", metrics, out_dir)
         if one_shot:
-            notify("one_shot", out.one_shot[name], folder)
+            notify("one_shot", out.one_shot[name], out_dir)
     if ten_fold:
         with run.new_eval_dir(run.ten_fold_dir) as new, timer.phase("View 2"):
             out.ten_fold = evaluate_ten_fold(run, cache, lfw, new)

@@ -44,7 +44,7 @@ import torch
 from siamface.config import Config, load_resolved, save_resolved
 from siamface.data.preprocess import Preprocessing
 from siamface.errors import ConfigError, SiamfaceError
-from siamface.models.io import build_model, load_weights, save_weights
+from siamface.models.io import build_from_section, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path, umask_mode, write_json_atomic, write_text_atomic
 from siamface.utils.files import (
@@ -388,7 +388,8 @@ class Run:
         meta = self.model_meta
         try:
             config = Config.from_dict(meta["config"])
-            model = build_model(config.model.to_dict(), config.data.channels, config.data.size)
+            model = build_from_section(config.model.to_dict(), config.data.channels,
+                                       config.data.size)
         except ConfigError as err:
             raise RunFolderError(f"{self.model_meta_path}: 'config': {err}") from None
         path = self.weights_path
@@ -439,7 +440,7 @@ class Run:
         write_impostor_tail(self.gallery_calibration_path, scores, pairs, people,
                             sha256_file(self.weights_path))
 
-    def gallery_calibration(self) -> tuple[torch.Tensor, int] | None:
+    def read_gallery_calibration(self) -> tuple[torch.Tensor, int] | None:
         """The (T,) scores and pair count ``write_gallery_calibration`` kept, checked; None
         when there are none or they belong to other weights than the run's model now."""
         return read_impostor_tail(self.gallery_calibration_path, sha256_file(self.weights_path))

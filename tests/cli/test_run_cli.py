@@ -37,7 +37,7 @@ def test_run_end_to_end_imports_trains_evaluates_once_and_reports(lfw_sources, t
     # 5. the closing table, from the files just written
     final = out[out.index("siamface run: default, evaluated once on pairsDevTest.txt"):]
     lo, hi = metrics["accuracy_ci95"]
-    assert f"DevTest accuracy  {metrics['accuracy']:.4f}  (95% CI {lo:.4f}-{hi:.4f})" in final
+    assert f"DevTest accuracy  {metrics['accuracy']:.4f}  95% CI [{lo:.4f}, {hi:.4f}]" in final
     assert f"DevTest AUC       {metrics['auc']:.4f}" in final
     assert f"3-way one-shot    {one_shot['results'][1]['accuracy']:.4f}" in final
     assert f"report            {run_dir / 'report.md'}" in final

@@ -11,8 +11,14 @@ import pytest
 import yaml
 
 from siamface.cli.main import main
-from siamface.cli.train import describe_data, format_epoch_header, format_epoch_row
+from siamface.cli.train import (
+    EPOCH_COLUMNS,
+    describe_data,
+    format_epoch_header,
+    format_epoch_row,
+)
 from siamface.config import list_configs
+from siamface.run_folder import SUMMARY_FIELDS
 from siamface.training import builder as builder_module
 
 from .conftest import TINY
@@ -162,3 +168,7 @@ def test_the_data_line_calls_validation_people_other_only_when_they_are(split, p
                           "val_pairs": 30, "val_matching": 15, "val_people": 9, "split": split})
     assert line == (f"trained on: restricted: 20 people (100 pairs + 0 mined); validated on 30 "
                     f"pairs (15 matching) {people} ({split} split)")
+
+
+def test_the_epoch_table_has_a_column_for_each_summary_field_in_order():
+    assert [key for key, *_ in EPOCH_COLUMNS] == SUMMARY_FIELDS

@@ -48,3 +48,22 @@ def test_kwargs_of_lists_the_forwarded_class_arguments_first_and_hides_supplied_
     assert reg.valid_keys("net") == ["width", "depth", "head"]
     with pytest.raises(ConfigError, match=re.escape("valid keys at model: name, width, depth")):
         reg.check_kwargs("net", {"widht": 3}, "model")
+
+
+def test_build_section_names_every_mistake_by_the_section():
+    reg: Registry[float] = Registry("loss")
+
+    @reg.register("margin")
+    def margin(margin: float = 1.0) -> float:
+        if margin <= 0:
+            raise ConfigError(f"margin must be positive, got {margin}")
+        return margin * 2
+
+    assert reg.build_section("margin", {"margin": 3.0}, "loss") == 6.0
+    for kwargs, message in (({"margn": 1}, "unknown key loss.margn for margin"),
+                            ({"margin": -1}, "loss.margin must be positive, got -1"),
+                            ({"margin": "x"}, "loss: '<=' not supported")):
+        with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+            reg.build_section("margin", kwargs, "loss")
+    with pytest.raises(UnknownNameError, match="unknown loss 'hinge'"):
+        reg.build_section("hinge", {}, "loss")

@@ -117,7 +117,8 @@ def printer() -> Callable[[str, dict[str, Any], Path], None]:
     return show
 
 
-def _ci(m: dict[str, Any], key: str) -> str:
+def ci_text(m: dict[str, Any], key: str) -> str:
+    """"  95% CI [low, high]" of metric ``key``, or nothing when ``m`` has no interval."""
     ci = m.get(f"{key}_ci95")
     return f"  95% CI {format_ci(ci)}" if ci else ""
 
@@ -127,9 +128,9 @@ def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
     c = m["confusion"]
     rows = [
         ("loss", f"{m['loss']:.4f}"),
-        ("accuracy at validation threshold", f"{m['accuracy']:.4f}{_ci(m, 'accuracy')}"),
+        ("accuracy at validation threshold", f"{m['accuracy']:.4f}{ci_text(m, 'accuracy')}"),
         ("accuracy at p = 0.5", f"{m['accuracy_at_p05']:.4f}"),
-        ("AUC", f"{m['auc']:.4f}{_ci(m, 'auc')}"),
+        ("AUC", f"{m['auc']:.4f}{ci_text(m, 'auc')}"),
         ("EER", f"{m['eer']:.4f}"),
         ("TAR at FAR 1%", f"{m['tar_at_far_0.01']:.4f}"),
         ("TAR at FAR 0.1%", f"{m['tar_at_far_0.001']:.4f}"),
@@ -153,7 +154,7 @@ def format_folder(m: dict[str, Any], out_dir: Path) -> str:
     lines = [
         f"{m['folder']}: {m['photos']:,} photos of {m['people']:,} people, {m['pairs']:,} pairs "
         f"({m['matching']:,} matching), threshold {m['threshold']:.4f} (logit, from validation)",
-        f"  accuracy at validation threshold  {m['accuracy']:.4f}{_ci(m, 'accuracy')}",
+        f"  accuracy at validation threshold  {m['accuracy']:.4f}{ci_text(m, 'accuracy')}",
         f"  AUC  {m['auc']:.4f}   EER  {m['eer']:.4f}   TAR at FAR 1%  "
         f"{m['tar_at_far_0.01']:.4f}",
         f"  confusion: same pairs {c['tp']:,} right, {c['fn']:,} wrong; different pairs "

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from siamface.cli.errors import UsageError, refuse_pretrained
-from siamface.cli.train import add_override_arguments, resolve_config
+from siamface.cli.train import add_override_arguments, config_from_args
 from siamface.data.home import resolve_data_home
 
 
@@ -166,7 +166,7 @@ def _repeat(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
     from siamface.experiments.repeat import run_repeat
 
-    resolve_config(args.config, args.overrides, args.time_budget)  # fail before any data
+    config_from_args(args.config, args.overrides, args.time_budget)  # fail before any data
     overrides = list(args.overrides)
     if args.time_budget is not None:
         overrides.append(f"train.time_budget_s={args.time_budget}")
@@ -199,7 +199,7 @@ def _view2(args: argparse.Namespace) -> int:
     elif args.config is None:
         raise UsageError("name a config (e.g. default) or --resume FOLDER")
     else:
-        config = resolve_config(args.config, args.overrides, args.time_budget)
+        config = config_from_args(args.config, args.overrides, args.time_budget)
         config_name, overrides = args.config, list(args.overrides)
         if args.time_budget is not None:
             overrides.append(f"train.time_budget_s={args.time_budget}")

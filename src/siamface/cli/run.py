@@ -14,13 +14,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from siamface.cli.evaluate import add_evaluation_arguments, check_evaluation_arguments, printer
+from siamface.cli.evaluate import (
+    add_evaluation_arguments,
+    check_evaluation_arguments,
+    ci_text,
+    printer,
+)
 from siamface.cli.train import (
     add_override_arguments,
+    config_from_args,
     print_epoch_row,
     print_training_header,
     print_training_result,
-    resolve_config,
 )
 from siamface.data.home import resolve_data_home
 from siamface.data.people import TEST_PAIRS
@@ -80,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     check_evaluation_arguments(args)
-    config = resolve_config(args.config, args.overrides, args.time_budget)  # fail fast on typos
+    config = config_from_args(args.config, args.overrides, args.time_budget)  # fail fast on typos
     with timer.phase("data"):
         lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
         lfw.protocol_path(TEST_PAIRS)  # also before training: the run must end with a test
@@ -115,14 +120,10 @@ def format_final_summary(name: str, job: MainJob) -> str:
     metrics = job.evaluation.metrics[TEST_PAIRS]
     one_shot = job.evaluation.one_shot.get(TEST_PAIRS)
 
-    def ci(key: str) -> str:
-        interval = metrics.get(f"{key}_ci95")
-        return f"  (95% CI {interval[0]:.4f}-{interval[1]:.4f})" if interval else ""
-
     rows = [
-        ("DevTest accuracy", f"{metrics['accuracy']:.4f}{ci('accuracy')}  at the validation "
-                             "threshold"),
-        ("DevTest AUC", f"{metrics['auc']:.4f}{ci('auc')}"),
+        ("DevTest accuracy", f"{metrics['accuracy']:.4f}{ci_text(metrics, 'accuracy')}  at the "
+                             "validation threshold"),
+        ("DevTest AUC", f"{metrics['auc']:.4f}{ci_text(metrics, 'auc')}"),
         ("DevTest EER", f"{metrics['eer']:.4f}"),
     ]
     if one_shot is not None:

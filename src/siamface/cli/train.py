@@ -70,17 +70,17 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where run folders are made (default: ./runs)")
 
 
-def resolve_config(name: str, overrides: list[str], time_budget: float | None) -> Config:
+def config_from_args(name: str, overrides: list[str], time_budget: float | None) -> Config:
     """Load config ``name`` with ``overrides``, every component checked; ``time_budget`` sets
     train.time_budget_s."""
-    from siamface.training.builder import resolve_config as resolve
+    from siamface.training.builder import resolve_config
 
     if time_budget is not None:
         if not math.isfinite(time_budget):
             raise UsageError(f"--time-budget: expected a finite number of seconds, got "
                              f"{time_budget}")
         overrides = [*overrides, f"train.time_budget_s={time_budget}"]
-    return resolve(name, overrides)
+    return resolve_config(name, overrides)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -99,7 +99,7 @@ def _train(args: argparse.Namespace) -> int:
     elif args.config is None:
         raise UsageError("name a config to train (see `siamface configs`) or --resume RUN_DIR")
     else:
-        config = resolve_config(args.config, args.overrides, args.time_budget)
+        config = config_from_args(args.config, args.overrides, args.time_budget)
     lfw = open_lfw(resolve_data_home(args.data_dir))
     from siamface.pipeline import train
     from siamface.training.trainer import TrainingDivergedError

@@ -86,7 +86,7 @@ def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorT
 
 def gallery_calibration(run: Run) -> ImpostorTail | None:
     """The run's calibration for its current model; None when it has none."""
-    return kept_tail(run.gallery_calibration())
+    return kept_tail(run.read_gallery_calibration())
 
 
 def kept_tail(kept: tuple[torch.Tensor, int] | None) -> ImpostorTail | None:

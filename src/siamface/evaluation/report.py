@@ -31,7 +31,7 @@ from siamface.evaluation.metrics import (
 )
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
-from siamface.losses import build_loss
+from siamface.losses import LOSSES
 from siamface.models.siamese import PairScores, SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
@@ -170,7 +170,7 @@ def evaluate_pairs(
     result = score_pairs_file(run.model, cache, list(pairs_file.pairs), train.eval_batch_size,
                               train.precision)
     loss_section = run.config.loss
-    loss_fn = build_loss(loss_section.name, **loss_section.kwargs)
+    loss_fn = LOSSES.build_section(loss_section.name, loss_section.kwargs, "loss")
     with torch.no_grad():
         loss = loss_fn(result.scores, torch.from_numpy(result.labels).float()).item()
     metrics = {

@@ -115,6 +115,7 @@ class SearchSpec:
         space: The searched parameters, in the file's order.
         sampler, objective, pruner, n_trials, time_budget_s, trial_time_budget_s, seed: As in
             the file.
+        pruner_options: The pruner's settings, the file's ``pruner`` mapping without its name.
         source: Where the spec was read from.
     """
 

@@ -22,7 +22,7 @@ from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path
 
 
-def build_model(section: Mapping[str, Any], channels: int, size: int) -> SiameseNet:
+def build_from_section(section: Mapping[str, Any], channels: int, size: int) -> SiameseNet:
     """The model a config's ``model`` section names, for ``channels`` x ``size`` x ``size`` input.
 
     Args:

@@ -25,7 +25,7 @@ from siamface.reporting.eval_figures import (
 )
 from siamface.reporting.formatting import format_ci, markdown_table
 from siamface.reporting.learning_curves import plot_learning_curves
-from siamface.run_folder import Run
+from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.utils.atomic import write_text_atomic
 from siamface.utils.files import read_json_object_if_present
 
@@ -121,8 +121,7 @@ def _training_section(model: dict[str, Any], summary: list[dict[str, float]],
     ]
     if curves:
         out += [f"![Learning curves]({curves})", ""]
-    columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_auc", "lr",
-               "seconds")
+    columns = [c for c in SUMMARY_FIELDS if c != "val_threshold"]  # the chosen one is above
     rows = [
         [f"**{int(r['epoch'])}**" if int(r["epoch"]) == model["best_epoch"]
          else str(int(r["epoch"]))]

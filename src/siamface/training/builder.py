@@ -8,50 +8,31 @@ allocates nothing), so that a value a component refuses fails before a run folde
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
 from siamface.config import Config, load_config
-from siamface.errors import ConfigError, UnknownNameError
+from siamface.errors import ConfigError
 from siamface.losses import LOSSES, PairLoss
 from siamface.models import SiameseNet
-from siamface.models.io import build_model
+from siamface.models.io import build_from_section
 from siamface.training.augment import BatchAugment
 from siamface.training.early_stopping import EarlyStopping
 from siamface.training.optim import build_optimizer
 from siamface.training.schedules import Schedule, build_schedule
 
-T = TypeVar("T")
-
-
-def in_section(section: str, build: Callable[[], T]) -> T:
-    """``build()``, with a component's own ConfigError ("margin must be positive") and a wrong
-    option type (a TypeError) named by the section ("loss.margin must be positive")."""
-    try:
-        return build()
-    except UnknownNameError:
-        raise
-    except ConfigError as err:
-        message = str(err)
-        raise ConfigError(message if message.startswith(section) else f"{section}.{message}"
-                          ) from None
-    except TypeError as err:
-        raise ConfigError(f"{section}: {err}") from None
-
 
 def build_run_model(config: Config) -> SiameseNet:
     """The model a config names, for the input its data section makes."""
-    return build_model(config.model.to_dict(), config.data.channels, config.data.size)
+    return build_from_section(config.model.to_dict(), config.data.channels, config.data.size)
 
 
 def build_loss(config: Config) -> PairLoss:
     """The loss a config names."""
-    LOSSES.check_kwargs(config.loss.name, config.loss.kwargs, "loss")
-    return in_section("loss", lambda: LOSSES.build(config.loss.name, **config.loss.kwargs))
+    return LOSSES.build_section(config.loss.name, config.loss.kwargs, "loss")
 
 
 @dataclass

@@ -22,10 +22,10 @@ from siamface.data.people import (
     TRAIN_PEOPLE,
     TrainingScope,
     pair_people,
-    person_ids,
+    person_images,
     training_scope,
 )
-from siamface.data.protocol import ImageRef, Pair
+from siamface.data.protocol import Pair
 from siamface.data.splits import check_no_leakage, mine_pairs, training_split
 from siamface.errors import SiamfaceWarning
 from siamface.training.batches import IdentityBatches, PairBatches
@@ -96,9 +96,9 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
             for name in scope.people - val_people
             if lfw.image_counts[name] >= max(2, data.min_images_per_person)
         }
-        refs = [ImageRef(n, k) for n in sorted(pool) for k in range(1, lfw.image_counts[n] + 1)]
+        refs, ids = person_images(sorted(pool), lfw.image_counts)
         batches = IdentityBatches(
-            person_ids(refs),
+            ids,
             cache.indices(refs),
             data.identities_per_batch,
             data.images_per_identity,

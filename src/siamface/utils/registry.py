@@ -101,6 +101,22 @@ class Registry(Generic[T]):
                 f"valid keys at {section}: name, {', '.join(valid or [])}"
             )
 
+    def build_section(self, name: str, kwargs: Mapping[str, Any], section: str) -> T:
+        """Build ``name`` from a config section's options, every mistake a ConfigError named
+        by the section: an unknown key, a wrong option type (a TypeError) and the component's
+        own ConfigError ("margin must be positive" -> "loss.margin must be positive")."""
+        self.check_kwargs(name, kwargs, section)
+        try:
+            return self.build(name, **kwargs)
+        except UnknownNameError:
+            raise
+        except ConfigError as err:
+            message = str(err)
+            raise ConfigError(message if message.startswith(section) else f"{section}.{message}"
+                              ) from None
+        except TypeError as err:
+            raise ConfigError(f"{section}: {err}") from None
+
     def names(self) -> list[str]:
         return sorted(self._factories)
 
