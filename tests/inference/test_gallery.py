@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from siamface.errors import SiamfaceError
-from siamface.inference import gallery as gallery_module
+from siamface.inference import gallery_file
 from siamface.inference.gallery import Gallery, GalleryError, GalleryWarning, gallery_photos
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import WriteError
@@ -123,7 +123,7 @@ def test_a_save_that_fails_over_a_saved_gallery_leaves_that_gallery_whole(
     def full(*args, **kwargs):  # the disk fills up between the two files
         raise WriteError("no space left on device writing gallery.json")
 
-    monkeypatch.setattr(gallery_module, "write_json_atomic", full)
+    monkeypatch.setattr(gallery_file, "write_json_atomic", full)
     with pytest.raises(WriteError):
         reordered.save(out)
     monkeypatch.undo()

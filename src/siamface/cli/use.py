@@ -172,7 +172,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _identify(args: argparse.Namespace) -> int:
-    from siamface.inference.gallery import INDEX_FILE, Gallery
+    from siamface.inference.gallery import Gallery
+    from siamface.inference.gallery_file import INDEX_FILE
 
     if args.top_k < 1:
         raise UsageError(f"--top-k: expected at least 1 person to list, got {args.top_k}")

@@ -15,42 +15,30 @@ would name almost every stranger as somebody in a gallery of hundreds. Otherwise
 
 from __future__ import annotations
 
-import hashlib
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import safetensors
-import safetensors.torch
 import torch
 from scipy.special import expit
 
-from siamface.errors import SiamfaceError, SiamfaceWarning
+from siamface.errors import SiamfaceWarning
 from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR, GalleryThreshold
 from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
+from siamface.inference.gallery_file import (
+    GalleryError,
+    SavedGallery,
+    check_embeddings,
+    check_strings,
+    read_gallery,
+    write_gallery,
+)
 from siamface.inference.verifier import NonFiniteScoreError, Verifier
-from siamface.utils.atomic import atomic_path, write_json_atomic
-from siamface.utils.files import is_number, read_json_object
+from siamface.utils.files import is_number
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-EMBEDDINGS_FILE = "embeddings.safetensors"  # versions 1 and 2
-EMBEDDINGS_NAME = "embeddings-{checksum}.safetensors"  # version 3: named by its content
-# either name; the checksum group is empty for versions 1 and 2's
-_EMBEDDINGS_FILES = re.compile(r"embeddings(?:-(?P<checksum>[0-9a-f]{16}))?\.safetensors")
-INDEX_FILE = "gallery.json"
-FORMAT = "siamface-gallery"
-# 2: the gallery threshold is saved; 3: the embeddings file is named by its checksum in
-# gallery.json (a save over a saved gallery then never pairs new embeddings with old names).
-# Versions 1 and 2 still load.
-FORMAT_VERSION = 3
-
-
-class GalleryError(SiamfaceError, ValueError):
-    """A gallery folder or saved gallery that cannot be used; the message names the file."""
 
 
 class GalleryWarning(SiamfaceWarning):
@@ -235,14 +223,14 @@ class Gallery:
         """
         if not isinstance(name, str):
             raise GalleryError(f"enroll: name must be a string, got {name!r}")
-        _check_strings([name], "name", "enroll")
+        check_strings([name], "name", "enroll")
         if isinstance(photos, str | Path) or not isinstance(photos, list | tuple) or not photos:
             raise GalleryError(f"enroll: photos must be a non-empty list of photos, got "
                                f"{photos!r}")
         if not isinstance(sources, list | tuple) or len(sources) != len(photos):
             raise GalleryError(f"enroll: expected one source for each of the {len(photos)} "
                                f"photos, got {sources!r}")
-        _check_strings(list(sources), "sources", "enroll")
+        check_strings(list(sources), "sources", "enroll")
         new = self.verifier.embed([self.verifier.align(photo) for photo in photos])
         if not hasattr(self, "embeddings_"):  # the first person of a new gallery
             return self._set([name] * len(new), list(sources), new, None)
@@ -252,9 +240,9 @@ class Gallery:
     def _set(self, names: list[str], sources: list[str], embeddings: torch.Tensor,
              saved: GalleryThreshold | None, where: str = "the gallery") -> Gallery:
         """Take ``names``, ``sources`` and ``embeddings`` (checked) as the gallery's photos."""
-        _check_strings(names, "names", where)
-        _check_strings(sources, "sources", where)
-        _check_embeddings(embeddings, self.verifier.model.out_dim, where)
+        check_strings(names, "names", where)
+        check_strings(sources, "sources", where)
+        check_embeddings(embeddings, self.verifier.model.out_dim, where)
         if not len(names) == len(sources) == embeddings.shape[0]:
             raise GalleryError(f"{where}: {len(names)} names and {len(sources)} sources but "
                                f"{embeddings.shape[0]} embeddings")
@@ -321,7 +309,7 @@ class Gallery:
                            face: AlignedFace | None = None) -> Identification:
         """Identify a (D,) probe embedding (``face``: where it came from, for the answer)."""
         self._ready(top_k)
-        _check_embeddings(embedding[None] if isinstance(embedding, torch.Tensor) else embedding,
+        check_embeddings(embedding[None] if isinstance(embedding, torch.Tensor) else embedding,
                           self.verifier.model.out_dim, "the probe embedding", one=True)
         return self._rank(embedding, top_k, face)
 
@@ -367,34 +355,11 @@ class Gallery:
             label=self.verifier.label)
 
     def save(self, folder: str | Path) -> Path:
-        """Write the embeddings (safetensors, in a file named by their checksum) and names,
-        sources, settings and threshold (gallery.json, which names that file).
-
-        gallery.json is replaced last and the embeddings it named before are removed after,
-        so a save that fails part-way leaves the gallery saved before it whole.
-        """
+        """Write the gallery to ``folder`` (``write_gallery``: a save that fails part-way
+        leaves the gallery saved there before it whole)."""
         self._require_photos()
-        folder = Path(folder)
-        data = safetensors.torch.save({"embeddings": self.embeddings_.contiguous()})
-        name = EMBEDDINGS_NAME.format(checksum=_checksum(data))
-        with atomic_path(folder / name) as tmp:
-            tmp.write_bytes(data)
-        kept = self.threshold_
-        write_json_atomic(folder / INDEX_FILE, {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "embeddings": name,
-            "names": self.names_,
-            "sources": self.sources_,
-            "settings": self.verifier.settings(),
-            "threshold": None if kept is None else {
-                "logit": kept.threshold, "gallery_size": kept.gallery_size,
-                "target_fpir": kept.target_fpir, "extrapolated": kept.extrapolated},
-        })
-        for stale in [*folder.glob("embeddings-*.safetensors"), folder / EMBEDDINGS_FILE]:
-            if stale.name != name:
-                stale.unlink(missing_ok=True)
-        return folder
+        return write_gallery(folder, SavedGallery(self.names_, self.sources_, self.embeddings_,
+                                                  self.threshold_), self.verifier.settings())
 
     @classmethod
     def load(cls, folder: str | Path, verifier: Verifier,
@@ -409,37 +374,9 @@ class Gallery:
             ValueError: the files are not a siamface gallery, disagree with each other, or were
                 made with another model or other settings (their embeddings would not compare).
         """
-        folder = Path(folder)
-        index_path = folder / INDEX_FILE
-        if not index_path.is_file():
-            raise FileNotFoundError(f"{index_path} not found: {folder} is not a saved gallery")
-        index = read_json_object(index_path, error=GalleryError)
-        if index.get("format") != FORMAT:
-            raise GalleryError(f"{index_path}: not a siamface gallery index")
-        version = index.get("version")
-        if not (is_number(version, int) and 1 <= version <= FORMAT_VERSION):
-            raise GalleryError(
-                f"{index_path}: gallery format version {version!r}, this siamface "
-                f"reads versions 1 to {FORMAT_VERSION}"
-            )
-        expected = verifier.settings()
-        saved = index.get("settings")
-        if saved != expected:
-            saved = saved if isinstance(saved, dict) else {}
-            differ = sorted(k for k in expected if saved.get(k) != expected[k])
-            raise GalleryError(
-                f"{index_path}: the gallery was embedded with other settings ({', '.join(differ)} "
-                "differ from this verifier's); rebuild it from its photos with this model"
-            )
-        embeddings_path = folder / _embeddings_name(index, index_path)
-        if not embeddings_path.is_file():
-            raise FileNotFoundError(f"{embeddings_path} not found: the gallery is incomplete")
-        names = _strings(index, "names", index_path)
-        sources = _strings(index, "sources", index_path)
-        threshold = _threshold(index, index_path)
-        embeddings = _embeddings(embeddings_path, verifier.model.out_dim)
-        return cls(verifier, target_fpir)._set(names, sources, embeddings, threshold,
-                                               where=str(folder))
+        saved = read_gallery(folder, verifier.settings(), verifier.model.out_dim)
+        return cls(verifier, target_fpir)._set(saved.names, saved.sources, saved.embeddings,
+                                               saved.threshold, where=str(folder))
 
 
 class _RankingIndex:
@@ -469,87 +406,3 @@ class _RankingIndex:
                 if len(ranked) == k:
                     break
         return ranked
-
-
-def _strings(index: dict[str, Any], key: str, path: Path) -> list[str]:
-    """``index[key]``, checked to be a list of printable strings (names are printed)."""
-    if key not in index:
-        raise GalleryError(f"{path}: missing {key!r}")
-    _check_strings(index[key], repr(key), str(path))
-    return index[key]
-
-
-def _check_strings(values: Any, what: str, where: str) -> None:
-    """``values`` must be a list of strings that print as themselves (names are printed)."""
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise GalleryError(f"{where}: {what} must be a list of strings, got "
-                           f"{type(values).__name__}")
-    bad = next((v for v in values if not v or not v.isprintable()), None)
-    if bad is not None:
-        raise GalleryError(f"{where}: {what} holds {bad!r}, which is empty or has control "
-                           "characters (a name must print as itself)")
-
-
-def _embeddings_name(index: dict[str, Any], path: Path) -> str:
-    """The embeddings file gallery.json names (versions 1 and 2: the one fixed name)."""
-    if index["version"] in (1, 2):
-        return EMBEDDINGS_FILE
-    name = index.get("embeddings")
-    found = _EMBEDDINGS_FILES.fullmatch(name) if isinstance(name, str) else None
-    if not (found and found["checksum"]):
-        raise GalleryError(f"{path}: 'embeddings' must name the embeddings file of this folder "
-                           f"(embeddings-<checksum>.safetensors), got {name!r}")
-    return name
-
-
-def _embeddings(path: Path, dim: int) -> torch.Tensor:
-    """The (N, dim) float32 embeddings of a saved gallery, checked: shape, dtype, finiteness,
-    and, for a file named by its checksum, that checksum."""
-    data = path.read_bytes()
-    named = _EMBEDDINGS_FILES.fullmatch(path.name)
-    if named and named["checksum"] and _checksum(data) != named["checksum"]:
-        raise GalleryError(f"{path}: its bytes do not match the checksum in its name: the file "
-                           "was damaged")
-    try:
-        tensors = safetensors.torch.load(data)
-    except (safetensors.SafetensorError, OSError, ValueError) as err:
-        raise GalleryError(f"{path} is not a readable safetensors file: {err}") from None
-    if "embeddings" not in tensors:
-        raise GalleryError(f"{path}: no 'embeddings' tensor (found: "
-                           f"{', '.join(sorted(tensors)) or 'none'})")
-    _check_embeddings(tensors["embeddings"], dim, str(path))
-    return tensors["embeddings"]
-
-
-def _check_embeddings(e: Any, dim: int, where: str, one: bool = False) -> None:
-    """``e`` must be (N, dim) float32 embeddings of this model (``one``: N = 1), finite."""
-    rows = "1" if one else "N"
-    if not (isinstance(e, torch.Tensor) and e.dtype == torch.float32 and e.ndim == 2
-            and e.shape[1] == dim and (e.shape[0] == 1 or not one)):
-        got = f"{tuple(e.shape)} {e.dtype}" if isinstance(e, torch.Tensor) else type(e).__name__
-        raise GalleryError(f"{where}: expected ({rows}, {dim}) float32 embeddings for "
-                           f"this model, got {got}")
-    if not bool(torch.isfinite(e).all()):
-        raise GalleryError(f"{where}: the embeddings hold NaN or infinite values")
-
-
-def _threshold(index: dict[str, Any], path: Path) -> GalleryThreshold | None:
-    """The saved gallery threshold, checked; None when the gallery was saved without one."""
-    kept = index.get("threshold")
-    if kept is None:
-        return None
-    if not (isinstance(kept, dict) and is_number(kept.get("logit"))
-            and is_number(kept.get("gallery_size")) and is_number(kept.get("target_fpir"))
-            and isinstance(kept.get("extrapolated"), bool)
-            and kept["gallery_size"] == int(kept["gallery_size"]) >= 1
-            and 0 < kept["target_fpir"] < 1):
-        raise GalleryError(f"{path}: 'threshold' must be null or an object with a finite "
-                           "'logit', a whole 'gallery_size' >= 1, a 'target_fpir' in (0, 1) "
-                           "and a boolean 'extrapolated'")
-    return GalleryThreshold(float(kept["logit"]), int(kept["gallery_size"]),
-                            float(kept["target_fpir"]), kept["extrapolated"])
-
-
-def _checksum(data: bytes) -> str:
-    """The part of the sha256 of a saved gallery's embeddings that names their file."""
-    return hashlib.sha256(data).hexdigest()[:16]
