@@ -80,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
 
     timer = PhaseTimer()
     with timer.phase("imports"):
+        from siamface.data.fetch import DownloadError
         from siamface.pipeline import get_data, run_main_job
         from siamface.training.trainer import TrainingDivergedError
 
@@ -87,7 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     check_evaluation_arguments(args)
     config = config_from_args(args.config, args.overrides, args.time_budget)  # fail fast on typos
     with timer.phase("data"):
-        lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
+        try:
+            lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
+        except DownloadError as err:  # one more way out, for this command
+            raise DownloadError(f"{err}; or give them to this command: siamface run --import "
+                                "PATH") from None
         lfw.protocol_path(TEST_PAIRS)  # also before training: the run must end with a test
         print_dataset_summary(lfw)
     print()
