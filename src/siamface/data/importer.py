@@ -227,27 +227,10 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
                     f"({', '.join(known.PROTOCOL_NAMES)})"
                 )
         else:
-            # A folder holding archives, variant folders and/or protocol files; failing that,
-            # the variant folder itself. (Not by name alone: a download folder is often
-            # called "lfw" too.)
-            found = False
-            for child in sorted(path.iterdir()):
-                if child.is_file() and child.name in known.PROTOCOL_NAMES:
-                    add_protocol(child)
-                    found = True
-                elif (child.is_file() and is_archive(child)) or (
-                    child.is_dir() and child.name in known.VARIANTS
-                ):
-                    images.append(child)
-                    found = True
-            if not found and path.name in known.VARIANTS:
-                images.append(path)
-            elif not found:
-                raise SourceError(
-                    f"{path}: found no LFW archive, image folder ({', '.join(known.VARIANTS)}) "
-                    "or protocol file in it; a folder of person folders must be named after "
-                    "its variant"
-                )
+            found_images, found_protocol = _folder_sources(path)
+            images += found_images
+            for child in found_protocol:
+                add_protocol(child)
     unique = sorted({p.resolve(): p for p in images}.values())
     if not unique:
         raise SourceError(
@@ -260,6 +243,27 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
             "import one of them"
         )
     return unique[0], protocol
+
+
+def _folder_sources(path: Path) -> tuple[list[Path], list[Path]]:
+    """The image sources and protocol files of a folder: the archives, variant folders and
+    protocol files in it; failing those, the folder itself if it is named after a variant (not
+    by name alone: a download folder is often called "lfw" too)."""
+    images, protocol = [], []
+    for child in sorted(path.iterdir()):
+        if child.is_file() and child.name in known.PROTOCOL_NAMES:
+            protocol.append(child)
+        elif (child.is_file() and is_archive(child)) or (
+                child.is_dir() and child.name in known.VARIANTS):
+            images.append(child)
+    if images or protocol:
+        return images, protocol
+    if path.name in known.VARIANTS:
+        return [path], []
+    raise SourceError(
+        f"{path}: found no LFW archive, image folder ({', '.join(known.VARIANTS)}) or protocol "
+        "file in it; a folder of person folders must be named after its variant"
+    )
 
 
 def _label(path: Path) -> str:

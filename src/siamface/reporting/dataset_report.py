@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from siamface.data.stats import DatasetStats, LFWStats, Ranking, lfw_stats
+from siamface.data.stats import DatasetStats, LFWStats, Overlap, PairsStats, Ranking, lfw_stats
 from siamface.reporting import dataset_plots
 from siamface.reporting.formatting import markdown_table
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
@@ -15,6 +16,11 @@ from siamface.utils.atomic import write_json_atomic, write_text_atomic
 def _ranked(ranking: Ranking, what: str) -> str:
     rows = [(k + 1, name, count) for k, (name, count) in enumerate(ranking)]
     return markdown_table(["#", "person", what], rows)
+
+
+# The report's files (and one figure per pairs file, named by pairs_plot_name)
+STATS_MD, STATS_JSON = "stats.md", "stats.json"
+IMAGES_FIGURE, TOP_PEOPLE_FIGURE = "images_per_person.png", "top_people.png"
 
 
 def pairs_plot_name(file: str) -> str:
@@ -40,71 +46,76 @@ def _mean(d: DatasetStats) -> str:
 
 def to_markdown(stats: LFWStats) -> str:
     """The report as Markdown, with links to the plots `write_stats_report` draws."""
-    d = stats.dataset
-    out = [
-        f"# LFW statistics ({stats.variant})",
-        "",
+    out = [f"# LFW statistics ({stats.variant})", "", *_images_section(stats.dataset)]
+    if stats.pairs:
+        out += _pairs_section(stats.pairs)
+    if stats.people:
+        rows = [(s.file, s.folds, s.people, s.images) for s in stats.people]
+        table = markdown_table(["file", "folds", "people", "images"], rows)
+        out += ["## People files", "", table, ""]
+    if stats.overlaps:
+        out += _overlaps_section(stats.overlaps)
+    if stats.missing:
+        out += [f"Not imported, so skipped: {', '.join(stats.missing)}.", ""]
+    return "\n".join(out)
+
+
+def _images_section(d: DatasetStats) -> list[str]:
+    return [
         "## Images",
         "",
         markdown_table(["people", "images", "images per person"], [(d.people, d.images, _mean(d))]),
         "",
         markdown_table(["N", "people with more than N images"], d.more_than),
         "",
-        "![Images per person](images_per_person.png)",
+        f"![Images per person]({IMAGES_FIGURE})",
         "",
         f"### The {len(d.top)} people with the most images",
         "",
         _ranked(d.top, "images"),
         "",
-        "![People with the most images](top_people.png)",
+        f"![People with the most images]({TOP_PEOPLE_FIGURE})",
         "",
     ]
-    if stats.pairs:
-        header = ["file", *(title for title, _ in _PAIRS_COLUMNS)]
-        rows = [(s.file, *(getattr(s, field) for _, field in _PAIRS_COLUMNS)) for s in stats.pairs]
-        out += ["## Pairs files", "", markdown_table(header, rows), ""]
-        for s in stats.pairs:
+
+
+def _pairs_section(pairs: Sequence[PairsStats]) -> list[str]:
+    header = ["file", *(title for title, _ in _PAIRS_COLUMNS)]
+    rows = [(s.file, *(getattr(s, field) for _, field in _PAIRS_COLUMNS)) for s in pairs]
+    out = ["## Pairs files", "", markdown_table(header, rows), ""]
+    for s in pairs:
+        out += [
+            f"### {s.file}",
+            "",
+            "Most frequent people in matching pairs:",
+            "",
+            _ranked(s.top_matching, "matching pairs"),
+            "",
+            "Most frequent people in non-matching pairs:",
+            "",
+            _ranked(s.top_non_matching, "non-matching pairs"),
+            "",
+            f"![Pairs per person in {s.file}]({pairs_plot_name(s.file)})",
+            "",
+        ]
+    return out
+
+
+def _overlaps_section(overlaps: Sequence[Overlap]) -> list[str]:
+    header = ["training file", "test file", "people in training", "people in test", "shared"]
+    rows = [(o.first, o.second, o.first_people, o.second_people, o.shared) for o in overlaps]
+    out = ["## People shared between training and test files", "", markdown_table(header, rows),
+           ""]
+    for o in overlaps:
+        if o.shared:
+            more = f" and {o.shared - len(o.examples):,} more" if o.shared > len(o.examples) else ""
             out += [
-                f"### {s.file}",
-                "",
-                "Most frequent people in matching pairs:",
-                "",
-                _ranked(s.top_matching, "matching pairs"),
-                "",
-                "Most frequent people in non-matching pairs:",
-                "",
-                _ranked(s.top_non_matching, "non-matching pairs"),
-                "",
-                f"![Pairs per person in {s.file}]({pairs_plot_name(s.file)})",
+                f"{o.first} and {o.second} share {o.shared:,} people "
+                f"({', '.join(o.examples)}{more}): a model trained on {o.first} "
+                f"must not be tested on {o.second}.",
                 "",
             ]
-    if stats.people:
-        rows = [(s.file, s.folds, s.people, s.images) for s in stats.people]
-        table = markdown_table(["file", "folds", "people", "images"], rows)
-        out += ["## People files", "", table, ""]
-    if stats.overlaps:
-        header = ["training file", "test file", "people in training", "people in test", "shared"]
-        rows = [
-            (o.first, o.second, o.first_people, o.second_people, o.shared) for o in stats.overlaps
-        ]
-        out += ["## People shared between training and test files", "",
-                markdown_table(header, rows), ""]
-        for o in stats.overlaps:
-            if o.shared:
-                more = (
-                    f" and {o.shared - len(o.examples):,} more"
-                    if o.shared > len(o.examples)
-                    else ""
-                )
-                out += [
-                    f"{o.first} and {o.second} share {o.shared:,} people "
-                    f"({', '.join(o.examples)}{more}): a model trained on {o.first} "
-                    f"must not be tested on {o.second}.",
-                    "",
-                ]
-    if stats.missing:
-        out += [f"Not imported, so skipped: {', '.join(stats.missing)}.", ""]
-    return "\n".join(out)
+    return out
 
 
 def write_stats_report(
@@ -123,8 +134,8 @@ def write_stats_report(
     out_dir = Path(out_dir)
     stats = lfw_stats(lfw, top, top_in_pairs)
     d = stats.dataset
-    dataset_plots.plot_images_per_person(d.histogram, out_dir / "images_per_person.png")
-    dataset_plots.plot_top_people(d.top, out_dir / "top_people.png")
+    dataset_plots.plot_images_per_person(d.histogram, out_dir / IMAGES_FIGURE)
+    dataset_plots.plot_top_people(d.top, out_dir / TOP_PEOPLE_FIGURE)
     for s in stats.pairs:
         dataset_plots.plot_pair_people_frequency(
             s.matching_histogram,
@@ -132,7 +143,7 @@ def write_stats_report(
             out_dir / pairs_plot_name(s.file),
             title=f"Pairs per person in {s.file}",
         )
-    write_json_atomic(out_dir / "stats.json", stats.to_dict())
+    write_json_atomic(out_dir / STATS_JSON, stats.to_dict())
     markdown = to_markdown(stats)
-    write_text_atomic(out_dir / "stats.md", markdown)
+    write_text_atomic(out_dir / STATS_MD, markdown)
     return markdown

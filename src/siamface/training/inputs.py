@@ -9,8 +9,9 @@ files are opened only for the names that training and validation must not contai
 from __future__ import annotations
 
 import warnings
+from collections.abc import Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -78,35 +79,10 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     val_people = pair_people(val)
 
     # -- training data: the pairs themselves, or identity batches over DevTrain people's images
-    if data.sampling == "pairs":
-        mined: list[Pair] = []
-        if data.mined_pairs:
-            pool = sorted(scope.people - val_people)
-            mined = mine_pairs(lfw.image_counts, data.mined_pairs, seed, people=pool)
-        rows, target = _pair_rows(cache, train + mined)
-        batches: PairBatches | IdentityBatches = PairBatches(
-            rows, target, config.train.batch_size, seed
-        )
-        train_people = pair_people(train) | pair_people(mined)
-        setting = "unrestricted (mined pairs)" if mined else "restricted"
-        sizes = {"train_pairs": len(train), "mined_pairs": len(mined)}
-    else:
-        pool = {
-            name
-            for name in scope.people - val_people
-            if lfw.image_counts[name] >= max(2, data.min_images_per_person)
-        }
-        refs, ids = person_images(sorted(pool), lfw.image_counts)
-        batches = IdentityBatches(
-            ids,
-            cache.indices(refs),
-            data.identities_per_batch,
-            data.images_per_identity,
-            seed,
-        )
-        train_people = pool
-        setting = "unrestricted (identity labels)"
-        sizes = {"train_images": len(refs)}
+    pool = scope.people - val_people
+    training = (_pair_training(config, lfw, cache, pool, train) if data.sampling == "pairs"
+                else _identity_training(config, lfw, cache, pool))
+    batches, train_people = training.batches, training.people
 
     # -- hygiene: no held-out person in training or validation; the split itself is clean
     check_no_leakage(train_people, scope.held_out, "training", scope.held_out_name)
@@ -117,7 +93,7 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     val_rows, val_target = _pair_rows(cache, val)
     description = {
         "protocol": scope.name,
-        "setting": setting,
+        "setting": training.setting,
         "sampling": data.sampling,
         "split": data.split,
         "train_people": len(train_people),
@@ -126,9 +102,44 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
         "val_matching": int(val_target.sum()),
         "steps_per_epoch": len(batches),
         "cache_key": cache.key,
-        **sizes,
+        **training.sizes,
     }
     return TrainingInputs(cache, batches, val_rows, val_target, description)
+
+
+class _Training(NamedTuple):
+    """What a run trains on: its batches, their people, the setting's name and sizes."""
+
+    batches: PairBatches | IdentityBatches
+    people: set[str]
+    setting: str
+    sizes: dict[str, int]
+
+
+def _pair_training(config: Config, lfw: LFWDataset, cache: ImageCache, pool: Set[str],
+                   train: list[Pair]) -> _Training:
+    """Batches of the training pairs, and of ``data.mined_pairs`` more drawn from ``pool``."""
+    data, seed = config.data, config.seed
+    mined = (mine_pairs(lfw.image_counts, data.mined_pairs, seed, people=sorted(pool))
+             if data.mined_pairs else [])
+    rows, target = _pair_rows(cache, train + mined)
+    return _Training(PairBatches(rows, target, config.train.batch_size, seed),
+                     pair_people(train) | pair_people(mined),
+                     "unrestricted (mined pairs)" if mined else "restricted",
+                     {"train_pairs": len(train), "mined_pairs": len(mined)})
+
+
+def _identity_training(config: Config, lfw: LFWDataset, cache: ImageCache,
+                       pool: Set[str]) -> _Training:
+    """P x K identity batches over the images of the people of ``pool`` with enough of them."""
+    data = config.data
+    people = {name for name in pool
+              if lfw.image_counts[name] >= max(2, data.min_images_per_person)}
+    refs, ids = person_images(sorted(people), lfw.image_counts)
+    batches = IdentityBatches(ids, cache.indices(refs), data.identities_per_batch,
+                              data.images_per_identity, config.seed)
+    return _Training(batches, people, "unrestricted (identity labels)",
+                     {"train_images": len(refs)})
 
 
 def _scope(lfw: LFWDataset, view2_fold: int | None) -> TrainingScope:
