@@ -18,6 +18,7 @@ from siamface.errors import SiamfaceError
 from siamface.models.io import save_weights
 from siamface.run_folder import Run, RunFolderError, read_summary_csv
 from siamface.utils.atomic import umask_mode
+from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 
 CSV = """epoch,train_loss,val_loss,train_acc,val_acc,val_auc,lr,seconds
@@ -102,6 +103,30 @@ def test_a_malformed_model_json_is_named(finished, text, message):
     assert str(finished.model_meta_path) in str(info.value)
 
 
+@pytest.mark.parametrize("sha", [None, 64])
+def test_weights_without_a_checksum_to_check_them_by_are_refused(finished, sha):
+    with pytest.raises(RunFolderError, match=r"model.json: no 'weights_sha256' to check "
+                                             r"model.safetensors against: the file was edited"):
+        _ = rewrite_meta(finished, weights_sha256=sha).model
+
+
+@pytest.mark.parametrize(("key", "value"), [("size", 40), ("channels", 1),
+                                            ("crop", [0, 0, 250, 250])])
+def test_a_preprocessing_that_is_not_the_configs_is_refused(finished, key, value):
+    meta = json.loads(finished.model_meta_path.read_text())
+    run = rewrite_meta(finished, preprocessing={**meta["preprocessing"], key: value})
+    with pytest.raises(RunFolderError, match=r"model.json: 'preprocessing' is not the one its "
+                                             r"'config' makes"):
+        _ = run.preprocessing
+    assert rewrite_meta(run, preprocessing=meta["preprocessing"]).preprocessing.size == 32
+
+
+def test_a_bad_threshold_is_not_called_a_preprocessing_error(finished):
+    run = rewrite_meta(finished, threshold=float("nan"))
+    with pytest.raises(RunFolderError, match=r"^\S*model.json: 'threshold' must be a finite"):
+        _ = run.preprocessing
+
+
 def test_damaged_weights_are_refused_by_their_checksum(finished):
     data = bytearray(finished.weights_path.read_bytes())
     data[-4096:] = b"\x7f" * 4096  # tensor bytes overwritten, header intact
@@ -113,7 +138,7 @@ def test_damaged_weights_are_refused_by_their_checksum(finished):
 @pytest.mark.parametrize("damage", [b"", b"\x00" * 100, b"random bytes, not a file"])
 def test_unreadable_weights_are_named(finished, damage):
     finished.weights_path.write_bytes(damage)
-    run = rewrite_meta(finished, weights_sha256=None)  # an older run: no checksum to compare
+    run = rewrite_meta(finished, weights_sha256=sha256_file(finished.weights_path))  # vouched for
     with pytest.raises(RunFolderError, match=r"model\.safetensors is not a readable safetensors"):
         _ = run.model
 
@@ -124,7 +149,7 @@ def test_weights_that_hold_nan_or_do_not_fit_the_config_are_refused(finished):
         next(model.parameters())[0] = float("nan")
     save_weights(model, finished.weights_path)
     with pytest.raises(RunFolderError, match=r"tensor '.*' holds NaN or infinite values"):
-        _ = rewrite_meta(finished, weights_sha256=None).model
+        _ = rewrite_meta(finished, weights_sha256=sha256_file(finished.weights_path)).model
     config = json.loads(finished.model_meta_path.read_text())["config"]
     config["model"]["width"] = 8
     with pytest.raises(RunFolderError, match=r"does not fit the model that model\.json describes"):

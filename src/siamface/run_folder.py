@@ -373,21 +373,33 @@ class Run:
 
     @property
     def preprocessing(self) -> Preprocessing:
-        """How images are prepared for the model."""
+        """How images are prepared for the model: model.json's, which must be the one its
+        config makes (the model was trained on those images)."""
+        meta, path = self.model_meta, self.model_meta_path
+        if "preprocessing" not in meta:
+            raise RunFolderError(f"{path}: missing 'preprocessing'")
         try:
-            return Preprocessing.from_dict(self.model_meta["preprocessing"])
-        except KeyError:
-            raise RunFolderError(f"{self.model_meta_path}: missing 'preprocessing'") from None
+            prep = Preprocessing.from_dict(meta["preprocessing"])
         except (TypeError, ValueError) as err:
-            raise RunFolderError(f"{self.model_meta_path}: 'preprocessing': {err}") from None
+            raise RunFolderError(f"{path}: 'preprocessing': {err}") from None
+        if prep != self._model_config().data.preprocessing_settings():
+            raise RunFolderError(f"{path}: 'preprocessing' is not the one its 'config' makes "
+                                 "(data.preprocessing, size and channels): the file was edited")
+        return prep
+
+    def _model_config(self) -> Config:
+        """The config model.json records for the chosen model."""
+        try:
+            return Config.from_dict(self.model_meta["config"])
+        except ConfigError as err:
+            raise RunFolderError(f"{self.model_meta_path}: 'config': {err}") from None
 
     @cached_property
     def model(self) -> SiameseNet:
         """The chosen model, in eval mode, its weights checked (sha256, every value finite);
         loaded once."""
-        meta = self.model_meta
+        config = self._model_config()
         try:
-            config = Config.from_dict(meta["config"])
             model = build_from_section(config.model.to_dict(), config.data.channels,
                                        config.data.size)
         except ConfigError as err:
@@ -395,8 +407,11 @@ class Run:
         path = self.weights_path
         if not path.is_file():
             raise RunFolderError(f"{path} not found: the run's chosen model is missing")
-        expected = meta.get("weights_sha256")
-        if expected is not None and sha256_file(path) != expected:
+        expected = self.model_meta.get("weights_sha256")
+        if not isinstance(expected, str):  # without it, any weights of the shape would pass
+            raise RunFolderError(f"{self.model_meta_path}: no 'weights_sha256' to check "
+                                 f"{path.name} against: the file was edited")
+        if sha256_file(path) != expected:
             raise RunFolderError(f"{path} is damaged: its sha256 does not match the one in "
                                  f"{self.model_meta_path.name}; restore it or train again")
         try:
