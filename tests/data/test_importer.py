@@ -1,5 +1,7 @@
 import hashlib
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -7,7 +9,7 @@ import pytest
 
 from conftest import make_lfw_tree
 from siamface.data import importer
-from siamface.data.archive import UnsafeArchiveError
+from siamface.data.archive import ArchiveError, UnsafeArchiveError
 from siamface.data.importer import SourceError, import_lfw
 from siamface.data.lfw import DataNotFoundError, LayoutError, open_lfw
 from siamface.data.sources import PROTOCOL_NAMES, VARIANTS, ChecksumError, read_sha256sums
@@ -219,6 +221,40 @@ def test_crash_during_reimport_keeps_previous_import(tmp_path, monkeypatch):
     lfw = import_lfw([other], home, progress=False)  # and a finished re-import replaces it
     assert (lfw.variant, lfw.image_counts) == ("lfw_funneled", {"Dee_Dd": 2})
     assert listing(home) == ["lfw"]
+
+
+def test_a_crash_between_the_swaps_two_renames_keeps_the_previous_import(tmp_path):
+    home = tmp_path / "home"
+    source = make_source(tmp_path / "a", "lfw", "tgz")
+    import_lfw([source], home, progress=False)
+    (home / "lfw").rename(home / ".lfw-old")  # the state a crash after the first rename leaves
+    (home / ".lfw-staging" / "images").mkdir(parents=True)
+    broken = tmp_path / "broken.tgz"
+    broken.write_bytes(source.read_bytes()[:200])
+    with pytest.raises(ArchiveError, match="corrupt or unreadable"):  # an import that fails...
+        import_lfw([broken], home, progress=False)
+    assert open_lfw(home).image_counts == TINY  # ...loses nothing: the old copy is back
+    assert listing(home) == ["lfw"]
+
+
+@pytest.mark.parametrize("odd", ["linked folder", "linked file", "fifo"])
+def test_links_and_special_files_in_a_folder_are_refused(tmp_path, odd):
+    source = make_source(tmp_path, "lfw", "folder")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if odd == "linked folder":  # os.walk would skip it: a person silently missing
+        (source / "Cy_Cz").rename(elsewhere / "Cy_Cz")
+        (source / "Cy_Cz").symlink_to(elsewhere / "Cy_Cz")
+        named = source / "Cy_Cz"
+    else:
+        named = source / "Cy_Cz" / "Cy_Cz_0002.jpg"
+        named.rename(elsewhere / "x.jpg")
+        if odd == "fifo":  # reading it would wait forever
+            os.mkfifo(named)
+        else:
+            named.symlink_to(elsewhere / "x.jpg")
+    with pytest.raises(SourceError, match=f"^{re.escape(str(named))}: a link or special file"):
+        import_lfw([source], tmp_path / "home", progress=False)
 
 
 def test_reimport_of_same_sources_is_a_no_op(tmp_path, monkeypatch):

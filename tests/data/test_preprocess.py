@@ -164,7 +164,8 @@ def test_grey_source_gives_equal_rgb_channels(tmp_path):
 def test_crop_outside_the_image_names_the_file(tmp_path):
     small = tmp_path / "small.png"  # not an LFW frame: 200x200
     Image.fromarray(quadrant_pixels()[:200, :200]).save(small)
-    with pytest.raises(ValueError, match=r"small\.png: crop box .* does not fit"):
+    with pytest.raises(ImageDecodeError, match=r"small\.png: crop box .* does not fit in the "
+                                               r"\d+x\d+ image: expected an LFW frame"):
         load_image(small, Preprocessing(crop=(100, 100, 220, 200)))
 
 

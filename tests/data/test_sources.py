@@ -31,6 +31,15 @@ def test_read_sha256sums_text_and_binary_mode(tmp_path):
     assert read_sha256sums(path) == {"pairs.txt": "a" * 64, "lfw.tgz": "b" * 64}
 
 
+def test_read_sha256sums_takes_a_bom_and_refuses_bytes_that_are_not_utf8(tmp_path):
+    path = tmp_path / "SHA256SUMS"
+    path.write_bytes(f"\ufeff{'a' * 64}  pairs.txt\n".encode())
+    assert read_sha256sums(path) == {"pairs.txt": "a" * 64}
+    path.write_bytes(b"\xff\xfe bad\n")
+    with pytest.raises(ChecksumError, match=r"SHA256SUMS: bytes that are not UTF-8 \(at byte 0\)"):
+        read_sha256sums(path)
+
+
 @pytest.mark.parametrize("line", ["abc  pairs.txt", f"{'g' * 64}  pairs.txt", "a" * 64])
 def test_read_sha256sums_rejects_malformed_lines(tmp_path, line):
     path = tmp_path / "SHA256SUMS"

@@ -4,11 +4,12 @@ import re
 import pytest
 import safetensors.torch
 import torch
+import yaml
 
 from siamface.data.lfw import open_lfw
 from siamface.pipeline import train
 from siamface.run_folder import SUMMARY_FIELDS, Run
-from siamface.training.checkpoint import read_pointer
+from siamface.training.checkpoint import CheckpointError, read_pointer
 from siamface.training.trainer import TrainingDivergedError
 
 from .conftest import tiny
@@ -123,3 +124,52 @@ def test_early_stopping_ends_the_run_when_validation_stops_improving(synthetic_h
     # epoch 1 sets the best; epoch 2 cannot beat it by 0.01 with a frozen model
     assert fit.stopped_because == "early_stopping" and len(fit.history) == 2
     assert fit.best_epoch == 1
+
+
+def interrupted_run(lfw, config, folder):
+    """A run of ``config`` stopped in its second epoch (its checkpoint is epoch 1's)."""
+    def stop_after_two(row):
+        if row["epoch"] == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, lfw, folder, progress=False, on_epoch_end=stop_after_two)
+    (run_dir,) = folder.iterdir()
+    return run_dir
+
+
+def edit_config(run_dir, section, key, value):
+    path = run_dir / "config.yaml"
+    raw = yaml.safe_load(path.read_text())
+    (raw if section is None else raw[section])[key] = value
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def test_a_resume_refuses_a_config_edited_in_what_the_run_computes(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    run_dir = interrupted_run(lfw, tiny("train.threads=1"), tmp_path / "cut")
+    edit_config(run_dir, None, "seed", 5)
+    with pytest.raises(CheckpointError, match=r"config.yaml: seed is 5, but the run was trained "
+                                              r"to epoch 1 with 0; a resumed run goes on as it "
+                                              r"began, so only train.time_budget_s, "):
+        train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+    edit_config(run_dir, None, "seed", 0)
+    edit_config(run_dir, "optim", "lr", 0.5)
+    with pytest.raises(CheckpointError, match=r"optim.lr is 0.5, but the run was trained"):
+        train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+    edit_config(run_dir, "optim", "lr", tiny().optim.lr)
+    edit_config(run_dir, "train", "threads", 2)  # how it runs, not what: may change
+    _, fit = train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+    assert [row["epoch"] for row in fit.history] == [1, 2, 3]
+
+
+def test_resuming_a_run_that_stopped_early_trains_nothing_more(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.epochs=4", "train.early_stopping.patience=1",
+                  "train.early_stopping.min_delta=0.5")  # nothing improves by half a point
+    run, fit = train(config, lfw, tmp_path, progress=False)
+    assert fit.stopped_because == "early_stopping" and len(fit.history) == 2
+    summary = run.summary_path.read_bytes()
+    _, again = train(config, lfw, tmp_path, resume=run.path, progress=False)
+    assert again.stopped_because == "early_stopping" and len(again.history) == 2
+    assert run.summary_path.read_bytes() == summary

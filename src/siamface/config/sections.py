@@ -244,6 +244,13 @@ class EarlyStoppingConfig(Settings):
               self.min_delta)
 
 
+# The keys that say only how a run runs, not what it computes: a resumed run may change these
+# (and nothing else: it continues exactly as the uninterrupted run would have).
+RUN_SETTINGS = ("train.time_budget_s", "train.threads", "train.keep_freed_memory",
+                "train.eval_batch_size", "train.log_every", "train.keep_checkpoints")
+MAX_THREADS = 1024  # far above any CPU's; a million threads crashed torch
+
+
 @dataclass
 class TrainConfig(Settings):
     """The training loop.
@@ -292,7 +299,8 @@ class TrainConfig(Settings):
             check(self.time_budget_s > 0, "train.time_budget_s", "seconds > 0 or null",
                   self.time_budget_s)
         if self.threads is not None:
-            check(self.threads >= 1, "train.threads", "at least 1 or null", self.threads)
+            check(1 <= self.threads <= MAX_THREADS, "train.threads",
+                  f"1 to {MAX_THREADS} or null", self.threads)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,6 +122,8 @@ def _import_locked(
     from the current import.
     """
     staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / LFW_DIR
+    if old.exists() and not lfw_dir.exists():  # an import that crashed between its renames
+        old.rename(lfw_dir)  # the copy before it was complete: it stays until this one is
     for leftover in (staging, old):  # from an import that crashed
         if leftover.exists():
             shutil.rmtree(leftover)
@@ -306,8 +309,21 @@ def _tree_sha256(folder: Path) -> str:
 
 
 def _files(folder: Path) -> list[Path]:
-    """Every file under ``folder``, sorted, without the metadata macOS leaves (.DS_Store, ._*)."""
-    found = [Path(d) / f for d, _, names in os.walk(folder) for f in names]
+    """Every file under ``folder``, sorted, without the metadata macOS leaves (.DS_Store, ._*).
+
+    Raises:
+        SourceError: a link or a special file (a FIFO, a device) in it: a link to a folder
+            would be skipped, one to a file copied from elsewhere, and a FIFO read forever.
+    """
+    found = []
+    for parent, folders, names in os.walk(folder):
+        for name in [*folders, *names]:
+            path = Path(parent) / name
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise SourceError(f"{path}: a link or special file; expected plain files and "
+                                  "folders (copy the files themselves in)")
+        found += [Path(parent) / name for name in names]
     return sorted(f for f in found if not is_macos_metadata(f.relative_to(folder).as_posix()))
 
 

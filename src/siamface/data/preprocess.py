@@ -349,7 +349,8 @@ def _fitting_box(
     """The crop box in source-frame pixels, checked to fit in a ``width`` x ``height`` frame."""
     box = prep.crop if prep.crop is not None else (0, 0, width, height)
     if box[2] > width or box[3] > height:
-        raise ValueError(f"{source}: crop box {box} does not fit in the {width}x{height} image")
+        raise ImageDecodeError(f"{source}: crop box {box} does not fit in the {width}x{height} "
+                               "image: expected an LFW frame (250x250)")
     return box
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from siamface.data.people import PAIRS_FILES, PEOPLE_FILES, TEST_PAIRS, TRAIN_PAIRS, VIEW2_PAIRS
 from siamface.errors import SiamfaceError
+from siamface.utils.files import read_text
 
 # The folder names that the LFW archives unpack to; the name is the variant.
 VARIANTS = ("lfw", "lfw_funneled", "lfw-deepfunneled", "lfw2")
@@ -101,10 +102,12 @@ def read_sha256sums(path: Path) -> dict[str, str]:
         path: The SHA256SUMS file.
 
     Raises:
-        ChecksumError: A line that is not a 64-digit hex sum followed by a file name.
+        ChecksumError: Bytes that are not UTF-8, or a line that is not a 64-digit hex sum
+            followed by a file name.
     """
     sums: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    text = read_text(path, ChecksumError).removeprefix("\ufeff")  # a BOM, as protocol files
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         digest, _, name = line.partition(" ")

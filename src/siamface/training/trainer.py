@@ -18,6 +18,7 @@ and optimizer state are fp32 throughout.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from siamface.config import Config
+from siamface.config.sections import RUN_SETTINGS
 from siamface.errors import SiamfaceError
 from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import best_accuracy_threshold
@@ -45,6 +47,7 @@ from siamface.training.checkpoint import (
 )
 from siamface.training.inputs import TrainingInputs
 from siamface.utils.precision import autocast, choose_precision
+from siamface.utils.settings import flatten
 from siamface.utils.timing import PhaseTimer
 
 log = logging.getLogger("siamface.train")
@@ -116,6 +119,7 @@ class Trainer:
     def resume(self) -> None:
         """Load the run's latest checkpoint and continue after its epoch."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
+        self._check_unchanged(meta.get("config"), meta.get("epoch"))
         try:
             self.model.load_state_dict(state_dict)
             self.optimizer.load_state_dict(trainer_state["optimizer"])
@@ -130,6 +134,21 @@ class Trainer:
             ) from None
         log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
 
+    def _check_unchanged(self, trained_with: object, epoch: object) -> None:
+        """Refuse a config.yaml edited since the checkpoint in anything but RUN_SETTINGS: the
+        run would go on as another, and its record would say it was that one all along."""
+        if not isinstance(trained_with, dict):
+            return  # an older checkpoint's meta; the loads below check what they use
+        now = flatten(json.loads(json.dumps(self.config.to_dict())))  # as the meta stores it
+        then = flatten(trained_with)
+        changed = [k for k in now if k in then and now[k] != then[k] and k not in RUN_SETTINGS]
+        if changed:
+            key = changed[0]
+            raise CheckpointError(
+                f"{self.run.config_path}: {key} is {now[key]!r}, but the run was trained to "
+                f"epoch {epoch} with {then[key]!r}; a resumed run goes on as it began, so only "
+                f"{', '.join(RUN_SETTINGS)} may change: put it back, or start a new run")
+
     # -- the loop ----------------------------------------------------------------------------
 
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> FitResult:
@@ -140,11 +159,13 @@ class Trainer:
         """
         train = self.config.train
         t_start = time.perf_counter()
-        stopped_because = "epochs"
+        # a resumed run that had stopped early is finished: nothing more to train
+        done = self.early_stopping.should_stop
+        stopped_because = "early_stopping" if done else "epochs"
         timer = PhaseTimer()
         log.info("precision %s (train.precision: %s)", self.precision, train.precision)
         with CheckpointWriter() as checkpoints:  # leaving it waits for the last write
-            for epoch in range(self.start_epoch, train.epochs):
+            for epoch in range(self.start_epoch, self.start_epoch if done else train.epochs):
                 t_epoch = time.perf_counter()
 
                 # 1. train one epoch, then 2. validate in evaluation mode
