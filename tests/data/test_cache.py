@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -204,6 +205,16 @@ def extend_images(folder: Path) -> None:
         fh.write(b"\0" * 100)
 
 
+def overwrite_pixels(folder: Path) -> None:  # the same size: only the checksum can tell
+    path = folder / "images.npy"
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(size - 16)
+        inverted = bytes(255 - b for b in fh.read(16))
+        fh.seek(size - 16)
+        fh.write(inverted)
+
+
 def delete_images(folder: Path) -> None:
     (folder / "images.npy").unlink()
 
@@ -224,7 +235,8 @@ def old_format(folder: Path) -> None:
         (extend_images, "images.npy: .* bytes; expected"),
         (delete_images, "images.npy: unreadable"),
         (garble_index, "index.json: unreadable"),
-        (old_format, "format_version is 0; expected 1"),
+        (old_format, f"format_version is 0; expected {CACHE_VERSION}"),
+        (overwrite_pixels, r"images.npy: its sha256 is not the one in index.json: damaged"),
     ],
 )
 def test_damaged_cache_is_rebuilt_with_a_warning(lfw, damage, reason):
@@ -312,3 +324,13 @@ def test_build_cache_rejects_empty_or_repeated_refs(lfw, refs, message):
         build_cache(
             lfw.images_dir, refs, PREP, lfw.home / "cache", CHECKSUMS, workers=1, progress=False
         )
+
+
+def test_a_cache_the_disk_cannot_hold_is_refused_before_it_is_allocated(lfw, monkeypatch):
+    images = len(sorted_refs(lfw.image_counts)) * int(np.prod(PREP.shape))
+    monkeypatch.setattr(cache_mod.shutil, "disk_usage",
+                        lambda path: SimpleNamespace(free=images - 1))
+    with pytest.raises(CacheError, match=r"the image cache needs 0\.0 GB and the disk has 0\.0 GB "
+                                         r"free"):
+        load_or_build_cache(lfw, PREP, workers=1, progress=False)
+    assert not list(folder_of(lfw).glob("images.npy*"))

@@ -5,7 +5,9 @@ times, so each preprocessing setting is decoded once into
 
     <home>/cache/<key>/images.npy   uint8 (N, C, H, W), row i is refs[i]
     <home>/cache/<key>/index.json   format version, key, preprocessing, source checksums,
-                                    shape and the refs in row order as [name, number]
+                                    shape, the refs in row order as [name, number] and the
+                                    sha256 of images.npy (checked on every open: pixels
+                                    overwritten in place would give confident wrong answers)
 
 where key = stable_hash(preprocessing, source checksums, CACHE_VERSION): changing the settings,
 re-importing different source files or changing this format gives a new folder, never a stale
@@ -22,7 +24,9 @@ first one's build, then opens it instead of building it again into the same imag
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -36,10 +40,10 @@ from siamface.data.preprocess import Preprocessing, load_image
 from siamface.data.protocol import ImageRef
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.utils.atomic import write_json_atomic
-from siamface.utils.hashing import stable_hash
+from siamface.utils.hashing import sha256_file, stable_hash
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: index.json holds images.npy's sha256
 # Images per worker task: enough to amortise the task round trip (~0.1 ms against ~1 ms of
 # decoding per image), few enough that the progress bar moves smoothly and both cores stay busy
 # to the end.
@@ -183,6 +187,8 @@ def open_cache(
     size = images_path.stat().st_size
     if size != images.offset + images.nbytes:
         raise CacheError(f"{images_path}: {size} bytes; expected {images.offset + images.nbytes}")
+    if sha256_file(images_path) != index.get("images_sha256"):  # pixels overwritten in place
+        raise CacheError(f"{images_path}: its sha256 is not the one in {INDEX_NAME}: damaged")
     return ImageCache(images, refs, prep, folder.name)
 
 
@@ -228,6 +234,7 @@ def build_cache(
     try:
         # Preallocate the whole array on disk; workers write their rows straight into it.
         shape = (len(refs), *prep.shape)  # (N, C, H, W)
+        _check_room(folder, math.prod(shape))
         np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
         _fill(partial, paths, prep, workers, progress, desc=f"caching {key}")
         with open(partial, "rb") as fh:
@@ -242,9 +249,18 @@ def build_cache(
         "checksums": dict(checksums),
         "shape": [len(refs), *prep.shape],
         "refs": [[ref.name, ref.number] for ref in refs],
+        "images_sha256": sha256_file(folder / IMAGES_NAME),
     }
     write_json_atomic(folder / INDEX_NAME, index)
     return open_cache(folder, prep, checksums, refs)
+
+
+def _check_room(folder: Path, nbytes: int) -> None:
+    """Refuse a build the disk cannot hold (the array is preallocated, so it would fill it)."""
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise CacheError(f"{folder}: the image cache needs {nbytes / 1e9:.1f} GB and the disk "
+                         f"has {free / 1e9:.1f} GB free")
 
 
 def load_or_build_cache(

@@ -45,7 +45,7 @@ from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: images_sha256, the images as imported (a repair re-imports them)
 SUMS_FILE = "SHA256SUMS"
 
 
@@ -103,7 +103,8 @@ def import_lfw(
         checksums = {_label(images): image_sum, **dict(sorted(sums.items()))}
         files = {**protocol, **{name: path for name, (path, _) in kept.items()}}
         current = _current_import(home)
-        if current is not None and current.checksums == checksums and _protocol_intact(current):
+        if (current is not None and current.checksums == checksums
+                and _protocol_intact(current) and _images_intact(current)):
             return current
         return _import_locked(images, files, set(kept), checksums, home, progress)
 
@@ -139,6 +140,7 @@ def _import_locked(
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
+    images_sha256 = _tree_sha256(staging / IMAGES_DIR)
     if lfw_dir.exists():
         lfw_dir.rename(old)
     staging.rename(lfw_dir)
@@ -148,6 +150,7 @@ def _import_locked(
         "people": len(counts),
         "images": sum(counts.values()),
         "checksums": checksums,
+        "images_sha256": images_sha256,
         "siamface_version": __version__,
         "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -340,6 +343,13 @@ def _protocol_intact(lfw: LFWDataset) -> bool:
     return lfw.protocol_names() == sorted(listed) and all(
         sha256_file(lfw.protocol_dir / name) == sha for name, sha in listed.items()
     )
+
+
+def _images_intact(lfw: LFWDataset) -> bool:
+    """Whether the copy's images are the bytes imported (an import from before the manifest
+    recorded them counts as changed, so importing it again repairs it too)."""
+    recorded = read_manifest(lfw.root / MANIFEST).get("images_sha256")
+    return recorded == _tree_sha256(lfw.images_dir)
 
 
 def _stage_images(source: Path, staging: Path, progress: bool) -> str:
