@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from siamface.run_folder import SUMMARY_FIELDS
 from siamface.training import checkpoint as ckpt
 from siamface.training.checkpoint import (
     CheckpointError,
@@ -193,6 +194,32 @@ def test_unreadable_files_with_matching_checksums_name_the_file(tmp_path: Path) 
     (path / "checkpoint.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"model\.safetensors cannot be read"):
         load_checkpoint(path)
+
+
+def history(epochs: int) -> list[dict[str, float]]:
+    return [{key: float(epoch) if key != "epoch" else epoch for key in SUMMARY_FIELDS}
+            for epoch in range(1, epochs + 1)]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"epoch": 5}, r"'epoch' is 5, expected 2"),
+    ({"epoch": "2"}, r"'epoch' is '2', expected 2"),
+    ({"history": history(1)}, r"'history' must hold the summary rows of epochs 1 to 2"),
+    ({"history": [{"epoch": 1}, {"epoch": 1}]}, r"'history' must hold the summary rows"),
+    ({"history": [*history(1), {**history(2)[1], "val_auc": "high"}]}, r"'history' must hold"),
+])
+def test_an_edited_checkpoint_json_is_corrupt_and_an_older_one_is_used(tmp_path: Path, edit,
+                                                                        message) -> None:
+    for epoch in (1, 2):
+        save_checkpoint(tmp_path, epoch, small_model(epoch), {"history": history(epoch)},
+                        {"epoch_rng": torch.get_rng_state()})
+    meta_file = tmp_path / "checkpoints" / "epoch-002" / "checkpoint.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), **edit}))
+    with pytest.raises(CheckpointError, match=f"checkpoint.json is corrupt: {message}"):
+        load_checkpoint(meta_file.parent)
+    with pytest.warns(CheckpointFallbackWarning, match=r"resuming from epoch-001"):
+        _, meta, _ = load_latest(tmp_path)
+    assert meta["epoch"] == 1 and meta["history"] == history(1)
 
 
 def test_no_checkpoint_and_bad_pointer(tmp_path: Path) -> None:

@@ -41,8 +41,9 @@ from torch import nn
 
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.models.io import safetensors_state
-from siamface.run_folder import Run
+from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.utils.atomic import umask_mode, write_error, write_json_atomic
+from siamface.utils.files import is_number
 from siamface.utils.hashing import sha256_file
 
 MODEL_FILE = "model.safetensors"
@@ -332,6 +333,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
                 f"{path / name} is corrupt: its sha256 does not match the one in {meta_file}"
             )
     meta.pop("format_version")
+    named = _EPOCH_DIR.match(path.name)  # (a folder elsewhere has no number to agree with)
+    _check_meta(meta, int(named[1]) if named else None, meta_file)
     try:
         state_dict = safetensors.torch.load_file(str(path / MODEL_FILE), device=str(map_location))
     except (safetensors.SafetensorError, OSError, ValueError) as e:
@@ -342,6 +345,25 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     except Exception as e:  # torch raises several types for a bad file; all mean the same here
         raise CheckpointError(f"{path / STATE_FILE} cannot be read: {e}") from None
     return state_dict, meta, trainer_state
+
+
+def _check_meta(meta: dict[str, Any], folder_epoch: int | None, meta_file: Path) -> None:
+    """checkpoint.json's own values, which no checksum covers: its epoch is its folder's, and
+    the history a resume continues is one summary row per epoch up to it."""
+    epoch = meta.get("epoch")
+    if not is_number(epoch, int) or epoch < 1 or folder_epoch not in (None, epoch):
+        raise CheckpointError(f"{meta_file} is corrupt: 'epoch' is {epoch!r}, expected "
+                              f"{folder_epoch or 'an epoch number'}")
+    history = meta.get("history")
+    if history is None:
+        return
+    rows_ok = isinstance(history, list) and len(history) == epoch and all(
+        isinstance(row, dict) and row.get("epoch") == number
+        and all(is_number(row.get(key), finite=False) for key in SUMMARY_FIELDS)
+        for number, row in enumerate(history, start=1))
+    if not rows_ok:
+        raise CheckpointError(f"{meta_file} is corrupt: 'history' must hold the summary rows "
+                              f"of epochs 1 to {epoch} ({', '.join(SUMMARY_FIELDS)})")
 
 
 def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu",
