@@ -186,6 +186,21 @@ def test_wrong_values_are_rejected_with_the_key(override: str, expected: str) ->
         load_config("koch2015", [override])
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("schedule.warmup_epochs=abc", "schedule.warmup_epochs: expected a finite number, got 'abc'"),
+    ("schedule.warmup_epochs=true", "schedule.warmup_epochs: expected a finite number, got True"),
+    ("schedule.min_factor=.nan", "schedule.min_factor: expected a finite number, got nan"),
+    ("model.dropout=[0.1]", "model.dropout: expected a finite number, got [0.1]"),
+    ("model.width=2.5", "model.width: expected a whole number, got 2.5"),
+    ("model.embedding_dim=100000000", "model: resface with these values has 480,000,680,474 "
+                                      "parameters; the most siamface builds is 250,000,000"),
+])
+def test_component_options_of_the_wrong_type_or_size_are_named(override, message) -> None:
+    with pytest.raises(ConfigError, match=f"^override '{re.escape(override)}': "
+                                          f"{re.escape(message)}"):
+        resolve_config("default", [override])
+
+
 def test_mined_pairs_are_refused_with_identity_batches_not_ignored() -> None:
     assert load_config("koch2015", ["data.mined_pairs=10"]).data.mined_pairs == 10  # pairs
     with pytest.raises(ConfigError, match=r"^override 'data.mined_pairs=10': data.mined_pairs: "
@@ -351,7 +366,7 @@ def test_a_data_shape_the_model_cannot_take_is_refused() -> None:
         ("model.head_kwargs.scale=.nan", "model.head_kwargs.scale: expected a finite number"),
         ("augment.scale=[1.0, .inf]", r"augment.scale\[1\]: expected a finite number"),
         ("train.time_budget_s=.inf", "train.time_budget_s: expected a finite number"),
-        ("model.width=1.5", "model.width must be an integer of at least 1, got 1.5"),
+        ("model.width=1.5", "model.width: expected a whole number, got 1.5"),
         ("data.preprocessing=[0, 0, 300, 300]", r"right <= 250 and 0 <= top < bottom <= 250"),
     ],
 )

@@ -62,7 +62,8 @@ def test_build_section_names_every_mistake_by_the_section():
     assert reg.build_section("margin", {"margin": 3.0}, "loss") == 6.0
     for kwargs, message in (({"margn": 1}, "unknown key loss.margn for margin"),
                             ({"margin": -1}, "loss.margin must be positive, got -1"),
-                            ({"margin": "x"}, "loss: '<=' not supported")):
+                            ({"margin": "x"}, "loss.margin: expected a finite number, got 'x'"),
+                            ({"margin": True}, "loss.margin: expected a finite number, got True")):
         with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
             reg.build_section("margin", kwargs, "loss")
     with pytest.raises(UnknownNameError, match="unknown loss 'hinge'"):

@@ -18,6 +18,7 @@ from siamface.config import Config, load_config
 from siamface.errors import ConfigError
 from siamface.losses import LOSSES, PairLoss
 from siamface.models import SiameseNet
+from siamface.models.complexity import count_parameters
 from siamface.models.io import build_from_section
 from siamface.training.augment import BatchAugment
 from siamface.training.early_stopping import EarlyStopping
@@ -73,6 +74,11 @@ class TrainingParts:
         )
 
 
+# A model of 250 million float32 parameters takes 1 GB, 4 GB with its gradients and Adam's
+# two moments: the largest that training on a CPU machine of a few GB makes sense for.
+MAX_PARAMETERS = 250_000_000  # (koch2015, the largest shipped, has 39 million)
+
+
 def check_config(config: Config) -> None:
     """Build every component of ``config`` (the model on the meta device, with a shape-only
     forward pass of the data's input): a value any of them refuses raises its ConfigError now,
@@ -85,6 +91,11 @@ def check_config(config: Config) -> None:
                 raise
             raise ConfigError(f"model: {config.model.name} cannot be built from its values "
                               f"({str(err).strip().splitlines()[0]})") from None
+        parameters = count_parameters(model)
+        if parameters > MAX_PARAMETERS:  # it would fail to allocate, or fill the memory
+            raise ConfigError(f"model: {config.model.name} with these values has "
+                              f"{parameters:,} parameters; the most siamface builds is "
+                              f"{MAX_PARAMETERS:,}")
         build_optimizer(config.optim, model)
         shape = (2, config.data.channels, config.data.size, config.data.size)
         try:  # a forward pass on meta tensors computes shapes only

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from siamface.errors import ConfigError, UnknownNameError
+from siamface.utils.files import is_number
 
 T = TypeVar("T")
 
@@ -83,7 +84,10 @@ class Registry(Generic[T]):
         return keys
 
     def check_kwargs(self, name: str, kwargs: Mapping[str, Any], section: str) -> None:
-        """Raise ConfigError if ``kwargs`` holds a key that ``name`` does not take.
+        """Raise ConfigError if ``kwargs`` holds a key that ``name`` does not take, or a value
+        of another type than its annotation's, where that is a plain number, bool or string
+        (``float``, ``int | None``...): a type the factory would trip over ("'<' not supported
+        between 'str' and 'int'") or take wrongly (``true`` for 1 epoch).
 
         Only unknown keys are errors: a required argument may be supplied by the caller (a
         model's ``in_channels`` comes from ``data.channels``).
@@ -100,6 +104,17 @@ class Registry(Generic[T]):
                 f"unknown key {section}.{unknown[0]!s} for {name}; "
                 f"valid keys at {section}: name, {', '.join(valid or [])}"
             )
+        annotations = self._annotations(name)
+        for key, value in kwargs.items():
+            expected = _type_mismatch(annotations.get(key), value)
+            if expected is not None:
+                raise ConfigError(f"{section}.{key}: expected {expected}, got {value!r}")
+
+    def _annotations(self, name: str) -> dict[str, Any]:
+        """Each keyword argument's annotation, as written, for ``name`` and its ``kwargs_of``."""
+        targets = (self._kwargs_of.get(name), self.get(name))
+        return {key: p.annotation for target in targets if target is not None
+                for key, p in _parameters(target).items()}
 
     def build_section(self, name: str, kwargs: Mapping[str, Any], section: str) -> T:
         """Build ``name`` from a config section's options, every mistake a ConfigError named
@@ -122,6 +137,27 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories
+
+
+# Annotations (as written, under ``from __future__ import annotations``) whose values are
+# checked: what a value must be, and the test.
+_PLAIN_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "float": ("a finite number", is_number),
+    "int": ("a whole number", lambda v: is_number(v, int)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def _type_mismatch(annotation: Any, value: Any) -> str | None:
+    """What ``value`` should be, when ``annotation`` is a plain type (or that ``| None``) that
+    it is not; None when it is, or when the annotation is anything else."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    optional = text.endswith(" | None")
+    plain = _PLAIN_TYPES.get(text.removesuffix(" | None"))
+    if plain is None or (optional and value is None) or plain[1](value):
+        return None
+    return plain[0] + (" or null" if optional else "")
 
 
 def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
