@@ -28,7 +28,7 @@ from siamface.data.lfw import DataNotFoundError, LFWDataset
 from siamface.data.people import TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
-from siamface.errors import ConfigError
+from siamface.errors import SiamfaceError
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
@@ -169,9 +169,9 @@ def train(
         with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
             return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end,
                                  timer or PhaseTimer())
-    except ConfigError:
-        # a value the data refuses (too few people for a batch...) found before any epoch:
-        # the new folder holds nothing a user would keep, as when a check fails earlier
+    except SiamfaceError:
+        # a value or a file the data refuses (too few people for a batch, an image it cannot
+        # decode...) found before any epoch: the new folder holds nothing a user would keep
         if resume is None and not any(run.checkpoints_dir.glob("*")):
             shutil.rmtree(run.path, ignore_errors=True)
         raise

@@ -457,8 +457,10 @@ class Run:
 
     def read_gallery_calibration(self) -> tuple[torch.Tensor, int] | None:
         """The (T,) scores and pair count ``write_gallery_calibration`` kept, checked; None
-        when there are none or they belong to other weights than the run's model now."""
-        return read_impostor_tail(self.gallery_calibration_path, sha256_file(self.weights_path))
+        when there are none or they belong to other weights than the run's model now (the
+        weights model.json vouches for: ``model`` checks the file against them)."""
+        return read_impostor_tail(self.gallery_calibration_path,
+                                  self.model_meta.get("weights_sha256"))
 
 
 def write_impostor_tail(path: Path, scores: torch.Tensor, pairs: int, people: int,
@@ -479,7 +481,7 @@ def write_impostor_tail(path: Path, scores: torch.Tensor, pairs: int, people: in
                       "weights_sha256": model_sha256})
 
 
-def read_impostor_tail(path: Path, model_sha256: str) -> tuple[torch.Tensor, int] | None:
+def read_impostor_tail(path: Path, model_sha256: str | None) -> tuple[torch.Tensor, int] | None:
     """The (T,) scores and pair count of a gallery calibration file, checked; None when there
     is none or it was made for another model than ``model_sha256``.
 

@@ -130,6 +130,19 @@ def test_duplicate_file_is_refused(tmp_path, second):
         safe_extract(archive, tmp_path / "out")
 
 
+@pytest.mark.parametrize("order", ["file first", "folder first"])
+def test_a_file_and_a_folder_of_one_name_are_refused_by_member(tmp_path, order):
+    folder = tarfile.TarInfo("lfw/Ann")
+    folder.type = tarfile.DIRTYPE
+    members = [tar_file("lfw/Ann"), tar_file("lfw/Ann/Ann_0001.jpg")]
+    if order == "folder first":
+        members = [folder, tar_file("lfw/Ann/Ann_0001.jpg"), tar_file("lfw/Ann")]
+    archive = write_tar(tmp_path / "clash.tgz", members)
+    with pytest.raises(UnsafeArchiveError, match=r"clash\.tgz: member 'lfw/Ann.*' is a file and "
+                                                 r"a folder at once"):
+        safe_extract(archive, tmp_path / "out")
+
+
 def test_truncated_archive_is_an_archive_error(tmp_path):
     archive = write_good_tar(tmp_path / "good.tgz", "w:gz")
     cut = tmp_path / "cut.tgz"

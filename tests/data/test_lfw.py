@@ -73,11 +73,13 @@ def test_import_without_manifest_is_unfinished(tmp_path):
         open_lfw(make_home(tmp_path, manifest=False))
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"variant": "lfw"}'])
-def test_damaged_manifest_is_a_missing_import(tmp_path, text):
+@pytest.mark.parametrize(("text", "message"), [
+    ("{not json", "is unreadable"), ('{"variant": "lfw"}', "lacks people, images, checksums"),
+    ('{"variant": 3, "people": 1, "images": 1, "checksums": {}}', "variant must be a name")])
+def test_damaged_manifest_is_a_missing_import(tmp_path, text, message):
     home = make_home(tmp_path)
     (home / "lfw" / "manifest.json").write_text(text)
-    with pytest.raises(DataNotFoundError, match=r"manifest\.json"):
+    with pytest.raises(DataNotFoundError, match=rf"manifest\.json:? {message}"):
         open_lfw(home)
 
 

@@ -173,3 +173,17 @@ def test_resuming_a_run_that_stopped_early_trains_nothing_more(synthetic_home, t
     _, again = train(config, lfw, tmp_path, resume=run.path, progress=False)
     assert again.stopped_because == "early_stopping" and len(again.history) == 2
     assert run.summary_path.read_bytes() == summary
+
+
+def test_a_run_that_fails_on_its_data_before_an_epoch_leaves_no_folder(synthetic_home, tmp_path,
+                                                                       monkeypatch):
+    from siamface.data.preprocess import ImageDecodeError
+    from siamface.training import inputs
+
+    def undecodable(*args, **kwargs):
+        raise ImageDecodeError("Ann_0001.jpg: cannot decode image")
+
+    monkeypatch.setattr(inputs, "load_or_build_cache", undecodable)
+    with pytest.raises(ImageDecodeError):
+        train(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []  # nothing a user would keep

@@ -23,6 +23,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -109,7 +110,8 @@ def safe_extract(
             if is_macos_metadata(name):
                 continue
             if source is None:  # a folder
-                target.mkdir(parents=True, exist_ok=True)
+                with _no_clash(archive, name):
+                    target.mkdir(parents=True, exist_ok=True)
                 continue
             if target in seen:  # a later copy would silently replace the first
                 raise UnsafeArchiveError(f"{archive}: member {name!r} appears twice")
@@ -120,16 +122,28 @@ def safe_extract(
                     f"{archive}: unpacks to more than {max_bytes:,} bytes (at member {name!r}); "
                     "refusing to extract it"
                 )
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            with source() as fin, open(target, "wb") as fout:
-                # Copy at most the declared size: a lying header cannot make us write more.
-                copied = _copy_limited(fin, fout, size)
+            with _no_clash(archive, name):
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
+                with source() as fin, open(target, "wb") as fout:
+                    # Copy at most the declared size: a lying header cannot make us write more.
+                    copied = _copy_limited(fin, fout, size)
             if copied != size:
                 raise ArchiveError(f"{archive}: member {name!r} is truncated")
     except _READ_ERRORS as err:
         raise ArchiveError(f"{archive}: corrupt or unreadable archive ({err})") from err
+
+
+@contextmanager
+def _no_clash(archive: Path, name: str) -> Iterator[None]:
+    """A member whose path another member holds as a file where it needs a folder (or the
+    other way round) is an ArchiveError naming both, not an OSError naming the staging copy."""
+    try:
+        yield
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise UnsafeArchiveError(f"{archive}: member {name!r} is a file and a folder at once "
+                                 "(two members of one name)") from None
 
 
 # Each reader yields (member name, size in bytes, a function opening its data) in archive

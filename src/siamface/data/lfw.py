@@ -183,6 +183,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     missing = [k for k in ("variant", "people", "images", "checksums") if k not in manifest]
     if missing:
         raise DataNotFoundError(f"{path} lacks {', '.join(missing)}; {_HOW_TO_GET}")
+    if not isinstance(manifest["variant"], str):
+        raise DataNotFoundError(f"{path}: variant must be a name, found {manifest['variant']!r}; "
+                                f"{_HOW_TO_GET}")
     checksums = manifest["checksums"]
     if not isinstance(checksums, dict) or not all(
         isinstance(v, str) for v in checksums.values()
