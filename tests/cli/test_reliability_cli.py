@@ -110,6 +110,16 @@ def test_a_new_evaluation_leaves_no_stale_figure_or_table(capsys, cli_home, run_
     assert "one-shot" not in (run_copy / "report.md").read_text().lower()
 
 
+def test_a_damaged_summary_is_named_before_anything_is_evaluated(capsys, cli_home, run_copy):
+    summary = run_copy / "summary.csv"
+    summary.write_text(summary.read_text().replace(",", ";", 3))  # a row of other cells
+    code, _, err = run(capsys, "--data-dir", cli_home, "evaluate", run_copy, "--pairs",
+                       "pairsDevTest.txt", "--no-progress", "--bootstrap", "0", "--no-plots")
+    assert code == 2
+    one_line_error(err, "summary.csv")
+    assert not (run_copy / "eval").exists()  # no results beside a report it cannot rewrite
+
+
 def test_an_impossible_one_shot_n_keeps_the_earlier_results(capsys, cli_home, run_copy):
     args = ["--data-dir", str(cli_home), "evaluate", str(run_copy), "--pairs",
             "pairsDevTest.txt", "--no-progress", "--bootstrap", "0", "--no-plots"]
