@@ -48,7 +48,7 @@ from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_p
 from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
 from siamface.training.inputs import prepare_inputs
-from siamface.training.trainer import FitResult, Trainer
+from siamface.training.trainer import FitResult, Trainer, TrainingDivergedError
 from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.hashing import sha256_file
@@ -169,10 +169,12 @@ def train(
         with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
             return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end,
                                  timer or PhaseTimer())
-    except SiamfaceError:
+    except SiamfaceError as err:
         # a value or a file the data refuses (too few people for a batch, an image it cannot
-        # decode...) found before any epoch: the new folder holds nothing a user would keep
-        if resume is None and not any(run.checkpoints_dir.glob("*")):
+        # decode...) found before any epoch: the new folder holds nothing a user would keep.
+        # (A run that diverged keeps its log, which says where.)
+        if (resume is None and not isinstance(err, TrainingDivergedError)
+                and not any(run.checkpoints_dir.glob("*"))):
             shutil.rmtree(run.path, ignore_errors=True)
         raise
 

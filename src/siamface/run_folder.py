@@ -184,12 +184,12 @@ class Run:
     def eval_root(self) -> Path:
         return self.path / "eval"
 
-    def eval_dir(self, protocol_file: str, sha256: str | None = None) -> Path:
-        """Where the evaluation of a pairs file writes its files: ``eval/<stem>/`` for an
-        imported protocol file (e.g. pairsDevTest.txt), ``eval/<stem>-<sha256[:12]>/`` for a
-        file from elsewhere (named by its content, so that it never overwrites the results of
-        an imported file of the same name)."""
-        stem = Path(protocol_file).stem
+    def eval_dir(self, name: str, sha256: str | None = None) -> Path:
+        """Where the evaluation of a pairs file or photo folder ``name`` writes its files:
+        ``eval/<stem>/`` for an imported protocol file (e.g. pairsDevTest.txt),
+        ``eval/<stem>-<sha256[:12]>/`` for one from elsewhere (named by its content, so that it
+        never overwrites the results of an imported file of the same name)."""
+        stem = Path(name).stem
         return self.eval_root / (stem if sha256 is None else f"{stem}-{sha256[:12]}")
 
     @property
@@ -457,10 +457,11 @@ class Run:
 
     def read_gallery_calibration(self) -> tuple[torch.Tensor, int] | None:
         """The (T,) scores and pair count ``write_gallery_calibration`` kept, checked; None
-        when there are none or they belong to other weights than the run's model now (the
-        weights model.json vouches for: ``model`` checks the file against them)."""
+        when there are none or they belong to other weights than the run's model now (or it
+        has none: ``model`` says so)."""
+        weights = self.weights_path
         return read_impostor_tail(self.gallery_calibration_path,
-                                  self.model_meta.get("weights_sha256"))
+                                  sha256_file(weights) if weights.is_file() else None)
 
 
 def write_impostor_tail(path: Path, scores: torch.Tensor, pairs: int, people: int,

@@ -387,17 +387,7 @@ def run_search(
         on_trial: Called with each finished trial's record (for printing).
         on_epoch_end: Called with each epoch's summary row (for printing).
     """
-    from siamface.training.builder import resolve_config
-
-    resolve_config(spec.base, spec.fixed)  # a bad base or fixed override is the spec's error
-    for param in spec.space:  # a key or range every trial would fail on, before the folder
-        refused = [space_refusal(spec, param, value) for value in param.extremes()]
-        if all(refused):
-            raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses every "
-                            f"value tried ({refused[0]})")
-    if evaluate:
-        lfw.protocol_path(TEST_PAIRS)  # before the study: it must end with a test
-    make_pruner(spec)  # Optuna checks its options' names and ranges: before the folder
+    _check_before_the_folder(spec, lfw, evaluate)
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
     recorded = hide_password(storage_url) if storage_url else None
@@ -413,26 +403,10 @@ def run_search(
     claim = TrialClaim(url, spec.name)
     # the trial lets go of the claim once it exists (running) in the storage
     objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end, on_start=claim.release)
-    catch = _trial_errors()
     callbacks = [] if on_trial is None else [
         lambda _study, frozen: on_trial(folder.trial(frozen.number) or {})]
-    start = time.monotonic()
     try:
-        while True:
-            claim.acquire()
-            try:
-                _fail_stale_trials(study)
-                counts = count_states(study)
-                begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
-                budget_spent = (spec.time_budget_s is not None
-                                and time.monotonic() - start >= spec.time_budget_s)
-                # a waiting trial (a dead one queued again) is run whatever the count
-                if budget_spent or (begun >= spec.planned_trials() and not counts["waiting"]):
-                    break
-                study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
-                study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
-            finally:
-                claim.release()
+        _run_trials(spec, study, objective, claim, callbacks)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Optuna failed the trial; run it again later
         if objective.running is not None:
             retry_interrupted_trial(study, folder, objective.running)
@@ -443,6 +417,45 @@ def run_search(
     if evaluate and result.best is not None:
         result.test_metrics = evaluate_best(folder, result.best, lfw, progress)
     return result
+
+
+def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) -> None:
+    """What would fail every trial, or the end of the study, refused before its folder is
+    made: a bad base config or fixed override, a space the base refuses throughout, no
+    pairsDevTest.txt to end on, a pruner's options."""
+    from siamface.training.builder import resolve_config
+
+    resolve_config(spec.base, spec.fixed)  # a bad base or fixed override is the spec's error
+    for param in spec.space:  # a key or range every trial would fail on
+        refused = [space_refusal(spec, param, value) for value in param.extremes()]
+        if all(refused):
+            raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses every "
+                            f"value tried ({refused[0]})")
+    if evaluate:
+        lfw.protocol_path(TEST_PAIRS)  # it must end with a test
+    make_pruner(spec)  # Optuna checks its options' names and ranges
+
+
+def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: TrialClaim,
+                callbacks: list[Callable[..., None]]) -> None:
+    """Claim, then run, one trial at a time, until the planned trials have begun (a waiting
+    trial, a dead one queued again, is run whatever the count) or the time budget is spent."""
+    catch = _trial_errors()
+    start = time.monotonic()
+    while True:
+        claim.acquire()
+        try:
+            _fail_stale_trials(study)
+            counts = count_states(study)
+            begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
+            budget_spent = (spec.time_budget_s is not None
+                            and time.monotonic() - start >= spec.time_budget_s)
+            if budget_spent or (begun >= spec.planned_trials() and not counts["waiting"]):
+                return
+            study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
+            study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
+        finally:
+            claim.release()
 
 
 def _fail_stale_trials(study: Any) -> None:
