@@ -20,6 +20,13 @@ from siamface.data.home import resolve_data_home
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``search``, ``repeat``, ``view2``, ``compare`` and ``report`` commands."""
+    for add in (_register_search, _register_repeat, _register_view2, _register_compare,
+                _register_report):
+        add(subparsers)
+
+
+def _register_search(subparsers: argparse._SubParsersAction) -> None:
+    """``search``: a hyperparameter search (an Optuna study)."""
     search = subparsers.add_parser(
         "search", help="run or continue a hyperparameter search (an Optuna study)",
         description="Search SPEC (a YAML file, or a shipped spec's name) on the validation "
@@ -43,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("--no-progress", action="store_true", help="no progress bars")
     search.set_defaults(func=_search)
 
+
+def _register_repeat(subparsers: argparse._SubParsersAction) -> None:
+    """``repeat``: a config once per seed."""
     repeat = subparsers.add_parser(
         "repeat", help="train a config once per seed; mean ± std of every metric",
         description="Train CONFIG once per seed into RUNS_DIR/repeat-<config>-<time>/ and "
@@ -56,15 +66,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     repeat.add_argument("--no-progress", action="store_true", help="no progress bars")
     repeat.set_defaults(func=_repeat)
 
+
+def _register_view2(subparsers: argparse._SubParsersAction) -> None:
+    """``view2``: LFW's View 2 protocol, a model per fold."""
     view2 = subparsers.add_parser(
         "view2", help="LFW's View 2 protocol: a model per fold, mean accuracy ± standard error",
         description="For each fold k of pairs.txt, train CONFIG on the other nine folds only "
         "(data.view2_fold=k), choose its epoch and threshold on a validation split of them "
         "(person-disjoint unless data.split: random), and score fold k once. Prints each fold "
         "and the mean accuracy ± standard error over the folds (LFW's figure), the mean AUC "
-        "and the averaged ROC "
-        "(RUNS_DIR/view2-<config>-<time>/). Running it again with --resume continues where it "
-        "stopped.")
+        "and the averaged ROC (RUNS_DIR/view2-<config>-<time>/). Running it again with --resume "
+        "continues where it stopped.")
     view2.add_argument("config", nargs="?", metavar="CONFIG",
                        help="config name or YAML path (not with --resume)")
     add_override_arguments(view2)
@@ -75,6 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     view2.add_argument("--no-progress", action="store_true", help="no progress bars")
     view2.set_defaults(func=_view2)
 
+
+def _register_compare(subparsers: argparse._SubParsersAction) -> None:
+    """``compare``: one table of runs and study trials."""
     compare = subparsers.add_parser(
         "compare", help="one table of runs and study trials, with plots",
         description="Compare run folders, study folders, repeat folders or folders of runs: "
@@ -85,6 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "study, else ./comparison)")
     compare.set_defaults(func=_compare)
 
+
+def _register_report(subparsers: argparse._SubParsersAction) -> None:
+    """``report``: a self-contained HTML page."""
     report = subparsers.add_parser(
         "report", help="a self-contained HTML page of a run or a study",
         description="Write report.html (figures embedded, nothing fetched from a network) "

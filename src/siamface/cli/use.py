@@ -24,7 +24,13 @@ from siamface.utils.precision import PRECISIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``verify``, ``identify`` and ``export`` commands."""
+    """Add the ``verify``, ``identify``, ``export`` and ``pretrained`` commands."""
+    for add in (_register_verify, _register_identify, _register_export, _register_pretrained):
+        add(subparsers)
+
+
+def _register_verify(subparsers: argparse._SubParsersAction) -> None:
+    """``verify``: are two photos the same person."""
     verify = subparsers.add_parser(
         "verify",
         help="are two photos the same person?",
@@ -43,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_photo_arguments(verify)
     verify.set_defaults(func=_verify)
 
+
+def _register_identify(subparsers: argparse._SubParsersAction) -> None:
+    """``identify``: who is in a photo, among a gallery."""
     identify = subparsers.add_parser(
         "identify",
         help="who is in a photo, among a gallery of known people?",
@@ -76,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_photo_arguments(identify)
     identify.set_defaults(func=_identify)
 
+
+def _register_export(subparsers: argparse._SubParsersAction) -> None:
+    """``export``: RUN's model for deployment."""
     export = subparsers.add_parser(
         "export",
         help="export RUN's model for deployment (TorchScript or ONNX)",
@@ -92,6 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="export the plain embedding, without the mirror-image average")
     export.set_defaults(func=_export)
 
+
+def _register_pretrained(subparsers: argparse._SubParsersAction) -> None:
+    """``pretrained``: a folder for a pretrained model, to use as RUN."""
     pretrained = subparsers.add_parser(
         "pretrained",
         help="make a folder for a pretrained model (outside data) to use as RUN",
