@@ -43,7 +43,6 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
     assert torch.isfinite(model(x, x.flip(0)).logits).all()
 
 
-
 @pytest.mark.parametrize("every", [1, 2])
 def test_the_running_loss_is_logged_every_log_every_steps(synthetic_home, tmp_path, every):
     run, fit = train(tiny(f"train.log_every={every}", "train.epochs=1"),

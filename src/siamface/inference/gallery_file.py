@@ -45,7 +45,6 @@ class GalleryError(SiamfaceError, ValueError):
     """A gallery folder or saved gallery that cannot be used; the message names the file."""
 
 
-
 @dataclass(frozen=True)
 class SavedGallery:
     """What a saved gallery holds besides the settings it was embedded with.
