@@ -258,6 +258,8 @@ def test_the_gallery_calibration_round_trips_and_follows_the_weights(finished):
         next(finished.model.parameters()).add_(1.0)
     save_weights(finished.model, finished.weights_path)  # another model (e.g. resumed)
     assert finished.read_gallery_calibration() is None  # made for weights the run no longer has
+    finished.weights_path.unlink()
+    assert finished.read_gallery_calibration() is None  # no weights: no calibration of theirs
 
 
 @pytest.mark.parametrize(("scores", "pairs", "message"), [

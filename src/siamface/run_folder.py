@@ -497,8 +497,8 @@ def read_impostor_tail(path: Path, model_sha256: str | None) -> tuple[torch.Tens
             scores = fh.get_tensor("scores") if "scores" in names else None
     except (safetensors.SafetensorError, OSError, ValueError) as err:
         raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
-    if meta.get("weights_sha256") != model_sha256:
-        return None  # made for another model
+    if model_sha256 is None or meta.get("weights_sha256") != model_sha256:
+        return None  # made for another model (or there is none)
     pairs = meta.get("pairs", "")
     if (scores is None or scores.ndim != 1 or scores.numel() == 0
             or not bool(torch.isfinite(scores).all())

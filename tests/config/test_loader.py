@@ -201,11 +201,15 @@ def test_component_options_of_the_wrong_type_or_size_are_named(override, message
         resolve_config("default", [override])
 
 
-def test_mined_pairs_are_refused_with_identity_batches_not_ignored() -> None:
-    assert load_config("koch2015", ["data.mined_pairs=10"]).data.mined_pairs == 10  # pairs
-    with pytest.raises(ConfigError, match=r"^override 'data.mined_pairs=10': data.mined_pairs: "
-                                          r"expected 0 with data.sampling: identities"):
-        load_config("default", ["data.mined_pairs=10"])
+@pytest.mark.parametrize(("override", "message"), [
+    ("data.mined_pairs=10", "data.mined_pairs: expected 0 with data.sampling: identities"),
+    ("data.size=4096", "data.size: expected at most 250 (LFW's frames are 250x250), got 4096"),
+])
+def test_a_new_config_may_not_ask_what_older_runs_did(override, message) -> None:
+    assert load_config("default", [override])  # an older run's config.yaml still loads...
+    with pytest.raises(ConfigError, match=f"^override '{override}': {re.escape(message)}"):
+        resolve_config("default", [override])  # ...but no new run is made of it
+    assert resolve_config("koch2015", ["data.mined_pairs=10"]).data.mined_pairs == 10
 
 
 def test_registry_sections_check_factory_signatures() -> None:

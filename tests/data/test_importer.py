@@ -223,12 +223,15 @@ def test_crash_during_reimport_keeps_previous_import(tmp_path, monkeypatch):
     assert listing(home) == ["lfw"]
 
 
-def test_a_crash_between_the_swaps_two_renames_keeps_the_previous_import(tmp_path):
+@pytest.mark.parametrize("crash", ["between the renames", "before the manifest"])
+def test_a_crash_during_the_swap_keeps_the_previous_import(tmp_path, crash):
     home = tmp_path / "home"
     source = make_source(tmp_path / "a", "lfw", "tgz")
     import_lfw([source], home, progress=False)
     (home / "lfw").rename(home / ".lfw-old")  # the state a crash after the first rename leaves
     (home / ".lfw-staging" / "images").mkdir(parents=True)
+    if crash == "before the manifest":  # the second rename done, the manifest not written
+        (home / ".lfw-staging").rename(home / "lfw")
     broken = tmp_path / "broken.tgz"
     broken.write_bytes(source.read_bytes()[:200])
     with pytest.raises(ArchiveError, match="corrupt or unreadable"):  # an import that fails...

@@ -146,3 +146,6 @@ def test_a_schedule_whose_rate_reaches_zero_before_training_ends_is_refused():
         build_schedule(cosine, total_epochs=8)
     floor = build_schedule({**cosine, "min_factor": 0.01}, total_epochs=8)  # trains on at 1%
     assert floor.lr_factor(7) == pytest.approx(0.01)
+    warm = build_schedule({**cosine, "warmup_epochs": 1, "warmup_start_factor": 0.0},
+                          total_epochs=5)  # from 0 at the first step, not idle
+    assert warm.lr_factor(0) == 0 and warm.lr_factor(0.5) == 0.5

@@ -110,6 +110,23 @@ def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     assert read_pointer(run_dir).name == "epoch-001"
 
 
+def test_a_run_that_diverges_in_its_first_epoch_keeps_its_folder_and_log(
+        synthetic_home, tmp_path, monkeypatch):
+    from siamface.training import trainer as trainer_module
+
+    real_step = trainer_module.Trainer._train_epoch
+
+    def poisoned(self, epoch):
+        self.loss_fn = lambda scores, target, weight=None: scores.logits.sum() * float("nan")
+        return real_step(self, epoch)
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_epoch", poisoned)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1, step 1.*no epoch finished"):
+        train(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
+    (run_dir,) = tmp_path.iterdir()  # no checkpoint, but the log says where it diverged
+    assert "loss became nan" in (run_dir / "train.log").read_text()
+
+
 def test_time_budget_stops_at_an_epoch_boundary(synthetic_home, tmp_path):
     _, fit = train(tiny("train.time_budget_s=0.001"), open_lfw(synthetic_home), tmp_path,
                        progress=False)
@@ -157,6 +174,13 @@ def test_a_resume_refuses_a_config_edited_in_what_the_run_computes(synthetic_hom
     with pytest.raises(CheckpointError, match=r"optim.lr is 0.5, but the run was trained"):
         train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
     edit_config(run_dir, "optim", "lr", tiny().optim.lr)
+    raw = yaml.safe_load((run_dir / "config.yaml").read_text())
+    warmup = raw["schedule"].pop("warmup_epochs")  # left out: the schedule's default
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(CheckpointError, match=r"schedule.warmup_epochs is 'not set', but the "
+                                              rf"run was trained to epoch 1 with {warmup}"):
+        train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+    edit_config(run_dir, "schedule", "warmup_epochs", warmup)
     edit_config(run_dir, "train", "threads", 2)  # how it runs, not what: may change
     _, fit = train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
     assert [row["epoch"] for row in fit.history] == [1, 2, 3]

@@ -58,7 +58,8 @@ class DataConfig(Settings):
             unrestricted setting, which uses identity labels).
         mined_pairs: Extra pairs drawn per epoch, uniformly at random, from the training
             people's images (half matching), with "pairs" sampling, which they make
-            unrestricted; identity batches draw from every training image already.
+            unrestricted; identity batches draw from every training image already (a new
+            config may not set both: ``training.builder.check_config``).
         identities_per_batch: P, people per identity batch.
         images_per_identity: K, images per person in an identity batch.
         min_images_per_person: People with fewer images are left out of identity sampling.
@@ -94,9 +95,6 @@ class DataConfig(Settings):
         check(0.0 < self.val_fraction < 1.0, "data.val_fraction", "a fraction in (0, 1)",
               self.val_fraction)
         check(self.mined_pairs >= 0, "data.mined_pairs", "a count >= 0", self.mined_pairs)
-        check(self.mined_pairs == 0 or self.sampling == "pairs", "data.mined_pairs",
-              "0 with data.sampling: identities (identity batches draw pairs from every "
-              "training image already)", self.mined_pairs)
         # an identity batch needs two people (for negatives) and two images each (for positives)
         check(self.identities_per_batch >= 2, "data.identities_per_batch", "at least 2",
               self.identities_per_batch)

@@ -123,7 +123,8 @@ def _import_locked(
     from the current import.
     """
     staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / LFW_DIR
-    if old.exists() and not lfw_dir.exists():  # an import that crashed between its renames
+    if old.exists() and not (lfw_dir / MANIFEST).is_file():  # a crash during the swap
+        shutil.rmtree(lfw_dir, ignore_errors=True)  # (the new copy, if it got in, unfinished)
         old.rename(lfw_dir)  # the copy before it was complete: it stays until this one is
     for leftover in (staging, old):  # from an import that crashed
         if leftover.exists():

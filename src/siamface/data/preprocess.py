@@ -101,9 +101,8 @@ class Preprocessing:
                     f"bottom <= {FRAME_SIZE} (LFW's frame), got (left, top, right, bottom) = "
                     f"{crop!r}"
                 )
-        if not _is_int(self.size) or not 1 <= self.size <= FRAME_SIZE:
-            raise ValueError(f"size must be a whole number of pixels from 1 to {FRAME_SIZE} "
-                             f"(LFW's frames are {FRAME_SIZE}x{FRAME_SIZE}), got {self.size!r}")
+        if not _is_int(self.size) or self.size < 1:
+            raise ValueError(f"size must be a positive integer, got {self.size!r}")
         if self.channels not in _MODES or not _is_int(self.channels):
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from siamface.config import Config, load_config
+from siamface.config import Config, DataConfig, load_config
+from siamface.data.preprocess import FRAME_SIZE
 from siamface.errors import ConfigError
 from siamface.losses import LOSSES, PairLoss
 from siamface.models import SiameseNet
@@ -76,13 +77,14 @@ class TrainingParts:
 
 # A model of 250 million float32 parameters takes 1 GB, 4 GB with its gradients and Adam's
 # two moments: the largest that training on a CPU machine of a few GB makes sense for.
-MAX_PARAMETERS = 250_000_000  # (koch2015, the largest shipped, has 39 million)
+MAX_PARAMETERS = 250_000_000  # (koch2015 has 39 million at its 105x105 input)
 
 
 def check_config(config: Config) -> None:
     """Build every component of ``config`` (the model on the meta device, with a shape-only
     forward pass of the data's input): a value any of them refuses raises its ConfigError now,
     before anything is written."""
+    _check_new_data(config.data)
     with torch.device("meta"):
         try:  # a keyword argument torch refuses, e.g. a width of 1.5 channels
             model = build_run_model(config)
@@ -95,7 +97,8 @@ def check_config(config: Config) -> None:
         if parameters > MAX_PARAMETERS:  # it would fail to allocate, or fill the memory
             raise ConfigError(f"model: {config.model.name} with these values has "
                               f"{parameters:,} parameters; the most siamface builds is "
-                              f"{MAX_PARAMETERS:,}")
+                              f"{MAX_PARAMETERS:,} (a smaller data.size or model width makes "
+                              "fewer)")
         build_optimizer(config.optim, model)
         shape = (2, config.data.channels, config.data.size, config.data.size)
         try:  # a forward pass on meta tensors computes shapes only
@@ -112,6 +115,19 @@ def check_config(config: Config) -> None:
         build_schedule(config.schedule, total_epochs=config.train.epochs)
     except TypeError as e:  # a value of the wrong type, e.g. step_size: "ten"
         raise ConfigError(f"schedule: {e}") from None
+
+
+def _check_new_data(data: DataConfig) -> None:
+    """What a new run's data section may no longer ask for (runs that did still load): pixels
+    beyond LFW's frame (a 4096-pixel cache was 666 GB), and mined pairs with identity batches
+    (which ignored them)."""
+    if data.size > FRAME_SIZE:
+        raise ConfigError(f"data.size: expected at most {FRAME_SIZE} (LFW's frames are "
+                          f"{FRAME_SIZE}x{FRAME_SIZE}), got {data.size}")
+    if data.mined_pairs and data.sampling != "pairs":
+        raise ConfigError(f"data.mined_pairs: expected 0 with data.sampling: identities "
+                          "(identity batches draw pairs from every training image already), "
+                          f"got {data.mined_pairs}")
 
 
 def resolve_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Config:

@@ -194,7 +194,8 @@ def build_schedule(config: ScheduleConfig | Mapping[str, Any],
         kwargs["total_epochs"] = total_epochs
     schedule = factory(**kwargs)
     if total_epochs is not None:  # e.g. a cosine told to end before training does
-        idle = [e for e in range(total_epochs) if schedule.lr_factor(e) == 0]
+        # (mid-epoch: a warm-up from 0 starts an epoch at 0 and still trains in it)
+        idle = [e for e in range(total_epochs) if schedule.lr_factor(e + 0.5) == 0]
         if idle:
             raise ConfigError(
                 f"schedule: the learning rate is 0 from epoch {idle[0] + 1} of train.epochs = "

@@ -51,6 +51,7 @@ from siamface.utils.settings import flatten
 from siamface.utils.timing import PhaseTimer
 
 log = logging.getLogger("siamface.train")
+_UNSET = object()  # a config key one side lacks
 
 
 class TrainingDivergedError(SiamfaceError, RuntimeError):
@@ -141,13 +142,15 @@ class Trainer:
             return  # an older checkpoint's meta; the loads below check what they use
         now = flatten(json.loads(json.dumps(self.config.to_dict())))  # as the meta stores it
         then = flatten(trained_with)
-        changed = [k for k in now if k in then and now[k] != then[k] and k not in RUN_SETTINGS]
+        changed = sorted(k for k in now.keys() | then.keys()  # a key left out changes it too
+                         if now.get(k, _UNSET) != then.get(k, _UNSET) and k not in RUN_SETTINGS)
         if changed:
             key = changed[0]
             raise CheckpointError(
-                f"{self.run.config_path}: {key} is {now[key]!r}, but the run was trained to "
-                f"epoch {epoch} with {then[key]!r}; a resumed run goes on as it began, so only "
-                f"{', '.join(RUN_SETTINGS)} may change: put it back, or start a new run")
+                f"{self.run.config_path}: {key} is {now.get(key, 'not set')!r}, but the run was "
+                f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
+                f"on as it began, so only {', '.join(RUN_SETTINGS)} may change: put it back, or "
+                "start a new run")
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -228,7 +231,9 @@ class Trainer:
             try:
                 loss, correct = self.train_step(batch, generator)
             except TrainingDivergedError as e:
-                raise TrainingDivergedError(f"at epoch {epoch + 1}, step {step + 1}: {e}") from None
+                message = f"at epoch {epoch + 1}, step {step + 1}: {e}"
+                log.error("training diverged %s", message)  # the run's log says it too
+                raise TrainingDivergedError(message) from None
             total_loss += loss
             total_correct += correct
             bar.set_postfix(loss=f"{total_loss / (step + 1):.4f}")
@@ -279,8 +284,8 @@ class Trainer:
         loss = self.loss_fn(scores, target, weight)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
-                f"loss became {loss.item()}; {self._kept_checkpoints()}. Lower optim.lr or set "
-                "optim.grad_clip."
+                f"loss became {loss.item()}; {self._kept_checkpoints()}. Train a new run with a "
+                "lower optim.lr or with optim.grad_clip (a resumed run keeps its settings)"
             )
 
         self.optimizer.zero_grad(set_to_none=True)
