@@ -201,6 +201,18 @@ def test_component_options_of_the_wrong_type_or_size_are_named(override, message
         resolve_config("default", [override])
 
 
+@pytest.mark.parametrize(("config", "override", "message"), [
+    ("default", "data.images_per_identity=1000", "data.identities_per_batch x "
+     "data.images_per_identity: a step of 32,000 images; expected at most 4,096"),
+    ("koch2015", "train.batch_size=4096", "train.batch_size (pairs: 2 images each): a step of "
+     "8,192 images; expected at most 4,096"),
+])
+def test_a_step_too_large_to_fit_in_memory_is_refused(config, override, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config(config, [override])
+    assert resolve_config("koch2015", ["train.batch_size=2048"]).train.batch_size == 2048
+
+
 @pytest.mark.parametrize(("override", "message"), [
     ("data.mined_pairs=10", "data.mined_pairs: expected 0 with data.sampling: identities"),
     ("data.size=4096", "data.size: expected at most 250 (LFW's frames are 250x250), got 4096"),

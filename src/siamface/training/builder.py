@@ -85,6 +85,7 @@ def check_config(config: Config) -> None:
     forward pass of the data's input): a value any of them refuses raises its ConfigError now,
     before anything is written."""
     _check_new_data(config.data)
+    _check_batch(config)
     with torch.device("meta"):
         try:  # a keyword argument torch refuses, e.g. a width of 1.5 channels
             model = build_run_model(config)
@@ -128,6 +129,24 @@ def _check_new_data(data: DataConfig) -> None:
         raise ConfigError(f"data.mined_pairs: expected 0 with data.sampling: identities "
                           "(identity batches draw pairs from every training image already), "
                           f"got {data.mined_pairs}")
+
+
+# The most images one training step takes: 32 times the default's 128. Each image's
+# activations are kept for the backward pass, so far more is an out-of-memory kill, not an error.
+MAX_STEP_IMAGES = 4096
+
+
+def _check_batch(config: Config) -> None:
+    """Refuse a training step of more than MAX_STEP_IMAGES images."""
+    data = config.data
+    if data.sampling == "pairs":
+        images, keys = 2 * config.train.batch_size, "train.batch_size (pairs: 2 images each)"
+    else:
+        images = data.identities_per_batch * data.images_per_identity
+        keys = "data.identities_per_batch x data.images_per_identity"
+    if images > MAX_STEP_IMAGES:
+        raise ConfigError(f"{keys}: a step of {images:,} images; expected at most "
+                          f"{MAX_STEP_IMAGES:,}")
 
 
 def resolve_config(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Config:
