@@ -101,6 +101,14 @@ def test_wilson_interval_by_hand():
     assert (low, high) == pytest.approx((0.40383, 0.59617), abs=1e-5)
 
 
+@pytest.mark.parametrize("n", [1, 7, 13, 1000])
+def test_wilson_interval_holds_its_rate_at_none_and_all(n):
+    assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
+    for successes in (0, n // 2, n):
+        low, high = wilson_interval(successes, n)
+        assert low <= successes / n <= high
+
+
 @pytest.mark.parametrize(
     ("labels", "n_way", "message"),
     [

@@ -41,10 +41,15 @@ def test_cmc_fpir_dir_and_wrong_names_by_hand():
     assert named_wrongly(r, 0.5) == 0.5 and named_wrongly(r, 0.85) == 0.0
 
 
-def test_a_tie_with_another_person_counts_half_a_rank():
+def test_a_tie_is_broken_at_random_and_credited_as_expected():
     r = rank_probes(np.array([[0.5, 0.5, 0.1]]), np.array([0]), GALLERY)
     assert r.mated_rank.tolist() == [1.5]
-    assert cmc(r, [1, 2]) == {1: 0.0, 2: 1.0}
+    assert cmc(r, [1, 2]) == {1: 0.5, 2: 1.0}  # first half the time
+    assert dir_at(r, 0.5) == 0.5 and named_wrongly(r, 0.5) == 0.5
+    assert dir_at(r, 0.6) == 0.0 and named_wrongly(r, 0.6) == 0.0  # nobody passes 0.6
+    everyone = rank_probes(np.zeros((1, 4)), np.array([0]), np.arange(4))  # a 4-way tie
+    assert cmc(everyone, [1, 2, 3, 4]) == {1: 0.25, 2: 0.5, 3: 0.75, 4: 1.0}
+    assert dir_at(everyone, 0.0) == 0.25 and named_wrongly(everyone, 0.0) == 0.75
 
 
 def test_threshold_at_fpir_lets_through_exactly_the_allowed_impostors():
@@ -52,6 +57,9 @@ def test_threshold_at_fpir_lets_through_exactly_the_allowed_impostors():
     for target, passing in ((0.0, 0), (0.25, 1), (0.5, 2), (0.74, 2), (0.75, 3)):
         t = threshold_at_fpir(best, target)
         assert int((best >= t).sum()) == passing, target
+    hundred = np.arange(100.0)
+    t = threshold_at_fpir(hundred, 0.29)  # floor(0.29 * 100) is 28 in floating point
+    assert int((hundred >= t).sum()) == 29
 
 
 def test_gallery_threshold_by_hand():

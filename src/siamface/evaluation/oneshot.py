@@ -129,7 +129,8 @@ def wilson_interval(successes: float, n: int, level: float = 0.95) -> tuple[floa
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # the bounds hold p exactly (at 0 or n successes, rounding left them a hair inside)
+    return float(min(p, max(0.0, centre - half))), float(max(p, min(1.0, centre + half)))
 
 
 def n_way_one_shot_scored(

@@ -29,20 +29,34 @@ from siamface.evaluation.metrics import MetricError
 
 @dataclass(frozen=True)
 class Ranked:
-    """The probes of one gallery, ranked.
+    """The probes of one gallery, ranked. A tie between a probe's own person and others is
+    broken at random: the figures give it the expected credit (a 2-way tie at the top is
+    rank 1 half the time), as the one-shot trials do.
 
     Attributes:
-        mated_rank: (M,) 1-based rank of each mated probe's own person among the candidates.
+        mated_higher: (M,) how many candidates score strictly higher than each mated probe's
+            own person.
+        mated_tied: (M,) how many other candidates score the same as its own person.
         mated_score: (M,) the score of its own person.
         mated_best: (M,) each mated probe's best score over the gallery (its own person's
             when it ranks first).
         nonmated_best: (I,) each non-mated probe's best score over the gallery.
     """
 
-    mated_rank: np.ndarray
+    mated_higher: np.ndarray
+    mated_tied: np.ndarray
     mated_score: np.ndarray
     mated_best: np.ndarray
     nonmated_best: np.ndarray
+
+    @property
+    def mated_rank(self) -> np.ndarray:
+        """(M,) the expected 1-based rank of each mated probe's own person."""
+        return 1 + self.mated_higher + self.mated_tied / 2
+
+    def within(self, k: int) -> np.ndarray:
+        """(M,) the chance that each mated probe's own person ranks in the top ``k``."""
+        return np.clip((k - self.mated_higher) / (self.mated_tied + 1), 0.0, 1.0)
 
 
 def rank_probes(scores: np.ndarray, probe_people: np.ndarray,
@@ -71,11 +85,9 @@ def rank_probes(scores: np.ndarray, probe_people: np.ndarray,
     own = np.array([column.get(int(p), -1) for p in probe_people])  # (P,) -1: not enrolled
     mated = own >= 0
     own_score = scores[mated, own[mated]]  # (M,)
-    # rank = 1 + candidates scoring strictly higher, + half the ties (a fair tie-break)
     higher = (scores[mated] > own_score[:, None]).sum(axis=1)
-    ties = (scores[mated] == own_score[:, None]).sum(axis=1) - 1
-    rank = 1 + higher + ties / 2
-    return Ranked(rank, own_score, scores[mated].max(axis=1, initial=-np.inf),
+    tied = (scores[mated] == own_score[:, None]).sum(axis=1) - 1
+    return Ranked(higher, tied, own_score, scores[mated].max(axis=1, initial=-np.inf),
                   scores[~mated].max(axis=1, initial=-np.inf))
 
 
@@ -83,7 +95,7 @@ def cmc(ranked: Ranked, ks: Sequence[int]) -> dict[int, float]:
     """Closed-set rank-k identification rate of the mated probes, for each k."""
     if ranked.mated_rank.size == 0:
         raise MetricError("no mated probe: every probe's person is missing from the gallery")
-    return {k: float(np.mean(ranked.mated_rank <= k)) for k in ks}
+    return {k: float(np.mean(ranked.within(k))) for k in ks}
 
 
 def fpir(ranked: Ranked, threshold: float) -> float:
@@ -98,14 +110,14 @@ def named_wrongly(ranked: Ranked, threshold: float) -> float:
     passes ``threshold``."""
     if ranked.mated_rank.size == 0:
         raise MetricError("no mated probe: every probe's person is missing from the gallery")
-    return float(np.mean((ranked.mated_rank > 1) & (ranked.mated_best >= threshold)))
+    return float(np.mean((1 - ranked.within(1)) * (ranked.mated_best >= threshold)))
 
 
 def dir_at(ranked: Ranked, threshold: float) -> float:
     """DIR: the share of mated probes named correctly (rank 1) with a score >= ``threshold``."""
     if ranked.mated_rank.size == 0:
         raise MetricError("no mated probe: every probe's person is missing from the gallery")
-    return float(np.mean((ranked.mated_rank == 1) & (ranked.mated_score >= threshold)))
+    return float(np.mean(ranked.within(1) * (ranked.mated_score >= threshold)))
 
 
 def threshold_at_fpir(nonmated_best: np.ndarray, target: float) -> float:
@@ -121,6 +133,8 @@ def threshold_at_fpir(nonmated_best: np.ndarray, target: float) -> float:
     if not 0.0 <= target < 1.0:
         raise MetricError(f"target FPIR must be in [0, 1), got {target}")
     allowed = int(np.floor(target * s.size))  # impostors that may pass
+    if (allowed + 1) / s.size <= target:  # floor(0.29 * 100) is 28: float rounding
+        allowed += 1
     # just above the (allowed+1)-th highest score: exactly `allowed` pass (ties kept out)
     return float(np.nextafter(s[allowed], np.inf))
 
