@@ -28,6 +28,7 @@ def test_evaluate_prints_the_summary_and_writes_metrics_figures_and_report(
     m = json.loads((folder / "metrics.json").read_text())
     model = json.loads((run_copy / "model.json").read_text())
     assert m["pairs"] == 16 and m["matching"] == 8 and m["threshold"] == model["threshold"]
+    assert m["far_resolution"] == 1 / 8  # 8 non-matching pairs: TAR at FAR 1% is at FAR 0
     assert m["precision"] == choose_precision(model["config"]["train"]["precision"])
     lo, hi = m["accuracy_ci95"]
     # the printed table is metrics.json's numbers

@@ -134,6 +134,8 @@ def verification_metrics(
     for far in FARS:
         tar, _ = tar_at_far(logits, labels, far)
         out[f"tar_at_far_{far:g}"] = tar
+    # the smallest FAR these pairs resolve: a target below it is reported at FAR 0 (and warned)
+    out["far_resolution"] = 1 / max(1, len(labels) - int(labels.sum()))
     if n_bootstrap:
         for name, metric in (("accuracy", acc_at_threshold), ("auc", roc_auc)):
             ci = bootstrap_ci(metric, logits, labels, n_bootstrap, seed=seed)
