@@ -142,6 +142,9 @@ class Trainer:
             return  # an older checkpoint's meta; the loads below check what they use
         now = flatten(json.loads(json.dumps(self.config.to_dict())))  # as the meta stores it
         then = flatten(trained_with)
+        # a key siamface added after the checkpoint was written, at its default, is no change
+        defaults = flatten(json.loads(json.dumps(Config().to_dict())))
+        then.update({k: v for k, v in now.items() if k not in then and defaults.get(k) == v})
         changed = sorted(k for k in now.keys() | then.keys()  # a key left out changes it too
                          if now.get(k, _UNSET) != then.get(k, _UNSET) and k not in RUN_SETTINGS)
         if changed:
