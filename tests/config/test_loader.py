@@ -391,6 +391,16 @@ def test_values_that_would_fail_later_are_rejected_before_training(override, exp
         resolve_config("default", [override])
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("model.init=bogus", "model.init: expected paper or default"),  # it names itself: once
+    ("model.width=0", "model.width must be positive, got 0"),  # named by its argument
+    ("model.head=bogus", "model: unknown head 'bogus'; choose one of"),  # built in turn
+])
+def test_a_models_own_errors_are_named_once_by_the_section(override, message) -> None:
+    with pytest.raises(ConfigError, match=f"^override '{override}': {re.escape(message)}"):
+        resolve_config("koch2015", [override])
+
+
 def test_a_name_that_reads_as_a_number_round_trips(tmp_path: Path) -> None:
     config = load_config("default", ['name="1e5"'])
     save_resolved(config, tmp_path / "config.yaml")

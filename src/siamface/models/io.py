@@ -16,7 +16,6 @@ import safetensors
 import safetensors.torch
 import torch
 
-from siamface.errors import ConfigError, UnknownNameError
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path
@@ -35,17 +34,8 @@ def build_from_section(section: Mapping[str, Any], channels: int, size: int) -> 
             the message names the ``model.`` key.
     """
     options = {k: v for k, v in section.items() if k != "name"}
-    name = section["name"]
-    MODELS.check_kwargs(name, options, "model")
     kwargs = {"in_channels": channels, "input_size": size, **options}
-    try:
-        return MODELS.build(name, **kwargs)
-    except UnknownNameError as err:  # a component it builds by name: "unknown head 'x'"
-        raise ConfigError(f"model: {err}") from None
-    except ConfigError as err:  # the model's own check, keyed by its argument ("width ...")
-        raise ConfigError(f"model.{err}") from None
-    except TypeError as err:  # an option of the wrong type, e.g. width: "wide"
-        raise ConfigError(f"model: {err}") from None
+    return MODELS.build_section(section["name"], kwargs, "model")
 
 
 def safetensors_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -118,13 +118,15 @@ class Registry(Generic[T]):
 
     def build_section(self, name: str, kwargs: Mapping[str, Any], section: str) -> T:
         """Build ``name`` from a config section's options, every mistake a ConfigError named
-        by the section: an unknown key, a wrong option type (a TypeError) and the component's
-        own ConfigError ("margin must be positive" -> "loss.margin must be positive")."""
+        by the section: an unknown key, a wrong option type (a TypeError), an unknown name of
+        a component it builds in turn ("unknown head 'x'" -> "model: unknown head 'x'") and the
+        component's own ConfigError ("margin must be positive" -> "loss.margin must be
+        positive"). An unknown ``name`` itself is the UnknownNameError that lists the names."""
         self.check_kwargs(name, kwargs, section)
         try:
             return self.build(name, **kwargs)
-        except UnknownNameError:
-            raise
+        except UnknownNameError as err:  # (a ConfigError too: first)
+            raise ConfigError(f"{section}: {err}") from None
         except ConfigError as err:
             message = str(err)
             raise ConfigError(message if message.startswith(section) else f"{section}.{message}"
