@@ -382,13 +382,14 @@ class Run:
             prep = Preprocessing.from_dict(meta["preprocessing"])
         except (TypeError, ValueError) as err:
             raise RunFolderError(f"{path}: 'preprocessing': {err}") from None
-        if prep != self._model_config().data.preprocessing_settings():
+        if prep != self.model_config.data.preprocessing_settings():
             raise RunFolderError(f"{path}: 'preprocessing' is not the one its 'config' makes "
                                  "(data.preprocessing, size and channels): the file was edited")
         return prep
 
-    def _model_config(self) -> Config:
-        """The config model.json records for the chosen model."""
+    @cached_property
+    def model_config(self) -> Config:
+        """The config model.json records for the chosen model (read once, as ``model_meta``)."""
         try:
             return Config.from_dict(self.model_meta["config"])
         except ConfigError as err:
@@ -398,7 +399,7 @@ class Run:
     def model(self) -> SiameseNet:
         """The chosen model, in eval mode, its weights checked (sha256, every value finite);
         loaded once."""
-        config = self._model_config()
+        config = self.model_config
         try:
             model = build_from_section(config.model.to_dict(), config.data.channels,
                                        config.data.size)

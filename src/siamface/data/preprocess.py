@@ -350,7 +350,7 @@ def _fitting_box(
     box = prep.crop if prep.crop is not None else (0, 0, width, height)
     if box[2] > width or box[3] > height:
         raise ImageDecodeError(f"{source}: crop box {box} does not fit in the {width}x{height} "
-                               "image: expected an LFW frame (250x250)")
+                               f"image: expected an LFW frame ({FRAME_SIZE}x{FRAME_SIZE})")
     return box
 
 

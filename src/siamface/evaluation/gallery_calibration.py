@@ -4,9 +4,9 @@ Identification names a person only when the best score passes a threshold set fo
 gallery's size (``ImpostorTail.threshold``), and that threshold comes from scores of pairs of
 different *validation* people: the run's validation split of its scope (DevTrain, or View 2's
 nine training folds), which it chose its epoch and verification threshold on, never the
-held-out people. Training writes the
-calibration beside the chosen model (``Run.write_gallery_calibration``); a run from before it
-existed gets it from ``siamface evaluate``.
+held-out people. Training writes the calibration beside the chosen model
+(``Run.write_gallery_calibration``); a run from before it existed gets it from
+``siamface evaluate``.
 """
 
 from __future__ import annotations
