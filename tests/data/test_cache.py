@@ -95,6 +95,21 @@ def test_second_call_loads_without_rebuilding(lfw, monkeypatch):
     np.testing.assert_array_equal(second.images, first.images)
 
 
+def test_a_build_hashes_its_pixels_once_and_an_open_hashes_them_again(lfw, monkeypatch):
+    hashed: list[str] = []
+    real = cache_mod.sha256_file
+
+    def counting(path):
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(cache_mod, "sha256_file", counting)
+    load_or_build_cache(lfw, PREP, workers=1, progress=False)
+    assert hashed == ["images.npy"]  # written into index.json; the build's open trusts it
+    load_or_build_cache(lfw, PREP, workers=1, progress=False)
+    assert hashed == ["images.npy", "images.npy"]  # every later open checks it
+
+
 def test_two_worker_processes_give_the_same_array(lfw, monkeypatch):
     monkeypatch.setattr(cache_mod, "CHUNK", 5)  # 12 images -> 3 chunks shared by 2 processes
     refs = sorted_refs(lfw.image_counts)

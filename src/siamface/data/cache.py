@@ -151,7 +151,12 @@ def open_cache(
         CacheError: with the reason, when the folder is missing, incomplete, corrupt or holds
             anything else than ``prep`` of ``refs`` from sources with ``checksums``.
     """
-    folder = Path(folder)
+    return _open(Path(folder), prep, checksums, refs, hash_pixels=True)
+
+
+def _open(folder: Path, prep: Preprocessing, checksums: Mapping[str, str],
+          refs: Sequence[ImageRef], hash_pixels: bool) -> ImageCache:
+    """``open_cache``; ``hash_pixels=False`` only for a build that has just hashed its own."""
     index_path, images_path = folder / INDEX_NAME, folder / IMAGES_NAME
     if not index_path.is_file():
         raise CacheError(f"{folder}: no {INDEX_NAME} (never built, or the build did not finish)")
@@ -187,7 +192,7 @@ def open_cache(
     size = images_path.stat().st_size
     if size != images.offset + images.nbytes:
         raise CacheError(f"{images_path}: {size} bytes; expected {images.offset + images.nbytes}")
-    if sha256_file(images_path) != index.get("images_sha256"):  # pixels overwritten in place
+    if hash_pixels and sha256_file(images_path) != index.get("images_sha256"):  # edited in place
         raise CacheError(f"{images_path}: its sha256 is not the one in {INDEX_NAME}: damaged")
     return ImageCache(images, refs, prep, folder.name)
 
@@ -252,7 +257,7 @@ def build_cache(
         "images_sha256": sha256_file(folder / IMAGES_NAME),
     }
     write_json_atomic(folder / INDEX_NAME, index)
-    return open_cache(folder, prep, checksums, refs)
+    return _open(folder, prep, checksums, refs, hash_pixels=False)  # hashed a line ago
 
 
 def _check_room(folder: Path, nbytes: int) -> None:
