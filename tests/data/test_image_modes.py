@@ -10,6 +10,7 @@ grey of an RGB colour is Pillow's ITU-R 601 luma (see test_preprocess.py: (200, 
 from __future__ import annotations
 
 import struct
+import tracemalloc
 import warnings
 import zlib
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from siamface.data import preprocess
 from siamface.data.preprocess import (
     MAX_PIXELS,
     ImageDecodeError,
@@ -79,6 +81,27 @@ def test_float_images():
     assert grey_of(unit) == [[255, 128], [64, 0]]  # 127.5 and 63.75 round to 128 and 64
     eight = Image.fromarray(np.array([[200.0, 100.0], [-3.0, 0.0]], dtype=np.float32))
     assert grey_of(eight) == [[200, 100], [0, 0]]
+
+
+def test_deep_values_are_scaled_block_by_block_from_the_largest_of_all(monkeypatch):
+    monkeypatch.setattr(preprocess, "SCALE_BLOCK", 3)  # 4 values: the largest in the 2nd block
+    deep = Image.fromarray(np.array([[100.0, 50.0], [0.0, 300.0]], dtype=np.float32))
+    # 300 needs 16 bits: 300 * 255 / 65535 = 1.17 -> 1 (scaled by the first block's 100 alone,
+    # it would be 255 and 100 would be 100)
+    assert grey_of(deep) == [[0, 0], [0, 1]]
+
+
+def test_scaling_a_large_deep_image_needs_little_memory_beyond_its_8_bit_result(monkeypatch):
+    monkeypatch.setattr(preprocess, "SCALE_BLOCK", 1 << 16)
+    values = np.zeros((2000, 2000), dtype=np.float32)  # 16 MB; in float64 at once: 32 MB a copy
+    tracemalloc.start()
+    try:
+        out = preprocess._scaled_to_8bit(values, None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.shape == (2000, 2000) and out.dtype == np.uint8
+    assert peak < out.nbytes + 4_000_000  # the 4 MB result and a few 0.5 MB blocks
 
 
 def test_palette_with_a_transparent_entry(tmp_path):

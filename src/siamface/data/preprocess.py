@@ -50,6 +50,7 @@ FRAME_SIZE = 250  # LFW's frame, in which every crop box is given (photos are al
 # megapixels is a large camera photo (about 150 MB as RGB); LFW's frames have 62,500. Pillow's
 # own limit (89 megapixels, an error from 179) would let a 13000x13000 PNG decode 500 MB.
 MAX_PIXELS = 50_000_000
+SCALE_BLOCK = 1 << 20  # values scaled at a time from a deeper grey mode to 8 bits (8 MB)
 _LIMIT = f"the limit is {MAX_PIXELS:,} pixels ({MAX_PIXELS // 1_000_000} megapixels)"
 
 # What transparent pixels are shown over: white, as an image viewer or a web page shows them.
@@ -330,17 +331,28 @@ def _declared_bits(im: Image.Image) -> int | None:
 
 
 def _scaled_to_8bit(values: np.ndarray, bits: int | None) -> np.ndarray:
-    """Grey values of any depth scaled to uint8, full scale to 255 (see to_8bit)."""
+    """Grey values of any depth scaled to uint8, full scale to 255 (see to_8bit).
+
+    In float64 (exact for every 32-bit value), a block of SCALE_BLOCK values at a time: the
+    whole of a 50-megapixel image at once took 1.5-2.5 GB of temporaries.
+    """
     is_float = values.dtype.kind == "f"
-    values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    top = float(values.max(initial=0.0))
+    flat = values.reshape(-1)
+    blocks = [slice(i, i + SCALE_BLOCK) for i in range(0, flat.size, SCALE_BLOCK)]
+
+    def finite(block: slice) -> np.ndarray:
+        return np.nan_to_num(flat[block].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+
     if bits is not None:
         full_scale = 2.0**bits - 1
-    elif is_float and top <= 1.0:
-        full_scale = 1.0
-    else:
-        full_scale = next((2.0**b - 1 for b in (8, 16, 32) if top <= 2.0**b - 1), top)
-    return np.rint(np.clip(values, 0.0, full_scale) * (255.0 / full_scale)).astype(np.uint8)
+    else:  # from the largest value: one pass more
+        top = max((float(finite(b).max(initial=0.0)) for b in blocks), default=0.0)
+        full_scale = 1.0 if is_float and top <= 1.0 else next(
+            (2.0**b - 1 for b in (8, 16, 32) if top <= 2.0**b - 1), top)
+    out = np.empty(flat.size, dtype=np.uint8)
+    for block in blocks:
+        out[block] = np.rint(np.clip(finite(block), 0.0, full_scale) * (255.0 / full_scale))
+    return out.reshape(values.shape)
 
 
 def _fitting_box(
