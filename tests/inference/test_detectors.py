@@ -32,7 +32,12 @@ from siamface.inference.detectors import (
     model_file,
     without_duplicates,
 )
-from siamface.inference.face_detection import FaceDetector, NoFaceError, rescaled
+from siamface.inference.face_detection import (
+    MAX_SCAN_PIXELS,
+    FaceDetector,
+    NoFaceError,
+    rescaled,
+)
 
 from .conftest import random_photo
 
@@ -111,6 +116,26 @@ def test_the_picture_is_scaled_so_the_smallest_face_fills_the_window():
     assert small.shape == (900, 1800) and shrink == pytest.approx(1 / 3)
     small, shrink = rescaled(grey, face=40, face_px=80, max_enlarge=3)
     assert small.shape == (600, 1200) and shrink == pytest.approx(0.5)
+
+
+def test_a_long_thin_picture_is_never_scanned_at_more_than_the_cap(monkeypatch):
+    # Sized from the shorter side, the search for faces of 8% of 400 px would scan this 40 MP
+    # picture (a few KB as a PNG) enlarged 2x: 160 MP, about 25 s.
+    scanned: list[tuple[int, int]] = []
+
+    def record(self, image):
+        scanned.append(image.shape)
+        return []
+
+    monkeypatch.setattr(DlibDetector, "_run", record)
+    with pytest.raises(NoFaceError):
+        DlibDetector().detect(np.zeros((400, 100_000), dtype=np.uint8), "wide.png")
+    assert scanned and all(h * w <= MAX_SCAN_PIXELS for h, w in scanned)
+    small, shrink = rescaled(np.zeros((400, 100_000), dtype=np.uint8), face=32, face_px=72,
+                             max_enlarge=2)
+    assert small.size <= MAX_SCAN_PIXELS and shrink == pytest.approx(np.sqrt(40e6 / 4e6), 0.01)
+    photo, shrink = rescaled(np.zeros((1200, 1600), dtype=np.uint8), face=96, face_px=72)
+    assert shrink == pytest.approx(96 / 72)  # a photo's search is not affected
 
 
 @pytest.mark.parametrize("face", [160, 264, 320, 700])  # shrunk 2x, 3.3x, 4x, 8.75x
