@@ -9,14 +9,28 @@ import socket
 import threading
 import time
 
+import pytest
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
+from siamface.errors import ConfigError
 from siamface.inference.verifier import Verifier
 from siamface.serve.app import create_app
 from siamface.serve.guards import RequestGuard, ServeOptions
 
 from .conftest import free_port
+
+
+@pytest.mark.parametrize("key", ["sécret", "ключ", " key", "key ", "a\tb", "a\nb", ""])
+def test_an_api_key_a_header_cannot_carry_unchanged_is_refused_at_start(key):
+    # curl sends "sécret" as UTF-8 bytes, read back as Latin-1 "sÃ©cret": a 401 for ever
+    with pytest.raises(ConfigError, match="printable ASCII"):
+        ServeOptions(api_key=key)
+
+
+@pytest.mark.parametrize("key", ["s3cr3t-Key_~!", "two words"])
+def test_a_printable_ascii_api_key_is_taken(key):
+    assert ServeOptions(api_key=key).api_key == key
 
 
 def test_another_host_name_is_refused_when_hosts_are_set(make_client):

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from fastapi import Header
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from siamface.errors import ConfigError
 from siamface.serve.problems import ApiError, error_response
 
 API_KEY_HEADER = "X-API-Key"
@@ -58,6 +59,16 @@ class ServeOptions:
     max_photos: int = 10
     allowed_hosts: tuple[str, ...] | None = None
     body_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        key = self.api_key
+        # HTTP carries header values as bytes, read as Latin-1, and drops the spaces around
+        # them: a key outside printable ASCII, or with spaces at its ends, could never match.
+        if key is not None and (not key or key != key.strip(" \t")
+                                or not all(" " <= c <= "~" for c in key)):
+            raise ConfigError("the API key must be printable ASCII characters (letters, digits, "
+                              "punctuation, inner spaces) with no space at either end: a header "
+                              "cannot carry any other key unchanged")
 
 
 class RequestGuard:
