@@ -131,6 +131,25 @@ def test_with_an_api_key_every_write_needs_it_and_reads_do_not(make_client):
     assert client.get("/api/version").json()["api_key_required"] is True
 
 
+def test_a_write_another_process_keeps_locked_is_a_503_to_retry_and_reads_go_on(
+        make_client, tmp_path, monkeypatch):
+    monkeypatch.setattr("siamface.serve.store.BUSY_TIMEOUT_S", 0.5)
+    db = tmp_path / "busy.sqlite3"
+    client = make_client(db=db)
+    client.post("/api/galleries", json={"name": "staff"})
+    other = sqlite3.connect(db, isolation_level=None)  # a second server, mid-write
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        r = enroll(client, "staff", "Ann", 1)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.json()["field"] == "database" and "send the request again" in r.json()["message"]
+        assert client.get("/api/galleries").json()[0]["people"] == 0  # reads do not wait
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert enroll(client, "staff", "Ann", 1).status_code == 201
+
+
 def test_galleries_survive_a_restart(make_client, tmp_path):
     db = tmp_path / "kept.sqlite3"
     first = make_client(db=db)

@@ -130,3 +130,14 @@ def test_the_page_loads_nothing_from_elsewhere_and_the_cdn_docs_are_off(client):
 def test_an_unknown_path_is_a_json_404(client):
     r = client.get("/api/nothing")
     assert r.status_code == 404 and r.json()["message"] == "Not Found"
+
+
+def test_a_method_a_path_does_not_take_is_a_405_with_its_allow_header(client):
+    r = client.put("/api/verify")
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and r.json()["field"] is None
+
+
+def test_the_page_and_health_answer_head_for_monitors(client):
+    for path in ("/", "/api/health"):
+        r = client.head(path)
+        assert r.status_code == 200 and r.content == b""

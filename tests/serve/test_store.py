@@ -86,6 +86,40 @@ def test_concurrent_writers_on_two_connections_lose_nothing(tmp_path):
     assert (info.people, info.photos) == (160, 320)
 
 
+def test_reads_do_not_wait_for_a_writer_waiting_on_another_process(tmp_path, monkeypatch):
+    monkeypatch.setattr("siamface.serve.store.BUSY_TIMEOUT_S", 5.0)
+    path = tmp_path / "g.sqlite3"
+    store = GalleryStore(path)
+    store.create_gallery("staff", SETTINGS)
+    store.add_photos("staff", "Ann", ["a.jpg"], rows(1), SETTINGS)
+    other = GalleryStore(path)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        with other._write():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    held.wait(10)
+    writer = threading.Thread(target=store.add_photos,  # waits on the other's lock
+                              args=("staff", "Bo", ["b.jpg"], rows(1), SETTINGS))
+    writer.start()
+    try:
+        ask = threading.Thread(target=lambda: seen.extend(store.people("staff")))
+        seen: list = []
+        ask.start()
+        ask.join(2)  # the writer waits up to 5 s for the lock; a read must not wait behind it
+        assert not ask.is_alive() and [p.name for p in seen] == ["Ann"]
+    finally:
+        release.set()
+        holder.join()
+        writer.join()
+    assert [p.name for p in store.people("staff")] == ["Ann", "Bo"]
+
+
 def test_a_file_that_is_not_a_gallery_database_is_refused(tmp_path):
     path = tmp_path / "g.sqlite3"
     path.write_bytes(b"not sqlite at all" * 100)

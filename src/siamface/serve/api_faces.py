@@ -13,7 +13,8 @@ from siamface.serve.context import ServerContext
 from siamface.serve.photos import ACCEPTED_FORMATS, Face
 from siamface.serve.schemas import Box, Health, Limits, Photo, Problem, VerifyResponse, Version
 
-ERRORS = {status: {"model": Problem} for status in (400, 401, 403, 411, 413, 415, 421, 422)}
+ERRORS = {status: {"model": Problem}
+          for status in (400, 401, 403, 405, 408, 411, 413, 415, 421, 422, 500, 503)}
 
 
 def photo_out(face: Face) -> Photo:
@@ -32,7 +33,7 @@ def faces_router(ctx: ServerContext) -> APIRouter:
     router = APIRouter(prefix="/api", responses=ERRORS)
     settings = ctx.faces.settings
 
-    @router.get("/health", tags=["server"])
+    @router.api_route("/health", methods=["GET", "HEAD"], tags=["server"])  # HEAD: monitors
     async def health() -> Health:
         """The server is up and its model loaded."""
         return Health(status="ok")

@@ -75,7 +75,7 @@ def create_app(verifier: Verifier, db_path: str | Path,
     app.include_router(faces_router(ctx))
     app.include_router(galleries_router(ctx))
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 

@@ -8,7 +8,9 @@ unreadable image, no face) is a 4xx, never a 5xx; a 5xx only means a bug or a br
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +18,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from siamface.errors import SiamfaceError
+
+BUSY = re.compile(r"database is (locked|busy)")  # SQLite's words for a lock it waited out
+RETRY_AFTER = "1"  # seconds
 
 
 class ApiError(Exception):
@@ -38,10 +43,10 @@ class ApiError(Exception):
 
 
 def error_response(status: int, field: str | None, message: str,
-                   **extra: object) -> JSONResponse:
-    """The JSON error body every error shares."""
+                   headers: Mapping[str, str] | None = None, **extra: object) -> JSONResponse:
+    """The JSON error body every error shares (``headers``: e.g. Allow, Retry-After)."""
     return JSONResponse({"field": field, "message": message, "status": status, **extra},
-                        status_code=status)
+                        status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -49,7 +54,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, err: ApiError) -> JSONResponse:
-        return error_response(err.status, err.field, err.message)
+        retry = {"Retry-After": RETRY_AFTER} if err.status == 503 else None  # a worker died
+        return error_response(err.status, err.field, err.message, retry)
 
     @app.exception_handler(SiamfaceError)
     async def siamface_error(_: Request, err: SiamfaceError) -> JSONResponse:
@@ -58,6 +64,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sqlite3.Error)
     async def database_error(_: Request, err: sqlite3.Error) -> JSONResponse:
+        if isinstance(err, sqlite3.OperationalError) and BUSY.search(str(err)):
+            # another process held the write lock for all of BUSY_TIMEOUT_S: nothing is wrong
+            return error_response(
+                503, "database", "the gallery database is busy: another process is writing to "
+                "it; nothing was changed, send the request again", {"Retry-After": RETRY_AFTER})
         # damage found by a query after start-up: an answer, not a plain-text 500
         return error_response(500, "database", f"the gallery database failed: {err}")
 
@@ -69,7 +80,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, err: HTTPException) -> JSONResponse:
-        return error_response(err.status_code, None, str(err.detail))
+        return error_response(err.status_code, None, str(err.detail), err.headers)  # a 405's Allow
 
 
 def _problem(error: dict) -> dict[str, str | None]:

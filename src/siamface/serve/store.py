@@ -8,10 +8,11 @@
 Each gallery records the settings its embeddings were made with (the model's fingerprint, its
 preprocessing, detection and flip TTA: ``Verifier.settings()``); embeddings from other settings
 would not compare, so a gallery is refused to any other model. Embeddings are little-endian
-float32 blobs. Every write is one transaction (``BEGIN IMMEDIATE``), the file is in WAL mode
-(readers never wait for a writer), and one connection is shared behind a lock, so concurrent
-enrolls from the server's threads are each kept whole. Names are data in the database, never
-file names.
+float32 blobs. Every write is one transaction (``BEGIN IMMEDIATE``) on the writing connection,
+shared behind a lock, so concurrent enrolls from the server's threads are each kept whole. Reads
+have a connection and a lock of their own, and the file is in WAL mode, so a read never waits for
+a writer, not even for one waiting on another process's write lock; each read is one
+transaction, so it sees one state of the file. Names are data in the database, never file names.
 """
 
 from __future__ import annotations
@@ -115,29 +116,35 @@ class GalleryStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         self._connection: sqlite3.Connection | None = self._open()
+        self._reader: sqlite3.Connection | None = None
 
     def close(self) -> None:
-        """Close the connection (the next call opens it again, as a restarted server does)."""
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Close the connections (the next call opens them again, as a restarted server does)."""
+        with self._lock, self._read_lock:
+            for conn in (self._connection, self._reader):
+                if conn is not None:
+                    conn.close()
+            self._connection = self._reader = None
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        """The connection (callers hold the lock); reopened after ``close``."""
+        """The writing connection (callers hold the lock); reopened after ``close``."""
         if self._connection is None:
             self._connection = self._open()
         return self._connection
 
-    def _open(self) -> sqlite3.Connection:
+    def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+            return sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as err:  # e.g. a folder, or a folder it may not write in
             raise DamagedStoreError(f"{self.path}: cannot open it as a gallery database: "
                                     f"{err}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        conn = self._connect()
         try:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -172,8 +179,8 @@ class GalleryStore:
 
     def galleries(self) -> list[GalleryInfo]:
         """Every gallery, by name."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 "SELECT g.name, g.fingerprint, COUNT(DISTINCT p.person), COUNT(p.id) "
                 "FROM galleries g LEFT JOIN photos p ON p.gallery_id = g.id "
                 "GROUP BY g.id ORDER BY g.name"
@@ -239,9 +246,9 @@ class GalleryStore:
         Raises:
             GalleryNotFoundError: no gallery of that name.
         """
-        with self._lock:
-            gallery_id = self._gallery_id(self._conn, gallery)
-            rows = self._conn.execute(
+        with self._read() as conn:
+            gallery_id = self._gallery_id(conn, gallery)
+            rows = conn.execute(
                 "SELECT person, COUNT(*) FROM photos WHERE gallery_id = ? "
                 "GROUP BY person ORDER BY person", (gallery_id,),
             ).fetchall()
@@ -272,9 +279,9 @@ class GalleryStore:
         Raises:
             GalleryNotFoundError, OtherModelError; DamagedStoreError for a blob of another size.
         """
-        with self._lock:
-            gallery_id = self._gallery_id(self._conn, gallery, settings)
-            rows = self._conn.execute(
+        with self._read() as conn:
+            gallery_id = self._gallery_id(conn, gallery, settings)
+            rows = conn.execute(
                 "SELECT person, source, embedding FROM photos WHERE gallery_id = ? ORDER BY id",
                 (gallery_id,),
             ).fetchall()
@@ -306,11 +313,22 @@ class GalleryStore:
         with self._lock, _transaction(self._conn) as conn:
             yield conn
 
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction on the reading connection (opened on first use)."""
+        with self._read_lock:
+            if self._reader is None:
+                self._reader = self._connect()
+            with _transaction(self._reader, "BEGIN") as conn:
+                yield conn
+
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` (the write lock at once) ... ``COMMIT``, or ``ROLLBACK`` on an error."""
-    conn.execute("BEGIN IMMEDIATE")
+def _transaction(conn: sqlite3.Connection,
+                 begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """``begin`` (by default the write lock at once) ... ``COMMIT``, or ``ROLLBACK`` on an
+    error."""
+    conn.execute(begin)
     try:
         yield conn
     except BaseException:
