@@ -134,7 +134,7 @@ def test_a_long_thin_picture_is_never_scanned_at_more_than_the_cap(monkeypatch):
     small, shrink = rescaled(np.zeros((400, 100_000), dtype=np.uint8), face=32, face_px=72,
                              max_enlarge=2)
     assert small.size <= MAX_SCAN_PIXELS and shrink == pytest.approx(np.sqrt(40e6 / 4e6), 0.01)
-    photo, shrink = rescaled(np.zeros((1200, 1600), dtype=np.uint8), face=96, face_px=72)
+    _, shrink = rescaled(np.zeros((1200, 1600), dtype=np.uint8), face=96, face_px=72)
     assert shrink == pytest.approx(96 / 72)  # a photo's search is not affected
 
 
