@@ -45,6 +45,15 @@ def test_the_threshold_is_set_for_the_gallerys_size(tiny_verifier, people):
     assert result.margin == pytest.approx(first.logit - second.logit)
     assert "set for 4 people at a 1.0% chance" in str(result)
     assert "margin over the second-best" in str(result)
+    assert not result.extrapolated and "can tell" not in str(result)
+
+
+def test_a_target_finer_than_the_calibration_resolves_says_so(tiny_verifier, people):
+    # 1e-6 for 4 people needs the top 2.5e-7 of 20,001 impostor pairs: not one of them
+    result = Gallery(calibrated(tiny_verifier), target_fpir=1e-6).fit(people).identify(
+        people / "Bo" / "2.png")
+    assert result.extrapolated and result.threshold == pytest.approx(4.9)
+    assert "can tell: the threshold is the highest impostor score it saw" in str(result)
 
 
 def test_a_stricter_target_or_a_larger_gallery_raises_the_threshold(tiny_verifier, people,

@@ -203,6 +203,12 @@ def test_a_calibrated_model_names_at_the_threshold_for_the_gallerys_size(make_cl
     loose = client.post("/api/galleries/staff/identify", params={"fpir": 0.1},
                         files={"photo": ("probe.png", photo(2))}).json()
     assert loose["threshold"] == tail.threshold(3, 0.1).threshold < body["threshold"]
+    assert body["extrapolated"] is False and loose["extrapolated"] is False
+    fine = client.post("/api/galleries/staff/identify", params={"fpir": 1e-6},
+                       files={"photo": ("probe.png", photo(2))}).json()
+    # 1e-6 for 3 people needs a tail of 3.3e-7 of 20,001 pairs: none, so their highest decides
+    assert fine["extrapolated"] is True and fine["threshold"] == tail.threshold(3, 1e-6).threshold
+    assert fine["threshold"] == pytest.approx(4.9)
     assert enroll(client, "staff", "Di", 4).status_code == 201  # the gallery grows ...
     assert identify(client, "staff", 2).json()["threshold"] == tail.threshold(4, 0.01).threshold
     bad = client.post("/api/galleries/staff/identify", params={"fpir": 0.5},

@@ -87,6 +87,9 @@ class Identification:
         faces_found: How many faces the probe photo had; None without detection.
         label: Where the model's knowledge comes from when not from LFW alone ("outside
             data"); None for a siamface run.
+        extrapolated: ``target_fpir`` is finer than the calibration's impostor pairs resolve
+            at this size: the threshold is the highest impostor score seen, and how often it
+            names a stranger is not known that finely.
     """
 
     name: str | None
@@ -100,6 +103,7 @@ class Identification:
     box: FaceBox | None
     faces_found: int | None = None
     label: str | None = None
+    extrapolated: bool = False
 
     def __str__(self) -> str:
         verdict = (self.name if self.name is not None else
@@ -114,6 +118,9 @@ class Identification:
             people = "person" if self.gallery_size == 1 else "people"
             basis = (f"set for {self.gallery_size} {people} at a {self.target_fpir:.1%} chance of "
                      "naming someone not enrolled")
+            if self.extrapolated:
+                basis += (" (finer than the calibration's impostor pairs can tell: the threshold "
+                          "is the highest impostor score it saw)")
         else:
             basis = ("the one-to-one verification threshold: this model has no gallery "
                      "calibration, so strangers are named far more often")
@@ -352,7 +359,7 @@ class Gallery:
             margin=best[0] - best[1] if len(best) > 1 else None,
             box=None if face is None else face.box,
             faces_found=None if face is None else face.faces_found,
-            label=self.verifier.label)
+            label=self.verifier.label, extrapolated=kept is not None and kept.extrapolated)
 
     def save(self, folder: str | Path) -> Path:
         """Write the gallery to ``folder`` (``write_gallery``: a save that fails part-way

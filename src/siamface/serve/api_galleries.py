@@ -169,6 +169,7 @@ def _identify(ctx: ServerContext, probe: Face, people: list[str], sources: list[
                     for c in result.candidates],
         threshold=result.threshold, threshold_probability=float(expit(result.threshold)),
         threshold_kind=result.threshold_kind, gallery_size=result.gallery_size,
-        target_fpir=result.target_fpir, people=result.people, margin=result.margin,
+        target_fpir=result.target_fpir, extrapolated=result.extrapolated,
+        people=result.people, margin=result.margin,
         photo=photo_out(probe),
     )

@@ -82,6 +82,10 @@ class IdentifyResponse(BaseModel):
     gallery_size: int | None = Field(description="the people the threshold was set for")
     target_fpir: float | None = Field(description=(
         "the chance of naming someone not enrolled that the threshold allows"))
+    extrapolated: bool = Field(description=(
+        "target_fpir is finer than the model's calibration resolves at this gallery size: the "
+        "threshold is the highest impostor score it saw, and the real chance is not known "
+        "that finely"))
     people: int = Field(description="the people in the gallery")
     margin: float | None = Field(description=(
         "the best candidate's logit minus the second-best's (null with one person)"))

@@ -189,6 +189,7 @@ async function identify(event) {
     drawBox("frame-probe", r.photo);
     const basis = r.threshold_kind === "gallery"
       ? `set for ${r.gallery_size} people at a ${(100 * r.target_fpir).toFixed(1)}% chance of naming a stranger`
+        + (r.extrapolated ? ", finer than the calibration can tell: the highest stranger score it saw" : "")
       : "the one-to-one threshold: this model has no gallery calibration";
     identity.replaceChildren(
       span(r.name === null ? "different" : "same", r.name === null ? "Unknown" : r.name),
