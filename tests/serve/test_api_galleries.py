@@ -84,6 +84,36 @@ def test_a_name_has_one_spelling_for_enroll_and_delete(staff):
     assert r.json() == {"deleted": "Zo\u00eb"}
 
 
+def test_the_length_limit_holds_for_the_one_spelling_a_name_is_stored_in(staff):
+    # 100 letters with spaces around them, and 60 letters typed as 120 code points (NFD)
+    assert enroll(staff, "staff", " " + "b" * 100 + " ", 4).json()["person"] == "b" * 100
+    assert enroll(staff, "staff", "e\u0301" * 60, 5).json()["person"] == "\u00e9" * 60
+    for name in ("c" * 101, "", "   "):
+        r = enroll(staff, "staff", name, 6)
+        assert r.status_code == 422 and r.json()["message"] == (
+            "a name must have 1 to 100 characters")
+
+
+@pytest.mark.parametrize(("files", "data", "params", "field"), [
+    ([("photo", ("a.png", photo(1))), ("photo", ("b.png", photo(2)))], {}, {}, "photo"),
+    ([("photo", ("a.png", photo(1)))], {}, [("top_k", 1), ("top_k", 50)], "top_k"),
+    ([("photo", ("a.png", photo(1)))], {}, [("fpir", 0.1), ("fpir", 0.01)], "fpir"),
+])
+def test_a_field_sent_twice_is_refused_not_taken_from_its_last_copy(staff, files, data,
+                                                                     params, field):
+    r = staff.post("/api/galleries/staff/identify", files=files, data=data, params=params)
+    assert r.status_code == 422 and r.json() == {
+        "field": field, "message": f"{field} was sent 2 times; send it once", "status": 422}
+
+
+def test_an_enroll_sending_two_names_stores_neither(staff):
+    r = staff.post("/api/galleries/staff/people", data={"name": ["Al", "Cy"]},
+                   files=[("photos", ("a.png", photo(7)))])
+    assert r.status_code == 422 and r.json()["field"] == "name"
+    names = [p["name"] for p in staff.get("/api/galleries/staff/people").json()]
+    assert names == ["Ann", "Bo"]
+
+
 @pytest.mark.parametrize(("call", "status", "field"), [
     (lambda c: c.post("/api/galleries", json={"name": "staff"}), 409, "name"),
     (lambda c: c.post("/api/galleries", json={"name": "../etc"}), 422, "name"),

@@ -141,3 +141,11 @@ def test_the_page_and_health_answer_head_for_monitors(client):
     for path in ("/", "/api/health"):
         r = client.head(path)
         assert r.status_code == 200 and r.content == b""
+
+
+def test_a_photo_sent_twice_is_refused_not_taken_from_its_last_copy(client):
+    files = [("image_a", ("a.png", photo(1))), ("image_a", ("c.png", photo(3))),
+             ("image_b", ("b.png", photo(2)))]
+    r = client.post("/api/verify", files=files)
+    assert r.status_code == 422 and r.json()["field"] == "image_a"
+    assert r.json()["message"] == "image_a was sent 2 times; send it once"

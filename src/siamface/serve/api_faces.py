@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 from scipy.special import expit
 
 from siamface import __version__
 from siamface.data.preprocess import MAX_PIXELS
 from siamface.serve.context import ServerContext
+from siamface.serve.guards import sent_once
 from siamface.serve.photos import ACCEPTED_FORMATS, Face
 from siamface.serve.schemas import Box, Health, Limits, Photo, Problem, VerifyResponse, Version
 
@@ -33,7 +34,8 @@ def faces_router(ctx: ServerContext) -> APIRouter:
     router = APIRouter(prefix="/api", responses=ERRORS)
     settings = ctx.faces.settings
 
-    @router.api_route("/health", methods=["GET", "HEAD"], tags=["server"])  # HEAD: monitors
+    @router.head("/health", include_in_schema=False)  # what uptime monitors send
+    @router.get("/health", tags=["server"])
     async def health() -> Health:
         """The server is up and its model loaded."""
         return Health(status="ok")
@@ -53,7 +55,8 @@ def faces_router(ctx: ServerContext) -> APIRouter:
                           formats=sorted(ACCEPTED_FORMATS.values())),
         )
 
-    @router.post("/verify", tags=["verify"])
+    @router.post("/verify", tags=["verify"],
+                 dependencies=[Depends(sent_once("image_a", "image_b"))])
     async def verify(
         image_a: Annotated[UploadFile, File(description="first photo")],
         image_b: Annotated[UploadFile, File(description="second photo")],

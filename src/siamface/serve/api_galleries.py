@@ -13,7 +13,7 @@ from scipy.special import expit
 from siamface.inference.gallery import MAX_TARGET_FPIR, TARGET_FPIR
 from siamface.serve.api_faces import ERRORS, photo_out, read_upload
 from siamface.serve.context import ServerContext
-from siamface.serve.guards import api_key_check
+from siamface.serve.guards import api_key_check, sent_once
 from siamface.serve.photos import Face
 from siamface.serve.problems import ApiError
 from siamface.serve.schemas import (
@@ -99,11 +99,15 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         return [PersonOut(name=p.name, photos=p.photos)
                 for p in await run_in_threadpool(store.people, gallery)]
 
-    @router.post("/{gallery}/people", status_code=201, dependencies=writes)
+    @router.post("/{gallery}/people", status_code=201,
+                 dependencies=[*writes, Depends(sent_once("name"))])
     async def enroll(
         gallery: Gallery,
-        name: Annotated[str, Form(max_length=PERSON_NAME_MAX, description="who the photos show")],
         photos: Annotated[list[UploadFile], File(description="one or more photos of them")],
+        # person_name checks the length once the name has its one spelling (an empty one
+        # included); this bound only keeps the form from carrying much more
+        name: Annotated[str, Form(max_length=4 * PERSON_NAME_MAX,
+                                  description="who the photos show")] = "",
     ) -> Enrolled:
         """Enroll a person (or add photos of one already enrolled), all photos or none."""
         person = person_name(name)
@@ -126,7 +130,8 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
             await run_in_threadpool(store.delete_person, gallery, person)
         return Deleted(deleted=person)
 
-    @router.post("/{gallery}/identify")
+    @router.post("/{gallery}/identify",
+                 dependencies=[Depends(sent_once("photo", "top_k", "fpir"))])
     async def identify(
         gallery: Gallery,
         photo: Annotated[UploadFile, File(description="the photo to identify")],

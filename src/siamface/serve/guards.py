@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fastapi import Header
+from fastapi import Header, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from siamface.errors import ConfigError
@@ -187,3 +187,24 @@ def api_key_check(expected: str | None):  # -> a FastAPI dependency
             raise ApiError(401, API_KEY_HEADER, "wrong API key")
 
     return check_api_key
+
+
+def sent_once(*fields: str):  # -> a FastAPI dependency
+    """A dependency that refuses a request sending any of ``fields`` more than once (form
+    fields and query parameters alike): FastAPI would silently take the last one.
+
+    Args:
+        fields: The single-valued fields of the endpoint.
+    """
+
+    async def check_sent_once(request: Request) -> None:
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        form = await request.form() if multipart else None  # parsed already: FastAPI's own
+        for field in fields:
+            times = len(request.query_params.getlist(field))
+            times += len(form.getlist(field)) if form is not None else 0
+            if times > 1:
+                raise ApiError(422, field, f"{field} was sent {times} times; send it once")
+
+    return check_sent_once
+
