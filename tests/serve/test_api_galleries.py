@@ -264,6 +264,24 @@ def test_a_database_failing_after_start_up_answers_json(client, monkeypatch):
     assert "database disk image is malformed" in r.json()["message"]
 
 
+def test_an_embedding_changed_to_nan_in_the_file_is_the_servers_500_not_the_clients_422(
+        staff, tmp_path):
+    with sqlite3.connect(tmp_path / "galleries.sqlite3") as db:
+        blob = db.execute("SELECT embedding FROM photos LIMIT 1").fetchone()[0]
+        nan = bytes(bytearray(b"\x00\x00\xc0\x7f") + blob[4:])  # its first value: NaN
+        db.execute("UPDATE photos SET embedding = ? WHERE id = 1", (nan,))
+    r = identify(staff, "staff", 2)
+    assert r.status_code == 500 and r.json()["field"] == "gallery"
+    assert "holds embeddings that are not finite numbers" in r.json()["message"]
+
+
+def test_text_where_a_photo_goes_is_named_without_python_words(client):
+    r = client.post("/api/verify", data={"image_a": "hello"},
+                    files={"image_b": ("b.png", photo(2))})
+    assert r.status_code == 422 and r.json()["message"] == (
+        "image_a: send a file (an image), not a text field")
+
+
 def test_a_body_that_is_not_json_names_the_body(client):
     r = client.post("/api/galleries", content=b"{bad", headers={"Content-Type":
                                                                   "application/json"})

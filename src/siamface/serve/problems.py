@@ -89,7 +89,10 @@ def _problem(error: dict) -> dict[str, str | None]:
         where = error.get("loc", ("body", "?"))[-1]
         return {"field": "body", "message": f"the request body is not valid JSON (at character "
                                            f"{where}: {error.get('msg', '')})"}
-    return {"field": _field_name(error.get("loc", ())), "message": str(error.get("msg", ""))}
+    field = _field_name(error.get("loc", ()))
+    if "Expected UploadFile" in str(error.get("msg", "")):  # a text field where a file goes
+        return {"field": field, "message": f"{field}: send a file (an image), not a text field"}
+    return {"field": field, "message": str(error.get("msg", ""))}
 
 
 def _field_name(location: tuple | list) -> str | None:

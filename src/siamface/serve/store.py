@@ -277,7 +277,8 @@ class GalleryStore:
             dim: The model's embedding size.
 
         Raises:
-            GalleryNotFoundError, OtherModelError; DamagedStoreError for a blob of another size.
+            GalleryNotFoundError, OtherModelError; DamagedStoreError for a blob of another size
+            or values that are not finite.
         """
         with self._read() as conn:
             gallery_id = self._gallery_id(conn, gallery, settings)
@@ -289,6 +290,9 @@ class GalleryStore:
             raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds embeddings that "
                                     f"are not {dim} float32 values")
         matrix = np.frombuffer(b"".join(blob for _, _, blob in rows), dtype="<f4")
+        if not np.isfinite(matrix).all():  # never written so: the file was changed
+            raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds embeddings that "
+                                    "are not finite numbers")
         return ([r[0] for r in rows], [r[1] for r in rows],
                 matrix.reshape(len(rows), dim).astype(np.float32))
 
