@@ -110,6 +110,31 @@ def call(guard: RequestGuard, messages: list[Message], stall: bool = False,
     return sent
 
 
+@pytest.mark.parametrize(("headers", "field"), [
+    ([(b"host", b"evil.example"), (b"host", b"testserver")], "Host"),
+    ([(b"host", b"testserver"), (b"origin", b"http://evil.example"),
+      (b"Origin", b"http://testserver")], "Origin"),
+    ([(b"host", b"testserver"), (b"content-length", b"4"), (b"content-length", b"4")],
+     "Content-Length"),
+])
+def test_a_header_the_checks_read_sent_twice_is_refused(headers, field):
+    # with the last copy taken, the first could be the one a proxy or the app reads
+    guard, seen = guarded(ServeOptions(allowed_hosts=("testserver",)))
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"abcd", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
+    asyncio.run(guard(scope, receive, send))
+    assert seen == [] and sent[0]["status"] == 400
+    body = json.loads(sent[1]["body"])
+    assert body["field"] == field and body["message"].endswith("was sent 2 times; send it once")
+
+
 def test_a_body_in_parts_reaches_the_app_whole():
     guard, seen = guarded(ServeOptions())
     parts = [{"type": "http.request", "body": b, "more_body": True} for b in (b"ab", b"", b"c")]

@@ -33,6 +33,9 @@ API_KEY_HEADER = "X-API-Key"
 # body_timeout_s: a 24 MiB upload may take 30 s + 25 min, a 1 MB photo 30 s + 1 min.
 MIN_BODY_RATE = 16 * 1024
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Headers the checks below read, each of which a request may send once: with two Host or
+# Origin headers, one could pass the check while the other is the one meant.
+SINGLE_HEADERS = ("host", "origin", "content-length", "x-api-key")
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,10 @@ class RequestGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                       for k, v in scope["headers"]}
-            refusal = self._refusal(scope["method"], headers)
+            names = [k.decode("latin-1").lower() for k, _ in scope["headers"]]
+            headers = dict(zip(names, (v.decode("latin-1") for _, v in scope["headers"]),
+                               strict=True))
+            refusal = _repeated(names) or self._refusal(scope["method"], headers)
             if refusal is not None:
                 await error_response(*refusal)(scope, receive, send)
                 return
@@ -144,6 +148,16 @@ class RequestGuard:
             return (413, "Content-Length", f"the request is {int(length):,} bytes; the limit is "
                     f"{self.options.max_request_bytes:,} bytes")
         return None
+
+
+def _repeated(names: list[str]) -> tuple[int, str, str] | None:
+    """A 400 for the first of SINGLE_HEADERS that ``names`` (lower case) holds twice."""
+    for name in SINGLE_HEADERS:
+        if names.count(name) > 1:
+            header = "X-API-Key" if name == "x-api-key" else name.title()
+            return (400, header, f"the {header} header was sent {names.count(name)} times; "
+                    "send it once")
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
