@@ -56,6 +56,16 @@ def test_markdown_links_to_figures_become_images(tmp_path: Path):
     assert "<table>" in html and "<td>1</td>" in html
 
 
+def test_markup_in_a_name_is_shown_as_text_and_the_folded_epochs_stay_folded(tmp_path: Path):
+    text = ("# Run r_<img src=x onerror=alert(1)>\n\n<script>alert(2)</script>\n\n"
+            "<details><summary>Every epoch</summary>\n\n|a|\n|-|\n|1|\n\n</details>\n")
+    html = markdown_to_html(text, tmp_path)
+    assert "<h1>Run r_&lt;img src=x onerror=alert(1)&gt;</h1>" in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "<img" not in html and "<script" not in html
+    assert "<details><summary>Every epoch</summary>" in html and "</details>" in html
+
+
 @pytest.mark.parametrize("kind", ["run", "study"])
 def test_the_page_renders_in_chromium_offline(pages, kind):
     if not Path(CHROMIUM).is_file() or shutil.which("chromium") is None:

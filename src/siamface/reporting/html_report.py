@@ -32,6 +32,8 @@ code { background: #f4f4f4; padding: 0 0.2rem; }
 # a Markdown link to a PNG (not already an image): shown as the image itself
 _PNG_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+\.png)\)")
 _IMG_SRC = re.compile(r'<img src="([^"]+)"')
+# The only raw HTML siamface's reports write: a run report's table of every epoch, folded.
+ALLOWED_TAGS = re.compile(r"</?(details|summary)>")
 
 
 def data_uri(path: Path) -> str:
@@ -45,7 +47,10 @@ def markdown_to_html(text: str, base: Path) -> str:
     from markdown_it import MarkdownIt
 
     text = _PNG_LINK.sub(r"![\1](\2)", text)
-    body = MarkdownIt("commonmark").enable("table").render(text)
+    md = MarkdownIt("commonmark").enable("table")
+    md.add_render_rule("html_block", _only_allowed_html)
+    md.add_render_rule("html_inline", _only_allowed_html)
+    body = md.render(text)
 
     def embed(match: re.Match[str]) -> str:
         path = base / html.unescape(match.group(1))
@@ -53,6 +58,15 @@ def markdown_to_html(text: str, base: Path) -> str:
 
     body = _IMG_SRC.sub(embed, body)
     return re.sub(r'<p><img src=""[^>]*></p>|<img src=""[^>]*>', "", body)
+
+
+def _only_allowed_html(self: Any, tokens: Sequence[Any], idx: int, options: Any,
+                       env: Any) -> str:
+    """Raw HTML in the Markdown as it is where it holds only ALLOWED_TAGS, else as text: names
+    of runs, configs and studies reach the report, and ``<img onerror=...>`` in one must not
+    become a live element of a page people pass on."""
+    content = tokens[idx].content
+    return content if "<" not in ALLOWED_TAGS.sub("", content) else html.escape(content)
 
 
 def page(title: str, body: str) -> str:
