@@ -137,8 +137,8 @@ def test_an_impossible_one_shot_n_keeps_the_earlier_results(capsys, cli_home, ru
     (["--one-shot", "-5"], "--one-shot: N must be at least 2"),
     (["--one-shot", "2", "--trials", "0"], "--trials: expected at least 1 trial"),
     (["--trials", "10"], "--trials sets the trials of --one-shot"),
-    (["--bootstrap", "1"], "--bootstrap: expected 0 (no intervals) or a whole number of at least "
-                           "2 resamples, got 1"),
+    (["--bootstrap", "1"], "--bootstrap: expected 0 (no intervals) or a whole number of 2 to "
+                           "100,000 resamples, got 1"),
     (["--bootstrap", "-1"], "--bootstrap: expected 0"),
 ])
 def test_bad_evaluation_options_fail_before_anything_is_written(capsys, cli_home, run_copy,

@@ -74,13 +74,13 @@ def test_bad_arguments(kwargs, message):
         bootstrap_ci(roc_auc, scores, labels, **kwargs)
 
 
-@pytest.mark.parametrize("n", [0, 2, 1000, np.int64(5)])
-def test_no_intervals_or_at_least_two_resamples_pass(n):
+@pytest.mark.parametrize("n", [0, 2, 1000, np.int64(5), 100_000])
+def test_no_intervals_or_two_to_a_hundred_thousand_resamples_pass(n):
     check_bootstrap(n)
 
 
-@pytest.mark.parametrize("n", [1, -1, 2.0, True, "50", None])
-def test_a_count_that_gives_no_interval_is_refused_by_its_name(n):
+@pytest.mark.parametrize("n", [1, -1, 2.0, True, "50", None, 100_001, 10**20])
+def test_a_count_that_gives_no_interval_or_takes_for_ever_is_refused_by_its_name(n):
     with pytest.raises(ConfigError, match=rf"^--bootstrap: expected 0 \(no intervals\) or a whole "
-                                          rf"number of at least 2 resamples, got {n!r}$"):
+                                          rf"number of 2 to 100,000 resamples, got {n!r}$"):
         check_bootstrap(n, "--bootstrap")

@@ -27,6 +27,12 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::siamface.inference.gallery.GalleryThresholdWarning")
 
 
+def test_heic_photos_are_gallery_photos_too(tmp_path):
+    for name in ("Ann.heic", "Bo.HEIF", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [name for name, _ in gallery_photos(tmp_path)] == ["Ann", "Bo"]
+
+
 def test_layout_names_from_stems_and_folders(people):
     entries = gallery_photos(people)
     assert [(name, p.relative_to(people).as_posix()) for name, p in entries] == [

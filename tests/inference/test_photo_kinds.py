@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -50,6 +52,23 @@ def test_heic_opens_where_pillow_heif_is_installed(tmp_path):
     Image.fromarray(random_photo(10, size=(64, 96))).save(tmp_path / "phone.heic")
     photo = read_photo(tmp_path / "phone.heic").image
     assert photo.mode == "RGB" and photo.size == (96, 64)
+
+
+def test_a_text_chunk_too_large_after_the_pixels_is_a_decode_error(tmp_path):
+    # Pillow reads chunks after IDAT while it loads, and refuses a zTXt over MAX_TEXT_CHUNK
+    # with a ValueError; before the pixels, opening the file already refused it.
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    pixels = zlib.compress(b"".join(b"\x00" + bytes(range(8)) for _ in range(8)))  # 8x8 grey
+    ztxt = b"note\x00\x00" + zlib.compress(b"a" * 2_000_000)
+    path = tmp_path / "texty.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0,
+                                                                         0, 0))
+                     + chunk(b"IDAT", pixels) + chunk(b"zTXt", ztxt) + chunk(b"IEND", b""))
+    with pytest.raises(ImageDecodeError, match=r"texty\.png: cannot decode image: Decompressed"):
+        read_photo(path)
 
 
 def test_exif_rotated_webp_is_upright(tmp_path):

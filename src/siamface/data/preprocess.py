@@ -59,7 +59,7 @@ BACKGROUND = (255, 255, 255)
 # What Pillow raises on an unreadable file: OSError (UnidentifiedImageError, "image file is
 # truncated", "broken data stream"), SyntaxError from some plugin parsers, ValueError from
 # others (e.g. a PNG text chunk too large to decompress).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError)
+DECODE_ERRORS = (OSError, SyntaxError, ValueError)  # what Pillow raises for undecodable files
 
 # EXIF orientations that turn the stored frame by 90 degrees, swapping width and height.
 _SIDEWAYS = (5, 6, 7, 8)
@@ -196,7 +196,7 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
             converted = to_8bit(im, mode, path)
         except ImageDecodeError:
             raise
-        except _DECODE_ERRORS as err:
+        except DECODE_ERRORS as err:
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
     box = _fitting_box(prep, width, height, path)
     return _crop_resize(converted, box, prep.size, scale)
@@ -235,7 +235,7 @@ def open_image(path: str | Path | BinaryIO) -> Iterator[Image.Image]:
             found = re.search(r"\((\d+) pixels\)", str(err))
             pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
             raise ImageDecodeError(f"{path}: the image has {pixels}; {_LIMIT}") from err
-        except _DECODE_ERRORS as err:
+        except DECODE_ERRORS as err:
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
         with im:
             check_pixel_count(*im.size, path)

@@ -14,6 +14,7 @@ from siamface.utils.files import is_number
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 N_BOOTSTRAP = 1000  # resamples for an interval, unless asked otherwise
+MAX_BOOTSTRAP = 100_000  # more only costs time (1e8 ran for minutes, 1e12 asked for 7 TiB)
 
 
 class Interval(NamedTuple):
@@ -79,8 +80,9 @@ def bootstrap_ci(
 
 
 def check_bootstrap(n_resamples: int, name: str = "n_bootstrap") -> None:
-    """Refuse a number of resamples that cannot give an interval (0: no intervals), naming the
-    setting as ``name``."""
-    if not (is_number(n_resamples, int) and (n_resamples == 0 or n_resamples >= 2)):
-        raise ConfigError(f"{name}: expected 0 (no intervals) or a whole number of at least 2 "
-                          f"resamples, got {n_resamples!r}")
+    """Refuse a number of resamples that cannot give an interval (0: no intervals) or that
+    is over MAX_BOOTSTRAP, naming the setting as ``name``."""
+    if not (is_number(n_resamples, int)
+            and (n_resamples == 0 or 2 <= n_resamples <= MAX_BOOTSTRAP)):
+        raise ConfigError(f"{name}: expected 0 (no intervals) or a whole number of 2 to "
+                          f"{MAX_BOOTSTRAP:,} resamples, got {n_resamples!r}")

@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from siamface.data.preprocess import (
+    DECODE_ERRORS,
     FRAME_SIZE,
     RESAMPLE,
     ImageDecodeError,
@@ -185,7 +186,7 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
         try:
             upright, scale = decode_upright(im, min_side, path)
             return Photo(upright, str(path), scale)
-        except (OSError, SyntaxError) as err:
+        except DECODE_ERRORS as err:  # a PNG whose text chunk is too large: a ValueError
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
 
 

@@ -38,7 +38,8 @@ from siamface.inference.gallery_file import (
 from siamface.inference.verifier import NonFiniteScoreError, Verifier
 from siamface.utils.files import is_number
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic",
+                  ".heif")  # HEIC where pillow-heif is installed, as verify takes it
 
 
 class GalleryWarning(SiamfaceWarning):

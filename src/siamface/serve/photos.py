@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from siamface.data.preprocess import (
+    DECODE_ERRORS,
     MAX_PIXELS,
     ImageDecodeError,
     Preprocessing,
@@ -87,7 +88,7 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
                                f"accepted; send one of {', '.join(ACCEPTED_FORMATS)}")
             try:
                 return decode_upright(im, min_side, field)
-            except (OSError, SyntaxError, ValueError) as err:
+            except DECODE_ERRORS as err:
                 raise ApiError(422, field, f"{field}: cannot decode image: {err}") from None
     except ImageDecodeError as err:
         if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:  # a phone's HEIC: not taken
