@@ -273,8 +273,10 @@ def _param(key: Any, value: Any, source: str) -> Param:
                 c is None or isinstance(c, (bool, int, float, str)) for c in choices):
             raise SpecError(f"{where}: choices must be a non-empty list of numbers, strings, "
                             "booleans or null")
-        if len({json.dumps(c) for c in choices}) < len(choices):  # a grid would run it twice
-            raise SpecError(f"{where}: choices must differ, got {choices}")
+        if any(a == b for i, a in enumerate(choices) for b in choices[i + 1:]):
+            # a grid would run it twice, and Optuna records the later as the earlier
+            raise SpecError(f"{where}: choices must differ, as Python compares them (1 and "
+                            f"true, 0 and 0.0 are one choice), got {choices}")
         return Param(key, kind, choices=tuple(choices))
     low, high, step = value["low"], value["high"], value.get("step")
     for name, v in (("low", low), ("high", high), ("step", step)):
@@ -286,8 +288,8 @@ def _param(key: Any, value: Any, source: str) -> Param:
         raise SpecError(f"{where}: log must be true or false, got {log!r}")
     if not low <= high:
         raise SpecError(f"{where}: low ({low}) must not exceed high ({high})")
-    if log and (low <= 0 or (step is not None and step != 1)):
-        raise SpecError(f"{where}: a log scale needs low > 0 and no step")
+    if log and (low <= 0 or (step is not None and (kind == "float" or step != 1))):
+        raise SpecError(f"{where}: a log scale needs low > 0 and no step (an int's may be 1)")
     if step is not None and step <= 0:
         raise SpecError(f"{where}: step must be positive, got {step}")
     if step is not None and not math.isclose((high - low) / step, round((high - low) / step),
