@@ -78,6 +78,37 @@ def test_a_study_folder_refuses_another_spec(finished_study: Path, synthetic_hom
         run_search(other, open_lfw(synthetic_home), finished_study)
 
 
+@pytest.mark.parametrize("damage", ["delete", "empty"])
+def test_a_study_whose_storage_was_lost_is_refused_not_run_again_over_its_records(
+        finished_study: Path, synthetic_home: Path, tmp_path: Path, damage: str):
+    import shutil
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_study, copy)
+    db = copy / "study.db"
+    db.unlink() if damage == "delete" else db.write_bytes(b"")
+    records = {p: p.read_bytes() for p in copy.glob("trials/*/trial.json")}
+    with pytest.raises(StudyFolderError, match=r"trials/0000 records a trial that .*study\.db "
+                                               r"does not hold: the study's storage was deleted"):
+        run_search(StudyFolder(copy).spec(), open_lfw(synthetic_home), copy)
+    assert {p: p.read_bytes() for p in copy.glob("trials/*/trial.json")} == records
+    assert not list(copy.glob("trials/0004"))  # no trial was run
+
+
+def test_two_specs_of_one_name_cannot_share_a_study_in_one_storage(synthetic_home: Path,
+                                                                   tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    one = {"optim.lr": {"type": "categorical", "choices": [3.0e-3]}}
+    first = spec_from_dict(tiny_spec(name="shared", space=one, n_trials=1))
+    run_search(first, open_lfw(synthetic_home), tmp_path / "a", storage_url=url)
+    other = spec_from_dict(tiny_spec(name="shared", space=one, n_trials=2, objective="val_auc"))
+    with pytest.raises(StudyFolderError, match="made by another spec of that name"):
+        run_search(other, open_lfw(synthetic_home), tmp_path / "c", storage_url=url)
+    more = spec_from_dict(tiny_spec(name="shared", space=one, n_trials=2))  # only longer
+    assert run_search(more, open_lfw(synthetic_home), tmp_path / "a2",
+                      storage_url=url).counts["complete"] >= 1
+
+
 MEDIAN_FROM_THE_FIRST = {"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
 
 

@@ -193,6 +193,10 @@ def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
     return first
 
 
+SPEC_ATTR = "siamface_spec"  # the study's user attribute: the spec that made it
+SPEC_LIMITS = ("n_trials", "time_budget_s", "trial_time_budget_s")  # how long: not which study
+
+
 def open_study(spec: SearchSpec, storage: Any) -> Any:
     """The spec's study in ``storage``, made if new (every worker of a study calls this)."""
     import optuna
@@ -202,6 +206,29 @@ def open_study(spec: SearchSpec, storage: Any) -> Any:
         study_name=spec.name, storage=storage, sampler=make_sampler(spec),
         pruner=make_pruner(spec), direction=spec.direction, load_if_exists=True,
     )
+
+
+def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -> None:
+    """Refuse a storage whose study is not this folder's: one made by another spec of the same
+    name (its direction and space would be taken for this one's), or one that lacks trials the
+    folder has records of (a study.db deleted or emptied: the trials would be run again over
+    those records). A study made without the mark gets it."""
+    made_by = json.dumps({k: v for k, v in spec.to_dict().items() if k not in SPEC_LIMITS},
+                         sort_keys=True)
+    mark = study.user_attrs.get(SPEC_ATTR)
+    if mark is None:
+        study.set_user_attr(SPEC_ATTR, made_by)
+    elif mark != made_by:
+        raise StudyFolderError(
+            f"{where}: its study {spec.name!r} was made by another spec of that name (its "
+            "objective, space, base or sampler differ); give this spec its own name")
+    stored = {t.number for t in study.trials}
+    missing = [r["number"] for r in folder.trials() if r["number"] not in stored]
+    if missing:
+        raise StudyFolderError(
+            f"{folder.trial_dir(missing[0])} records a trial that {where} does not hold: the "
+            "study's storage was deleted, emptied or replaced; put it back, or search in a new "
+            "study folder")
 
 
 class TrialObjective:
@@ -400,6 +427,7 @@ def run_search(
         if not started:
             folder.start(spec, recorded)
     study = open_study(spec, storage)
+    check_study(study, spec, folder, recorded or str(folder.db_path))
     claim = TrialClaim(url, spec.name)
     # the trial lets go of the claim once it exists (running) in the storage
     objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end, on_start=claim.release)
