@@ -137,6 +137,40 @@ def test_a_save_that_fails_over_a_saved_gallery_leaves_that_gallery_whole(
     assert loaded.names_ == before.names_ and torch.equal(loaded.embeddings_, before.embeddings_)
 
 
+def test_a_gallery_is_saved_only_into_an_empty_folder_or_over_a_saved_gallery(
+        tiny_verifier, people, tmp_path):
+    gallery = Gallery(tiny_verifier).fit(people)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "gallery.json").write_text('{"my": "notes"}')  # the user's, not a gallery
+    (mine / "embeddings.safetensors").write_bytes(b"the user's own")
+    kept = {p.name: p.read_bytes() for p in mine.iterdir()}
+    with pytest.raises(GalleryError, match=r"mine/gallery\.json is not a siamface gallery's"):
+        gallery.save(mine)
+    (mine / "gallery.json").unlink()
+    with pytest.raises(GalleryError, match="holds files that are not a saved gallery's"):
+        gallery.save(people)  # among its own photos: photos added later would not be seen
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == {
+        "embeddings.safetensors": kept["embeddings.safetensors"]}
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(GalleryError, match="is a file"):
+        gallery.save(tmp_path / "a-file")
+
+
+def test_two_saves_at_once_leave_one_whole_gallery(tiny_verifier, people, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = Gallery(tiny_verifier).fit(people)
+    second = Gallery.from_embeddings(tiny_verifier, first.names_[::-1], first.sources_[::-1],
+                                     first.embeddings_.flip(0).contiguous())
+    for attempt in range(20):  # each save removed the other's fresh embeddings now and then
+        out = tmp_path / f"saved{attempt}"
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(Gallery.save, (first, second), (out, out)))
+        loaded = Gallery.load(out, tiny_verifier)
+        assert loaded.names_ in (first.names_, second.names_)
+
+
 def test_loading_with_another_model_or_settings_is_refused(tiny_verifier, people, tmp_path):
     out = Gallery(tiny_verifier).fit(people).save(tmp_path / "saved")
     other = Verifier(tiny_model(seed=1), tiny_verifier.preprocessing, 0.0, detect=False)

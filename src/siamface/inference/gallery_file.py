@@ -8,8 +8,9 @@
 
 gallery.json is replaced last and the embeddings it named before are removed after, so a save
 that fails part-way leaves the gallery saved before it whole, and new embeddings never meet old
-names. Versions 1 and 2 named the embeddings file embeddings.safetensors (version 1 kept no
-threshold); both still load.
+names; two saves at once leave one of them whole. A gallery is saved only into an empty folder
+or over a saved gallery. Versions 1 and 2 named the embeddings file embeddings.safetensors
+(version 1 kept no threshold); both still load.
 """
 
 from __future__ import annotations
@@ -63,8 +64,15 @@ class SavedGallery:
 
 
 def write_gallery(folder: str | Path, gallery: SavedGallery, settings: dict[str, Any]) -> Path:
-    """Save ``gallery``, embedded with the verifier ``settings``, into ``folder``; returns it."""
+    """Save ``gallery``, embedded with the verifier ``settings``, into ``folder``; returns it.
+
+    Raises:
+        GalleryError: ``folder`` holds anything but a saved gallery (its photos, say: a gallery
+            saved among them would not see photos added later, and files of the names a
+            gallery uses would be replaced).
+    """
     folder = Path(folder)
+    previous = _previous_embeddings(folder)
     data = safetensors.torch.save({"embeddings": gallery.embeddings.contiguous()})
     name = EMBEDDINGS_NAME.format(checksum=_checksum(data))
     with atomic_path(folder / name) as tmp:
@@ -81,10 +89,36 @@ def write_gallery(folder: str | Path, gallery: SavedGallery, settings: dict[str,
             "logit": kept.threshold, "gallery_size": kept.gallery_size,
             "target_fpir": kept.target_fpir, "extrapolated": kept.extrapolated},
     })
-    for stale in [*folder.glob("embeddings-*.safetensors"), folder / EMBEDDINGS_FILE]:
-        if stale.name != name:
-            stale.unlink(missing_ok=True)
+    if previous not in (None, name):  # only the file the replaced gallery.json named: a save
+        (folder / previous).unlink(missing_ok=True)  # beside this one keeps its own
     return folder
+
+
+def _previous_embeddings(folder: Path) -> str | None:
+    """The embeddings file of the gallery saved in ``folder`` (None: a new or empty folder),
+    after checking that the folder holds nothing else."""
+    if folder.exists() and not folder.is_dir():
+        raise GalleryError(f"{folder} is a file: a gallery is saved into a folder")
+    others = sorted(p.name for p in folder.iterdir() if not _gallery_file(p.name)) if (
+        folder.is_dir()) else []
+    if others:
+        raise GalleryError(f"{folder} holds files that are not a saved gallery's ({others[0]}"
+                           f"{', ...' if len(others) > 1 else ''}): save the gallery into an "
+                           "empty folder, or over a gallery saved before")
+    index_path = folder / INDEX_FILE
+    if not index_path.is_file():
+        return None
+    index = read_json_object(index_path, error=GalleryError)
+    if index.get("format") != FORMAT or index.get("version") not in range(1, FORMAT_VERSION + 1):
+        raise GalleryError(f"{index_path} is not a siamface gallery's: it is left as it is; "
+                           "save the gallery into another folder")
+    return _embeddings_name(index, index_path)
+
+
+def _gallery_file(name: str) -> bool:
+    """Whether a file of this name may be part of a saved gallery (or a save in progress)."""
+    return (name == INDEX_FILE or _EMBEDDINGS_FILES.fullmatch(name) is not None
+            or (name.startswith(".") and name.endswith(".tmp")))
 
 
 def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> SavedGallery:
