@@ -363,7 +363,9 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
 
     Every matching pair and as many seeded non-matching pairs are scored at the run's
     validation threshold; metrics.json (with the photos where no face was found), scores.csv
-    and the figures go to ``eval/<folder name>-<hash of its file list>/``.
+    and the figures go to ``eval/<folder name>-<hash>/``, the hash of the folder's absolute path
+    and of each photo's name and bytes: another folder, or the same one with other photos, gets
+    a folder of its own.
 
     Args:
         run: A finished run.
@@ -374,14 +376,16 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
     Returns:
         The metrics and the evaluation folder.
     """
-    listing = "\n".join(str(p.relative_to(folder)) for _, p in people_photos(folder))
-    digest = hashlib.sha256(listing.encode()).hexdigest()
+    folder = Path(folder).resolve()
+    listing = [str(folder), *(f"{p.relative_to(folder)}\t{sha256_file(p)}"
+                              for _, p in people_photos(folder))]
+    digest = hashlib.sha256("\n".join(listing).encode()).hexdigest()
     scored = score_folder(Verifier.from_run(run), folder)  # the run's precision, grey or not
     metrics = verification_metrics(scored.logits, scored.labels, run.threshold, n_bootstrap)
     metrics.update(pairs_file=f"{Path(folder).name}/ (photos)", folder=str(folder),
                    photos=len(scored.sources) + len(scored.no_face),
                    people=len(set(scored.people)), no_face=scored.no_face)
-    out_dir = run.eval_dir(Path(folder).name, digest)
+    out_dir = run.eval_dir(folder.name, digest)
     with run.new_eval_dir(out_dir) as new:
         write_json_atomic(new / METRICS_FILE, metrics)
         names = [(scored.sources[i], scored.sources[j]) for i, j in scored.rows]

@@ -73,6 +73,26 @@ def test_folder_evaluation_writes_an_lfw_like_report(tmp_path, lfw_faces,  # noq
 
 
 @pytest.mark.real_data
+def test_another_folder_of_the_same_name_and_files_keeps_its_own_results(
+        tmp_path, lfw_faces):  # noqa: F811
+    from siamface.pipeline import evaluate_folder
+    from siamface.run_folder import Run
+
+    run = Run(write_tiny_run(tmp_path / "run"))
+    outs = []
+    for where, first in (("here", 0), ("there", 4)):  # the same names, other photos
+        people = tmp_path / where / "people"
+        for k, name in enumerate(["Ann", "Bo"]):
+            (people / name).mkdir(parents=True)
+            for number in (1, 2):
+                lfw_faces[first + k].rotate(3 * number).save(people / name / f"{number}.jpg")
+        outs.append(evaluate_folder(run, people, n_bootstrap=0, plots=False)[1])
+    assert outs[0] != outs[1] and all(p.name.startswith("people-") for p in outs)
+    assert [json.loads((p / "metrics.json").read_text())["folder"] for p in outs] == [
+        str(tmp_path / "here" / "people"), str(tmp_path / "there" / "people")]
+
+
+@pytest.mark.real_data
 @pytest.mark.parametrize(("grey_p", "noticed"), [("0.2", False), ("0", True)])
 def test_folder_evaluation_uses_the_run_as_verify_does(tmp_path, lfw_faces,  # noqa: F811
                                                        monkeypatch, grey_p, noticed):
