@@ -14,7 +14,7 @@ from siamface.experiments.compare import (
     param_importances,
     write_comparison,
 )
-from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.run_folder import Run
 from siamface.utils.files import DamagedFileError
 
@@ -52,6 +52,24 @@ def test_write_comparison_draws_every_figure(finished_study: Path, tmp_path: Pat
     # one complete trial: no parameter importance can be computed
     assert "finished: importances" not in written and param_importances(
         StudyFolder(finished_study)) == {}
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ({"value": float("nan")}, r"value is nan, but a complete trial's objective is a finite"),
+    ({"params": {"optim.lr": 5.0, "optim.momentum": None}},
+     r"params\.optim\.lr is 5\.0, which is not in the spec's space"),
+])
+def test_an_edited_complete_trial_is_named_not_a_traceback(finished_study: Path,
+                                                           tmp_path: Path, edit, message):
+    import shutil
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_study, copy)
+    [done] = [r for r in StudyFolder(copy).trials() if r["state"] == "complete"]
+    path = StudyFolder(copy).trial_dir(done["number"]) / "trial.json"
+    path.write_text(json.dumps({**done, **edit}))
+    with pytest.raises(StudyFolderError, match=rf"{done['number']:04d}/trial\.json: {message}"):
+        write_comparison(compare([copy]), tmp_path / "out")
 
 
 def test_open_set_results_get_their_columns(tmp_path: Path):

@@ -23,7 +23,7 @@ from siamface.errors import SiamfaceError
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE
 from siamface.evaluation.report import METRICS_FILE
 from siamface.experiments.repeat import REPEAT_FILE, read_repeat
-from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.study_folder import TRIAL_FILE, StudyFolder, StudyFolderError
 from siamface.experiments.view2 import VIEW2_FILE, read_view2
 from siamface.reporting.comparison_plots import (
     plot_importances,
@@ -274,6 +274,8 @@ def param_importances(study: StudyFolder) -> dict[str, float]:
     distributions = {p.key: p.distribution() for p in spec.space}
     done = [r for r in study.trials() if r.get("state") == "complete"
             and r.get("value") is not None and set(r["params"]) == set(distributions)]
+    for record in done:
+        _check_in_space(record, distributions, study)
     varying = [k for k in distributions if len({json.dumps(r["params"][k]) for r in done}) > 1]
     if len(done) < 2 or not varying or len({r["value"] for r in done}) < 2:
         return {}  # nothing to attribute: fANOVA needs the objective to vary
@@ -284,3 +286,24 @@ def param_importances(study: StudyFolder) -> dict[str, float]:
     importances = optuna.importance.get_param_importances(
         memory, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=varying)
     return {k: float(v) for k, v in importances.items()}
+
+
+def _check_in_space(record: dict[str, Any], distributions: dict[str, Any],
+                    study: StudyFolder) -> None:
+    """Refuse a complete trial's record whose value or parameters no trial of the spec could
+    have (an edited or damaged trial.json), naming the file and the field."""
+    where = study.trial_dir(record["number"]) / TRIAL_FILE
+    if not math.isfinite(record["value"]):
+        raise StudyFolderError(f"{where}: value is {record['value']!r}, but a complete trial's "
+                               "objective is a finite number")
+    for key, distribution in distributions.items():
+        value = record["params"][key]
+        if hasattr(distribution, "choices"):
+            inside = any(value == c and type(value) is type(c) for c in distribution.choices)
+        else:
+            inside = (is_number(value, int if isinstance(distribution.low, int) else float)
+                      and distribution.low <= value <= distribution.high)
+        if not inside:
+            raise StudyFolderError(f"{where}: params.{key} is {value!r}, which is not in the "
+                                   "spec's space")
+
