@@ -168,6 +168,8 @@ FOLD = {"fold": 3, "run": "fold-3/default-1", "accuracy": 0.8, "auc": 0.9, "thre
      "no folds.0.accuracy: the file was damaged or edited"),
     ({"folds": [{**FOLD, "auc": "high"}]}, "folds.0.auc is 'high', expected a number"),
     ({"folds": [{**FOLD, "train_seconds": None}]}, "folds.0.train_seconds is null"),
+    ({"folds": [{**FOLD, "accuracy": float("nan")}]},
+     "folds.0.accuracy is NaN, expected a finite number"),
     ({"folds": [{**FOLD, "tar_on_grid": [0.5]}]}, "folds.0.tar_on_grid: expected 201 numbers"),
 ])
 def test_a_damaged_view2_json_is_named_with_its_field(tmp_path, change, message):

@@ -19,6 +19,7 @@ checkpoint, and one killed before its first checkpoint starts that fold afresh.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -93,9 +94,10 @@ def read_view2(folder: Path) -> dict[str, Any]:
         if not is_inside(fold.get("run")):
             raise View2Error(f"{path}: {where}run: expected the fold's run folder, inside "
                              f"{folder}")
-        for key in FOLD_NUMBERS:
-            if number_at(fold, (key,), path, where, View2Error) is None:
-                raise View2Error(f"{path}: {where}{key} is null, expected a number")
+        for key in FOLD_NUMBERS:  # each measured on a fold's pairs: never "not computable"
+            if not is_number(number_at(fold, (key,), path, where, View2Error)):
+                raise View2Error(f"{path}: {where}{key} is {json.dumps(fold[key])}, expected "
+                                 "a finite number")
         tar = fold.get("tar_on_grid")
         if not (isinstance(tar, list) and len(tar) == len(ROC_GRID)
                 and all(is_number(x) for x in tar)):
