@@ -354,3 +354,11 @@ def test_a_summary_cut_before_the_chosen_epoch_is_named(finished):
     with pytest.raises(RunFolderError, match=r"summary.csv: 0 epochs, but model.json chose "
                                              rf"epoch {finished.best_epoch}: the file was cut"):
         finished.chosen_row()
+
+
+def test_a_finished_run_without_its_summary_is_named_not_shown_as_no_epochs(finished):
+    finished.summary_path.unlink(missing_ok=True)
+    with pytest.raises(RunFolderError, match=r"summary.csv not found: the run chose epoch "
+                                             rf"{finished.best_epoch} of it; the run folder was "
+                                             "damaged"):
+        finished.chosen_row()

@@ -318,14 +318,16 @@ class Run:
         """The rows of summary.csv (empty when there is none)."""
         return read_summary_csv(self.summary_path) if self.summary_path.is_file() else []
 
-    def chosen_row(self) -> dict[str, float] | None:
-        """summary.csv's row of a finished run's chosen epoch (None without a summary.csv).
+    def chosen_row(self) -> dict[str, float]:
+        """summary.csv's row of a finished run's chosen epoch.
 
         Raises:
-            RunFolderError: summary.csv ends before that epoch (it was cut short or emptied).
+            RunFolderError: summary.csv is missing (every epoch writes it, before the model is
+                chosen), or ends before that epoch (it was cut short or emptied).
         """
         if not self.summary_path.is_file():
-            return None
+            raise RunFolderError(f"{self.summary_path} not found: the run chose epoch "
+                                 f"{self.best_epoch} of it; the run folder was damaged")
         rows = read_summary_csv(self.summary_path)
         if len(rows) < self.best_epoch:
             raise RunFolderError(f"{self.summary_path}: {len(rows)} epochs, but model.json chose "

@@ -102,7 +102,7 @@ def run_values(run: Run) -> dict[str, Any]:
     if run.is_finished:
         values["state"] = "complete"
         values["chosen_epoch"] = run.best_epoch
-        chosen = run.chosen_row()
+        chosen = run.chosen_row()  # (a finished run without summary.csv is refused)
     elif summary:
         chosen = summary[-1]
     if chosen is not None:

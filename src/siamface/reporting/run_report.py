@@ -284,6 +284,7 @@ def run_report(run: Run, curves: bool = True) -> str:
         curves: Whether learning_curves.png exists beside the report, to show it.
     """
     run.require_finished()
+    run.chosen_row()  # a summary.csv missing or cut short is refused, not shown as 0 epochs
     model = run.model_meta
     config = run.config.to_dict()
     data = run.data()
