@@ -114,3 +114,22 @@ def test_a_damaged_result_file_is_named_with_its_key(tmp_path: Path, file, conte
     (folder / f"{file}.json").write_text(json.dumps(content))
     with pytest.raises(DamagedFileError, match=message):
         compare([run.path])
+
+
+def test_the_study_page_says_which_trial_was_scored_on_the_test_pairs(finished_study: Path,
+                                                                      tmp_path: Path):
+    import shutil
+
+    from siamface.experiments.report import write_html_report
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_study, copy)
+    folder = StudyFolder(copy)
+    best = folder.study_info()["evaluated_trial"]
+    assert "(scored once on pairsDevTest.txt)." in write_html_report(copy).read_text()
+    other = next(r["number"] for r in folder.trials() if r["number"] != best)
+    folder.update_info(evaluated_trial=other)  # scored when it led; a better trial came later
+    page = write_html_report(copy).read_text()
+    assert "(scored once on pairsDevTest.txt)." not in page and (
+        f"not scored on a test file; trial <code>{other:04d}</code> was, when it was the best"
+        in page)

@@ -52,9 +52,15 @@ def _study_report(folder: StudyFolder, out: Path | None) -> Path:
              f"{spec.pruner}. Trials: "
              + ", ".join(f"{n} {s}" for s, n in sorted(states.items(), key=str)) + ".")
     if best is not None:
-        intro += f" Best trial: `{best.path.parent.name}`"
-        intro += (" (scored once on pairsDevTest.txt)." if best_number is not None else
-                  " (not scored on a test file: `siamface search --resume STUDY --evaluate`).")
+        trial = best.path.parent.name  # trials/NNNN/<run>
+        intro += f" Best trial: `{trial}`"
+        if best_number == int(trial):
+            intro += " (scored once on pairsDevTest.txt)."
+        elif best_number is not None:  # scored as the best then; the study went on
+            intro += (f" (not scored on a test file; trial `{best_number:04d}` was, when it was "
+                      "the best: the study went on after that).")
+        else:
+            intro += " (not scored on a test file: `siamface search --resume STUDY --evaluate`)."
     cells = [[format_cell(c) for c in row] for row in comparison.table()]
     page = study_html(f"Study {spec.name}", intro, comparison.header, cells, figures, best)
     target = out or folder.report_path
