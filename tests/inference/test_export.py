@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import require
+from siamface.inference.align import FACE_SIDE, LFW_LANDMARKS
 from siamface.inference.export import export_model, export_run, list_formats
 
 from .conftest import random_photo, write_tiny_run
@@ -30,6 +32,9 @@ def test_torchscript_round_trip(tiny_verifier, faces, tmp_path):
     assert sidecar["threshold"] == tiny_verifier.threshold and sidecar["flip_tta"] is True
     assert sidecar["preprocessing"] == {"crop": [50, 50, 200, 200], "size": 32, "channels": 3}
     assert sidecar["input"]["size"] == 32 and sidecar["embedding_dim"] == 8
+    frame = sidecar["face_frame"]  # as verify aligns: by dlib's landmarks, else by a box
+    assert frame["landmarks"]["frame_points"] == [list(p) for p in LFW_LANDMARKS]
+    assert frame["box"]["face_side"] == FACE_SIDE and frame["frame_size"] == 250
 
     module = torch.jit.load(str(tmp_path / "ts" / "model.pt"))
     x = torch.from_numpy(np.stack([f.pixels for f in faces])).float() / 255  # (5, 3, 32, 32)
@@ -72,3 +77,21 @@ def test_export_run_describes_its_source(tmp_path):
 def test_unknown_format(tiny_verifier, tmp_path):
     with pytest.raises(KeyError, match="unknown export format 'tflite'"):
         export_model(tiny_verifier, tmp_path, "tflite")
+
+
+def test_a_disk_full_during_the_torchscript_write_keeps_the_export_before_it(
+        tiny_verifier, tmp_path, monkeypatch):
+    out = tmp_path / "ts"
+    export_model(tiny_verifier, out, "torchscript")
+    before = (out / "model.pt").read_bytes()
+
+    def full(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError, match=r"no space left on device writing .*ts/model\.pt$"):
+        export_model(tiny_verifier, out, "torchscript")
+    monkeypatch.undo()
+    assert (out / "model.pt").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.pt"]  # no temporary
+

@@ -7,8 +7,9 @@ What is exported is what ``Verifier`` computes once a face is aligned:
 - ``score``: two (B, D) embedding batches -> (B,) logits and (B,) distances.
 
 ``export.json`` beside the model files says everything else a deployment needs: the
-preprocessing (crop box in the 250x250 LFW frame, size, channels), how the face detector's box
-maps to that frame, the decision threshold on the logit, and which files hold what.
+preprocessing (crop box in the 250x250 LFW frame, size, channels), how a photo's face becomes
+that frame (by dlib's landmarks, or the Haar cascade's box without dlib), the decision threshold
+on the logit, and which files hold what.
 
 Formats:
 
@@ -24,6 +25,7 @@ Formats:
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from collections.abc import Iterator
@@ -36,7 +38,8 @@ from torch import nn
 
 from siamface import __version__
 from siamface.data.preprocess import FRAME_SIZE
-from siamface.inference.align import FACE_CENTER, FACE_SIDE
+from siamface.inference.align import FACE_CENTER, FACE_SIDE, LFW_LANDMARKS
+from siamface.inference.detectors import LANDMARKS_FILE
 from siamface.inference.face_detection import CASCADE_FILE, FaceDetector
 from siamface.inference.verifier import Verifier, model_fingerprint
 from siamface.models.io import embed
@@ -104,8 +107,12 @@ def _torchscript(
         traced = torch.jit.trace_module(
             embedder, {"forward": x, "score": (e, e)}, check_trace=False
         )
+    # Into memory first: torch's archive writer aborts the whole process (a C++ exception out
+    # of a destructor) when the disk fills, where a write of bytes raises an OSError.
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
     with atomic_path(out_dir / "model.pt") as tmp:
-        traced.save(str(tmp))
+        tmp.write_bytes(buffer.getvalue())
     return {
         "files": {"embed": "model.pt", "score": "model.pt"},
         "usage": "m = torch.jit.load('model.pt'); e = m(images); "
@@ -193,7 +200,6 @@ def export_model(
                                   shape=prep.shape, out_dir=out_dir)
     finally:
         model.train(was_training)
-    detector = verifier.detector if verifier.detector is not None else FaceDetector()
     sidecar = {
         "format": fmt,
         **written,
@@ -204,20 +210,7 @@ def export_model(
         "embedding_dim": model.out_dim,
         "flip_tta": verifier.flip_tta,
         "preprocessing": prep.to_dict(),
-        "face_frame": {
-            "frame_size": FRAME_SIZE,
-            "face_center": list(FACE_CENTER),
-            "face_side": FACE_SIDE,
-            "detector": f"OpenCV {CASCADE_FILE}",
-            "detector_settings": {
-                "scale_factor": detector.scale_factor,
-                "min_neighbors": detector.min_neighbors,
-                "min_size_fraction": detector.min_size_fraction,
-                "min_face_px": detector.min_face_px,
-            },
-            "rule": "frame side = frame_size * box side / face_side, placed so that the box "
-                    "centre lands on face_center; then crop with preprocessing.crop",
-        },
+        "face_frame": face_frame(),
         "threshold": verifier.threshold,
         "decision": "same person when logit >= threshold; probability = sigmoid(logit)",
         "model_fingerprint": model_fingerprint(model),
@@ -227,6 +220,39 @@ def export_model(
     path = out_dir / SIDECAR
     write_json_atomic(path, sidecar)
     return path
+
+
+def face_frame() -> dict[str, Any]:
+    """How a photo's face becomes the LFW-like frame the model takes, in words and numbers:
+    by dlib's landmarks (as ``siamface verify`` aligns, where dlib is installed), else by the
+    Haar cascade's box."""
+    haar = FaceDetector()
+    return {
+        "frame_size": FRAME_SIZE,
+        "landmarks": {
+            "used": "by default (dlib installed)",
+            "detector": f"dlib's HOG frontal face detector and its {LANDMARKS_FILE}",
+            "points": "the eye centre on the image's left (the mean of landmarks 2 and 3), the "
+                      "other eye centre (0 and 1), the nose base (4)",
+            "frame_points": [list(p) for p in LFW_LANDMARKS],
+            "rule": "a similarity transform: the rotation that turns the eyes' line onto "
+                    "frame_points' eye line, then one scale and shift fitted by least squares "
+                    "over the three points; warp the photo into the frame_size frame with it, "
+                    "then crop with preprocessing.crop",
+        },
+        "box": {
+            "used": "where dlib is not installed (the Haar cascade finds no landmarks)",
+            "detector": f"OpenCV {CASCADE_FILE}",
+            "detector_settings": {
+                "scale_factor": haar.scale_factor, "min_neighbors": haar.min_neighbors,
+                "min_size_fraction": haar.min_size_fraction, "min_face_px": haar.min_face_px,
+            },
+            "face_center": list(FACE_CENTER),
+            "face_side": FACE_SIDE,
+            "rule": "frame side = frame_size * box side / face_side, placed so that the box "
+                    "centre lands on face_center; then crop with preprocessing.crop",
+        },
+    }
 
 
 def export_run(
