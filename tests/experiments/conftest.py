@@ -20,9 +20,13 @@ FIXED = [*TINY, "train.threads=1"]
 
 
 def tiny_spec(**values: Any) -> dict[str, Any]:
-    """A spec mapping over the tiny default recipe; ``values`` replace or add keys."""
-    spec = {"base": "default", "fixed": list(FIXED), "sampler": "grid", "objective": "val_loss",
-            "space": {"optim.lr": {"type": "categorical", "choices": [1.0e-3, 3.0e-3]}}}
+    """A spec mapping over the tiny default recipe; ``values`` replace or add keys (the keys
+    the space searches are left out of the tiny recipe's fixed ones)."""
+    space = values.get("space", {"optim.lr": {"type": "categorical",
+                                              "choices": [1.0e-3, 3.0e-3]}})
+    fixed = [item for item in FIXED if item.split("=", 1)[0] not in space]
+    spec = {"base": "default", "fixed": fixed, "sampler": "grid", "objective": "val_loss",
+            "space": space}
     return {**spec, **values}
 
 

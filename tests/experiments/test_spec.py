@@ -7,7 +7,7 @@ from siamface.experiments.search import trial_overrides
 from siamface.experiments.spec import SpecError, list_specs, load_spec, spec_from_dict
 from siamface.training.builder import resolve_config
 
-from .conftest import tiny_spec
+from .conftest import FIXED, tiny_spec
 
 
 def test_shipped_specs_are_the_seed_grids_and_a_tpe_search():
@@ -77,6 +77,12 @@ def test_distributions_follow_the_types():
      "space.model.width: high must be an integer"),
     ({"seed": 2**32}, "seed must be an integer from 0 to 4294967295, got 4294967296"),
     ({"time_budget_s": float("nan")}, "time_budget_s must be a number >= "),
+    ({"time_budget_s": 0}, "time_budget_s must be a number >= 1 or null, got 0"),
+    ({"trial_time_budget_s": 0}, "trial_time_budget_s must be a number >= 1 or null, got 0"),
+    ({"fixed": [*FIXED, "optim.lr=0.1"]},
+     "space.optim.lr: also set in fixed; a key is either searched or fixed"),
+    ({"pruner": {"name": "hyperband", "min_resource": 5, "max_resource": 2}},
+     "pruner.min_resource (5) must not exceed max_resource (2)"),
     ({"trial_time_budget_s": float("inf")}, "trial_time_budget_s must be a number >= "),
     ({"sampler": "tpe", "space": {"model.width": {"type": "int", "low": 4, "high": 9,
                                                   "step": 2}}},

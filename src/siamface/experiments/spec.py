@@ -238,13 +238,18 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
         pruner=_choice(pruner, "name", tuple(PRUNERS), "none", source, prefix="pruner."),
         pruner_options=_pruner_options(pruner, source),
         n_trials=_number(raw, "n_trials", int, 20, source, minimum=1),
-        time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=0),
-        trial_time_budget_s=_number(raw, "trial_time_budget_s", float, None, source, minimum=0),
+        time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=1),
+        trial_time_budget_s=_number(raw, "trial_time_budget_s", float, None, source, minimum=1),
         seed=_number(raw, "seed", int, 0, source, minimum=0, maximum=2**32 - 1),  # numpy's
         source=source,
     )
     if not is_plain_name(spec.name):
         raise SpecError(f"{source}: name: expected {PLAIN_NAME}, got {spec.name!r}")
+    fixed_keys = {item.split("=", 1)[0].strip() for item in spec.fixed}
+    both = [p.key for p in spec.space if p.key in fixed_keys]
+    if both:  # the space's value would silently win
+        raise SpecError(f"{source}: space.{both[0]}: also set in fixed; a key is either "
+                        "searched or fixed")
     if spec.sampler == "grid":
         continuous = [p.key for p in spec.space if p.type != "categorical"]
         if continuous:
@@ -310,6 +315,10 @@ def _pruner_options(pruner: dict[str, Any], source: str) -> dict[str, Any]:
         if not ok:
             what = "a number" if key == "percentile" else "an integer"
             raise SpecError(f"{source}: pruner.{key}: expected {what}, got {value!r}")
+    low, high = options.get("min_resource", 1), options.get("max_resource", "auto")
+    if is_number(low, int) and is_number(high, int) and low > high:  # Optuna's would never prune
+        raise SpecError(f"{source}: pruner.min_resource ({low}) must not exceed "
+                        f"max_resource ({high})")
     return options
 
 

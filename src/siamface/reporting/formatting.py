@@ -7,18 +7,24 @@ from typing import Any
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    """A Markdown table; integer columns are right-aligned with thousands separators."""
+    """A Markdown table; integer columns are right-aligned with thousands separators. A "|"
+    or a line break inside a cell (a run's name may hold one) stays inside it."""
     rows = [list(row) for row in rows]
-    header = list(header)
-    numeric = [all(isinstance(row[k], int) for row in rows) for k in range(len(header))]
+    header = [_cell(h) for h in header]
+    numeric = [bool(rows) and all(isinstance(row[k], int) for row in rows)
+               for k in range(len(header))]
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---:" if num else "---" for num in numeric) + "|",
     ]
     for row in rows:
-        cells = [f"{cell:,}" if isinstance(cell, int) else str(cell) for cell in row]
+        cells = [f"{cell:,}" if isinstance(cell, int) else _cell(cell) for cell in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return " ".join(str(value).splitlines()).replace("|", "\\|")
 
 
 def format_ci(interval: Sequence[float] | None, empty: str = "-") -> str:
