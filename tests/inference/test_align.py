@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -146,6 +147,12 @@ def test_unreadable_and_missing_files_are_named(tmp_path):
         read_photo(junk)
     with pytest.raises(FileNotFoundError, match=r"missing\.jpg: no such image file"):
         read_photo(tmp_path / "missing.jpg")
+    (tmp_path / "album.jpg").mkdir()
+    with pytest.raises(ImageDecodeError, match=r"album\.jpg: is a folder; expected an image"):
+        read_photo(tmp_path / "album.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(ImageDecodeError, match=r"pipe\.jpg: is not a regular file \(a FIFO"):
+        read_photo(tmp_path / "pipe.jpg")  # (opening it would wait for a writer for ever)
 
 
 def save_jpeg(path, size, orientation=None):

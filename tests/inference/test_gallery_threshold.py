@@ -54,6 +54,7 @@ def test_a_target_finer_than_the_calibration_resolves_says_so(tiny_verifier, peo
         people / "Bo" / "2.png")
     assert result.extrapolated and result.threshold == pytest.approx(4.9)
     assert "can tell: the threshold is the highest impostor score it saw" in str(result)
+    assert "at a 1e-06 chance of naming someone not enrolled" in str(result)
 
 
 def test_a_stricter_target_or_a_larger_gallery_raises_the_threshold(tiny_verifier, people,

@@ -137,12 +137,12 @@ def _add_photo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _verifier(args: argparse.Namespace, photos: list[Path]):  # -> Verifier
     """RUN's verifier, once the photos are known to exist (loading a model takes a while)."""
+    from siamface.inference.align import require_image_file
     from siamface.inference.pretrained import PretrainedVerifier, is_pretrained
     from siamface.inference.verifier import Verifier
 
     for photo in photos:
-        if not photo.is_file():
-            raise FileNotFoundError(f"{photo}: no such image file")
+        require_image_file(photo)
     if is_pretrained(args.run):
         if args.precision is not None:
             raise UsageError("--precision is for siamface runs; dlib's ResNet runs in dlib")

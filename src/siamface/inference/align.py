@@ -179,8 +179,7 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
         check_pixel_count(*image.size, "image")
         return Photo(to_8bit(ImageOps.exif_transpose(image), "RGB"), "image")
     path = Path(image)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such image file")
+    require_image_file(path)
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
         try:
@@ -188,6 +187,21 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
             return Photo(upright, str(path), scale)
         except DECODE_ERRORS as err:  # a PNG whose text chunk is too large: a ValueError
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+
+
+def require_image_file(path: Path) -> None:
+    """Refuse a path that is not a regular file, saying what it is instead.
+
+    Raises:
+        FileNotFoundError: nothing is there.
+        ImageDecodeError: a folder, a FIFO, a device: something that is there but no file.
+    """
+    if path.is_file():
+        return
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such image file")
+    what = "a folder" if path.is_dir() else "not a regular file (a FIFO or a device)"
+    raise ImageDecodeError(f"{path}: is {what}; expected an image file")
 
 
 def decode_upright(im: Image.Image, min_side: int,

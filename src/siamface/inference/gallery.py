@@ -117,8 +117,10 @@ class Identification:
             lines.append(f"{rank:>4}  {c.name:<30} {c.probability:>11.3f} {c.logit:>8.3f}")
         if self.threshold_kind == "gallery":
             people = "person" if self.gallery_size == 1 else "people"
-            basis = (f"set for {self.gallery_size} {people} at a {self.target_fpir:.1%} chance of "
-                     "naming someone not enrolled")
+            chance = (f"{self.target_fpir:.1%}" if self.target_fpir >= 0.001
+                      else f"{self.target_fpir:.2g}")  # not "0.0%" for 1e-6
+            basis = (f"set for {self.gallery_size} {people} at a {chance} chance of naming "
+                     "someone not enrolled")
             if self.extrapolated:
                 basis += (" (finer than the calibration's impostor pairs can tell: the threshold "
                           "is the highest impostor score it saw)")
