@@ -263,7 +263,8 @@ def test_several_faces_largest_first_with_a_notice_and_a_choice(lfw_faces):
     canvas.paste(lfw_faces[0].resize((440, 440)), (40, 80))  # the larger (34% of 600 px)
     canvas.paste(lfw_faces[1].resize((340, 340)), (620, 200))  # 26%: both found at once
     aligner = FaceAligner(preset("face", 32, 3), detector=DlibDetector())
-    with pytest.warns(MultipleFacesWarning, match="2 faces found, the largest used"):
+    with pytest.warns(MultipleFacesWarning, match=r"2 faces found, the largest used .*; for "
+                      r"another, crop the photo, or pick it by size rank where it is the probe"):
         first = aligner(canvas)
     assert first.faces_found == 2 and len(first.boxes) == 2 and first.box == first.boxes[0]
     assert first.box.center[0] < 500  # the larger face is on the left

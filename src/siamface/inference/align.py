@@ -286,7 +286,8 @@ def warn_multiple_faces(source: str, boxes: tuple[FaceBox, ...]) -> None:
     b = boxes[0]
     warnings.warn(MultipleFacesWarning(
         f"{source}: {len(boxes)} faces found, the largest used (box {b.left:.0f},{b.top:.0f}-"
-        f"{b.right:.0f},{b.bottom:.0f}); choose another with --face K"), stacklevel=3)
+        f"{b.right:.0f},{b.bottom:.0f}); for another, crop the photo, or pick it by size rank "
+        "where it is the probe (verify and identify: --face K)"), stacklevel=3)
 
 
 def landmark_transform(points: np.ndarray) -> np.ndarray:
