@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 = every network)")
     serve.add_argument("--port", type=int, default=8000, help="default 8000")
+    serve.add_argument("--allowed-host", action="append", metavar="NAME",
+                       help="a host name the server answers to (repeat for more; default: the "
+                       "loopback names when it listens on loopback, else any: on a network, "
+                       "name it here so that a page elsewhere cannot reach it by DNS "
+                       "rebinding)")
     serve.add_argument("--api-key", metavar="KEY", default=os.environ.get(API_KEY_ENV),
                        help=f"require KEY in the X-API-Key header for every write (default: "
                        f"${API_KEY_ENV}, else no key)")
@@ -66,31 +71,47 @@ def _serve(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as err:  # a missing install, not a bug
         raise UsageError(f"siamface serve needs the serve extra: pip install 'siamface[serve]' "
                          f"({err})") from None
-    from siamface.errors import ConfigError
     from siamface.inference.verifier import Verifier
-    from siamface.serve.guards import ServeOptions
     from siamface.serve.workers import default_workers, fix_cpu_threads
 
-    workers = args.workers if args.workers is not None else default_workers()
-    processes = args.photo_processes if args.photo_processes is not None else workers
-    if workers < 1 or processes < 0 or args.max_upload_mb <= 0 or not 0 <= args.port <= 65535:
-        raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
-                          "--max-upload-mb positive and --port 0 to 65535")
-    max_file = int(args.max_upload_mb * 2**20)
-    options = ServeOptions(
-        api_key=args.api_key or None, workers=workers, photo_processes=processes,
-        max_file_bytes=max_file,
-        max_request_bytes=max(24 * 2**20, 2 * max_file + 2**20),
-        allowed_hosts=LOOPBACK if args.host in LOOPBACK else None,
-    )
+    options = serve_options(args, default_workers())
     fix_cpu_threads(1)  # each worker on one core: requests queue, cores are not oversubscribed
     precision = {} if args.precision is None else {"precision": args.precision}
     verifier = Verifier.from_run(args.run, detect=not args.no_detect, **precision)
     db = args.db if args.db is not None else default_db()
     app = create_app(verifier, db, options, run_name=args.run.resolve().name)
-    print(f"siamface serve: {args.run} on http://{args.host}:{args.port}/ ({workers} workers, "
-          f"{processes} photo processes, "
-          f"galleries in {db}, API key {'required for writes' if options.api_key else 'off'})",
+    hosts = ("any host name" if options.allowed_hosts is None
+             else f"host names {', '.join(options.allowed_hosts)}")
+    print(f"siamface serve: {args.run} on http://{args.host}:{args.port}/ ({options.workers} "
+          f"workers, {options.photo_processes} photo processes, galleries in {db}, "
+          f"API key {'required for writes' if options.api_key else 'off'}, {hosts})",
           flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+def serve_options(args: argparse.Namespace, cores: int):  # -> ServeOptions
+    """The server's limits, key and host names from the command line (``cores``: the default
+    number of workers)."""
+    from siamface.errors import ConfigError
+    from siamface.serve.guards import ServeOptions
+
+    workers = args.workers if args.workers is not None else cores
+    processes = args.photo_processes if args.photo_processes is not None else workers
+    if workers < 1 or processes < 0 or args.max_upload_mb <= 0 or not 0 <= args.port <= 65535:
+        raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
+                          "--max-upload-mb positive and --port 0 to 65535")
+    names = [name.strip() for name in args.allowed_host or ()]
+    # a name as the Host header gives it without its port: "example.org", "10.0.0.5", "::1"
+    if not all(names) or any("/" in n or n.count(":") == 1 or n != "".join(n.split())
+                             for n in names):
+        raise ConfigError(f"--allowed-host: expected host names without port or path, got "
+                          f"{args.allowed_host}")
+    max_file = int(args.max_upload_mb * 2**20)
+    return ServeOptions(
+        api_key=args.api_key or None, workers=workers, photo_processes=processes,
+        max_file_bytes=max_file,
+        max_request_bytes=max(24 * 2**20, 2 * max_file + 2**20),
+        allowed_hosts=(tuple(names) if names else LOOPBACK if args.host in LOOPBACK else None),
+    )
+

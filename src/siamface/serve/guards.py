@@ -6,9 +6,10 @@
   than MIN_BODY_RATE overall, is answered 408 and its connection closed, so a stalled or
   trickling client cannot hold it open for ever. The body is read whole (at most
   ``max_request_bytes``) before the application sees the request.
-- With ``allowed_hosts`` set (the CLI sets the loopback names when it listens on loopback), a
-  request for another Host is refused (421): a web page on another site cannot reach the
-  server by pointing its own name at 127.0.0.1 (DNS rebinding).
+- With ``allowed_hosts`` set (the CLI sets the names given with --allowed-host, else the
+  loopback names when it listens on loopback), a request for another Host is refused (421): a
+  web page on another site cannot reach the server by pointing its own name at its address
+  (DNS rebinding).
 - A write sent by a browser from another origin (its Origin header names another host) is
   refused (403): a page elsewhere cannot post a form to it.
 - With an API key, every write needs it in the X-API-Key header (401).

@@ -1,0 +1,38 @@
+"""`siamface serve`'s options: workers, limits, the API key and the host names it answers to."""
+
+from __future__ import annotations
+
+import pytest
+
+from siamface.cli.main import build_parser
+from siamface.cli.serve import LOOPBACK, serve_options
+from siamface.errors import ConfigError
+
+
+def options(*args: str):
+    return serve_options(build_parser().parse_args(["serve", "RUN", *args]), cores=2)
+
+
+def test_on_loopback_it_answers_to_the_loopback_names_and_elsewhere_to_any():
+    assert options().allowed_hosts == LOOPBACK
+    assert options("--host", "0.0.0.0").allowed_hosts is None
+
+
+def test_named_hosts_are_the_only_ones_it_answers_to_wherever_it_listens():
+    named = options("--host", "0.0.0.0", "--allowed-host", "faces.example.org",
+                    "--allowed-host", "10.0.0.5", "--allowed-host", "::1")
+    assert named.allowed_hosts == ("faces.example.org", "10.0.0.5", "::1")
+
+
+@pytest.mark.parametrize("name", ["faces.example.org:8000", "http://faces", "", "a b"])
+def test_a_host_name_with_a_port_a_path_or_spaces_is_refused(name):
+    with pytest.raises(ConfigError, match="--allowed-host: expected host names without port"):
+        options("--allowed-host", name)
+
+
+def test_workers_and_photo_processes_default_to_the_cores():
+    default = options()
+    assert (default.workers, default.photo_processes) == (2, 2)
+    assert options("--workers", "1", "--photo-processes", "0").photo_processes == 0
+    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+        options("--workers", "0")
