@@ -72,6 +72,18 @@ def test_a_stricter_target_or_a_larger_gallery_raises_the_threshold(tiny_verifie
     assert gallery.identify(new[0]).name == "Ed"  # the new photos are searched too
 
 
+def test_two_people_who_score_exactly_alike_at_the_top_are_a_tie_not_a_name(tiny_verifier,
+                                                                           tmp_path):
+    for name in ("Ann", "Ann's twin"):  # the same photo enrolled as two people
+        save(tmp_path / "people" / f"{name}.png", 10)
+    save(tmp_path / "people" / "Cy.png", 13)
+    result = Gallery(tiny_verifier).fit(tmp_path / "people").identify(
+        tmp_path / "people" / "Ann.png")
+    assert result.candidates[0].logit == result.candidates[1].logit >= result.threshold
+    assert result.name is None and result.tied and result.margin == 0
+    assert str(result).startswith("identified: unknown (Ann and Ann's twin tie at the top)")
+
+
 def test_no_one_past_the_threshold_is_unknown_with_candidates(tiny_verifier, people):
     # Impostor scores up to 6 > IDENTICAL_LOGIT: not even an identical photo passes.
     gallery = Gallery(calibrated(tiny_verifier, np.linspace(-5, 6, 1000))).fit(people)

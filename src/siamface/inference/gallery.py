@@ -74,7 +74,8 @@ class Identification:
     """Who the probe is.
 
     Attributes:
-        name: The best candidate if their logit reaches the threshold, else None (unknown).
+        name: The best candidate if their logit reaches the threshold and no one else's
+            equals it, else None (unknown).
         candidates: The top people, best first.
         threshold: The logit threshold the name was decided by.
         threshold_kind: "gallery" (set for ``gallery_size`` people at ``target_fpir``) or
@@ -106,9 +107,19 @@ class Identification:
     label: str | None = None
     extrapolated: bool = False
 
+    @property
+    def tied(self) -> bool:
+        """The two best people score exactly alike above the threshold: no one is named."""
+        return self.margin == 0 and self.candidates[0].logit >= self.threshold
+
     def __str__(self) -> str:
-        verdict = (self.name if self.name is not None else
-                   f"unknown (no one passes the threshold; closest: {self.candidates[0].name})")
+        if self.name is not None:
+            verdict = self.name
+        elif self.tied:
+            verdict = (f"unknown ({self.candidates[0].name} and {self.candidates[1].name} tie "
+                       "at the top)")
+        else:
+            verdict = f"unknown (no one passes the threshold; closest: {self.candidates[0].name})"
         lines = [
             f"identified: {verdict}",
             f"{'rank':>4}  {'name':<30} {'probability':>11} {'logit':>8}",
@@ -352,8 +363,9 @@ class Gallery:
             for r, i in enumerate(ranked))
         kept = self.threshold_
         threshold = self.verifier.threshold if kept is None else kept.threshold
+        tie = len(best) > 1 and best[0] == best[1]  # two people alike: naming one is a guess
         return Identification(
-            name=candidates[0].name if candidates[0].logit >= threshold else None,
+            name=candidates[0].name if candidates[0].logit >= threshold and not tie else None,
             candidates=candidates[:top_k], threshold=threshold,
             threshold_kind="verification" if kept is None else "gallery",
             gallery_size=None if kept is None else kept.gallery_size,

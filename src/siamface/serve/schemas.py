@@ -71,7 +71,8 @@ class CandidateOut(BaseModel):
 class IdentifyResponse(BaseModel):
     """Who the probe is: the best person if they pass the threshold, else "unknown"."""
 
-    verdict: str = Field(description='the name, or "unknown" when no one passes the threshold')
+    verdict: str = Field(description=('the name, or "unknown" when no one passes the threshold '
+                                      'or two people tie at the top (margin 0)'))
     name: str | None
     candidates: list[CandidateOut] = Field(description="the closest people, best first")
     threshold: float = Field(description="the logit the best must reach to be named")

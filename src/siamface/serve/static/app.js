@@ -193,7 +193,9 @@ async function identify(event) {
       : "the one-to-one threshold: this model has no gallery calibration";
     identity.replaceChildren(
       span(r.name === null ? "different" : "same", r.name === null ? "Unknown" : r.name),
-      document.createTextNode(r.name === null
+      document.createTextNode(r.name === null && r.margin === 0 && r.candidates[0].logit >= r.threshold
+        ? ` — ${r.candidates[0].name} and ${r.candidates[1].name} score alike: no one is named (${basis})`
+        : r.name === null
         ? ` — no one reaches the threshold ${fmt(r.threshold_probability)} (${basis})`
         : ` — probability ${fmt(r.candidates[0].probability)} ≥ threshold ${fmt(r.threshold_probability)} (${basis})`),
     );
