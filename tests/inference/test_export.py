@@ -11,7 +11,7 @@ import torch
 
 from conftest import require
 from siamface.inference.align import FACE_SIDE, LFW_LANDMARKS
-from siamface.inference.export import export_model, export_run, list_formats
+from siamface.inference.export import ExportFolderError, export_model, export_run, list_formats
 
 from .conftest import random_photo, write_tiny_run
 
@@ -95,3 +95,22 @@ def test_a_disk_full_during_the_torchscript_write_keeps_the_export_before_it(
     assert (out / "model.pt").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.pt"]  # no temporary
 
+
+
+def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny_verifier,
+                                                                            tmp_path):
+    out = tmp_path / "out"
+    export_model(tiny_verifier, out, "torchscript")
+    export_model(tiny_verifier, out, "torchscript")  # over itself: the same files, rewritten
+    with pytest.raises(ExportFolderError, match=r"out holds a torchscript export: export onnx "
+                                                r"into an empty folder, or over a onnx export"):
+        export_model(tiny_verifier, out, "onnx")  # model.pt would stay beside an onnx export.json
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "model.pt").write_bytes(b"the user's own")
+    with pytest.raises(ExportFolderError, match="mine holds other files"):
+        export_model(tiny_verifier, mine, "torchscript")
+    assert (mine / "model.pt").read_bytes() == b"the user's own"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ExportFolderError, match="a-file is a file"):
+        export_model(tiny_verifier, tmp_path / "a-file", "torchscript")

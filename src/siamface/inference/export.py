@@ -38,6 +38,7 @@ from torch import nn
 
 from siamface import __version__
 from siamface.data.preprocess import FRAME_SIZE
+from siamface.errors import SiamfaceError
 from siamface.inference.align import FACE_CENTER, FACE_SIDE, LFW_LANDMARKS
 from siamface.inference.detectors import LANDMARKS_FILE
 from siamface.inference.face_detection import CASCADE_FILE, FaceDetector
@@ -46,6 +47,7 @@ from siamface.models.io import embed
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils.files import read_json_object
 from siamface.utils.registry import Registry
 
 SIDECAR = "export.json"
@@ -174,6 +176,25 @@ def _quiet_onnx_exporter() -> Iterator[None]:
         logger.setLevel(level)
 
 
+class ExportFolderError(SiamfaceError, ValueError):
+    """The folder to export into holds something else than an export of that format."""
+
+
+def check_export_folder(out_dir: Path, fmt: str) -> None:
+    """Refuse a folder that is a file, or holds other files than an export of ``fmt``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportFolderError(f"{out_dir} is a file: an export is written into a folder")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    sidecar = out_dir / SIDECAR
+    found = read_json_object(sidecar, error=ExportFolderError) if sidecar.is_file() else {}
+    if found.get("format") != fmt:
+        what = (f"a {found['format']} export" if isinstance(found.get("format"), str)
+                else "other files")
+        raise ExportFolderError(f"{out_dir} holds {what}: export {fmt} into an empty folder, "
+                                f"or over a {fmt} export")
+
+
 def export_model(
     verifier: Verifier, out_dir: str | Path, fmt: str, description: dict[str, Any] | None = None
 ) -> Path:
@@ -187,8 +208,13 @@ def export_model(
 
     Returns:
         The path of ``export.json``.
+
+    Raises:
+        ExportFolderError: ``out_dir`` holds anything but an export of the same format (its
+            files would be replaced, or left beside an export.json that no longer names them).
     """
     out_dir = Path(out_dir)
+    check_export_folder(out_dir, fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = verifier.model
     was_training = model.training
