@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import require
 from siamface.data import preprocess
 from siamface.data.preprocess import ImageDecodeError, preset
-from siamface.inference.align import FaceChoiceError, read_photo
+from siamface.inference.align import AnimatedImageWarning, FaceChoiceError, read_photo
 from siamface.inference.verifier import GreyPhotoWarning, Verifier
 
 from .conftest import random_photo, tiny_model
@@ -52,6 +52,16 @@ def test_heic_opens_where_pillow_heif_is_installed(tmp_path):
     Image.fromarray(random_photo(10, size=(64, 96))).save(tmp_path / "phone.heic")
     photo = read_photo(tmp_path / "phone.heic").image
     assert photo.mode == "RGB" and photo.size == (96, 64)
+
+
+def test_an_animated_image_uses_its_first_frame_and_says_so(tmp_path):
+    first, second = (Image.fromarray(random_photo(k, size=(64, 64))) for k in (1, 2))
+    first.save(tmp_path / "moving.gif", save_all=True, append_images=[second], duration=100)
+    with pytest.warns(AnimatedImageWarning, match=r"moving\.gif: an image of 2 frames; the "
+                                                  "first is used"):
+        photo = read_photo(tmp_path / "moving.gif").image
+    still = read_photo(Image.open(tmp_path / "moving.gif")).image  # frame 0 of the same file
+    assert np.array_equal(np.asarray(photo), np.asarray(still))
 
 
 def test_a_text_chunk_too_large_after_the_pixels_is_a_decode_error(tmp_path):

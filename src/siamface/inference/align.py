@@ -87,6 +87,10 @@ def check_face_rank(face: Any) -> None:
                               f"{face!r}")
 
 
+class AnimatedImageWarning(SiamfaceWarning):
+    """An image of several frames (an animated GIF or WebP): its first frame was used."""
+
+
 class MultipleFacesWarning(SiamfaceWarning):
     """A photo held several faces and the largest was used."""
 
@@ -182,6 +186,10 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     require_image_file(path)
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            warnings.warn(AnimatedImageWarning(f"{path}: an image of {frames} frames; the first "
+                                               "is used"), stacklevel=2)
         try:
             upright, scale = decode_upright(im, min_side, path)
             return Photo(upright, str(path), scale)
