@@ -109,6 +109,27 @@ def test_two_specs_of_one_name_cannot_share_a_study_in_one_storage(synthetic_hom
                       storage_url=url).counts["complete"] >= 1
 
 
+def test_a_retry_interrupted_again_names_its_own_retry(tmp_path: Path):
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from siamface.experiments.search import sync_killed_trials
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    lr = {"params": {"optim.lr": 0.1}, "distributions": {"optim.lr": FloatDistribution(0, 1)}}
+    study.add_trial(create_trial(state=TrialState.FAIL, **lr))  # interrupted, retried as 1
+    study.add_trial(create_trial(state=TrialState.FAIL, **lr, system_attrs={
+        "failed_trial": 0, "retry_history": [0]}))  # interrupted again, retried as 2
+    study.add_trial(create_trial(state=TrialState.WAITING, **lr, system_attrs={
+        "failed_trial": 0, "retry_history": [0, 1]}))
+    folder = StudyFolder(tmp_path)
+    for number in (0, 1):
+        folder.write_trial(number, state="running", params={"optim.lr": 0.1})
+    sync_killed_trials(study, folder)
+    assert folder.trial(0)["reason"].endswith("; retried as trial 1")
+    assert folder.trial(1)["reason"].endswith("; retried as trial 2")
+
+
 MEDIAN_FROM_THE_FIRST = {"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
 
 

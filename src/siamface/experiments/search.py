@@ -376,8 +376,9 @@ def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
-    retried_by = {RetryHeartbeatStaleTrialCallback.retried_trial_number(t): t.number
-                  for t in trials}
+    # each retry's history ends with the trial it retries (retried_trial_number is the first)
+    retried_by = {history[-1]: t.number for t in trials
+                  if (history := RetryHeartbeatStaleTrialCallback.retry_history(t))}
     for t in trials:
         if t.state == TrialState.FAIL and _record_state(folder, t.number) == "running":
             again = retried_by.get(t.number)
