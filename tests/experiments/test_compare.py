@@ -133,3 +133,13 @@ def test_the_study_page_says_which_trial_was_scored_on_the_test_pairs(finished_s
     assert "(scored once on pairsDevTest.txt)." not in page and (
         f"not scored on a test file; trial <code>{other:04d}</code> was, when it was the best"
         in page)
+
+
+@pytest.mark.parametrize("file", ["repeat.json", "view2.json"])
+def test_report_on_a_repeat_or_view2_folder_says_what_it_takes(tmp_path: Path, file):
+    from siamface.experiments.report import ReportError, write_html_report
+
+    (tmp_path / file).write_text("{}")
+    with pytest.raises(ReportError, match=r"folder: `siamface report` takes a run or a study; "
+                                          r"`siamface compare .*` tables its runs"):
+        write_html_report(tmp_path)

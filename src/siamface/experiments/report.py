@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from siamface.errors import SiamfaceError
 from siamface.experiments.compare import compare, format_cell, write_comparison
+from siamface.experiments.repeat import REPEAT_FILE
 from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.view2 import VIEW2_FILE
 from siamface.reporting.html_report import run_html, study_html
 from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
@@ -17,6 +20,10 @@ from siamface.utils.atomic import write_text_atomic
 
 # write_comparison's figure names that are not a study's own
 COMPARISON_FIGURES = {"curves": "Learning curves, overlaid", "runtimes": "Runtime per trial"}
+
+
+class ReportError(SiamfaceError, ValueError):
+    """A folder that has no page of its own."""
 
 
 def write_html_report(path: Path, out: Path | None = None) -> Path:
@@ -28,6 +35,10 @@ def write_html_report(path: Path, out: Path | None = None) -> Path:
     """
     if StudyFolder.is_study(path):
         return _study_report(StudyFolder(path), out)
+    for kind, file in (("a repeat", REPEAT_FILE), ("a View 2", VIEW2_FILE)):
+        if (Path(path) / file).is_file():
+            raise ReportError(f"{path} is {kind} folder: `siamface report` takes a run or a "
+                              f"study; `siamface compare {path}` tables its runs")
     run = Run(path)
     write_run_report(run)  # draws learning_curves.png; refuses an unfinished run
     target = out or run.html_report_path
