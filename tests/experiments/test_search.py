@@ -340,6 +340,29 @@ def test_an_in_memory_storage_is_refused():
             make_storage(url)
 
 
+def test_a_study_folder_that_is_a_file_or_a_storage_out_of_reach_is_one_line_and_no_folder(
+        synthetic_home: Path, tmp_path: Path):
+    spec = spec_from_dict(tiny_spec(name="nowhere"))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StudyFolderError, match=r"afile is a file: a study is kept in a folder"):
+        run_search(spec, open_lfw(synthetic_home), tmp_path / "afile")
+    bad = "postgresql+psycopg2://u:secret@127.0.0.1:1/none"  # nothing listens on port 1
+    with pytest.raises(SpecError, match=r"--storage postgresql\+psycopg2://u:\*\*\*@"):
+        run_search(spec, open_lfw(synthetic_home), tmp_path / "new", storage_url=bad)
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_damaged_study_db_is_named_as_the_folders_own(finished_study: Path,
+                                                        synthetic_home: Path, tmp_path: Path):
+    import shutil
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_study, copy)
+    (copy / "study.db").write_bytes(b"SQLite format 3\x00" + b"\xff" * 2000)
+    with pytest.raises(SpecError, match=r"^.*finished/study\.db: "):
+        run_search(StudyFolder(copy).spec(), open_lfw(synthetic_home), copy)
+
+
 def test_the_default_storage_keeps_a_study_name_a_name(tmp_path):
     folder = StudyFolder(tmp_path / "what?x%41#")
     url = default_storage_url(folder)  # "?" would start a query, "%41" would be "A"

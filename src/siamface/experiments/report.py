@@ -61,7 +61,8 @@ def _study_report(folder: StudyFolder, out: Path | None) -> Path:
     intro = (f"Base config `{spec.base}`, {spec.sampler} sampler over {space}; objective "
              f"`{spec.objective}` on the validation pairs ({spec.direction}), pruner "
              f"{spec.pruner}. Trials: "
-             + ", ".join(f"{n} {s}" for s, n in sorted(states.items(), key=str)) + ".")
+             + (", ".join(f"{n} {s}" for s, n in sorted(states.items(), key=str)) or "none yet")
+             + ".")
     if best is not None:
         trial = best.path.parent.name  # trials/NNNN/<run>
         intro += f" Best trial: `{trial}`"

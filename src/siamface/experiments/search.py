@@ -70,13 +70,15 @@ def default_storage_url(folder: StudyFolder) -> str:
         hide_password=False)
 
 
-def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
+def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S, named: str | None = None) -> Any:
     """Optuna's RDB storage at ``url`` with heartbeats and the retry of dead trials.
 
     Args:
         url: Any SQLAlchemy URL (sqlite:///..., postgresql+psycopg2://...).
         heartbeat_s: Seconds between heartbeats.
+        named: What errors call it (default: ``--storage URL``, its password hidden).
     """
+    named = named or f"--storage {hide_password(url)}"
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from sqlalchemy.engine import make_url
@@ -86,8 +88,8 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            raise SpecError(f"--storage {url}: an in-memory database ends with its process, "
-                            "and the study with it; give a file (sqlite:///PATH) or a server")
+            raise SpecError(f"{named}: an in-memory database ends with its process, and the "
+                            "study with it; give a file (sqlite:///PATH) or a server")
         for attempt in range(3):
             try:
                 return RDBStorage(
@@ -106,11 +108,10 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S) -> Any:
                     raise
                 time.sleep(1.0)
     except ImportError as err:  # the driver of the URL's database is not installed
-        raise SpecError(f"--storage {hide_password(url)}: {err}") from None
+        raise SpecError(f"{named}: {err}") from None
     except Exception as err:  # SQLAlchemy's errors: bad URL, no server, refused login
         if type(err).__module__.startswith("sqlalchemy"):
-            reason = str(err).splitlines()[0]
-            raise SpecError(f"--storage {hide_password(url)}: {reason}") from None
+            raise SpecError(f"{named}: {str(err).splitlines()[0]}") from None
         raise
 
 
@@ -119,9 +120,11 @@ def hide_password(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:  # not a URL SQLAlchemy can read: show it as given
         return url
+    # as given where there is none to hide (rendering would quote ":memory:" as %3Amemory%3A)
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def make_sampler(spec: SearchSpec, trials_before: int = 0) -> Any:
@@ -420,11 +423,14 @@ def run_search(
     url = storage_url or default_storage_url(folder)
     recorded = hide_password(storage_url) if storage_url else None
     folder.holds(spec, recorded)  # a folder it cannot be is refused before anything is made
+    # a server's storage is tried first: one it cannot reach leaves no folder behind
+    storage = make_storage(url, heartbeat_s) if storage_url else None
     folder.path.mkdir(parents=True, exist_ok=True)
     # workers starting one study at once: one records it, the others then find it
     with file_lock(folder.start_lock_path, f"start the study in {folder.path}"):
         started = folder.holds(spec, recorded)
-        storage = make_storage(url, heartbeat_s)  # before study.json records it: it works
+        if storage is None:  # the folder's own study.db: before study.json records it
+            storage = make_storage(url, heartbeat_s, named=str(folder.db_path))
         if not started:
             folder.start(spec, recorded)
     study = open_study(spec, storage)

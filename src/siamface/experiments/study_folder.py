@@ -90,6 +90,9 @@ class StudyFolder:
             StudyFolderError: The folder holds a study of a different spec or storage, or other
                 files (a run folder, say): a study's records would be mixed with them.
         """
+        if self.path.exists() and not self.path.is_dir():
+            raise StudyFolderError(f"{self.path} is a file: a study is kept in a folder; give "
+                                   "a new or empty --study-dir")
         if not self.spec_path.is_file():
             # a study's own files without spec.yaml: another worker is starting it
             others = [p.name for p in self.path.iterdir() if not self._owns(p.name)] \
