@@ -1,0 +1,20 @@
+"""Markdown tables: alignment by column type, and cells that keep their own "|"."""
+
+from __future__ import annotations
+
+from siamface.reporting.formatting import markdown_table
+
+
+def test_integer_columns_are_right_aligned_with_separators():
+    assert markdown_table(["run", "epochs"], [["a", 1200], ["b", 7]]).splitlines() == [
+        "| run | epochs |", "|---|---:|", "| a | 1,200 |", "| b | 7 |"]
+
+
+def test_a_bar_or_a_line_break_in_a_cell_stays_in_its_cell():
+    table = markdown_table(["run|name", "state"], [["r_a|b", "two\nlines"]])
+    assert table.splitlines() == [
+        "| run\\|name | state |", "|---|---|", "| r_a\\|b | two lines |"]
+
+
+def test_a_table_without_rows_has_left_aligned_columns():
+    assert markdown_table(["run", "state"], []).splitlines()[1] == "|---|---|"
