@@ -66,6 +66,19 @@ def test_markup_in_a_name_is_shown_as_text_and_the_folded_epochs_stay_folded(tmp
     assert "<details><summary>Every epoch</summary>" in html and "</details>" in html
 
 
+def test_a_name_cannot_make_the_page_carry_another_file(tmp_path: Path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (tmp_path / "secret.txt").write_text("TOP SECRET")
+    (tmp_path / "outside.png").write_bytes(b"\x89PNG\r\n\x1a\nrest")
+    (run / "fake.png").write_text("not a PNG")
+    for link in ("..&#47;secret.txt", "..&#47;outside.png", "fake.png", "/etc/passwd"):
+        html = markdown_to_html(f"# Run r_![a]({link})\n", run)
+        assert "base64" not in html, link
+    html = markdown_to_html("# Run r_<details>\n\nthe rest of the page\n", run)
+    assert "&lt;details&gt;" in html and "<details>" not in html  # it folds nothing away
+
+
 @pytest.mark.parametrize("kind", ["run", "study"])
 def test_the_page_renders_in_chromium_offline(pages, kind):
     if not Path(CHROMIUM).is_file() or shutil.which("chromium") is None:

@@ -33,7 +33,8 @@ code { background: #f4f4f4; padding: 0 0.2rem; }
 _PNG_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+\.png)\)")
 _IMG_SRC = re.compile(r'<img src="([^"]+)"')
 # The only raw HTML siamface's reports write: a run report's table of every epoch, folded.
-ALLOWED_TAGS = re.compile(r"</?(details|summary)>")
+ALLOWED_BLOCK = re.compile(r"<details><summary>[^<>&]*</summary>|</details>")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def data_uri(path: Path) -> str:
@@ -53,20 +54,33 @@ def markdown_to_html(text: str, base: Path) -> str:
     body = md.render(text)
 
     def embed(match: re.Match[str]) -> str:
-        path = base / html.unescape(match.group(1))
-        return f'<img src="{data_uri(path)}"' if path.is_file() else '<img src=""'
+        path = _figure(base, html.unescape(match.group(1)))
+        return f'<img src="{data_uri(path)}"' if path is not None else '<img src=""'
 
     body = _IMG_SRC.sub(embed, body)
     return re.sub(r'<p><img src=""[^>]*></p>|<img src=""[^>]*>', "", body)
 
 
+def _figure(base: Path, link: str) -> Path | None:
+    """The PNG a report links, if it is one inside ``base``: a name that reaches the Markdown
+    (``![a](..&#47;secret)``) must not make the page carry another file of the reader's."""
+    path = (base / link).resolve()
+    inside = path.is_relative_to(base.resolve()) and path.suffix == ".png" and path.is_file()
+    if not inside:
+        return None
+    with path.open("rb") as fh:
+        return path if fh.read(8) == PNG_SIGNATURE else None
+
+
 def _only_allowed_html(self: Any, tokens: Sequence[Any], idx: int, options: Any,
                        env: Any) -> str:
-    """Raw HTML in the Markdown as it is where it holds only ALLOWED_TAGS, else as text: names
-    of runs, configs and studies reach the report, and ``<img onerror=...>`` in one must not
-    become a live element of a page people pass on."""
-    content = tokens[idx].content
-    return content if "<" not in ALLOWED_TAGS.sub("", content) else html.escape(content)
+    """Raw HTML in the Markdown as it is where it is one of the folding blocks a run report
+    writes (ALLOWED_BLOCK), else as text: names of runs, configs and studies reach the report,
+    and ``<img onerror=...>`` in one must not become a live element of a page people pass
+    on."""
+    token = tokens[idx]
+    allowed = token.type == "html_block" and ALLOWED_BLOCK.fullmatch(token.content.strip())
+    return token.content if allowed else html.escape(token.content)
 
 
 def page(title: str, body: str) -> str:
