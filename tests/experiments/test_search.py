@@ -130,6 +130,42 @@ def test_a_retry_interrupted_again_names_its_own_retry(tmp_path: Path):
     assert folder.trial(1)["reason"].endswith("; retried as trial 2")
 
 
+def test_a_study_begun_before_a_new_spec_check_is_still_read(finished_study: Path,
+                                                              tmp_path: Path):
+    import shutil
+
+    import yaml
+
+    from siamface.experiments.compare import compare
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_study, copy)
+    spec = yaml.safe_load((copy / "spec.yaml").read_text())
+    spec["fixed"].append("optim.lr=0.1")  # searched too: refused for a new study only
+    (copy / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert StudyFolder(copy).spec().fixed[-1] == "optim.lr=0.1"
+    assert len(compare([copy]).rows) == 4
+
+
+def test_workers_whose_base_config_lies_elsewhere_join_one_study(synthetic_home: Path,
+                                                                  tmp_path: Path):
+    import shutil
+
+    from siamface.config.loader import CONFIG_DIR
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    rates = {"optim.lr": {"type": "categorical", "choices": [1.0e-3, 3.0e-3]}}
+    for machine, trials in (("a", 1), ("b", 2)):  # the same file, at another path on each
+        base = tmp_path / machine / "mine.yaml"
+        base.parent.mkdir()
+        shutil.copy(CONFIG_DIR / "default.yaml", base)
+        spec = spec_from_dict(tiny_spec(name="mine", base=str(base), space=rates,
+                                        n_trials=trials))
+        run_search(spec, open_lfw(synthetic_home), tmp_path / machine / "study",
+                   storage_url=url)
+    assert len(optuna.load_study(study_name="mine", storage=url).trials) == 2
+
+
 MEDIAN_FROM_THE_FIRST = {"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
 
 

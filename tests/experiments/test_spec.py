@@ -1,10 +1,17 @@
 import itertools
+import re
 from pathlib import Path
 
 import pytest
 
 from siamface.experiments.search import trial_overrides
-from siamface.experiments.spec import SpecError, list_specs, load_spec, spec_from_dict
+from siamface.experiments.spec import (
+    SpecError,
+    check_new_spec,
+    list_specs,
+    load_spec,
+    spec_from_dict,
+)
 from siamface.training.builder import resolve_config
 
 from .conftest import FIXED, tiny_spec
@@ -60,6 +67,24 @@ def test_distributions_follow_the_types():
 
 
 @pytest.mark.parametrize(("change", "message"), [
+    ({"time_budget_s": 0}, "time_budget_s must be at least 1 second or null, got 0"),
+    ({"trial_time_budget_s": 0.5}, "trial_time_budget_s must be at least 1 second or null"),
+    ({"fixed": [*FIXED, "optim.lr=0.1"]},
+     "space.optim.lr: also set in fixed; a key is either searched or fixed"),
+    ({"pruner": {"name": "hyperband", "min_resource": 5, "max_resource": 2}},
+     "pruner.min_resource (5) must not exceed max_resource (2)"),
+    ({"space": {"optim.weight_decay": {"type": "categorical", "choices": [0, 0.0]}}},
+     "space.optim.weight_decay: choices must differ, as Python compares them"),
+    ({"space": {"train.channels_last": {"type": "categorical", "choices": [True, 1]}}},
+     "space.train.channels_last: choices must differ, as Python compares them"),
+])
+def test_a_new_study_is_refused_what_a_study_begun_before_the_check_may_keep(change, message):
+    spec = spec_from_dict(tiny_spec(**change), source="new.yaml")  # a study folder's reads it
+    with pytest.raises(SpecError, match=f"^new.yaml: {re.escape(message)}"):
+        check_new_spec(spec)
+
+
+@pytest.mark.parametrize(("change", "message"), [
     ({"sampler": "random"}, "sampler must be one of tpe, grid"),
     ({"objective": "test_acc"}, "objective must be one of val_auc, val_acc, val_loss"),
     ({"n_trials": 0}, "n_trials must be an integer >= 1"),
@@ -77,12 +102,6 @@ def test_distributions_follow_the_types():
      "space.model.width: high must be an integer"),
     ({"seed": 2**32}, "seed must be an integer from 0 to 4294967295, got 4294967296"),
     ({"time_budget_s": float("nan")}, "time_budget_s must be a number >= "),
-    ({"time_budget_s": 0}, "time_budget_s must be a number >= 1 or null, got 0"),
-    ({"trial_time_budget_s": 0}, "trial_time_budget_s must be a number >= 1 or null, got 0"),
-    ({"fixed": [*FIXED, "optim.lr=0.1"]},
-     "space.optim.lr: also set in fixed; a key is either searched or fixed"),
-    ({"pruner": {"name": "hyperband", "min_resource": 5, "max_resource": 2}},
-     "pruner.min_resource (5) must not exceed max_resource (2)"),
     ({"trial_time_budget_s": float("inf")}, "trial_time_budget_s must be a number >= "),
     ({"sampler": "tpe", "space": {"model.width": {"type": "int", "low": 4, "high": 9,
                                                   "step": 2}}},
@@ -92,10 +111,6 @@ def test_distributions_follow_the_types():
      "space.optim.lr: step must be a number, got nan"),
     ({"space": {"optim.lr": {"type": "categorical", "choices": [1.0e-3, 1.0e-3]}}},
      "space.optim.lr: choices must differ"),
-    ({"space": {"optim.weight_decay": {"type": "categorical", "choices": [0, 0.0]}}},
-     "space.optim.weight_decay: choices must differ, as Python compares them"),
-    ({"space": {"train.channels_last": {"type": "categorical", "choices": [True, 1]}}},
-     "space.train.channels_last: choices must differ, as Python compares them"),
     ({"sampler": "tpe", "space": {"optim.lr": {"type": "float", "low": 0.001, "high": 1.001,
                                                "log": True, "step": 1}}},
      "space.optim.lr: a log scale needs low > 0 and no step"),

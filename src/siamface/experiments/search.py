@@ -30,7 +30,7 @@ from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError
 from siamface.experiments.claim import TrialClaim
-from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError
+from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError, check_new_spec
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
@@ -196,8 +196,10 @@ def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
     return first
 
 
-SPEC_ATTR = "siamface_spec"  # the study's user attribute: the spec that made it
-SPEC_LIMITS = ("n_trials", "time_budget_s", "trial_time_budget_s")  # how long: not which study
+SPEC_ATTR = "siamface_spec"  # the study's user attribute: what of the spec made it this study
+# what makes two specs of one name one study: not how long it runs, nor where its base config
+# file lies on each worker's machine (an absolute path)
+SPEC_MARK = ("objective", "sampler", "space", "pruner")
 
 
 def open_study(spec: SearchSpec, storage: Any) -> Any:
@@ -216,15 +218,17 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
     name (its direction and space would be taken for this one's), or one that lacks trials the
     folder has records of (a study.db deleted or emptied: the trials would be run again over
     those records). A study made without the mark gets it."""
-    made_by = json.dumps({k: v for k, v in spec.to_dict().items() if k not in SPEC_LIMITS},
-                         sort_keys=True)
+    made_by = json.loads(json.dumps({k: v for k, v in spec.to_dict().items()  # as stored
+                                     if k in SPEC_MARK}))
     mark = study.user_attrs.get(SPEC_ATTR)
     if mark is None:
         study.set_user_attr(SPEC_ATTR, made_by)
-    elif mark != made_by:
-        raise StudyFolderError(
-            f"{where}: its study {spec.name!r} was made by another spec of that name (its "
-            "objective, space, base or sampler differ); give this spec its own name")
+    elif isinstance(mark, dict):
+        differ = [k for k in SPEC_MARK if k in mark and mark[k] != made_by[k]]
+        if differ:
+            raise StudyFolderError(
+                f"{where}: its study {spec.name!r} was made by another spec of that name (its "
+                f"{differ[0]} differs); give this spec its own name")
     stored = {t.number for t in study.trials}
     missing = [r["number"] for r in folder.trials() if r["number"] not in stored]
     if missing:
@@ -422,7 +426,9 @@ def run_search(
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
     recorded = hide_password(storage_url) if storage_url else None
-    folder.holds(spec, recorded)  # a folder it cannot be is refused before anything is made
+    # a folder it cannot be is refused before anything is made
+    if not folder.holds(spec, recorded):
+        check_new_spec(spec)  # (a study started before a check was added goes on)
     # a server's storage is tried first: one it cannot reach leaves no folder behind
     storage = make_storage(url, heartbeat_s) if storage_url else None
     folder.path.mkdir(parents=True, exist_ok=True)

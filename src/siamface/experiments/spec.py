@@ -238,24 +238,51 @@ def spec_from_dict(raw: Any, source: str = "<spec>", default_name: str = "study"
         pruner=_choice(pruner, "name", tuple(PRUNERS), "none", source, prefix="pruner."),
         pruner_options=_pruner_options(pruner, source),
         n_trials=_number(raw, "n_trials", int, 20, source, minimum=1),
-        time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=1),
-        trial_time_budget_s=_number(raw, "trial_time_budget_s", float, None, source, minimum=1),
+        time_budget_s=_number(raw, "time_budget_s", float, None, source, minimum=0),
+        trial_time_budget_s=_number(raw, "trial_time_budget_s", float, None, source, minimum=0),
         seed=_number(raw, "seed", int, 0, source, minimum=0, maximum=2**32 - 1),  # numpy's
         source=source,
     )
     if not is_plain_name(spec.name):
         raise SpecError(f"{source}: name: expected {PLAIN_NAME}, got {spec.name!r}")
-    fixed_keys = {item.split("=", 1)[0].strip() for item in spec.fixed}
-    both = [p.key for p in spec.space if p.key in fixed_keys]
-    if both:  # the space's value would silently win
-        raise SpecError(f"{source}: space.{both[0]}: also set in fixed; a key is either "
-                        "searched or fixed")
     if spec.sampler == "grid":
         continuous = [p.key for p in spec.space if p.type != "categorical"]
         if continuous:
             raise SpecError(f"{source}: space.{continuous[0]}: the grid sampler needs "
                             "type categorical (a list of choices)")
     return spec
+
+
+def check_new_spec(spec: SearchSpec) -> None:
+    """What a new study is refused for, beyond what any spec is (studies started before these
+    checks still continue, and compare): a key both fixed and searched (the space's value
+    silently won), categorical choices Python holds equal (a grid ran 0 and 0.0 twice, and
+    Optuna recorded the later as the earlier), a time budget under a second (0 gave "no
+    trials"), a Hyperband pruner whose min_resource exceeds its max_resource (it never pruned).
+
+    Raises:
+        SpecError: Naming the spec's file and the key.
+    """
+    where = spec.source
+    fixed = {item.split("=", 1)[0].strip() for item in spec.fixed}
+    for param in spec.space:
+        if param.key in fixed:
+            raise SpecError(f"{where}: space.{param.key}: also set in fixed; a key is either "
+                            "searched or fixed")
+        choices = param.choices or ()
+        if any(a == b for i, a in enumerate(choices) for b in choices[i + 1:]):
+            raise SpecError(f"{where}: space.{param.key}: choices must differ, as Python "
+                            f"compares them (1 and true, 0 and 0.0 are one choice), got "
+                            f"{list(choices)}")
+    for key in ("time_budget_s", "trial_time_budget_s"):
+        budget = getattr(spec, key)
+        if budget is not None and budget < 1:
+            raise SpecError(f"{where}: {key} must be at least 1 second or null, got {budget:g}")
+    low = spec.pruner_options.get("min_resource", 1)
+    high = spec.pruner_options.get("max_resource", "auto")
+    if is_number(low, int) and is_number(high, int) and low > high:
+        raise SpecError(f"{where}: pruner.min_resource ({low}) must not exceed max_resource "
+                        f"({high})")
 
 
 def _param(key: Any, value: Any, source: str) -> Param:
@@ -278,10 +305,8 @@ def _param(key: Any, value: Any, source: str) -> Param:
                 c is None or isinstance(c, (bool, int, float, str)) for c in choices):
             raise SpecError(f"{where}: choices must be a non-empty list of numbers, strings, "
                             "booleans or null")
-        if any(a == b for i, a in enumerate(choices) for b in choices[i + 1:]):
-            # a grid would run it twice, and Optuna records the later as the earlier
-            raise SpecError(f"{where}: choices must differ, as Python compares them (1 and "
-                            f"true, 0 and 0.0 are one choice), got {choices}")
+        if len({json.dumps(c) for c in choices}) < len(choices):  # a grid would run it twice
+            raise SpecError(f"{where}: choices must differ, got {choices}")
         return Param(key, kind, choices=tuple(choices))
     low, high, step = value["low"], value["high"], value.get("step")
     for name, v in (("low", low), ("high", high), ("step", step)):
@@ -315,10 +340,6 @@ def _pruner_options(pruner: dict[str, Any], source: str) -> dict[str, Any]:
         if not ok:
             what = "a number" if key == "percentile" else "an integer"
             raise SpecError(f"{source}: pruner.{key}: expected {what}, got {value!r}")
-    low, high = options.get("min_resource", 1), options.get("max_resource", "auto")
-    if is_number(low, int) and is_number(high, int) and low > high:  # Optuna's would never prune
-        raise SpecError(f"{source}: pruner.min_resource ({low}) must not exceed "
-                        f"max_resource ({high})")
     return options
 
 
