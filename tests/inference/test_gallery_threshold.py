@@ -80,8 +80,12 @@ def test_two_people_who_score_exactly_alike_at_the_top_are_a_tie_not_a_name(tiny
     result = Gallery(tiny_verifier).fit(tmp_path / "people").identify(
         tmp_path / "people" / "Ann.png")
     assert result.candidates[0].logit == result.candidates[1].logit >= result.threshold
-    assert result.name is None and result.tied and result.margin == 0
+    assert result.name is None and result.tied_with == "Ann's twin" and result.margin == 0
     assert str(result).startswith("identified: unknown (Ann and Ann's twin tie at the top)")
+    one = Gallery(tiny_verifier).fit(tmp_path / "people").identify(
+        tmp_path / "people" / "Ann.png", top_k=1)  # the twin is not listed, but still ties
+    assert len(one.candidates) == 1 and one.name is None
+    assert str(one).startswith("identified: unknown (Ann and Ann's twin tie at the top)")
 
 
 def test_no_one_past_the_threshold_is_unknown_with_candidates(tiny_verifier, people):

@@ -295,3 +295,13 @@ def test_a_name_stored_before_names_had_one_spelling_can_still_be_deleted(staff,
     r = staff.delete("/api/galleries/staff/people/Zoe%CC%88")
     assert r.json() == {"deleted": "Zoe\u0308"}
     assert [p["name"] for p in staff.get("/api/galleries/staff/people").json()] == ["Ann"]
+
+
+def test_a_tie_at_the_top_names_no_one_and_says_with_whom(client):
+    client.post("/api/galleries", json={"name": "twins"})
+    for name in ("Ann", "Ann's twin"):
+        assert enroll(client, "twins", name, 1).status_code == 201  # one photo, two people
+    body = identify(client, "twins", 1, top_k=1).json()
+    assert body["verdict"] == "unknown" and body["name"] is None
+    names = {body["tied_with"], body["candidates"][0]["name"]}
+    assert names == {"Ann", "Ann's twin"} and body["margin"] == 0

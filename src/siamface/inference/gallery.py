@@ -92,6 +92,8 @@ class Identification:
         extrapolated: ``target_fpir`` is finer than the calibration's impostor pairs resolve
             at this size: the threshold is the highest impostor score seen, and how often it
             names a stranger is not known that finely.
+        tied_with: The second person where they score exactly as the best above the
+            threshold (then no one is named: naming one would be a guess); else None.
     """
 
     name: str | None
@@ -106,18 +108,13 @@ class Identification:
     faces_found: int | None = None
     label: str | None = None
     extrapolated: bool = False
-
-    @property
-    def tied(self) -> bool:
-        """The two best people score exactly alike above the threshold: no one is named."""
-        return self.margin == 0 and self.candidates[0].logit >= self.threshold
+    tied_with: str | None = None
 
     def __str__(self) -> str:
         if self.name is not None:
             verdict = self.name
-        elif self.tied:
-            verdict = (f"unknown ({self.candidates[0].name} and {self.candidates[1].name} tie "
-                       "at the top)")
+        elif self.tied_with is not None:
+            verdict = f"unknown ({self.candidates[0].name} and {self.tied_with} tie at the top)"
         else:
             verdict = f"unknown (no one passes the threshold; closest: {self.candidates[0].name})"
         lines = [
@@ -363,9 +360,10 @@ class Gallery:
             for r, i in enumerate(ranked))
         kept = self.threshold_
         threshold = self.verifier.threshold if kept is None else kept.threshold
-        tie = len(best) > 1 and best[0] == best[1]  # two people alike: naming one is a guess
+        passes = candidates[0].logit >= threshold
+        tie = passes and len(best) > 1 and best[0] == best[1]  # naming one would be a guess
         return Identification(
-            name=candidates[0].name if candidates[0].logit >= threshold and not tie else None,
+            name=candidates[0].name if passes and not tie else None,
             candidates=candidates[:top_k], threshold=threshold,
             threshold_kind="verification" if kept is None else "gallery",
             gallery_size=None if kept is None else kept.gallery_size,
@@ -374,7 +372,8 @@ class Gallery:
             margin=best[0] - best[1] if len(best) > 1 else None,
             box=None if face is None else face.box,
             faces_found=None if face is None else face.faces_found,
-            label=self.verifier.label, extrapolated=kept is not None and kept.extrapolated)
+            label=self.verifier.label, extrapolated=kept is not None and kept.extrapolated,
+            tied_with=candidates[1].name if tie else None)
 
     def save(self, folder: str | Path) -> Path:
         """Write the gallery to ``folder`` (``write_gallery``: a save that fails part-way

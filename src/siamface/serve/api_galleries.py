@@ -175,6 +175,7 @@ def _identify(ctx: ServerContext, probe: Face, people: list[str], sources: list[
         threshold=result.threshold, threshold_probability=float(expit(result.threshold)),
         threshold_kind=result.threshold_kind, gallery_size=result.gallery_size,
         target_fpir=result.target_fpir, extrapolated=result.extrapolated,
+        tied_with=result.tied_with,
         people=result.people, margin=result.margin,
         photo=photo_out(probe),
     )

@@ -83,6 +83,8 @@ class IdentifyResponse(BaseModel):
     gallery_size: int | None = Field(description="the people the threshold was set for")
     target_fpir: float | None = Field(description=(
         "the chance of naming someone not enrolled that the threshold allows"))
+    tied_with: str | None = Field(description=(
+        "the person who scores exactly as the best, above the threshold: no one is named"))
     extrapolated: bool = Field(description=(
         "target_fpir is finer than the model's calibration resolves at this gallery size: the "
         "threshold is the highest impostor score it saw, and the real chance is not known "

@@ -188,13 +188,13 @@ async function identify(event) {
     const r = await api(galleryPath("identify"), { method: "POST", body: form });
     drawBox("frame-probe", r.photo);
     const basis = r.threshold_kind === "gallery"
-      ? `set for ${r.gallery_size} people at a ${(100 * r.target_fpir).toFixed(1)}% chance of naming a stranger`
+      ? `set for ${r.gallery_size} people at a ${r.target_fpir >= 0.001 ? (100 * r.target_fpir).toFixed(1) + "%" : r.target_fpir.toPrecision(2)} chance of naming a stranger`
         + (r.extrapolated ? ", finer than the calibration can tell: the highest stranger score it saw" : "")
       : "the one-to-one threshold: this model has no gallery calibration";
     identity.replaceChildren(
       span(r.name === null ? "different" : "same", r.name === null ? "Unknown" : r.name),
-      document.createTextNode(r.name === null && r.margin === 0 && r.candidates[0].logit >= r.threshold
-        ? ` — ${r.candidates[0].name} and ${r.candidates[1].name} score alike: no one is named (${basis})`
+      document.createTextNode(r.tied_with !== null
+        ? ` — ${r.candidates[0].name} and ${r.tied_with} score alike: no one is named (${basis})`
         : r.name === null
         ? ` — no one reaches the threshold ${fmt(r.threshold_probability)} (${basis})`
         : ` — probability ${fmt(r.candidates[0].probability)} ≥ threshold ${fmt(r.threshold_probability)} (${basis})`),
