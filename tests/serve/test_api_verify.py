@@ -149,3 +149,13 @@ def test_a_photo_sent_twice_is_refused_not_taken_from_its_last_copy(client):
     r = client.post("/api/verify", files=files)
     assert r.status_code == 422 and r.json()["field"] == "image_a"
     assert r.json()["message"] == "image_a was sent 2 times; send it once"
+
+
+def test_a_photo_sent_twice_is_refused_whatever_the_case_of_its_content_type(client):
+    body = b"".join(
+        b"--B\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s.png\"\r\n"
+        b"Content-Type: image/png\r\n\r\n%s\r\n" % (field, field, photo(k))
+        for field, k in ((b"image_a", 1), (b"image_a", 3), (b"image_b", 2))) + b"--B--\r\n"
+    r = client.post("/api/verify", content=body,
+                    headers={"Content-Type": "Multipart/Form-Data; boundary=B"})
+    assert r.status_code == 422 and r.json()["field"] == "image_a"

@@ -56,7 +56,7 @@ def faces_router(ctx: ServerContext) -> APIRouter:
         )
 
     @router.post("/verify", tags=["verify"],
-                 dependencies=[Depends(sent_once("image_a", "image_b"))])
+                 dependencies=[Depends(sent_once(form=("image_a", "image_b")))])
     async def verify(
         image_a: Annotated[UploadFile, File(description="first photo")],
         image_b: Annotated[UploadFile, File(description="second photo")],

@@ -100,7 +100,7 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
                 for p in await run_in_threadpool(store.people, gallery)]
 
     @router.post("/{gallery}/people", status_code=201,
-                 dependencies=[*writes, Depends(sent_once("name"))])
+                 dependencies=[*writes, Depends(sent_once(form=("name",)))])
     async def enroll(
         gallery: Gallery,
         photos: Annotated[list[UploadFile], File(description="one or more photos of them")],
@@ -131,7 +131,7 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         return Deleted(deleted=person)
 
     @router.post("/{gallery}/identify",
-                 dependencies=[Depends(sent_once("photo", "top_k", "fpir"))])
+                 dependencies=[Depends(sent_once(form=("photo",), query=("top_k", "fpir")))])
     async def identify(
         gallery: Gallery,
         photo: Annotated[UploadFile, File(description="the photo to identify")],

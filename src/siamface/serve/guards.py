@@ -204,22 +204,21 @@ def api_key_check(expected: str | None):  # -> a FastAPI dependency
     return check_api_key
 
 
-def sent_once(*fields: str):  # -> a FastAPI dependency
-    """A dependency that refuses a request sending any of ``fields`` more than once (form
-    fields and query parameters alike): FastAPI would silently take the last one.
+def sent_once(form: tuple[str, ...] = (), query: tuple[str, ...] = ()):  # -> a dependency
+    """A dependency that refuses a request sending any of its single-valued ``form`` fields or
+    ``query`` parameters more than once: FastAPI would silently take the last one.
 
     Args:
-        fields: The single-valued fields of the endpoint.
+        form: Form fields (multipart or urlencoded) the endpoint reads one of.
+        query: Query parameters it reads one of.
     """
 
     async def check_sent_once(request: Request) -> None:
-        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
-        form = await request.form() if multipart else None  # parsed already: FastAPI's own
-        for field in fields:
-            times = len(request.query_params.getlist(field))
-            times += len(form.getlist(field)) if form is not None else 0
+        data = await request.form() if form else None  # FastAPI's own, cached; any content type
+        counts = [(f, len(data.getlist(f))) for f in form] if data is not None else []
+        counts += [(q, len(request.query_params.getlist(q))) for q in query]
+        for field, times in counts:
             if times > 1:
                 raise ApiError(422, field, f"{field} was sent {times} times; send it once")
 
     return check_sent_once
-
