@@ -319,5 +319,6 @@ class Config(Settings):
 
     def __post_init__(self) -> None:
         check(is_plain_name(self.name), "name", PLAIN_NAME, self.name)
-        # the trainer seeds each epoch's generators with seed * 1_000_033 + epoch, an int64
-        check(0 <= self.seed < 2**32, "seed", "an integer from 0 to 2**32 - 1", self.seed)
+        # the trainer seeds each epoch's generators with seed * 1_000_033 + epoch, an int64:
+        # 2**43 (8.8e12, beyond a timestamp in milliseconds) keeps that under 2**63
+        check(0 <= self.seed < 2**43, "seed", "an integer from 0 to 2**43 - 1", self.seed)

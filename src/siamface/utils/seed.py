@@ -13,7 +13,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     """Seed ``random``, NumPy's global state and torch; return a NumPy Generator from ``seed``.
 
     Args:
-        seed: Any non-negative integer.
+        seed: Any non-negative integer (a run's config takes 0 to 2**43 - 1).
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)
