@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import require
 from siamface.errors import SiamfaceError
 from siamface.inference import gallery_file
 from siamface.inference.gallery import Gallery, GalleryError, GalleryWarning, gallery_photos
@@ -27,10 +29,15 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::siamface.inference.gallery.GalleryThresholdWarning")
 
 
-def test_heic_photos_are_gallery_photos_too(tmp_path):
-    for name in ("Ann.heic", "Bo.HEIF", "notes.txt"):
+def test_heic_photos_are_gallery_photos_where_pillow_heif_reads_them(tmp_path, monkeypatch):
+    require("pillow_heif")
+    for name in ("Ann.heic", "Bo.HEIF", "Cy.jpg", "notes.txt"):
         (tmp_path / name).write_bytes(b"")
-    assert [name for name, _ in gallery_photos(tmp_path)] == ["Ann", "Bo"]
+    assert [name for name, _ in gallery_photos(tmp_path)] == ["Ann", "Bo", "Cy"]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pillow_heif" else real(name, *a))
+    assert [name for name, _ in gallery_photos(tmp_path)] == ["Cy"]  # left out, as before
 
 
 def test_layout_names_from_stems_and_folders(people):

@@ -18,7 +18,7 @@ import torch
 
 from siamface.inference.align import MultipleFacesWarning
 from siamface.inference.face_detection import NoFaceError
-from siamface.inference.gallery import IMAGE_SUFFIXES, GalleryError
+from siamface.inference.gallery import GalleryError, photo_suffixes
 from siamface.inference.verifier import Verifier
 from siamface.models.siamese import PairScores
 
@@ -66,7 +66,7 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
         if person.is_dir() and not person.name.startswith(".")
         for photo in sorted(person.iterdir())
         if photo.is_file() and not photo.name.startswith(".")
-        and photo.suffix.lower() in IMAGE_SUFFIXES
+        and photo.suffix.lower() in photo_suffixes()
     ]
     if len({name for name, _ in entries}) < 2:
         raise GalleryError(f"{folder}: expected <Name>/ folders of photos for at least two "

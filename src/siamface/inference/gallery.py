@@ -15,6 +15,7 @@ would name almost every stranger as somebody in a gallery of hundreds. Otherwise
 
 from __future__ import annotations
 
+import importlib.util
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,14 @@ from siamface.inference.gallery_file import (
 from siamface.inference.verifier import NonFiniteScoreError, Verifier
 from siamface.utils.files import is_number
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic",
-                  ".heif")  # HEIC where pillow-heif is installed, as verify takes it
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+HEIC_SUFFIXES = (".heic", ".heif")  # iPhones' photos: read where pillow-heif is installed
+
+
+def photo_suffixes() -> tuple[str, ...]:
+    """The suffixes of the files a photo folder holds photos in: HEIC too where pillow-heif is
+    installed (where it is not, such files are left out, as any other file is)."""
+    return IMAGE_SUFFIXES + (HEIC_SUFFIXES if importlib.util.find_spec("pillow_heif") else ())
 
 
 class GalleryWarning(SiamfaceWarning):
@@ -162,15 +169,15 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
     for item in sorted(folder.iterdir()):
         if item.name.startswith("."):
             continue
-        if item.is_file() and item.suffix.lower() in IMAGE_SUFFIXES:
+        if item.is_file() and item.suffix.lower() in photo_suffixes():
             entries.append((item.stem, item))
         elif item.is_dir():
             photos = [(item.name, p) for p in sorted(item.iterdir())
                       if p.is_file() and not p.name.startswith(".")
-                      and p.suffix.lower() in IMAGE_SUFFIXES]
+                      and p.suffix.lower() in photo_suffixes()]
             if not photos:  # a person left out of the gallery should not go unnoticed
                 warnings.warn(GalleryWarning(f"{item}: no photos (suffixes "
-                                             f"{', '.join(IMAGE_SUFFIXES)}); {item.name} is "
+                                             f"{', '.join(photo_suffixes())}); {item.name} is "
                                              "not enrolled"), stacklevel=2)
             entries.extend(photos)
     unprintable = next(((n, p) for n, p in entries if not n.isprintable()), None)
@@ -180,7 +187,7 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
     if not entries:
         raise GalleryError(
             f"{folder}: no photos found; expected <Name>.jpg files or <Name>/ folders of photos "
-            f"(suffixes {', '.join(IMAGE_SUFFIXES)})"
+            f"(suffixes {', '.join(photo_suffixes())})"
         )
     return sorted(entries)
 
