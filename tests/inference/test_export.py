@@ -107,10 +107,16 @@ def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny
         export_model(tiny_verifier, out, "onnx")  # model.pt would stay beside an onnx export.json
     mine = tmp_path / "mine"
     mine.mkdir()
-    (mine / "model.pt").write_bytes(b"the user's own")
-    with pytest.raises(ExportFolderError, match="mine holds other files"):
+    (mine / "notes.txt").write_bytes(b"the user's own")
+    with pytest.raises(ExportFolderError, match=r"mine holds other files \(notes\.txt\)"):
         export_model(tiny_verifier, mine, "torchscript")
-    assert (mine / "model.pt").read_bytes() == b"the user's own"
+    assert (mine / "notes.txt").read_bytes() == b"the user's own"
+    broken = tmp_path / "broken"  # an export killed mid-write: its files, no export.json
+    broken.mkdir()
+    (broken / "embed.onnx").write_bytes(b"half")
+    (broken / ".model.pt.x1y2.tmp").write_bytes(b"half")
+    export_model(tiny_verifier, broken, "torchscript")  # the next export goes over it
+    assert json.loads((broken / "export.json").read_text())["format"] == "torchscript"
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(ExportFolderError, match="a-file is a file"):
         export_model(tiny_verifier, tmp_path / "a-file", "torchscript")

@@ -184,15 +184,22 @@ def check_export_folder(out_dir: Path, fmt: str) -> None:
     """Refuse a folder that is a file, or holds other files than an export of ``fmt``."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportFolderError(f"{out_dir} is a file: an export is written into a folder")
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+    if not out_dir.is_dir():
         return
     sidecar = out_dir / SIDECAR
     found = read_json_object(sidecar, error=ExportFolderError) if sidecar.is_file() else {}
-    if found.get("format") != fmt:
+    others = [p.name for p in out_dir.iterdir() if not _export_file(p.name)]
+    if found.get("format") not in (None, fmt) or others:  # (None: an export that never ended)
         what = (f"a {found['format']} export" if isinstance(found.get("format"), str)
-                else "other files")
+                and found["format"] != fmt else f"other files ({others[0]})")
         raise ExportFolderError(f"{out_dir} holds {what}: export {fmt} into an empty folder, "
                                 f"or over a {fmt} export")
+
+
+def _export_file(name: str) -> bool:
+    """Whether a file of this name is an export's (or a write in progress, or a Finder note)."""
+    return (name in (SIDECAR, "model.pt", "embed.onnx", "score.onnx", ".DS_Store")
+            or (name.startswith(".") and name.endswith(".tmp")))
 
 
 def export_model(

@@ -116,8 +116,9 @@ def _previous_embeddings(folder: Path) -> str | None:
 
 
 def _gallery_file(name: str) -> bool:
-    """Whether a file of this name may be part of a saved gallery (or a save in progress)."""
-    return (name == INDEX_FILE or _EMBEDDINGS_FILES.fullmatch(name) is not None
+    """Whether a file of this name may be part of a saved gallery (or a save in progress, or
+    a Finder note)."""
+    return (name in (INDEX_FILE, ".DS_Store") or _EMBEDDINGS_FILES.fullmatch(name) is not None
             or (name.startswith(".") and name.endswith(".tmp")))
 
 
