@@ -88,8 +88,8 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S, named: str | None = N
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-            raise SpecError(f"{named}: an in-memory database ends with its process, and the "
-                            "study with it; give a file (sqlite:///PATH) or a server")
+            raise SpecError(f"--storage {url}: an in-memory database ends with its process, "
+                            "and the study with it; give a file (sqlite:///PATH) or a server")
         for attempt in range(3):
             try:
                 return RDBStorage(
@@ -120,11 +120,9 @@ def hide_password(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     try:
-        parsed = make_url(url)
+        return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL SQLAlchemy can read: show it as given
         return url
-    # as given where there is none to hide (rendering would quote ":memory:" as %3Amemory%3A)
-    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def make_sampler(spec: SearchSpec, trials_before: int = 0) -> Any:
