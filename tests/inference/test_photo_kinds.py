@@ -62,6 +62,12 @@ def test_an_animated_image_uses_its_first_frame_and_says_so(tmp_path):
         photo = read_photo(tmp_path / "moving.gif").image
     still = read_photo(Image.open(tmp_path / "moving.gif")).image  # frame 0 of the same file
     assert np.array_equal(np.asarray(photo), np.asarray(still))
+    # a phone's JPEG with a preview inside opens as a 2-frame MPO: a still photo, no note
+    first.save(tmp_path / "phone.jpg", "MPO", save_all=True, append_images=[second])
+    assert Image.open(tmp_path / "phone.jpg").format == "MPO"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AnimatedImageWarning)
+        read_photo(tmp_path / "phone.jpg")
 
 
 def test_a_text_chunk_too_large_after_the_pixels_is_a_decode_error(tmp_path):

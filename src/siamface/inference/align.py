@@ -186,10 +186,10 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     require_image_file(path)
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
-        frames = getattr(im, "n_frames", 1)
-        if frames > 1:
-            warnings.warn(AnimatedImageWarning(f"{path}: an image of {frames} frames; the first "
-                                               "is used"), stacklevel=2)
+        # (a phone's JPEG with a preview inside opens as MPO, of 2 frames: a still photo)
+        if getattr(im, "is_animated", False) and im.format != "MPO":
+            warnings.warn(AnimatedImageWarning(f"{path}: an image of {im.n_frames} frames; the "
+                                               "first is used"), stacklevel=2)
         try:
             upright, scale = decode_upright(im, min_side, path)
             return Photo(upright, str(path), scale)
