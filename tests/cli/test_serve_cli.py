@@ -20,7 +20,7 @@ def test_on_loopback_it_answers_to_the_loopback_names_and_elsewhere_to_any():
 
 def test_named_hosts_are_the_only_ones_it_answers_to_wherever_it_listens():
     named = options("--host", "0.0.0.0", "--allowed-host", "faces.example.org",
-                    "--allowed-host", "10.0.0.5", "--allowed-host", "::1")
+                    "--allowed-host", "10.0.0.5", "--allowed-host", "[::1]")
     assert named.allowed_hosts == ("faces.example.org", "10.0.0.5", "::1")
 
 

@@ -143,3 +143,17 @@ def test_report_on_a_repeat_or_view2_folder_says_what_it_takes(tmp_path: Path, f
     with pytest.raises(ReportError, match=r"folder: `siamface report` takes a run or a study; "
                                           r"`siamface compare .*` tables its runs"):
         write_html_report(tmp_path)
+
+
+def test_an_edited_evaluated_trial_is_named_not_a_traceback(finished_study: Path,
+                                                           tmp_path: Path):
+    import shutil
+
+    from siamface.experiments.report import write_html_report
+
+    copy = tmp_path / "finished"
+    shutil.copytree(finished_study, copy)
+    StudyFolder(copy).update_info(evaluated_trial="best")
+    with pytest.raises(StudyFolderError, match=r"study\.json: evaluated_trial is 'best', "
+                                               "expected the number of the trial"):
+        write_html_report(copy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -107,6 +108,8 @@ def test_reads_do_not_wait_for_a_writer_waiting_on_another_process(tmp_path, mon
     writer = threading.Thread(target=store.add_photos,  # waits on the other's lock
                               args=("staff", "Bo", ["b.jpg"], rows(1), SETTINGS))
     writer.start()
+    while not store._lock.locked():  # the writer holds the store's lock, waiting on the other's
+        time.sleep(0.01)
     try:
         ask = threading.Thread(target=lambda: seen.extend(store.people("staff")))
         seen: list = []

@@ -101,7 +101,8 @@ def serve_options(args: argparse.Namespace, cores: int):  # -> ServeOptions
     if workers < 1 or processes < 0 or args.max_upload_mb <= 0 or not 0 <= args.port <= 65535:
         raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
                           "--max-upload-mb positive and --port 0 to 65535")
-    names = [name.strip() for name in args.allowed_host or ()]
+    # "[::1]" as a URL writes it; the Host check compares "::1"
+    names = [name.strip().removeprefix("[").removesuffix("]") for name in args.allowed_host or ()]
     # a name as the Host header gives it without its port: "example.org", "10.0.0.5", "::1"
     if not all(names) or any("/" in n or n.count(":") == 1 or n != "".join(n.split())
                              for n in names):

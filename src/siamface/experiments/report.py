@@ -11,12 +11,13 @@ from pathlib import Path
 from siamface.errors import SiamfaceError
 from siamface.experiments.compare import compare, format_cell, write_comparison
 from siamface.experiments.repeat import REPEAT_FILE
-from siamface.experiments.study_folder import StudyFolder
+from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.experiments.view2 import VIEW2_FILE
 from siamface.reporting.html_report import run_html, study_html
 from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_text_atomic
+from siamface.utils.files import is_number
 
 # write_comparison's figure names that are not a study's own
 COMPARISON_FIGURES = {"curves": "Learning curves, overlaid", "runtimes": "Runtime per trial"}
@@ -56,6 +57,9 @@ def _study_report(folder: StudyFolder, out: Path | None) -> Path:
     for row in comparison.rows:
         states[row.values.get("state")] = states.get(row.values.get("state"), 0) + 1
     best_number = folder.study_info().get("evaluated_trial")
+    if best_number is not None and not is_number(best_number, int):
+        raise StudyFolderError(f"{folder.study_path}: evaluated_trial is {best_number!r}, "
+                               "expected the number of the trial scored on the test pairs")
     best = _best_run(folder, spec.direction == "maximize")
     space = ", ".join(f"`{p.key}`" for p in spec.space)
     intro = (f"Base config `{spec.base}`, {spec.sampler} sampler over {space}; objective "
