@@ -70,6 +70,7 @@ def test_an_edited_complete_trial_is_named_not_a_traceback(finished_study: Path,
     path.write_text(json.dumps({**done, **edit}))
     with pytest.raises(StudyFolderError, match=rf"{done['number']:04d}/trial\.json: {message}"):
         write_comparison(compare([copy]), tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 def test_open_set_results_get_their_columns(tmp_path: Path):

@@ -134,7 +134,9 @@ def run_values(run: Run) -> dict[str, Any]:
 
 
 def study_rows(study: StudyFolder) -> list[Row]:
-    """A row per trial record of the study folder."""
+    """A row per trial record of the study folder (an edited complete record is refused
+    here, before anything is written)."""
+    complete_records(study)
     name = study.path.name
     rows = []
     for record in study.trials():
@@ -272,10 +274,7 @@ def param_importances(study: StudyFolder) -> dict[str, float]:
 
     spec = study.spec()
     distributions = {p.key: p.distribution() for p in spec.space}
-    done = [r for r in study.trials() if r.get("state") == "complete"
-            and r.get("value") is not None and set(r["params"]) == set(distributions)]
-    for record in done:
-        _check_in_space(record, distributions, study)
+    done = complete_records(study)
     varying = [k for k in distributions if len({json.dumps(r["params"][k]) for r in done}) > 1]
     if len(done) < 2 or not varying or len({r["value"] for r in done}) < 2:
         return {}  # nothing to attribute: fANOVA needs the objective to vary
@@ -286,6 +285,17 @@ def param_importances(study: StudyFolder) -> dict[str, float]:
     importances = optuna.importance.get_param_importances(
         memory, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0), params=varying)
     return {k: float(v) for k, v in importances.items()}
+
+
+def complete_records(study: StudyFolder) -> list[dict[str, Any]]:
+    """The study's complete trial records that have a value and every parameter of its space,
+    each checked by ``_check_in_space``."""
+    distributions = {p.key: p.distribution() for p in study.spec().space}
+    done = [r for r in study.trials() if r.get("state") == "complete"
+            and r.get("value") is not None and set(r["params"]) == set(distributions)]
+    for record in done:
+        _check_in_space(record, distributions, study)
+    return done
 
 
 def _check_in_space(record: dict[str, Any], distributions: dict[str, Any],
