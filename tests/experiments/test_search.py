@@ -104,6 +104,7 @@ def test_two_specs_of_one_name_cannot_share_a_study_in_one_storage(synthetic_hom
     other = spec_from_dict(tiny_spec(name="shared", space=one, n_trials=2, objective="val_auc"))
     with pytest.raises(StudyFolderError, match="made by another spec of that name"):
         run_search(other, open_lfw(synthetic_home), tmp_path / "c", storage_url=url)
+    assert not (tmp_path / "c").exists()  # refused before its folder was started
     more = spec_from_dict(tiny_spec(name="shared", space=one, n_trials=2))  # only longer
     assert run_search(more, open_lfw(synthetic_home), tmp_path / "a2",
                       storage_url=url).counts["complete"] >= 1

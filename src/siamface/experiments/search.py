@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 import warnings
 from collections.abc import Callable
@@ -429,16 +430,22 @@ def run_search(
         check_new_spec(spec)  # (a study started before a check was added goes on)
     # a server's storage is tried first: one it cannot reach leaves no folder behind
     storage = make_storage(url, heartbeat_s) if storage_url else None
+    made = not folder.path.exists()
     folder.path.mkdir(parents=True, exist_ok=True)
-    # workers starting one study at once: one records it, the others then find it
-    with file_lock(folder.start_lock_path, f"start the study in {folder.path}"):
-        started = folder.holds(spec, recorded)
-        if storage is None:  # the folder's own study.db: before study.json records it
-            storage = make_storage(url, heartbeat_s, named=str(folder.db_path))
-        if not started:
-            folder.start(spec, recorded)
-    study = open_study(spec, storage)
-    check_study(study, spec, folder, recorded or str(folder.db_path))
+    try:
+        # workers starting one study at once: one records it, the others then find it
+        with file_lock(folder.start_lock_path, f"start the study in {folder.path}"):
+            started = folder.holds(spec, recorded)
+            if storage is None:  # the folder's own study.db: before study.json records it
+                storage = make_storage(url, heartbeat_s, named=str(folder.db_path))
+            study = open_study(spec, storage)
+            check_study(study, spec, folder, recorded or str(folder.db_path))
+            if not started:
+                folder.start(spec, recorded)
+    except StudyFolderError:
+        if made:  # a folder made for a study the storage refused: nothing to keep
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
     claim = TrialClaim(url, spec.name)
     # the trial lets go of the claim once it exists (running) in the storage
     objective = TrialObjective(spec, folder, lfw, progress, on_epoch_end, on_start=claim.release)
