@@ -149,3 +149,23 @@ def test_a_folder_given_as_the_database_is_named(tmp_path):
     with pytest.raises(DamagedStoreError, match=f"{tmp_path}: cannot open it as a gallery "
                                                 "database"):
         GalleryStore(tmp_path)
+
+
+def test_a_database_another_process_keeps_locked_at_start_is_busy_not_damaged(tmp_path,
+                                                                              monkeypatch):
+    import sqlite3
+
+    from siamface.serve.store import StoreBusyError
+
+    path = tmp_path / "g.sqlite3"
+    GalleryStore(path).close()
+    monkeypatch.setattr("siamface.serve.store.BUSY_TIMEOUT_S", 0.2)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a second server, mid-write
+    try:
+        with pytest.raises(StoreBusyError, match=r"kept the gallery database locked for 0\.2 s"):
+            GalleryStore(path)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert GalleryStore(path).galleries() == []  # nothing was damaged

@@ -8,7 +8,6 @@ unreadable image, no face) is a 4xx, never a 5xx; a 5xx only means a bug or a br
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Mapping
 
@@ -18,8 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from siamface.errors import SiamfaceError
+from siamface.serve.store import is_busy
 
-BUSY = re.compile(r"database is (locked|busy)")  # SQLite's words for a lock it waited out
 RETRY_AFTER = "1"  # seconds
 
 
@@ -60,11 +59,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SiamfaceError)
     async def siamface_error(_: Request, err: SiamfaceError) -> JSONResponse:
         status = getattr(err, "status", 422)
-        return error_response(status, getattr(err, "field", None), " ".join(str(err).split()))
+        retry = {"Retry-After": RETRY_AFTER} if status == 503 else None  # a database kept busy
+        return error_response(status, getattr(err, "field", None), " ".join(str(err).split()),
+                              retry)
 
     @app.exception_handler(sqlite3.Error)
     async def database_error(_: Request, err: sqlite3.Error) -> JSONResponse:
-        if isinstance(err, sqlite3.OperationalError) and BUSY.search(str(err)):
+        if is_busy(err):
             # another process held the write lock for all of BUSY_TIMEOUT_S: nothing is wrong
             return error_response(
                 503, "database", "the gallery database is busy: another process is writing to "

@@ -18,6 +18,7 @@ transaction, so it sees one state of the file. Names are data in the database, n
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -33,6 +34,12 @@ from siamface.errors import SiamfaceError
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0  # another process (a second server) holding the write lock
+
+
+def is_busy(err: sqlite3.Error) -> bool:
+    """Whether SQLite gave up waiting for another process's lock (nothing is damaged)."""
+    return isinstance(err, sqlite3.OperationalError) and re.search(
+        r"database is (locked|busy)", str(err)) is not None
 
 SCHEMA = """
 CREATE TABLE galleries (
@@ -79,6 +86,13 @@ class OtherModelError(StoreError):
     """The gallery's embeddings were made with another model or other settings."""
 
     status = 409
+
+
+class StoreBusyError(StoreError):
+    """Another process kept the database locked for all of BUSY_TIMEOUT_S."""
+
+    status = 503
+    field = "database"
 
 
 class DamagedStoreError(StoreError):
@@ -157,6 +171,9 @@ class GalleryStore:
                 _create_schema(conn, self.path)
         except sqlite3.DatabaseError as err:
             conn.close()
+            if is_busy(err):  # a second server or a CLI writing at this moment
+                raise StoreBusyError(f"{self.path}: another process kept the gallery database "
+                                     f"locked for {BUSY_TIMEOUT_S:g} s; try again") from None
             raise DamagedStoreError(f"{self.path}: not a gallery database: {err}") from None
         return conn
 
