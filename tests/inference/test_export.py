@@ -11,6 +11,7 @@ import torch
 
 from conftest import require
 from siamface.inference.align import FACE_SIDE, LFW_LANDMARKS
+from siamface.inference.detectors import HOG_FACE_PX
 from siamface.inference.export import ExportFolderError, export_model, export_run, list_formats
 
 from .conftest import random_photo, write_tiny_run
@@ -35,6 +36,7 @@ def test_torchscript_round_trip(tiny_verifier, faces, tmp_path):
     frame = sidecar["face_frame"]  # as verify aligns: by dlib's landmarks, else by a box
     assert frame["landmarks"]["frame_points"] == [list(p) for p in LFW_LANDMARKS]
     assert frame["box"]["face_side"] == FACE_SIDE and frame["frame_size"] == 250
+    assert frame["landmarks"]["detector_settings"]["face_px"] == HOG_FACE_PX  # as verify finds
 
     module = torch.jit.load(str(tmp_path / "ts" / "model.pt"))
     x = torch.from_numpy(np.stack([f.pixels for f in faces])).float() / 255  # (5, 3, 32, 32)

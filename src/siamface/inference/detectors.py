@@ -46,6 +46,7 @@ LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 # 99.0%, 66: 99.3%) and 98.7% of those of 8-15% (80 and 66: 98.1%); what is lost lies outside
 # that range (faces under 8%: 49% found against 68%; turned over 20 degrees: 83% against 88%).
 HOG_WINDOW_PX = 80
+HOG_MIN_SIZE_FRACTION = 0.08  # the smallest face searched for, of the shorter side
 HOG_FACE_PX = 72
 HOG_MAX_ENLARGE = 2.0
 
@@ -125,7 +126,7 @@ class DlibDetector(Detector):
     name = "dlib-hog"
     thread_safe = True  # each search takes a HOG detector of its own from a pool
 
-    def __init__(self, min_size_fraction: float = 0.08, upsample: int = 0,
+    def __init__(self, min_size_fraction: float = HOG_MIN_SIZE_FRACTION, upsample: int = 0,
                  threshold: float = HOG_THRESHOLD, face_px: float = HOG_FACE_PX) -> None:
         import dlib
 

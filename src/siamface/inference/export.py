@@ -40,8 +40,14 @@ from siamface import __version__
 from siamface.data.preprocess import FRAME_SIZE
 from siamface.errors import SiamfaceError
 from siamface.inference.align import FACE_CENTER, FACE_SIDE, LFW_LANDMARKS
-from siamface.inference.detectors import LANDMARKS_FILE
-from siamface.inference.face_detection import CASCADE_FILE, FaceDetector
+from siamface.inference.detectors import (
+    HOG_FACE_PX,
+    HOG_MAX_ENLARGE,
+    HOG_MIN_SIZE_FRACTION,
+    HOG_THRESHOLD,
+    LANDMARKS_FILE,
+)
+from siamface.inference.face_detection import CASCADE_FILE, MAX_SCAN_PIXELS, FaceDetector
 from siamface.inference.verifier import Verifier, model_fingerprint
 from siamface.models.io import embed
 from siamface.models.siamese import SiameseNet
@@ -265,6 +271,14 @@ def face_frame() -> dict[str, Any]:
         "landmarks": {
             "used": "by default (dlib installed)",
             "detector": f"dlib's HOG frontal face detector and its {LANDMARKS_FILE}",
+            "detector_settings": {
+                "min_size_fraction": HOG_MIN_SIZE_FRACTION, "adjust_threshold": HOG_THRESHOLD,
+                "face_px": HOG_FACE_PX, "max_enlarge": HOG_MAX_ENLARGE,
+                "max_scan_pixels": MAX_SCAN_PIXELS,
+                "rule": "the picture is scaled until a face min_size_fraction of its shorter "
+                        "side is face_px wide (enlarged at most max_enlarge times, and to at "
+                        "most max_scan_pixels); the largest face found is used",
+            },
             "points": "the eye centre on the image's left (the mean of landmarks 2 and 3), the "
                       "other eye centre (0 and 1), the nose base (4)",
             "frame_points": [list(p) for p in LFW_LANDMARKS],
