@@ -103,11 +103,11 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
                  dependencies=[*writes, Depends(sent_once(form=("name",)))])
     async def enroll(
         gallery: Gallery,
-        photos: Annotated[list[UploadFile], File(description="one or more photos of them")],
-        # person_name checks the length once the name has its one spelling (an empty one
-        # included); this bound only keeps the form from carrying much more
+        # person_name checks the length once the name has its one spelling; this bound only
+        # keeps the form from carrying much more
         name: Annotated[str, Form(max_length=4 * PERSON_NAME_MAX,
-                                  description="who the photos show")] = "",
+                                  description="who the photos show")],
+        photos: Annotated[list[UploadFile], File(description="one or more photos of them")],
     ) -> Enrolled:
         """Enroll a person (or add photos of one already enrolled), all photos or none."""
         person = person_name(name)

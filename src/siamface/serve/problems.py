@@ -93,6 +93,8 @@ def _problem(error: dict) -> dict[str, str | None]:
     field = _field_name(error.get("loc", ()))
     if "Expected UploadFile" in str(error.get("msg", "")):  # a text field where a file goes
         return {"field": field, "message": f"{field}: send a file (an image), not a text field"}
+    if error.get("type") == "missing" and field is not None:  # (an empty form field too)
+        return {"field": field, "message": f"{field} is required"}
     return {"field": field, "message": str(error.get("msg", ""))}
 
 
