@@ -323,11 +323,14 @@ def test_enroll_refuses_photos_and_sources_that_do_not_pair(tiny_verifier, peopl
 
 
 def test_embeddings_given_directly_are_checked(tiny_verifier):
-    ok = torch.zeros(2, 8)
+    ok = torch.eye(2, 8)
     for names, sources, embeddings, message in [
         (["a", "b"], ["x"], ok, "2 names and 1 sources but 2 embeddings"),
         ([], [], torch.zeros(0, 8), "no photos"),
         (["a", "b"], ["x", "y"], torch.full((2, 8), float("nan")), "NaN or infinite"),
+        (["a", "b"], ["x", "y"], torch.zeros(2, 8), "embedding 0 is all zeros or too large"),
+        (["a", "b"], ["x", "y"], torch.cat([ok[:1], torch.full((1, 8), 3e38)]),
+         "embedding 1 is all zeros or too large"),  # its length overflows float32
         (["a", "b"], ["x", "y"], ok.numpy(), r"expected \(N, 8\) float32 .* got ndarray"),
         (["a", "b"], ["x", "y"], torch.zeros(2, 9), r"expected \(N, 8\) float32"),
         ("ab", ["x", "y"], ok, "names must be a list of strings"),

@@ -211,7 +211,9 @@ def _embeddings(path: Path, dim: int) -> torch.Tensor:
 
 
 def check_embeddings(e: Any, dim: int, where: str, one: bool = False) -> None:
-    """``e`` must be (N, dim) float32 embeddings of this model (``one``: N = 1), finite."""
+    """``e`` must be (N, dim) float32 embeddings of this model (``one``: N = 1), finite, and
+    each of a length float32 can compare: not all zeros (no direction) nor so large that its
+    length overflows (both made every score alike in an edited gallery)."""
     rows = "1" if one else "N"
     if not (isinstance(e, torch.Tensor) and e.dtype == torch.float32 and e.ndim == 2
             and e.shape[1] == dim and (e.shape[0] == 1 or not one)):
@@ -220,6 +222,11 @@ def check_embeddings(e: Any, dim: int, where: str, one: bool = False) -> None:
                            f"this model, got {got}")
     if not bool(torch.isfinite(e).all()):
         raise GalleryError(f"{where}: the embeddings hold NaN or infinite values")
+    length = torch.linalg.vector_norm(e, dim=1)  # (N,) in float32, as the heads compute it
+    bad = torch.nonzero((length == 0) | ~torch.isfinite(length)).flatten().tolist()
+    if bad:
+        raise GalleryError(f"{where}: embedding {bad[0]} is all zeros or too large to compare; "
+                           "no model makes one: the gallery was changed")
 
 
 def _threshold(index: dict[str, Any], path: Path) -> GalleryThreshold | None:
