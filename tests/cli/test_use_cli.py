@@ -264,3 +264,10 @@ def test_a_photo_with_corrupt_exif_gets_one_note_naming_it(capsys, run_dir, phot
     (note,) = err.splitlines()  # Pillow warns at open and at exif_transpose: one note
     assert note.startswith(f"siamface: note: {photos / 'c.jpg'}: Corrupt EXIF data.")
     assert note.endswith("(Pillow)")
+
+
+@pytest.mark.parametrize("command", [["export", "RUN"], ["pretrained", "dlib-resnet"]])
+def test_an_empty_out_folder_is_refused_not_read_as_the_current_one(capsys, command):
+    code, out, err = run(capsys, *command, "--out", "")
+    assert code == 2 and out == ""
+    assert err.rstrip().endswith("argument --out: expected a folder, got an empty name")

@@ -98,7 +98,7 @@ def _register_export(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("run", type=Path, metavar="RUN", help="a finished run folder")
     export.add_argument("--format", dest="fmt", choices=["onnx", "torchscript"],
                         default="torchscript", help="default: torchscript")
-    export.add_argument("--out", type=Path, metavar="DIR",
+    export.add_argument("--out", type=folder_name, metavar="DIR",
                         help="output folder (default: RUN/export/<format>)")
     export.add_argument("--no-flip-tta", action="store_true",
                         help="export the plain embedding, without the mirror-image average")
@@ -116,7 +116,7 @@ def _register_pretrained(subparsers: argparse._SubParsersAction) -> None:
     )
     pretrained.add_argument("name", choices=["dlib-resnet"],
                             help="dlib's face ResNet (face-recognition-models)")
-    pretrained.add_argument("--out", type=Path, required=True, metavar="DIR",
+    pretrained.add_argument("--out", type=folder_name, required=True, metavar="DIR",
                             help="the folder to write")
     pretrained.add_argument("--test", action="store_true",
                             help="also score pairsDevTest.txt once (reported as outside data)")
@@ -133,6 +133,13 @@ def _add_photo_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision", choices=PRECISIONS, default=None,
         help="the embedding's precision (default: the run's train.precision; auto is bf16 "
         "only on CPUs with AMX-BF16 or AVX512-BF16, or a CUDA GPU)")
+
+
+def folder_name(text: str) -> Path:
+    """A folder given on the command line: an empty one (``--out ''``) is not read as "."."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    return Path(text)
 
 
 def _verifier(args: argparse.Namespace, photos: list[Path]):  # -> Verifier
