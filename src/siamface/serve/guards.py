@@ -36,7 +36,7 @@ MIN_BODY_RATE = 16 * 1024
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Headers the checks below read, each of which a request may send once: with two Host or
 # Origin headers, one could pass the check while the other is the one meant.
-SINGLE_HEADERS = ("host", "origin", "content-length", "x-api-key")
+SINGLE_HEADERS = ("Host", "Origin", "Content-Length", API_KEY_HEADER)
 
 
 @dataclass(frozen=True)
@@ -153,11 +153,10 @@ class RequestGuard:
 
 def _repeated(names: list[str]) -> tuple[int, str, str] | None:
     """A 400 for the first of SINGLE_HEADERS that ``names`` (lower case) holds twice."""
-    for name in SINGLE_HEADERS:
-        if names.count(name) > 1:
-            header = "X-API-Key" if name == "x-api-key" else name.title()
-            return (400, header, f"the {header} header was sent {names.count(name)} times; "
-                    "send it once")
+    for header in SINGLE_HEADERS:
+        times = names.count(header.lower())
+        if times > 1:
+            return (400, header, f"the {header} header was sent {times} times; send it once")
     return None
 
 
@@ -215,7 +214,7 @@ def sent_once(form: tuple[str, ...] = (), query: tuple[str, ...] = ()):  # -> a 
 
     async def check_sent_once(request: Request) -> None:
         data = await request.form() if form else None  # FastAPI's own, cached; any content type
-        counts = [(f, len(data.getlist(f))) for f in form] if data is not None else []
+        counts = [(f, len(data.getlist(f))) for f in form]
         counts += [(q, len(request.query_params.getlist(q))) for q in query]
         for field, times in counts:
             if times > 1:

@@ -43,7 +43,10 @@ class ApiError(Exception):
 
 def error_response(status: int, field: str | None, message: str,
                    headers: Mapping[str, str] | None = None, **extra: object) -> JSONResponse:
-    """The JSON error body every error shares (``headers``: e.g. Allow, Retry-After)."""
+    """The JSON error body every error shares (``headers``: e.g. a 405's Allow); every 503
+    (a photo worker that died, a database another process kept busy) says Retry-After."""
+    if status == 503:
+        headers = {"Retry-After": RETRY_AFTER, **(headers or {})}
     return JSONResponse({"field": field, "message": message, "status": status, **extra},
                         status_code=status, headers=headers)
 
@@ -53,15 +56,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, err: ApiError) -> JSONResponse:
-        retry = {"Retry-After": RETRY_AFTER} if err.status == 503 else None  # a worker died
-        return error_response(err.status, err.field, err.message, retry)
+        return error_response(err.status, err.field, err.message)
 
     @app.exception_handler(SiamfaceError)
     async def siamface_error(_: Request, err: SiamfaceError) -> JSONResponse:
         status = getattr(err, "status", 422)
-        retry = {"Retry-After": RETRY_AFTER} if status == 503 else None  # a database kept busy
-        return error_response(status, getattr(err, "field", None), " ".join(str(err).split()),
-                              retry)
+        return error_response(status, getattr(err, "field", None), " ".join(str(err).split()))
 
     @app.exception_handler(sqlite3.Error)
     async def database_error(_: Request, err: sqlite3.Error) -> JSONResponse:
@@ -69,7 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # another process held the write lock for all of BUSY_TIMEOUT_S: nothing is wrong
             return error_response(
                 503, "database", "the gallery database is busy: another process is writing to "
-                "it; nothing was changed, send the request again", {"Retry-After": RETRY_AFTER})
+                "it; nothing was changed, send the request again")
         # damage found by a query after start-up: an answer, not a plain-text 500
         return error_response(500, "database", f"the gallery database failed: {err}")
 
