@@ -136,10 +136,11 @@ def run_values(run: Run) -> dict[str, Any]:
 def study_rows(study: StudyFolder) -> list[Row]:
     """A row per trial record of the study folder (an edited complete record is refused
     here, before anything is written)."""
-    complete_records(study)
+    records = study.trials()
+    complete_records(study, records)
     name = study.path.name
     rows = []
-    for record in study.trials():
+    for record in records:
         number = record["number"]
         run_dir = study.run_dir(number)
         values: dict[str, Any] = {}
@@ -287,11 +288,13 @@ def param_importances(study: StudyFolder) -> dict[str, float]:
     return {k: float(v) for k, v in importances.items()}
 
 
-def complete_records(study: StudyFolder) -> list[dict[str, Any]]:
+def complete_records(study: StudyFolder,
+                     records: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """The study's complete trial records that have a value and every parameter of its space,
-    each checked by ``_check_in_space``."""
+    each checked by ``_check_in_space`` (``records``: its records, read already)."""
     distributions = {p.key: p.distribution() for p in study.spec().space}
-    done = [r for r in study.trials() if r.get("state") == "complete"
+    records = study.trials() if records is None else records
+    done = [r for r in records if r.get("state") == "complete"
             and r.get("value") is not None and set(r["params"]) == set(distributions)]
     for record in done:
         _check_in_space(record, distributions, study)
