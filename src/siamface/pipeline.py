@@ -382,7 +382,7 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
     digest = hashlib.sha256("\n".join(listing).encode()).hexdigest()
     scored = score_folder(Verifier.from_run(run), folder)  # the run's precision, grey or not
     metrics = verification_metrics(scored.logits, scored.labels, run.threshold, n_bootstrap)
-    metrics.update(pairs_file=f"{Path(folder).name}/ (photos)", folder=str(folder),
+    metrics.update(pairs_file=f"{folder.name}/ (photos)", folder=str(folder),
                    photos=len(scored.sources) + len(scored.no_face),
                    people=len(set(scored.people)), no_face=scored.no_face)
     out_dir = run.eval_dir(folder.name, digest)

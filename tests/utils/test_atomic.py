@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from siamface.utils import atomic
-from siamface.utils.atomic import atomic_path, write_error, write_json_atomic
+from siamface.utils.atomic import atomic_path, is_temporary, write_error, write_json_atomic
 
 
 def test_write_json_atomic_round_trip(tmp_path):
@@ -38,3 +38,9 @@ def test_a_write_error_says_the_disk_is_full_only_when_it_is(tmp_path, monkeypat
     monkeypatch.setattr(atomic.shutil, "disk_usage",
                         lambda path: SimpleNamespace(total=1 << 30, used=0, free=1 << 30))
     assert str(write_error(tmp_path / "a", hidden)) == f"file write failed writing {tmp_path / 'a'}"
+
+
+def test_the_temporary_of_a_write_in_progress_is_known_as_one(tmp_path):
+    with atomic_path(tmp_path / "gallery.json") as tmp:
+        assert is_temporary(tmp.name) and tmp.parent == tmp_path
+    assert not is_temporary("gallery.json") and not is_temporary("notes.tmp")

@@ -52,7 +52,7 @@ from siamface.inference.verifier import Verifier, model_fingerprint
 from siamface.models.io import embed
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
-from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils.atomic import atomic_path, is_temporary, write_json_atomic
 from siamface.utils.files import read_json_object
 from siamface.utils.registry import Registry
 
@@ -205,7 +205,7 @@ def check_export_folder(out_dir: Path, fmt: str) -> None:
 def _export_file(name: str) -> bool:
     """Whether a file of this name is an export's (or a write in progress, or a Finder note)."""
     return (name in (SIDECAR, "model.pt", "embed.onnx", "score.onnx", ".DS_Store")
-            or (name.startswith(".") and name.endswith(".tmp")))
+            or is_temporary(name))
 
 
 def export_model(

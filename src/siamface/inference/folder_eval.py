@@ -60,13 +60,14 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
+    suffixes = photo_suffixes()
     entries = [
         (person.name, photo)
         for person in sorted(folder.iterdir())
         if person.is_dir() and not person.name.startswith(".")
         for photo in sorted(person.iterdir())
         if photo.is_file() and not photo.name.startswith(".")
-        and photo.suffix.lower() in photo_suffixes()
+        and photo.suffix.lower() in suffixes
     ]
     if len({name for name, _ in entries}) < 2:
         raise GalleryError(f"{folder}: expected <Name>/ folders of photos for at least two "

@@ -165,19 +165,20 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
         problem = "expected a gallery folder, not a file" if folder.exists() else \
             "gallery folder not found"
         raise FileNotFoundError(f"{folder}: {problem}")
+    suffixes = photo_suffixes()
     entries = []
     for item in sorted(folder.iterdir()):
         if item.name.startswith("."):
             continue
-        if item.is_file() and item.suffix.lower() in photo_suffixes():
+        if item.is_file() and item.suffix.lower() in suffixes:
             entries.append((item.stem, item))
         elif item.is_dir():
             photos = [(item.name, p) for p in sorted(item.iterdir())
                       if p.is_file() and not p.name.startswith(".")
-                      and p.suffix.lower() in photo_suffixes()]
+                      and p.suffix.lower() in suffixes]
             if not photos:  # a person left out of the gallery should not go unnoticed
                 warnings.warn(GalleryWarning(f"{item}: no photos (suffixes "
-                                             f"{', '.join(photo_suffixes())}); {item.name} is "
+                                             f"{', '.join(suffixes)}); {item.name} is "
                                              "not enrolled"), stacklevel=2)
             entries.extend(photos)
     unprintable = next(((n, p) for n, p in entries if not n.isprintable()), None)
@@ -187,7 +188,7 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
     if not entries:
         raise GalleryError(
             f"{folder}: no photos found; expected <Name>.jpg files or <Name>/ folders of photos "
-            f"(suffixes {', '.join(photo_suffixes())})"
+            f"(suffixes {', '.join(suffixes)})"
         )
     return sorted(entries)
 

@@ -27,7 +27,7 @@ import torch
 
 from siamface.errors import SiamfaceError
 from siamface.evaluation.open_set import GalleryThreshold
-from siamface.utils.atomic import atomic_path, write_json_atomic
+from siamface.utils.atomic import atomic_path, is_temporary, write_json_atomic
 from siamface.utils.files import is_number, read_json_object
 
 EMBEDDINGS_FILE = "embeddings.safetensors"  # versions 1 and 2
@@ -109,7 +109,7 @@ def _previous_embeddings(folder: Path) -> str | None:
     if not index_path.is_file():
         return None
     index = read_json_object(index_path, error=GalleryError)
-    if index.get("format") != FORMAT or index.get("version") not in range(1, FORMAT_VERSION + 1):
+    if index.get("format") != FORMAT or not _known_version(index.get("version")):
         raise GalleryError(f"{index_path} is not a siamface gallery's: it is left as it is; "
                            "save the gallery into another folder")
     return _embeddings_name(index, index_path)
@@ -119,7 +119,7 @@ def _gallery_file(name: str) -> bool:
     """Whether a file of this name may be part of a saved gallery (or a save in progress, or
     a Finder note)."""
     return (name in (INDEX_FILE, ".DS_Store") or _EMBEDDINGS_FILES.fullmatch(name) is not None
-            or (name.startswith(".") and name.endswith(".tmp")))
+            or is_temporary(name))
 
 
 def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> SavedGallery:
@@ -139,7 +139,7 @@ def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> Save
     if index.get("format") != FORMAT:
         raise GalleryError(f"{index_path}: not a siamface gallery index")
     version = index.get("version")
-    if not (is_number(version, int) and 1 <= version <= FORMAT_VERSION):
+    if not _known_version(version):
         raise GalleryError(
             f"{index_path}: gallery format version {version!r}, this siamface "
             f"reads versions 1 to {FORMAT_VERSION}"
@@ -158,6 +158,11 @@ def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> Save
     return SavedGallery(_strings(index, "names", index_path),
                         _strings(index, "sources", index_path),
                         _embeddings(embeddings_path, dim), _threshold(index, index_path))
+
+
+def _known_version(version: Any) -> bool:
+    """Whether ``version`` is a gallery format version this siamface reads."""
+    return is_number(version, int) and 1 <= version <= FORMAT_VERSION
 
 
 def _strings(index: dict[str, Any], key: str, path: Path) -> list[str]:

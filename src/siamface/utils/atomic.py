@@ -47,6 +47,12 @@ def write_error(path: Path, err: BaseException) -> WriteError:
     return WriteError(f"{reason} writing {path}", errno_)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of ``atomic_path``'s temporaries (``.<name>.<random>.tmp``):
+    a write in progress, or one a crash left behind."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
