@@ -348,12 +348,14 @@ def test_a_summary_cut_before_the_chosen_epoch_is_named(finished):
     rows = [{"epoch": e, "train_loss": 0.5, "train_acc": 0.7, "val_loss": 0.6, "val_acc": 0.65,
              "val_auc": 0.7, "val_threshold": 0.0, "lr": 0.1, "seconds": 2.0} for e in (1, 2)]
     finished.write_summary(rows)
+    assert finished.finished_summary() == finished.summary() and len(finished.summary()) == 2
     assert finished.chosen_row() == finished.summary()[finished.best_epoch - 1]
     finished.summary_path.write_text("epoch,train_loss,train_acc,val_loss,val_")  # cut short
     assert finished.summary() == []  # what there is: a learning curve of no epochs
-    with pytest.raises(RunFolderError, match=r"summary.csv: 0 epochs, but model.json chose "
-                                             rf"epoch {finished.best_epoch}: the file was cut"):
-        finished.chosen_row()
+    for read in (finished.finished_summary, finished.chosen_row):
+        with pytest.raises(RunFolderError, match=r"summary.csv: 0 epochs, but model.json chose "
+                                                 rf"epoch {finished.best_epoch}: the file was"):
+            read()
 
 
 def test_a_finished_run_without_its_summary_is_named_not_shown_as_no_epochs(finished):

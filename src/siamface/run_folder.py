@@ -318,8 +318,8 @@ class Run:
         """The rows of summary.csv (empty when there is none)."""
         return read_summary_csv(self.summary_path) if self.summary_path.is_file() else []
 
-    def chosen_row(self) -> dict[str, float]:
-        """summary.csv's row of a finished run's chosen epoch.
+    def finished_summary(self) -> list[dict[str, float]]:
+        """The rows of a finished run's summary.csv, its chosen epoch's among them.
 
         Raises:
             RunFolderError: summary.csv is missing (every epoch writes it, before the model is
@@ -332,7 +332,11 @@ class Run:
         if len(rows) < self.best_epoch:
             raise RunFolderError(f"{self.summary_path}: {len(rows)} epochs, but model.json chose "
                                  f"epoch {self.best_epoch}: the file was cut short or emptied")
-        return rows[self.best_epoch - 1]
+        return rows
+
+    def chosen_row(self) -> dict[str, float]:
+        """summary.csv's row of a finished run's chosen epoch (see finished_summary)."""
+        return self.finished_summary()[self.best_epoch - 1]
 
     # -- the chosen model --------------------------------------------------------------------
 

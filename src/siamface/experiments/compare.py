@@ -95,14 +95,15 @@ class Comparison:
 
 def run_values(run: Run) -> dict[str, Any]:
     """The fixed and test columns of one run folder, as far as it got."""
-    summary = run.summary()
+    # (a finished run without summary.csv, or with one cut short, is refused)
+    summary = run.finished_summary() if run.is_finished else run.summary()
     values: dict[str, Any] = {"epochs": len(summary),
                               "train_seconds": sum(r["seconds"] for r in summary)}
     chosen = None
     if run.is_finished:
         values["state"] = "complete"
         values["chosen_epoch"] = run.best_epoch
-        chosen = run.chosen_row()  # (a finished run without summary.csv is refused)
+        chosen = summary[run.best_epoch - 1]
     elif summary:
         chosen = summary[-1]
     if chosen is not None:

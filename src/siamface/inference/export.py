@@ -57,6 +57,8 @@ from siamface.utils.files import read_json_object
 from siamface.utils.registry import Registry
 
 SIDECAR = "export.json"
+TORCHSCRIPT_FILE = "model.pt"  # the torchscript export: one module for both roles
+ONNX_FILES = {"embed": "embed.onnx", "score": "score.onnx"}  # the onnx export: a graph a role
 
 # An exporter writes its files for (embedder, head, input shape (C, S, S)) into a folder and
 # returns what the side-car says about them: {"files": {role: file name}, "usage": how to run}.
@@ -119,11 +121,11 @@ def _torchscript(
     # of a destructor) when the disk fills, where a write of bytes raises an OSError.
     buffer = io.BytesIO()
     torch.jit.save(traced, buffer)
-    with atomic_path(out_dir / "model.pt") as tmp:
+    with atomic_path(out_dir / TORCHSCRIPT_FILE) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return {
-        "files": {"embed": "model.pt", "score": "model.pt"},
-        "usage": "m = torch.jit.load('model.pt'); e = m(images); "
+        "files": {"embed": TORCHSCRIPT_FILE, "score": TORCHSCRIPT_FILE},
+        "usage": f"m = torch.jit.load('{TORCHSCRIPT_FILE}'); e = m(images); "
                  "logits, distances = m.score(e1, e2)",
     }
 
@@ -148,18 +150,16 @@ def _onnx(
         "score": (head, (torch.rand(2, d), torch.rand(2, d)), ["embeddings_a", "embeddings_b"],
                   ["logits", "distances"], {"e1": {0: batch}, "e2": {0: batch}}),
     }
-    files = {}
     for role, (module, args, inputs, outputs, dynamic) in graphs.items():
         with _quiet_onnx_exporter():
             program = torch.onnx.export(
                 module, args, dynamo=True, input_names=inputs, output_names=outputs,
                 dynamic_shapes=dynamic, verbose=False,
             )
-        files[role] = f"{role}.onnx"
-        with atomic_path(out_dir / files[role]) as tmp:
+        with atomic_path(out_dir / ONNX_FILES[role]) as tmp:
             program.save(str(tmp), external_data=False)  # one self-contained file each
     return {
-        "files": files,
+        "files": dict(ONNX_FILES),
         "usage": "embeddings = embed.onnx(images); logits, distances = "
                  "score.onnx(embeddings_a, embeddings_b)",
     }
@@ -204,7 +204,7 @@ def check_export_folder(out_dir: Path, fmt: str) -> None:
 
 def _export_file(name: str) -> bool:
     """Whether a file of this name is an export's (or a write in progress, or a Finder note)."""
-    return (name in (SIDECAR, "model.pt", "embed.onnx", "score.onnx", ".DS_Store")
+    return (name in (SIDECAR, TORCHSCRIPT_FILE, *ONNX_FILES.values(), ".DS_Store")
             or is_temporary(name))
 
 

@@ -284,12 +284,11 @@ def run_report(run: Run, curves: bool = True) -> str:
         curves: Whether learning_curves.png exists beside the report, to show it.
     """
     run.require_finished()
-    run.chosen_row()  # a summary.csv missing or cut short is refused, not shown as 0 epochs
+    summary = run.finished_summary()  # missing or cut short: refused, not shown as 0 epochs
     model = run.model_meta
     config = run.config.to_dict()
     data = run.data()
     environment = run.environment()
-    summary = run.summary()
 
     out = [
         f"# Run {run.name}",
@@ -333,10 +332,8 @@ def write_run_report(run: Run) -> Path:
     Args:
         run: A finished run.
     """
-    summary = run.summary()
-    text = run_report(run, curves=bool(summary))  # before any plot: it refuses an unfinished run
-    if summary:
-        plot_learning_curves(summary, run.learning_curves_path, title=f"Run {run.name}")
+    text = run_report(run)  # before the plot: it refuses an unfinished or damaged run
+    plot_learning_curves(run.finished_summary(), run.learning_curves_path, title=f"Run {run.name}")
     write_text_atomic(run.report_path, text + "\n")
     return run.report_path
 
