@@ -357,6 +357,22 @@ def check_view2_scoring(run: Run, lfw: LFWDataset, files: Sequence[PairsFile],
         check_no_leakage(pairs_file.people(), trained, Path(pairs_file.path).name, what)
 
 
+def check_testable(config: Config, lfw: LFWDataset) -> None:
+    """Refuse, before any training, a run that could not end with its test on pairsDevTest.txt.
+
+    Raises:
+        DataNotFoundError: pairsDevTest.txt is not imported.
+        LeakageError: The config trains on a View 2 fold: DevTest's people are among its
+            training people (``check_view2_scoring`` would refuse the test after training).
+    """
+    lfw.protocol_path(TEST_PAIRS)
+    fold = config.data.view2_fold
+    if fold is not None:
+        raise LeakageError(f"data.view2_fold={fold}: a run on a View 2 fold trains on DevTest's "
+                           f"people, so it cannot end with a test on {TEST_PAIRS}; run LFW's "
+                           "View 2 protocol with siamface view2")
+
+
 def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
                     plots: bool = True) -> tuple[dict[str, Any], Path]:
     """Score a folder of people's photos (``<Name>/`` folders) through the photo path.
@@ -468,7 +484,7 @@ def run_main_job(
             the evaluation.
         timer: Phases timed before this call (the caller's "data"), continued here.
     """
-    lfw.protocol_path(TEST_PAIRS)  # before training: the run must end with a test
+    check_testable(config, lfw)  # before training: the run must end with a test
     if one_shot:  # and its evaluation's settings must be able to run
         check_one_shot(lfw, lfw.read_pairs(TEST_PAIRS), one_shot, trials)
     check_bootstrap(n_bootstrap)

@@ -92,6 +92,16 @@ def test_run_needs_devtest_before_it_trains(lfw_sources, tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
+def test_run_refuses_a_view2_fold_before_it_trains(lfw_sources, tmp_path, capsys):
+    # a fold's run trains on DevTest's people: its test would be refused only after training
+    code = main(["--data-dir", str(tmp_path / "home"), "run", "--import", str(lfw_sources),
+                 "--runs-dir", str(tmp_path / "runs"), "--set", *TINY, "data.view2_fold=3"])
+    assert code == 2
+    assert ("data.view2_fold=3: a run on a View 2 fold trains on DevTest's people, so it cannot "
+            "end with a test on pairsDevTest.txt") in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_the_time_row_names_the_longest_phases_and_counts_the_rest():
     seconds = {"data": 3.2, "training steps": 165.4, "validation": 8.0, "report": 0.4,
                "imports": 1.6, "one-shot": 1.0, "figures": 1.8}

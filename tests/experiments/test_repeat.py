@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from siamface.data.lfw import open_lfw
+from siamface.data.splits import LeakageError
 from siamface.errors import ConfigError
 from siamface.experiments.repeat import REPEAT_FILE, read_repeat, run_repeat, summarise
 from siamface.utils.files import DamagedFileError
@@ -35,6 +36,15 @@ def test_repeat_trains_each_seed_and_summarises_validation_and_test(synthetic_ho
     saved = json.loads((result.folder / REPEAT_FILE).read_text())
     assert [s["seed"] for s in saved["seeds"]] == [0, 1] and "eval_seconds" in saved["seeds"][0]
     assert saved["stats"]["val_auc"] == result.stats["val_auc"]
+
+
+def test_repeat_refuses_a_view2_fold_it_would_test_before_training(synthetic_home: Path,
+                                                                    tmp_path: Path):
+    with pytest.raises(LeakageError, match=r"data.view2_fold=0: a run on a View 2 fold trains "
+                                           "on DevTest's people"):
+        run_repeat("default", [*FIXED, "data.view2_fold=0"], [0, 1], open_lfw(synthetic_home),
+                   tmp_path / "runs", evaluate=True)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_repeat_refuses_repeated_seeds(synthetic_home: Path, tmp_path: Path):

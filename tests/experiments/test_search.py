@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from siamface.data.lfw import open_lfw
+from siamface.data.splits import LeakageError
 from siamface.experiments.search import (
     SearchResult,
     default_storage_url,
@@ -343,6 +344,21 @@ def test_a_space_every_trial_would_fail_on_is_refused_before_the_study(synthetic
     with pytest.raises(SpecError, match=rf"bad\.yaml: space\.{next(iter(space))}: the base config "
                                         rf"refuses every value tried \(.*{problem}"):
         run_search(spec, open_lfw(synthetic_home), folder)
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize("where", ["fixed", "space"])
+def test_a_view2_fold_is_refused_before_a_study_that_ends_with_a_test(synthetic_home, tmp_path,
+                                                                      where):
+    values = ({"fixed": [*FIXED, "data.view2_fold=0"]} if where == "fixed" else
+              {"space": {"data.view2_fold": {"type": "categorical", "choices": [0, 1]}}})
+    spec = spec_from_dict(tiny_spec(**values), source="folds.yaml")
+    error, message = ((LeakageError, "data.view2_fold=0: a run on a View 2 fold") if where ==
+                      "fixed" else (SpecError, r"folds\.yaml: space\.data\.view2_fold: a run on "
+                                               "a View 2 fold cannot be tested"))
+    folder = tmp_path / "study"
+    with pytest.raises(error, match=message):
+        run_search(spec, open_lfw(synthetic_home), folder, evaluate=True)
     assert not folder.exists()
 
 

@@ -101,16 +101,16 @@ def run_repeat(
         on_epoch_end: Called with each epoch's summary row.
         on_run: Called with each seed and its finished run.
     """
+    from siamface.pipeline import check_testable, train
     from siamface.pipeline import evaluate as evaluate_run
-    from siamface.pipeline import train
     from siamface.training.builder import resolve_config
 
     if not seeds or len(set(seeds)) != len(seeds):
         raise ConfigError(f"--seeds: expected different seeds, got {list(seeds)}")
     configs = {s: resolve_config(config_name, [*overrides, f"seed={s}"]) for s in seeds}
     config = configs[seeds[0]]
-    if evaluate:
-        lfw.protocol_path(TEST_PAIRS)  # before training: the runs must end with a test
+    if evaluate:  # before training: the runs must end with a test
+        check_testable(config, lfw)
     folder = Path(runs_dir) / f"repeat-{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True)
     runs: dict[int, Run] = {}

@@ -468,17 +468,23 @@ def run_search(
 def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) -> None:
     """What would fail every trial, or the end of the study, refused before its folder is
     made: a bad base config or fixed override, a space the base refuses throughout, no
-    pairsDevTest.txt to end on, a pruner's options."""
+    pairsDevTest.txt to end on or a View 2 fold that cannot end on it, a pruner's options."""
     from siamface.training.builder import resolve_config
 
-    resolve_config(spec.base, spec.fixed)  # a bad base or fixed override is the spec's error
+    # a bad base or fixed override is the spec's error
+    base = resolve_config(spec.base, spec.fixed)
     for param in spec.space:  # a key or range every trial would fail on
         refused = [space_refusal(spec, param, value) for value in param.extremes()]
         if all(refused):
             raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses every "
                             f"value tried ({refused[0]})")
-    if evaluate:
-        lfw.protocol_path(TEST_PAIRS)  # it must end with a test
+    if evaluate:  # it must end with a test
+        from siamface.pipeline import check_testable
+
+        check_testable(base, lfw)
+        if any(param.key == "data.view2_fold" for param in spec.space):
+            raise SpecError(f"{spec.source}: space.data.view2_fold: a run on a View 2 fold "
+                            f"cannot be tested on {TEST_PAIRS}; search it without --evaluate")
     make_pruner(spec)  # Optuna checks its options' names and ranges
 
 
