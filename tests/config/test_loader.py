@@ -250,6 +250,13 @@ def test_optimizer_hyperparameter_that_does_not_apply_is_an_error() -> None:
     assert c.optim.hyperparameters() == {"lr": 0.01}
 
 
+def test_nesterov_without_a_momentum_is_named_not_left_to_torch() -> None:
+    with pytest.raises(ConfigError, match=r"optim.nesterov: true needs an optim.momentum above "
+                                          "0, got 0.0$"):
+        resolve_config("koch2015", ["optim.momentum=0", "optim.nesterov=true"])
+    assert resolve_config("koch2015", ["optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov
+
+
 def test_unknown_preprocessing_preset_is_rejected() -> None:
     with pytest.raises(ConfigError, match=r"data\.preprocessing: unknown .*'wide'.*face"):
         resolve_config("koch2015", ["data.preprocessing=wide"])
@@ -293,6 +300,17 @@ def test_a_config_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
 def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
     path = write(tmp_path / "dup.yaml", "train:\n  epochs: 3\n  epochs: 4\n")
     with pytest.raises(ConfigError, match=r"dup\.yaml line 3: .*duplicate key 'epochs'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text", [
+    "model:\n  name: koch2015\n  x: &a [*a]\n",  # a cycle: a recursion traceback in the copy
+    "train: &t {epochs: 3}\nx: [*t, *t]\n",  # aliases nest: a small file, billions of values
+])
+def test_yaml_aliases_are_refused(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path / "alias.yaml", text)
+    with pytest.raises(ConfigError, match=r"alias\.yaml line \d: invalid YAML: an alias "
+                                          r"\(\*\w\) is not accepted: write the value out"):
         load_config(path)
 
 

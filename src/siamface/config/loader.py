@@ -31,12 +31,23 @@ CONFIG_ALIASES = {"seed-best": "seed001"}
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that reads ``1e-3`` as a float and rejects duplicate keys.
+    """yaml.SafeLoader that reads ``1e-3`` as a float and rejects duplicate keys and aliases.
 
     PyYAML follows YAML 1.1, where a float needs a dot (``1.0e-3``) and ``1e-3`` is a *string*;
     a learning rate written the natural way would then fail the type check. Duplicate keys are
-    silently "last one wins" in PyYAML, which hides mistakes in hand-edited configs.
+    silently "last one wins" in PyYAML, which hides mistakes in hand-edited configs. An alias
+    (``*a``) shares a node: it can make a cycle, or a kilobyte file that expands to billions of
+    values once the settings are copied, and no config needs one.
     """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"an alias (*{event.anchor}) is not accepted: write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
