@@ -5,6 +5,8 @@ import json
 import math
 import re
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import safetensors
@@ -89,6 +91,22 @@ def test_a_threshold_that_is_not_a_finite_number_is_refused(finished, threshold)
     run = rewrite_meta(finished, threshold=threshold)
     with pytest.raises(RunFolderError, match=r"model.json: 'threshold' must be a finite number"):
         _ = run.threshold
+
+
+@pytest.mark.parametrize("epoch", [True, 0, 1.0, "1"])
+def test_a_best_epoch_that_is_not_an_epoch_number_is_refused(finished, epoch):
+    with pytest.raises(RunFolderError, match=r"model.json: 'best_epoch' must be an epoch number "
+                                             rf">= 1, got {re.escape(repr(epoch))}$"):
+        _ = rewrite_meta(finished, best_epoch=epoch).best_epoch
+
+
+def test_runs_created_in_one_second_each_get_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda _: "20261207-101010")
+    real_exists = Path.exists  # as when another process made the folder after our look
+    monkeypatch.setattr(Path, "exists", lambda self: False if "r-2026" in self.name
+                        else real_exists(self))
+    names = [Run.create(tmp_path / "runs", "r").path.name for _ in range(3)]
+    assert names == ["r-20261207-101010", "r-20261207-101010-2", "r-20261207-101010-3"]
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import shutil
 import tempfile
@@ -94,13 +95,14 @@ class Run:
     def create(cls, runs_dir: str | Path, name: str) -> Run:
         """A fresh folder ``runs_dir/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if it exists)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path(runs_dir) / f"{name}-{stamp}"
-        k = 1
-        while path.exists():
-            k += 1
-            path = Path(runs_dir) / f"{name}-{stamp}-{k}"
-        path.mkdir(parents=True)
-        return cls(path)
+        Path(runs_dir).mkdir(parents=True, exist_ok=True)
+        for k in itertools.count(1):  # mkdir is the claim: two runs started at once differ
+            path = Path(runs_dir) / (f"{name}-{stamp}" if k == 1 else f"{name}-{stamp}-{k}")
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
@@ -363,7 +365,7 @@ class Run:
         if not is_number(threshold):
             raise RunFolderError(f"{path}: 'threshold' must be a finite number, got "
                                  f"{threshold!r}")
-        if not isinstance(meta["best_epoch"], int) or meta["best_epoch"] < 1:
+        if not is_number(meta["best_epoch"], int) or meta["best_epoch"] < 1:
             raise RunFolderError(f"{path}: 'best_epoch' must be an epoch number >= 1, got "
                                  f"{meta['best_epoch']!r}")
         return meta

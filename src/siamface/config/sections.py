@@ -56,13 +56,15 @@ class DataConfig(Settings):
         sampling: "pairs" trains on the pairsDevTrain pairs only (LFW's restricted setting);
             "identities" draws P x K identity batches from DevTrain people's images (the
             unrestricted setting, which uses identity labels).
-        mined_pairs: Extra pairs drawn per epoch, uniformly at random, from the training
-            people's images (half matching), with "pairs" sampling, which they make
+        mined_pairs: Extra pairs drawn once a run (seeded), uniformly at random, from the
+            training people's images (half matching), and shuffled with the training pairs
+            every epoch; with "pairs" sampling, which they make
             unrestricted; identity batches draw from every training image already (a new
             config may not set both: ``training.builder.check_config``).
         identities_per_batch: P, people per identity batch.
         images_per_identity: K, images per person in an identity batch.
-        min_images_per_person: People with fewer images are left out of identity sampling.
+        min_images_per_person: People with fewer images are left out of identity sampling
+            (a person needs two images to make a pair, so 1 acts as 2).
         view2_fold: null trains on View 1 (DevTrain; DevTest held out); a fold of View 2 (0-9)
             trains on the other nine folds of pairs.txt / people.txt and holds that fold's
             people out (LFW's reporting protocol, run by ``siamface view2``).

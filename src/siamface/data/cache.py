@@ -11,8 +11,9 @@ times, so each preprocessing setting is decoded once into
 
 where key = stable_hash(preprocessing, source checksums, CACHE_VERSION): changing the settings,
 re-importing different source files or changing this format gives a new folder, never a stale
-array. Loading is np.load(mmap_mode="r"): nothing is read until it is used, and the OS page
-cache shares the pixels between processes.
+array. Opening a cache reads images.npy once to check its sha256 (a file changed in place would
+give confident wrong answers); then it is np.load(mmap_mode="r"), and the OS page cache shares
+the pixels between processes.
 
 A crash must never leave something that looks complete. index.json is what marks a folder
 complete, so a build first deletes it, fills images.npy.partial, renames that to images.npy and

@@ -133,7 +133,7 @@ def _is_int(v: object) -> bool:
 
 
 # Named crop boxes for the 250x250 deep-funneled frame. Each factory takes the output size and
-# channels, so that `preset("face", size=96, channels=3)` builds the default input.
+# channels, so that `preset("face", size=80, channels=3)` builds the default input.
 PRESETS: Registry[Preprocessing] = Registry("preprocessing preset")
 
 

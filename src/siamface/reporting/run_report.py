@@ -37,7 +37,7 @@ DATA_LABELS = {
     "train_people": "training people",
     "train_images": "training images",
     "train_pairs": "training pairs",
-    "mined_pairs": "mined pairs per epoch",
+    "mined_pairs": "mined pairs (drawn once)",
     "val_people": "validation people",
     "val_pairs": "validation pairs",
     "val_matching": "matching validation pairs",

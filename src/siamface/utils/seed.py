@@ -1,4 +1,5 @@
-"""One seed drives Python's, NumPy's and torch's random generators."""
+"""One seed drives Python's, NumPy's and torch's random generators (and the string hashing of
+the processes started after it)."""
 
 from __future__ import annotations
 
@@ -18,5 +19,7 @@ def seed_everything(seed: int) -> np.random.Generator:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    # Only processes started from here on read it: this one's str hashing was fixed when it
+    # started.
     os.environ["PYTHONHASHSEED"] = str(seed)
     return np.random.default_rng(seed)
