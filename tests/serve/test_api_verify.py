@@ -7,13 +7,14 @@ import zlib
 from dataclasses import fields
 
 import pytest
+from PIL import Image
 from scipy.special import expit
 
 from siamface.data.preprocess import MAX_PIXELS
-from siamface.inference.verifier import Verification
+from siamface.inference.verifier import Verification, Verifier
 from siamface.serve.guards import ServeOptions
 
-from .conftest import THRESHOLD, photo, photo_bytes, random_photo
+from .conftest import THRESHOLD, photo, photo_bytes, random_photo, write_tiny_run
 
 
 def verify(client, a: bytes | None, b: bytes | None, names=("a.png", "b.png")):
@@ -44,7 +45,23 @@ def test_the_same_photo_twice_is_the_same_person(client):
     assert body["threshold"] == THRESHOLD
     assert body["probability"] == pytest.approx(float(expit(body["logit"])))
     assert body["threshold_probability"] == pytest.approx(float(expit(THRESHOLD)))
-    assert body["photo_a"] == {"width": 250, "height": 250, "faces_found": None, "box": None}
+    assert body["photo_a"] == {"width": 250, "height": 250, "faces_found": None, "box": None,
+                               "grey": False, "note": None}
+
+
+@pytest.mark.parametrize("grey_p", [0.0, 0.2])
+def test_a_black_and_white_photo_is_noted_for_a_model_of_colour_photos(make_client, tmp_path,
+                                                                      grey_p):
+    run = write_tiny_run(tmp_path / "run", threshold=THRESHOLD,
+                         overrides=[f"augment.grey_p={grey_p}"])
+    client = make_client(verifier=Verifier.from_run(run, detect=False))
+    grey = photo_bytes(Image.fromarray(random_photo(2)).convert("L"))
+    body = verify(client, photo(1), grey).json()
+    assert (body["photo_a"]["grey"], body["photo_a"]["note"]) == (False, None)
+    assert body["photo_b"]["grey"] is True
+    assert body["photo_b"]["note"] == (None if grey_p else (
+        "the photo is black and white but the model compares colour photos: its score is less "
+        "reliable than the reported accuracy"))
 
 
 def test_two_different_photos_are_different_people(client):

@@ -40,7 +40,7 @@ def chromium() -> Path:
 
 def two_photos(folder: Path) -> tuple[list[Path], bool]:
     """Two photos to upload and whether they have faces to detect: the first two JPEGs of the
-    real deep-funneled archive, else two synthetic frames."""
+    real deep-funneled archive, else two synthetic frames; the second made black and white."""
     archive = SHARED_LFW / "lfw-deepfunneled.tgz"
     if not archive.is_file() and os.environ.get("CI") == "true":  # CI has it: test detection
         missing(f"real LFW data not found at {SHARED_LFW}")
@@ -52,10 +52,12 @@ def two_photos(folder: Path) -> tuple[list[Path], bool]:
                     paths.append(folder / Path(member.name).name)
                     paths[-1].write_bytes(tar.extractfile(member).read())
                     if len(paths) == 2:
+                        Image.open(paths[1]).convert("L").save(paths[1])
                         return paths, True
     for seed in (1, 2):
         paths.append(folder / f"frame-{seed}.png")
         Image.fromarray(random_photo(seed)).save(paths[-1])
+    Image.open(paths[-1]).convert("L").save(paths[-1])
     return paths[-2:], False
 
 
@@ -63,7 +65,8 @@ def two_photos(folder: Path) -> tuple[list[Path], bool]:
 def served(tmp_path: Path) -> Iterator[tuple[str, list[Path], bool]]:
     """`siamface serve` on a free loopback port: (its URL, the two photos, detection on)."""
     photos, faces = two_photos(tmp_path)
-    run_dir = write_tiny_run(tmp_path / "run", threshold=4.5)
+    # a model of colour photos alone: the black-and-white photo gets its note
+    run_dir = write_tiny_run(tmp_path / "run", threshold=4.5, overrides=["augment.grey_p=0"])
     port = free_port()
     command = [sys.executable, "-m", "siamface", "serve", str(run_dir), "--port", str(port),
                "--db", str(tmp_path / "galleries.sqlite3"), "--workers", "1",
@@ -120,6 +123,9 @@ def test_the_page_verifies_two_photos_and_identifies_one(served, tmp_path):
             assert page.is_visible("#frame-a .box") is faces  # the face boxed when detected
             if faces:
                 assert "face" in page.inner_text("#faces-a")
+            assert api["photo_a"]["note"] is None and "black" not in page.inner_text("#faces-a")
+            assert page.inner_text("#faces-b").endswith(f"; {api['photo_b']['note']}")
+            assert api["photo_b"]["note"].startswith("the photo is black and white but the model")
             page.screenshot(path=str(screenshot), full_page=True)
 
             page.click("#show-gallery")
@@ -135,6 +141,9 @@ def test_the_page_verifies_two_photos_and_identifies_one(served, tmp_path):
             page.wait_for_selector("#identity[data-verdict]")
             assert page.get_attribute("#identity", "data-verdict") == "Person A"
             assert page.inner_text("#matches tbody tr:first-child").split("\t")[1] == "Person A"
+            page.set_input_files("#probe", str(photo_b))  # black and white: its note is shown
+            page.click("#identify-button")
+            page.wait_for_selector("#identity:has-text('; the photo is black and white but')")
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000

@@ -192,17 +192,24 @@ class Verifier:
             self.check_colour(faces[0])
         return faces
 
-    def check_colour(self, face: AlignedFace) -> None:
-        """Warn when a grey photo meets a model trained on colour photos alone.
+    def colour_note(self, face: AlignedFace) -> str | None:
+        """What to say of a grey photo that meets a model trained on colour photos alone
+        (None for any other photo).
 
         LFW is nearly all colour, so an RGB model trained without grey augmentation has rarely
         seen a grey face: on validation pairs the default recipe without it verified grey
         pairs at 59% against 86% in colour (with it, 84-86% for both; grey_validation.json).
         """
         if face.grey and self.preprocessing.channels == 3 and not self.saw_grey:
-            warnings.warn(GreyPhotoWarning(
-                f"{face.source} is black and white but the model compares colour photos: "
-                "its score is less reliable than the reported accuracy"), stacklevel=3)
+            return ("black and white but the model compares colour photos: its score is less "
+                    "reliable than the reported accuracy")
+        return None
+
+    def check_colour(self, face: AlignedFace) -> None:
+        """Warn with the photo's ``colour_note``, when it has one."""
+        note = self.colour_note(face)
+        if note is not None:
+            warnings.warn(GreyPhotoWarning(f"{face.source} is {note}"), stacklevel=3)
 
     def embed(self, faces: Sequence[AlignedFace]) -> torch.Tensor:
         """Embed aligned faces.

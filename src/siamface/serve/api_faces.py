@@ -18,10 +18,11 @@ ERRORS = {status: {"model": Problem}
           for status in (400, 401, 403, 405, 408, 411, 413, 415, 421, 422, 500, 503)}
 
 
-def photo_out(face: Face) -> Photo:
+def photo_out(ctx: ServerContext, face: Face) -> Photo:
     """The JSON description of an aligned upload."""
     return Photo(width=face.width, height=face.height, faces_found=face.faces_found,
-                 box=Box.of(face.aligned.box))
+                 box=Box.of(face.aligned.box), grey=face.aligned.grey,
+                 note=ctx.faces.colour_note(face))
 
 
 async def read_upload(ctx: ServerContext, upload: UploadFile) -> bytes:
@@ -80,5 +81,5 @@ def _verify(ctx: ServerContext, a: Face, b: Face) -> VerifyResponse:
         faces_a=result.faces_a, faces_b=result.faces_b,
         boxes_a=[Box.of(box) for box in result.boxes_a],
         boxes_b=[Box.of(box) for box in result.boxes_b], label=result.label,
-        photo_a=photo_out(a), photo_b=photo_out(b),
+        photo_a=photo_out(ctx, a), photo_b=photo_out(ctx, b),
     )

@@ -177,5 +177,5 @@ def _identify(ctx: ServerContext, probe: Face, people: list[str], sources: list[
         target_fpir=result.target_fpir, extrapolated=result.extrapolated,
         tied_with=result.tied_with,
         people=result.people, margin=result.margin,
-        photo=photo_out(probe),
+        photo=photo_out(ctx, probe),
     )

@@ -51,11 +51,17 @@ class FaceService:
         self._aligned = AlignedFaceVerifier(
             verifier.model, pre, verifier.threshold, detect=verifier.detect,
             flip_tta=verifier.flip_tta, batch_size=verifier.batch_size,
-            calibration=verifier.calibration, embedder=embedder, precision=verifier.precision)
+            calibration=verifier.calibration, embedder=embedder, precision=verifier.precision,
+            saw_grey=verifier.saw_grey)
 
     def verify(self, a: Face, b: Face) -> Verification:
         """The verdict on two aligned photos."""
         return self._scored(lambda v: v.verify(a.aligned, b.aligned))
+
+    def colour_note(self, face: Face) -> str | None:
+        """What to say of a grey photo for a model of colour photos (``Verifier.colour_note``)."""
+        note = self._aligned.colour_note(face.aligned)
+        return None if note is None else f"the photo is {note}"
 
     def embed(self, faces: list[Face]) -> np.ndarray:
         """(N, D) float32 embeddings of aligned photos."""

@@ -5,7 +5,8 @@ reads the header, the format must be one of ACCEPTED_FORMATS, and an image of mo
 ``siamface.data.preprocess.MAX_PIXELS`` is refused from its header, before it is decoded.
 ``UploadAligner`` then finds and aligns its face, in a worker process or thread
 (``photo_pool.PhotoPool``). The per-photo notices of the command line (several faces, a grey
-photo) are not given: the response carries those facts.
+photo for a model of colour photos) are not given as warnings: the response's photo carries
+them (``faces_found``, ``grey`` and ``note``).
 """
 
 from __future__ import annotations

@@ -35,6 +35,10 @@ class Photo(BaseModel):
                                                 "it is large, smaller faces are not searched "
                                                 "for); null when detection is off")
     box: Box | None = Field(description="the face used; null when detection is off")
+    grey: bool = Field(description="the face is black and white")
+    note: str | None = Field(description="why this photo's score is less reliable than the "
+                                         "reported accuracy (a black-and-white photo for a "
+                                         "model of colour photos); null when there is none")
 
 
 class VerifyResponse(BaseModel):

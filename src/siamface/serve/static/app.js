@@ -56,9 +56,10 @@ function drawBox(frameId, photo) {
 }
 
 function facesText(photo) {
-  if (photo.faces_found === null) return "face detection off: the whole frame was used";
   const n = photo.faces_found;
-  return n === 1 ? "1 face found" : `${n} faces found; the largest (boxed) was used`;
+  const faces = n === null ? "face detection off: the whole frame was used"
+    : n === 1 ? "1 face found" : `${n} faces found; the largest (boxed) was used`;
+  return photo.note === null ? faces : `${faces}; ${photo.note}`;
 }
 
 // --- verify ----------------------------------------------------------------------------------
@@ -193,11 +194,12 @@ async function identify(event) {
       : "the one-to-one threshold: this model has no gallery calibration";
     identity.replaceChildren(
       span(r.name === null ? "different" : "same", r.name === null ? "Unknown" : r.name),
-      document.createTextNode(r.tied_with !== null
+      document.createTextNode((r.tied_with !== null
         ? ` — ${r.candidates[0].name} and ${r.tied_with} score alike: no one is named (${basis})`
         : r.name === null
         ? ` — no one reaches the threshold ${fmt(r.threshold_probability)} (${basis})`
-        : ` — probability ${fmt(r.candidates[0].probability)} ≥ threshold ${fmt(r.threshold_probability)} (${basis})`),
+        : ` — probability ${fmt(r.candidates[0].probability)} ≥ threshold ${fmt(r.threshold_probability)} (${basis})`)
+        + (r.photo.note === null ? "" : `; ${r.photo.note}`)),
     );
     identity.dataset.verdict = r.verdict;
     table.tBodies[0].replaceChildren(...r.candidates.map((c, i) => {
