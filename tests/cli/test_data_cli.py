@@ -41,6 +41,15 @@ def test_import_with_data_dir(tmp_path, tree, capsys):
     assert (home / "lfw" / "manifest.json").is_file()
 
 
+def test_an_empty_data_dir_is_refused_not_read_as_the_current_folder(tmp_path, tree, capsys,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data-dir", "", "data", "import", str(tree)]) == 2
+    assert capsys.readouterr().err == ("siamface: error: --data-dir: expected a folder, got an "
+                                       "empty name\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
 def test_data_home_from_environment(tmp_path, tree, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "env_home"))
     assert main(["data", "import", str(tree.parent)]) == 0

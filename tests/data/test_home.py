@@ -1,8 +1,9 @@
 from pathlib import Path
 
 import platformdirs
+import pytest
 
-from siamface.data.home import ENV_VAR, resolve_data_home
+from siamface.data.home import ENV_VAR, DataHomeError, resolve_data_home
 
 
 def test_explicit_dir_wins_over_environment(monkeypatch, tmp_path):
@@ -23,6 +24,13 @@ def test_user_cache_when_nothing_is_set(monkeypatch):
 def test_empty_environment_variable_counts_as_unset(monkeypatch):
     monkeypatch.setenv(ENV_VAR, "")
     assert resolve_data_home() == Path(platformdirs.user_cache_dir("siamface"))
+
+
+@pytest.mark.parametrize("data_dir", ["", " "])
+def test_an_empty_explicit_dir_is_refused_not_read_as_the_current_folder(monkeypatch, data_dir):
+    monkeypatch.setenv(ENV_VAR, "")
+    with pytest.raises(DataHomeError, match=r"^--data-dir: expected a folder, got an empty name$"):
+        resolve_data_home(data_dir)
 
 
 def test_home_directory_is_expanded(monkeypatch, tmp_path):

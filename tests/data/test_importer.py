@@ -240,6 +240,24 @@ def test_a_crash_during_the_swap_keeps_the_previous_import(tmp_path, crash):
     assert listing(home) == ["lfw"]
 
 
+@pytest.mark.parametrize("crash", ["between the renames", "before the manifest"])
+def test_a_crash_during_the_swap_loses_no_protocol_file(tmp_path, crash):
+    home = tmp_path / "home"
+    protocol = write_protocol(tmp_path / "proto")
+    import_lfw([make_source(tmp_path / "a", "lfw", "tgz"), protocol], home, progress=False)
+    (home / "lfw").rename(home / ".lfw-old")  # as in the test above: no lfw/manifest.json
+    (home / ".lfw-staging" / "images").mkdir(parents=True)
+    if crash == "before the manifest":
+        (home / ".lfw-staging").rename(home / "lfw")
+    # new images and only one of the two protocol files: people.txt is kept from the old copy
+    new = [make_source(tmp_path / "b", "lfw_funneled", "folder"), protocol / "pairsDevTest.txt"]
+    lfw = import_lfw(new, home, progress=False)
+    assert lfw.variant == "lfw_funneled"
+    assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]
+    assert (lfw.protocol_dir / "people.txt").read_bytes() == (protocol / "people.txt").read_bytes()
+    assert listing(home) == ["lfw"]
+
+
 @pytest.mark.parametrize("odd", ["linked folder", "linked file", "fifo"])
 def test_links_and_special_files_in_a_folder_are_refused(tmp_path, odd):
     source = make_source(tmp_path, "lfw", "folder")

@@ -74,13 +74,16 @@ def test_import_without_manifest_is_unfinished(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("{not json", "is unreadable"), ('{"variant": "lfw"}', "lacks people, images, checksums"),
+    ("{not json", "not valid JSON"), ('{"variant": "lfw"}', "missing 'people', 'images'"),
+    ("5", "expected a JSON object, got int"), ("null", "expected a JSON object, got NoneType"),
     ('{"variant": 3, "people": 1, "images": 1, "checksums": {}}', "variant must be a name")])
 def test_damaged_manifest_is_a_missing_import(tmp_path, text, message):
     home = make_home(tmp_path)
     (home / "lfw" / "manifest.json").write_text(text)
-    with pytest.raises(DataNotFoundError, match=rf"manifest\.json:? {message}"):
+    with pytest.raises(DataNotFoundError, match=rf"manifest\.json: {message}.*; run `siamface "
+                                                r"data fetch`") as err:
         open_lfw(home)
+    assert "\n" not in str(err.value)
 
 
 def test_protocol_path_lists_what_was_imported(tmp_path):

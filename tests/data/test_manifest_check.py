@@ -7,8 +7,9 @@ import shutil
 import pytest
 from test_importer import TINY, make_source, write_protocol
 
+from siamface.cli.main import main
 from siamface.data.importer import import_lfw
-from siamface.data.lfw import DamagedImportError, LayoutError, open_lfw
+from siamface.data.lfw import DamagedImportError, DataNotFoundError, LayoutError, open_lfw
 
 REPAIR = "run `siamface data import PATH` again with the same sources to repair it"
 
@@ -74,3 +75,15 @@ def test_a_changed_protocol_file_is_restored_by_reimporting(imported):
     protocol.write_text("1\nAnn_Ax\t3\n")
     import_lfw(sources, home, progress=False)
     assert protocol.read_bytes() == (sources[1] / "people.txt").read_bytes()
+
+
+@pytest.mark.parametrize("text", ["5", "null", "[]", "{not json"])
+def test_a_damaged_manifest_is_repaired_by_importing_again(imported, text):
+    sources, home = imported
+    (home / "lfw" / "manifest.json").write_text(text)
+    with pytest.raises(DataNotFoundError, match=r"manifest\.json: "):
+        open_lfw(home)
+    assert main(["--data-dir", str(home), "data", "import", *map(str, sources)]) == 0
+    lfw = open_lfw(home)
+    assert lfw.image_counts == TINY
+    assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]

@@ -19,6 +19,7 @@ from siamface.data.splits import (
     split_pairs_by_person,
     split_pairs_random,
 )
+from siamface.errors import ConfigError
 
 
 def same(name: str, i: int, j: int, line: int = 0) -> Pair:
@@ -62,7 +63,7 @@ def test_split_by_person_properties(data, val_fraction: float, seed: int) -> Non
     counts, pairs = data
     try:
         train, val = split_pairs_by_person(pairs, counts, val_fraction, seed)
-    except ValueError as err:  # tiny inputs: nothing fits, or nobody left to re-pair with
+    except ConfigError as err:  # tiny inputs: nothing fits, or nobody left to re-pair with
         assume("fit" not in str(err) and "re-pair" not in str(err))
         raise
 
@@ -123,8 +124,9 @@ def test_straddling_pair_is_repaired_on_its_left_side_or_refused() -> None:
     for seed in range(40):
         try:
             train, val = split_pairs_by_person(pairs, counts, val_fraction=0.2, seed=seed)
-        except ValueError as err:
-            assert "cannot re-pair the non-matching pair of line 10" in str(err)
+        except ConfigError as err:
+            assert str(err).startswith(
+                "data.val_fraction: cannot re-pair the non-matching pair of line 10")
             outcomes.add("refused")
             continue
         assert val == [same("X", 1, 2, 1), diff("X", 1, "Z", 1, 10)]
@@ -189,7 +191,8 @@ def test_random_split_without_shared_people_is_silent() -> None:
         warnings.simplefilter("error")
         train, val = split_pairs_random(pairs, val_fraction=0.3, seed=0)
     assert (len(train), len(val)) == (7, 3)
-    with pytest.raises(ValueError, match="leaves a side empty"):
+    with pytest.raises(ConfigError, match=r"^data\.val_fraction: 0\.01 of 10 pairs leaves a "
+                                          "side empty"):
         split_pairs_random(pairs, val_fraction=0.01)
 
 
@@ -234,14 +237,14 @@ def test_mine_pairs_exhausts_a_tiny_set_exactly() -> None:
         same("A", 2, 3).key,
         same("B", 1, 2).key,
     }
-    with pytest.raises(ValueError, match="cannot mine 5 distinct matching pairs: 3 people have 4"):
+    with pytest.raises(ConfigError, match=r"^data\.mined_pairs: cannot mine 5 distinct matching "
+                                          "pairs: 3 people have 4"):
         mine_pairs({"A": 3, "B": 2, "C": 1}, 10, seed=0)
     # non-matching: 5 images give C(5, 2) = 10 pairs, 6 of them matching (A's), so 4 are left
     pairs = mine_pairs({"A": 4, "B": 1}, 8, seed=0)
     assert {p.key for p in pairs if not p.same} == {diff("A", i, "B", 1).key for i in range(1, 5)}
-    with pytest.raises(
-        ValueError, match="cannot mine 5 distinct non-matching pairs: 2 people have 4"
-    ):
+    with pytest.raises(ConfigError, match=r"^data\.mined_pairs: cannot mine 5 distinct "
+                                          "non-matching pairs: 2 people have 4"):
         mine_pairs({"A": 4, "B": 1}, 9, seed=0)
 
 

@@ -44,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"siamface {__version__}")
     parser.add_argument(
         "--data-dir",
-        type=Path,
-        default=None,
+        default=None,  # a str: resolve_data_home refuses '' (a Path would make it ".")
         help="data home (default: $SIAMFACE_DATA, else the user cache folder)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import platformdirs
 
+from siamface.errors import SiamfaceError
+
 ENV_VAR = "SIAMFACE_DATA"
+
+
+class DataHomeError(SiamfaceError, ValueError):
+    """An explicit data home that names no folder."""
 
 
 def resolve_data_home(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -17,8 +23,13 @@ def resolve_data_home(data_dir: str | os.PathLike[str] | None = None) -> Path:
         data_dir: An explicit folder (the CLI's ``--data-dir``); wins over everything else.
             Without it, ``$SIAMFACE_DATA`` is used when set and non-empty, else the
             platform's user cache folder for "siamface" (``~/.cache/siamface`` on Linux).
+
+    Raises:
+        DataHomeError: ``data_dir`` is empty or blank (``--data-dir ''`` is not read as ".").
     """
     if data_dir is not None:
+        if not str(data_dir).strip():
+            raise DataHomeError("--data-dir: expected a folder, got an empty name")
         return Path(data_dir).expanduser()
     from_env = os.environ.get(ENV_VAR, "")
     if from_env:

@@ -4,12 +4,15 @@
             ─► swap in ─► manifest
 
 Everything is built in ``<home>/.lfw-staging`` first; then the old ``<home>/lfw`` is moved
-aside, the staging folder is renamed to ``<home>/lfw`` and ``manifest.json`` is written last.
-A crash at any point leaves either the previous complete import or a folder without a
-manifest, which `open_lfw` reports as unfinished; running the import again cleans up the
-leftovers and finishes it. An import holds the data home's lock file (``siamface.utils.lock``)
-from reading the current import to writing the manifest: a second import into the same home
-waits for the first, then finds its work done or does its own.
+aside to ``<home>/.lfw-old``, the staging folder is renamed to ``<home>/lfw`` and
+``manifest.json`` is written last. A crash before the swap leaves the previous import as it
+was, and one after the manifest the new one complete. A crash during the swap leaves the
+previous import (if any) in ``.lfw-old`` and either no ``lfw`` folder (between the two
+renames) or one without a manifest, which `open_lfw` reports as missing or unfinished. Running
+the import again first moves the previous import back and cleans up the leftovers, then does
+its work. An import holds the data home's lock file (``siamface.utils.lock``) from that
+clean-up to writing the manifest: a second import into the same home waits for the first,
+then finds its work done or does its own.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
 MANIFEST_FORMAT = 2  # 2: images_sha256, the images as imported (a repair re-imports them)
 SUMS_FILE = "SHA256SUMS"
+# The folders in the data home where an import is built, and where the previous one waits
+# while the new one is swapped in.
+_STAGING, _OLD = ".lfw-staging", ".lfw-old"
 
 
 # What makes an import fail and remove its staging folder: the errors it reports (bad sources,
@@ -98,6 +104,7 @@ def import_lfw(
     image_sum = _verified_sha256(images)
     given = {name: _verified_sha256(path) for name, path in protocol.items()}
     with file_lock(home / DATA_HOME_LOCK, f"import LFW into {home}"):
+        _clean_up_after_crash(home)
         kept = {} if replace_protocol else _kept_protocol(home, set(protocol))
         sums = {**given, **{name: sha for name, (_, sha) in kept.items()}}
         checksums = {_label(images): image_sum, **dict(sorted(sums.items()))}
@@ -122,13 +129,7 @@ def _import_locked(
     ``protocol`` maps each protocol file to import to its source; those named in ``kept`` come
     from the current import.
     """
-    staging, old, lfw_dir = home / ".lfw-staging", home / ".lfw-old", home / LFW_DIR
-    if old.exists() and not (lfw_dir / MANIFEST).is_file():  # a crash during the swap
-        shutil.rmtree(lfw_dir, ignore_errors=True)  # (the new copy, if it got in, unfinished)
-        old.rename(lfw_dir)  # the copy before it was complete: it stays until this one is
-    for leftover in (staging, old):  # from an import that crashed
-        if leftover.exists():
-            shutil.rmtree(leftover)
+    staging, old, lfw_dir = home / _STAGING, home / _OLD, home / LFW_DIR
     try:
         staging.mkdir(parents=True)
         variant = _stage_images(images, staging, progress)
@@ -159,6 +160,22 @@ def _import_locked(
     if old.exists():
         shutil.rmtree(old)
     return open_lfw(home)
+
+
+def _clean_up_after_crash(home: Path) -> None:
+    """Undo what an import that crashed left behind, with the data home's lock held.
+
+    After a crash during the swap, the previous import goes back from ``.lfw-old`` to
+    ``home/lfw``, where the import finds the protocol files to keep; the staging folder and any
+    other leftovers are removed.
+    """
+    staging, old, lfw_dir = home / _STAGING, home / _OLD, home / LFW_DIR
+    if old.exists() and not (lfw_dir / MANIFEST).is_file():  # a crash during the swap
+        shutil.rmtree(lfw_dir, ignore_errors=True)  # (the new copy, if it got in, unfinished)
+        old.rename(lfw_dir)  # the copy before it was complete: it stays until the next one is
+    for leftover in (staging, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
 
 
 def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:

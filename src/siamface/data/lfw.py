@@ -9,7 +9,6 @@ The layout, written by `siamface data import` / `fetch` (see importer.py):
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from siamface.errors import SiamfaceError
+from siamface.utils.files import read_json_object
 
 if TYPE_CHECKING:  # protocol.py is imported lazily where it is used
     from siamface.data.protocol import PairsFile, PeopleFile
@@ -162,7 +162,7 @@ def open_lfw(home: Path) -> LFWDataset:
     people, images = len(counts), sum(counts.values())
     if (people, images) != (manifest["people"], manifest["images"]):
         raise DamagedImportError(
-            f"{root / 'images'} holds {people:,} people and {images:,} images, but {MANIFEST} "
+            f"{root / IMAGES_DIR} holds {people:,} people and {images:,} images, but {MANIFEST} "
             f"lists {manifest['people']:,} and {manifest['images']:,}: the copy was changed "
             f"after the import; {_HOW_TO_REPAIR}"
         )
@@ -177,12 +177,12 @@ def open_lfw(home: Path) -> LFWDataset:
 def read_manifest(path: Path) -> dict[str, Any]:
     """Read and check ``manifest.json``; a damaged one counts as a missing import."""
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        manifest = read_json_object(path, ("variant", "people", "images", "checksums"),
+                                    DataNotFoundError)
+    except DataNotFoundError as err:  # not UTF-8, not JSON, not an object or lacking a key
+        raise DataNotFoundError(f"{err}; {_HOW_TO_GET}") from None
+    except OSError as err:
         raise DataNotFoundError(f"{path} is unreadable ({err}); {_HOW_TO_GET}") from err
-    missing = [k for k in ("variant", "people", "images", "checksums") if k not in manifest]
-    if missing:
-        raise DataNotFoundError(f"{path} lacks {', '.join(missing)}; {_HOW_TO_GET}")
     if not isinstance(manifest["variant"], str):
         raise DataNotFoundError(f"{path}: variant must be a name, found {manifest['variant']!r}; "
                                 f"{_HOW_TO_GET}")

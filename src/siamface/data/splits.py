@@ -56,8 +56,9 @@ def split_pairs_by_person(
         ``(train, val)``, each in input order; no person appears in both.
 
     Raises:
-        ValueError: A bad ``val_fraction``, a person missing from ``image_counts``, no pair
-            fitting the validation share, or a straddling pair with nobody to re-pair with.
+        ValueError: A bad ``val_fraction``, or a person missing from ``image_counts``.
+        ConfigError: Naming ``data.val_fraction``: no pair fits the validation share, or a
+            straddling pair has nobody to re-pair with.
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
@@ -125,9 +126,10 @@ def _repair(
         ]
         if free:
             return replace(pair, right=free[rng.integers(len(free))])
-    raise ValueError(
-        f"cannot re-pair the non-matching pair of line {pair.line} "
-        f"({pair.left.filename}, {pair.right.filename}): nobody else on its side has a free image"
+    raise ConfigError(
+        f"data.val_fraction: cannot re-pair the non-matching pair of line {pair.line} "
+        f"({pair.left.filename}, {pair.right.filename}): nobody else on its side has a free "
+        "image; use another fraction or more pairs"
     )
 
 
@@ -146,10 +148,14 @@ def split_pairs_random(
 
     Returns:
         ``(train, val)``, each in input order.
+
+    Raises:
+        ConfigError: Naming ``data.val_fraction``: it leaves a side without pairs.
     """
     n_val = round(val_fraction * len(pairs))
     if not 0 < n_val < len(pairs):
-        raise ValueError(f"val_fraction={val_fraction} of {len(pairs)} pairs leaves a side empty")
+        raise ConfigError(f"data.val_fraction: {val_fraction} of {len(pairs)} pairs leaves a side "
+                          "empty; use another fraction or more pairs")
     in_val = np.zeros(len(pairs), dtype=bool)
     in_val[np.random.default_rng(seed).permutation(len(pairs))[:n_val]] = True
     train = [p for p, v in zip(pairs, in_val, strict=True) if not v]
@@ -234,7 +240,8 @@ def mine_pairs(
         The pairs in random order, with ``fold=None`` and ``line=0``.
 
     Raises:
-        ValueError: Unknown people, or fewer distinct pairs exist than were asked for.
+        ValueError: Unknown people.
+        ConfigError: Naming ``data.mined_pairs``: fewer distinct pairs exist than were asked for.
     """
     names = sorted(image_counts if people is None else set(people))
     unknown = [name for name in names if name not in image_counts]
@@ -253,8 +260,9 @@ def _mine_matching(
 ) -> list[Pair]:
     capacity = counts * (counts - 1) // 2  # (P,) distinct matching pairs per person
     if n > capacity.sum():
-        raise ValueError(
-            f"cannot mine {n} distinct matching pairs: {len(names)} people have {capacity.sum()}"
+        raise ConfigError(
+            f"data.mined_pairs: cannot mine {n} distinct matching pairs: {len(names)} people "
+            f"have {capacity.sum()}; ask for fewer"
         )
     taken = np.zeros_like(capacity)
     seen: set[tuple[int, int, int]] = set()
@@ -282,8 +290,9 @@ def _mine_non_matching(
     total = int(counts.sum())
     capacity = total * (total - 1) // 2 - int((counts * (counts - 1) // 2).sum())
     if n > capacity:
-        raise ValueError(
-            f"cannot mine {n} distinct non-matching pairs: {len(names)} people have {capacity}"
+        raise ConfigError(
+            f"data.mined_pairs: cannot mine {n} distinct non-matching pairs: {len(names)} people "
+            f"have {capacity}; ask for fewer"
         )
     seen: set[frozenset[tuple[int, int]]] = set()
     out: list[Pair] = []
