@@ -188,10 +188,10 @@ def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progr
         seed_everything(config.seed)
         with timer.phase("image cache and batches"):
             inputs = prepare_inputs(config, lfw, progress=progress)
-            run.write_data(inputs.description)
             trainer = Trainer.from_config(config, inputs, run, progress=progress)
         if resume:
-            trainer.resume()
+            trainer.resume()  # refuses other data before data.json is replaced
+        run.write_data(inputs.description)
         result = trainer.fit(on_epoch_end)
         for phase, seconds in result.seconds.items():
             timer.add(phase, seconds)

@@ -18,7 +18,6 @@ from siamface.training import checkpoint as ckpt
 from siamface.training.checkpoint import (
     CheckpointError,
     CheckpointFallbackWarning,
-    load_best,
     load_checkpoint,
     load_latest,
     read_pointer,
@@ -119,7 +118,7 @@ def test_latest_best_and_pruning(tmp_path: Path) -> None:
     kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert kept == ["best.json", "epoch-002", "epoch-005", "epoch-006", "latest.json"]
     assert read_pointer(tmp_path, "latest") == tmp_path / "checkpoints" / "epoch-006"
-    assert load_best(tmp_path)[1]["epoch"] == 2
+    assert load_checkpoint(read_pointer(tmp_path, "best"))[1]["epoch"] == 2
     assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text()) == {
         "epoch": 6, "path": "epoch-006"}
 
@@ -174,7 +173,7 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
 
     path = save(tmp_path, 2, small_model())
     (path / "checkpoint.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match=r"checkpoint\.json is corrupt: not valid JSON"):
+    with pytest.raises(CheckpointError, match=r"checkpoint\.json: not valid JSON"):
         load_checkpoint(path)
 
     (path / "trainer_state.pt").unlink()
@@ -282,3 +281,18 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_latest(
     assert read_pointer(tmp_path).name == "epoch-001"
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "epoch-001", "latest.json"]
+
+
+@pytest.mark.parametrize(("file", "content", "used", "message"), [
+    ("latest.json", b"\xff\xfe{}", 2, r"latest\.json: bytes that are not UTF-8"),
+    ("epoch-002/checkpoint.json", b"[" * 100_000, 1,
+     r"checkpoint\.json: not valid JSON \(nested too deeply\)"),
+])
+def test_an_undecodable_pointer_or_meta_is_corrupt_and_an_intact_checkpoint_is_used(
+        tmp_path: Path, file: str, content: bytes, used: int, message: str) -> None:
+    for epoch in (1, 2):
+        save(tmp_path, epoch, small_model(epoch))
+    (tmp_path / "checkpoints" / file).write_bytes(content)
+    with pytest.warns(CheckpointFallbackWarning, match=rf"from epoch-00{used}, .*{message}"):
+        _, meta, _ = load_latest(tmp_path)
+    assert meta["epoch"] == used

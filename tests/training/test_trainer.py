@@ -1,6 +1,7 @@
 import csv
 import json
 import re
+import shutil
 
 import pytest
 import safetensors.torch
@@ -10,7 +11,7 @@ import yaml
 from siamface.data.lfw import open_lfw
 from siamface.pipeline import train
 from siamface.run_folder import SUMMARY_FIELDS, Run
-from siamface.training.checkpoint import CheckpointError, read_pointer
+from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
 from siamface.training.trainer import TrainingDivergedError
 
 from .conftest import tiny
@@ -143,14 +144,14 @@ def test_early_stopping_ends_the_run_when_validation_stops_improving(synthetic_h
     assert fit.best_epoch == 1
 
 
-def interrupted_run(lfw, config, folder):
-    """A run of ``config`` stopped in its second epoch (its checkpoint is epoch 1's)."""
-    def stop_after_two(row):
-        if row["epoch"] == 2:
+def interrupted_run(lfw, config, folder, epoch=2):
+    """A run of ``config`` stopped in epoch ``epoch`` (its latest checkpoint: the one before)."""
+    def stop(row):
+        if row["epoch"] == epoch:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train(config, lfw, folder, progress=False, on_epoch_end=stop_after_two)
+        train(config, lfw, folder, progress=False, on_epoch_end=stop)
     (run_dir,) = folder.iterdir()
     return run_dir
 
@@ -215,3 +216,55 @@ def test_a_run_that_fails_on_its_data_before_an_epoch_leaves_no_folder(synthetic
     with pytest.raises(ImageDecodeError):
         train(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing a user would keep
+
+
+@pytest.mark.parametrize(("stopped_in", "best_json"), [
+    (2, None),  # killed between epoch 1's writes of latest.json and best.json
+    (3, "epoch-002"),  # a later epoch's, as a fallback past a damaged latest checkpoint leaves
+])
+def test_a_resume_keeps_and_saves_the_best_epoch_whatever_best_json_says(
+        synthetic_home, tmp_path, stopped_in, best_json):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.keep_checkpoints=1")  # epoch 1 is the best: its val_auc is 1.0 already
+    run_dir = interrupted_run(lfw, config, tmp_path / "cut", stopped_in)
+    pointer = run_dir / "checkpoints" / "best.json"
+    if best_json is None:
+        pointer.unlink()
+    else:
+        pointer.write_text(json.dumps({"epoch": int(best_json[-3:]), "path": best_json}))
+    run, fit = train(config, lfw, tmp_path, resume=run_dir, progress=False)
+
+    assert fit.best_epoch == 1 and read_pointer(run_dir, "best").name == "epoch-001"
+    assert run.model_meta["threshold"] == fit.history[0]["val_threshold"]
+    kept = sorted(p.name for p in run.checkpoints_dir.glob("epoch-*"))
+    assert kept == ["epoch-001", "epoch-003"]  # the best was not pruned
+    best_weights, _, _ = load_checkpoint(run.checkpoints_dir / "epoch-001")
+    saved = safetensors.torch.load_file(str(run.weights_path))
+    assert saved.keys() == best_weights.keys()
+    for key, value in best_weights.items():
+        assert torch.equal(saved[key], value), key
+
+
+def test_a_resume_whose_best_checkpoint_is_gone_names_it_instead_of_saving_another(
+        synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.keep_checkpoints=1")  # epoch 1 is the best, as above
+    run_dir = interrupted_run(lfw, config, tmp_path / "cut", 3)
+    shutil.rmtree(run_dir / "checkpoints" / "epoch-001")
+    (run_dir / "checkpoints" / "best.json").write_text(
+        json.dumps({"epoch": 2, "path": "epoch-002"}))
+    with pytest.raises(CheckpointError, match=r"epoch-001 does not exist"):
+        train(config, lfw, tmp_path, resume=run_dir, progress=False)
+    assert not (run_dir / "model.safetensors").exists()
+
+
+def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
+        synthetic_home, view2_home, tmp_path):
+    run_dir = interrupted_run(open_lfw(synthetic_home), tiny(), tmp_path / "cut")
+    data = (run_dir / "data.json").read_bytes()
+    with pytest.raises(CheckpointError, match=(
+            r"data\.json: the run was trained to epoch 1 on another LFW copy than the one "
+            r"imported now \(cache_key, .*train_people.* differ\); a resumed run goes on with")):
+        train(tiny(), open_lfw(view2_home), tmp_path, resume=run_dir, progress=False)
+    assert (run_dir / "data.json").read_bytes() == data
+    assert read_pointer(run_dir).name == "epoch-001"

@@ -11,8 +11,11 @@
 A checkpoint is written into a hidden temporary folder beside the others and renamed into place
 once complete; only then is ``latest.json`` replaced (itself atomically). A crash at any moment
 therefore leaves ``latest.json`` pointing at a complete checkpoint, and the half-written folder
-is removed by the next save. ``trainer_state.pt`` may hold only tensors and plain containers, so
-it loads with ``torch.load(weights_only=True)``, which cannot run code from the file.
+is removed by the next save. ``best.json`` is replaced after ``latest.json``, so a crash between
+the two leaves it naming an older epoch than the best: a resumed run points it again
+(``point_best``) at the best epoch of the early-stopping state it restores. ``trainer_state.pt``
+may hold only tensors and plain containers, so it loads with ``torch.load(weights_only=True)``,
+which cannot run code from the file.
 
 ``CheckpointWriter`` does the same writes on a background thread, so that the next epoch trains
 while one is written: it copies the weights and the trainer state first (the next step changes
@@ -43,7 +46,7 @@ from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.models.io import safetensors_state
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.utils.atomic import umask_mode, write_error, write_json_atomic
-from siamface.utils.files import is_number
+from siamface.utils.files import is_number, read_json_object
 from siamface.utils.hashing import sha256_file
 
 MODEL_FILE = "model.safetensors"
@@ -170,10 +173,9 @@ def _write_checkpoint(run_dir: str | os.PathLike[str], epoch: int,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-    pointer = {"epoch": epoch, "path": final.name}
-    write_json_atomic(root / "latest.json", pointer)
+    write_json_atomic(root / "latest.json", {"epoch": epoch, "path": final.name})
     if best:
-        write_json_atomic(root / "best.json", pointer)
+        point_best(run_dir, epoch)
     if keep_last is not None:
         _prune(root, keep_last)
     return final
@@ -273,6 +275,12 @@ def _prune(root: Path, keep_last: int) -> None:
             shutil.rmtree(path)
 
 
+def point_best(run_dir: str | os.PathLike[str], epoch: int) -> None:
+    """Point ``best.json`` at the checkpoint of ``epoch`` (atomically)."""
+    write_json_atomic(Run(run_dir).checkpoints_dir / "best.json",
+                      {"epoch": epoch, "path": checkpoint_dir(run_dir, epoch).name})
+
+
 def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path | None:
     """The checkpoint folder that ``latest.json`` or ``best.json`` names; None if there is none.
 
@@ -285,13 +293,7 @@ def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path
     file = Run(run_dir).checkpoints_dir / f"{which}.json"
     if not file.is_file():
         return None
-    try:
-        pointer = json.loads(file.read_text(encoding="utf-8"))
-        name = pointer["path"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CheckpointError(
-            f"{file} is corrupt: expected {{\"epoch\": N, \"path\": \"epoch-NNN\"}} ({e})"
-        ) from None
+    name = read_json_object(file, ("path",), error=CheckpointError)["path"]
     if not isinstance(name, str) or not _EPOCH_DIR.match(name):
         raise CheckpointError(f"{file} names {name!r}, which is not a checkpoint folder")
     return file.parent / name
@@ -315,11 +317,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if not (path / name).is_file():
             raise CheckpointError(f"{path / name} is missing: the checkpoint is incomplete")
     meta_file = path / META_FILE
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{meta_file} is corrupt: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("sha256"), dict):
+    meta = read_json_object(meta_file, error=CheckpointError)
+    if not isinstance(meta.get("sha256"), dict):
         raise CheckpointError(f"{meta_file} is corrupt: no 'sha256' table of the files")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
@@ -399,12 +398,6 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
                       CheckpointFallbackWarning, stacklevel=2)
         return loaded
     raise CheckpointError(f"{problem}; and no other checkpoint in {root} is intact") from None
-
-
-def load_best(run_dir: str | os.PathLike[str], map_location: str | torch.device = "cpu",
-              ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
-    """``load_checkpoint`` of the folder that ``best.json`` names (to restore the best epoch)."""
-    return load_checkpoint(_pointed(run_dir, "best"), map_location)
 
 
 def _pointed(run_dir: str | os.PathLike[str], which: str) -> Path:

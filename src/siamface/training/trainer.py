@@ -42,8 +42,10 @@ from siamface.training.builder import TrainingParts
 from siamface.training.checkpoint import (
     CheckpointError,
     CheckpointWriter,
-    load_best,
+    checkpoint_dir,
+    load_checkpoint,
     load_latest,
+    point_best,
 )
 from siamface.training.inputs import TrainingInputs
 from siamface.utils.precision import autocast, choose_precision
@@ -118,9 +120,11 @@ class Trainer:
     # -- resume ----------------------------------------------------------------------------
 
     def resume(self) -> None:
-        """Load the run's latest checkpoint and continue after its epoch."""
+        """Load the run's latest checkpoint and continue after its epoch; refuse a run whose
+        config or data has changed since."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
         self._check_unchanged(meta.get("config"), meta.get("epoch"))
+        self._check_same_data(meta.get("epoch"))
         try:
             self.model.load_state_dict(state_dict)
             self.optimizer.load_state_dict(trainer_state["optimizer"])
@@ -133,6 +137,10 @@ class Trainer:
                 f"the checkpoint in {self.run.checkpoints_dir} does not fit this run's model, "
                 f"optimizer or early stopping ({reason}); was {self.run.config_path} edited?"
             ) from None
+        # a crash between the writes of latest.json and best.json, or a fallback past a damaged
+        # latest checkpoint, can leave best.json naming another epoch (and pruning spares it)
+        if self.early_stopping.best_epoch_ is not None:
+            point_best(self.run.path, self.early_stopping.best_epoch_)
         log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
 
     def _check_unchanged(self, trained_with: object, epoch: object) -> None:
@@ -154,6 +162,18 @@ class Trainer:
                 f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
                 f"on as it began, so only {', '.join(RUN_SETTINGS)} may change: put it back, or "
                 "start a new run")
+
+    def _check_same_data(self, epoch: object) -> None:
+        """Refuse data other than the run's (re-imported images or protocol files): data.json
+        describes what the run was trained on, and this trainer's inputs are made the same way
+        from the LFW copy imported now."""
+        then, now = self.run.data(), self.inputs.description
+        changed = sorted(k for k in then.keys() & now.keys() if then[k] != now[k])
+        if changed:
+            raise CheckpointError(
+                f"{self.run.data_path}: the run was trained to epoch {epoch} on another LFW copy "
+                f"than the one imported now ({', '.join(changed)} differ); a resumed run goes on "
+                "with the data it began on: import that copy again, or start a new run")
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -327,7 +347,9 @@ class Trainer:
         best_epoch = int(last["epoch"])
         if self.config.train.early_stopping.restore_best and self.early_stopping.best_epoch_:
             best_epoch = int(self.early_stopping.best_epoch_)
-            state_dict, _, _ = load_best(self.run.path)
+            # that epoch's own checkpoint, whatever best.json says (load_checkpoint checks that
+            # the epoch recorded inside it is the folder's)
+            state_dict, _, _ = load_checkpoint(checkpoint_dir(self.run.path, best_epoch))
             self.model.load_state_dict(state_dict)
         chosen = self.history[best_epoch - 1]
         return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because,
