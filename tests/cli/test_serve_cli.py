@@ -36,3 +36,10 @@ def test_workers_and_photo_processes_default_to_the_cores():
     assert options("--workers", "1", "--photo-processes", "0").photo_processes == 0
     with pytest.raises(ConfigError, match="--workers must be at least 1"):
         options("--workers", "0")
+
+
+@pytest.mark.parametrize("mb", ["nan", "inf", "0", "-1", "1025"])
+def test_an_upload_limit_that_is_not_a_size_is_one_line(mb):
+    with pytest.raises(ConfigError, match="--max-upload-mb above 0 and at most 1024"):
+        options("--max-upload-mb", mb)
+    assert options("--max-upload-mb", "1024").max_file_bytes == 2**30

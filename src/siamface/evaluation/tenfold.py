@@ -3,10 +3,10 @@
 pairs.txt holds ten folds of 300 same and 300 different pairs. For each fold in turn, the
 decision threshold is fit on the other nine folds and accuracy is measured on the held-out
 fold; LFW reports the mean of the ten accuracies and its standard error. Only the threshold is
-fit on View 2 here (``best_accuracy_threshold``), which is what the protocol prescribes for it;
-the network itself is trained on View 1 data (pairsDevTrain / peopleDevTrain) and never sees
-View 2 during training, so the scores are computed once and only the threshold changes between
-folds.
+fit on View 2 here (``best_accuracy_threshold``): the network itself is trained on View 1 data
+(pairsDevTrain / peopleDevTrain), so the scores are computed once and only the threshold
+changes between folds. It never trains on pairs.txt's pairs, but it does on many of their
+people (see protocol10.py); LFW's own protocol, a model per fold, is ``siamface view2``.
 """
 
 from __future__ import annotations

@@ -281,7 +281,11 @@ class Verifier:
         return self.align(image) if face is None else self.align(image, face)
 
     def settings(self) -> dict[str, Any]:
-        """What an embedding depends on besides the photo: stored with saved galleries."""
+        """What an embedding depends on besides the photo: stored with saved galleries.
+
+        The precision is left out on purpose: bf16 and fp32 embeddings of a model differ by
+        bf16's rounding only, and a gallery saved where ``auto`` chose one stays usable on a
+        machine where it chooses the other."""
         return {
             "model": model_fingerprint(self.model),
             "preprocessing": self.preprocessing.to_dict(),

@@ -183,7 +183,8 @@ def _host_name(host: str) -> str:
 
 
 def api_key_check(expected: str | None):  # -> a FastAPI dependency
-    """A dependency that refuses a write without the right key (any write when no key is set).
+    """A dependency that refuses a write without the right key; with no key set, it lets every
+    write through.
 
     Args:
         expected: The server's key, or None.

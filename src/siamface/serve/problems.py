@@ -2,8 +2,9 @@
 
     {"field": "image_a", "message": "no face found in image_a (...)", "status": 422}
 
-Validation errors list each problem under ``errors`` too. A siamface error (bad input: an
-unreadable image, no face) is a 4xx, never a 5xx; a 5xx only means a bug or a broken server.
+Validation errors list each problem under ``errors`` too. Bad input (an unreadable image, no
+face) is a 4xx; a 5xx means a bug or a broken server, and among siamface's own errors only the
+gallery database's: 503 while another process holds it (with Retry-After), 500 when damaged.
 """
 
 from __future__ import annotations
