@@ -89,11 +89,16 @@ def _config_section(config: dict[str, Any]) -> list[str]:
     ]
 
 
-def _data_section(data: dict[str, Any], environment: dict[str, Any] | None) -> list[str]:
+def _data_section(data: dict[str, Any], environment: dict[str, Any] | None,
+                  view2_fold: int | None) -> list[str]:
     out = ["## Data", ""]
     if environment is not None:
-        out += [f"LFW variant `{environment['data']['variant']}`. Validation pairs come from "
-                "pairsDevTrain.txt only; no DevTest person is trained or validated on.", ""]
+        scope = ("Validation pairs come from pairsDevTrain.txt only; no DevTest person is "
+                 "trained or validated on." if view2_fold is None else
+                 f"Trained and validated on View 2's folds but {view2_fold} (pairs.txt and "
+                 f"people.txt, DevTest's people among them); fold {view2_fold}'s people are held "
+                 "out, for `siamface view2` to score.")
+        out += [f"LFW variant `{environment['data']['variant']}`. {scope}", ""]
     keys = [k for k in DATA_LABELS if k in data] + [k for k in data if k not in DATA_LABELS]
     out += _lines(["", "value"], [(DATA_LABELS.get(k, k), _num(data[k])) for k in keys])
     return [*out, ""]
@@ -298,7 +303,7 @@ def run_report(run: Run, curves: bool = True) -> str:
         "files in this folder; `siamface evaluate` adds evaluations and rewrites it.",
         "",
         *_config_section(config),
-        *_data_section(data, environment),
+        *_data_section(data, environment, config["data"]["view2_fold"]),
         *_training_section(model, summary, run.learning_curves_path.name if curves else None),
     ]
     evals = run.eval_dirs()
