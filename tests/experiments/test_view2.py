@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from siamface.errors import ConfigError
 from siamface.experiments.view2 import (
     ROC_GRID,
     VIEW2_FILE,
+    VIEW2_LOCK,
     View2Error,
     read_view2,
     run_view2,
@@ -26,6 +28,7 @@ from siamface.experiments.view2 import (
 from siamface.pipeline import evaluate, train
 from siamface.run_folder import Run
 from siamface.training.builder import resolve_config
+from siamface.utils.lock import LockTimeoutError, file_lock
 
 from .conftest import FIXED
 
@@ -114,8 +117,20 @@ def test_refusals(view2_home: Path, tmp_path: Path):
     (tmp_path / "c" / "notes.txt").write_text("mine")
     with pytest.raises(View2Error, match="is not empty"):
         run_view2("default", ONE_EPOCH, lfw, tmp_path / "c", folds=[0])
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["notes.txt"]  # no lock left there
     with pytest.raises(ConfigError, match=r"data\.view2_fold"):
         resolve_config("default", ["data.view2_fold=10"])
+
+
+def test_a_second_process_in_a_view2_folder_is_refused_not_left_to_overwrite_the_first(
+        view2_home: Path, tmp_path: Path):
+    folder = tmp_path / "v2"
+    refused = r"\.view2\.lock: another process holds this lock, so we cannot run View 2 in "
+    refused += re.escape(str(folder))
+    with (file_lock(folder / VIEW2_LOCK, "stand in for a running protocol"),
+          pytest.raises(LockTimeoutError, match=refused)):
+        run_view2("default", ONE_EPOCH, open_lfw(view2_home), folder, folds=[0])
+    assert not (folder / "fold-0").exists()
 
 
 def test_a_fold_run_is_never_scored_on_people_it_trained_on(view2_home: Path, tmp_path: Path):

@@ -14,7 +14,8 @@ standard error (LFW's mu +- S_E), with the mean AUC and the ROC averaged over th
 
 The folder is written after every fold, so a killed protocol continues where it stopped: a
 scored fold is never trained again, a fold killed mid-training resumes from its latest
-checkpoint, and one killed before its first checkpoint starts that fold afresh.
+checkpoint, and one killed before its first checkpoint starts that fold afresh. One process at
+a time works in a folder (it holds ``.view2.lock``); a second is refused at once.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from siamface.run_folder import Run
 from siamface.training.checkpoint import read_pointer
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.files import is_inside, is_number, number_at, read_json_object
+from siamface.utils.lock import file_lock
 
 VIEW2_FILE = "view2.json"
+VIEW2_LOCK = ".view2.lock"  # held while a process works in the folder
 # the numbers of a fold's record that are printed and summarised
 FOLD_NUMBERS = ("accuracy", "auc", "threshold", "tar_at_far_0.01", "best_epoch", "val_auc",
                 "train_seconds")
@@ -145,28 +148,34 @@ def run_view2(
     configs = {k: resolve_config(config_name, [*overrides, f"data.view2_fold={k}"])
                for k in folds}  # every fold's config checked before anything is trained
     folder = Path(folder)
-    records = _continued(folder, config_name, overrides)
-    pairs_file = lfw.read_pairs(VIEW2_PAIRS)
-    for k in sorted(folds):
-        if k in records:
+    if (not (folder / VIEW2_FILE).is_file() and folder.exists()
+            and any(p.name != VIEW2_LOCK for p in folder.iterdir())):
+        raise View2Error(f"{folder} is not empty and has no {VIEW2_FILE}; give a new folder or "
+                         "one this command started")
+    # one process a folder: two would each write view2.json from the folds they had read
+    with file_lock(folder / VIEW2_LOCK, f"run View 2 in {folder}", timeout=0):
+        records = _continued(folder, config_name, overrides)
+        pairs_file = lfw.read_pairs(VIEW2_PAIRS)
+        for k in sorted(folds):
+            if k in records:
+                if on_fold is not None:
+                    on_fold(records[k])
+                continue
+            fold_dir = folder / f"fold-{k}"
+            start = time.perf_counter()
+            run = _newest_run(fold_dir)
+            if run is None or not run.is_finished:  # killed before scoring: nothing to train again
+                resume = run.path if run is not None and read_pointer(run.path) else None
+                run, _ = train(configs[k], lfw, fold_dir, resume=resume, progress=progress,
+                               on_epoch_end=on_epoch_end)
+            records[k] = {**score_fold(run, lfw, pairs_file, k),
+                          "run": str(run.path.relative_to(folder)),
+                          "train_seconds": time.perf_counter() - start}
+            _write(folder, config_name, overrides, records)
             if on_fold is not None:
                 on_fold(records[k])
-            continue
-        fold_dir = folder / f"fold-{k}"
-        start = time.perf_counter()
-        run = _newest_run(fold_dir)
-        if run is None or not run.is_finished:  # killed before scoring: nothing to train again
-            resume = run.path if run is not None and read_pointer(run.path) else None
-            run, _ = train(configs[k], lfw, fold_dir, resume=resume, progress=progress,
-                           on_epoch_end=on_epoch_end)
-        records[k] = {**score_fold(run, lfw, pairs_file, k),
-                      "run": str(run.path.relative_to(folder)),
-                      "train_seconds": time.perf_counter() - start}
-        _write(folder, config_name, overrides, records)
-        if on_fold is not None:
-            on_fold(records[k])
-    done = [records[k] for k in sorted(records)]
-    return View2Result(folder, done, _write(folder, config_name, overrides, records))
+        done = [records[k] for k in sorted(records)]
+        return View2Result(folder, done, _write(folder, config_name, overrides, records))
 
 
 def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> dict[str, Any]:
@@ -233,10 +242,6 @@ def _continued(folder: Path, config_name: str,
     """The scored folds of an existing folder (none for a new one), after checking that it was
     started with the same config and overrides."""
     if not (folder / VIEW2_FILE).is_file():
-        if folder.exists() and any(folder.iterdir()):
-            raise View2Error(f"{folder} is not empty and has no {VIEW2_FILE}; give a new "
-                             "folder or one this command started")
-        folder.mkdir(parents=True, exist_ok=True)
         return {}
     record = read_view2(folder)
     if record["config"] != config_name or record["overrides"] != list(overrides):
