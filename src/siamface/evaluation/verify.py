@@ -7,7 +7,7 @@ import torch
 
 from siamface.evaluation.embed import embed_images
 from siamface.models.siamese import PairScores, SiameseNet
-from siamface.utils.precision import autocast, choose_precision
+from siamface.utils.precision import choose_precision
 
 
 def score_index_pairs(
@@ -29,7 +29,9 @@ def score_index_pairs(
         pairs: (P, 2) row indices into ``images``.
         batch_size: Images per forward pass.
         flip_tta: See ``embed_images``.
-        precision: "auto", "fp32" or "bf16", for the embedding and the head.
+        precision: "auto", "fp32" or "bf16", for the embedding; the head (one small layer)
+            scores in fp32 whatever it is, as verify, identify and the server score, so that a
+            threshold chosen here means the same there.
 
     Returns:
         PairScores of (P,) float32 logits and distances, on the CPU.
@@ -40,6 +42,6 @@ def score_index_pairs(
     emb = embed_images(model, images, distinct, batch_size, flip_tta,
                        precision=precision)  # (U, D)
     inverse = torch.from_numpy(inverse.reshape(pairs.shape))  # (P, 2)
-    with torch.inference_mode(), autocast(precision):
+    with torch.inference_mode():  # (bf16 logits had tied half of 1,000 distinct fp32 ones)
         scores = model.score(emb[inverse[:, 0]], emb[inverse[:, 1]])
-    return PairScores(scores.logits.float(), scores.distances.float())
+    return PairScores(scores.logits, scores.distances)
