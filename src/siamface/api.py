@@ -25,7 +25,7 @@ from typing import Any
 
 from siamface.data.people import TEST_PAIRS
 from siamface.evaluation.bootstrap import N_BOOTSTRAP
-from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
+from siamface.evaluation.oneshot import MAIN_JOB_ONE_SHOT, ONE_SHOT_TRIALS
 from siamface.inference.gallery import Gallery, Identification
 from siamface.inference.verifier import Verification, Verifier
 
@@ -154,7 +154,7 @@ def run(
     data_dir: str | Path | None = None,
     import_paths: Sequence[str | Path] = (),
     runs_dir: str | Path = "runs",
-    one_shot: Sequence[int] = (2, 5, 10, 20),
+    one_shot: Sequence[int] = MAIN_JOB_ONE_SHOT,
     trials: int = ONE_SHOT_TRIALS,
     progress: bool = True,
 ) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from siamface.errors import SiamfaceError
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
-from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
+from siamface.evaluation.oneshot import MAIN_JOB_ONE_SHOT, ONE_SHOT_TRIALS
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
 from siamface.evaluation.report import (
@@ -460,7 +460,7 @@ def run_main_job(
     config: Config,
     lfw: LFWDataset,
     runs_dir: Path,
-    one_shot: Sequence[int] = (2, 5, 10, 20),
+    one_shot: Sequence[int] = MAIN_JOB_ONE_SHOT,
     trials: int = ONE_SHOT_TRIALS,
     n_bootstrap: int = N_BOOTSTRAP,
     plots: bool = True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,10 @@ import pytest
 import torch
 
 from conftest import require
+from siamface.cli.main import build_parser
 from siamface.inference.align import FACE_SIDE, LFW_LANDMARKS
 from siamface.inference.detectors import HOG_FACE_PX
-from siamface.inference.export import ExportFolderError, export_model, export_run, list_formats
+from siamface.inference.export import EXPORTERS, ExportFolderError, export_model, export_run
 
 from .conftest import random_photo, write_tiny_run
 
@@ -22,8 +24,12 @@ def faces(tiny_verifier):
     return [tiny_verifier.align(random_photo(k)) for k in range(5)]
 
 
-def test_formats():
-    assert list_formats() == ["onnx", "torchscript"]
+def test_the_command_line_offers_every_format_and_only_those(capsys):
+    # (the command line spells them out so that `siamface --help` need not import torch)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["export", "RUN", "--format", "x"])
+    offered = re.search(r"choose from (.*)\)", capsys.readouterr().err).group(1)
+    assert sorted(re.findall(r"'(\w+)'", offered)) == EXPORTERS.names() == ["onnx", "torchscript"]
 
 
 def test_torchscript_round_trip(tiny_verifier, faces, tmp_path):

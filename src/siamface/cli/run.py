@@ -29,6 +29,7 @@ from siamface.cli.train import (
 )
 from siamface.data.home import resolve_data_home
 from siamface.data.people import TEST_PAIRS
+from siamface.evaluation.oneshot import MAIN_JOB_ONE_SHOT
 
 if TYPE_CHECKING:
     from siamface.data.lfw import LFWDataset
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="LFW archive/folder and protocol files to import first (a no-op "
                      "when they are already imported)")
     add_override_arguments(run)
-    add_evaluation_arguments(run, one_shot=[2, 5, 10, 20])
+    add_evaluation_arguments(run, one_shot=list(MAIN_JOB_ONE_SHOT))
     run.set_defaults(func=_run)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 PairScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 ONE_SHOT_TRIALS = 1000  # trials for each N, unless asked otherwise
+MAIN_JOB_ONE_SHOT = (2, 5, 10, 20)  # the N-way tasks the main job (siamface run) scores
 
 
 class OneShotResult(NamedTuple):

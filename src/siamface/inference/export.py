@@ -321,8 +321,3 @@ def export_run(
         "best_epoch": run.best_epoch,
     }
     return export_model(verifier, out_dir, fmt, description)
-
-
-def list_formats() -> list[str]:
-    """The export formats."""
-    return EXPORTERS.names()
