@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from siamface.evaluation import identification
+from siamface.evaluation import embed
 from siamface.evaluation.identification import (
     head_scorer,
     one_shot_curve,
@@ -38,7 +38,7 @@ def test_head_scorer_gives_the_heads_logits_for_index_pairs(monkeypatch):
     scores = head_scorer(cosine_model(), emb)(left, right)
     assert scores.dtype == np.float64
     np.testing.assert_allclose(scores, expected, rtol=1e-6)
-    monkeypatch.setattr(identification, "SCORE_CHUNK", 3)  # chunks of 3 and 1 give the same
+    monkeypatch.setattr(embed, "SCORE_CHUNK", 3)  # chunks of 3 and 1 give the same
     np.testing.assert_allclose(head_scorer(cosine_model(), emb)(left, right), expected,
                                rtol=1e-6)
 

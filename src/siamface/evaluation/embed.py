@@ -1,6 +1,8 @@
-"""Embed images with a trained model, each distinct image once."""
+"""Embed images with a trained model, each distinct image once; score pairs of embeddings."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -11,6 +13,8 @@ from siamface.models.io import embed, to_model_input
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.precision import autocast, choose_precision
+
+SCORE_CHUNK = 65_536  # pairs per head call: bounds the (chunk, D) gathers to a few MB
 
 
 @torch.inference_mode()
@@ -62,3 +66,22 @@ def embed_run_images(run: Run, cache: ImageCache, refs: list[ImageRef]) -> torch
     train = run.config.train
     return embed_images(run.model, cache.images, cache.indices(refs), train.eval_batch_size,
                         precision=train.precision)
+
+
+def score_embedding_pairs(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                          embeddings: torch.Tensor, left: np.ndarray,
+                          right: np.ndarray) -> np.ndarray:
+    """(P,) float64 scores of pairs of embedded images, SCORE_CHUNK pairs a head call.
+
+    Args:
+        score: (B, D), (B, D) -> (B,) logits: a model's head.
+        embeddings: (M, D) embeddings.
+        left, right: (P,) rows of ``embeddings``, a pair's two sides.
+    """
+    out = np.empty(len(left), dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, len(left), SCORE_CHUNK):
+            i = torch.from_numpy(np.asarray(left[start : start + SCORE_CHUNK]))
+            j = torch.from_numpy(np.asarray(right[start : start + SCORE_CHUNK]))
+            out[start : start + len(i)] = score(embeddings[i], embeddings[j]).double().numpy()
+    return out

@@ -20,12 +20,11 @@ from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import pair_people, person_images, training_scope
 from siamface.data.splits import training_split
-from siamface.evaluation.embed import embed_run_images
+from siamface.evaluation.embed import embed_run_images, score_embedding_pairs
 from siamface.evaluation.open_set import ImpostorTail
 from siamface.run_folder import Run
 
 MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored, at most (seeded sample)
-SCORE_CHUNK = 65_536  # pairs per head call
 
 
 def validation_impostor_scores(run: Run, cache: ImageCache,
@@ -61,13 +60,7 @@ def impostor_scores(emb: torch.Tensor, ids: np.ndarray,
     if i.size > MAX_VALIDATION_PAIRS:
         keep = np.random.default_rng(seed).choice(i.size, MAX_VALIDATION_PAIRS, replace=False)
         i, j = i[keep], j[keep]
-    scores = np.empty(i.size, dtype=np.float64)
-    with torch.inference_mode():
-        for start in range(0, i.size, SCORE_CHUNK):
-            a = torch.from_numpy(i[start:start + SCORE_CHUNK])
-            b = torch.from_numpy(j[start:start + SCORE_CHUNK])
-            scores[start:start + a.numel()] = score(emb[a], emb[b]).numpy()
-    return scores
+    return score_embedding_pairs(score, emb, i, j)
 
 
 def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorTail | None:

@@ -26,7 +26,7 @@ from siamface.data.lfw import LFWDataset
 from siamface.data.people import dev_train_people, evaluation_people, person_images
 from siamface.data.protocol import PairsFile
 from siamface.errors import SiamfaceError
-from siamface.evaluation.embed import embed_run_images
+from siamface.evaluation.embed import embed_run_images, score_embedding_pairs
 from siamface.evaluation.oneshot import (
     ONE_SHOT_TRIALS,
     OneShotResult,
@@ -39,7 +39,6 @@ from siamface.utils.atomic import write_json_atomic
 from siamface.utils.files import is_number
 
 ONE_SHOT_FILE = "one_shot.json"
-SCORE_CHUNK = 65_536  # pairs per head call: bounds the (chunk, D) gathers to a few MB
 
 
 def head_scorer(model: SiameseNet, embeddings: torch.Tensor) -> PairScorer:
@@ -51,14 +50,8 @@ def head_scorer(model: SiameseNet, embeddings: torch.Tensor) -> PairScorer:
     """
 
     def score_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        out = np.empty(len(left), dtype=np.float64)
-        with torch.inference_mode():
-            for start in range(0, len(left), SCORE_CHUNK):
-                i = torch.from_numpy(np.asarray(left[start : start + SCORE_CHUNK]))
-                j = torch.from_numpy(np.asarray(right[start : start + SCORE_CHUNK]))
-                logits = model.score(embeddings[i], embeddings[j]).logits  # (chunk,)
-                out[start : start + len(i)] = logits.double().numpy()
-        return out
+        return score_embedding_pairs(lambda a, b: model.score(a, b).logits, embeddings, left,
+                                     right)
 
     return score_pairs
 
