@@ -7,6 +7,8 @@ import pytest
 from inference.conftest import write_tiny_run
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import open_lfw
+from siamface.errors import SiamfaceError
+from siamface.evaluation import open_set_eval
 from siamface.evaluation.gallery_calibration import gallery_calibration
 from siamface.evaluation.open_set_eval import OPEN_SET_FILE, evaluate_open_set
 from siamface.reporting.eval_figures import plot_open_set
@@ -57,6 +59,16 @@ def test_galleries_that_cannot_be_measured_are_skipped_with_why(synthetic_home, 
     assert everyone["gallery_size"] == 6 and "nobody is left" in everyone["skipped"]
     with pytest.raises(ValueError, match="at least one person"):
         evaluate_open_set(run, cache, lfw, tmp_path / "out", sizes=(0,))
+
+
+def test_a_run_without_a_gallery_threshold_is_one_line(synthetic_home, tmp_path, monkeypatch):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    lfw = open_lfw(synthetic_home)
+    cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
+    # as calibrate_gallery answers for a validation split of fewer than two people
+    monkeypatch.setattr(open_set_eval, "calibrate_gallery", lambda *args: None)
+    with pytest.raises(SiamfaceError, match="its validation split has fewer than two people"):
+        evaluate_open_set(run, cache, lfw, tmp_path / "out", sizes=(2,))
 
 
 def test_the_figures_are_drawn_for_the_measured_galleries(evaluated):

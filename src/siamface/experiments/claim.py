@@ -21,8 +21,10 @@ import hashlib
 import warnings
 from typing import Any
 
+from siamface.errors import SiamfaceWarning
 
-class UnlockedStudyWarning(UserWarning):
+
+class UnlockedStudyWarning(SiamfaceWarning):
     """The storage's database has no lock we know: concurrent workers may overshoot."""
 
 
