@@ -18,14 +18,14 @@ from .conftest import lfw_faces, write_tiny_run  # noqa: F401
 
 
 def test_pairs_are_every_matching_pair_and_as_many_others():
-    rows, labels = folder_pairs(["A", "A", "A", "B", "B", "C"], None, seed=0)
+    rows, labels = folder_pairs(["A", "A", "A", "B", "B", "C"], seed=0)
     same = rows[labels == 1].tolist()
     assert same == [[0, 1], [0, 2], [1, 2], [3, 4]]
     different = rows[labels == 0]
     assert len(different) == 4 and all(
         ["A", "A", "A", "B", "B", "C"][i] != ["A", "A", "A", "B", "B", "C"][j]
         for i, j in different)
-    again, _ = folder_pairs(["A", "A", "A", "B", "B", "C"], None, seed=0)
+    again, _ = folder_pairs(["A", "A", "A", "B", "B", "C"], seed=0)
     assert np.array_equal(rows, again)  # seeded
 
 

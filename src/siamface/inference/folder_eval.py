@@ -75,37 +75,33 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
     return entries
 
 
-def folder_pairs(people: list[str], non_matching: int | None, seed: int) -> tuple[np.ndarray,
-                                                                                   np.ndarray]:
-    """(P, 2) photo indices and (P,) labels: every matching pair, then sampled others.
+def folder_pairs(people: list[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P, 2) photo indices and (P,) labels: every matching pair, then as many others drawn
+    (or every other pair, where there are fewer).
 
     Args:
         people: (N,) the person of each photo.
-        non_matching: How many non-matching pairs to draw (None: as many as matching).
         seed: Seeds the draw.
     """
     same = [(i, j) for i, j in itertools.combinations(range(len(people)), 2)
             if people[i] == people[j]]
     others = [(i, j) for i, j in itertools.combinations(range(len(people)), 2)
               if people[i] != people[j]]
-    wanted = len(same) if non_matching is None else non_matching
     rng = np.random.default_rng(seed)
-    picked = rng.choice(len(others), size=min(wanted, len(others)), replace=False)
+    picked = rng.choice(len(others), size=min(len(same), len(others)), replace=False)
     different = [others[k] for k in sorted(picked)]
     rows = np.array(same + different, dtype=np.int64).reshape(-1, 2)
     labels = np.array([1] * len(same) + [0] * len(different), dtype=np.int64)
     return rows, labels
 
 
-def score_folder(verifier: Verifier, folder: str | Path, non_matching: int | None = None,
-                 seed: int = 0) -> FolderScores:
+def score_folder(verifier: Verifier, folder: str | Path, seed: int) -> FolderScores:
     """Align every photo of a people folder once, then score its pairs.
 
     Args:
         verifier: The model, its preprocessing and threshold (detection on).
         folder: ``DIR/<Name>/`` photo folders.
-        non_matching: Non-matching pairs to draw (None: as many as matching pairs).
-        seed: Seeds that draw.
+        seed: Seeds the draw of the non-matching pairs.
 
     Raises:
         GalleryError: no pair could be formed from the photos where a face was found.
@@ -121,7 +117,7 @@ def score_folder(verifier: Verifier, folder: str | Path, non_matching: int | Non
                 continue
             people.append(person)
             sources.append(str(photo))
-    rows, labels = folder_pairs(people, non_matching, seed)
+    rows, labels = folder_pairs(people, seed)
     if not len(rows) or labels.min() == labels.max():
         raise GalleryError(f"{folder}: the photos with a face found make no matching and "
                            "non-matching pairs to score")
