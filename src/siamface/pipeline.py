@@ -418,18 +418,19 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
 def resolve_pairs(run: Run, lfw: LFWDataset, name_or_path: str) -> tuple[PairsFile, Path]:
     """A pairs file to evaluate, parsed against LFW's images, and its evaluation folder.
 
-    A bare name of an imported protocol file ("pairsDevTest.txt") is read from the data home
-    and gets ``eval/<stem>/``; any other pairs file is read from its path and gets a folder
-    named by its content (``Run.eval_dir`` with its sha256), so that it can never overwrite
-    the results of an imported file.
+    An imported protocol file, given by its bare name ("pairsDevTest.txt") or by any path to
+    it in the data home, is read from there and gets ``eval/<stem>/``; any other pairs file is
+    read from its path and gets a folder named by its content (``Run.eval_dir`` with its
+    sha256), so that it can never overwrite the results of an imported file.
 
     Raises:
         DataNotFoundError: a bare name that is neither imported nor a file here.
         ProtocolError: the file does not parse, or names an image LFW does not have.
     """
     path = Path(name_or_path)
-    if path.name == name_or_path and name_or_path in lfw.protocol_names():
-        return lfw.read_pairs(name_or_path), run.eval_dir(name_or_path)
+    bare_name = path.name == name_or_path and name_or_path in lfw.protocol_names()
+    if bare_name or lfw.is_imported(path):
+        return lfw.read_pairs(path.name), run.eval_dir(path.name)
     if not path.is_file():
         lfw.protocol_path(name_or_path)  # names the imported files in its message
     pairs_file = read_pairs(path, image_counts=lfw.image_counts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from siamface.data.lfw import DataNotFoundError, open_lfw
+from siamface.data.lfw import DataNotFoundError, LFWDataset, open_lfw
 from siamface.data.people import (
     dev_test_people,
     dev_train_people,
@@ -28,13 +29,15 @@ def fake_lfw(tmp_path, files: dict[str, str], counts: dict[str, int] | None = No
     """What the people module reads of an LFWDataset, over real protocol files."""
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    return types.SimpleNamespace(
+    lfw = types.SimpleNamespace(
         image_counts=counts or {},
         protocol_dir=tmp_path,
         protocol_names=lambda: sorted(files),
         read_people=lambda name: read_people(tmp_path / name),
         read_pairs=lambda name: read_pairs(tmp_path / name),
     )
+    lfw.is_imported = lambda path: LFWDataset.is_imported(lfw, path)
+    return lfw
 
 
 def test_pair_people_is_everyone_on_either_side():
@@ -85,6 +88,14 @@ def test_evaluation_people_fall_back_to_the_pairs_file(tmp_path):
     lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS}, COUNTS)
     assert evaluation_people(lfw, lfw.read_pairs("pairsDevTest.txt")) == (["Al"],
                                                                           "pairsDevTest.txt")
+
+
+def test_the_imported_file_is_known_however_its_path_is_spelled(tmp_path, monkeypatch):
+    lfw = fake_lfw(tmp_path, {"pairsDevTest.txt": PAIRS,
+                              "peopleDevTest.txt": "4\nAl\t3\nBo\t1\nCy\t2\nDi\t5\n"}, COUNTS)
+    monkeypatch.chdir(tmp_path)
+    relative = read_pairs(Path("pairsDevTest.txt"))  # as `--pairs ./pairsDevTest.txt` reads it
+    assert evaluation_people(lfw, relative) == (["Al", "Cy", "Di"], "peopleDevTest.txt")
 
 
 def test_a_pairs_file_from_elsewhere_names_its_own_people_and_path(tmp_path):

@@ -89,6 +89,12 @@ class LFWDataset:
         """The protocol files this copy has, sorted by name."""
         return sorted(p.name for p in self.protocol_dir.glob("*.txt"))
 
+    def is_imported(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` is one of this copy's protocol files, however it is spelled."""
+        path = Path(path)
+        candidate = self.protocol_dir / path.name
+        return candidate.is_file() and path.is_file() and path.samefile(candidate)
+
     def image_path(self, ref: ImageRefLike) -> Path:
         """The JPEG of ``ref`` (``ref.number`` is 1-based, as in the protocol files).
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -92,7 +91,7 @@ def evaluation_people(lfw: LFWDataset, pairs_file: PairsFile) -> tuple[list[str]
     """
     name = pairs_file.path.name
     people_name = PEOPLE_OF_PAIRS.get(name)
-    imported = Path(pairs_file.path).parent == Path(lfw.protocol_dir)
+    imported = lfw.is_imported(pairs_file.path)
     if imported and people_name is not None and people_name in lfw.protocol_names():
         names, source = set(lfw.read_people(people_name).names), people_name
     else:
