@@ -173,7 +173,7 @@ def _write_checkpoint(run_dir: str | os.PathLike[str], epoch: int,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
-    write_json_atomic(root / "latest.json", {"epoch": epoch, "path": final.name})
+    write_json_atomic(_pointer_file(run_dir, "latest"), {"epoch": epoch, "path": final.name})
     if best:
         point_best(run_dir, epoch)
     if keep_last is not None:
@@ -277,7 +277,7 @@ def _prune(root: Path, keep_last: int) -> None:
 
 def point_best(run_dir: str | os.PathLike[str], epoch: int) -> None:
     """Point ``best.json`` at the checkpoint of ``epoch`` (atomically)."""
-    write_json_atomic(Run(run_dir).checkpoints_dir / "best.json",
+    write_json_atomic(_pointer_file(run_dir, "best"),
                       {"epoch": epoch, "path": checkpoint_dir(run_dir, epoch).name})
 
 
@@ -290,7 +290,7 @@ def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path
     """
     if which not in ("latest", "best"):
         raise ValueError(f"which must be 'latest' or 'best', got {which!r}")
-    file = Run(run_dir).checkpoints_dir / f"{which}.json"
+    file = _pointer_file(run_dir, which)
     if not file.is_file():
         return None
     name = read_json_object(file, ("path",), error=CheckpointError)["path"]
@@ -380,11 +380,11 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
     try:
         return load_checkpoint(_pointed(run_dir, "latest"), map_location)
     except CheckpointError as err:
-        if not epochs and not (root / "latest.json").is_file():
+        latest = _pointer_file(run_dir, "latest")
+        if not epochs and not latest.is_file():
             raise CheckpointError(
-                f"no latest checkpoint in {run_dir}: {root / 'latest.json'} does not exist; the "
-                "run stopped before its first epoch ended, so there is nothing to resume: start "
-                "a new run"
+                f"no latest checkpoint in {run_dir}: {latest} does not exist; the run stopped "
+                "before its first epoch ended, so there is nothing to resume: start a new run"
             ) from None
         if not epochs:
             raise
@@ -403,6 +403,11 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
 def _pointed(run_dir: str | os.PathLike[str], which: str) -> Path:
     path = read_pointer(run_dir, which)
     if path is None:
-        file = Run(run_dir).checkpoints_dir / f"{which}.json"
-        raise CheckpointError(f"no {which} checkpoint in {run_dir}: {file} does not exist")
+        raise CheckpointError(f"no {which} checkpoint in {run_dir}: "
+                              f"{_pointer_file(run_dir, which)} does not exist")
     return path
+
+
+def _pointer_file(run_dir: str | os.PathLike[str], which: str) -> Path:
+    """``checkpoints/latest.json`` or ``checkpoints/best.json``: the checkpoint it names."""
+    return Run(run_dir).checkpoints_dir / f"{which}.json"
