@@ -25,7 +25,7 @@ import torch
 from siamface.config import Config, TrainConfig
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import DataNotFoundError, LFWDataset
-from siamface.data.people import TEST_PAIRS, training_scope
+from siamface.data.people import PAIRS_FILES, PEOPLE_FILES, TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
 from siamface.errors import SiamfaceError
@@ -47,6 +47,7 @@ from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
 from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
+from siamface.training.checkpoint import CheckpointError
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import FitResult, Trainer, TrainingDivergedError
 from siamface.utils.allocator import keep_freed_memory
@@ -161,6 +162,7 @@ def train(
     if resume is not None:
         run = Run(resume)
         config = run.config
+        check_same_copy(run, lfw)
     else:
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
@@ -179,6 +181,31 @@ def train(
         raise
 
 
+def check_same_copy(run: Run, lfw: LFWDataset) -> None:
+    """Refuse to resume ``run`` on other data than it began on: other images (another variant,
+    source or content), or a protocol file it had, changed. Protocol files imported since then
+    are no change (a run reads only its own).
+
+    Raises:
+        CheckpointError: The copy differs; the message names what.
+    """
+    recorded = (run.environment() or {}).get("data")
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("checksums"), dict):
+        return  # a run older than environment.json's data record: nothing to compare with
+    then, now = recorded["checksums"], lfw.checksums
+    protocol = set(PAIRS_FILES) | set(PEOPLE_FILES)
+    changed = [name for name in sorted(then.keys() | now.keys())
+               if then.get(name) != now.get(name)
+               and (name not in protocol or (name in then and name in now))]
+    if recorded.get("variant") != lfw.variant:
+        changed.insert(0, f"variant {recorded.get('variant')} -> {lfw.variant}")
+    if changed:
+        raise CheckpointError(
+            f"{run.environment_path}: the run began on another LFW copy than the one imported "
+            f"now ({', '.join(changed)} differ); a resumed run goes on with the data it began "
+            "on: import that copy again, or start a new run")
+
+
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,
                   on_epoch_end: EpochCallback | None,
                   timer: PhaseTimer) -> tuple[Run, FitResult]:
@@ -190,7 +217,7 @@ def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progr
             inputs = prepare_inputs(config, lfw, progress=progress)
             trainer = Trainer.from_config(config, inputs, run, progress=progress)
         if resume:
-            trainer.resume()  # refuses other data before data.json is replaced
+            trainer.resume()
         run.write_data(inputs.description)
         result = trainer.fit(on_epoch_end)
         for phase, seconds in result.seconds.items():

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import re
 import shutil
@@ -253,18 +254,29 @@ def test_a_resume_whose_best_checkpoint_is_gone_names_it_instead_of_saving_anoth
     shutil.rmtree(run_dir / "checkpoints" / "epoch-001")
     (run_dir / "checkpoints" / "best.json").write_text(
         json.dumps({"epoch": 2, "path": "epoch-002"}))
-    with pytest.raises(CheckpointError, match=r"epoch-001 does not exist"):
+    with pytest.raises(CheckpointError, match=r"epoch-001 does not exist: the run's best epoch "
+                                              "so far is 1, whose weights it would restore"):
         train(config, lfw, tmp_path, resume=run_dir, progress=False)
     assert not (run_dir / "model.safetensors").exists()
+    assert read_pointer(run_dir).name == "epoch-002"  # refused before any epoch was trained
 
 
 def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
         synthetic_home, view2_home, tmp_path):
-    run_dir = interrupted_run(open_lfw(synthetic_home), tiny(), tmp_path / "cut")
+    lfw = open_lfw(synthetic_home)
+    run_dir = interrupted_run(lfw, tiny(), tmp_path / "cut")
     data = (run_dir / "data.json").read_bytes()
-    with pytest.raises(CheckpointError, match=(
-            r"data\.json: the run was trained to epoch 1 on another LFW copy than the one "
-            r"imported now \(cache_key, .*train_people.* differ\); a resumed run goes on with")):
-        train(tiny(), open_lfw(view2_home), tmp_path, resume=run_dir, progress=False)
+    changed = dataclasses.replace(lfw, checksums={**lfw.checksums,
+                                                  "pairsDevTrain.txt": "ab" * 32})
+    for other, what in ((open_lfw(view2_home), r"lfw-deepfunneled/, pairsDevTest\.txt.*"),
+                        (changed, r"pairsDevTrain\.txt")):
+        with pytest.raises(CheckpointError, match=(
+                r"environment\.json: the run began on another LFW copy than the one imported now "
+                rf"\({what} differ\); a resumed run goes on with the data it began on")):
+            train(tiny(), other, tmp_path, resume=run_dir, progress=False)
     assert (run_dir / "data.json").read_bytes() == data
     assert read_pointer(run_dir).name == "epoch-001"
+    # a protocol file imported since (pairs.txt, for View 2) is no change: the run goes on
+    more = dataclasses.replace(lfw, checksums={**lfw.checksums, "pairs.txt": "cd" * 32})
+    run, _ = train(tiny(), more, tmp_path, resume=run_dir, progress=False)
+    assert run.is_finished

@@ -121,10 +121,10 @@ class Trainer:
 
     def resume(self) -> None:
         """Load the run's latest checkpoint and continue after its epoch; refuse a run whose
-        config or data has changed since."""
+        config has changed since, or whose best epoch's checkpoint, needed at the end, is gone
+        (``pipeline.train`` checks the data)."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
         self._check_unchanged(meta.get("config"), meta.get("epoch"))
-        self._check_same_data(meta.get("epoch"))
         try:
             self.model.load_state_dict(state_dict)
             self.optimizer.load_state_dict(trainer_state["optimizer"])
@@ -139,8 +139,15 @@ class Trainer:
             ) from None
         # a crash between the writes of latest.json and best.json, or a fallback past a damaged
         # latest checkpoint, can leave best.json naming another epoch (and pruning spares it)
-        if self.early_stopping.best_epoch_ is not None:
-            point_best(self.run.path, self.early_stopping.best_epoch_)
+        best = self.early_stopping.best_epoch_
+        if best is not None:
+            best_dir = checkpoint_dir(self.run.path, best)
+            if best_dir.is_dir():
+                point_best(self.run.path, best)
+            elif self.config.train.early_stopping.restore_best:  # found now, not after training
+                raise CheckpointError(
+                    f"{best_dir} does not exist: the run's best epoch so far is {best}, whose "
+                    "weights it would restore at the end; they are lost, so start a new run")
         log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
 
     def _check_unchanged(self, trained_with: object, epoch: object) -> None:
@@ -162,18 +169,6 @@ class Trainer:
                 f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
                 f"on as it began, so only {', '.join(RUN_SETTINGS)} may change: put it back, or "
                 "start a new run")
-
-    def _check_same_data(self, epoch: object) -> None:
-        """Refuse data other than the run's (re-imported images or protocol files): data.json
-        describes what the run was trained on, and this trainer's inputs are made the same way
-        from the LFW copy imported now."""
-        then, now = self.run.data(), self.inputs.description
-        changed = sorted(k for k in then.keys() & now.keys() if then[k] != now[k])
-        if changed:
-            raise CheckpointError(
-                f"{self.run.data_path}: the run was trained to epoch {epoch} on another LFW copy "
-                f"than the one imported now ({', '.join(changed)} differ); a resumed run goes on "
-                "with the data it began on: import that copy again, or start a new run")
 
     # -- the loop ----------------------------------------------------------------------------
 
