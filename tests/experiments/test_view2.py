@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from siamface import pipeline
 from siamface.cli.main import main
 from siamface.data.lfw import open_lfw
 from siamface.data.people import pair_people, training_scope
@@ -90,14 +91,21 @@ def test_each_fold_trains_without_its_people_and_is_scored_once(view2_home: Path
 
 
 def test_a_fold_killed_mid_training_resumes_and_one_killed_before_a_checkpoint_restarts(
-        view2_home: Path, tmp_path: Path):
+        view2_home: Path, tmp_path: Path, monkeypatch):
     lfw = open_lfw(view2_home)
     folder = tmp_path / "v2"
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:  # the protocol killed in its first fold
+        patch.setattr(pipeline, "train", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_view2("default", [*FIXED, "train.epochs=2"], lfw, folder, folds=[0, 1])
+    assert read_view2(folder)["folds"] == []  # written before the first fold: it can go on
     config = resolve_config("default", [*FIXED, "train.epochs=2", "data.view2_fold=0"])
     run, _ = train(config, lfw, folder / "fold-0", progress=False)
     run.model_meta_path.unlink()  # as if killed after its last checkpoint, before the model
-    (folder / "view2.json").write_text(json.dumps(
-        {"config": "default", "overrides": [*FIXED, "train.epochs=2"], "folds": []}))
     dead = Run.create(folder / "fold-1", "default")  # killed before its first checkpoint
     dead.save_config(resolve_config("default", [*FIXED, "data.view2_fold=1"]))
     result = run_view2("default", [*FIXED, "train.epochs=2"], lfw, folder, folds=[0, 1])

@@ -155,6 +155,8 @@ def run_view2(
     # one process a folder: two would each write view2.json from the folds they had read
     with file_lock(folder / VIEW2_LOCK, f"run View 2 in {folder}", timeout=0):
         records = _continued(folder, config_name, overrides)
+        if not (folder / VIEW2_FILE).is_file():  # at once: one killed in its first fold goes on
+            _write(folder, config_name, overrides, records)
         pairs_file = lfw.read_pairs(VIEW2_PAIRS)
         for k in sorted(folds):
             if k in records:
