@@ -250,11 +250,14 @@ def test_optimizer_hyperparameter_that_does_not_apply_is_an_error() -> None:
     assert c.optim.hyperparameters() == {"lr": 0.01}
 
 
-def test_nesterov_without_a_momentum_is_named_not_left_to_torch() -> None:
-    with pytest.raises(ConfigError, match=r"optim.nesterov: true needs an optim.momentum above "
-                                          "0, got 0.0$"):
+def test_an_optimizer_torch_refuses_is_named_not_left_to_torch() -> None:
+    with pytest.raises(ConfigError, match=r"optim: sgd cannot be built from its values "
+                                          r"\(Nesterov momentum requires a momentum"):
         resolve_config("koch2015", ["optim.momentum=0", "optim.nesterov=true"])
     assert resolve_config("koch2015", ["optim.momentum=0.5", "optim.nesterov=true"]).optim.nesterov
+    # for an optimizer without it, the first thing to say is that it does not apply
+    with pytest.raises(ConfigError, match=r"optim\.nesterov does not apply to optimizer 'adamw'"):
+        resolve_config("default", ["optim.nesterov=true"])
 
 
 def test_unknown_preprocessing_preset_is_rejected() -> None:

@@ -151,9 +151,6 @@ class OptimConfig(Settings):
         check(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)
         if self.momentum is not None:
             check(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
-        if self.nesterov and not self.momentum:  # Nesterov's look-ahead is a momentum step
-            raise ConfigError(f"optim.nesterov: true needs an optim.momentum above 0, got "
-                              f"{self.momentum}")
         if self.betas is not None:
             ok = len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas)
             check(ok, "optim.betas", "[beta1, beta2] in [0, 1)", self.betas)

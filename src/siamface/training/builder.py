@@ -100,7 +100,13 @@ def check_config(config: Config) -> None:
                               f"{parameters:,} parameters; the most siamface builds is "
                               f"{MAX_PARAMETERS:,} (a smaller data.size or model width makes "
                               "fewer)")
-        build_optimizer(config.optim, model)
+        try:  # a combination torch refuses, e.g. nesterov without a momentum
+            build_optimizer(config.optim, model)
+        except ValueError as err:
+            if isinstance(err, ConfigError):
+                raise
+            raise ConfigError(f"optim: {config.optim.name} cannot be built from its values "
+                              f"({str(err).strip().splitlines()[0]})") from None
         shape = (2, config.data.channels, config.data.size, config.data.size)
         try:  # a forward pass on meta tensors computes shapes only
             model.eval().embed(torch.empty(shape))
