@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import math
 import shutil
 import tempfile
@@ -47,7 +46,13 @@ from siamface.data.preprocess import Preprocessing
 from siamface.errors import ConfigError, SiamfaceError
 from siamface.models.io import build_from_section, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
-from siamface.utils.atomic import atomic_path, umask_mode, write_json_atomic, write_text_atomic
+from siamface.utils.atomic import (
+    atomic_path,
+    new_folder,
+    umask_mode,
+    write_json_atomic,
+    write_text_atomic,
+)
 from siamface.utils.files import (
     is_number,
     read_json_object,
@@ -95,14 +100,7 @@ class Run:
     def create(cls, runs_dir: str | Path, name: str) -> Run:
         """A fresh folder ``runs_dir/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if it exists)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        Path(runs_dir).mkdir(parents=True, exist_ok=True)
-        for k in itertools.count(1):  # mkdir is the claim: two runs started at once differ
-            path = Path(runs_dir) / (f"{name}-{stamp}" if k == 1 else f"{name}-{stamp}-{k}")
-            try:
-                path.mkdir()
-                return cls(path)
-            except FileExistsError:
-                continue
+        return cls(new_folder(runs_dir, f"{name}-{stamp}"))
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"

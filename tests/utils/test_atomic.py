@@ -1,11 +1,18 @@
 import errno
 import json
+import threading
 from types import SimpleNamespace
 
 import pytest
 
 from siamface.utils import atomic
-from siamface.utils.atomic import atomic_path, is_temporary, write_error, write_json_atomic
+from siamface.utils.atomic import (
+    atomic_path,
+    is_temporary,
+    new_folder,
+    write_error,
+    write_json_atomic,
+)
 
 
 def test_write_json_atomic_round_trip(tmp_path):
@@ -44,3 +51,18 @@ def test_the_temporary_of_a_write_in_progress_is_known_as_one(tmp_path):
     with atomic_path(tmp_path / "gallery.json") as tmp:
         assert is_temporary(tmp.name) and tmp.parent == tmp_path
     assert not is_temporary("gallery.json") and not is_temporary("notes.tmp")
+
+
+def test_a_new_folder_is_claimed_by_mkdir_so_two_at_once_each_get_their_own(tmp_path):
+    names = set()
+
+    def claim():
+        names.add(new_folder(tmp_path / "runs", "repeat-default-20261207-101010").name)
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert names == {"repeat-default-20261207-101010",
+                     *(f"repeat-default-20261207-101010-{k}" for k in range(2, 9))}

@@ -24,7 +24,7 @@ from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
-from siamface.utils.atomic import write_json_atomic
+from siamface.utils.atomic import new_folder, write_json_atomic
 from siamface.utils.files import DamagedFileError, is_inside, number_at, read_json_object
 
 REPEAT_FILE = "repeat.json"
@@ -111,8 +111,7 @@ def run_repeat(
     config = configs[seeds[0]]
     if evaluate:  # before training: the runs must end with a test
         check_testable(config, lfw)
-    folder = Path(runs_dir) / f"repeat-{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    folder.mkdir(parents=True)
+    folder = new_folder(runs_dir, f"repeat-{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     runs: dict[int, Run] = {}
     records: list[dict[str, Any]] = []
     for seed in seeds:

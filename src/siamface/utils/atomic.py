@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never half of one.
+"""Atomic file writes: a reader sees the old file or the complete new one, never half of one;
+and new folders, claimed by mkdir (``new_folder``).
 
 The temporary file is made by mkstemp, which creates it readable by its owner only (0600); it
 is given the mode open() would have given it (0666 less the umask) once written, just before it
@@ -9,6 +10,7 @@ an atomically written file is shared like any other.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import shutil
@@ -99,3 +101,19 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def new_folder(parent: str | os.PathLike[str], name: str) -> Path:
+    """Make ``parent/name``, or ``name-2``, ``name-3``... where it exists, and return it.
+
+    mkdir is the claim: two processes that start in the same second (their names hold the
+    time) each get a folder of their own.
+    """
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    for k in itertools.count(1):
+        path = Path(parent) / (name if k == 1 else f"{name}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
