@@ -367,13 +367,11 @@ def test_a_summary_cut_before_the_chosen_epoch_is_named(finished):
              "val_auc": 0.7, "val_threshold": 0.0, "lr": 0.1, "seconds": 2.0} for e in (1, 2)]
     finished.write_summary(rows)
     assert finished.finished_summary() == finished.summary() and len(finished.summary()) == 2
-    assert finished.chosen_row() == finished.summary()[finished.best_epoch - 1]
     finished.summary_path.write_text("epoch,train_loss,train_acc,val_loss,val_")  # cut short
     assert finished.summary() == []  # what there is: a learning curve of no epochs
-    for read in (finished.finished_summary, finished.chosen_row):
-        with pytest.raises(RunFolderError, match=r"summary.csv: 0 epochs, but model.json chose "
-                                                 rf"epoch {finished.best_epoch}: the file was"):
-            read()
+    with pytest.raises(RunFolderError, match=r"summary.csv: 0 epochs, but model.json chose "
+                                             rf"epoch {finished.best_epoch}: the file was cut"):
+        finished.finished_summary()
 
 
 def test_a_finished_run_without_its_summary_is_named_not_shown_as_no_epochs(finished):
@@ -381,4 +379,4 @@ def test_a_finished_run_without_its_summary_is_named_not_shown_as_no_epochs(fini
     with pytest.raises(RunFolderError, match=r"summary.csv not found: the run chose epoch "
                                              rf"{finished.best_epoch} of it; the run folder was "
                                              "damaged"):
-        finished.chosen_row()
+        finished.finished_summary()

@@ -301,7 +301,7 @@ def evaluate(
     timer = timer or PhaseTimer()
     out = Evaluation()
     check_bootstrap(n_bootstrap)
-    run.chosen_row()  # the report reads summary.csv: a damaged one stops us before any writes
+    run.finished_summary()  # the report reads it: a damaged one stops us before any writes
     if folder is not None:
         with timer.phase("photo folder"):
             out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)

@@ -334,10 +334,6 @@ class Run:
                                  f"epoch {self.best_epoch}: the file was cut short or emptied")
         return rows
 
-    def chosen_row(self) -> dict[str, float]:
-        """summary.csv's row of a finished run's chosen epoch (see finished_summary)."""
-        return self.finished_summary()[self.best_epoch - 1]
-
     # -- the chosen model --------------------------------------------------------------------
 
     @property

@@ -45,8 +45,8 @@ def test_an_empty_data_dir_is_refused_not_read_as_the_current_folder(tmp_path, t
                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["--data-dir", "", "data", "import", str(tree)]) == 2
-    assert capsys.readouterr().err == ("siamface: error: --data-dir: expected a folder, got an "
-                                       "empty name\n")
+    assert capsys.readouterr().err == ("siamface: error: the data home (--data-dir, or data_dir "
+                                       "in Python): expected a folder, got an empty name\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 

@@ -29,7 +29,8 @@ def test_empty_environment_variable_counts_as_unset(monkeypatch):
 @pytest.mark.parametrize("data_dir", ["", " "])
 def test_an_empty_explicit_dir_is_refused_not_read_as_the_current_folder(monkeypatch, data_dir):
     monkeypatch.setenv(ENV_VAR, "")
-    with pytest.raises(DataHomeError, match=r"^--data-dir: expected a folder, got an empty name$"):
+    with pytest.raises(DataHomeError, match=r"^the data home \(--data-dir, or data_dir in "
+                                            r"Python\): expected a folder, got an empty name$"):
         resolve_data_home(data_dir)
 
 

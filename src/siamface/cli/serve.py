@@ -17,7 +17,9 @@ from siamface.utils.precision import PRECISIONS
 
 API_KEY_ENV = "SIAMFACE_API_KEY"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-MAX_UPLOAD_MB = 1024  # a photo's file; the largest image decoded is held by MAX_PIXELS anyway
+# a photo's file, from 1 KiB (below, no photo would pass) to 1 GiB (the largest image decoded
+# is held by MAX_PIXELS anyway)
+MIN_UPLOAD_MB, MAX_UPLOAD_MB = 2**-10, 1024
 
 
 def default_db() -> Path:
@@ -100,11 +102,11 @@ def serve_options(args: argparse.Namespace, cores: int):  # -> ServeOptions
     workers = args.workers if args.workers is not None else cores
     processes = args.photo_processes if args.photo_processes is not None else workers
     # (a NaN limit fails the comparison, so it is refused too)
-    if (workers < 1 or processes < 0 or not 0 < args.max_upload_mb <= MAX_UPLOAD_MB
+    if (workers < 1 or processes < 0 or not MIN_UPLOAD_MB <= args.max_upload_mb <= MAX_UPLOAD_MB
             or not 0 <= args.port <= 65535):
         raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
-                          f"--max-upload-mb above 0 and at most {MAX_UPLOAD_MB} and --port 0 to "
-                          "65535")
+                          f"--max-upload-mb from {MIN_UPLOAD_MB} to {MAX_UPLOAD_MB} and --port 0 "
+                          "to 65535")
     # "[::1]" as a URL writes it; the Host check compares "::1"
     names = [name.strip().removeprefix("[").removesuffix("]") for name in args.allowed_host or ()]
     # a name as the Host header gives it without its port: "example.org", "10.0.0.5", "::1"

@@ -29,7 +29,8 @@ def resolve_data_home(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """
     if data_dir is not None:
         if not str(data_dir).strip():
-            raise DataHomeError("--data-dir: expected a folder, got an empty name")
+            raise DataHomeError("the data home (--data-dir, or data_dir in Python): expected a "
+                                "folder, got an empty name")
         return Path(data_dir).expanduser()
     from_env = os.environ.get(ENV_VAR, "")
     if from_env:

@@ -48,9 +48,9 @@ CURVE_RANKS = 20  # the CMC curve's ranks 1..20, for the plot
 FPIR_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # the DIR-FPIR curve
 
 
-
 class OpenSetError(SiamfaceError, ValueError):
     """A run whose open-set identification cannot be measured; the message says why."""
+
 
 def _rate(successes: float, n: int) -> dict[str, Any]:
     return {"rate": successes / n if n else None, "n": n,
@@ -111,8 +111,8 @@ def evaluate_open_set(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
     eligible = np.array([i for i, p in enumerate(people) if lfw.image_counts[p] >= 2])
     calibration = gallery_calibration(run) or calibrate_gallery(run, cache, lfw)
     if calibration is None:
-        raise OpenSetError(f"{run.path}: its validation split has fewer than two people, so no "
-                         "gallery threshold can be set for open-set identification")
+        raise OpenSetError(f"{run.path}: its validation split has fewer than two people, so "
+                           "no gallery threshold can be set for open-set identification")
     rng = np.random.default_rng(seed)
     results = []
     for size in sizes:

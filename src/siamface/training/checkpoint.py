@@ -378,7 +378,7 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
     epochs = sorted((p for p in root.glob("epoch-*") if _EPOCH_DIR.match(p.name)),
                     key=lambda p: int(p.name.split("-")[1]), reverse=True)
     try:
-        return load_checkpoint(_pointed(run_dir, "latest"), map_location)
+        return load_checkpoint(_latest(run_dir), map_location)
     except CheckpointError as err:
         latest = _pointer_file(run_dir, "latest")
         if not epochs and not latest.is_file():
@@ -400,11 +400,11 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
     raise CheckpointError(f"{problem}; and no other checkpoint in {root} is intact") from None
 
 
-def _pointed(run_dir: str | os.PathLike[str], which: str) -> Path:
-    path = read_pointer(run_dir, which)
+def _latest(run_dir: str | os.PathLike[str]) -> Path:
+    path = read_pointer(run_dir, "latest")
     if path is None:
-        raise CheckpointError(f"no {which} checkpoint in {run_dir}: "
-                              f"{_pointer_file(run_dir, which)} does not exist")
+        raise CheckpointError(f"no latest checkpoint in {run_dir}: "
+                              f"{_pointer_file(run_dir, 'latest')} does not exist")
     return path
 
 
