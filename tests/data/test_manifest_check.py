@@ -8,7 +8,7 @@ import pytest
 from test_importer import TINY, make_source, write_protocol
 
 from siamface.cli.main import main
-from siamface.data.importer import import_lfw
+from siamface.data.importer import ProtocolNotKeptWarning, import_lfw
 from siamface.data.lfw import DamagedImportError, DataNotFoundError, LayoutError, open_lfw
 
 REPAIR = "run `siamface data import PATH` again with the same sources to repair it"
@@ -87,3 +87,12 @@ def test_a_damaged_manifest_is_repaired_by_importing_again(imported, text):
     lfw = open_lfw(home)
     assert lfw.image_counts == TINY
     assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]
+
+
+def test_protocol_files_a_damaged_manifest_cannot_vouch_for_are_named_when_not_kept(imported):
+    sources, home = imported
+    (home / "lfw" / "manifest.json").write_text("5")
+    with pytest.warns(ProtocolNotKeptWarning, match=r"^pairsDevTest\.txt, people\.txt not kept: "
+                                                    r".*manifest\.json: .*give them again"):
+        import_lfw(sources[:1], home, progress=False)  # the images alone
+    assert open_lfw(home).protocol_names() == []

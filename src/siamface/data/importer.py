@@ -21,6 +21,7 @@ import hashlib
 import os
 import shutil
 import stat
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +44,7 @@ from siamface.data.lfw import (
     scan_image_folder,
 )
 from siamface.data.protocol import ProtocolError, read_pairs, read_people
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
@@ -63,6 +64,10 @@ _FAILURES = (ValueError, OSError, KeyboardInterrupt)
 
 class SourceError(SiamfaceError, ValueError):
     """A source that is not LFW, or a set of sources that does not make one import."""
+
+
+class ProtocolNotKeptWarning(SiamfaceWarning):
+    """Protocol files of a damaged import that a new import does not keep."""
 
 
 def import_lfw(
@@ -187,7 +192,12 @@ def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:
     manifest = home / LFW_DIR / MANIFEST
     try:
         previous = read_manifest(manifest)["checksums"] if manifest.is_file() else {}
-    except DataNotFoundError:  # unreadable: there is nothing we could trust to keep
+    except DataNotFoundError as err:  # unreadable: there is nothing we could trust to keep
+        lost = sorted(p.name for p in (home / LFW_DIR / PROTOCOL_DIR).glob("*.txt")
+                      if p.name not in given)
+        if lost:
+            warnings.warn(ProtocolNotKeptWarning(
+                f"{', '.join(lost)} not kept: {err}; give them again to keep them"), stacklevel=3)
         return {}
     kept: dict[str, tuple[Path, str]] = {}
     for name, sha in sorted(previous.items()):
