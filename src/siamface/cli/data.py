@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument(
         "--variant",
         choices=sorted(sources.ARCHIVES),
-        default="lfw_funneled",
-        help="which image archive to download (default: lfw_funneled)",
+        default=sources.DEFAULT_VARIANT,
+        help=f"which image archive to download (default: {sources.DEFAULT_VARIANT})",
     )
     fetch.set_defaults(func=_fetch)
 

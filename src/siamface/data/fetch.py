@@ -42,7 +42,7 @@ class DownloadError(SiamfaceError, ConnectionError):
 
 
 def fetch_lfw(
-    home: Path, variant: str = "lfw_funneled", progress: bool = True, retries: int = 2
+    home: Path, variant: str = known.DEFAULT_VARIANT, progress: bool = True, retries: int = 2
 ) -> list[Path]:
     """Download the image archive of ``variant`` and the pairs files, then import them.
 

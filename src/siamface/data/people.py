@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from siamface.data.lfw import DataNotFoundError, LFWDataset
-from siamface.data.protocol import ImageRef, Pair, PairsFile
+from siamface.data.protocol import ImageRef, Pair, PairsFile, PeopleFile
 
 TRAIN_PAIRS = "pairsDevTrain.txt"
 TRAIN_PEOPLE = "peopleDevTrain.txt"
@@ -134,9 +134,12 @@ def person_images(
     return refs, person_ids(refs, people)
 
 
-def view2_fold_people(lfw: LFWDataset) -> tuple[frozenset[str], ...]:
-    """The people of each of View 2's ten folds (people.txt), in fold order."""
-    return tuple(frozenset(e.name for e in fold) for fold in lfw.read_people(VIEW2_PEOPLE).folds)
+def view2_fold_people(lfw: LFWDataset,
+                      people_file: PeopleFile | None = None) -> tuple[frozenset[str], ...]:
+    """The people of each of View 2's ten folds (people.txt, or ``people_file`` when it was
+    read already), in fold order."""
+    people_file = people_file or lfw.read_people(VIEW2_PEOPLE)
+    return tuple(frozenset(e.name for e in fold) for fold in people_file.folds)
 
 
 VIEW2_FOLDS = 10
@@ -193,7 +196,7 @@ def training_scope(lfw: LFWDataset, view2_fold: int | None = None) -> TrainingSc
             f"View 2 needs {VIEW2_FOLDS} folds in {VIEW2_PAIRS} and {VIEW2_PEOPLE}; found "
             f"{pairs_file.folds} and {len(people_file.folds)}"
         )
-    folds = view2_fold_people(lfw)
+    folds = view2_fold_people(lfw, people_file)
     held_out = folds[view2_fold] | pair_people(pairs_file.fold(view2_fold))
     pairs = tuple(p for p in pairs_file.pairs if p.fold != view2_fold)
     people = frozenset().union(*(f for k, f in enumerate(folds) if k != view2_fold))

@@ -41,6 +41,7 @@ class RemoteFile:
     sha256: str
 
 
+DEFAULT_VARIANT = "lfw_funneled"  # what `siamface data fetch` and a first `make run` download
 # Image archives by variant (the folder each one unpacks to).
 ARCHIVES: dict[str, RemoteFile] = {
     "lfw": RemoteFile(
