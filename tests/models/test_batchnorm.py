@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from siamface.models import batchnorm
 from siamface.models.batchnorm import BatchNorm2d
 
 
@@ -93,6 +94,22 @@ def test_other_inputs_take_pytorchs_path_unchanged(case):
         ref.eval(), ours.eval()
     assert torch.equal(ours(x), ref(x))  # bit for bit: the very same kernel
     assert torch.equal(ours.running_var, ref.running_var)
+
+
+@pytest.mark.parametrize(("channels", "layout", "ours"), [
+    (24, channels_last, True),  # ResFace's stem: the case the module is for
+    (48, channels_last, False),  # a multiple of 16: PyTorch's kernel is fast already
+    (24, lambda t: t, False),  # not channels-last
+])
+def test_the_width_independent_path_runs_where_it_is_meant_to(monkeypatch, channels, layout,
+                                                               ours):
+    calls = []
+    apply = batchnorm._BatchNormFunction.apply
+    monkeypatch.setattr(batchnorm._BatchNormFunction, "apply",
+                        lambda *args: calls.append(1) or apply(*args))
+    _, bn = twins(channels, torch.float32)
+    bn(layout(torch.randn(4, channels, 5, 5)))
+    assert bool(calls) is ours
 
 
 def test_state_dict_is_nn_batchnorms():

@@ -20,6 +20,21 @@ def test_drops_a_fraction_p_and_scales_the_rest_by_one_over_one_minus_p(p):
     assert torch.all(y[kept] == 1 / (1 - p))
 
 
+@pytest.mark.parametrize("p", [1e-6, 5e-6, 1 - 1e-6])
+def test_a_p_finer_than_the_masks_resolution_keeps_or_drops_everything(p):
+    # (below 1/131,072 the kept bound, 32,768, is no int16: it had wrapped to drop everything)
+    y = Dropout(p)(torch.ones(10_000))
+    assert torch.all(y == 1 / (1 - p)) if p < 0.5 else torch.all(y == 0)
+
+
+def test_its_own_mask_is_drawn_not_pytorchs():
+    x = torch.ones(10_000)
+    torch.manual_seed(0)
+    ours = Dropout(0.5)(x)
+    torch.manual_seed(0)
+    assert not torch.equal(ours, nn.Dropout(0.5)(x))  # the cheaper path ran
+
+
 def test_the_gradient_is_the_mask_it_applied():
     torch.manual_seed(1)
     x = torch.randn(64, 300, requires_grad=True)

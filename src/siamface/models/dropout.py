@@ -29,6 +29,8 @@ class Dropout(nn.Dropout):
                 and x.device.type == "cpu"):
             return super().forward(x)
         kept_levels = round((1 - self.p) * LEVELS)
+        if kept_levels == LEVELS:  # p < 1/131,072 keeps every value (the bound below is no int16)
+            return x * (1 / (1 - self.p))
         bits = torch.randint(-LEVELS // 2, LEVELS // 2, x.shape, dtype=torch.int16)
         keep = bits < kept_levels - LEVELS // 2  # (x.shape) bool, True with probability ~1 - p
         return x * (keep.to(x.dtype) * (1 / (1 - self.p)))
