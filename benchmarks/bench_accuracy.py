@@ -51,7 +51,8 @@ def run_seed(config_name: str, seed: int, overrides: list[str], home: Path,
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(cpu_seconds, 1),
         "epochs_run": len(fit.history),
-        # train + validate + checkpoint, from summary.csv's per-epoch seconds
+        # train + validate, from summary.csv's per-epoch seconds (the checkpoint is written in
+        # the background, during the next epoch)
         "seconds_per_epoch": round(statistics.mean(row["seconds"] for row in fit.history), 1),
         "best_epoch": fit.best_epoch,
         "stopped_because": fit.stopped_because,

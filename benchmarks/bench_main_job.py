@@ -13,7 +13,7 @@ its operators are put in groups: convolutions and matrix products (oneDNN, where
 AVX512-BF16 do the work), BatchNorm, and the rest (activations, additions, casts, dropout,
 augmentation, the optimizer), to show what the hardware speeds up and what it does not.
 
-    .venv/bin/python benchmarks/bench_main_job.py                   # about 3-11 minutes
+    .venv/bin/python benchmarks/bench_main_job.py      # 3-12 minutes, by the kind of CPU
 
 Targets (the bf16 issue): <= 3 minutes on a CPU with AMX-BF16, <= 6 minutes on the AMD EPYC
 Zen 3 kind (AVX2 only); other kinds are recorded without one. They were set for the default of
@@ -65,6 +65,8 @@ TARGET_WORK = ["train.epochs=30"]  # the work the targets were set for (the 2026
 OP_GROUPS = {  # profiler operator name (without "aten::") -> group
     "convolution and matrix products": ("mkldnn_convolution", "convolution_backward", "mm",
                                         "addmm", "bmm", "matmul", "linear"),
+    # PyTorch's kernel only: the stem's models/batchnorm.py path (elementwise operators since
+    # 2026-12-05) is counted with the other operators
     "BatchNorm": ("native_batch_norm", "native_batch_norm_backward"),
 }
 

@@ -1,7 +1,7 @@
 """Pruning's saving: a TPE study of `default` with the median, percentile or Hyperband pruner
 against the same study without it (same seed), on the real LFW; then a kill-and-resume check.
 
-    python benchmarks/bench_search.py --trials 12 --epochs 6   # ~1 hour on a 2-core CPU
+    python benchmarks/bench_search.py --trials 12 --epochs 6   # ~80 minutes on 2 AMD cores
 
 Writes benchmarks/results/search.json: for each study its trials (by state), trial-epochs
 spent, wall time, best validation AUC, and the best trial's pairsDevTest accuracy (scored once,
@@ -124,7 +124,8 @@ def running_past_first_epoch(study: Path) -> bool:
 def recheck_kill(args: argparse.Namespace, pruner: dict) -> None:
     """Run the kill-and-resume check again and replace it (and its machine) in ``args.out``."""
     out = json.loads(args.out.read_text(encoding="utf-8"))
-    asked = {"pruner": pruner, "epochs": args.epochs, "overrides": args.overrides}
+    asked = {"pruner": pruner, "epochs": args.epochs, "overrides": args.overrides,
+             "seed": args.seed}
     measured = {k: out["settings"].get(k) for k in asked}
     if measured != asked:
         raise SystemExit(f"{args.out} was measured with {measured}, not {asked}")
@@ -133,7 +134,7 @@ def recheck_kill(args: argparse.Namespace, pruner: dict) -> None:
         home = args.home or root / "home"
         import_lfw([args.lfw], home, progress=False)
         spec = study_spec("kill", args.epochs, args.kill_trials, pruner, args.overrides,
-                          args.drop)
+                          args.drop, args.seed)
         out["kill_and_resume"] = kill_and_resume(spec, home, root)
     out["kill_and_resume_machine"] = machine_info()
     write_json_atomic(args.out, out)

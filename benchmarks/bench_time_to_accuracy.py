@@ -11,7 +11,8 @@ The target is checked on the model the run would end with if it stopped there.
 
 The default run's clock starts before ``prepare_inputs`` (with the image cache already built,
 as after the first run on a machine; the cache's build time is in training.json) and includes
-validation and the per-epoch checkpoints, as in ``siamface train``. The run stops at the epoch
+validation and the checkpoints of the epochs before the one that reaches the target, as in
+``siamface train``. The run stops at the epoch
 that reaches the target. The seed-style loop gets a time cap of ``--speedup`` (10) x default's
 time, at most ``--seed-cap-max`` seconds; it stops after the first epoch that ends past the
 cap. If it has not reached 75% by then, only a lower bound on the ratio is known, and the JSON

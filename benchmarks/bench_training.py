@@ -26,9 +26,10 @@ chosen with ``--cases``; a run of only some of them is merged into the existing 
 FLOPs are ``siamface.models.count_flops`` (2 x the multiply-accumulates of the conv and linear
 layers) per image, times 3 for a training step: the backward pass computes the gradients of
 both the inputs and the weights of each layer, each as costly as the forward pass. That
-slightly overstates the work (the first layer needs no input gradient: 2% of koch2015's
-forward cost) and leaves out BatchNorm, activations, pooling and the optimizer update, so the
-achieved GFLOP/s are those of the convolutions and matrix products, the quoted convention.
+slightly overstates the work (the first layer needs no input gradient: 6.5% of koch2015's
+forward cost, about 2% of a step's counted FLOPs) and leaves out BatchNorm, activations,
+pooling and the optimizer update, so the achieved GFLOP/s are those of the convolutions and
+matrix products, the quoted convention.
 """
 
 from __future__ import annotations

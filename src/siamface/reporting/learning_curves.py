@@ -30,7 +30,10 @@ PANELS = (
     Panel(
         "Accuracy and AUC",
         "accuracy / AUC",
-        (("train_acc", "train acc"), ("val_acc", "val acc"), ("val_auc", "val AUC")),
+        # unlike measures: training pairs (augmented, class-balanced) at logit 0, validation
+        # pairs at the threshold that fits them best
+        (("train_acc", "train acc (logit 0)"), ("val_acc", "val acc (best threshold)"),
+         ("val_auc", "val AUC")),
     ),
     Panel("Learning rate", "lr", (("lr", "lr"),), log=True),
 )

@@ -2,8 +2,8 @@
 
 Everything here is formatting. The numbers come from the run folder: config.yaml, data.json,
 model.json, environment.json and summary.csv (training), and eval/<pairs file>/metrics.json,
-one_shot.json and ten_fold.json (evaluation). The only figure drawn here is the learning curve,
-from summary.csv; the evaluation figures are linked where the evaluation wrote them.
+one_shot.json, ten_fold.json and open_set.json (evaluation). The only figure drawn here is the
+learning curve, from summary.csv; the evaluation figures are linked where the evaluation wrote them.
 """
 
 from __future__ import annotations
