@@ -116,4 +116,10 @@ def test_identification_writes_open_set_results_figures_and_a_report_section(
     sizes = [g["gallery_size"] for g in results["galleries"]]
     assert sizes == [10, 100, 8]  # 10 and 100 skipped; all 8 enrolled leaves no impostor
     assert all("skipped" in g for g in results["galleries"])
-    assert "## Open-set identification (DevTest people)" in (run_copy / "report.md").read_text()
+    report = (run_copy / "report.md").read_text()
+    assert "## Open-set identification (DevTest people)" in report
+    assert "at a 1% FPIR target" in report
+    assert ("| enrolled | rank-1 | rank-5 | DIR at FPIR 1% | DIR at FPIR 10% | impostors named "
+            "(gallery threshold, 95% CI) |") in report
+    skipped = next(line for line in report.splitlines() if line.startswith("| 10 | skipped"))
+    assert skipped.count(" | ") == 7  # as many cells as the header

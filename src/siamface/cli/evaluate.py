@@ -211,6 +211,8 @@ def print_ten_fold(t: dict[str, Any]) -> None:
 
 def format_open_set(o: dict[str, Any]) -> str:
     """The table of one open_set.json: a row per gallery size."""
+    from siamface.evaluation.open_set_eval import fpir_key  # (torch: not at the CLI's start)
+
     lines = [f"Open-set identification: {o['people']:,} DevTest people, galleries of their "
              "first images; thresholds for the gallery size set on validation people",
              f"  {'enrolled':>8}  {'rank-1':>6}  {'rank-5':>6}  {'DIR@1%':>6}  {'DIR@10%':>7}  "
@@ -222,8 +224,9 @@ def format_open_set(o: dict[str, Any]) -> str:
         chosen, verification = g["gallery_threshold"], g["verification_threshold"]
         lines.append(
             f"  {g['gallery_size']:>8,}  {g['cmc']['1']['rate']:>6.3f}  "
-            f"{g['cmc']['5']['rate']:>6.3f}  {g['dir_at_fpir']['0.01']['dir']['rate']:>6.3f}  "
-            f"{g['dir_at_fpir']['0.1']['dir']['rate']:>7.3f}  "
+            f"{g['cmc']['5']['rate']:>6.3f}  "
+            f"{g['dir_at_fpir'][fpir_key(0.01)]['dir']['rate']:>6.3f}  "
+            f"{g['dir_at_fpir'][fpir_key(0.1)]['dir']['rate']:>7.3f}  "
             f"{chosen['impostors_named']['rate']:>15.3f}  "
             f"{verification['impostors_named']['rate']:>31.3f}")
     return "\n".join(lines)

@@ -48,6 +48,11 @@ CURVE_RANKS = 20  # the CMC curve's ranks 1..20, for the plot
 FPIR_GRID = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # the DIR-FPIR curve
 
 
+def fpir_key(fpir: float) -> str:
+    """open_set.json's key of the DIR at ``fpir``: "0.01" for 1%."""
+    return f"{fpir:g}"
+
+
 class OpenSetError(SiamfaceError, ValueError):
     """A run whose open-set identification cannot be measured; the message says why."""
 
@@ -72,7 +77,7 @@ def gallery_results(ranked: Ranked, gallery_size: int, verification_threshold: f
     }
     for target in FPIRS:
         t = threshold_at_fpir(ranked.nonmated_best, target)
-        out["dir_at_fpir"][f"{target:g}"] = {
+        out["dir_at_fpir"][fpir_key(target)] = {
             "dir": _rate(dir_at(ranked, t) * mated, mated), "threshold": t,
             "fpir": fpir(ranked, t)}
     chosen = calibration.threshold(gallery_size, TARGET_FPIR)

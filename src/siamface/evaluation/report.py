@@ -41,11 +41,17 @@ from siamface.utils.precision import choose_precision
 # The files of a pairs file's evaluation folder (Run.eval_dir) that this module writes.
 METRICS_FILE = "metrics.json"
 SCORES_FILE = "scores.csv"
+FARS = (0.01, 0.001)  # the false accept rates metrics.json gives the TAR at
+
+
+def tar_key(far: float) -> str:
+    """metrics.json's key of the TAR at ``far``: "tar_at_far_0.01" for 1%."""
+    return f"tar_at_far_{far:g}"
+
+
 # the keys every evaluation writes into metrics.json (a pairs file's adds "loss")
 METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "accuracy_at_p05",
-                "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001", "oracle_accuracy",
-                "confusion")
-FARS = (0.01, 0.001)
+                "auc", "eer", *map(tar_key, FARS), "oracle_accuracy", "confusion")
 
 
 def metrics_path(run: Run, pairs_file: str) -> Path:
@@ -133,7 +139,7 @@ def verification_metrics(
     }
     for far in FARS:
         tar, _ = tar_at_far(logits, labels, far)
-        out[f"tar_at_far_{far:g}"] = tar
+        out[tar_key(far)] = tar
     # the smallest FAR these pairs resolve: a target below it is reported at FAR 0 (and warned)
     out["far_resolution"] = 1 / max(1, len(labels) - int(labels.sum()))
     if n_bootstrap:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from siamface.errors import SiamfaceError
-from siamface.evaluation.open_set_eval import OPEN_SET_FILE
+from siamface.evaluation.open_set_eval import OPEN_SET_FILE, fpir_key
 from siamface.evaluation.report import METRICS_FILE
 from siamface.experiments.repeat import REPEAT_FILE, read_repeat
 from siamface.experiments.study_folder import TRIAL_FILE, StudyFolder, StudyFolderError
@@ -130,7 +130,7 @@ def run_values(run: Run) -> dict[str, Any]:
             values[f"open_set_{size}_rank1"] = number_at(
                 g, ("cmc", "1", "rate"), path, f"galleries.{i}.")
             values[f"open_set_{size}_dir1%"] = number_at(
-                g, ("dir_at_fpir", "0.01", "dir", "rate"), path, f"galleries.{i}.")
+                g, ("dir_at_fpir", fpir_key(0.01), "dir", "rate"), path, f"galleries.{i}.")
     return values
 
 

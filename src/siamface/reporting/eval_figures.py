@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from siamface.evaluation.metrics import roc_curve
-from siamface.evaluation.report import FARS
+from siamface.evaluation.report import FARS, tar_key
 from siamface.reporting.eval_plots import (
     plot_confusion_matrix,
     plot_curves,
@@ -64,7 +64,7 @@ def plot_pair_evaluation(run: Run, result: ScoredPairs, metrics: dict[str, Any],
     logits, labels, threshold = result.logits, result.labels, metrics["threshold"]
     far, tar, _ = roc_curve(logits, labels)
     plot_roc(far, tar, out_dir / ROC_FIGURE, auc=metrics["auc"], eer=metrics["eer"],
-             tar_at_far={f: metrics[f"tar_at_far_{f:g}"] for f in FARS}, log_far=False,
+             tar_at_far={f: metrics[tar_key(f)] for f in FARS}, log_far=False,
              title=f"ROC on {metrics['pairs_file']}")
     plot_score_histograms(logits, labels, out_dir / SCORES_FIGURE, threshold=threshold,
                           xlabel="logit (higher = same person)")

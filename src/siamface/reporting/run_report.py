@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from siamface.evaluation.identification import ONE_SHOT_FILE
-from siamface.evaluation.open_set_eval import OPEN_SET_FILE
+from siamface.evaluation.open_set import TARGET_FPIR
+from siamface.evaluation.open_set_eval import FPIRS, OPEN_SET_FILE, RANKS, fpir_key
 from siamface.evaluation.protocol10 import TEN_FOLD_FILE
-from siamface.evaluation.report import METRICS_FILE, METRICS_KEYS, SCORES_FILE
+from siamface.evaluation.report import FARS, METRICS_FILE, METRICS_KEYS, SCORES_FILE, tar_key
 from siamface.reporting.eval_figures import (
     ONE_SHOT_FIGURE,
     OPEN_SET_FIGURES,
@@ -44,6 +45,13 @@ DATA_LABELS = {
     "steps_per_epoch": "steps per epoch",
     "cache_key": "image cache key",
 }
+
+
+SHOWN_RANKS = RANKS[:2]  # the CMC ranks the open-set table shows (rank-1, rank-5)
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:g}%"  # 0.01 -> "1%", 0.001 -> "0.1%"
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -148,8 +156,7 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         ("accuracy at p = 0.5 (logit 0)", _num(m["accuracy_at_p05"]), "-"),
         ("ROC AUC", _num(m["auc"]), format_ci(m.get("auc_ci95"))),
         ("equal error rate", _num(m["eer"]), "-"),
-        ("TAR at FAR 1%", _num(m["tar_at_far_0.01"]), "-"),
-        ("TAR at FAR 0.1%", _num(m["tar_at_far_0.001"]), "-"),
+        *((f"TAR at FAR {_percent(far)}", _num(m[tar_key(far)]), "-") for far in FARS),
         (f"{loss} loss, mean over pairs", _num(m.get("loss")), "-"),  # none for photo folders
         ("oracle accuracy (threshold fit on these pairs; a bound, not a result)",
          _num(m["oracle_accuracy"]), "-"),
@@ -209,19 +216,20 @@ def _open_set_section(stem: str, o: dict[str, Any], figures: set[str]) -> list[s
     rows = []
     for g in o["galleries"]:
         if "skipped" in g:
-            rows.append((g["gallery_size"], f"skipped: {g['skipped']}", *["-"] * 6))
+            rows.append((g["gallery_size"], f"skipped: {g['skipped']}",
+                         *["-"] * (len(SHOWN_RANKS) + len(FPIRS) + 2)))
             continue
         chosen, verification = g["gallery_threshold"], g["verification_threshold"]
         rows.append((
-            g["gallery_size"], _num(g["cmc"]["1"]["rate"]), _num(g["cmc"]["5"]["rate"]),
-            _num(g["dir_at_fpir"]["0.01"]["dir"]["rate"]),
-            _num(g["dir_at_fpir"]["0.1"]["dir"]["rate"]),
+            g["gallery_size"], *(_num(g["cmc"][str(k)]["rate"]) for k in SHOWN_RANKS),
+            *(_num(g["dir_at_fpir"][fpir_key(f)]["dir"]["rate"]) for f in FPIRS),
             f"{_num(chosen['impostors_named']['rate'])} "
             f"{format_ci(chosen['impostors_named']['ci95'])}",
             _num(chosen["mated_named_wrongly"]["rate"]),
             _num(verification["impostors_named"]["rate"]),
         ))
-    header = ["enrolled", "rank-1", "rank-5", "DIR at FPIR 1%", "DIR at FPIR 10%",
+    header = ["enrolled", *(f"rank-{k}" for k in SHOWN_RANKS),
+              *(f"DIR at FPIR {_percent(f)}" for f in FPIRS),
               "impostors named (gallery threshold, 95% CI)", "mated named wrongly",
               "impostors named (verification threshold)"]
     return [
@@ -229,7 +237,7 @@ def _open_set_section(stem: str, o: dict[str, Any], figures: set[str]) -> list[s
         "",
         f"{o['people']:,} DevTest people, {o['images']:,} images; each gallery enrols people "
         "with two or more images by their first image, the rest are probes. The gallery "
-        "threshold is set for the gallery's size at a 1% FPIR target from "
+        f"threshold is set for the gallery's size at a {_percent(TARGET_FPIR)} FPIR target from "
         f"{o['validation_pairs']:,} different-person pairs of validation people (never "
         "DevTest); DIR at FPIR uses the test impostors' own scores, as the measure is defined.",
         "",
