@@ -26,15 +26,15 @@ from siamface.data.splits import training_split
 from siamface.evaluation.embed import embed_images
 from siamface.evaluation.metrics import accuracy, roc_auc
 from siamface.run_folder import Run
+from siamface.training.augment import LUMA
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.machine import machine_info
-
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601
 
 
 def to_grey(images: np.ndarray) -> np.ndarray:
     """(N, 3, H, W) uint8 RGB -> (N, 3, H, W) uint8 with the luma in every channel."""
-    luma = np.tensordot(LUMA, images.astype(np.float32), axes=([0], [1]))  # (N, H, W)
+    weights = np.array(LUMA, dtype=np.float32)
+    luma = np.tensordot(weights, images.astype(np.float32), axes=([0], [1]))  # (N, H, W)
     grey = np.clip(np.rint(luma), 0, 255).astype(np.uint8)
     return np.repeat(grey[:, None], 3, axis=1)
 

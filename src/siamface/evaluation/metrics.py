@@ -210,6 +210,11 @@ def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[floa
     return float(tar_pts[i]), float(thresholds[i])
 
 
+def predicted_same(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """(n,) 1 where a pair is predicted "same" (``score >= threshold``), else 0."""
+    return (np.asarray(scores) >= threshold).astype(np.int64)
+
+
 def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
     """Fraction of pairs classified correctly when predicting same for ``score >= threshold``.
 
@@ -219,7 +224,7 @@ def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:
         threshold: Decision threshold.
     """
     s, y = validate_scores_labels(scores, labels, both_classes=False)
-    return float(np.mean((s >= threshold) == (y == 1)))
+    return float(np.mean(predicted_same(s, threshold) == y))
 
 
 def confusion_matrix(scores: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
@@ -231,7 +236,7 @@ def confusion_matrix(scores: np.ndarray, labels: np.ndarray, threshold: float) -
         threshold: Predict same when ``score >= threshold``.
     """
     s, y = validate_scores_labels(scores, labels, both_classes=False)
-    predicted = (s >= threshold).astype(np.int64)
+    predicted = predicted_same(s, threshold)
     # (true, predicted) -> flat index 2 * true + predicted: 0 TN, 1 FP, 2 FN, 3 TP
     return np.bincount(2 * y + predicted, minlength=4).reshape(2, 2)
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siamface.evaluation.metrics import roc_curve
+from siamface.evaluation.metrics import predicted_same, roc_curve
 from siamface.evaluation.report import FARS, tar_key
 from siamface.reporting.eval_plots import (
     plot_confusion_matrix,
@@ -74,7 +74,7 @@ def plot_pair_evaluation(run: Run, result: ScoredPairs, metrics: dict[str, Any],
     summary = run.summary()
     if summary:
         plot_learning_curves(summary, out_dir / run.learning_curves_path.name)
-    predicted = (logits >= threshold).astype(np.int64)
+    predicted = predicted_same(logits, threshold)
     # the most confident decisions of each kind: far from the threshold, right or wrong
     margin = np.abs(logits - threshold)
     for name, mask in (("correct", predicted == labels), ("wrong", predicted != labels)):

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 
 from siamface.config.sections import AugmentConfig
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601 luma, as Pillow's convert("L") makes a grey photo
+
 
 def warp(x: torch.Tensor, linear: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
     """Apply a per-image affine map given in pixels about the image centre.
@@ -189,7 +191,6 @@ class BatchAugment:
             # Only the chosen images are read and written (a where() over the whole batch cost
             # 3x as much); ``x`` is the caller's tensor when nothing above made a new one.
             x = x.clone() if x is source else x
-            # ITU-R 601 luma, as Pillow's convert("L") makes a grey photo.
-            luma = torch.tensor([0.299, 0.587, 0.114]).to(x).view(1, 3, 1, 1)
+            luma = torch.tensor(LUMA).to(x).view(1, 3, 1, 1)
             x[grey] = (x[grey] * luma).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
         return x
