@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from inference.conftest import write_tiny_run
+from siamface.data import fetch
 from siamface.data.lfw import open_lfw
-from siamface.pipeline import resolve_pairs
+from siamface.errors import SiamfaceError
+from siamface.pipeline import get_data, resolve_pairs
 from siamface.run_folder import Run
 
 
@@ -22,3 +26,19 @@ def test_the_imported_pairs_file_gets_its_own_folder_however_its_path_is_spelled
     copy = tmp_path / "pairsDevTest.txt"  # the same bytes elsewhere: a file of its own
     copy.write_bytes(imported.read_bytes())
     assert resolve_pairs(run, lfw, str(copy))[1] != run.eval_dir("pairsDevTest.txt")
+
+
+def test_a_home_whose_copy_is_unfinished_is_not_called_empty_when_lfw_is_fetched(
+        tmp_path, monkeypatch, capsys):
+    class Offline(SiamfaceError):
+        pass
+
+    def offline(home, progress):
+        raise Offline("offline")
+
+    monkeypatch.setattr(fetch, "fetch_lfw", offline)
+    (tmp_path / "lfw" / "images").mkdir(parents=True)  # an import killed before its manifest
+    with pytest.raises(Offline):
+        get_data(tmp_path, [], progress=False)
+    assert capsys.readouterr().out == (f"an unfinished or damaged LFW copy in {tmp_path}: "
+                                       "downloading it\n")

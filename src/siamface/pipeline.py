@@ -24,7 +24,7 @@ import torch
 
 from siamface.config import Config, TrainConfig
 from siamface.data.cache import load_or_build_cache
-from siamface.data.lfw import DataNotFoundError, LFWDataset
+from siamface.data.lfw import LFW_DIR, DataNotFoundError, LFWDataset
 from siamface.data.people import PAIRS_FILES, PEOPLE_FILES, TEST_PAIRS, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
@@ -83,8 +83,9 @@ def get_data(home: Path, import_paths: Sequence[Path] | None = None,
         return import_lfw(list(import_paths), home, progress=progress)
     try:
         return open_lfw(home)
-    except DataNotFoundError:
-        print(f"no LFW copy in {home}: downloading it")
+    except DataNotFoundError:  # none, or one whose import did not finish or was damaged
+        found = "an unfinished or damaged" if (home / LFW_DIR).exists() else "no"
+        print(f"{found} LFW copy in {home}: downloading it")
     fetch_lfw(home, progress=progress)  # offline: a DownloadError that names the ways out
     return open_lfw(home)
 
