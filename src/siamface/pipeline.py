@@ -23,9 +23,10 @@ from typing import Any
 import torch
 
 from siamface.config import Config, TrainConfig
+from siamface.data import sources as known
 from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import LFW_DIR, DataNotFoundError, LFWDataset
-from siamface.data.people import PAIRS_FILES, PEOPLE_FILES, TEST_PAIRS, training_scope
+from siamface.data.people import TEST_PAIRS, scope_files, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
 from siamface.errors import SiamfaceError
@@ -109,7 +110,8 @@ def environment(lfw: LFWDataset, precision: str = "auto") -> dict[str, Any]:
     return {
         "machine": machine_info(),
         "precision": precision_record(precision),
-        "data": {"variant": lfw.variant, "checksums": lfw.checksums},
+        "data": {"variant": lfw.variant, "checksums": lfw.checksums,
+                 "images_sha256": lfw.images_sha256},
         "git_commit": commit,
         "command": sys.argv,
     }
@@ -183,9 +185,9 @@ def train(
 
 
 def check_same_copy(run: Run, lfw: LFWDataset) -> None:
-    """Refuse to resume ``run`` on other data than it began on: other images (another variant,
-    source or content), or a protocol file it had, changed. Protocol files imported since then
-    are no change (a run reads only its own).
+    """Refuse to resume ``run`` on other data than it began on: other images (by their content
+    where both imports recorded it, else by their source), or another set of the protocol files
+    its scope reads (one changed, added or removed). Files it does not read may change.
 
     Raises:
         CheckpointError: The copy differs; the message names what.
@@ -194,18 +196,19 @@ def check_same_copy(run: Run, lfw: LFWDataset) -> None:
     if not isinstance(recorded, dict) or not isinstance(recorded.get("checksums"), dict):
         return  # a run older than environment.json's data record: nothing to compare with
     then, now = recorded["checksums"], lfw.checksums
-    protocol = set(PAIRS_FILES) | set(PEOPLE_FILES)
-    changed = [name for name in sorted(then.keys() | now.keys())
-               if then.get(name) != now.get(name)
-               and (name not in protocol or (name in then and name in now))]
-    if recorded.get("variant") != lfw.variant:
-        changed.insert(0, f"variant {recorded.get('variant')} -> {lfw.variant}")
+    changed = [name for name in scope_files(run.config.data.view2_fold)
+               if then.get(name) != now.get(name)]
+    if recorded.get("images_sha256") and lfw.images_sha256:
+        if recorded["images_sha256"] != lfw.images_sha256:
+            changed.insert(0, "the images")
+    else:  # the sources they were imported from
+        changed[:0] = [name for name in sorted(then.keys() | now.keys())
+                       if name not in known.PROTOCOL_NAMES and then.get(name) != now.get(name)]
     if changed:
         raise CheckpointError(
             f"{run.environment_path}: the run began on another LFW copy than the one imported "
             f"now ({', '.join(changed)} differ); a resumed run goes on with the data it began "
             "on: import that copy again, or start a new run")
-
 
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,
                   on_epoch_end: EpochCallback | None,

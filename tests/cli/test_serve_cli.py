@@ -40,7 +40,7 @@ def test_workers_and_photo_processes_default_to_the_cores():
 
 @pytest.mark.parametrize("mb", ["nan", "inf", "0", "-1", "1e-9", "1025"])
 def test_an_upload_limit_that_is_not_a_size_is_one_line(mb):
-    with pytest.raises(ConfigError, match=r"--max-upload-mb from 0\.0009765625 to 1024"):
+    with pytest.raises(ConfigError, match=r"--max-upload-mb from 0\.0009766 to 1024"):
         options("--max-upload-mb", mb)
     assert options("--max-upload-mb", str(2**-10)).max_file_bytes == 1024
     assert options("--max-upload-mb", "1024").max_file_bytes == 2**30

@@ -89,10 +89,13 @@ def test_a_damaged_manifest_is_repaired_by_importing_again(imported, text):
     assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]
 
 
-def test_protocol_files_a_damaged_manifest_cannot_vouch_for_are_named_when_not_kept(imported):
+@pytest.mark.parametrize("damage", ["5", None])  # None: an import that died before it
+def test_protocol_files_a_damaged_manifest_cannot_vouch_for_are_named_when_not_kept(imported,
+                                                                                   damage):
     sources, home = imported
-    (home / "lfw" / "manifest.json").write_text("5")
+    manifest = home / "lfw" / "manifest.json"
+    manifest.write_text(damage) if damage else manifest.unlink()
     with pytest.warns(ProtocolNotKeptWarning, match=r"^pairsDevTest\.txt, people\.txt not kept: "
-                                                    r".*manifest\.json: .*give them again"):
+                                                    r".*manifest\.json.*give them again"):
         import_lfw(sources[:1], home, progress=False)  # the images alone
     assert open_lfw(home).protocol_names() == []

@@ -266,17 +266,26 @@ def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
     lfw = open_lfw(synthetic_home)
     run_dir = interrupted_run(lfw, tiny(), tmp_path / "cut")
     data = (run_dir / "data.json").read_bytes()
-    changed = dataclasses.replace(lfw, checksums={**lfw.checksums,
-                                                  "pairsDevTrain.txt": "ab" * 32})
-    for other, what in ((open_lfw(view2_home), r"lfw-deepfunneled/, pairsDevTest\.txt.*"),
-                        (changed, r"pairsDevTrain\.txt")):
+    def copy_with(drop: str = "", **checksums):  # the same images, other protocol files
+        kept = {k: v for k, v in lfw.checksums.items() if k != drop}
+        return dataclasses.replace(lfw, checksums={**kept, **checksums})
+
+    for other, what in ((open_lfw(view2_home), r"the images, pairsDevTrain\.txt.*"),
+                        (copy_with(**{"pairsDevTrain.txt": "ab" * 32}), r"pairsDevTrain\.txt"),
+                        # dropped since: the training people would be pairsDevTrain's alone
+                        (copy_with(drop="peopleDevTrain.txt"), r"peopleDevTrain\.txt")):
         with pytest.raises(CheckpointError, match=(
                 r"environment\.json: the run began on another LFW copy than the one imported now "
                 rf"\({what} differ\); a resumed run goes on with the data it began on")):
             train(tiny(), other, tmp_path, resume=run_dir, progress=False)
     assert (run_dir / "data.json").read_bytes() == data
     assert read_pointer(run_dir).name == "epoch-001"
-    # a protocol file imported since (pairs.txt, for View 2) is no change: the run goes on
-    more = dataclasses.replace(lfw, checksums={**lfw.checksums, "pairs.txt": "cd" * 32})
+    # files the run does not read (pairs.txt, for View 2), and the same images imported from
+    # another source, are no change: the run goes on
+    more = copy_with(**{"pairs.txt": "cd" * 32, "lfw-names.txt": "ef" * 32})
+    more = dataclasses.replace(more, checksums={
+        ("lfw-deepfunneled.tgz" if k == "lfw-deepfunneled/" else k): v
+        for k, v in more.checksums.items()})
+    assert lfw.images_sha256 and "lfw-deepfunneled.tgz" in more.checksums
     run, _ = train(tiny(), more, tmp_path, resume=run_dir, progress=False)
     assert run.is_finished

@@ -105,8 +105,8 @@ def serve_options(args: argparse.Namespace, cores: int):  # -> ServeOptions
     if (workers < 1 or processes < 0 or not MIN_UPLOAD_MB <= args.max_upload_mb <= MAX_UPLOAD_MB
             or not 0 <= args.port <= 65535):
         raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
-                          f"--max-upload-mb from {MIN_UPLOAD_MB} to {MAX_UPLOAD_MB} and --port 0 "
-                          "to 65535")
+                          f"--max-upload-mb from {MIN_UPLOAD_MB:.4g} to {MAX_UPLOAD_MB} and "
+                          "--port 0 to 65535")
     # "[::1]" as a URL writes it; the Host check compares "::1"
     names = [name.strip().removeprefix("[").removesuffix("]") for name in args.allowed_host or ()]
     # a name as the Host header gives it without its port: "example.org", "10.0.0.5", "::1"

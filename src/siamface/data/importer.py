@@ -191,8 +191,10 @@ def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:
     """
     manifest = home / LFW_DIR / MANIFEST
     try:
-        previous = read_manifest(manifest)["checksums"] if manifest.is_file() else {}
-    except DataNotFoundError as err:  # unreadable: there is nothing we could trust to keep
+        if not manifest.is_file():
+            raise DataNotFoundError(f"{manifest} not found")
+        previous = read_manifest(manifest)["checksums"]
+    except DataNotFoundError as err:  # none, or unreadable: nothing we could trust to keep
         lost = sorted(p.name for p in (home / LFW_DIR / PROTOCOL_DIR).glob("*.txt")
                       if p.name not in given)
         if lost:

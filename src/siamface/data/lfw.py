@@ -62,12 +62,15 @@ class LFWDataset:
         variant: ``lfw``, ``lfw_funneled``, ``lfw-deepfunneled`` or ``lfw2``.
         image_counts: Person name -> number of images, from the folder listing.
         checksums: Imported source (archive, folder or protocol file) -> sha256.
+        images_sha256: The images as imported, whatever their source (None: an import older
+            than the manifest's record of it).
     """
 
     home: Path
     variant: str
     image_counts: dict[str, int]
     checksums: dict[str, str]
+    images_sha256: str | None = None
 
     @property
     def root(self) -> Path:
@@ -177,6 +180,8 @@ def open_lfw(home: Path) -> LFWDataset:
         variant=manifest["variant"],
         image_counts=counts,
         checksums=dict(manifest["checksums"]),
+        images_sha256=manifest.get("images_sha256") if isinstance(
+            manifest.get("images_sha256"), str) else None,
     )
 
 

@@ -166,6 +166,14 @@ class TrainingScope:
     held_out_name: str
 
 
+def scope_files(view2_fold: int | None = None) -> tuple[str, ...]:
+    """The protocol files ``training_scope`` reads (whichever of them are imported): View 1's
+    four, or View 2's two."""
+    if view2_fold is None:
+        return TRAIN_PAIRS, TRAIN_PEOPLE, TEST_PAIRS, TEST_PEOPLE
+    return VIEW2_PAIRS, VIEW2_PEOPLE
+
+
 def training_scope(lfw: LFWDataset, view2_fold: int | None = None) -> TrainingScope:
     """The scope of a run: View 1 (``view2_fold`` None) or View 2 with ``view2_fold`` held out.
 

@@ -12,9 +12,10 @@ standard error (LFW's mu +- S_E), with the mean AUC and the ROC averaged over th
     <runs_dir>/view2-<config>-<stamp>/view2.json       the config, each fold's result, summary
     <runs_dir>/view2-<config>-<stamp>/roc.png          the ROC averaged over the folds
 
-The folder is written after every fold, so a killed protocol continues where it stopped: a
-scored fold is never trained again, a fold killed mid-training resumes from its latest
-checkpoint, and one killed before its first checkpoint starts that fold afresh. One process at
+view2.json is written when the protocol starts and after every fold, so a killed protocol
+continues where it stopped: a scored fold is never trained again, a fold killed mid-training
+resumes from its latest checkpoint, and one killed before its first checkpoint starts that fold
+afresh. One process at
 a time works in a folder (it holds ``.view2.lock``); a second is refused at once.
 """
 
@@ -155,9 +156,9 @@ def run_view2(
     # one process a folder: two would each write view2.json from the folds they had read
     with file_lock(folder / VIEW2_LOCK, f"run View 2 in {folder}", timeout=0):
         records = _continued(folder, config_name, overrides)
+        pairs_file = lfw.read_pairs(VIEW2_PAIRS)  # (not imported: nothing is written)
         if not (folder / VIEW2_FILE).is_file():  # at once: one killed in its first fold goes on
             _write(folder, config_name, overrides, records)
-        pairs_file = lfw.read_pairs(VIEW2_PAIRS)
         for k in sorted(folds):
             if k in records:
                 if on_fold is not None:
