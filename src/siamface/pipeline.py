@@ -196,19 +196,19 @@ def check_same_copy(run: Run, lfw: LFWDataset) -> None:
     if not isinstance(recorded, dict) or not isinstance(recorded.get("checksums"), dict):
         return  # a run older than environment.json's data record: nothing to compare with
     then, now = recorded["checksums"], lfw.checksums
-    changed = [name for name in scope_files(run.config.data.view2_fold)
-               if then.get(name) != now.get(name)]
     if recorded.get("images_sha256") and lfw.images_sha256:
-        if recorded["images_sha256"] != lfw.images_sha256:
-            changed.insert(0, "the images")
+        images = [] if recorded["images_sha256"] == lfw.images_sha256 else ["the images"]
     else:  # the sources they were imported from
-        changed[:0] = [name for name in sorted(then.keys() | now.keys())
-                       if name not in known.PROTOCOL_NAMES and then.get(name) != now.get(name)]
+        images = [name for name in sorted(then.keys() | now.keys())
+                  if name not in known.PROTOCOL_NAMES and then.get(name) != now.get(name)]
+    changed = images + [name for name in scope_files(run.config.data.view2_fold)
+                        if then.get(name) != now.get(name)]
     if changed:
         raise CheckpointError(
             f"{run.environment_path}: the run began on another LFW copy than the one imported "
             f"now ({', '.join(changed)} differ); a resumed run goes on with the data it began "
             "on: import that copy again, or start a new run")
+
 
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,
                   on_epoch_end: EpochCallback | None,

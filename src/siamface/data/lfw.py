@@ -175,13 +175,13 @@ def open_lfw(home: Path) -> LFWDataset:
             f"lists {manifest['people']:,} and {manifest['images']:,}: the copy was changed "
             f"after the import; {_HOW_TO_REPAIR}"
         )
+    images_sha256 = manifest.get("images_sha256")  # (absent from older imports)
     return LFWDataset(
         home=home,
         variant=manifest["variant"],
         image_counts=counts,
         checksums=dict(manifest["checksums"]),
-        images_sha256=manifest.get("images_sha256") if isinstance(
-            manifest.get("images_sha256"), str) else None,
+        images_sha256=images_sha256 if isinstance(images_sha256, str) else None,
     )
 
 

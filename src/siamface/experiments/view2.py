@@ -15,8 +15,8 @@ standard error (LFW's mu +- S_E), with the mean AUC and the ROC averaged over th
 view2.json is written when the protocol starts and after every fold, so a killed protocol
 continues where it stopped: a scored fold is never trained again, a fold killed mid-training
 resumes from its latest checkpoint, and one killed before its first checkpoint starts that fold
-afresh. One process at
-a time works in a folder (it holds ``.view2.lock``); a second is refused at once.
+afresh. One process at a time works in a folder (it holds ``.view2.lock``); a second is refused
+at once.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 Why not the paper's network? Koch et al.'s twin spends 38.9M parameters and 1.82 GFLOPs per
 105x105 image: the FLOPs mostly (78%) in its 7x7 second convolution, 64 -> 128 channels at
 42x42, the parameters mostly (97%) in a 9216 -> 4096 FC layer; on LFW's ~9,500 training images
-it overfits long before it is fast. ResFace does the
-opposite: a stride-2 3x3 stem, three residual stages that halve the resolution and double the
-width, then a flattening "output layer" (BatchNorm, dropout, FC, BatchNorm) in the style of
-ArcFace's, which keeps where on the face a feature was found, unlike global average pooling.
+it overfits long before it is fast. ResFace does the opposite: a stride-2 3x3 stem, three
+residual stages that halve the resolution and double the width, then a flattening "output
+layer" (BatchNorm, dropout, FC, BatchNorm) in the style of ArcFace's, which keeps where on the
+face a feature was found, unlike global average pooling.
 
 For the default 3x80x80 input and width 24 (measured by ``siamface.models.count_flops``):
 1.29M parameters and 0.081 GFLOPs per image, 1/22 of the paper's 1.82 GFLOPs.
