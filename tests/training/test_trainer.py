@@ -246,16 +246,21 @@ def test_a_resume_keeps_and_saves_the_best_epoch_whatever_best_json_says(
         assert torch.equal(saved[key], value), key
 
 
-def test_a_resume_whose_best_checkpoint_is_gone_names_it_instead_of_saving_another(
-        synthetic_home, tmp_path):
+@pytest.mark.parametrize("damage, problem", [
+    (lambda folder: shutil.rmtree(folder), r"epoch-001 does not exist"),
+    (lambda folder: (folder / "model.safetensors").write_bytes(b"\0" * 64),
+     r"epoch-001/model\.safetensors is corrupt: its sha256 does not match"),
+], ids=["gone", "damaged"])
+def test_a_resume_whose_best_checkpoint_is_lost_names_it_instead_of_saving_another(
+        synthetic_home, tmp_path, damage, problem):
     lfw = open_lfw(synthetic_home)
     config = tiny("train.keep_checkpoints=1")  # epoch 1 is the best, as above
     run_dir = interrupted_run(lfw, config, tmp_path / "cut", 3)
-    shutil.rmtree(run_dir / "checkpoints" / "epoch-001")
+    damage(run_dir / "checkpoints" / "epoch-001")
     (run_dir / "checkpoints" / "best.json").write_text(
         json.dumps({"epoch": 2, "path": "epoch-002"}))
-    with pytest.raises(CheckpointError, match=r"epoch-001 does not exist: the run's best epoch "
-                                              "so far is 1, whose weights it would restore"):
+    with pytest.raises(CheckpointError, match=problem + r".*; the run's best epoch so far is 1, "
+                                                        "whose weights it would restore"):
         train(config, lfw, tmp_path, resume=run_dir, progress=False)
     assert not (run_dir / "model.safetensors").exists()
     assert read_pointer(run_dir).name == "epoch-002"  # refused before any epoch was trained

@@ -311,6 +311,30 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         ``(state_dict, meta, trainer_state)``; ``meta`` is checkpoint.json including "epoch".
     """
     path = Path(path)
+    meta = verify_checkpoint(path)
+    try:
+        state_dict = safetensors.torch.load_file(str(path / MODEL_FILE), device=str(map_location))
+    except (safetensors.SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path / MODEL_FILE} cannot be read: {e}") from None
+    try:
+        trainer_state = torch.load(path / STATE_FILE, map_location=map_location,
+                                   weights_only=True)
+    except Exception as e:  # torch raises several types for a bad file; all mean the same here
+        raise CheckpointError(f"{path / STATE_FILE} cannot be read: {e}") from None
+    return state_dict, meta, trainer_state
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check one checkpoint folder without loading its tensors: every file present, each
+    matching the checksum checkpoint.json records, and checkpoint.json's own values sound.
+
+    Returns:
+        checkpoint.json's values, "epoch" among them (without the checksums).
+
+    Raises:
+        CheckpointError: Naming the file at fault.
+    """
+    path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint folder {path} does not exist")
     for name in (META_FILE, MODEL_FILE, STATE_FILE):
@@ -334,16 +358,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     meta.pop("format_version")
     named = _EPOCH_DIR.match(path.name)  # (a folder elsewhere has no number to agree with)
     _check_meta(meta, int(named[1]) if named else None, meta_file)
-    try:
-        state_dict = safetensors.torch.load_file(str(path / MODEL_FILE), device=str(map_location))
-    except (safetensors.SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path / MODEL_FILE} cannot be read: {e}") from None
-    try:
-        trainer_state = torch.load(path / STATE_FILE, map_location=map_location,
-                                   weights_only=True)
-    except Exception as e:  # torch raises several types for a bad file; all mean the same here
-        raise CheckpointError(f"{path / STATE_FILE} cannot be read: {e}") from None
-    return state_dict, meta, trainer_state
+    return meta
 
 
 def _check_meta(meta: dict[str, Any], folder_epoch: int | None, meta_file: Path) -> None:

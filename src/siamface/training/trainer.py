@@ -46,6 +46,7 @@ from siamface.training.checkpoint import (
     load_checkpoint,
     load_latest,
     point_best,
+    verify_checkpoint,
 )
 from siamface.training.inputs import TrainingInputs
 from siamface.utils.precision import autocast, choose_precision
@@ -122,7 +123,7 @@ class Trainer:
     def resume(self) -> None:
         """Load the run's latest checkpoint and continue after its epoch; refuse a run whose
         config has changed since, or whose best epoch's checkpoint, needed at the end, is gone
-        (``pipeline.train`` checks the data)."""
+        or damaged (``pipeline.train`` checks the data)."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
         self._check_unchanged(meta.get("config"), meta.get("epoch"))
         try:
@@ -142,12 +143,15 @@ class Trainer:
         best = self.early_stopping.best_epoch_
         if best is not None:
             best_dir = checkpoint_dir(self.run.path, best)
+            if self.config.train.early_stopping.restore_best:  # found now, not after training
+                try:
+                    verify_checkpoint(best_dir)
+                except CheckpointError as err:
+                    raise CheckpointError(
+                        f"{err}; the run's best epoch so far is {best}, whose weights it would "
+                        "restore at the end: they are lost, so start a new run") from None
             if best_dir.is_dir():
                 point_best(self.run.path, best)
-            elif self.config.train.early_stopping.restore_best:  # found now, not after training
-                raise CheckpointError(
-                    f"{best_dir} does not exist: the run's best epoch so far is {best}, whose "
-                    "weights it would restore at the end; they are lost, so start a new run")
         log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
 
     def _check_unchanged(self, trained_with: object, epoch: object) -> None:
