@@ -22,6 +22,7 @@ from siamface.experiments.view2 import (
     VIEW2_FILE,
     VIEW2_LOCK,
     View2Error,
+    new_folder,
     read_view2,
     run_view2,
     summarise_folds,
@@ -139,6 +140,13 @@ def test_a_second_process_in_a_view2_folder_is_refused_not_left_to_overwrite_the
           pytest.raises(LockTimeoutError, match=refused)):
         run_view2("default", ONE_EPOCH, open_lfw(view2_home), folder, folds=[0])
     assert not (folder / "fold-0").exists()
+
+
+def test_protocols_started_in_the_same_second_get_folders_of_their_own(tmp_path, monkeypatch):
+    monkeypatch.setattr("time.strftime", lambda fmt: "20261207-120000")
+    first, second = new_folder(tmp_path, "default"), new_folder(tmp_path, "default")
+    assert first.name == "view2-default-20261207-120000" and first.is_dir()
+    assert second.name == "view2-default-20261207-120000-2" and second.is_dir()
 
 
 def test_a_fold_run_is_never_scored_on_people_it_trained_on(view2_home: Path, tmp_path: Path):

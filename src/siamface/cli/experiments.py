@@ -221,10 +221,12 @@ def _view2(args: argparse.Namespace) -> int:
         config_name, overrides = args.config, list(args.overrides)
         if args.time_budget is not None:
             overrides.append(f"train.time_budget_s={args.time_budget}")
-        folder = new_folder(args.runs_dir, config.name)
+        folder = None  # made once the data home opens
     folds = args.folds if args.folds is not None else list(range(VIEW2_FOLDS))
     check_folds(folds)
     lfw = open_lfw(resolve_data_home(args.data_dir))
+    if folder is None:
+        folder = new_folder(args.runs_dir, config.name)
     print(f"View 2 of {config_name} in {folder}: folds {' '.join(map(str, folds))}",
           flush=True)
     result = run_view2(config_name, overrides, lfw, folder, folds,

@@ -40,6 +40,7 @@ from siamface.evaluation.report import evaluate_pairs
 from siamface.evaluation.tenfold import TenFoldResult
 from siamface.run_folder import Run
 from siamface.training.checkpoint import read_pointer
+from siamface.utils import atomic
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.files import is_inside, is_number, number_at, read_json_object
 from siamface.utils.lock import file_lock
@@ -73,8 +74,9 @@ class View2Result:
 
 
 def new_folder(runs_dir: Path, config_name: str) -> Path:
-    """A fresh ``view2-<config>-<stamp>`` folder's path in ``runs_dir`` (not yet made)."""
-    return Path(runs_dir) / f"view2-{config_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """Make a fresh ``view2-<config>-<stamp>`` folder in ``runs_dir`` (``-2``, ``-3``... for
+    protocols started in the same second) and return it."""
+    return atomic.new_folder(runs_dir, f"view2-{config_name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def read_view2(folder: Path) -> dict[str, Any]:
