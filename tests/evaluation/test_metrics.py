@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from siamface.evaluation.metrics import (
+    FARS,
     ConfusionCounts,
     accuracy,
     confusion_counts,
@@ -15,6 +16,7 @@ from siamface.evaluation.metrics import (
     roc_auc,
     roc_curve,
     tar_at_far,
+    tar_key,
     tar_on_grid,
     validate_scores_labels,
 )
@@ -195,3 +197,8 @@ def test_one_class_is_fine_where_no_rate_needs_both():
     assert accuracy(s, y, 0.35) == 0.5
     with pytest.raises(ValueError, match="far must be in"):
         tar_at_far(SCORES, LABELS, 1.5)
+
+
+def test_the_tar_keys_name_each_far_as_metrics_json_has_always_written_it():
+    assert [tar_key(far) for far in FARS] == ["tar_at_far_0.01", "tar_at_far_0.001"]
+    assert tar_key(1e-4) == "tar_at_far_0.0001"

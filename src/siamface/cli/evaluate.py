@@ -15,6 +15,7 @@ from typing import Any
 from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.data.home import resolve_data_home
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
+from siamface.evaluation.metrics import FARS, tar_key
 from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
 from siamface.reporting.formatting import format_ci
 
@@ -132,8 +133,7 @@ def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
         ("accuracy at p = 0.5", f"{m['accuracy_at_p05']:.4f}"),
         ("AUC", f"{m['auc']:.4f}{ci_text(m, 'auc')}"),
         ("EER", f"{m['eer']:.4f}"),
-        ("TAR at FAR 1%", f"{m['tar_at_far_0.01']:.4f}"),
-        ("TAR at FAR 0.1%", f"{m['tar_at_far_0.001']:.4f}"),
+        *((f"TAR at FAR {far * 100:g}%", f"{m[tar_key(far)]:.4f}") for far in FARS),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [
@@ -156,7 +156,7 @@ def format_folder(m: dict[str, Any], out_dir: Path) -> str:
         f"({m['matching']:,} matching), threshold {m['threshold']:.4f} (logit, from validation)",
         f"  accuracy at validation threshold  {m['accuracy']:.4f}{ci_text(m, 'accuracy')}",
         f"  AUC  {m['auc']:.4f}   EER  {m['eer']:.4f}   TAR at FAR 1%  "
-        f"{m['tar_at_far_0.01']:.4f}",
+        f"{m[tar_key(0.01)]:.4f}",
         f"  confusion: same pairs {c['tp']:,} right, {c['fn']:,} wrong; different pairs "
         f"{c['tn']:,} right, {c['fp']:,} wrong",
         f"  no face found in {len(m['no_face'])} photo(s)"

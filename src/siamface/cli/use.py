@@ -19,6 +19,7 @@ from pathlib import Path
 
 from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.data.home import resolve_data_home
+from siamface.evaluation.metrics import tar_key
 from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR
 from siamface.utils.precision import PRECISIONS
 
@@ -252,7 +253,7 @@ def _pretrained(args: argparse.Namespace) -> int:
     if "test" in info:
         t = info["test"]
         print(f"  {t['pairs_file']} [{info['label']}]: accuracy {t['accuracy']:.4f}, AUC "
-              f"{t['auc']:.4f}, TAR at FAR 1% {t['tar_at_far_0.01']:.4f}")
+              f"{t['auc']:.4f}, TAR at FAR 1% {t[tar_key(0.01)]:.4f}")
     print(f"use it as RUN: siamface verify {args.out} IMG1 IMG2")
     return 0
 

@@ -29,6 +29,15 @@ class MetricError(SiamfaceError, ValueError):
     """Scores or labels a metric cannot be computed from; the message says why."""
 
 
+FARS = (0.01, 0.001)  # the false accept rates an evaluation gives the TAR at
+
+
+def tar_key(far: float) -> str:
+    """The key of the TAR at ``far`` in metrics.json and the records built from it:
+    "tar_at_far_0.01" for 1%."""
+    return f"tar_at_far_{far:g}"
+
+
 def validate_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
     """Return ``scores`` as a 1-D float64 array, or raise ValueError saying what is wrong.
 

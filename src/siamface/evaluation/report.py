@@ -23,11 +23,13 @@ from siamface.data.cache import ImageCache
 from siamface.data.protocol import Pair, PairsFile
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, bootstrap_ci
 from siamface.evaluation.metrics import (
+    FARS,
     accuracy,
     confusion_counts,
     equal_error_rate,
     roc_auc,
     tar_at_far,
+    tar_key,
 )
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
@@ -41,14 +43,6 @@ from siamface.utils.precision import choose_precision
 # The files of a pairs file's evaluation folder (Run.eval_dir) that this module writes.
 METRICS_FILE = "metrics.json"
 SCORES_FILE = "scores.csv"
-FARS = (0.01, 0.001)  # the false accept rates metrics.json gives the TAR at
-
-
-def tar_key(far: float) -> str:
-    """metrics.json's key of the TAR at ``far``: "tar_at_far_0.01" for 1%."""
-    return f"tar_at_far_{far:g}"
-
-
 # the keys every evaluation writes into metrics.json (a pairs file's adds "loss")
 METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "accuracy_at_p05",
                 "auc", "eer", *map(tar_key, FARS), "oracle_accuracy", "confusion")

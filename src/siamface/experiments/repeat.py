@@ -22,6 +22,7 @@ import numpy as np
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError
+from siamface.evaluation.metrics import FARS, tar_key
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
 from siamface.utils.atomic import new_folder, write_json_atomic
@@ -30,7 +31,7 @@ from siamface.utils.files import DamagedFileError, is_inside, number_at, read_js
 REPEAT_FILE = "repeat.json"
 VALIDATION_METRICS = ("val_loss", "val_acc", "val_auc", "val_threshold")
 # pairsDevTest metrics.json keys summarised over seeds
-TEST_METRICS = ("accuracy", "auc", "eer", "tar_at_far_0.01", "tar_at_far_0.001", "loss")
+TEST_METRICS = ("accuracy", "auc", "eer", *map(tar_key, FARS), "loss")
 
 
 @dataclass

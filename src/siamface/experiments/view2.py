@@ -35,7 +35,7 @@ from siamface.data.people import VIEW2_FOLDS, VIEW2_PAIRS, pair_people, training
 from siamface.data.protocol import PairsFile
 from siamface.data.splits import check_no_leakage
 from siamface.errors import ConfigError, SiamfaceError
-from siamface.evaluation.metrics import roc_curve, tar_on_grid
+from siamface.evaluation.metrics import roc_curve, tar_key, tar_on_grid
 from siamface.evaluation.report import evaluate_pairs
 from siamface.evaluation.tenfold import TenFoldResult
 from siamface.run_folder import Run
@@ -48,7 +48,8 @@ from siamface.utils.lock import file_lock
 VIEW2_FILE = "view2.json"
 VIEW2_LOCK = ".view2.lock"  # held while a process works in the folder
 # the numbers of a fold's record that are printed and summarised
-FOLD_NUMBERS = ("accuracy", "auc", "threshold", "tar_at_far_0.01", "best_epoch", "val_auc",
+TAR_KEY = tar_key(0.01)  # the TAR at FAR 1% a fold records
+FOLD_NUMBERS = ("accuracy", "auc", "threshold", TAR_KEY, "best_epoch", "val_auc",
                 "train_seconds")
 ROC_GRID = np.linspace(0.0, 1.0, 201)  # FARs at which each fold's ROC is sampled and averaged
 
@@ -211,7 +212,7 @@ def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> d
         "accuracy": metrics["accuracy"],
         "auc": metrics["auc"],
         "threshold": metrics["threshold"],
-        "tar_at_far_0.01": metrics["tar_at_far_0.01"],
+        TAR_KEY: metrics[TAR_KEY],
         "pairs": metrics["pairs"],
         "oracle_accuracy": metrics["oracle_accuracy"],
         "best_epoch": run.best_epoch,
@@ -235,7 +236,7 @@ def summarise_folds(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     summary = {k: v for k, v in result.as_dict().items() if k != "folds"}
     summary.update(
         folds_scored=len(records),
-        mean_tar_at_far_0_01=float(np.mean([r["tar_at_far_0.01"] for r in records])),
+        mean_tar_at_far_0_01=float(np.mean([r[TAR_KEY] for r in records])),
         roc_far=ROC_GRID.tolist(),
         roc_mean_tar=np.mean([r["tar_on_grid"] for r in records], axis=0).tolist(),
     )

@@ -8,8 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siamface.evaluation.metrics import predicted_same, roc_curve
-from siamface.evaluation.report import FARS, tar_key
+from siamface.evaluation.metrics import FARS, predicted_same, roc_curve, tar_key
 from siamface.reporting.eval_plots import (
     plot_confusion_matrix,
     plot_curves,

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from siamface.evaluation.identification import ONE_SHOT_FILE
+from siamface.evaluation.metrics import FARS, tar_key
 from siamface.evaluation.open_set import TARGET_FPIR
 from siamface.evaluation.open_set_eval import FPIRS, OPEN_SET_FILE, RANKS, fpir_key
 from siamface.evaluation.protocol10 import TEN_FOLD_FILE
-from siamface.evaluation.report import FARS, METRICS_FILE, METRICS_KEYS, SCORES_FILE, tar_key
+from siamface.evaluation.report import METRICS_FILE, METRICS_KEYS, SCORES_FILE
 from siamface.reporting.eval_figures import (
     ONE_SHOT_FIGURE,
     OPEN_SET_FIGURES,
