@@ -13,6 +13,14 @@ Each subclass also derives from the built-in type it refines (``ValueError`` for
 from __future__ import annotations
 
 
+def reason_of(err: BaseException, last: bool = False) -> str:
+    """One line of another library's error ``err`` to quote in a SiamfaceError's message: its
+    first non-blank line (its last with ``last``: torch's load_state_dict ends with the
+    reason), or the name of its type when it says nothing."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[-1] if last else lines[0]) if lines else type(err).__name__
+
+
 class SiamfaceError(Exception):
     """Base class: the message is complete and fits on one line."""
 

@@ -43,7 +43,7 @@ import torch
 
 from siamface.config import Config, load_resolved, save_resolved
 from siamface.data.preprocess import Preprocessing
-from siamface.errors import ConfigError, SiamfaceError
+from siamface.errors import ConfigError, SiamfaceError, reason_of
 from siamface.models.io import build_from_section, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import (
@@ -422,9 +422,9 @@ class Run:
         except (safetensors.SafetensorError, OSError, ValueError) as err:
             raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
         except RuntimeError as err:  # load_state_dict: missing, unexpected or reshaped tensors
-            first = str(err).strip().splitlines()[-1].strip()
             raise RunFolderError(f"{path} does not fit the model that "
-                                 f"{self.model_meta_path.name} describes: {first}") from None
+                                 f"{self.model_meta_path.name} describes: "
+                                 f"{reason_of(err, last=True)}") from None
         for name, tensor in model.state_dict().items():
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                 raise RunFolderError(f"{path}: tensor {name!r} holds NaN or infinite values; "

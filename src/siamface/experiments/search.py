@@ -29,7 +29,7 @@ from typing import Any
 
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
-from siamface.errors import ConfigError
+from siamface.errors import ConfigError, reason_of
 from siamface.experiments.claim import TrialClaim
 from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError, check_new_spec
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
@@ -104,7 +104,7 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S, named: str | None = N
                 # workers starting at once on a new database both made its tables (SQLite
                 # says "table ... already exists"); the other's are there now: open them
                 made_twice = (isinstance(err, IntegrityError)
-                              or "already exists" in str(err).splitlines()[0])
+                              or "already exists" in reason_of(err))
                 if attempt == 2 or not made_twice:
                     raise
                 time.sleep(1.0)
@@ -112,7 +112,7 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S, named: str | None = N
         raise SpecError(f"{named}: {err}") from None
     except Exception as err:  # SQLAlchemy's errors: bad URL, no server, refused login
         if type(err).__module__.startswith("sqlalchemy"):
-            raise SpecError(f"{named}: {str(err).splitlines()[0]}") from None
+            raise SpecError(f"{named}: {reason_of(err)}") from None
         raise
 
 

@@ -8,7 +8,8 @@ allocates nothing), so that a value a component refuses fails before a run folde
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 from siamface.config import Config, DataConfig, load_config
 from siamface.data.preprocess import FRAME_SIZE
-from siamface.errors import ConfigError
+from siamface.errors import ConfigError, reason_of
 from siamface.losses import LOSSES, PairLoss
 from siamface.models import SiameseNet
 from siamface.models.complexity import count_parameters
@@ -87,41 +88,45 @@ def check_config(config: Config) -> None:
     _check_new_data(config.data)
     _check_batch(config)
     with torch.device("meta"):
-        try:  # a keyword argument torch refuses, e.g. a width of 1.5 channels
+        # a keyword argument torch refuses, e.g. a width of 1.5 channels
+        with _refused("model", config.model.name, (TypeError, ValueError)):
             model = build_run_model(config)
-        except (TypeError, ValueError) as err:
-            if isinstance(err, ConfigError):
-                raise
-            raise ConfigError(f"model: {config.model.name} cannot be built from its values "
-                              f"({str(err).strip().splitlines()[0]})") from None
         parameters = count_parameters(model)
         if parameters > MAX_PARAMETERS:  # it would fail to allocate, or fill the memory
             raise ConfigError(f"model: {config.model.name} with these values has "
                               f"{parameters:,} parameters; the most siamface builds is "
                               f"{MAX_PARAMETERS:,} (a smaller data.size or model width makes "
                               "fewer)")
-        try:  # a combination torch refuses, e.g. nesterov without a momentum
+        # a combination torch refuses, e.g. nesterov without a momentum
+        with _refused("optim", config.optim.name, (ValueError,)):
             build_optimizer(config.optim, model)
-        except ValueError as err:
-            if isinstance(err, ConfigError):
-                raise
-            raise ConfigError(f"optim: {config.optim.name} cannot be built from its values "
-                              f"({str(err).strip().splitlines()[0]})") from None
         shape = (2, config.data.channels, config.data.size, config.data.size)
         try:  # a forward pass on meta tensors computes shapes only
             model.eval().embed(torch.empty(shape))
         except (RuntimeError, ValueError) as err:
             c, size = config.data.channels, config.data.size
-            reason = str(err).strip().splitlines()[0]
             raise ConfigError(
                 f"model: {config.model.name} cannot take the {c}x{size}x{size} images that "
-                f"data.channels and data.size make ({reason})"
+                f"data.channels and data.size make ({reason_of(err)})"
             ) from None
     build_loss(config)
     try:  # building a schedule is cheap and checks its values too
         build_schedule(config.schedule, total_epochs=config.train.epochs)
     except TypeError as e:  # a value of the wrong type, e.g. step_size: "ten"
         raise ConfigError(f"schedule: {e}") from None
+
+
+@contextmanager
+def _refused(section: str, name: str, errors: tuple[type[Exception], ...]) -> Iterator[None]:
+    """Re-raise what building the ``section`` component ``name`` refuses (one of ``errors``)
+    as a ConfigError naming them; a ConfigError of its own passes through as it is."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except errors as err:
+        raise ConfigError(f"{section}: {name} cannot be built from its values "
+                          f"({reason_of(err)})") from None
 
 
 def _check_new_data(data: DataConfig) -> None:

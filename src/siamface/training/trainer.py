@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from siamface.config import Config
 from siamface.config.sections import RUN_SETTINGS
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, reason_of
 from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
@@ -133,10 +133,10 @@ class Trainer:
             self.history = list(meta["history"])
             self.start_epoch = int(meta["epoch"])
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            reason = str(err).strip().splitlines()[-1].strip() if str(err).strip() else repr(err)
             raise CheckpointError(
                 f"the checkpoint in {self.run.checkpoints_dir} does not fit this run's model, "
-                f"optimizer or early stopping ({reason}); was {self.run.config_path} edited?"
+                f"optimizer or early stopping ({reason_of(err, last=True)}); was "
+                f"{self.run.config_path} edited?"
             ) from None
         # a crash between the writes of latest.json and best.json, or a fallback past a damaged
         # latest checkpoint, can leave best.json naming another epoch (and pruning spares it)
