@@ -179,6 +179,17 @@ def test_a_large_jpeg_file_decodes_reduced_as_far_as_min_side_allows(
     assert min(photo.size) >= min_side
 
 
+def test_a_phone_jpeg_that_opens_as_mpo_is_reduced_as_a_jpeg_without_a_note(tmp_path):
+    still = Image.fromarray(random_photo(14, size=(900, 1200)))
+    path = tmp_path / "phone.jpg"  # a photo with its preview inside, as phones write them
+    still.save(path, "MPO", save_all=True, append_images=[still.resize((300, 225))])
+    assert Image.open(path).format == "MPO"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not "an image of 2 frames"
+        photo, _, scale = read_photo(path, 400)
+    assert scale == 2.0 and photo.size == (600, 450)
+
+
 def test_a_reduced_jpeg_is_still_turned_upright(tmp_path):
     path = save_jpeg(tmp_path / "phone.jpg", (1200, 900), orientation=6)  # shown 900 x 1200
     photo, _, scale = read_photo(path, 400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import fields
@@ -109,7 +110,17 @@ def test_a_request_over_the_body_limit_is_refused_before_it_is_read(make_client)
 def test_with_detection_a_photo_without_a_face_is_a_422_naming_it(make_client):
     r = verify(make_client(detect=True), photo(1), photo(2))
     assert r.status_code == 422
-    assert r.json()["field"] == "image_a" and "no face found" in r.json()["message"]
+    assert r.json()["field"] == "image_a"
+    assert r.json()["message"].startswith("no face found in image_a (")
+
+
+def test_a_phone_jpeg_that_opens_as_mpo_is_taken_as_the_jpeg_it_is(client):
+    still = Image.fromarray(random_photo(5, (64, 64)))
+    mpo = io.BytesIO()  # a photo with its preview inside, as phones write them
+    still.save(mpo, "MPO", save_all=True, append_images=[still.resize((32, 32))])
+    r = verify(client, mpo.getvalue(), photo_bytes(random_photo(5, (64, 64)), "JPEG"),
+               names=("phone.jpg", "b.jpg"))
+    assert r.status_code == 200, r.json()
 
 
 @pytest.mark.real_data

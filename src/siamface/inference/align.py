@@ -48,9 +48,6 @@ from siamface.inference.detectors import default_detector
 from siamface.inference.face_detection import Detector, FaceBox
 from siamface.utils.files import is_number
 
-# A photo: a file, a decoded Pillow image, or an (H, W) grey / (H, W, 3) RGB uint8 array.
-ImageInput = Union[str, Path, Image.Image, np.ndarray]  # noqa: UP007 (a runtime alias)
-
 # Where FaceDetector() (default settings) puts its box inside an LFW deep-funneled frame.
 # Measured with `python -m siamface.inference.calibrate` on 500 randomly chosen LFW images
 # (seed 0; a face was found in 495): the medians of the largest box's centre and side, in
@@ -69,6 +66,10 @@ LFW_LANDMARKS = ((104.0, 114.0), (145.0, 113.0), (125.0, 145.0))
 # A frame's channels count as one grey image when they differ by less than this on average
 # (a grey JPEG saved as RGB keeps its chroma near, not exactly at, zero).
 GREY_TOLERANCE = 1.0
+
+# Pillow's names of a JPEG file: a phone's JPEG with a preview or a gain map inside opens as
+# MPO, of 2 or more frames, and is a still photo all the same (its first frame)
+JPEG_FORMATS = ("JPEG", "MPO")
 
 
 class FaceChoiceError(SiamfaceError, IndexError):
@@ -131,7 +132,8 @@ class Photo(NamedTuple):
 
     Attributes:
         image: The photo, 8-bit RGB, upright.
-        source: Its name for messages: the file, or "image" for an in-memory photo.
+        source: Its name for messages: the file, "image" for an in-memory photo, or the name
+            its decoder gave it (the server: the upload's form field).
         scale: The file's pixels per ``image`` pixel: above 1 where a large JPEG was decoded
             at a reduced size (``read_photo``'s ``min_side``), else 1.
     """
@@ -139,6 +141,10 @@ class Photo(NamedTuple):
     image: Image.Image
     source: str
     scale: float = 1.0
+
+
+# A photo: a file, a decoded Pillow image, an (H, W) grey / (H, W, 3) RGB uint8 array, or a Photo.
+ImageInput = Union[str, Path, Image.Image, np.ndarray, Photo]  # noqa: UP007 (a runtime alias)
 
 
 def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
@@ -151,7 +157,8 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     and an image over MAX_PIXELS is refused (a file from its header, before it is decoded).
 
     Args:
-        image: A file path, a Pillow image, or an (H, W) / (H, W, 3) uint8 array.
+        image: A file path, a Pillow image, an (H, W) / (H, W, 3) uint8 array, or a Photo
+            decoded already (returned as it is: its source names it in messages).
         min_side: A JPEG file whose shorter side is at least twice this is decoded by libjpeg
             at 1/2, 1/4 or 1/8 of its size, the smallest that keeps the shorter side at least
             ``min_side`` (a 12 MP photo decodes in a third of the time); 0: always full size.
@@ -166,6 +173,8 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
             MAX_PIXELS.
         ValueError: an array of the wrong shape or type.
     """
+    if isinstance(image, Photo):
+        return image
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or not (
             image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)
@@ -186,8 +195,7 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
     require_image_file(path)
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
-        # (a phone's JPEG with a preview inside opens as MPO, of 2 frames: a still photo)
-        if getattr(im, "is_animated", False) and im.format != "MPO":
+        if getattr(im, "is_animated", False) and im.format not in JPEG_FORMATS:
             warnings.warn(AnimatedImageWarning(f"{path}: an image of {im.n_frames} frames; the "
                                                "first is used"), stacklevel=2)
         try:
@@ -223,7 +231,7 @@ def decode_upright(im: Image.Image, min_side: int,
     """
     width, height = im.size
     scale = 1.0
-    if im.format == "JPEG" and 0 < min_side <= min(width, height) / 2:
+    if im.format in JPEG_FORMATS and 0 < min_side <= min(width, height) / 2:
         k = min_side / min(width, height)
         im.draft(im.mode, (math.ceil(width * k), math.ceil(height * k)))  # both sides >= asked
         scale = width / im.size[0]

@@ -25,7 +25,13 @@ from siamface.data.preprocess import (
     open_image,
 )
 from siamface.errors import SiamfaceWarning
-from siamface.inference.align import AlignedFace, FaceAligner, decode_upright, in_file_pixels
+from siamface.inference.align import (
+    JPEG_FORMATS,
+    AlignedFace,
+    FaceAligner,
+    Photo,
+    decode_upright,
+)
 from siamface.inference.face_detection import NoFaceError
 from siamface.serve.problems import ApiError
 
@@ -84,7 +90,7 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
                        f"{max_bytes:,} bytes")
     try:
         with open_image(UploadBuffer(data, field)) as im:
-            if im.format not in ACCEPTED_FORMATS:
+            if im.format not in ACCEPTED_FORMATS and im.format not in JPEG_FORMATS:
                 raise ApiError(415, field, f"{field}: {im.format or 'unknown'} images are not "
                                f"accepted; send one of {', '.join(ACCEPTED_FORMATS)}")
             try:
@@ -145,9 +151,9 @@ class UploadAligner:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SiamfaceWarning)  # faces_found says it
-                aligned = in_file_pixels(self.aligner(photo), scale)
-        except NoFaceError as err:
-            raise ApiError(422, field, f"{field}: {err}") from None
+                aligned = self.aligner(Photo(photo, field, scale))  # in the file's pixels
+        except NoFaceError as err:  # "no face found in <field> (...)"
+            raise ApiError(422, field, str(err)) from None
         # in the file's pixels, like the box (a reduced decoding's sides are rounded up)
         return Face(aligned, aligned.faces_found, round(photo.width * scale),
                     round(photo.height * scale))
