@@ -249,6 +249,11 @@ def test_a_calibrated_model_names_at_the_threshold_for_the_gallerys_size(make_cl
     bad = client.post("/api/galleries/staff/identify", params={"fpir": 0.5},
                       files={"photo": ("probe.png", photo(2))})
     assert bad.status_code == 422 and "fpir" in bad.text
+    for value in ("nan", "inf"):  # not "less than or equal to 0.1"
+        bad = client.post("/api/galleries/staff/identify", params={"fpir": value},
+                          files={"photo": ("probe.png", photo(2))})
+        assert bad.status_code == 422 and bad.json()["field"] == "fpir"
+        assert "finite number" in bad.json()["message"]
 
 
 def test_without_calibration_the_answer_says_which_threshold_decided(staff):

@@ -136,7 +136,7 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
         gallery: Gallery,
         photo: Annotated[UploadFile, File(description="the photo to identify")],
         top_k: Annotated[int, Query(ge=1, le=100, description="how many people to list")] = 5,
-        fpir: Annotated[float, Query(gt=0, le=MAX_TARGET_FPIR, description=(
+        fpir: Annotated[float, Query(gt=0, le=MAX_TARGET_FPIR, allow_inf_nan=False, description=(
             "the chance of naming someone who is not enrolled, at the gallery's "
             "size"))] = TARGET_FPIR,
     ) -> IdentifyResponse:
