@@ -306,19 +306,21 @@ def evaluate(
     out = Evaluation()
     check_bootstrap(n_bootstrap)
     run.finished_summary()  # the report reads it: a damaged one stops us before any writes
+    uses_lfw = bool(pairs) or ten_fold or identification  # (a folder alone does not)
+    if uses_lfw:  # every file parses, and every check passes, before anything is written
+        files = [resolve_pairs(run, lfw, name) for name in pairs]
+        check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
+        if one_shot:
+            for pairs_file, _ in files:
+                check_one_shot(lfw, pairs_file, one_shot, trials)
     if folder is not None:
         with timer.phase("photo folder"):
             out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
         notify("folder", out.folder, folder_dir)
-        if not pairs and not ten_fold and not identification:  # no LFW needed
+        if not uses_lfw:
             with timer.phase("report"):
                 write_run_report(run)
             return out
-    files = [resolve_pairs(run, lfw, name) for name in pairs]  # every file parses first
-    check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
-    if one_shot:  # before any evaluation folder is replaced
-        for pairs_file, _ in files:
-            check_one_shot(lfw, pairs_file, one_shot, trials)
     with timer.phase("evaluation set-up"):
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one

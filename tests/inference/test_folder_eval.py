@@ -113,3 +113,21 @@ def test_folder_evaluation_uses_the_run_as_verify_does(tmp_path, lfw_faces,  # n
         warnings.simplefilter("always")
         pipeline.evaluate(run, None, folder=people, n_bootstrap=0, plots=False)
     assert any(issubclass(w.category, GreyPhotoWarning) for w in caught) == noticed
+
+
+def test_a_bad_pairs_file_beside_a_folder_is_refused_before_the_folder_is_scored(
+        tmp_path, synthetic_home, monkeypatch):
+    from siamface import pipeline
+    from siamface.data.lfw import open_lfw
+    from siamface.errors import SiamfaceError
+    from siamface.run_folder import Run
+
+    def score_folder(*args):
+        raise AssertionError("the folder was scored before the pairs files were checked")
+
+    monkeypatch.setattr(pipeline, "evaluate_folder", score_folder)
+    run = Run(write_tiny_run(tmp_path / "run"))
+    with pytest.raises(SiamfaceError, match=r"nosuch\.txt"):
+        pipeline.evaluate(run, open_lfw(synthetic_home), pairs=["nosuch.txt"],
+                          folder=tmp_path / "people", n_bootstrap=0, plots=False)
+    assert run.eval_dirs() == []
