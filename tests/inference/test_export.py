@@ -12,6 +12,7 @@ import torch
 
 from conftest import require
 from siamface.cli.main import build_parser
+from siamface.inference import export
 from siamface.inference.align import FACE_SIDE, LFW_LANDMARKS
 from siamface.inference.detectors import HOG_FACE_PX
 from siamface.inference.export import EXPORTERS, ExportFolderError, export_model, export_run
@@ -104,6 +105,29 @@ def test_a_disk_full_during_the_torchscript_write_keeps_the_export_before_it(
     assert (out / "model.pt").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.pt"]  # no temporary
 
+
+
+def test_an_export_stopped_before_its_side_car_leaves_no_side_car_of_the_export_before(
+        tiny_verifier, tmp_path, monkeypatch):
+    out = tmp_path / "ts"
+    export_model(tiny_verifier, out, "torchscript", description={"run": "old"})
+    before = (out / "model.pt").read_bytes()
+
+    def stop(path, obj):
+        raise KeyboardInterrupt  # Ctrl-C between the model file and export.json
+
+    torch.manual_seed(1)
+    for p in tiny_verifier.model.parameters():  # another model, so another model.pt
+        p.data.add_(torch.randn_like(p))
+    monkeypatch.setattr(export, "write_json_atomic", stop)
+    with pytest.raises(KeyboardInterrupt):
+        export_model(tiny_verifier, out, "torchscript", description={"run": "new"})
+    monkeypatch.undo()
+    # not the new model.pt beside the old run's threshold and fingerprint: no export.json at all
+    assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
+    assert (out / "model.pt").read_bytes() != before
+    export_model(tiny_verifier, out, "torchscript", description={"run": "new"})  # goes over it
+    assert json.loads((out / "export.json").read_text())["run"] == "new"
 
 
 def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny_verifier,

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,7 +54,7 @@ from siamface.inference.verifier import Verifier, model_fingerprint
 from siamface.models.io import embed
 from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
-from siamface.utils.atomic import atomic_path, is_temporary, write_json_atomic
+from siamface.utils.atomic import WriteError, atomic_path, is_temporary, write_json_atomic
 from siamface.utils.files import read_json_object
 from siamface.utils.registry import Registry
 
@@ -215,7 +217,8 @@ def export_model(
 
     Args:
         verifier: Holds the model and everything about its use (see ``Verifier``).
-        out_dir: Folder for the model files and ``export.json`` (written last).
+        out_dir: Folder for the model files and ``export.json`` (written last, the old one
+            removed before the model files are replaced).
         fmt: An export format: "torchscript" or "onnx".
         description: Extra facts for the side-car (e.g. the source run and model name).
 
@@ -230,15 +233,25 @@ def export_model(
     check_export_folder(out_dir, fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = verifier.model
+    prep = verifier.preprocessing
     was_training = model.training
     model.eval()
-    try:
-        embedder = Embedder(model, verifier.flip_tta).eval()
-        prep = verifier.preprocessing
-        written = EXPORTERS.build(fmt, embedder=embedder, head=Head(embedder).eval(),
-                                  shape=prep.shape, out_dir=out_dir)
-    finally:
-        model.train(was_training)
+    # The model files are written aside first (a name is_temporary knows), so that a failure
+    # while they are made leaves the export before this one whole; then the old export.json
+    # goes before they replace its files, so that a stop in between leaves an export that
+    # never ended (no export.json) rather than new files described by the old side-car.
+    with tempfile.TemporaryDirectory(prefix=".export.", suffix=".tmp", dir=out_dir) as staging:
+        try:
+            embedder = Embedder(model, verifier.flip_tta).eval()
+            written = EXPORTERS.build(fmt, embedder=embedder, head=Head(embedder).eval(),
+                                      shape=prep.shape, out_dir=Path(staging))
+        except WriteError as err:  # (a full disk) named by the file it was to be
+            raise WriteError(str(err).replace(staging, str(out_dir)), err.errno) from None
+        finally:
+            model.train(was_training)
+        (out_dir / SIDECAR).unlink(missing_ok=True)
+        for name in sorted(set(written["files"].values())):
+            os.replace(Path(staging) / name, out_dir / name)
     sidecar = {
         "format": fmt,
         **written,
