@@ -98,6 +98,16 @@ def test_test_metrics_come_as_written_and_null_when_they_could_not_be_computed(t
     assert row.values["eval_seconds"] == 1.5
 
 
+def test_runs_of_one_name_in_different_folders_are_told_apart(tmp_path: Path):
+    runs = [write_tiny_run(tmp_path / parent / "run") for parent in ("x/a", "y/a", "b")]
+    comparison = compare([*runs, write_tiny_run(tmp_path / "lone")])
+    assert [row.label for row in comparison.rows] == ["x/a/run", "y/a/run", "b/run", "lone"]
+    written = write_comparison(comparison, tmp_path / "out")
+    assert "| y/a/run |" in written["markdown"].read_text()
+    twice = compare([tmp_path / "b/run", tmp_path / "b/run"])  # one folder: one name
+    assert [row.label for row in twice.rows] == ["run", "run"]
+
+
 @pytest.mark.parametrize(("file", "content", "message"), [
     ("metrics", {"accuracy": "0.9x", "auc": 0.9}, r"metrics.json: accuracy is '0.9x', expected a"),
     ("metrics", {"accuracy": 0.9, "auc": True}, r"metrics.json: auc is True, expected a number"),

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,7 @@ class Row:
         curve: Its summary rows (for the overlaid learning curves).
         study: The study folder it belongs to, if any.
         number: Its trial number, if any.
+        folder: The folder whose name the label begins with (the run's or the study's).
     """
 
     label: str
@@ -73,6 +76,7 @@ class Row:
     curve: list[dict[str, float]] = field(default_factory=list)
     study: StudyFolder | None = None
     number: int | None = None
+    folder: Path | None = None
 
 
 @dataclass
@@ -156,7 +160,7 @@ def study_rows(study: StudyFolder) -> list[Row]:
         values["state"] = record.get("state")
         if record.get("eval_seconds") is not None:
             values["eval_seconds"] = record["eval_seconds"]
-        row = Row(f"{name}/{number:04d}", config, values, curve, study, number)
+        row = Row(f"{name}/{number:04d}", config, values, curve, study, number, study.path)
         rows.append(row)
     return rows
 
@@ -166,7 +170,7 @@ def run_row(run: Run, eval_seconds: float | None = None) -> Row:
     values.setdefault("state", "unfinished")
     if eval_seconds is not None:
         values["eval_seconds"] = eval_seconds
-    return Row(run.name, flatten(run.config.to_dict()), values, run.summary())
+    return Row(run.name, flatten(run.config.to_dict()), values, run.summary(), folder=run.path)
 
 
 def rows_for(path: Path) -> list[Row]:
@@ -195,12 +199,33 @@ def compare(paths: list[Path]) -> Comparison:
         paths: Run folders, study folders, repeat folders or folders of runs.
     """
     rows = [row for path in paths for row in rows_for(Path(path))]
+    tell_apart(rows)
     keys = sorted({k for row in rows for k in row.config} - IGNORED_KEYS)
     varying = [k for k in keys
                if len({json.dumps(row.config.get(k), sort_keys=True) for row in rows
                        if k in row.config}) > 1]
     tests = sorted({k for row in rows for k in row.values if k not in COLUMNS})
     return Comparison(rows, varying, [*COLUMNS, *tests])
+
+
+def tell_apart(rows: list[Row]) -> None:
+    """Rename rows whose labels repeat (runs or studies of one name in different folders) by
+    as much of their folder's path as tells them apart: ``a/tiny`` and ``b/tiny``."""
+    # what follows the folder's name in a label: a study's "/0007", nothing for a run
+    rest = {id(row): row.label[len(row.folder.name):] for row in rows if row.folder is not None}
+    for depth in itertools.count(2):
+        labelled: defaultdict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            labelled[row.label].append(row)
+        # (a folder given twice is one folder: its rows keep their label)
+        longer = [row for same in labelled.values()
+                  if len({r.folder.resolve() for r in same if r.folder is not None}) > 1
+                  for row in same
+                  if row.folder is not None and depth < len(row.folder.resolve().parts)]
+        if not longer:
+            return
+        for row in longer:
+            row.label = "/".join(row.folder.resolve().parts[-depth:]) + rest[id(row)]
 
 
 def format_cell(value: Any) -> str:
