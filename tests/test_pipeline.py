@@ -39,6 +39,6 @@ def test_a_home_whose_copy_is_unfinished_is_not_called_empty_when_lfw_is_fetched
     monkeypatch.setattr(fetch, "fetch_lfw", offline)
     (tmp_path / "lfw" / "images").mkdir(parents=True)  # an import killed before its manifest
     with pytest.raises(Offline):
-        get_data(tmp_path, [], progress=False)
+        get_data(tmp_path, [], progress=False, on_fetch=print)
     assert capsys.readouterr().out == (f"an unfinished or damaged LFW copy in {tmp_path}: "
                                        "downloading it\n")

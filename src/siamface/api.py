@@ -185,7 +185,8 @@ def run(
 
     config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
     paths = [Path(p) for p in _listed(import_paths, "import_paths", str | os.PathLike, "paths")]
-    lfw = get_data(resolve_data_home(data_dir), paths, progress)
+    lfw = get_data(resolve_data_home(data_dir), paths, progress,
+                   on_fetch=print if progress else None)
     job = run_main_job(config, lfw, Path(runs_dir), one_shot, trials, progress=progress)
     return {
         "run": job.run.path,

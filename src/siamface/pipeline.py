@@ -68,13 +68,15 @@ ResultCallback = Callable[[str, dict[str, Any], Path], None]
 
 
 def get_data(home: Path, import_paths: Sequence[Path] | None = None,
-             progress: bool = True) -> LFWDataset:
+             progress: bool = True, on_fetch: Callable[[str], None] | None = None,
+             ) -> LFWDataset:
     """The LFW copy to use: ``import_paths`` imported, else the one in ``home``, else fetched.
 
     Args:
         home: The data home.
         import_paths: Sources for ``import_lfw`` (re-importing the same files does nothing).
         progress: Show progress bars.
+        on_fetch: Called with a line saying why LFW is downloaded, before it is (to print).
     """
     from siamface.data.fetch import fetch_lfw
     from siamface.data.importer import import_lfw
@@ -86,7 +88,8 @@ def get_data(home: Path, import_paths: Sequence[Path] | None = None,
         return open_lfw(home)
     except DataNotFoundError:  # none, or one whose import did not finish or was damaged
         found = "an unfinished or damaged" if (home / LFW_DIR).exists() else "no"
-        print(f"{found} LFW copy in {home}: downloading it")
+        if on_fetch is not None:
+            on_fetch(f"{found} LFW copy in {home}: downloading it")
     fetch_lfw(home, progress=progress)  # offline: a DownloadError that names the ways out
     return open_lfw(home)
 

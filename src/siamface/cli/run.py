@@ -90,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
     config = config_from_args(args.config, args.overrides, args.time_budget)  # fail fast on typos
     with timer.phase("data"):
         try:
-            lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress)
+            lfw = get_data(resolve_data_home(args.data_dir), args.import_paths, progress,
+                           on_fetch=print)
         except DownloadError as err:  # one more way out, for this command
             raise DownloadError(f"{err}; or give them to this command: siamface run --import "
                                 "PATH") from None
