@@ -2,8 +2,9 @@
 
 Every error that siamface raises about something a user gave it (a file, a config value, an
 image, a run folder) derives from ``SiamfaceError``, and its message names the file, line or
-key and what was expected. The command line prints such an error as one line and exits 2; any
-other exception is a bug and shows its traceback. siamface's own warnings derive from
+key and what was expected. The command line prints such an error as one line and exits 2 (1
+for a ``WorkFailedError``: the input was accepted, the work on it failed); any other exception
+is a bug and shows its traceback. siamface's own warnings derive from
 ``SiamfaceWarning`` in the same way.
 
 Each subclass also derives from the built-in type it refines (``ValueError`` for a bad value,
@@ -23,6 +24,11 @@ def reason_of(err: BaseException, last: bool = False) -> str:
 
 class SiamfaceError(Exception):
     """Base class: the message is complete and fits on one line."""
+
+
+class WorkFailedError(SiamfaceError, RuntimeError):
+    """What was given was accepted, and the work on it failed (a training that diverged): the
+    command line exits 1 for it, where bad input exits 2."""
 
 
 class ConfigError(SiamfaceError, ValueError):

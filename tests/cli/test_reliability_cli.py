@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from inference.conftest import random_photo, write_tiny_run
+from siamface.cli import train as train_commands
 from siamface.cli.main import main
+from siamface.errors import ConfigError, WorkFailedError
 from siamface.utils.lock import file_lock
 
 from .conftest import TINY
@@ -177,3 +179,15 @@ def test_two_trainers_of_one_run_are_not_allowed(capsys, cli_home, run_copy):
                            "--no-progress")
     assert code == 2
     one_line_error(err, str(run_copy / ".train.lock"), "another process holds this lock")
+
+
+@pytest.mark.parametrize("error, code", [
+    (WorkFailedError("training diverged at epoch 3, step 7: loss became nan"), 1),
+    (ConfigError("optim.lr: expected a number above 0"), 2),
+])
+def test_failed_work_exits_1_and_bad_input_2_from_any_command(capsys, monkeypatch, error, code):
+    def command(args):
+        raise error
+
+    monkeypatch.setattr(train_commands, "_configs", command)
+    assert run(capsys, "configs") == (code, "", f"siamface: error: {error}\n")

@@ -112,8 +112,8 @@ def test_a_nan_loss_prints_its_message_and_exits_non_zero(cli_home, tmp_path, mo
                  "--runs-dir", str(tmp_path), "--no-progress"])
     assert code == 1
     err = capsys.readouterr().err
-    assert err.startswith("siamface: error: training diverged: ")
-    assert "epoch 1, step 1" in err and "loss became nan" in err and "optim.lr" in err
+    assert err.startswith("siamface: error: training diverged at epoch 1, step 1: ")
+    assert "loss became nan" in err and "optim.lr" in err
     assert "no epoch finished, so there is no checkpoint to resume from" in err
 
 

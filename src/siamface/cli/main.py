@@ -25,7 +25,7 @@ from typing import TextIO
 from siamface import __version__
 from siamface.cli import data, evaluate, experiments, run, serve, train, use
 from siamface.data.preprocess import READING
-from siamface.errors import SiamfaceError, SiamfaceWarning
+from siamface.errors import SiamfaceError, SiamfaceWarning, WorkFailedError
 
 COMMAND_GROUPS = (data, train, evaluate, run, use, serve, experiments)
 
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
     except USER_ERRORS as err:
         print(f"siamface: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, WorkFailedError) else 2
     except Terminated:
         print("siamface: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM

@@ -10,7 +10,6 @@ people, after training has finished; nothing is chosen by its result.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -83,7 +82,6 @@ def _run(args: argparse.Namespace) -> int:
     with timer.phase("imports"):
         from siamface.data.fetch import DownloadError
         from siamface.pipeline import get_data, run_main_job
-        from siamface.training.trainer import TrainingDivergedError
 
     progress = not args.no_progress
     check_evaluation_arguments(args)
@@ -101,17 +99,13 @@ def _run(args: argparse.Namespace) -> int:
 
     print_training_header(config, lfw)
     show = printer()
-    try:
-        job = run_main_job(
-            config, lfw, args.runs_dir, args.one_shot, args.trials, args.bootstrap,
-            plots=not args.no_plots, progress=progress, on_epoch_end=print_epoch_row,
-            on_trained=lambda run, fit, seconds: (
-                print_training_result(config, run, fit, seconds), print()),
-            on_result=show, timer=timer,
-        )
-    except TrainingDivergedError as err:
-        print(f"siamface: error: training diverged: {err}", file=sys.stderr)
-        return 1
+    job = run_main_job(
+        config, lfw, args.runs_dir, args.one_shot, args.trials, args.bootstrap,
+        plots=not args.no_plots, progress=progress, on_epoch_end=print_epoch_row,
+        on_trained=lambda run, fit, seconds: (
+            print_training_result(config, run, fit, seconds), print()),
+        on_result=show, timer=timer,
+    )
     print()
     print(format_final_summary(config.name, job))
     return 0

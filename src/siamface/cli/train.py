@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,16 +101,11 @@ def _train(args: argparse.Namespace) -> int:
         config = config_from_args(args.config, args.overrides, args.time_budget)
     lfw = open_lfw(resolve_data_home(args.data_dir))
     from siamface.pipeline import train
-    from siamface.training.trainer import TrainingDivergedError
 
     print_training_header(config, lfw)
     start = time.perf_counter()
-    try:
-        run, fit = train(config, lfw, args.runs_dir, resume=args.resume,
-                         progress=not args.no_progress, on_epoch_end=print_epoch_row)
-    except TrainingDivergedError as err:
-        print(f"siamface: error: training diverged: {err}", file=sys.stderr)
-        return 1
+    run, fit = train(config, lfw, args.runs_dir, resume=args.resume,
+                     progress=not args.no_progress, on_epoch_end=print_epoch_row)
     print_training_result(config, run, fit, time.perf_counter() - start)
     print(f"next: siamface evaluate {run.path} --pairs pairsDevTest.txt")
     return 0

@@ -171,7 +171,7 @@ def _face_ranks(faces: list[int] | None) -> tuple[int | None, int | None]:
 
 
 def _faces_line(photo: Path, found: int | None, box, rank: int | None) -> str:
-    """Which face of a photo was used: ``a.jpg: 2 faces found; used face 1 (the largest) ...``."""
+    """Which face of a photo was used: ``a.jpg: 2 faces found; used the largest, box ...``."""
     which = "the largest" if not rank else f"number {rank + 1} by size"
     return (f"{photo}: {found} face{'s' if found != 1 else ''} found; used {which}, box "
             f"{_box_text(box)}")

@@ -5,8 +5,8 @@ gallery's size (``ImpostorTail.threshold``), and that threshold comes from score
 different *validation* people: the run's validation split of its scope (DevTrain, or View 2's
 nine training folds), which it chose its epoch and verification threshold on, never the
 held-out people. Training writes the calibration beside the chosen model
-(``Run.write_gallery_calibration``); a run from before it existed gets it from
-``siamface evaluate``.
+(``Run.write_gallery_calibration``); a run from before it existed gets it from any
+evaluation on LFW (``siamface evaluate RUN --pairs pairsDevTest.txt``; not ``--folder`` alone).
 """
 
 from __future__ import annotations

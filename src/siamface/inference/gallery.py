@@ -345,8 +345,8 @@ class Gallery:
             raise ValueError(f"top_k must be an integer of at least 1, got {top_k!r}")
         if self.threshold_ is None:
             warnings.warn(GalleryThresholdWarning(
-                "this model has no gallery calibration (run `siamface evaluate RUN` to make "
-                "one): names are given at the one-to-one verification threshold, which names "
+                "this model has no gallery calibration (`siamface evaluate RUN --pairs "
+                "pairsDevTest.txt` makes one): names are given at the one-to-one verification threshold, which names "
                 "strangers far more often in a gallery of many people"), stacklevel=3)
 
     def _rank(self, embedding: torch.Tensor, top_k: int,

@@ -3,7 +3,8 @@
     store = GalleryStore("galleries.sqlite3")
     store.create_gallery("staff", verifier.settings())
     store.add_photos("staff", "Ann", ["ann.jpg"], embeddings, verifier.settings())
-    names, sources, embeddings = store.embeddings("staff", verifier.settings())
+    names, sources, embeddings = store.embeddings("staff", verifier.settings(),
+                                                  verifier.model.out_dim)
 
 Each gallery records the settings its embeddings were made with (the model's fingerprint, its
 preprocessing, detection and flip TTA: ``Verifier.settings()``); embeddings from other settings

@@ -3,8 +3,9 @@
 ::
 
     <run_dir>/checkpoints/epoch-007/model.safetensors   the weights (no pickle)
-                                   /checkpoint.json     epoch, config, metrics, ... and checksums
-                                   /trainer_state.pt    optimizer, RNG and loop state
+                                   /checkpoint.json     epoch, config, metrics, early stopping,
+                                                        history, and the files' checksums
+                                   /trainer_state.pt    the optimizer's state
     <run_dir>/checkpoints/latest.json                   {"epoch": 7, "path": "epoch-007"}
     <run_dir>/checkpoints/best.json                     the same, for the best epoch
 

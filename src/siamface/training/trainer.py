@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from siamface.config import Config
 from siamface.config.sections import RUN_SETTINGS
-from siamface.errors import SiamfaceError, reason_of
+from siamface.errors import WorkFailedError, reason_of
 from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
@@ -57,7 +57,7 @@ log = logging.getLogger("siamface.train")
 _UNSET = object()  # a config key one side lacks
 
 
-class TrainingDivergedError(SiamfaceError, RuntimeError):
+class TrainingDivergedError(WorkFailedError):
     """The loss became NaN or infinite; the checkpoints written so far are kept."""
 
 
@@ -253,8 +253,8 @@ class Trainer:
             try:
                 loss, correct = self.train_step(batch, generator)
             except TrainingDivergedError as e:
-                message = f"at epoch {epoch + 1}, step {step + 1}: {e}"
-                log.error("training diverged %s", message)  # the run's log says it too
+                message = f"training diverged at epoch {epoch + 1}, step {step + 1}: {e}"
+                log.error("%s", message)  # the run's log says it too
                 raise TrainingDivergedError(message) from None
             total_loss += loss
             total_correct += correct
