@@ -346,8 +346,9 @@ class Gallery:
         if self.threshold_ is None:
             warnings.warn(GalleryThresholdWarning(
                 "this model has no gallery calibration (`siamface evaluate RUN --pairs "
-                "pairsDevTest.txt` makes one): names are given at the one-to-one verification threshold, which names "
-                "strangers far more often in a gallery of many people"), stacklevel=3)
+                "pairsDevTest.txt` makes one): names are given at the one-to-one verification "
+                "threshold, which names strangers far more often in a gallery of many people"),
+                stacklevel=3)
 
     def _rank(self, embedding: torch.Tensor, top_k: int,
               face: AlignedFace | None) -> Identification:

@@ -3,11 +3,11 @@
 Why not ``nn.BatchNorm2d`` as it is? On two cores its channels-last CPU kernels are several
 times slower at widths that are not a multiple of 16: ResFace's 24-channel stem took 22 ms a
 step, forward and backward, where this module takes 9 ms (README, Benchmarks, the paragraph
-after the table of the Intel Xeon kind). The arithmetic of BatchNorm is the same at every width, so this module does it with
-operations whose speed does not depend on the width: a channels-last (N, C, H, W) tensor is an
-(N*H*W, C) matrix in memory, and read as the wider (N*H*W/k, k*C) matrix every reduction and
-every per-channel multiply-add runs along rows k*C long. The k partial results of a channel are
-then added.
+after the table of the Intel Xeon kind). The arithmetic of BatchNorm is the same at every
+width, so this module does it with operations whose speed does not depend on the width: a
+channels-last (N, C, H, W) tensor is an (N*H*W, C) matrix in memory, and read as the wider
+(N*H*W/k, k*C) matrix every reduction and every per-channel multiply-add runs along rows k*C
+long. The k partial results of a channel are then added.
 
 Training mode on a channels-last CPU input whose width is not a multiple of 16 takes that path;
 anything else (eval mode, an NCHW input, 16, 32, 48... channels) is PyTorch's own. Parameters,
