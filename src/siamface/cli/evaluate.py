@@ -211,22 +211,27 @@ def print_ten_fold(t: dict[str, Any]) -> None:
 
 def format_open_set(o: dict[str, Any]) -> str:
     """The table of one open_set.json: a row per gallery size."""
-    from siamface.evaluation.open_set_eval import fpir_key  # (torch: not at the CLI's start)
+    # (torch: not at the CLI's start)
+    from siamface.evaluation.open_set_eval import FPIRS, fpir_key
+    from siamface.reporting.run_report import SHOWN_RANKS
 
+    columns = [
+        *((f"rank-{k}", lambda g, k=k: g["cmc"][str(k)]["rate"]) for k in SHOWN_RANKS),
+        *((f"DIR@{f * 100:g}%", lambda g, f=f: g["dir_at_fpir"][fpir_key(f)]["dir"]["rate"])
+          for f in FPIRS),
+        ("impostors named", lambda g: g["gallery_threshold"]["impostors_named"]["rate"]),
+        ("(at the verification threshold)",
+         lambda g: g["verification_threshold"]["impostors_named"]["rate"]),
+    ]
+    widths = [max(6, len(name)) for name, _ in columns]
     lines = [f"Open-set identification: {o['people']:,} DevTest people, galleries of their "
              "first images; thresholds for the gallery size set on validation people",
-             f"  {'enrolled':>8}  {'rank-1':>6}  {'rank-5':>6}  {'DIR@1%':>6}  {'DIR@10%':>7}  "
-             f"{'impostors named':>15}  {'(at the verification threshold)':>31}"]
+             f"  {'enrolled':>8}" + "".join(f"  {name:>{w}}"
+                                            for (name, _), w in zip(columns, widths, strict=True))]
     for g in o["galleries"]:
         if "skipped" in g:
             lines.append(f"  {g['gallery_size']:>8,}  skipped: {g['skipped']}")
             continue
-        chosen, verification = g["gallery_threshold"], g["verification_threshold"]
-        lines.append(
-            f"  {g['gallery_size']:>8,}  {g['cmc']['1']['rate']:>6.3f}  "
-            f"{g['cmc']['5']['rate']:>6.3f}  "
-            f"{g['dir_at_fpir'][fpir_key(0.01)]['dir']['rate']:>6.3f}  "
-            f"{g['dir_at_fpir'][fpir_key(0.1)]['dir']['rate']:>7.3f}  "
-            f"{chosen['impostors_named']['rate']:>15.3f}  "
-            f"{verification['impostors_named']['rate']:>31.3f}")
+        lines.append(f"  {g['gallery_size']:>8,}" + "".join(
+            f"  {value(g):>{w}.3f}" for (_, value), w in zip(columns, widths, strict=True)))
     return "\n".join(lines)
