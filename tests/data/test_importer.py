@@ -5,13 +5,17 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import make_lfw_tree
 from siamface.data import importer
 from siamface.data.archive import ArchiveError, UnsafeArchiveError
+from siamface.data.cache import cache_root, load_or_build_cache
 from siamface.data.importer import SourceError, import_lfw
 from siamface.data.lfw import DataNotFoundError, LayoutError, open_lfw
+from siamface.data.preprocess import Preprocessing
 from siamface.data.sources import PROTOCOL_NAMES, VARIANTS, ChecksumError, read_sha256sums
 from siamface.utils.lock import DATA_HOME_LOCK
 
@@ -317,6 +321,22 @@ def test_an_image_damaged_in_place_is_repaired_by_importing_again(tmp_path):
     assert open_lfw(home).image_counts == TINY
     import_lfw([source], home, progress=False)
     assert image.read_bytes() == original
+
+
+def test_a_repair_removes_the_caches_that_hold_the_damaged_pixels(tmp_path):
+    source = make_source(tmp_path, "lfw", "zip")
+    home = tmp_path / "home"
+    prep = Preprocessing(crop=None, size=8, channels=3)
+    lfw = import_lfw([source], home, progress=False)
+    image = home / "lfw" / "images" / "Ann_Ax" / "Ann_Ax_0001.jpg"
+    Image.new("RGB", (8, 8)).save(image)  # damaged in place: a black JPEG, the counts the same
+    assert load_or_build_cache(lfw, prep, 1, False).images[0].max() == 0  # cached so
+    repaired = import_lfw([source], home, progress=False)
+    assert not cache_root(home).exists()  # its key was the same: it would have been used
+    fresh = load_or_build_cache(import_lfw([source], tmp_path / "other", progress=False), prep,
+                                1, False)
+    np.testing.assert_array_equal(load_or_build_cache(repaired, prep, 1, False).images,
+                                  fresh.images)
 
 
 def test_bad_layout_names_the_path_and_imports_nothing(tmp_path):

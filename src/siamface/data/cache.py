@@ -11,15 +11,18 @@ times, so each preprocessing setting is decoded once into
 
 where key = stable_hash(preprocessing, source checksums, CACHE_VERSION): changing the settings,
 re-importing different source files or changing this format gives a new folder, never a stale
-array. Opening a cache reads images.npy once to check its sha256 (a file changed in place would
-give confident wrong answers); then it is np.load(mmap_mode="r"), and the OS page cache shares
-the pixels between processes.
+array. An import removes every cache of its data home (``remove_caches``) before it swaps in
+its images: one that repairs a damaged copy has the same checksums, and so the same keys, as
+caches that may hold the damaged pixels. Opening a cache reads images.npy once to check its
+sha256 (a file changed in place would give confident wrong answers); then it is
+np.load(mmap_mode="r"), and the OS page cache shares the pixels between processes.
 
 A crash must never leave something that looks complete. index.json is what marks a folder
 complete, so a build first deletes it, fills images.npy.partial, renames that to images.npy and
-writes index.json last (atomically). load_or_build_cache builds while holding the data home's
-lock file (``siamface.utils.lock``): a second process that finds the cache missing waits for the
-first one's build, then opens it instead of building it again into the same images.npy.partial.
+writes index.json last (atomically), and a build that fails removes its folder.
+load_or_build_cache builds while holding the data home's lock file (``siamface.utils.lock``): a
+second process that finds the cache missing waits for the first one's build, then opens it
+instead of building it again into the same images.npy.partial.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ CACHE_VERSION = 2  # 2: index.json holds images.npy's sha256
 # to the end.
 CHUNK = 64
 
+CACHE_DIR = "cache"  # in the data home
 INDEX_NAME = "index.json"
 IMAGES_NAME = "images.npy"
 PARTIAL_NAME = "images.npy.partial"
@@ -125,6 +129,16 @@ class ImageCache:
 def all_image_refs(image_counts: Mapping[str, int]) -> list[ImageRef]:
     """Every image of ``image_counts`` (name -> count), sorted by name, then number."""
     return [ImageRef(n, k) for n in sorted(image_counts) for k in range(1, image_counts[n] + 1)]
+
+
+def cache_root(home: str | os.PathLike[str]) -> Path:
+    """``<home>/cache``: the image caches of a data home, a folder each."""
+    return Path(home) / CACHE_DIR
+
+
+def remove_caches(home: str | os.PathLike[str]) -> None:
+    """Remove every image cache of the data home ``home``; the caller holds its lock."""
+    shutil.rmtree(cache_root(home), ignore_errors=True)
 
 
 def cache_key(prep: Preprocessing, checksums: Mapping[str, str]) -> str:
@@ -246,8 +260,9 @@ def build_cache(
         with open(partial, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(partial, folder / IMAGES_NAME)
-    finally:
-        partial.unlink(missing_ok=True)
+    except BaseException:  # (Ctrl-C too) an unfinished folder is of no use to anyone
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     index = {
         "format_version": CACHE_VERSION,
         "key": key,
@@ -286,7 +301,7 @@ def load_or_build_cache(
         progress: Show a progress bar when building.
     """
     refs = all_image_refs(lfw.image_counts)
-    cache_dir = Path(lfw.home) / "cache"
+    cache_dir = cache_root(lfw.home)
     folder = cache_dir / cache_key(prep, lfw.checksums)
     try:
         return open_cache(folder, prep, lfw.checksums, refs)

@@ -3,8 +3,9 @@
     sources ─► classify ─► verify sha256 ─► (unchanged? done) ─► stage ─► parse protocol
             ─► swap in ─► manifest
 
-Everything is built in ``<home>/.lfw-staging`` first; then the old ``<home>/lfw`` is moved
-aside to ``<home>/.lfw-old``, the staging folder is renamed to ``<home>/lfw`` and
+Everything is built in ``<home>/.lfw-staging`` first; then the image caches of the data home
+are removed (they may hold the pixels of images this import repairs), the old ``<home>/lfw`` is
+moved aside to ``<home>/.lfw-old``, the staging folder is renamed to ``<home>/lfw`` and
 ``manifest.json`` is written last. A crash before the swap leaves the previous import as it
 was, and one after the manifest the new one complete. A crash during the swap leaves the
 previous import (if any) in ``.lfw-old`` and either no ``lfw`` folder (between the two
@@ -31,6 +32,7 @@ from tqdm import tqdm
 from siamface import __version__
 from siamface.data import sources as known
 from siamface.data.archive import is_archive, is_macos_metadata, safe_extract
+from siamface.data.cache import remove_caches
 from siamface.data.lfw import (
     IMAGES_DIR,
     LFW_DIR,
@@ -148,6 +150,7 @@ def _import_locked(
         raise
 
     images_sha256 = _tree_sha256(staging / IMAGES_DIR)
+    remove_caches(home)  # a repair keeps the checksums their keys are made of, and the old pixels
     if lfw_dir.exists():
         lfw_dir.rename(old)
     staging.rename(lfw_dir)
