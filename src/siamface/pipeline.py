@@ -169,6 +169,7 @@ def train(
         run = Run(resume)
         config = run.config
         check_same_copy(run, lfw)
+        check_not_evaluated(run)
     else:
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
@@ -211,6 +212,22 @@ def check_same_copy(run: Run, lfw: LFWDataset) -> None:
             f"{run.environment_path}: the run began on another LFW copy than the one imported "
             f"now ({', '.join(changed)} differ); a resumed run goes on with the data it began "
             "on: import that copy again, or start a new run")
+
+
+def check_not_evaluated(run: Run) -> None:
+    """Refuse to train further a run already evaluated: its results belong to the model it
+    chose, which more epochs may replace, and its test pairs would be scored again after more
+    training, where they are scored once by the model chosen without them.
+
+    Raises:
+        CheckpointError: Naming the evaluations.
+    """
+    evaluated = [p.name for p in run.eval_dirs()]
+    if evaluated:
+        raise CheckpointError(
+            f"{run.eval_root} holds evaluations of the model {run.path} chose "
+            f"({', '.join(evaluated)}); training it further could replace that model and "
+            "would score its test pairs again after more training: start a new run")
 
 
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,

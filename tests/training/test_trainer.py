@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from siamface.data.lfw import open_lfw
-from siamface.pipeline import train
+from siamface.pipeline import evaluate, train
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
 from siamface.training.trainer import TrainingDivergedError
@@ -264,6 +264,19 @@ def test_a_resume_whose_best_checkpoint_is_lost_names_it_instead_of_saving_anoth
         train(config, lfw, tmp_path, resume=run_dir, progress=False)
     assert not (run_dir / "model.safetensors").exists()
     assert read_pointer(run_dir).name == "epoch-002"  # refused before any epoch was trained
+
+
+def test_a_resume_refuses_a_run_already_evaluated(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.epochs=4", "train.time_budget_s=1e-6")  # stops after epoch 1
+    run, _ = train(config, lfw, tmp_path / "runs", progress=False)
+    evaluate(run, lfw, ["pairsDevTest.txt"], n_bootstrap=0, plots=False)
+    model = run.weights_path.read_bytes()
+    edit_config(run.path, "train", "time_budget_s", None)  # as a user would, to train on
+    with pytest.raises(CheckpointError, match=r"eval holds evaluations of the model .* chose "
+                                              r"\(pairsDevTest\); training it further"):
+        train(config, lfw, tmp_path, resume=run.path, progress=False)
+    assert run.weights_path.read_bytes() == model and len(run.summary()) == 1
 
 
 def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
