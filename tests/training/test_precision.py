@@ -20,6 +20,7 @@ from siamface.pipeline import train
 from siamface.training import builder
 from siamface.training import checkpoint as ckpt
 from siamface.training.checkpoint import CheckpointWriter, load_latest, read_pointer
+from siamface.training.trainer import PrecisionKeptWarning
 from siamface.utils import machine
 
 from .conftest import tiny
@@ -119,6 +120,31 @@ def test_auto_follows_the_cpu_and_the_run_records_what_chose_it(
     recorded = json.loads((run.path / "environment.json").read_text())["precision"]
     assert recorded == {"requested": "auto", "used": used, "device_type": "cpu",
                         "cpu_features": features, "onednn_isa_limit": limit}
+
+
+def test_a_run_resumed_where_auto_chooses_otherwise_goes_on_as_it_began(
+    synthetic_home, tmp_path, monkeypatch
+):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.threads=1", "train.epochs=3")
+    monkeypatch.setattr(machine, "cpu_features", lambda: AMX)  # began in bf16 ...
+    whole, _ = train(config, lfw, tmp_path / "whole", progress=False)
+
+    def stop(row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, lfw, tmp_path / "cut", progress=False, on_epoch_end=stop)
+    (cut,) = (tmp_path / "cut").iterdir()
+    monkeypatch.setattr(machine, "cpu_features", lambda: AVX2_ONLY)  # ... resumed on an AMD
+    spy = DtypeSpy(monkeypatch)
+    with pytest.warns(PrecisionKeptWarning, match=r"environment\.json: the run began in bf16 and "
+                                                  r"goes on in it, where train\.precision: auto "
+                                                  r"would choose fp32"):
+        train(config, lfw, tmp_path, resume=cut, progress=False)
+    assert {d for _, d in spy.embeddings} == {torch.bfloat16}
+    assert summary_rows(cut) == summary_rows(whole.path)
 
 
 # -- checkpoints written in the background ----------------------------------------------------

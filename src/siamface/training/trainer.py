@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from tqdm.auto import tqdm
 
 from siamface.config import Config
 from siamface.config.sections import RUN_SETTINGS
-from siamface.errors import WorkFailedError, reason_of
+from siamface.errors import SiamfaceWarning, WorkFailedError, reason_of
 from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
@@ -55,6 +56,11 @@ from siamface.utils.timing import PhaseTimer
 
 log = logging.getLogger("siamface.train")
 _UNSET = object()  # a config key one side lacks
+
+
+class PrecisionKeptWarning(SiamfaceWarning):
+    """A resumed run goes on in the precision it began in, not the one ``auto`` would choose
+    on this machine."""
 
 
 class TrainingDivergedError(WorkFailedError):
@@ -152,7 +158,20 @@ class Trainer:
                         "restore at the end: they are lost, so start a new run") from None
             if best_dir.is_dir():
                 point_best(self.run.path, best)
+        self._keep_precision()
         log.info("resumed %s after epoch %d", self.run.path, self.start_epoch)
+
+    def _keep_precision(self) -> None:
+        """Go on in the precision the run began in (environment.json), which ``auto`` may
+        resolve otherwise on another machine or under another oneDNN cap: the epochs of a
+        resumed run are those the uninterrupted run would have trained."""
+        began = ((self.run.environment() or {}).get("precision") or {}).get("used")
+        if began in ("fp32", "bf16") and began != self.precision:
+            warnings.warn(PrecisionKeptWarning(
+                f"{self.run.environment_path}: the run began in {began} and goes on in it, "
+                f"where train.precision: {self.config.train.precision} would choose "
+                f"{self.precision} on this machine"), stacklevel=3)
+            self.precision = began
 
     def _check_unchanged(self, trained_with: object, epoch: object) -> None:
         """Refuse a config.yaml edited since the checkpoint in anything but RUN_SETTINGS: the
