@@ -428,3 +428,14 @@ def test_a_name_that_reads_as_a_number_round_trips(tmp_path: Path) -> None:
     config = load_config("default", ['name="1e5"'])
     save_resolved(config, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == config
+
+
+def test_an_override_may_mend_a_value_of_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "e0.yaml", "train: {epochs: 0}\n")
+    assert load_config(path, ["train.epochs=1"]).train.epochs == 1
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: train.epochs: expected at "
+                                          "least 1, got 0"):
+        load_config(path, ["optim.lr=0.1"])
+    # a value refused where the file's was mended: the override that set it is named
+    with pytest.raises(ConfigError, match=r"^override 'optim.lr=-1': optim.lr: expected"):
+        load_config(path, ["train.epochs=1", "optim.lr=-1"])

@@ -186,42 +186,52 @@ def load_config(name_or_path: str | Path, overrides: Iterable[str] = (),
                 config_dir: Path = CONFIG_DIR) -> Config:
     """Read a config by name or path, apply overrides, and check every section's values.
 
-    The file is checked alone first, then with the overrides, so that an error names what
-    caused it: the file, or the override that sets the key at fault.
+    An error names what caused it: the override that sets the key at fault, else the file
+    when it fails alone too (an override may mend a value of the file), else both.
 
     Args:
         name_or_path: "koch2015", or a path to a YAML file.
         overrides: Dotted ``key=value`` strings applied after the file.
-        check: Also run on each candidate config; raises ConfigError (the builder passes the
-            check that builds every component, ``siamface.training.builder.check_config``).
+        check: Also run on the config; raises ConfigError (the builder passes the check that
+            builds every component, ``siamface.training.builder.check_config``).
         config_dir: Where bare names are looked up.
     """
     path = resolve_config_path(name_or_path, config_dir)
     overrides = list(overrides)
-    for some in ([], overrides) if overrides else ([],):
-        try:
-            config = Config.from_dict(apply_overrides(read_raw(path), some))
-            if check is not None:
-                check(config)
-        except ConfigError as err:
-            raise ConfigError(_blame(err, path, some)) from None
+    try:
+        return _checked(path, overrides, check)
+    except ConfigError as err:
+        raise ConfigError(_blame(err, path, overrides, check)) from None
+
+
+def _checked(path: Path, overrides: list[str], check: Callable[[Config], None] | None) -> Config:
+    """The config of the file at ``path`` with ``overrides``, checked by ``check`` too."""
+    config = Config.from_dict(apply_overrides(read_raw(path), overrides))
+    if check is not None:
+        check(config)
     return config
 
 
-def _blame(err: ConfigError, path: Path, overrides: list[str]) -> str:
-    """The message of ``err`` led by what caused it: the file (when it fails alone), the
-    override that sets the key the message names, or else all the overrides."""
+def _blame(err: ConfigError, path: Path, overrides: list[str],
+           check: Callable[[Config], None] | None = None) -> str:
+    """The message of ``err`` led by what caused it: the override that sets the key the
+    message names, else the file when it fails alone (with its own error), else the file and
+    all the overrides."""
     message = str(err)
     if message.startswith(("override ", str(path))):  # already names what caused it
         return message
-    if not overrides:
-        return f"{path}: {message}"
     key = re.match(r"(?:unknown key '?)?([\w.]+)", message)
     for text in reversed(overrides):
         target = text.partition("=")[0].strip()
         if key and (key.group(1) == target or key.group(1).startswith(target + ".")
                     or target.startswith(key.group(1) + ".")):
             return f"override {text!r}: {message}"
+    if not overrides:
+        return f"{path}: {message}"
+    try:
+        _checked(path, [], check)
+    except ConfigError as alone:
+        return _blame(alone, path, [])
     return f"{path} with overrides {', '.join(overrides)}: {message}"
 
 
