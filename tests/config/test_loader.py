@@ -439,3 +439,17 @@ def test_an_override_may_mend_a_value_of_the_file(tmp_path: Path) -> None:
     # a value refused where the file's was mended: the override that set it is named
     with pytest.raises(ConfigError, match=r"^override 'optim.lr=-1': optim.lr: expected"):
         load_config(path, ["train.epochs=1", "optim.lr=-1"])
+
+
+@pytest.mark.parametrize(("section", "kind"), [("model", "model"), ("loss", "loss"),
+                                               ("schedule", "schedule"),
+                                               ("optim", "optimizer")])
+def test_an_unknown_component_name_names_its_override_or_its_file(tmp_path: Path, section: str,
+                                                                   kind: str) -> None:
+    message = f"{section}.name: unknown {kind} 'nope'; choose one of: "
+    override = f"{section}.name=nope"
+    with pytest.raises(ConfigError, match=f"^override '{override}': {re.escape(message)}"):
+        resolve_config("default", ["train.epochs=3", override])
+    path = write(tmp_path / "bad.yaml", f"{section}: {{name: nope}}\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(f'{path}: {message}')}"):
+        resolve_config(path, ["train.epochs=3"])
