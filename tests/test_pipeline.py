@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 
@@ -10,7 +11,7 @@ from inference.conftest import write_tiny_run
 from siamface.data import fetch
 from siamface.data.lfw import open_lfw
 from siamface.errors import SiamfaceError
-from siamface.pipeline import get_data, resolve_pairs
+from siamface.pipeline import OtherCopyWarning, environment, evaluate, get_data, resolve_pairs
 from siamface.run_folder import Run
 
 
@@ -42,3 +43,17 @@ def test_a_home_whose_copy_is_unfinished_is_not_called_empty_when_lfw_is_fetched
         get_data(tmp_path, [], progress=False, on_fetch=print)
     assert capsys.readouterr().out == (f"an unfinished or damaged LFW copy in {tmp_path}: "
                                        "downloading it\n")
+
+
+def test_a_run_evaluated_on_another_lfw_copy_says_so(synthetic_home, view2_home, tmp_path):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    run.write_environment(environment(open_lfw(synthetic_home)))  # trained on this copy
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OtherCopyWarning)  # the same copy: nothing to say
+        evaluate(run, open_lfw(synthetic_home), ["pairsDevTest.txt"], n_bootstrap=0,
+                 plots=False, progress=False)
+    with pytest.warns(OtherCopyWarning, match=r"run was trained on another LFW copy than the "
+                                              r"one in .* \(the images, .*differ; "
+                                              r"environment\.json records the first\)"):
+        evaluate(run, open_lfw(view2_home), ["pairsDevTest.txt"], n_bootstrap=0, plots=False,
+                 progress=False)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from siamface.data.lfw import LFW_DIR, DataNotFoundError, LFWDataset
 from siamface.data.people import TEST_PAIRS, scope_files, training_scope
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
-from siamface.errors import SiamfaceError
+from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
@@ -188,25 +189,31 @@ def train(
         raise
 
 
-def check_same_copy(run: Run, lfw: LFWDataset) -> None:
-    """Refuse to resume ``run`` on other data than it began on: other images (by their content
-    where both imports recorded it, else by their source), or another set of the protocol files
-    its scope reads (one changed, added or removed). Files it does not read may change.
-
-    Raises:
-        CheckpointError: The copy differs; the message names what.
-    """
+def copy_differences(run: Run, lfw: LFWDataset) -> list[str]:
+    """What differs between ``lfw`` and the LFW copy ``run`` was trained on: "the images" (by
+    their content where both imports recorded it, else their sources by name), and the
+    protocol files its scope reads (changed, added or removed); files it does not read may
+    differ. Empty for a run older than environment.json's data record."""
     recorded = (run.environment() or {}).get("data")
     if not isinstance(recorded, dict) or not isinstance(recorded.get("checksums"), dict):
-        return  # a run older than environment.json's data record: nothing to compare with
+        return []
     then, now = recorded["checksums"], lfw.checksums
     if recorded.get("images_sha256") and lfw.images_sha256:
         images = [] if recorded["images_sha256"] == lfw.images_sha256 else ["the images"]
     else:  # the sources they were imported from
         images = [name for name in sorted(then.keys() | now.keys())
                   if name not in known.PROTOCOL_NAMES and then.get(name) != now.get(name)]
-    changed = images + [name for name in scope_files(run.config.data.view2_fold)
-                        if then.get(name) != now.get(name)]
+    return images + [name for name in scope_files(run.config.data.view2_fold)
+                     if then.get(name) != now.get(name)]
+
+
+def check_same_copy(run: Run, lfw: LFWDataset) -> None:
+    """Refuse to resume ``run`` on other data than it began on (``copy_differences``).
+
+    Raises:
+        CheckpointError: The copy differs; the message names what.
+    """
+    changed = copy_differences(run, lfw)
     if changed:
         raise CheckpointError(
             f"{run.environment_path}: the run began on another LFW copy than the one imported "
@@ -278,6 +285,10 @@ class Evaluation:
     folder: dict[str, Any] | None = None
 
 
+class OtherCopyWarning(SiamfaceWarning):
+    """A run is evaluated on another LFW copy than it was trained on."""
+
+
 def evaluate(
     run: Run,
     lfw: LFWDataset,
@@ -328,6 +339,13 @@ def evaluate(
     run.finished_summary()  # the report reads it: a damaged one stops us before any writes
     uses_lfw = bool(pairs) or ten_fold or identification  # (a folder alone does not)
     if uses_lfw:  # every file parses, and every check passes, before anything is written
+        changed = copy_differences(run, lfw)
+        if changed:
+            warnings.warn(OtherCopyWarning(
+                f"{run.path} was trained on another LFW copy than the one in {lfw.home} "
+                f"({', '.join(changed)} differ; {run.environment_path.name} records the "
+                "first): its results here are on other data than its report describes"),
+                stacklevel=2)
         files = [resolve_pairs(run, lfw, name) for name in pairs]
         check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
         if one_shot:
