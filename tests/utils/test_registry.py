@@ -68,3 +68,11 @@ def test_build_section_names_every_mistake_by_the_section():
             reg.build_section("margin", kwargs, "loss")
     with pytest.raises(UnknownNameError, match="unknown loss 'hinge'"):
         reg.build_section("hinge", {}, "loss")
+
+
+def test_a_factory_without_options_lists_name_as_its_only_key():
+    reg: Registry[int] = Registry("loss")
+    reg.register("plain")(lambda: 1)
+    with pytest.raises(ConfigError) as info:
+        reg.check_kwargs("plain", {"margin": 1}, "loss")
+    assert str(info.value) == "unknown key loss.margin for plain; valid keys at loss: name"

@@ -102,7 +102,7 @@ class Registry(Generic[T]):
         if unknown:
             raise ConfigError(
                 f"unknown key {section}.{unknown[0]!s} for {name}; "
-                f"valid keys at {section}: name, {', '.join(valid or [])}"
+                f"valid keys at {section}: {', '.join(['name', *(valid or [])])}"
             )
         annotations = self._annotations(name)
         for key, value in kwargs.items():
