@@ -172,3 +172,17 @@ def test_the_data_line_calls_validation_people_other_only_when_they_are(split, p
 
 def test_the_epoch_table_has_a_column_for_each_summary_field_in_order():
     assert [key for key, *_ in EPOCH_COLUMNS] == SUMMARY_FIELDS
+
+
+@pytest.mark.parametrize("command", [["train", "default"], ["repeat", "default", "--seeds", "0"],
+                                     ["view2", "default"], ["run"]])
+@pytest.mark.parametrize("budget", ["-5", "0", "nan", "inf"])
+def test_a_time_budget_that_is_not_a_duration_names_the_option(command, budget, tmp_path,
+                                                               capsys):
+    code = main(["--data-dir", str(tmp_path / "home"), *command, "--time-budget", budget,
+                 "--runs-dir", str(tmp_path / "runs")])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        "siamface: error: --time-budget: expected a finite number of seconds above 0, got "
+        f"{float(budget):g}\n")
+    assert not list(tmp_path.iterdir())  # nothing made

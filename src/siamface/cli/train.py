@@ -75,9 +75,9 @@ def config_from_args(name: str, overrides: list[str], time_budget: float | None)
     from siamface.training.builder import resolve_config
 
     if time_budget is not None:
-        if not math.isfinite(time_budget):
-            raise UsageError(f"--time-budget: expected a finite number of seconds, got "
-                             f"{time_budget}")
+        if not (math.isfinite(time_budget) and time_budget > 0):
+            raise UsageError(f"--time-budget: expected a finite number of seconds above 0, got "
+                             f"{time_budget:g}")
         overrides = [*overrides, f"train.time_budget_s={time_budget}"]
     return resolve_config(name, overrides)
 
