@@ -57,3 +57,16 @@ def test_a_run_evaluated_on_another_lfw_copy_says_so(synthetic_home, view2_home,
                                               r"environment\.json records the first\)"):
         evaluate(run, open_lfw(view2_home), ["pairsDevTest.txt"], n_bootstrap=0, plots=False,
                  progress=False)
+
+
+def test_a_result_on_the_runs_own_training_people_carries_a_caveat(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    run = Run(write_tiny_run(tmp_path / "run"))
+    out = evaluate(run, lfw, ["pairsDevTest.txt", "pairsDevTrain.txt"], n_bootstrap=0,
+                   plots=False, progress=False)
+    train_people = len({n for p in lfw.read_pairs("pairsDevTrain.txt").pairs for n in p.people})
+    assert out.metrics["pairsDevTest.txt"]["seen_people"] == 0
+    assert out.metrics["pairsDevTrain.txt"]["seen_people"] == train_people > 0
+    report = run.report_path.read_text()
+    assert report.count("**Caveat:**") == 1
+    assert f"**Caveat:** {train_people} of these people are DevTrain people" in report

@@ -58,6 +58,16 @@ def test_evaluate_prints_the_summary_and_writes_metrics_figures_and_report(
     assert "### pairsDevTest.txt" in (run_copy / "report.md").read_text()
 
 
+def test_a_result_on_devtrain_people_prints_its_caveat(cli_home, run_copy, capsys):
+    assert evaluate(cli_home, run_copy, "--pairs", "pairsDevTest.txt", "--bootstrap", "0") == 0
+    assert "caveat" not in capsys.readouterr().out
+    assert evaluate(cli_home, run_copy, "--pairs", "pairsDevTrain.txt", "--bootstrap", "0") == 0
+    seen = json.loads((run_copy / "eval" / "pairsDevTrain" / "metrics.json").read_text())
+    assert seen["seen_people"] > 0
+    assert (f"  caveat: {seen['seen_people']} of these people are DevTrain people the run was "
+            "trained or validated on\n") in capsys.readouterr().out
+
+
 def test_one_shot_and_ten_fold(cli_home, run_copy, capsys):
     code = evaluate(cli_home, run_copy, "--pairs", "pairsDevTest.txt", "--bootstrap", "0",
                     "--no-plots", "--one-shot", "2", "4", "--trials", "200", "--ten-fold")

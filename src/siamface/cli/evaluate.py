@@ -140,6 +140,8 @@ def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
         f"{m['pairs_file']}: {m['pairs']:,} pairs ({m['matching']:,} matching), model of epoch "
         f"{m['best_epoch']}, threshold {m['threshold']:.4f} (logit, from validation)",
         *(f"  {name:<{width}}  {value}" for name, value in rows),
+        *([f"  caveat: {m['seen_people']:,} of these people are DevTrain people the run was "
+           "trained or validated on"] if m.get("seen_people") else []),
         f"  {'confusion':<{width}}  {'':>10}  pred. diff  pred. same",
         f"  {'':<{width}}  {'different':>10}  {c['tn']:>10,}  {c['fp']:>10,}",
         f"  {'':<{width}}  {'same':>10}  {c['fn']:>10,}  {c['tp']:>10,}",

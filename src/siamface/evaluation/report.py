@@ -150,6 +150,7 @@ def evaluate_pairs(
     out_dir: Path,
     label: str,
     n_bootstrap: int = N_BOOTSTRAP,
+    seen_people: int = 0,
 ) -> tuple[dict[str, Any], PairEvaluation]:
     """Evaluate the chosen model of ``run`` on a pairs file, at its validation threshold.
 
@@ -163,6 +164,8 @@ def evaluate_pairs(
         label: How the file is named in the results: "pairsDevTest.txt", or a path for a
             file from elsewhere.
         n_bootstrap: Resamples for confidence intervals.
+        seen_people: How many of the file's people the run may have trained or validated on
+            (recorded, for the caveat a result on them needs).
 
     Returns:
         The metrics (also in metrics.json) and the scored pairs.
@@ -181,6 +184,7 @@ def evaluate_pairs(
         "best_epoch": run.best_epoch,
         "loss": loss,
         "precision": choose_precision(train.precision),
+        "seen_people": seen_people,
         **verification_metrics(result.logits, result.labels, run.threshold, n_bootstrap),
     }
     metrics["seconds"] = time.perf_counter() - start  # scoring and the metrics

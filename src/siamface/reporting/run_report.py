@@ -169,6 +169,8 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         f"{m['pairs']:,} pairs ({m['matching']:,} matching), scored once by the chosen model at "
         f"its validation threshold {m['threshold']:.4f}. Intervals: 95% bootstrap over pairs.",
         "",
+        *([f"**Caveat:** {m['seen_people']:,} of these people are DevTrain people, whom the "
+           "run was trained or validated on.", ""] if m.get("seen_people") else []),
         *_lines(["metric", "value", "95% CI"], rows),
         "",
         *_lines(["", "predicted different", "predicted same"],
