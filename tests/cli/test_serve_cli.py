@@ -34,13 +34,28 @@ def test_workers_and_photo_processes_default_to_the_cores():
     default = options()
     assert (default.workers, default.photo_processes) == (2, 2)
     assert options("--workers", "1", "--photo-processes", "0").photo_processes == 0
-    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+    with pytest.raises(ConfigError, match="--workers: expected at least 1 thread, got 0"):
         options("--workers", "0")
 
 
 @pytest.mark.parametrize("mb", ["nan", "inf", "0", "-1", "1e-9", "1025"])
 def test_an_upload_limit_that_is_not_a_size_is_one_line(mb):
-    with pytest.raises(ConfigError, match=r"--max-upload-mb from 0\.0009766 to 1024"):
+    with pytest.raises(ConfigError,
+                       match=r"^--max-upload-mb: expected megabytes from 0\.0009766 to 1024"):
         options("--max-upload-mb", mb)
     assert options("--max-upload-mb", str(2**-10)).max_file_bytes == 1024
     assert options("--max-upload-mb", "1024").max_file_bytes == 2**30
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--port", "70000"], "--port: expected a port number from 0 to 65535, got 70000"),
+    (["--port", "-1"], "--port: expected a port number from 0 to 65535, got -1"),
+    (["--workers", "0"], "--workers: expected at least 1 thread, got 0"),
+    (["--photo-processes", "-1"], "--photo-processes: expected 0 or more processes, got -1"),
+    (["--max-upload-mb", "2000"],
+     "--max-upload-mb: expected megabytes from 0.0009766 to 1024, got 2000.0"),
+])
+def test_an_option_out_of_range_is_named_alone_with_its_value(args, message):
+    with pytest.raises(ConfigError) as info:
+        options(*args)
+    assert str(info.value) == message

@@ -102,11 +102,15 @@ def serve_options(args: argparse.Namespace, cores: int):  # -> ServeOptions
     workers = args.workers if args.workers is not None else cores
     processes = args.photo_processes if args.photo_processes is not None else workers
     # (a NaN limit fails the comparison, so it is refused too)
-    if (workers < 1 or processes < 0 or not MIN_UPLOAD_MB <= args.max_upload_mb <= MAX_UPLOAD_MB
-            or not 0 <= args.port <= 65535):
-        raise ConfigError("--workers must be at least 1, --photo-processes 0 or more, "
-                          f"--max-upload-mb from {MIN_UPLOAD_MB:.4g} to {MAX_UPLOAD_MB} and "
-                          "--port 0 to 65535")
+    for valid, option, expected, value in (
+        (workers >= 1, "--workers", "at least 1 thread", workers),
+        (processes >= 0, "--photo-processes", "0 or more processes", processes),
+        (MIN_UPLOAD_MB <= args.max_upload_mb <= MAX_UPLOAD_MB, "--max-upload-mb",
+         f"megabytes from {MIN_UPLOAD_MB:.4g} to {MAX_UPLOAD_MB}", args.max_upload_mb),
+        (0 <= args.port <= 65535, "--port", "a port number from 0 to 65535", args.port),
+    ):
+        if not valid:
+            raise ConfigError(f"{option}: expected {expected}, got {value}")
     # "[::1]" as a URL writes it; the Host check compares "::1"
     names = [name.strip().removeprefix("[").removesuffix("]") for name in args.allowed_host or ()]
     # a name as the Host header gives it without its port: "example.org", "10.0.0.5", "::1"
