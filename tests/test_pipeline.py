@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import pytest
@@ -70,3 +71,10 @@ def test_a_result_on_the_runs_own_training_people_carries_a_caveat(synthetic_hom
     report = run.report_path.read_text()
     assert report.count("**Caveat:**") == 1
     assert f"**Caveat:** {train_people} of these people are DevTrain people" in report
+
+
+def test_a_folder_given_as_a_pairs_file_is_named_as_a_folder(synthetic_home, tmp_path):
+    run = Run(write_tiny_run(tmp_path / "run"))
+    with pytest.raises(IsADirectoryError, match=rf"^{re.escape(str(tmp_path))}: is a folder, not a "
+                                            "pairs file$"):
+        resolve_pairs(run, open_lfw(synthetic_home), str(tmp_path))

@@ -512,12 +512,15 @@ def resolve_pairs(run: Run, lfw: LFWDataset, name_or_path: str) -> tuple[PairsFi
 
     Raises:
         DataNotFoundError: a bare name that is neither imported nor a file here.
+        IsADirectoryError: a folder.
         ProtocolError: the file does not parse, or names an image LFW does not have.
     """
     path = Path(name_or_path)
     bare_name = path.name == name_or_path and name_or_path in lfw.protocol_names()
     if bare_name or lfw.is_imported(path):
         return lfw.read_pairs(path.name), run.eval_dir(path.name)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not a pairs file")
     if not path.is_file():
         lfw.protocol_path(name_or_path)  # names the imported files in its message
     pairs_file = read_pairs(path, image_counts=lfw.image_counts)
