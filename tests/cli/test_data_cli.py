@@ -144,3 +144,12 @@ def test_builtin_errors_that_are_not_siamfaces_are_bugs_with_a_traceback(monkeyp
     monkeypatch.setattr(cli, "COMMAND_GROUPS", (types.SimpleNamespace(register=register),))
     with pytest.raises(type(bug)):
         main(["buggy"])
+
+
+def test_stats_into_a_file_is_refused_before_anything_is_written(cli_home, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("mine\n")
+    assert main(["--data-dir", str(cli_home), "data", "stats", "--out", str(afile)]) == 2
+    assert capsys.readouterr().err == (f"siamface: error: {afile}: not a folder (the "
+                                       "statistics are written into one)\n")
+    assert afile.read_text() == "mine\n" and list(tmp_path.iterdir()) == [afile]

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from siamface.cli.errors import UsageError
 from siamface.data import sources
 from siamface.data.home import resolve_data_home
 
@@ -74,9 +75,10 @@ def _stats(args: argparse.Namespace) -> int:
     from siamface.reporting.dataset_report import write_stats_report
 
     home = resolve_data_home(args.data_dir)
-    lfw = open_lfw(home)
     out = args.out if args.out is not None else home / "reports" / "stats"
-    print(write_stats_report(lfw, out))
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: not a folder (the statistics are written into one)")
+    print(write_stats_report(open_lfw(home), out))
     return 0
 
 
