@@ -186,3 +186,16 @@ def test_a_time_budget_that_is_not_a_duration_names_the_option(command, budget, 
         "siamface: error: --time-budget: expected a finite number of seconds above 0, got "
         f"{float(budget):g}\n")
     assert not list(tmp_path.iterdir())  # nothing made
+
+
+@pytest.mark.parametrize("what", ["nothing", "a folder of runs", "a file"])
+def test_resuming_what_is_not_a_run_folder_says_so(what, cli_home, tmp_path, capsys):
+    target = tmp_path / "target"
+    if what == "a folder of runs":
+        (target / "default-20260101-000000").mkdir(parents=True)
+    elif what == "a file":
+        target.write_text("")
+    code = main(["--data-dir", str(cli_home), "train", "--resume", str(target)])
+    assert code == 2
+    assert capsys.readouterr().err == (f"siamface: error: {target}: not a run folder (no "
+                                       "config.yaml)\n")

@@ -94,7 +94,10 @@ def _train(args: argparse.Namespace) -> int:
                 f"--resume continues {args.resume} with its own config.yaml; drop "
                 f"{', '.join(given)} (or start a new run)"
             )
-        config = Run(args.resume).config
+        resumed = Run(args.resume)
+        if not resumed.config_path.is_file():
+            raise UsageError(f"{args.resume}: not a run folder (no {resumed.config_path.name})")
+        config = resumed.config
     elif args.config is None:
         raise UsageError("name a config to train (see `siamface configs`) or --resume RUN_DIR")
     else:
