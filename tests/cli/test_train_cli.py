@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,26 @@ def test_resuming_what_is_not_a_run_folder_says_so(what, cli_home, tmp_path, cap
     assert code == 2
     assert capsys.readouterr().err == (f"siamface: error: {target}: not a run folder (no "
                                        "config.yaml)\n")
+
+
+@pytest.mark.parametrize("option", [["--time-budget", "0"], ["--runs-dir", "runs"]])
+@pytest.mark.parametrize("command", ["train", "view2"])
+def test_resume_refuses_an_option_of_a_new_run_whatever_its_value(command, option, tmp_path,
+                                                                  capsys):
+    assert main([command, "--resume", str(tmp_path), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"siamface: error: --resume continues {tmp_path} with its own config")
+    assert f"; drop {option[0]}" in err
+
+
+def test_new_runs_go_to_runs_unless_runs_dir_says(cli_home, tmp_path, monkeypatch):
+    from siamface.experiments import view2
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
+                 "train.epochs=1", "--no-progress"]) == 0
+    assert [p.name.startswith("default-") for p in (tmp_path / "runs").iterdir()] == [True]
+    monkeypatch.setattr(view2, "run_view2", lambda config, overrides, lfw, folder, folds, **_:
+                        types.SimpleNamespace(summary=None, folder=folder))
+    assert main(["--data-dir", str(cli_home), "view2", "default", "--folds", "0"]) == 0
+    assert len(list((tmp_path / "runs").glob("view2-default-*"))) == 1

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from siamface.cli.errors import UsageError, refuse_pretrained
-from siamface.cli.train import add_override_arguments, config_from_args
+from siamface.cli.train import (
+    RUNS_DIR,
+    add_override_arguments,
+    config_from_args,
+    options_of_a_new_run,
+)
 from siamface.data.home import resolve_data_home
 
 
@@ -79,7 +84,7 @@ def _register_view2(subparsers: argparse._SubParsersAction) -> None:
         "continues where it stopped.")
     view2.add_argument("config", nargs="?", metavar="CONFIG",
                        help="config name or YAML path (not with --resume)")
-    add_override_arguments(view2)
+    add_override_arguments(view2, resumable=True)
     view2.add_argument("--folds", type=int, nargs="+", metavar="K",
                        help="the 0-based folds to run (default: all ten)")
     view2.add_argument("--resume", type=Path, metavar="FOLDER",
@@ -207,8 +212,7 @@ def _view2(args: argparse.Namespace) -> int:
     from siamface.experiments.view2 import check_folds, new_folder, read_view2, run_view2
 
     if args.resume is not None:
-        given = [flag for flag, value in (("CONFIG", args.config), ("--set", args.overrides),
-                                          ("--time-budget", args.time_budget)) if value]
+        given = options_of_a_new_run(args)
         if given:
             raise UsageError(f"--resume continues {args.resume} with its own config and "
                              f"overrides; drop {', '.join(given)}")
@@ -226,7 +230,7 @@ def _view2(args: argparse.Namespace) -> int:
     check_folds(folds)
     lfw = open_lfw(resolve_data_home(args.data_dir))
     if folder is None:
-        folder = new_folder(args.runs_dir, config.name)
+        folder = new_folder(args.runs_dir or RUNS_DIR, config.name)
     print(f"View 2 of {config_name} in {folder}: folds {' '.join(map(str, folds))}",
           flush=True)
     result = run_view2(config_name, overrides, lfw, folder, folds,

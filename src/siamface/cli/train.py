@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from siamface.run_folder import Run
     from siamface.training.trainer import FitResult
 
+RUNS_DIR = Path("runs")  # where new run folders are made unless --runs-dir says
+
 # (summary row key, column title, width, format) of the per-epoch table
 EPOCH_COLUMNS = (
     ("epoch", "epoch", 5, "d"),
@@ -47,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("config", nargs="?", metavar="CONFIG",
                        help="config name or YAML path (not with --resume)")
-    add_override_arguments(train)
+    add_override_arguments(train, resumable=True)
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="continue RUN_DIR from its latest checkpoint, with its own config")
     train.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -57,16 +59,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     configs.set_defaults(func=_configs)
 
 
-def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options shared by ``train`` and ``run``: overrides, time budget, runs folder."""
+def add_override_arguments(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+    """The options of a new run shared by ``train``, ``run``, ``repeat`` and ``view2``:
+    overrides, time budget, runs folder. For a command that also takes --resume
+    (``resumable``), --runs-dir defaults to None, so that one given with --resume is told from
+    none (``options_of_a_new_run``); a new run then goes to ``RUNS_DIR``."""
     parser.add_argument(
         "--set", dest="overrides", nargs="+", action="extend", default=[],
         metavar="KEY=VALUE", help="override config values, e.g. train.epochs=5 optim.lr=1e-3",
     )
     parser.add_argument("--time-budget", type=float, metavar="SECONDS",
                         help="stop at the end of the last epoch that fits (train.time_budget_s)")
-    parser.add_argument("--runs-dir", type=Path, default=Path("runs"),
+    parser.add_argument("--runs-dir", type=Path, default=None if resumable else RUNS_DIR,
                         help="where run folders are made (default: ./runs)")
+
+
+def options_of_a_new_run(args: argparse.Namespace) -> list[str]:
+    """Which of CONFIG, --set, --time-budget and --runs-dir were given (each goes with a new run,
+    none with --resume)."""
+    return [flag for flag, given in (("CONFIG", args.config is not None),
+                                     ("--set", bool(args.overrides)),
+                                     ("--time-budget", args.time_budget is not None),
+                                     ("--runs-dir", args.runs_dir is not None)) if given]
 
 
 def config_from_args(name: str, overrides: list[str], time_budget: float | None) -> Config:
@@ -87,8 +101,7 @@ def _train(args: argparse.Namespace) -> int:
     from siamface.run_folder import Run
 
     if args.resume is not None:
-        given = [flag for flag, value in (("CONFIG", args.config), ("--set", args.overrides),
-                                          ("--time-budget", args.time_budget)) if value]
+        given = options_of_a_new_run(args)
         if given:
             raise UsageError(
                 f"--resume continues {args.resume} with its own config.yaml; drop "
@@ -107,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
 
     print_training_header(config, lfw)
     start = time.perf_counter()
-    run, fit = train(config, lfw, args.runs_dir, resume=args.resume,
+    run, fit = train(config, lfw, args.runs_dir or RUNS_DIR, resume=args.resume,
                      progress=not args.no_progress, on_epoch_end=print_epoch_row)
     print_training_result(config, run, fit, time.perf_counter() - start)
     print(f"next: siamface evaluate {run.path} --pairs pairsDevTest.txt")
