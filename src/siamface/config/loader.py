@@ -17,7 +17,7 @@ from typing import Any, get_origin
 import yaml
 
 from siamface.config.sections import Config
-from siamface.errors import ConfigError, UnknownNameError
+from siamface.errors import ConfigError
 from siamface.utils.atomic import write_text_atomic
 from siamface.utils.files import read_text
 from siamface.utils.settings import ComponentSettings, Settings
@@ -208,22 +208,8 @@ def _checked(path: Path, overrides: list[str], check: Callable[[Config], None] |
     """The config of the file at ``path`` with ``overrides``, checked by ``check`` too."""
     config = Config.from_dict(apply_overrides(read_raw(path), overrides))
     if check is not None:
-        try:
-            check(config)
-        except UnknownNameError as err:  # it names the component, not the key that chose it
-            key = _chosen_by(config, str(err))
-            raise ConfigError(f"{key}: {err}" if key else str(err)) from None
+        check(config)
     return config
-
-
-def _chosen_by(config: Config, message: str) -> str | None:
-    """The key (``schedule.name``) whose name ``message``, a registry's "unknown schedule 'x';
-    choose one of: ...", quotes; None when no section's name is quoted."""
-    for section in Config.field_names():
-        name = getattr(getattr(config, section), "name", None)
-        if isinstance(name, str) and f" {name!r}; " in message:
-            return f"{section}.name"
-    return None
 
 
 def _blame(err: ConfigError, path: Path, overrides: list[str],

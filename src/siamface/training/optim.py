@@ -111,7 +111,7 @@ def param_groups(model: nn.Module, weight_decay: float,
 def optimizer_factory(config: OptimConfig) -> Callable[..., torch.optim.Optimizer]:
     """The registered factory for ``config.name``, after checking that it takes every
     hyperparameter that is set (``momentum`` for Adam is an error, not silently ignored)."""
-    factory = OPTIMIZERS.get(config.name)
+    factory = OPTIMIZERS.get(config.name, "optim.name")
     takes = OPTIMIZERS.valid_keys(config.name) or []
     for key in config.hyperparameters():
         if key not in takes:

@@ -185,7 +185,7 @@ def build_schedule(config: ScheduleConfig | Mapping[str, Any],
     """
     if not isinstance(config, ScheduleConfig):
         config = ScheduleConfig.from_dict(config)
-    factory = SCHEDULES.get(config.name)
+    factory = SCHEDULES.get(config.name, "schedule.name")
     SCHEDULES.check_kwargs(config.name, config.kwargs, "schedule")
     kwargs = dict(config.kwargs)
     if "total_epochs" in inspect.signature(factory).parameters and "total_epochs" not in kwargs:

@@ -59,11 +59,13 @@ class Registry(Generic[T]):
         """Build the component registered as ``name`` with ``kwargs``."""
         return self.get(name)(**kwargs)
 
-    def get(self, name: str) -> Callable[..., T]:
-        """The factory registered as ``name``; an unknown name lists the known ones."""
+    def get(self, name: str, key: str | None = None) -> Callable[..., T]:
+        """The factory registered as ``name``; an unknown name lists the known ones, after
+        ``key``, the config key that chose it (``schedule.name``), where one did."""
         if name not in self._factories:
+            lead = f"{key}: " if key else ""
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
+                f"{lead}unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
             )
         return self._factories[name]
 
@@ -121,7 +123,9 @@ class Registry(Generic[T]):
         by the section: an unknown key, a wrong option type (a TypeError), an unknown name of
         a component it builds in turn ("unknown head 'x'" -> "model: unknown head 'x'") and the
         component's own ConfigError ("margin must be positive" -> "loss.margin must be
-        positive"). An unknown ``name`` itself is the UnknownNameError that lists the names."""
+        positive"). An unknown ``name`` itself is the UnknownNameError that lists the names,
+        led by ``<section>.name``."""
+        self.get(name, f"{section}.name")
         self.check_kwargs(name, kwargs, section)
         try:
             return self.build(name, **kwargs)
