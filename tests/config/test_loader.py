@@ -20,6 +20,7 @@ from siamface.config import (
     parse_override,
     save_resolved,
 )
+from siamface.training import builder
 from siamface.training.builder import build_run_model, resolve_config
 
 
@@ -439,6 +440,21 @@ def test_an_override_may_mend_a_value_of_the_file(tmp_path: Path) -> None:
     # a value refused where the file's was mended: the override that set it is named
     with pytest.raises(ConfigError, match=r"^override 'optim.lr=-1': optim.lr: expected"):
         load_config(path, ["train.epochs=1", "optim.lr=-1"])
+    # ... or the file and its overrides, where the mended value is not what fails now
+    mended = write(tmp_path / "mended.yaml", "train: {epochs: 0}\ndata: {mined_pairs: 8}\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(mended))} with overrides "
+                                          "train.epochs=1, data.sampling=identities: "
+                                          "data.mined_pairs"):
+        resolve_config(mended, ["train.epochs=1", "data.sampling=identities"])
+
+
+def test_a_files_own_mistake_is_blamed_on_the_file_not_on_an_override_of_its_section(
+        tmp_path: Path) -> None:
+    path = write(tmp_path / "nesterov.yaml",
+                 "optim: {name: sgd, nesterov: true, momentum: 0.0}\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: optim: sgd cannot be "
+                                          "built from its values"):
+        resolve_config(path, ["optim.lr=0.01"])
 
 
 @pytest.mark.parametrize(("section", "kind"), [("model", "model"), ("loss", "loss"),
@@ -453,3 +469,13 @@ def test_an_unknown_component_name_names_its_override_or_its_file(tmp_path: Path
     path = write(tmp_path / "bad.yaml", f"{section}: {{name: nope}}\n")
     with pytest.raises(ConfigError, match=f"^{re.escape(f'{path}: {message}')}"):
         resolve_config(path, ["train.epochs=3"])
+
+
+def test_a_component_refusing_without_a_message_is_still_named(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError()
+
+    monkeypatch.setattr(builder, "build_optimizer", refuse)
+    refused = r"koch2015\.yaml: optim: sgd cannot be built from its values \(ValueError\)$"
+    with pytest.raises(ConfigError, match=refused):
+        resolve_config("koch2015")

@@ -186,8 +186,8 @@ def load_config(name_or_path: str | Path, overrides: Iterable[str] = (),
                 config_dir: Path = CONFIG_DIR) -> Config:
     """Read a config by name or path, apply overrides, and check every section's values.
 
-    An error names what caused it: the override that sets the key at fault, else the file
-    when it fails alone too (an override may mend a value of the file), else both.
+    An error names what caused it: the file when it fails alone with that error, else the
+    override that sets the key at fault, else both (an override may mend a value of the file).
 
     Args:
         name_or_path: "koch2015", or a path to a YAML file.
@@ -214,24 +214,25 @@ def _checked(path: Path, overrides: list[str], check: Callable[[Config], None] |
 
 def _blame(err: ConfigError, path: Path, overrides: list[str],
            check: Callable[[Config], None] | None = None) -> str:
-    """The message of ``err`` led by what caused it: the override that sets the key the
-    message names, else the file when it fails alone (with its own error), else the file and
-    all the overrides."""
+    """The message of ``err`` led by what caused it: the file when it fails alone with the
+    same error, else the override that sets the key the message names, else the file and all
+    the overrides (an override may have mended another value of the file)."""
     message = str(err)
     if message.startswith(("override ", str(path))):  # already names what caused it
         return message
+    if not overrides:
+        return f"{path}: {message}"
+    try:
+        _checked(path, [], check)
+    except ConfigError as alone:
+        if str(alone) == message:  # the file's own mistake: no override made or mended it
+            return f"{path}: {message}"
     key = re.match(r"(?:unknown key '?)?([\w.]+)", message)
     for text in reversed(overrides):
         target = text.partition("=")[0].strip()
         if key and (key.group(1) == target or key.group(1).startswith(target + ".")
                     or target.startswith(key.group(1) + ".")):
             return f"override {text!r}: {message}"
-    if not overrides:
-        return f"{path}: {message}"
-    try:
-        _checked(path, [], check)
-    except ConfigError as alone:
-        return _blame(alone, path, [])
     return f"{path} with overrides {', '.join(overrides)}: {message}"
 
 
