@@ -219,7 +219,16 @@ def test_new_runs_go_to_runs_unless_runs_dir_says(cli_home, tmp_path, monkeypatc
     assert main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
                  "train.epochs=1", "--no-progress"]) == 0
     assert [p.name.startswith("default-") for p in (tmp_path / "runs").iterdir()] == [True]
+    assert main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
+                 "train.epochs=1", "--no-progress", "--runs-dir", "mine"]) == 0
+    assert [p.name.startswith("default-") for p in (tmp_path / "mine").iterdir()] == [True]
+    # a View 2 its checks refuse makes no folder
+    assert main(["--data-dir", str(cli_home), "view2", "default", "--set",
+                 "data.view2_fold=3"]) == 2
+    assert not list((tmp_path / "runs").glob("view2-*"))
     monkeypatch.setattr(view2, "run_view2", lambda config, overrides, lfw, folder, folds, **_:
                         types.SimpleNamespace(summary=None, folder=folder))
-    assert main(["--data-dir", str(cli_home), "view2", "default", "--folds", "0"]) == 0
-    assert len(list((tmp_path / "runs").glob("view2-default-*"))) == 1
+    for args, where in (((), "runs"), (("--runs-dir", "mine"), "mine")):
+        assert main(["--data-dir", str(cli_home), "view2", "default", "--folds", "0",
+                     *args]) == 0
+        assert len(list((tmp_path / where).glob("view2-default-*"))) == 1

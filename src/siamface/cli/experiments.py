@@ -209,7 +209,13 @@ def _repeat(args: argparse.Namespace) -> int:
 def _view2(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
     from siamface.data.people import VIEW2_FOLDS
-    from siamface.experiments.view2 import check_folds, new_folder, read_view2, run_view2
+    from siamface.experiments.view2 import (
+        check_folds,
+        check_view2,
+        new_folder,
+        read_view2,
+        run_view2,
+    )
 
     if args.resume is not None:
         given = options_of_a_new_run(args)
@@ -229,7 +235,8 @@ def _view2(args: argparse.Namespace) -> int:
     folds = args.folds if args.folds is not None else list(range(VIEW2_FOLDS))
     check_folds(folds)
     lfw = open_lfw(resolve_data_home(args.data_dir))
-    if folder is None:
+    if folder is None:  # made once nothing is left to refuse before the protocol writes
+        check_view2(config_name, overrides, lfw, folds)
         folder = new_folder(args.runs_dir or RUNS_DIR, config.name)
     print(f"View 2 of {config_name} in {folder}: folds {' '.join(map(str, folds))}",
           flush=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from siamface.config import Config
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import VIEW2_FOLDS, VIEW2_PAIRS, pair_people, training_scope
 from siamface.data.protocol import PairsFile
@@ -120,6 +121,27 @@ def check_folds(folds: Sequence[int]) -> None:
                           f"got {list(folds)}")
 
 
+def check_view2(config_name: str, overrides: Sequence[str], lfw: LFWDataset,
+                folds: Sequence[int]) -> dict[int, Config]:
+    """Every fold's config, checked, once the protocol's own refusals have passed: what
+    ``run_view2`` refuses before it writes anything, so that its caller may make the folder
+    after this.
+
+    Raises:
+        ConfigError: A bad fold list, an override of data.view2_fold, or a config a fold's
+            run would refuse.
+        DataNotFoundError: pairs.txt is not imported.
+    """
+    from siamface.training.builder import resolve_config
+
+    check_folds(folds)
+    if any(o.split("=", 1)[0].strip() == "data.view2_fold" for o in overrides):
+        raise ConfigError("data.view2_fold is set by the protocol for each fold; do not set it")
+    lfw.protocol_path(VIEW2_PAIRS)
+    return {k: resolve_config(config_name, [*overrides, f"data.view2_fold={k}"])
+            for k in folds}
+
+
 def run_view2(
     config_name: str,
     overrides: Sequence[str],
@@ -144,13 +166,8 @@ def run_view2(
         on_fold: Called with each fold's record once it is scored (or found scored).
     """
     from siamface.pipeline import train
-    from siamface.training.builder import resolve_config
 
-    check_folds(folds)
-    if any(o.split("=", 1)[0].strip() == "data.view2_fold" for o in overrides):
-        raise ConfigError("data.view2_fold is set by the protocol for each fold; do not set it")
-    configs = {k: resolve_config(config_name, [*overrides, f"data.view2_fold={k}"])
-               for k in folds}  # every fold's config checked before anything is trained
+    configs = check_view2(config_name, overrides, lfw, folds)
     folder = Path(folder)
     if (not (folder / VIEW2_FILE).is_file() and folder.exists()
             and any(p.name != VIEW2_LOCK for p in folder.iterdir())):
