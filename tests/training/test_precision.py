@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from siamface.data.lfw import open_lfw
+from siamface.evaluation import embed
 from siamface.pipeline import train
 from siamface.training import builder
 from siamface.training import checkpoint as ckpt
@@ -139,11 +140,16 @@ def test_a_run_resumed_where_auto_chooses_otherwise_goes_on_as_it_began(
     (cut,) = (tmp_path / "cut").iterdir()
     monkeypatch.setattr(machine, "cpu_features", lambda: AVX2_ONLY)  # ... resumed on an AMD
     spy = DtypeSpy(monkeypatch)
+    embedded_in = []  # the gallery calibration's, after the last epoch
+    real_embed = embed.embed_images
+    monkeypatch.setattr(embed, "embed_images", lambda *args, precision, **kwargs: (
+        embedded_in.append(precision), real_embed(*args, precision=precision, **kwargs))[1])
     with pytest.warns(PrecisionKeptWarning, match=r"environment\.json: the run began in bf16 and "
                                                   r"goes on in it, where train\.precision: auto "
                                                   r"would choose fp32"):
         train(config, lfw, tmp_path, resume=cut, progress=False)
     assert {d for _, d in spy.embeddings} == {torch.bfloat16}
+    assert embedded_in == ["bf16"]
     assert summary_rows(cut) == summary_rows(whole.path)
 
 

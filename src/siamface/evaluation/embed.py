@@ -60,12 +60,19 @@ def embed_images(
         model.train(was_training)
 
 
-def embed_run_images(run: Run, cache: ImageCache, refs: list[ImageRef]) -> torch.Tensor:
+def embed_run_images(run: Run, cache: ImageCache, refs: list[ImageRef],
+                     precision: str | None = None) -> torch.Tensor:
     """(M, D) embeddings of LFW images by a run's model, at its ``train.eval_batch_size`` and
-    in its ``train.precision``: how every evaluation of a run embeds, as its validation did."""
+    in its ``train.precision`` (as this machine resolves "auto"): how every evaluation of a run
+    embeds, as its validation did.
+
+    Args:
+        precision: Another precision: the trainer's, where a resumed run kept the one it began
+            in (``Trainer.precision``), for what it computes at the end of training.
+    """
     train = run.config.train
     return embed_images(run.model, cache.images, cache.indices(refs), train.eval_batch_size,
-                        precision=train.precision)
+                        precision=precision or train.precision)
 
 
 def score_embedding_pairs(score: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
