@@ -18,8 +18,10 @@ from siamface.data.cache import (
     all_image_refs,
     build_cache,
     cache_key,
+    cache_root,
     load_or_build_cache,
     open_cache,
+    remove_caches,
 )
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import person_ids
@@ -314,6 +316,26 @@ def test_crash_in_a_worker_process_propagates_and_cleans_up(lfw):
     with pytest.raises(ValueError, match=r"Dan_Dunn_0002\.jpg: cannot decode image"):
         load_or_build_cache(lfw, PREP, workers=2, progress=False)
     assert_looks_incomplete(lfw)
+
+
+def test_a_build_that_fails_writing_its_index_leaves_no_folder(lfw, monkeypatch):
+    def full(path, obj):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "write_json_atomic", full)
+    with pytest.raises(OSError, match="No space left"):
+        load_or_build_cache(lfw, PREP, workers=1, progress=False)
+    assert_looks_incomplete(lfw)
+
+
+def test_remove_caches_empties_a_cache_folder_linked_to_another_disk(lfw, tmp_path):
+    elsewhere = tmp_path / "big-disk"
+    elsewhere.mkdir()
+    cache_root(lfw.home).symlink_to(elsewhere)
+    load_or_build_cache(lfw, PREP, workers=1, progress=False)
+    assert list(elsewhere.iterdir())
+    remove_caches(lfw.home)
+    assert cache_root(lfw.home).is_symlink() and list(elsewhere.iterdir()) == []
 
 
 def test_missing_image_fails_the_build(lfw):

@@ -137,8 +137,20 @@ def cache_root(home: str | os.PathLike[str]) -> Path:
 
 
 def remove_caches(home: str | os.PathLike[str]) -> None:
-    """Remove every image cache of the data home ``home``; the caller holds its lock."""
-    shutil.rmtree(cache_root(home), ignore_errors=True)
+    """Remove every image cache of the data home ``home`` (the folders inside ``cache``, which
+    may be a link to another disk); the caller holds its lock.
+
+    Raises:
+        OSError: One could not be removed (a stale cache left would give wrong pixels).
+    """
+    root = cache_root(home)
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def cache_key(prep: Preprocessing, checksums: Mapping[str, str]) -> str:
@@ -260,20 +272,20 @@ def build_cache(
         with open(partial, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(partial, folder / IMAGES_NAME)
+        index = {
+            "format_version": CACHE_VERSION,
+            "key": key,
+            "preprocessing": prep.to_dict(),
+            "checksums": dict(checksums),
+            "shape": [len(refs), *prep.shape],
+            "refs": [[ref.name, ref.number] for ref in refs],
+            "images_sha256": sha256_file(folder / IMAGES_NAME),
+        }
+        write_json_atomic(folder / INDEX_NAME, index)
     except BaseException:  # (Ctrl-C too) an unfinished folder is of no use to anyone
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    index = {
-        "format_version": CACHE_VERSION,
-        "key": key,
-        "preprocessing": prep.to_dict(),
-        "checksums": dict(checksums),
-        "shape": [len(refs), *prep.shape],
-        "refs": [[ref.name, ref.number] for ref in refs],
-        "images_sha256": sha256_file(folder / IMAGES_NAME),
-    }
-    write_json_atomic(folder / INDEX_NAME, index)
-    return _open(folder, prep, checksums, refs, hash_pixels=False)  # hashed a line ago
+    return _open(folder, prep, checksums, refs, hash_pixels=False)  # hashed for the index
 
 
 def _check_room(folder: Path, nbytes: int) -> None:

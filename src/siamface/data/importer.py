@@ -145,12 +145,12 @@ def _import_locked(
         (staging / PROTOCOL_DIR).mkdir()
         for name, path in protocol.items():
             shutil.copyfile(path, staging / PROTOCOL_DIR / name)
+        images_sha256 = _tree_sha256(staging / IMAGES_DIR)
+        remove_caches(home)  # a repair keeps the checksums the keys are made of, not the pixels
     except _FAILURES:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
-    images_sha256 = _tree_sha256(staging / IMAGES_DIR)
-    remove_caches(home)  # a repair keeps the checksums their keys are made of, and the old pixels
     if lfw_dir.exists():
         lfw_dir.rename(old)
     staging.rename(lfw_dir)
