@@ -238,8 +238,8 @@ def seen_people(run: Run, lfw: LFWDataset, pairs_file: PairsFile) -> int:
 
 def check_not_evaluated(run: Run) -> None:
     """Refuse to train further a run already evaluated: its results belong to the model it
-    chose, which more epochs may replace, and its test pairs would be scored again after more
-    training, where they are scored once by the model chosen without them.
+    chose, which more epochs may replace, and test pairs scored again after more training are
+    no longer scored once by a model chosen without them.
 
     Raises:
         CheckpointError: Naming the evaluations.
@@ -248,8 +248,9 @@ def check_not_evaluated(run: Run) -> None:
     if evaluated:
         raise CheckpointError(
             f"{run.eval_root} holds evaluations of the model {run.path} chose "
-            f"({', '.join(evaluated)}); training it further could replace that model and "
-            "would score its test pairs again after more training: start a new run")
+            f"({', '.join(evaluated)}); training it further could replace the model they "
+            "belong to, and scoring test pairs again after more training is not a test: "
+            "start a new run")
 
 
 def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progress: bool,

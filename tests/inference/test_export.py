@@ -130,6 +130,16 @@ def test_an_export_stopped_before_its_side_car_leaves_no_side_car_of_the_export_
     assert json.loads((out / "export.json").read_text())["run"] == "new"
 
 
+def test_the_staging_folder_a_killed_export_left_is_removed_by_the_next(tiny_verifier, tmp_path):
+    out = tmp_path / "ts"
+    export_model(tiny_verifier, out, "torchscript")
+    killed = out / ".export.k1ll3d.tmp"  # as a SIGKILL mid-export leaves it
+    killed.mkdir()
+    (killed / "model.pt").write_bytes(b"half a model")
+    export_model(tiny_verifier, out, "torchscript")
+    assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.pt"]
+
+
 def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny_verifier,
                                                                             tmp_path):
     out = tmp_path / "out"

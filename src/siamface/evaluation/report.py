@@ -43,7 +43,8 @@ from siamface.utils.precision import choose_precision
 # The files of a pairs file's evaluation folder (Run.eval_dir) that this module writes.
 METRICS_FILE = "metrics.json"
 SCORES_FILE = "scores.csv"
-# the keys every evaluation writes into metrics.json (a pairs file's adds "loss")
+# the keys every evaluation writes into metrics.json (a pairs file's adds "loss" and
+# "seen_people")
 METRICS_KEYS = ("pairs_file", "pairs", "matching", "threshold", "accuracy", "accuracy_at_p05",
                 "auc", "eer", *map(tar_key, FARS), "oracle_accuracy", "confusion")
 

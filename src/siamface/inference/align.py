@@ -102,7 +102,7 @@ class AlignedFace:
 
     Attributes:
         pixels: (C, size, size) uint8, as one row of the training image cache.
-        source: The file, or "image" for an in-memory photo.
+        source: The photo's name for messages (``Photo.source``).
         box: The detected face in photo pixels; None when detection was skipped.
         frame: The LFW-like frame ``(left, top, right, bottom)`` cut from the photo, in photo
             pixels (it may reach past the photo's edges, which are then replicated); with
@@ -414,7 +414,8 @@ class FaceAligner:
         """Align one face of a photo: the largest, or the one asked for.
 
         Args:
-            image: A file path, a Pillow image or a uint8 array.
+            image: A file path, a Pillow image, a uint8 array or a decoded Photo (its box is
+                then given in its file's pixels, by its ``scale``).
             face: Which face, by size: 0 is the largest, 1 the next. None: the largest, with a
                 MultipleFacesWarning when others of about its size were found (large faces
                 are searched first, which is quicker).

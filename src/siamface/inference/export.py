@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -232,6 +233,8 @@ def export_model(
     out_dir = Path(out_dir)
     check_export_folder(out_dir, fmt)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".export.*.tmp"):  # a killed export's staging, a model inside
+        shutil.rmtree(stale, ignore_errors=True)
     model = verifier.model
     prep = verifier.preprocessing
     was_training = model.training

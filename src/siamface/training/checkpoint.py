@@ -113,8 +113,7 @@ def save_checkpoint(run_dir: str | os.PathLike[str], epoch: int, model: nn.Modul
         model: Its ``state_dict()`` goes to model.safetensors.
         meta: JSON-serialisable facts for checkpoint.json (config dict, metrics, threshold...);
             the keys "epoch", "format_version" and "sha256" are set here.
-        trainer_state: Optimizer state, RNG states, early-stopping state...: tensors and plain
-            containers only.
+        trainer_state: The optimizer's state: tensors and plain containers only.
         best: Also point ``best.json`` at this checkpoint.
         keep_last: Keep only the newest ``keep_last`` checkpoints (never removing the best or
             the latest); None keeps all.
