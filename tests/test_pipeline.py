@@ -70,7 +70,8 @@ def test_a_result_on_the_runs_own_training_people_carries_a_caveat(synthetic_hom
     assert out.metrics["pairsDevTrain.txt"]["seen_people"] == train_people > 0
     report = run.report_path.read_text()
     assert report.count("**Caveat:**") == 1
-    assert f"**Caveat:** {train_people} of these people are DevTrain people" in report
+    assert (f"**Caveat:** {train_people} of these people are among those the run was trained "
+            "or validated on.") in report
 
 
 def test_a_folder_given_as_a_pairs_file_is_named_as_a_folder(synthetic_home, tmp_path):

@@ -29,9 +29,9 @@ from siamface.data.cache import load_or_build_cache
 from siamface.data.lfw import LFW_DIR, DataNotFoundError, LFWDataset
 from siamface.data.people import (
     TEST_PAIRS,
-    dev_train_people,
     pair_people,
     scope_files,
+    seen_people,
     training_scope,
 )
 from siamface.data.protocol import PairsFile, read_pairs
@@ -227,15 +227,6 @@ def check_same_copy(run: Run, lfw: LFWDataset) -> None:
             "on: import that copy again, or start a new run")
 
 
-def seen_people(run: Run, lfw: LFWDataset, pairs_file: PairsFile) -> int:
-    """How many people of ``pairs_file`` a run of View 1 may have trained or validated on
-    (DevTrain's); a View 2 fold run is never scored on its own people
-    (``check_view2_scoring``)."""
-    if run.config.data.view2_fold is not None:
-        return 0
-    return len(pair_people(pairs_file.pairs) & dev_train_people(lfw))
-
-
 def check_not_evaluated(run: Run) -> None:
     """Refuse to train further a run already evaluated: its results belong to the model it
     chose, which more epochs may replace, and test pairs scored again after more training are
@@ -383,8 +374,9 @@ def evaluate(
     for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):
         with run.new_eval_dir(out_dir) as new:
             with timer.phase("evaluation"):
+                seen = seen_people(lfw, run.config.data.view2_fold, pair_people(pairs_file.pairs))
                 metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap,
-                                                 seen_people(run, lfw, pairs_file))
+                                                 seen)
             if plots:
                 with timer.phase("figures"):
                     plot_pair_evaluation(run, scored, metrics, cache.images, new)

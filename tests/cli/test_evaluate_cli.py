@@ -64,7 +64,7 @@ def test_a_result_on_devtrain_people_prints_its_caveat(cli_home, run_copy, capsy
     assert evaluate(cli_home, run_copy, "--pairs", "pairsDevTrain.txt", "--bootstrap", "0") == 0
     seen = json.loads((run_copy / "eval" / "pairsDevTrain" / "metrics.json").read_text())
     assert seen["seen_people"] > 0
-    assert (f"  caveat: {seen['seen_people']} of these people are DevTrain people the run was "
+    assert (f"  caveat: {seen['seen_people']} of these people are among those the run was "
             "trained or validated on\n") in capsys.readouterr().out
 
 

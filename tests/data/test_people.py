@@ -17,6 +17,7 @@ from siamface.data.people import (
     pair_people,
     person_ids,
     person_images,
+    seen_people,
     training_scope,
     view2_fold_people,
 )
@@ -140,6 +141,13 @@ def test_view2_scope_holds_out_one_fold(tmp_path, monkeypatch):
     assert [p.fold for p in scope.pairs] == [0, 0, 2, 2]
     with pytest.raises(ValueError, match="a fold from 0 to 2, got 3"):
         training_scope(lfw, 3)
+
+
+def test_the_people_a_run_may_have_seen_are_its_scopes(tmp_path, monkeypatch):
+    monkeypatch.setattr("siamface.data.people.VIEW2_FOLDS", 3)
+    lfw = fake_lfw(tmp_path, VIEW2_FILES)
+    assert seen_people(lfw, None, ["Al", "Cy", "Di", "Zed"]) == 2  # DevTrain's Al and Cy
+    assert seen_people(lfw, 1, ["Al", "Cy", "Di", "Ed"]) == 2  # folds 0 and 2: Al and Ed
 
 
 def test_view2_scope_needs_both_files_with_ten_folds(tmp_path):

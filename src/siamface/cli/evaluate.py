@@ -17,7 +17,7 @@ from siamface.data.home import resolve_data_home
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.metrics import FARS, tar_key
 from siamface.evaluation.oneshot import ONE_SHOT_TRIALS
-from siamface.reporting.formatting import format_ci
+from siamface.reporting.formatting import format_ci, seen_people_caveat
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -140,8 +140,7 @@ def format_metrics(m: dict[str, Any], out_dir: Path) -> str:
         f"{m['pairs_file']}: {m['pairs']:,} pairs ({m['matching']:,} matching), model of epoch "
         f"{m['best_epoch']}, threshold {m['threshold']:.4f} (logit, from validation)",
         *(f"  {name:<{width}}  {value}" for name, value in rows),
-        *([f"  caveat: {m['seen_people']:,} of these people are DevTrain people the run was "
-           "trained or validated on"] if m.get("seen_people") else []),
+        *([f"  caveat: {seen_people_caveat(m['seen_people'])}"] if m.get("seen_people") else []),
         f"  {'confusion':<{width}}  {'':>10}  pred. diff  pred. same",
         f"  {'':<{width}}  {'different':>10}  {c['tn']:>10,}  {c['fp']:>10,}",
         f"  {'':<{width}}  {'same':>10}  {c['fn']:>10,}  {c['tp']:>10,}",
@@ -182,8 +181,7 @@ def format_one_shot(o: dict[str, Any]) -> str:
     lines = [f"N-way one-shot identification: {o['images']:,} images of {o['people']:,} people "
              f"of {o['people_file']}, {o['trials']:,} trials per N"]
     if o["seen_people"]:
-        lines.append(f"  caveat: {o['seen_people']:,} of these people are DevTrain people the "
-                     "run was trained or validated on")
+        lines.append(f"  caveat: {seen_people_caveat(o['seen_people'])}")
     lines.append(f"  {'N':>4}  {'accuracy':>8}  {'95% CI':>16}  {'chance':>6}")
     lines += [f"  {r['n_way']:>4}  {r['accuracy']:>8.4f}  {format_ci(r['ci95'])}  "
               f"{r['chance']:>6.3f}" for r in o["results"]]

@@ -166,6 +166,12 @@ class TrainingScope:
     held_out_name: str
 
 
+def seen_people(lfw: LFWDataset, view2_fold: int | None, people: Iterable[str]) -> int:
+    """How many of ``people`` a run of that scope may have trained or validated on (a result
+    on them needs a caveat): DevTrain's for View 1, the other nine folds' for View 2."""
+    return len(set(people) & training_scope(lfw, view2_fold).people)
+
+
 def scope_files(view2_fold: int | None = None) -> tuple[str, ...]:
     """The protocol files ``training_scope`` reads (whichever of them are imported): View 1's
     four, or View 2's two."""

@@ -6,6 +6,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 
+def seen_people_caveat(count: int) -> str:
+    """What a result on people a run may have trained or validated on says of them."""
+    return f"{count:,} of these people are among those the run was trained or validated on"
+
+
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     """A Markdown table; integer columns are right-aligned with thousands separators. A "|"
     or a line break inside a cell (a run's name may hold one) stays inside it."""

@@ -25,7 +25,7 @@ from siamface.reporting.eval_figures import (
     PAIR_FIGURES,
     ROC_FIGURE,
 )
-from siamface.reporting.formatting import format_ci, markdown_table
+from siamface.reporting.formatting import format_ci, markdown_table, seen_people_caveat
 from siamface.reporting.learning_curves import plot_learning_curves
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.utils.atomic import write_text_atomic
@@ -169,8 +169,8 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         f"{m['pairs']:,} pairs ({m['matching']:,} matching), scored once by the chosen model at "
         f"its validation threshold {m['threshold']:.4f}. Intervals: 95% bootstrap over pairs.",
         "",
-        *([f"**Caveat:** {m['seen_people']:,} of these people are DevTrain people, whom the "
-           "run was trained or validated on.", ""] if m.get("seen_people") else []),
+        *([f"**Caveat:** {seen_people_caveat(m['seen_people'])}.", ""]
+          if m.get("seen_people") else []),
         *_lines(["metric", "value", "95% CI"], rows),
         "",
         *_lines(["", "predicted different", "predicted same"],
@@ -197,8 +197,7 @@ def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
         "",
     ]
     if o.get("seen_people"):
-        out += [f"**Caveat:** {o['seen_people']:,} of these people are DevTrain people, whom the "
-                "run was trained or validated on.", ""]
+        out += [f"**Caveat:** {seen_people_caveat(o['seen_people'])}.", ""]
     rows = [(r["n_way"], _num(r["accuracy"]), format_ci(r["ci95"]), _num(r["chance"]))
             for r in o["results"]]
     out += [*_lines(["N", "accuracy", "95% CI", "chance (1/N)"], rows), ""]
