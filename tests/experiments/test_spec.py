@@ -120,6 +120,13 @@ def test_a_new_study_is_refused_what_a_study_begun_before_the_check_may_keep(cha
      "pruner.percentile: expected a number, got nan"),
     ({"pruner": {"name": "median", "n_startup_trials": 2.5}},
      "pruner.n_startup_trials: expected an integer, got 2.5"),
+    # Optuna's Hyperband takes these, and fails on them at its first prune, mid-search
+    ({"pruner": {"name": "hyperband", "reduction_factor": 1}},
+     "pruner.reduction_factor: expected an integer of at least 2, got 1"),
+    ({"pruner": {"name": "hyperband", "min_resource": 0}},
+     "pruner.min_resource: expected an integer of at least 1, got 0"),
+    ({"pruner": {"name": "median", "interval_steps": 0}},
+     "pruner.interval_steps: expected an integer of at least 1, got 0"),
 ])
 def test_a_bad_spec_is_one_line_naming_the_file_and_key(tmp_path: Path, change, message):
     import yaml

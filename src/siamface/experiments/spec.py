@@ -39,6 +39,11 @@ SAMPLERS = ("tpe", "grid")
 # pruner name -> the class in optuna.pruners that prunes that way
 PRUNERS = {"none": "NopPruner", "median": "MedianPruner", "percentile": "PercentilePruner",
            "hyperband": "HyperbandPruner"}
+# The least value of each integer option of Optuna's pruners. Hyperband checks its own only
+# when it first prunes, which would stop a search midway with a traceback.
+PRUNER_MINIMA = {"min_resource": 1, "max_resource": 1, "reduction_factor": 2,
+                 "bootstrap_count": 0, "n_startup_trials": 0, "n_warmup_steps": 0,
+                 "interval_steps": 1, "n_min_trials": 1}
 PARAM_TYPES = ("categorical", "int", "float")
 # the keys each parameter type takes (besides `type`), and which of them are required
 PARAM_KEYS = {
@@ -332,7 +337,8 @@ def _param(key: Any, value: Any, source: str) -> Param:
 def _pruner_options(pruner: dict[str, Any], source: str) -> dict[str, Any]:
     """The pruner's options but its name, each of the type Optuna's pruners take: a number for
     ``percentile``, "auto" or an integer for ``max_resource``, an integer for the rest (epochs,
-    trials, a reduction factor). Optuna checks their names and ranges when it makes one."""
+    trials, a reduction factor), at least its PRUNER_MINIMA. Optuna checks their names when it
+    makes one (and the rest of the ranges)."""
     options = {k: v for k, v in pruner.items() if k != "name"}
     for key, value in options.items():
         ok = is_number(value) if key == "percentile" else (
@@ -340,6 +346,10 @@ def _pruner_options(pruner: dict[str, Any], source: str) -> dict[str, Any]:
         if not ok:
             what = "a number" if key == "percentile" else "an integer"
             raise SpecError(f"{source}: pruner.{key}: expected {what}, got {value!r}")
+        least = PRUNER_MINIMA.get(key)
+        if least is not None and value != "auto" and value < least:
+            raise SpecError(f"{source}: pruner.{key}: expected an integer of at least {least}, "
+                            f"got {value}")
     return options
 
 
