@@ -91,6 +91,30 @@ def test_a_lone_string_where_a_list_belongs_is_refused(home, tmp_path, call, mes
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda home, out: siamface.train(None, data_dir=home, runs_dir=out), TypeError,
+     r"config_name: expected a path \(a string or pathlib.Path\), got None"),
+    (lambda home, out: siamface.train("default", TINY, data_dir=home, runs_dir=out,
+                                      progress="no"), TypeError,
+     "progress: expected True or False, got 'no'"),
+    (lambda home, out: siamface.evaluate(None, data_dir=home), TypeError,
+     "run_dir: expected a path"),
+    (lambda home, out: siamface.evaluate(out, [], data_dir=home), ValueError,
+     "pairs: nothing to evaluate"),
+    (lambda home, out: siamface.evaluate(out, [], one_shot=[2], ten_fold=True, data_dir=home),
+     ValueError, "one_shot: it draws its people from the pairs files"),
+    (lambda home, out: siamface.evaluate(out, ten_fold="no", data_dir=home), TypeError,
+     "ten_fold: expected True or False, got 'no'"),
+    (lambda home, out: siamface.load_verifier(out, detect="no"), TypeError,
+     "detect: expected True or False, got 'no'"),
+    (lambda home, out: siamface.load_verifier(5), TypeError, "run_dir: expected a path"),
+])
+def test_arguments_of_the_wrong_kind_are_named(home, tmp_path, call, error, message):
+    with pytest.raises(error, match=message):
+        call(home, tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(("settings", "message"), [
     ({"one_shot": [1]}, "one-shot N: expected whole numbers of at least 2"),
     ({"one_shot": 5}, "one-shot N: expected whole numbers of at least 2"),

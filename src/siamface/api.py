@@ -59,7 +59,8 @@ def load_verifier(run_dir: str | Path, detect: bool = True, flip_tta: bool = Tru
         result = verifier.verify("a.jpg", "b.jpg")
         result.same, result.probability
     """
-    return Verifier.from_run(run_dir, detect=detect, flip_tta=flip_tta)
+    return Verifier.from_run(_path(run_dir, "run_dir"), detect=_flag(detect, "detect"),
+                             flip_tta=_flag(flip_tta, "flip_tta"))
 
 
 def train(
@@ -88,9 +89,11 @@ def train(
     from siamface.pipeline import train as train_run
     from siamface.training.builder import resolve_config
 
+    _path(config_name, "config_name")  # (a name stays a name: resolve_config tells)
     config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
-    lfw = open_lfw(resolve_data_home(data_dir))
-    run, _ = train_run(config, lfw, Path(runs_dir), progress=progress)
+    lfw = open_lfw(resolve_data_home(_path(data_dir, "data_dir", optional=True)))
+    run, _ = train_run(config, lfw, _path(runs_dir, "runs_dir"),
+                       progress=_flag(progress, "progress"))
     return run.path
 
 
@@ -140,9 +143,16 @@ def evaluate(
     one = isinstance(pairs, str | os.PathLike)
     files = [str(pairs)] if one else [
         str(p) for p in _listed(pairs, "pairs", str | os.PathLike, "pairs files")]
-    lfw = open_lfw(resolve_data_home(data_dir))
-    out = evaluate_run(Run(run_dir), lfw, files, one_shot, trials, ten_fold, n_bootstrap,
-                       plots=plots, progress=progress)
+    ten_fold = _flag(ten_fold, "ten_fold")
+    if not files and not ten_fold:
+        raise ValueError("pairs: nothing to evaluate: give a pairs file (e.g. "
+                         "pairsDevTest.txt), or ten_fold=True")
+    if one_shot and not files:
+        raise ValueError("one_shot: it draws its people from the pairs files; give one")
+    run = Run(_path(run_dir, "run_dir"))
+    lfw = open_lfw(resolve_data_home(_path(data_dir, "data_dir", optional=True)))
+    out = evaluate_run(run, lfw, files, one_shot, trials, ten_fold, n_bootstrap,
+                       plots=_flag(plots, "plots"), progress=_flag(progress, "progress"))
     if one and not one_shot and not ten_fold:
         return out.metrics[files[0]]
     return {"metrics": out.metrics, "one_shot": out.one_shot, "ten_fold": out.ten_fold}
@@ -183,11 +193,14 @@ def run(
     from siamface.pipeline import get_data, run_main_job
     from siamface.training.builder import resolve_config
 
+    _path(config_name, "config_name")  # (a name stays a name: resolve_config tells)
     config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
     paths = [Path(p) for p in _listed(import_paths, "import_paths", str | os.PathLike, "paths")]
-    lfw = get_data(resolve_data_home(data_dir), paths, progress,
-                   on_fetch=print if progress else None)
-    job = run_main_job(config, lfw, Path(runs_dir), one_shot, trials, progress=progress)
+    progress = _flag(progress, "progress")
+    lfw = get_data(resolve_data_home(_path(data_dir, "data_dir", optional=True)), paths,
+                   progress, on_fetch=print if progress else None)
+    job = run_main_job(config, lfw, _path(runs_dir, "runs_dir"), one_shot, trials,
+                       progress=progress)
     return {
         "run": job.run.path,
         "best_epoch": job.fit.best_epoch,
@@ -195,6 +208,22 @@ def run(
         "one_shot": job.evaluation.one_shot.get(TEST_PAIRS),
         "report": job.run.report_path,
     }
+
+
+def _path(value: Any, name: str, optional: bool = False) -> Path | None:
+    """``value`` as a Path: a string or path (not empty), or None where ``optional``."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str | os.PathLike) or str(value) == "":
+        raise TypeError(f"{name}: expected a path (a string or pathlib.Path), got {value!r}")
+    return Path(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """``value``, which must be True or False: a string such as "no" would count as true."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return value
 
 
 def _listed(values: Any, name: str, kind: Any, what: str) -> list[Any]:
