@@ -177,7 +177,7 @@ def test_verify_reports_the_faces_and_picks_one_with_face(capsys, run_dir, two_f
     assert result["box_a"] == result["boxes_a"][1] and result["box_a"]["left"] > 600
     assert len(result["box_a"]["landmarks"]) == 5
     code, _, err = run(capsys, "verify", run_dir, group, solo, "--face", "3", "1")
-    assert code == 2 and "face 3 asked for, but 2 faces were found" in err
+    assert code == 2 and "the 3rd largest face asked for, but 2 faces were found" in err
 
 
 @pytest.mark.real_data

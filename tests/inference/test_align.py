@@ -18,6 +18,7 @@ from siamface.inference.align import (
     FaceAligner,
     NotAFrameWarning,
     cut_frame,
+    face_by_size,
     frame_around,
     read_photo,
 )
@@ -234,3 +235,11 @@ def test_an_image_that_cannot_be_a_frame_is_noted_without_detection(size, warned
         warnings.simplefilter("always")
         aligner(image)
     assert any(issubclass(w.category, NotAFrameWarning) for w in caught) == warned
+
+
+@pytest.mark.parametrize(("rank", "name"), [
+    (0, "the largest face"), (1, "the 2nd largest face"), (2, "the 3rd largest face"),
+    (3, "the 4th largest face"), (10, "the 11th largest face"), (11, "the 12th largest face"),
+    (20, "the 21st largest face"), (111, "the 112th largest face")])
+def test_a_face_is_named_by_its_place_by_size_whichever_way_it_was_numbered(rank, name):
+    assert face_by_size(rank) == name

@@ -273,5 +273,6 @@ def test_several_faces_largest_first_with_a_notice_and_a_choice(lfw_faces):
         second = aligner(canvas, face=1)
         assert second.box.center[0] > 600
         assert len(aligner.align_all(canvas)) == 2
-    with pytest.raises(FaceChoiceError, match="face 3 asked for, but 2 faces were found"):
+    with pytest.raises(FaceChoiceError,
+                       match="the 3rd largest face asked for, but 2 faces were found"):
         aligner(canvas, face=2)

@@ -130,7 +130,7 @@ def test_an_image_in_memory_is_held_to_the_pixel_limit_as_a_file_is(monkeypatch,
 
 
 @pytest.mark.parametrize(("face", "message"), [
-    (1, "face 2 asked for, but detection is off"), (-1, "face must be a face's rank"),
+    (1, "the 2nd largest face asked for, but detection is off"), (-1, "face must be a face's rank"),
     (0.5, "face must be a face's rank"), (True, "face must be a face's rank")])
 def test_a_face_that_cannot_be_chosen_is_refused_not_ignored(tiny_verifier, face, message):
     frame = random_photo(1)

@@ -88,6 +88,20 @@ def check_face_rank(face: Any) -> None:
                               f"{face!r}")
 
 
+def face_by_size(rank: int) -> str:
+    """How messages name the face of ``rank`` by size, whichever way it was numbered (the
+    API's 0-based rank, the CLI's 1-based ``--face``): "the 3rd largest face" for rank 2."""
+    n = rank + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return "the largest face" if rank == 0 else f"the {n}{suffix} largest face"
+
+
+def no_such_face(source: str, rank: int, found: int) -> FaceChoiceError:
+    """The error for a face of ``rank`` asked for in a photo where ``found`` were found."""
+    return FaceChoiceError(f"{source}: {face_by_size(rank)} asked for, but {found} "
+                           f"face{' was' if found == 1 else 's were'} found")
+
+
 class AnimatedImageWarning(SiamfaceWarning):
     """An image of several frames (an animated GIF or WebP): its first frame was used."""
 
@@ -428,8 +442,8 @@ class FaceAligner:
         check_face_rank(face)
         if not self.detect:
             if face not in (None, 0):  # the frame is the one face: there is no other
-                raise FaceChoiceError(f"face {face + 1} asked for, but detection is off: the "
-                                      "photo is taken as one aligned face")
+                raise FaceChoiceError(f"{face_by_size(face)} asked for, but detection is off: "
+                                      "the photo is taken as one aligned face")
             photo, source, _ = read_photo(image)
             width, height = photo.size
             framed = photo
@@ -447,8 +461,7 @@ class FaceAligner:
             warn_multiple_faces(source, tuple(b.scaled(scale) for b in boxes))
         rank = 0 if face is None else face
         if not 0 <= rank < len(boxes):
-            raise FaceChoiceError(f"{source}: face {rank + 1} asked for, but {len(boxes)} "
-                                  f"face{'s were' if len(boxes) > 1 else ' was'} found")
+            raise no_such_face(source, rank, len(boxes))
         return in_file_pixels(self._align_box(photo, source, boxes, rank), scale)
 
     def align_all(self, image: ImageInput) -> list[AlignedFace]:

@@ -43,9 +43,9 @@ from siamface.evaluation.report import verification_metrics
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.inference.align import (
     AlignedFace,
-    FaceChoiceError,
     ImageInput,
     check_face_rank,
+    no_such_face,
     read_photo,
     warn_multiple_faces,
 )
@@ -170,8 +170,7 @@ class PretrainedVerifier(Verifier):
             warn_multiple_faces(source, boxes)
         ranks = range(len(boxes)) if only is None else [only]
         if only is not None and not 0 <= only < len(boxes):
-            raise FaceChoiceError(f"{source}: face {only + 1} asked for, but {len(boxes)} "
-                                  "faces were found")
+            raise no_such_face(source, only, len(boxes))
         faces = []
         for rank in ranks:
             chip = self._dlib.get_face_chip(rgb, self._shape(boxes[rank]), size=CHIP_SIZE)
