@@ -114,9 +114,9 @@ def test_identify_before_fit_and_bad_top_k(tiny_verifier, people):
 def test_save_and_load_round_trip(tiny_verifier, people, tmp_path):
     gallery = Gallery(tiny_verifier).fit(people)
     out = gallery.save(tmp_path / "saved")
-    embeddings, index = sorted(p.name for p in out.iterdir())
+    lock, embeddings, index = sorted(p.name for p in out.iterdir())
     assert re.fullmatch(r"embeddings-[0-9a-f]{16}\.safetensors", embeddings)
-    assert index == "gallery.json"
+    assert (lock, index) == (".gallery.lock", "gallery.json")
     loaded = Gallery.load(out, tiny_verifier)
     assert loaded.names_ == gallery.names_ and loaded.sources_ == gallery.sources_
     assert torch.equal(loaded.embeddings_, gallery.embeddings_)
@@ -178,10 +178,53 @@ def test_two_saves_at_once_leave_one_whole_gallery(tiny_verifier, people, tmp_pa
         assert loaded.names_ in (first.names_, second.names_)
 
 
+def test_a_new_gallery_saved_while_the_old_one_is_saved_again_leaves_one_whole(
+        tiny_verifier, people, tmp_path, monkeypatch):
+    import threading
+    from contextlib import contextmanager
+
+    from siamface.inference import gallery_file
+
+    old = Gallery(tiny_verifier).fit(people)
+    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
+                                  old.embeddings_.flip(0).contiguous())
+    out = old.save(tmp_path / "saved")
+    b_wrote, a_done = threading.Event(), threading.Event()
+    real_json, real_path = gallery_file.write_json_atomic, gallery_file.atomic_path
+
+    def write_json(path, obj):  # A, its index written: let B write its embeddings (unlocked)
+        real_json(path, obj)
+        if threading.current_thread().name == "A":
+            b_wrote.wait(1.0)
+
+    @contextmanager
+    def atomic_path(path):  # B, its embeddings written: wait for A to remove the old ones
+        with real_path(path) as tmp:
+            yield tmp
+        if threading.current_thread().name == "B":
+            b_wrote.set()
+            a_done.wait(1.0)
+
+    monkeypatch.setattr(gallery_file, "write_json_atomic", write_json)
+    monkeypatch.setattr(gallery_file, "atomic_path", atomic_path)
+
+    def save_new():
+        new.save(out)
+        a_done.set()
+
+    threads = [threading.Thread(target=save_new, name="A"),
+               threading.Thread(target=old.save, args=(out,), name="B")]
+    threads[0].start()
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    assert Gallery.load(out, tiny_verifier).names_ in (old.names_, new.names_)
+
+
 def test_loading_with_another_model_or_settings_is_refused(tiny_verifier, people, tmp_path):
     out = Gallery(tiny_verifier).fit(people).save(tmp_path / "saved")
     other = Verifier(tiny_model(seed=1), tiny_verifier.preprocessing, 0.0, detect=False)
-    with pytest.raises(ValueError, match=r"other settings \(model differ"):
+    with pytest.raises(ValueError, match=r"other settings \(model differs"):
         Gallery.load(out, other)
     no_tta = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, 0.0, detect=False,
                       flip_tta=False)

@@ -8,9 +8,9 @@
 
 gallery.json is replaced last and the embeddings it named before are removed after, so a save
 that fails part-way leaves the gallery saved before it whole, and new embeddings never meet old
-names; two saves at once leave one of them whole. A gallery is saved only into an empty folder
-or over a saved gallery. Versions 1 and 2 named the embeddings file embeddings.safetensors
-(version 1 kept no threshold); both still load.
+names; two saves into one folder take turns (``.gallery.lock``), and the last is kept whole. A
+gallery is saved only into an empty folder or over a saved gallery. Versions 1 and 2 named the
+embeddings file embeddings.safetensors (version 1 kept no threshold); both still load.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from siamface.errors import SiamfaceError
 from siamface.evaluation.open_set import GalleryThreshold
 from siamface.utils.atomic import atomic_path, is_temporary, write_json_atomic
 from siamface.utils.files import is_number, read_json_object
+from siamface.utils.lock import file_lock
 
 EMBEDDINGS_FILE = "embeddings.safetensors"  # versions 1 and 2
 EMBEDDINGS_NAME = "embeddings-{checksum}.safetensors"  # version 3: named by its content
 # either name; the checksum group is empty for versions 1 and 2's
 _EMBEDDINGS_FILES = re.compile(r"embeddings(?:-(?P<checksum>[0-9a-f]{16}))?\.safetensors")
 INDEX_FILE = "gallery.json"
+LOCK_FILE = ".gallery.lock"  # held while a gallery is saved into the folder
 FORMAT = "siamface-gallery"
 # 2: the gallery threshold is saved; 3: the embeddings file is named by its checksum in
 # gallery.json (a save over a saved gallery then never pairs new embeddings with old names).
@@ -72,33 +74,36 @@ def write_gallery(folder: str | Path, gallery: SavedGallery, settings: dict[str,
             gallery uses would be replaced).
     """
     folder = Path(folder)
-    previous = _previous_embeddings(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GalleryError(f"{folder} is a file: a gallery is saved into a folder")
     data = safetensors.torch.save({"embeddings": gallery.embeddings.contiguous()})
     name = EMBEDDINGS_NAME.format(checksum=_checksum(data))
-    with atomic_path(folder / name) as tmp:
-        tmp.write_bytes(data)
     kept = gallery.threshold
-    write_json_atomic(folder / INDEX_FILE, {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "embeddings": name,
-        "names": gallery.names,
-        "sources": gallery.sources,
-        "settings": settings,
-        "threshold": None if kept is None else {
-            "logit": kept.threshold, "gallery_size": kept.gallery_size,
-            "target_fpir": kept.target_fpir, "extrapolated": kept.extrapolated},
-    })
-    if previous not in (None, name):  # only the file the replaced gallery.json named: a save
-        (folder / previous).unlink(missing_ok=True)  # beside this one keeps its own
+    _previous_embeddings(folder)  # a folder not ours is refused before a lock file is made
+    # (a save that read the same previous file as this one would remove it under our index)
+    with file_lock(folder / LOCK_FILE, f"save a gallery into {folder}"):
+        previous = _previous_embeddings(folder)
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(data)
+        write_json_atomic(folder / INDEX_FILE, {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "embeddings": name,
+            "names": gallery.names,
+            "sources": gallery.sources,
+            "settings": settings,
+            "threshold": None if kept is None else {
+                "logit": kept.threshold, "gallery_size": kept.gallery_size,
+                "target_fpir": kept.target_fpir, "extrapolated": kept.extrapolated},
+        })
+        if previous not in (None, name):  # only the file the replaced gallery.json named
+            (folder / previous).unlink(missing_ok=True)
     return folder
 
 
 def _previous_embeddings(folder: Path) -> str | None:
     """The embeddings file of the gallery saved in ``folder`` (None: a new or empty folder),
     after checking that the folder holds nothing else."""
-    if folder.exists() and not folder.is_dir():
-        raise GalleryError(f"{folder} is a file: a gallery is saved into a folder")
     others = sorted(p.name for p in folder.iterdir() if not _gallery_file(p.name)) if (
         folder.is_dir()) else []
     if others:
@@ -118,8 +123,8 @@ def _previous_embeddings(folder: Path) -> str | None:
 def _gallery_file(name: str) -> bool:
     """Whether a file of this name may be part of a saved gallery (or a save in progress, or
     a Finder note)."""
-    return (name in (INDEX_FILE, ".DS_Store") or _EMBEDDINGS_FILES.fullmatch(name) is not None
-            or is_temporary(name))
+    return (name in (INDEX_FILE, LOCK_FILE, ".DS_Store")
+            or _EMBEDDINGS_FILES.fullmatch(name) is not None or is_temporary(name))
 
 
 def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> SavedGallery:
@@ -147,10 +152,12 @@ def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> Save
     saved = index.get("settings")
     if saved != settings:
         saved = saved if isinstance(saved, dict) else {}
-        differ = sorted(k for k in settings if saved.get(k) != settings[k])
+        differ = sorted(k for k in settings.keys() | saved.keys()
+                        if saved.get(k) != settings.get(k))
         raise GalleryError(
             f"{index_path}: the gallery was embedded with other settings ({', '.join(differ)} "
-            "differ from this verifier's); rebuild it from its photos with this model"
+            f"{'differs' if len(differ) == 1 else 'differ'} from this verifier's); rebuild it "
+            "from its photos with this model"
         )
     embeddings_path = folder / _embeddings_name(index, index_path)
     if not embeddings_path.is_file():
