@@ -171,6 +171,7 @@ def test_unknown_top_level_section(tmp_path: Path) -> None:
         ("train.epochs=many", "train.epochs: expected int"),
         ("train.epochs=2.5", "train.epochs: expected int"),
         ("train.keep_checkpoints=0", "train.keep_checkpoints: expected at least 1"),
+        ("train.epochs=1000000000", "train.epochs: expected at most 100,000, got 1000000000"),
         ("data.channels=2", "data.channels: expected one of 1, 3"),
         ("data.channels=true", "data.channels: expected one of 1, 3"),
         ("data.split=people", "data.split: expected one of 'person', 'random'"),

@@ -249,6 +249,7 @@ class EarlyStoppingConfig(Settings):
 RUN_SETTINGS = ("train.time_budget_s", "train.threads", "train.keep_freed_memory",
                 "train.eval_batch_size", "train.log_every", "train.keep_checkpoints")
 MAX_THREADS = 1024  # far above any CPU's; a million threads crashed torch
+MAX_EPOCHS = 100_000  # years of training on any machine; checking a schedule scans each
 
 
 @dataclass
@@ -295,6 +296,7 @@ class TrainConfig(Settings):
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "eval_batch_size", "log_every", "keep_checkpoints"):
             check(getattr(self, key) >= 1, f"train.{key}", "at least 1", getattr(self, key))
+        check(self.epochs <= MAX_EPOCHS, "train.epochs", f"at most {MAX_EPOCHS:,}", self.epochs)
         if self.time_budget_s is not None:
             check(self.time_budget_s > 0, "train.time_budget_s", "seconds > 0 or null",
                   self.time_budget_s)
