@@ -54,6 +54,16 @@ def test_write_comparison_draws_every_figure(finished_study: Path, tmp_path: Pat
         StudyFolder(finished_study)) == {}
 
 
+def test_two_studies_of_one_name_keep_a_figure_each(finished_study: Path, tmp_path: Path):
+    import shutil
+
+    copies = [shutil.copytree(finished_study, tmp_path / side / "finished") for side in "ab"]
+    written = write_comparison(compare(copies), tmp_path / "out")
+    histories = sorted(p.name for p in (tmp_path / "out" / "figures").glob("*-history.png"))
+    assert histories == ["a-finished-history.png", "b-finished-history.png"]
+    assert {"a/finished: history", "b/finished: history"} <= set(written)
+
+
 @pytest.mark.parametrize(("edit", "message"), [
     ({"value": float("nan")}, r"value is nan, but a complete trial's objective is a finite"),
     ({"params": {"optim.lr": 5.0, "optim.momentum": None}},

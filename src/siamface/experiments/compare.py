@@ -269,26 +269,31 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
         written["runtimes"] = plot_runtimes(
             [row.label for row in timed], [row.values.get("train_seconds") or 0.0 for row in timed],
             [row.values.get("eval_seconds") or 0.0 for row in timed], figures / "runtimes.png")
-    for study in {row.study.path: row.study for row in rows if row.study is not None}.values():
-        written.update(study_figures(study, figures))
+    # a study's figures are named as its rows are ("a/multi/0003": "a/multi"), so that two
+    # studies of one name in different folders keep a figure each
+    studies = {row.study.path: (row.study, row.label.rpartition("/")[0])
+               for row in rows if row.study is not None}
+    for study, name in studies.values():
+        written.update(study_figures(study, figures, name))
     return written
 
 
-def study_figures(study: StudyFolder, figures: Path) -> dict[str, Path]:
-    """The optimisation history and the parameter importances of one study."""
+def study_figures(study: StudyFolder, figures: Path, name: str) -> dict[str, Path]:
+    """The optimisation history and the parameter importances of one study, in files named
+    after ``name`` (its folder's name, or as much of its path as tells it apart)."""
     spec = study.spec()
     records = study.trials()
-    name = study.path.name
+    stem = name.replace("/", "-")
     out = {}
     done = [r for r in records if r.get("state") == "complete" and r.get("value") is not None]
     if done:
         out[f"{name}: history"] = plot_optimisation_history(
             [r["number"] for r in done], [r["value"] for r in done], spec.objective,
-            maximise=spec.direction == "maximize", path=figures / f"{name}-history.png")
+            maximise=spec.direction == "maximize", path=figures / f"{stem}-history.png")
     importances = param_importances(study)
     if importances:
         out[f"{name}: importances"] = plot_importances(
-            importances, spec.objective, figures / f"{name}-importances.png")
+            importances, spec.objective, figures / f"{stem}-importances.png")
     return out
 
 
