@@ -108,6 +108,9 @@ def test_a_lone_string_where_a_list_belongs_is_refused(home, tmp_path, call, mes
     (lambda home, out: siamface.load_verifier(out, detect="no"), TypeError,
      "detect: expected True or False, got 'no'"),
     (lambda home, out: siamface.load_verifier(5), TypeError, "run_dir: expected a path"),
+    (lambda home, out: siamface.Gallery(None), TypeError, "verifier: expected a Verifier"),
+    (lambda home, out: siamface.Gallery.load(out, "run"), TypeError,
+     "verifier: expected a Verifier"),
 ])
 def test_arguments_of_the_wrong_kind_are_named(home, tmp_path, call, error, message):
     with pytest.raises(error, match=message):

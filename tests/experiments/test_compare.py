@@ -178,3 +178,9 @@ def test_an_edited_evaluated_trial_is_named_not_a_traceback(finished_study: Path
     with pytest.raises(StudyFolderError, match=r"study\.json: evaluated_trial is 'best', "
                                                "expected the number of the trial"):
         write_html_report(copy)
+
+
+def test_an_out_folder_that_is_a_file_is_refused_naming_it(finished_study: Path, tmp_path: Path):
+    (tmp_path / "out").write_text("notes")
+    with pytest.raises(NotADirectoryError, match=r"out: is a file; expected a folder"):
+        write_comparison(compare([finished_study]), tmp_path / "out")

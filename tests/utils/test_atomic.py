@@ -53,6 +53,13 @@ def test_the_temporary_of_a_write_in_progress_is_known_as_one(tmp_path):
     assert not is_temporary("gallery.json") and not is_temporary("notes.tmp")
 
 
+def test_a_new_folder_in_a_file_is_refused_naming_it(tmp_path):
+    (tmp_path / "runs").write_text("notes")
+    with pytest.raises(NotADirectoryError, match=r"runs: is a file; expected a folder"):
+        new_folder(tmp_path / "runs", "default-20261207-101010")
+    assert (tmp_path / "runs").read_text() == "notes"
+
+
 def test_a_new_folder_is_claimed_by_mkdir_so_two_at_once_each_get_their_own(tmp_path):
     names = set()
 

@@ -35,7 +35,7 @@ from siamface.reporting.comparison_plots import (
 )
 from siamface.reporting.formatting import markdown_table
 from siamface.run_folder import Run
-from siamface.utils.atomic import write_text_atomic
+from siamface.utils.atomic import require_folder, write_text_atomic
 from siamface.utils.files import (
     DamagedFileError,
     is_number,
@@ -255,6 +255,7 @@ def comparison_markdown(comparison: Comparison) -> str:
 def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     """Write comparison.csv, comparison.md and the figures into ``out_dir``; return
     {name: path} of what was written (figures that have nothing to show are left out)."""
+    require_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"csv": out_dir / "comparison.csv", "markdown": out_dir / "comparison.md"}
     write_text_atomic(written["csv"], comparison_csv(comparison))

@@ -212,6 +212,7 @@ class Gallery:
     """
 
     def __init__(self, verifier: Verifier, target_fpir: float = TARGET_FPIR) -> None:
+        _check_verifier(verifier)
         if not (is_number(target_fpir) and 0 < target_fpir <= MAX_TARGET_FPIR):
             raise GalleryError(f"target_fpir must be in (0, {MAX_TARGET_FPIR:g}], got "
                                f"{target_fpir!r}")
@@ -404,9 +405,16 @@ class Gallery:
             ValueError: the files are not a siamface gallery, disagree with each other, or were
                 made with another model or other settings (their embeddings would not compare).
         """
+        _check_verifier(verifier)
         saved = read_gallery(folder, verifier.settings(), verifier.model.out_dim)
         return cls(verifier, target_fpir)._set(saved.names, saved.sources, saved.embeddings,
                                                saved.threshold, where=str(folder))
+
+
+def _check_verifier(verifier: object) -> None:
+    if not isinstance(verifier, Verifier):
+        raise TypeError(f"verifier: expected a Verifier (siamface.load_verifier(RUN)), got "
+                        f"{verifier!r}")
 
 
 class _RankingIndex:

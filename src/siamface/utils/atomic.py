@@ -84,6 +84,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
+def require_folder(path: str | os.PathLike[str]) -> None:
+    """Refuse a path where a folder is to be, or is to be made, that is a file instead."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise NotADirectoryError(f"{path}: is a file; expected a folder (or a path to make one)")
+
+
 def umask_mode(mode: int) -> int:
     """``mode`` less the process's umask: what open() (0o666) or mkdir() (0o777) would give.
 
@@ -108,7 +114,11 @@ def new_folder(parent: str | os.PathLike[str], name: str) -> Path:
 
     mkdir is the claim: two processes that start in the same second (their names hold the
     time) each get a folder of their own.
+
+    Raises:
+        NotADirectoryError: ``parent`` is a file.
     """
+    require_folder(parent)
     Path(parent).mkdir(parents=True, exist_ok=True)
     for k in itertools.count(1):
         path = Path(parent) / (name if k == 1 else f"{name}-{k}")
