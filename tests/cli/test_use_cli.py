@@ -125,7 +125,20 @@ def test_identify_with_a_saved_gallery(capsys, run_dir, photos, tmp_path):
     assert json.loads(second)["name"] == "Ann"
     # The saved embeddings were made without detection: with it, they would not compare.
     code, _, err = run(capsys, "identify", run_dir, photos / "a.png", "--gallery", saved)
-    assert code == 2 and "other settings (detect differ" in err
+    assert code == 2 and "other settings (detect differs" in err
+
+
+def test_a_gallery_to_save_among_photos_is_refused_before_any_is_embedded(
+        capsys, run_dir, photos, monkeypatch):
+    from siamface.inference.gallery import Gallery
+
+    def fit(self, folder):
+        raise AssertionError("the photos were embedded before the folder was checked")
+
+    monkeypatch.setattr(Gallery, "fit", fit)
+    code, _, err = run(capsys, "identify", run_dir, photos / "a.png", "--gallery",
+                       photos / "gallery", "--save-gallery", photos / "gallery", "--no-detect")
+    assert code == 2 and "holds files that are not a saved gallery's" in err
 
 
 def test_export_torchscript_into_the_run(capsys, run_dir):

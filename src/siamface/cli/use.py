@@ -196,7 +196,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _identify(args: argparse.Namespace) -> int:
     from siamface.inference.gallery import Gallery
-    from siamface.inference.gallery_file import INDEX_FILE
+    from siamface.inference.gallery_file import INDEX_FILE, check_save_folder
 
     if args.top_k < 1:
         raise UsageError(f"--top-k: expected at least 1 person to list, got {args.top_k}")
@@ -208,6 +208,8 @@ def _identify(args: argparse.Namespace) -> int:
     if (args.face is not None or args.all_faces) and args.no_detect:
         raise UsageError("--face and --all-faces pick detected faces; they cannot go with "
                          "--no-detect")
+    if args.save_gallery is not None:  # before the photos are embedded
+        check_save_folder(args.save_gallery)
     verifier = _verifier(args, [args.probe])
     if (args.gallery / INDEX_FILE).is_file():
         gallery = Gallery.load(args.gallery, verifier, args.fpir)

@@ -74,12 +74,10 @@ def write_gallery(folder: str | Path, gallery: SavedGallery, settings: dict[str,
             gallery uses would be replaced).
     """
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise GalleryError(f"{folder} is a file: a gallery is saved into a folder")
     data = safetensors.torch.save({"embeddings": gallery.embeddings.contiguous()})
     name = EMBEDDINGS_NAME.format(checksum=_checksum(data))
     kept = gallery.threshold
-    _previous_embeddings(folder)  # a folder not ours is refused before a lock file is made
+    check_save_folder(folder)  # a folder not ours is refused before a lock file is made
     # (a save that read the same previous file as this one would remove it under our index)
     with file_lock(folder / LOCK_FILE, f"save a gallery into {folder}"):
         previous = _previous_embeddings(folder)
@@ -99,6 +97,15 @@ def write_gallery(folder: str | Path, gallery: SavedGallery, settings: dict[str,
         if previous not in (None, name):  # only the file the replaced gallery.json named
             (folder / previous).unlink(missing_ok=True)
     return folder
+
+
+def check_save_folder(folder: str | Path) -> None:
+    """Refuse a folder a gallery cannot be saved into: a file, or a folder that holds anything
+    but a saved gallery (checked before a gallery is made, to save it there)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GalleryError(f"{folder} is a file: a gallery is saved into a folder")
+    _previous_embeddings(folder)
 
 
 def _previous_embeddings(folder: Path) -> str | None:
