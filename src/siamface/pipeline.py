@@ -31,7 +31,7 @@ from siamface.data.people import (
     TEST_PAIRS,
     pair_people,
     scope_files,
-    seen_people,
+    scope_people,
     training_scope,
 )
 from siamface.data.protocol import PairsFile, read_pairs
@@ -374,7 +374,8 @@ def evaluate(
     for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):
         with run.new_eval_dir(out_dir) as new:
             with timer.phase("evaluation"):
-                seen = seen_people(lfw, run.config.data.view2_fold, pair_people(pairs_file.pairs))
+                seen = len(pair_people(pairs_file.pairs)
+                           & scope_people(lfw, run.config.data.view2_fold))
                 metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap,
                                                  seen)
             if plots:

@@ -17,7 +17,7 @@ from siamface.data.people import (
     pair_people,
     person_ids,
     person_images,
-    seen_people,
+    scope_people,
     training_scope,
     view2_fold_people,
 )
@@ -146,8 +146,11 @@ def test_view2_scope_holds_out_one_fold(tmp_path, monkeypatch):
 def test_the_people_a_run_may_have_seen_are_its_scopes(tmp_path, monkeypatch):
     monkeypatch.setattr("siamface.data.people.VIEW2_FOLDS", 3)
     lfw = fake_lfw(tmp_path, VIEW2_FILES)
-    assert seen_people(lfw, None, ["Al", "Cy", "Di", "Zed"]) == 2  # DevTrain's Al and Cy
-    assert seen_people(lfw, 1, ["Al", "Cy", "Di", "Ed"]) == 2  # folds 0 and 2: Al and Ed
+    assert scope_people(lfw) == {"Al", "Cy"}  # DevTrain's
+    assert scope_people(lfw, 1) == {"Al", "Bo", "Ed"}  # folds 0 and 2, and their pairs'
+    (tmp_path / "people-only").mkdir()
+    only_people = fake_lfw(tmp_path / "people-only", {"peopleDevTrain.txt": "1\nAl\t2\n"})
+    assert scope_people(only_people) == {"Al"}  # View 1 needs no other file for it
 
 
 def test_view2_scope_needs_both_files_with_ten_folds(tmp_path):

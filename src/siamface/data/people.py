@@ -166,10 +166,13 @@ class TrainingScope:
     held_out_name: str
 
 
-def seen_people(lfw: LFWDataset, view2_fold: int | None, people: Iterable[str]) -> int:
-    """How many of ``people`` a run of that scope may have trained or validated on (a result
-    on them needs a caveat): DevTrain's for View 1, the other nine folds' for View 2."""
-    return len(set(people) & training_scope(lfw, view2_fold).people)
+def scope_people(lfw: LFWDataset, view2_fold: int | None = None) -> frozenset[str]:
+    """Everyone a run of that scope may have trained or validated on, whom a result on needs
+    a caveat: DevTrain's people for View 1 (``dev_train_people``), the other nine folds' (and
+    their pairs') for View 2."""
+    if view2_fold is None:
+        return dev_train_people(lfw)
+    return training_scope(lfw, view2_fold).people
 
 
 def scope_files(view2_fold: int | None = None) -> tuple[str, ...]:

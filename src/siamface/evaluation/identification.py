@@ -23,7 +23,7 @@ import torch
 
 from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
-from siamface.data.people import evaluation_people, person_images, seen_people
+from siamface.data.people import evaluation_people, person_images, scope_people
 from siamface.data.protocol import PairsFile
 from siamface.errors import SiamfaceError
 from siamface.evaluation.embed import embed_run_images, score_embedding_pairs
@@ -143,7 +143,7 @@ def evaluate_one_shot(
         "trials": n_trials,
         "seed": seed,
         "similarity": "the logit of the model's head (SiameseNet.score)",
-        "seen_people": seen_people(lfw, run.config.data.view2_fold, people),
+        "seen_people": len(set(people) & scope_people(lfw, run.config.data.view2_fold)),
         "results": [
             {"n_way": n, "accuracy": r.accuracy, "ci95": list(r.ci), "chance": 1 / n}
             for n, r in curve.items()

@@ -26,7 +26,7 @@ import numpy as np
 
 from siamface.data.cache import ImageCache
 from siamface.data.lfw import LFWDataset
-from siamface.data.people import VIEW2_PAIRS, dev_train_people, pair_people
+from siamface.data.people import VIEW2_PAIRS, pair_people, scope_people
 from siamface.data.protocol import Pair
 from siamface.data.stats import people_overlap
 from siamface.errors import SiamfaceError
@@ -161,7 +161,7 @@ def evaluate_ten_fold(run: Run, cache: ImageCache, lfw: LFWDataset, out_dir: Pat
             f"{pairs_file.path} has {pairs_file.folds} fold; the View 2 protocol needs the "
             "ten folds of LFW's pairs.txt"
         )
-    seen = dev_train_people(lfw)
+    seen = scope_people(lfw)  # DevTrain's: a View 2 fold run is not scored on pairs.txt
     train = run.config.train
     scored = score_pairs_file(run.model, cache, list(pairs_file.pairs), train.eval_batch_size,
                               train.precision)
