@@ -131,6 +131,18 @@ def test_refusals(view2_home: Path, tmp_path: Path):
         resolve_config("default", ["data.view2_fold=10"])
 
 
+def test_a_view2_without_people_txt_is_refused_before_its_folder_is_made(
+        view2_home: Path, tmp_path: Path, monkeypatch):
+    from siamface.data.lfw import LFWDataset
+
+    imported = LFWDataset.protocol_names
+    monkeypatch.setattr(LFWDataset, "protocol_names",
+                        lambda self: [n for n in imported(self) if n != "people.txt"])
+    assert main(["--data-dir", str(view2_home), "view2", "default", "--set", *ONE_EPOCH,
+                 "--runs-dir", str(tmp_path / "runs"), "--folds", "0"]) == 2
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
 def test_a_second_process_in_a_view2_folder_is_refused_not_left_to_overwrite_the_first(
         view2_home: Path, tmp_path: Path):
     folder = tmp_path / "v2"

@@ -130,14 +130,15 @@ def check_view2(config_name: str, overrides: Sequence[str], lfw: LFWDataset,
     Raises:
         ConfigError: A bad fold list, an override of data.view2_fold, or a config a fold's
             run would refuse.
-        DataNotFoundError: pairs.txt is not imported.
+        DataNotFoundError: pairs.txt or people.txt is not imported.
+        ValueError: they do not hold ten folds.
     """
     from siamface.training.builder import resolve_config
 
     check_folds(folds)
     if any(o.split("=", 1)[0].strip() == "data.view2_fold" for o in overrides):
         raise ConfigError("data.view2_fold is set by the protocol for each fold; do not set it")
-    lfw.protocol_path(VIEW2_PAIRS)
+    training_scope(lfw, folds[0])  # both files imported, of ten folds each
     return {k: resolve_config(config_name, [*overrides, f"data.view2_fold={k}"])
             for k in folds}
 
