@@ -103,7 +103,7 @@ def test_a_disk_full_during_the_torchscript_write_keeps_the_export_before_it(
         export_model(tiny_verifier, out, "torchscript")
     monkeypatch.undo()
     assert (out / "model.pt").read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.pt"]  # no temporary
+    assert sorted(p.name for p in out.iterdir()) == [".export.lock", "export.json", "model.pt"]
 
 
 
@@ -124,7 +124,7 @@ def test_an_export_stopped_before_its_side_car_leaves_no_side_car_of_the_export_
         export_model(tiny_verifier, out, "torchscript", description={"run": "new"})
     monkeypatch.undo()
     # not the new model.pt beside the old run's threshold and fingerprint: no export.json at all
-    assert sorted(p.name for p in out.iterdir()) == ["model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [".export.lock", "model.pt"]
     assert (out / "model.pt").read_bytes() != before
     export_model(tiny_verifier, out, "torchscript", description={"run": "new"})  # goes over it
     assert json.loads((out / "export.json").read_text())["run"] == "new"
@@ -137,7 +137,38 @@ def test_the_staging_folder_a_killed_export_left_is_removed_by_the_next(tiny_ver
     killed.mkdir()
     (killed / "model.pt").write_bytes(b"half a model")
     export_model(tiny_verifier, out, "torchscript")
-    assert sorted(p.name for p in out.iterdir()) == ["export.json", "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == [".export.lock", "export.json", "model.pt"]
+
+
+def test_two_exports_into_one_folder_take_turns(tiny_verifier, tmp_path, monkeypatch):
+    import threading
+
+    out, done = tmp_path / "ts", {}
+    a_staged, b_building = threading.Event(), threading.Event()
+    build = EXPORTERS.build
+
+    def staged_then_wait(*args, **kwargs):  # A stages its files, then lets B in (unlocked)
+        if threading.current_thread().name == "B":
+            b_building.set()
+        written = build(*args, **kwargs)
+        if threading.current_thread().name == "A":
+            a_staged.set()
+            b_building.wait(1.0)
+        return written
+
+    def export(name):
+        done[name] = export_model(tiny_verifier, out, "torchscript")
+
+    monkeypatch.setattr(EXPORTERS, "build", staged_then_wait)
+    a = threading.Thread(target=export, args=("A",), name="A")
+    a.start()
+    a_staged.wait(10.0)
+    b = threading.Thread(target=export, args=("B",), name="B")  # it swept A's staging folder
+    b.start()
+    a.join()
+    b.join()
+    assert done == {"A": out / "export.json", "B": out / "export.json"}
+    assert sorted(p.name for p in out.iterdir()) == [".export.lock", "export.json", "model.pt"]
 
 
 def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny_verifier,

@@ -57,9 +57,11 @@ from siamface.models.siamese import SiameseNet
 from siamface.run_folder import Run
 from siamface.utils.atomic import WriteError, atomic_path, is_temporary, write_json_atomic
 from siamface.utils.files import read_json_object
+from siamface.utils.lock import file_lock
 from siamface.utils.registry import Registry
 
 SIDECAR = "export.json"
+LOCK_FILE = ".export.lock"  # held while an export writes into the folder
 TORCHSCRIPT_FILE = "model.pt"  # the torchscript export: one module for both roles
 ONNX_FILES = {"embed": "embed.onnx", "score": "score.onnx"}  # the onnx export: a graph a role
 
@@ -207,7 +209,7 @@ def check_export_folder(out_dir: Path, fmt: str) -> None:
 
 def _export_file(name: str) -> bool:
     """Whether a file of this name is an export's (or a write in progress, or a Finder note)."""
-    return (name in (SIDECAR, TORCHSCRIPT_FILE, *ONNX_FILES.values(), ".DS_Store")
+    return (name in (SIDECAR, LOCK_FILE, TORCHSCRIPT_FILE, *ONNX_FILES.values(), ".DS_Store")
             or is_temporary(name))
 
 
@@ -231,10 +233,20 @@ def export_model(
             files would be replaced, or left beside an export.json that no longer names them).
     """
     out_dir = Path(out_dir)
-    check_export_folder(out_dir, fmt)
+    check_export_folder(out_dir, fmt)  # (a folder not ours gets no lock file)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".export.*.tmp"):  # a killed export's staging, a model inside
-        shutil.rmtree(stale, ignore_errors=True)
+    with file_lock(out_dir / LOCK_FILE, f"export into {out_dir}"):
+        check_export_folder(out_dir, fmt)  # as another export may have left it meanwhile
+        for stale in out_dir.iterdir():  # what a killed export left (a staging folder holds
+            if stale.is_dir() and is_temporary(stale.name):  # a whole model)
+                shutil.rmtree(stale)
+            elif is_temporary(stale.name):
+                stale.unlink()
+        return _export_locked(verifier, out_dir, fmt, description)
+
+
+def _export_locked(verifier: Verifier, out_dir: Path, fmt: str,
+                   description: dict[str, Any] | None) -> Path:
     model = verifier.model
     prep = verifier.preprocessing
     was_training = model.training
