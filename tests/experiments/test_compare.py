@@ -8,10 +8,12 @@ from PIL import Image
 
 from inference.conftest import write_tiny_run
 from siamface.experiments.compare import (
+    Row,
     compare,
     comparison_csv,
     comparison_markdown,
     param_importances,
+    tell_apart,
     write_comparison,
 )
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
@@ -178,6 +180,14 @@ def test_an_edited_evaluated_trial_is_named_not_a_traceback(finished_study: Path
     with pytest.raises(StudyFolderError, match=r"study\.json: evaluated_trial is 'best', "
                                                "expected the number of the trial"):
         write_html_report(copy)
+
+
+def test_studies_of_one_name_are_told_apart_whatever_their_trial_numbers(tmp_path: Path):
+    rows = [Row(f"finished/{n:04d}", {}, {}, folder=tmp_path / side / "finished")
+            for side, n in (("a", 3), ("b", 4), ("a", 5))]
+    tell_apart(rows)
+    assert [row.label for row in rows] == ["a/finished/0003", "b/finished/0004",
+                                           "a/finished/0005"]
 
 
 def test_an_out_folder_that_is_a_file_is_refused_naming_it(finished_study: Path, tmp_path: Path):

@@ -209,23 +209,24 @@ def compare(paths: list[Path]) -> Comparison:
 
 
 def tell_apart(rows: list[Row]) -> None:
-    """Rename rows whose labels repeat (runs or studies of one name in different folders) by
-    as much of their folder's path as tells them apart: ``a/tiny`` and ``b/tiny``."""
-    # what follows the folder's name in a label: a study's "/0007", nothing for a run
-    rest = {id(row): row.label[len(row.folder.name):] for row in rows if row.folder is not None}
+    """Name the rows of folders of one name (runs, or studies, in different folders) by as much
+    of each folder's path as tells the folders apart: ``a/tiny`` and ``b/tiny``, every row of
+    a study alike (``a/multi/0003``). A folder given twice is one folder and keeps its name."""
+    folders = {row.folder.resolve() for row in rows if row.folder is not None}
+    names = {folder: folder.name for folder in folders}
     for depth in itertools.count(2):
-        labelled: defaultdict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            labelled[row.label].append(row)
-        # (a folder given twice is one folder: its rows keep their label)
-        longer = [row for same in labelled.values()
-                  if len({r.folder.resolve() for r in same if r.folder is not None}) > 1
-                  for row in same
-                  if row.folder is not None and depth < len(row.folder.resolve().parts)]
+        named: defaultdict[str, list[Path]] = defaultdict(list)
+        for folder, name in names.items():
+            named[name].append(folder)
+        longer = [folder for same in named.values() if len(same) > 1 for folder in same
+                  if depth < len(folder.parts)]
         if not longer:
-            return
-        for row in longer:
-            row.label = "/".join(row.folder.resolve().parts[-depth:]) + rest[id(row)]
+            break
+        for folder in longer:
+            names[folder] = "/".join(folder.parts[-depth:])
+    for row in rows:
+        if row.folder is not None:  # what follows the folder's name: a study's "/0007"
+            row.label = names[row.folder.resolve()] + row.label[len(row.folder.name):]
 
 
 def format_cell(value: Any) -> str:
