@@ -380,3 +380,11 @@ def test_a_finished_run_without_its_summary_is_named_not_shown_as_no_epochs(fini
                                              rf"{finished.best_epoch} of it; the run folder was "
                                              "damaged"):
         finished.finished_summary()
+
+
+def test_the_precision_a_run_was_validated_in_is_read_from_its_environment(tmp_path):
+    run = Run(tmp_path)
+    assert run.precision_used() is None  # no environment.json: an older run
+    for used, expected in (("bf16", "bf16"), ("fp32", "fp32"), ("fp16", None), (None, None)):
+        run.environment_path.write_text(json.dumps({"precision": {"used": used}}))
+        assert run.precision_used() == expected, used

@@ -263,8 +263,7 @@ def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progr
         with timer.phase("model and calibration"):
             run.save_model(trainer.model, config, result.threshold, result.best_epoch,
                            result.stopped_because, result.history)
-            # for identification's gallery thresholds, in the precision validation used
-            calibrate_gallery(run, inputs.cache, lfw, trainer.precision)
+            calibrate_gallery(run, inputs.cache, lfw)  # for identification's gallery thresholds
         return run, result
     finally:
         logging.getLogger("siamface").removeHandler(handler)

@@ -278,6 +278,12 @@ class Run:
         """environment.json, or None when the run has none."""
         return _read_json(self.environment_path)
 
+    def precision_used(self) -> str | None:
+        """The precision the run trained and validated in ("fp32" or "bf16", as
+        environment.json records it); None for a run without that record."""
+        used = ((self.environment() or {}).get("precision") or {}).get("used")
+        return used if used in ("fp32", "bf16") else None
+
     def write_data(self, description: Mapping[str, Any]) -> None:
         write_json_atomic(self.data_path, description)
 

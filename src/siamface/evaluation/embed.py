@@ -63,12 +63,12 @@ def embed_images(
 def embed_run_images(run: Run, cache: ImageCache, refs: list[ImageRef],
                      precision: str | None = None) -> torch.Tensor:
     """(M, D) embeddings of LFW images by a run's model, at its ``train.eval_batch_size`` and
-    in its ``train.precision`` (as this machine resolves "auto"): how every evaluation of a run
-    embeds, as its validation did.
+    in its ``train.precision`` as this machine resolves "auto": how every evaluation of a run
+    embeds.
 
     Args:
-        precision: Another precision: the trainer's, where a resumed run kept the one it began
-            in (``Trainer.precision``), for what it computes at the end of training.
+        precision: Another precision: the one the run was validated in, for its gallery
+            calibration, whose scores are to agree with the threshold chosen there.
     """
     train = run.config.train
     return embed_images(run.model, cache.images, cache.indices(refs), train.eval_batch_size,

@@ -64,15 +64,14 @@ def impostor_scores(emb: torch.Tensor, ids: np.ndarray,
     return score_embedding_pairs(score, emb, i, j)
 
 
-def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset,
-                      precision: str | None = None) -> ImpostorTail | None:
-    """Score the validation impostor pairs with the run's model (in ``precision``, as
-    ``embed_run_images`` takes it) and keep their tail in the run.
+def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorTail | None:
+    """Score the validation impostor pairs with the run's model (in the precision it was
+    validated in, ``Run.precision_used``, where recorded) and keep their tail in the run.
 
     Returns None, keeping nothing, when the validation split has fewer than two people (a tiny
     data set): identification then says that it has no gallery threshold.
     """
-    scores, people = validation_impostor_scores(run, cache, lfw, precision)
+    scores, people = validation_impostor_scores(run, cache, lfw, run.precision_used())
     if scores.size == 0:
         return None
     tail = ImpostorTail.from_scores(scores)

@@ -165,8 +165,8 @@ class Trainer:
         """Go on in the precision the run began in (environment.json), which ``auto`` may
         resolve otherwise on another machine or under another oneDNN cap: the epochs of a
         resumed run are those the uninterrupted run would have trained."""
-        began = ((self.run.environment() or {}).get("precision") or {}).get("used")
-        if began in ("fp32", "bf16") and began != self.precision:
+        began = self.run.precision_used()
+        if began is not None and began != self.precision:
             warnings.warn(PrecisionKeptWarning(
                 f"{self.run.environment_path}: the run began in {began} and goes on in it, "
                 f"where train.precision: {self.config.train.precision} would choose "
