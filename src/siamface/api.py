@@ -89,7 +89,7 @@ def train(
     from siamface.pipeline import train as train_run
     from siamface.training.builder import resolve_config
 
-    _path(config_name, "config_name")  # (a name stays a name: resolve_config tells)
+    _path(config_name, "config_name", what="a config name or a YAML path")  # (kept a name)
     config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
     lfw = open_lfw(resolve_data_home(_path(data_dir, "data_dir", optional=True)))
     run, _ = train_run(config, lfw, _path(runs_dir, "runs_dir"),
@@ -144,11 +144,6 @@ def evaluate(
     files = [str(pairs)] if one else [
         str(p) for p in _listed(pairs, "pairs", str | os.PathLike, "pairs files")]
     ten_fold = _flag(ten_fold, "ten_fold")
-    if not files and not ten_fold:
-        raise ValueError("pairs: nothing to evaluate: give a pairs file (e.g. "
-                         "pairsDevTest.txt), or ten_fold=True")
-    if one_shot and not files:
-        raise ValueError("one_shot: it draws its people from the pairs files; give one")
     run = Run(_path(run_dir, "run_dir"))
     lfw = open_lfw(resolve_data_home(_path(data_dir, "data_dir", optional=True)))
     out = evaluate_run(run, lfw, files, one_shot, trials, ten_fold, n_bootstrap,
@@ -193,7 +188,7 @@ def run(
     from siamface.pipeline import get_data, run_main_job
     from siamface.training.builder import resolve_config
 
-    _path(config_name, "config_name")  # (a name stays a name: resolve_config tells)
+    _path(config_name, "config_name", what="a config name or a YAML path")  # (kept a name)
     config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
     paths = [Path(p) for p in _listed(import_paths, "import_paths", str | os.PathLike, "paths")]
     progress = _flag(progress, "progress")
@@ -210,12 +205,13 @@ def run(
     }
 
 
-def _path(value: Any, name: str, optional: bool = False) -> Path | None:
+def _path(value: Any, name: str, optional: bool = False,
+          what: str = "a path (a string or pathlib.Path)") -> Path | None:
     """``value`` as a Path: a string or path (not empty), or None where ``optional``."""
     if value is None and optional:
         return None
     if not isinstance(value, str | os.PathLike) or str(value) == "":
-        raise TypeError(f"{name}: expected a path (a string or pathlib.Path), got {value!r}")
+        raise TypeError(f"{name}: expected {what}, got {value!r}")
     return Path(value)
 
 

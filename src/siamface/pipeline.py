@@ -36,7 +36,7 @@ from siamface.data.people import (
 )
 from siamface.data.protocol import PairsFile, read_pairs
 from siamface.data.splits import LeakageError, check_no_leakage
-from siamface.errors import SiamfaceError, SiamfaceWarning
+from siamface.errors import ConfigError, SiamfaceError, SiamfaceWarning
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.gallery_calibration import calibrate_gallery, gallery_calibration
 from siamface.evaluation.identification import check_one_shot, evaluate_one_shot
@@ -339,6 +339,11 @@ def evaluate(
         timer: Where to count the seconds of each phase ("evaluation set-up", "evaluation",
             "figures", "one-shot", "View 2", "open-set", "photo folder", "report").
     """
+    if not pairs and not ten_fold and not identification and folder is None:
+        raise ConfigError("nothing to evaluate: give a pairs file (e.g. pairsDevTest.txt), "
+                          "the ten-fold protocol, identification or a photo folder")
+    if one_shot and not pairs:
+        raise ConfigError("one-shot draws its people from the pairs files; give one")
     notify = on_result or (lambda kind, result, out_dir: None)
     timer = timer or PhaseTimer()
     out = Evaluation()
