@@ -1,4 +1,6 @@
+import gzip
 import io
+import re
 import stat
 import tarfile
 import zipfile
@@ -149,6 +151,37 @@ def test_truncated_archive_is_an_archive_error(tmp_path):
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     with pytest.raises(ArchiveError, match=r"cut\.tgz: corrupt or unreadable"):
         safe_extract(cut, tmp_path / "out")
+
+
+def test_a_tar_cut_at_a_member_header_is_truncated_not_a_smaller_archive(tmp_path):
+    whole = write_good_tar(tmp_path / "whole.tar", "w").read_bytes()
+    first = 2 * 512  # the first member's header and data blocks: tarfile alone reads it, stops
+    for name, data in (("cut.tar", whole[:first]),
+                       ("cut.tar.gz", gzip.compress(whole[:first])),  # a whole gzip of a cut tar
+                       ("cut.tgz", gzip.compress(whole)[:-8])):  # a gzip cut before its end
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ArchiveError, match=rf"{re.escape(name)}: (truncated|corrupt)"):
+            safe_extract(tmp_path / name, tmp_path / f"out-{name}")
+        assert not any((tmp_path / f"out-{name}").rglob("*.*")), name  # no member extracted
+
+
+def test_an_encrypted_or_deflate64_zip_member_is_named(tmp_path):
+    archive = write_zip(tmp_path / "photos.zip", {"lfw/Ann/Ann_0001.jpg": b"x" * 10})
+    data = bytearray(archive.read_bytes())
+    flags = data.index(b"PK\x03\x04") + 6  # the local header's general purpose flags
+    encrypted = bytearray(data)
+    encrypted[flags] |= 1
+    central = data.index(b"PK\x01\x02") + 8  # the central directory's flags, then method
+    encrypted[central] |= 1
+    (tmp_path / "locked.zip").write_bytes(encrypted)
+    with pytest.raises(ArchiveError, match=r"locked\.zip: member 'lfw/Ann/Ann_0001\.jpg' is "
+                                           "encrypted"):
+        safe_extract(tmp_path / "locked.zip", tmp_path / "out-locked")
+    deflate64 = bytearray(data)
+    deflate64[central + 2] = 9
+    (tmp_path / "big.zip").write_bytes(deflate64)
+    with pytest.raises(ArchiveError, match=r"big\.zip: member .* compressed by method 9"):
+        safe_extract(tmp_path / "big.zip", tmp_path / "out-big")
 
 
 def test_garbage_zip_is_an_archive_error(tmp_path):

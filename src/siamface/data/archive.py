@@ -9,7 +9,12 @@ write every member ourselves, after checking it, instead of calling ``extractall
   none, so the simplest policy is also the safest);
 - the number of members and the total bytes written are capped;
 - the metadata macOS adds to the archives it makes (``__MACOSX/``, ``.DS_Store``, ``._*``
-  AppleDouble files) is skipped, after the checks above: a link is refused whatever its name.
+  AppleDouble files) is skipped, after the checks above: a link is refused whatever its name;
+- a tar archive must end as tar archives do, with its end-of-archive marker: tarfile takes an
+  archive cut short at a member's header for a complete one with fewer members (a download
+  stopped there would import as a smaller LFW), and a cut gzip stream is only found when it is
+  read to its end; a zip member that is encrypted, or compressed by a method Python cannot
+  read (Deflate64, as Windows writes large zips), is refused by name.
 
 Where Python provides tarfile's "data" filter (3.12, and backports) it vets each tar member
 as a second opinion; our own checks come first because older Pythons lack the filter.
@@ -17,7 +22,9 @@ as a second opinion; our own checks come first because older Pythons lack the fi
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import stat
 import tarfile
 import zipfile
@@ -35,7 +42,11 @@ from siamface.errors import SiamfaceError
 ARCHIVE_SUFFIXES = (".tgz", ".tar.gz", ".tar", ".zip")
 _CHUNK = 1 << 20
 # What the tar/zip/gzip readers raise on a corrupt or truncated archive.
-_READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError)
+_READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError,
+                lzma.LZMAError)
+_TAR_BLOCK = 512  # a tar archive is whole blocks, and ends with two of zeros
+# the zip compression methods zipfile reads
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 class ArchiveError(SiamfaceError, ValueError):
@@ -153,6 +164,7 @@ _Member = tuple[str, int, "Callable[[], IO[bytes]] | None"]
 
 
 def _tar_members(archive: Path, root: Path) -> Iterator[_Member]:
+    _check_tar_ends(archive)
     # Stream mode ("r|*") reads the (compressed) archive once, front to back.
     with tarfile.open(archive, mode="r|*") as tf:
         for member in tf:
@@ -175,9 +187,34 @@ def _tar_members(archive: Path, root: Path) -> Iterator[_Member]:
                 yield member.name, member.size, partial(tf.extractfile, member)
 
 
+def _check_tar_ends(archive: Path) -> None:
+    """Read the tar data of ``archive`` (decompressed) to its end: a cut compressed stream
+    raises there, and the data must be whole blocks ending with the end-of-archive marker."""
+    with open(archive, "rb") as fh:
+        magic = fh.read(6)
+    opener = (gzip.open if magic[:2] == b"\x1f\x8b" else bz2.open if magic[:3] == b"BZh"
+              else lzma.open if magic == b"\xfd7zXZ\x00" else open)
+    total, tail = 0, b""
+    with opener(archive, "rb") as data:
+        while chunk := data.read(_CHUNK):
+            total += len(chunk)
+            tail = (tail + chunk)[-2 * _TAR_BLOCK:]
+    if total % _TAR_BLOCK or tail != bytes(2 * _TAR_BLOCK):
+        raise ArchiveError(f"{archive}: truncated: its tar data ends without the end-of-archive "
+                           "marker (an interrupted download? fetch or copy it again)")
+
+
 def _zip_members(archive: Path, root: Path) -> Iterator[_Member]:
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
+            if info.flag_bits & 0x1:
+                raise ArchiveError(f"{archive}: member {info.filename!r} is encrypted; "
+                                   "re-pack the images without a password")
+            if info.compress_type not in _ZIP_METHODS:
+                raise ArchiveError(
+                    f"{archive}: member {info.filename!r} is compressed by method "
+                    f"{info.compress_type}, which Python cannot read (Deflate64 is 9); re-pack "
+                    "the images as a plain zip or a .tgz")
             # Unix file type bits, when the zip was made on Unix (0 otherwise: a plain file)
             kind = stat.S_IFMT(info.external_attr >> 16)
             if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
