@@ -339,6 +339,39 @@ def test_a_repair_removes_the_caches_that_hold_the_damaged_pixels(tmp_path):
                                   fresh.images)
 
 
+def test_an_lfw_folder_siamface_did_not_make_is_never_replaced(tmp_path):
+    source = make_source(tmp_path, "lfw", "zip")
+    home = tmp_path / "home"
+    (home / "lfw").mkdir(parents=True)
+    (home / "lfw" / "thesis_notes.txt").write_text("precious")
+    with pytest.raises(SourceError, match=r"home/lfw: exists and is not a siamface import "
+                                          r"\(it holds thesis_notes\.txt\)"):
+        import_lfw([source], home, progress=False)
+    assert (home / "lfw" / "thesis_notes.txt").read_text() == "precious"
+
+
+def test_images_inside_the_copy_an_import_replaces_are_refused(tmp_path):
+    home = tmp_path / "home"
+    make_lfw_tree(home / "lfw", TINY, size=8)  # extracted lfw.tgz where the data home is
+    with pytest.raises(SourceError, match=r"home/lfw: is inside .*home/lfw, which an import "
+                                          "replaces"):
+        import_lfw([home / "lfw"], home, progress=False)
+    assert sorted(p.name for p in (home / "lfw").iterdir()) == sorted(TINY)  # left as it was
+
+
+def test_a_data_home_whose_lfw_is_a_link_is_refused(tmp_path):
+    source = make_source(tmp_path, "lfw", "zip")
+    elsewhere = tmp_path / "big-disk" / "lfw"
+    import_lfw([source], elsewhere.parent, progress=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "lfw").symlink_to(elsewhere)
+    with pytest.raises(SourceError, match=r"home/lfw: is a link; .* give the folder it links "
+                                          "to as the data home"):
+        import_lfw([source], home, progress=False)
+    assert open_lfw(elsewhere.parent).image_counts == TINY
+
+
 def test_bad_layout_names_the_path_and_imports_nothing(tmp_path):
     source = make_source(tmp_path, "lfw", "folder")
     (source / "Ann_Ax" / "Ann_Ax_0002.jpg").unlink()

@@ -47,7 +47,7 @@ from siamface.data.lfw import (
 )
 from siamface.data.protocol import ProtocolError, read_pairs, read_people
 from siamface.errors import SiamfaceError, SiamfaceWarning
-from siamface.utils.atomic import write_json_atomic
+from siamface.utils.atomic import is_temporary, write_json_atomic
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
@@ -112,6 +112,7 @@ def import_lfw(
     given = {name: _verified_sha256(path) for name, path in protocol.items()}
     with file_lock(home / DATA_HOME_LOCK, f"import LFW into {home}"):
         _clean_up_after_crash(home)
+        _check_replaceable(home, images)
         kept = {} if replace_protocol else _kept_protocol(home, set(protocol))
         sums = {**given, **{name: sha for name, (_, sha) in kept.items()}}
         checksums = {_label(images): image_sum, **dict(sorted(sums.items()))}
@@ -182,8 +183,35 @@ def _clean_up_after_crash(home: Path) -> None:
         shutil.rmtree(lfw_dir, ignore_errors=True)  # (the new copy, if it got in, unfinished)
         old.rename(lfw_dir)  # the copy before it was complete: it stays until the next one is
     for leftover in (staging, old):
-        if leftover.exists():
+        if leftover.is_symlink():  # (an import before links were refused moved one here)
+            leftover.unlink()
+        elif leftover.exists():
             shutil.rmtree(leftover)
+
+
+def _check_replaceable(home: Path, images: Path) -> None:
+    """Refuse an import that would replace what siamface did not make: ``home/lfw`` that is a
+    link (its copy would be swapped out from under it), or a folder that is no import (an
+    import's has its manifest, or only images/ and protocol/ where one was cut short), or
+    that holds the images to import.
+
+    Raises:
+        SourceError: Naming the folder, and what to do instead.
+    """
+    lfw_dir = home / LFW_DIR
+    if lfw_dir.is_symlink():
+        raise SourceError(f"{lfw_dir}: is a link; an import replaces this folder whole: give "
+                          "the folder it links to as the data home (--data-dir) instead")
+    if lfw_dir.is_dir() and images.resolve().is_relative_to(lfw_dir.resolve()):
+        raise SourceError(f"{images}: is inside {lfw_dir}, which an import replaces; move the "
+                          "images elsewhere first, or choose another data home")
+    if not lfw_dir.is_dir() or (lfw_dir / MANIFEST).is_file():
+        return
+    foreign = sorted(p.name for p in lfw_dir.iterdir()
+                     if p.name not in (IMAGES_DIR, PROTOCOL_DIR) and not is_temporary(p.name))
+    if foreign:
+        raise SourceError(f"{lfw_dir}: exists and is not a siamface import (it holds "
+                          f"{foreign[0]}); move it away, or choose another data home")
 
 
 def _kept_protocol(home: Path, given: set[str]) -> dict[str, tuple[Path, str]]:
