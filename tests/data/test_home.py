@@ -37,3 +37,12 @@ def test_an_empty_explicit_dir_is_refused_not_read_as_the_current_folder(monkeyp
 def test_home_directory_is_expanded(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert resolve_data_home("~/lfwdata") == tmp_path / "lfwdata"
+
+
+def test_a_data_home_that_is_a_file_is_refused_naming_it(monkeypatch, tmp_path):
+    (tmp_path / "afile").write_text("notes")
+    with pytest.raises(DataHomeError, match=r"afile: the data home must be a folder"):
+        resolve_data_home(tmp_path / "afile")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "afile"))
+    with pytest.raises(DataHomeError, match=r"afile: the data home must be a folder"):
+        resolve_data_home()

@@ -54,3 +54,17 @@ def test_table_agrees_with_the_shared_copy(lfw_source):
     known = known_sha256()
     assert set(shared) <= set(known)
     assert {name: known[name] for name in shared} == shared
+
+
+def test_read_sha256sums_takes_dot_slash_names_and_trailing_space(tmp_path):
+    path = tmp_path / "SHA256SUMS"
+    path.write_text(f"{'a' * 64}  ./pairs.txt\n{'b' * 64}  people.txt \n")  # sha256sum ./*
+    assert read_sha256sums(path) == {"pairs.txt": "a" * 64, "people.txt": "b" * 64}
+
+
+def test_a_file_listed_twice_with_two_sums_is_refused(tmp_path):
+    path = tmp_path / "SHA256SUMS"
+    path.write_text(f"{'a' * 64}  pairs.txt\n{'a' * 64}  ./pairs.txt\n{'c' * 64}  pairs.txt\n")
+    with pytest.raises(ChecksumError, match=r"SHA256SUMS, line 3: pairs\.txt is listed on line "
+                                            r"2 with another sum"):
+        read_sha256sums(path)

@@ -103,21 +103,25 @@ def read_sha256sums(path: Path) -> dict[str, str]:
         path: The SHA256SUMS file.
 
     Raises:
-        ChecksumError: Bytes that are not UTF-8, or a line that is not a 64-digit hex sum
-            followed by a file name.
+        ChecksumError: Bytes that are not UTF-8, a line that is not a 64-digit hex sum
+            followed by a file name, or a file listed twice with two sums.
     """
     sums: dict[str, str] = {}
+    lines: dict[str, int] = {}
     text = read_text(path, ChecksumError).removeprefix("\ufeff")  # a BOM, as protocol files
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         digest, _, name = line.partition(" ")
-        name = name.lstrip(" *")
+        name = name.lstrip(" *").rstrip().removeprefix("./")  # (sha256sum ./* writes ./name)
         if len(digest) != 64 or not _is_hex(digest) or not name:
             raise ChecksumError(
                 f"{path}, line {number}: expected '<64 hex digits>  <file name>', got {line!r}"
             )
-        sums[name] = digest.lower()
+        if sums.get(name, digest.lower()) != digest.lower():
+            raise ChecksumError(f"{path}, line {number}: {name} is listed on line "
+                                f"{lines[name]} with another sum")
+        sums[name], lines[name] = digest.lower(), number
     return sums
 
 
