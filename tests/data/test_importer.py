@@ -372,6 +372,22 @@ def test_a_data_home_whose_lfw_is_a_link_is_refused(tmp_path):
     assert open_lfw(elsewhere.parent).image_counts == TINY
 
 
+@pytest.mark.parametrize("form", ["folder", "zip"])
+def test_a_layout_error_names_the_source_not_its_staging_copy(tmp_path, form):
+    folder = make_source(tmp_path, "lfw", "folder")
+    (folder / "Ann_Ax" / "Thumbs.db").write_bytes(b"")
+    source = folder if form == "folder" else make_source(tmp_path, "lfw", "zip")
+    where = re.escape(str(folder) if form == "folder" else f"{source} member lfw")
+    with pytest.raises(LayoutError, match=rf"^{where}/Ann_Ax/Thumbs\.db: expected files named"):
+        import_lfw([source], tmp_path / "home", progress=False)
+
+
+def test_a_folder_of_no_images_says_so(tmp_path):
+    (tmp_path / "lfw").mkdir()
+    with pytest.raises(SourceError, match=r"lfw: holds no images"):
+        import_lfw([tmp_path / "lfw"], tmp_path / "home", progress=False)
+
+
 def test_bad_layout_names_the_path_and_imports_nothing(tmp_path):
     source = make_source(tmp_path, "lfw", "folder")
     (source / "Ann_Ax" / "Ann_Ax_0002.jpg").unlink()

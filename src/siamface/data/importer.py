@@ -141,7 +141,11 @@ def _import_locked(
     try:
         staging.mkdir(parents=True)
         variant = _stage_images(images, staging, progress)
-        counts = scan_image_folder(staging / IMAGES_DIR)
+        try:
+            counts = scan_image_folder(staging / IMAGES_DIR)
+        except LayoutError as err:  # named by the source, not by its staging copy
+            where = str(images) if images.is_dir() else f"{images} member {variant}"
+            raise type(err)(str(err).replace(str(staging / IMAGES_DIR), where)) from None
         _check_protocol(protocol, kept, counts)
         (staging / PROTOCOL_DIR).mkdir()
         for name, path in protocol.items():
@@ -418,6 +422,8 @@ def _stage_images(source: Path, staging: Path, progress: bool) -> str:
     name."""
     if source.is_dir():
         files = _files(source)
+        if not files:
+            raise SourceError(f"{source}: holds no images")
         for file in tqdm(files, desc=f"copy {source.name}", unit=" files", disable=not progress):
             target = staging / IMAGES_DIR / file.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
