@@ -1,3 +1,3 @@
-from siamface.cli.main import console
+from siamface.cli.entry import console
 
 console()
