@@ -382,6 +382,14 @@ def test_a_layout_error_names_the_source_not_its_staging_copy(tmp_path, form):
         import_lfw([source], tmp_path / "home", progress=False)
 
 
+@pytest.mark.parametrize("form", ["folder", "zip"])
+def test_an_empty_person_folder_is_refused_from_a_folder_as_from_an_archive(tmp_path, form):
+    (tmp_path / "src" / "lfw" / "Zed_Zz").mkdir(parents=True)
+    source = make_source(tmp_path, "lfw", form)
+    with pytest.raises(LayoutError, match=r"lfw/Zed_Zz: a person folder must hold at least"):
+        import_lfw([source], tmp_path / "home", progress=False)
+
+
 def test_a_folder_of_no_images_says_so(tmp_path):
     (tmp_path / "lfw").mkdir()
     with pytest.raises(SourceError, match=r"lfw: holds no images"):

@@ -424,6 +424,9 @@ def _stage_images(source: Path, staging: Path, progress: bool) -> str:
         files = _files(source)
         if not files:
             raise SourceError(f"{source}: holds no images")
+        for person in source.iterdir():  # an empty one too, refused as from an archive
+            if person.is_dir() and not is_macos_metadata(person.name):
+                (staging / IMAGES_DIR / person.name).mkdir(parents=True, exist_ok=True)
         for file in tqdm(files, desc=f"copy {source.name}", unit=" files", disable=not progress):
             target = staging / IMAGES_DIR / file.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
