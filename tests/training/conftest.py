@@ -22,3 +22,21 @@ def tiny_config() -> Config:
 
 def tiny(*overrides: str) -> Config:
     return resolve_config("default", [*TINY, *overrides])
+
+
+class Interrupt(Exception):
+    """Stands in for a kill in the middle of a run."""
+
+
+def interrupted_run(lfw, config, folder, epoch=2):
+    """A run of ``config`` stopped in epoch ``epoch`` (its latest checkpoint: the one before)."""
+    from siamface.pipeline import train
+
+    def stop(row):
+        if row["epoch"] == epoch:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config, lfw, folder, progress=False, on_epoch_end=stop)
+    (run_dir,) = folder.iterdir()
+    return run_dir

@@ -24,7 +24,7 @@ from siamface.training.checkpoint import CheckpointWriter, load_latest, read_poi
 from siamface.training.trainer import PrecisionKeptWarning
 from siamface.utils import machine
 
-from .conftest import tiny
+from .conftest import interrupted_run, tiny
 
 AVX2_ONLY = {"avx2": True, "avx512f": False, "avx512_bf16": False, "amx_bf16": False}
 AMX = {"avx2": True, "avx512f": True, "avx512_bf16": True, "amx_bf16": True}
@@ -131,13 +131,7 @@ def test_a_run_resumed_where_auto_chooses_otherwise_goes_on_as_it_began(
     monkeypatch.setattr(machine, "cpu_features", lambda: AMX)  # began in bf16 ...
     whole, _ = train(config, lfw, tmp_path / "whole", progress=False)
 
-    def stop(row):
-        if row["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(config, lfw, tmp_path / "cut", progress=False, on_epoch_end=stop)
-    (cut,) = (tmp_path / "cut").iterdir()
+    cut = interrupted_run(lfw, config, tmp_path / "cut")
     monkeypatch.setattr(machine, "cpu_features", lambda: AVX2_ONLY)  # ... resumed on an AMD
     spy = DtypeSpy(monkeypatch)
     embedded_in = []  # the gallery calibration's, after the last epoch

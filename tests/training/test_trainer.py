@@ -15,11 +15,7 @@ from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
 from siamface.training.trainer import TrainingDivergedError
 
-from .conftest import tiny
-
-
-class Interrupt(Exception):
-    pass
+from .conftest import interrupted_run, tiny
 
 
 def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp_path):
@@ -75,13 +71,7 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(synthetic_h
     whole_run, whole = train(config, lfw, tmp_path / "whole", progress=False)
     whole_dir = whole_run.path
 
-    def stop_after_two(row):
-        if row["epoch"] == 2:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        train(config, lfw, tmp_path / "cut", progress=False, on_epoch_end=stop_after_two)
-    (cut_dir,) = (tmp_path / "cut").iterdir()
+    cut_dir = interrupted_run(lfw, config, tmp_path / "cut")
     assert read_pointer(cut_dir).name == "epoch-001"  # epoch 2 never got its checkpoint
     _, resumed = train(config, lfw, tmp_path, resume=cut_dir, progress=False)
 
@@ -143,18 +133,6 @@ def test_early_stopping_ends_the_run_when_validation_stops_improving(synthetic_h
     # epoch 1 sets the best; epoch 2 cannot beat it by 0.01 with a frozen model
     assert fit.stopped_because == "early_stopping" and len(fit.history) == 2
     assert fit.best_epoch == 1
-
-
-def interrupted_run(lfw, config, folder, epoch=2):
-    """A run of ``config`` stopped in epoch ``epoch`` (its latest checkpoint: the one before)."""
-    def stop(row):
-        if row["epoch"] == epoch:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        train(config, lfw, folder, progress=False, on_epoch_end=stop)
-    (run_dir,) = folder.iterdir()
-    return run_dir
 
 
 def edit_config(run_dir, section, key, value):
