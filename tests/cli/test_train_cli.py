@@ -212,7 +212,7 @@ def test_resume_refuses_an_option_of_a_new_run_whatever_its_value(command, optio
     assert f"; drop {option[0]}" in err
 
 
-def test_new_runs_go_to_runs_unless_runs_dir_says(cli_home, tmp_path, monkeypatch):
+def test_new_runs_go_to_runs_unless_runs_dir_says(cli_home, view2_home, tmp_path, monkeypatch):
     from siamface.experiments import view2
 
     monkeypatch.chdir(tmp_path)
@@ -229,6 +229,6 @@ def test_new_runs_go_to_runs_unless_runs_dir_says(cli_home, tmp_path, monkeypatc
     monkeypatch.setattr(view2, "run_view2", lambda config, overrides, lfw, folder, folds, **_:
                         types.SimpleNamespace(summary=None, folder=folder))
     for args, where in (((), "runs"), (("--runs-dir", "mine"), "mine")):
-        assert main(["--data-dir", str(cli_home), "view2", "default", "--folds", "0",
+        assert main(["--data-dir", str(view2_home), "view2", "default", "--folds", "0",
                      *args]) == 0
         assert len(list((tmp_path / where).glob("view2-default-*"))) == 1
