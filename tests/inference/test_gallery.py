@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -219,6 +220,19 @@ def test_a_new_gallery_saved_while_the_old_one_is_saved_again_leaves_one_whole(
     for thread in threads:
         thread.join()
     assert Gallery.load(out, tiny_verifier).names_ in (old.names_, new.names_)
+
+
+def test_photos_added_beside_a_saved_gallery_are_noted_as_not_in_it(tiny_verifier, people,
+                                                                    tmp_path):
+    out = Gallery(tiny_verifier).fit(people).save(tmp_path / "saved")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GalleryWarning)  # nothing beside it: nothing to say
+        Gallery.load(out, tiny_verifier)
+    (out / "Zed.jpg").write_bytes((people / "Ann.png").read_bytes())
+    with pytest.warns(GalleryWarning, match=r"saved: 1 file\(s\) or folder\(s\) beside the "
+                                            r"saved gallery are not in it \(Zed\.jpg\)"):
+        loaded = Gallery.load(out, tiny_verifier)
+    assert "Zed" not in loaded.names_
 
 
 def test_loading_with_another_model_or_settings_is_refused(tiny_verifier, people, tmp_path):

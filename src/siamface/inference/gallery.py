@@ -33,6 +33,7 @@ from siamface.inference.gallery_file import (
     SavedGallery,
     check_embeddings,
     check_strings,
+    not_gallery_files,
     read_gallery,
     write_gallery,
 )
@@ -50,7 +51,8 @@ def photo_suffixes() -> tuple[str, ...]:
 
 
 class GalleryWarning(SiamfaceWarning):
-    """A gallery folder's entry that enrols nobody: a person's folder without photos."""
+    """A gallery folder's entry that enrols nobody: a person's folder without photos, or
+    photos beside a saved gallery."""
 
 
 class GalleryThresholdWarning(SiamfaceWarning):
@@ -407,6 +409,12 @@ class Gallery:
         """
         _check_verifier(verifier)
         saved = read_gallery(folder, verifier.settings(), verifier.model.out_dim)
+        beside = not_gallery_files(Path(folder))
+        if beside:
+            warnings.warn(GalleryWarning(
+                f"{folder}: {len(beside)} file(s) or folder(s) beside the saved gallery are not "
+                f"in it ({beside[0]}{', ...' if len(beside) > 1 else ''}); fit the gallery "
+                "again from its photos to enrol them"), stacklevel=2)
         return cls(verifier, target_fpir)._set(saved.names, saved.sources, saved.embeddings,
                                                saved.threshold, where=str(folder))
 

@@ -111,8 +111,7 @@ def check_save_folder(folder: str | Path) -> None:
 def _previous_embeddings(folder: Path) -> str | None:
     """The embeddings file of the gallery saved in ``folder`` (None: a new or empty folder),
     after checking that the folder holds nothing else."""
-    others = sorted(p.name for p in folder.iterdir() if not _gallery_file(p.name)) if (
-        folder.is_dir()) else []
+    others = not_gallery_files(folder) if folder.is_dir() else []
     if others:
         raise GalleryError(f"{folder} holds files that are not a saved gallery's ({others[0]}"
                            f"{', ...' if len(others) > 1 else ''}): save the gallery into an "
@@ -125,6 +124,11 @@ def _previous_embeddings(folder: Path) -> str | None:
         raise GalleryError(f"{index_path} is not a siamface gallery's: it is left as it is; "
                            "save the gallery into another folder")
     return _embeddings_name(index, index_path)
+
+
+def not_gallery_files(folder: Path) -> list[str]:
+    """The names in ``folder`` that are no part of a saved gallery (photos, say), sorted."""
+    return sorted(p.name for p in folder.iterdir() if not _gallery_file(p.name))
 
 
 def _gallery_file(name: str) -> bool:
