@@ -390,6 +390,14 @@ def test_an_empty_person_folder_is_refused_from_a_folder_as_from_an_archive(tmp_
         import_lfw([source], tmp_path / "home", progress=False)
 
 
+def test_protocol_files_among_the_person_folders_are_named(tmp_path):
+    source = make_source(tmp_path, "lfw-deepfunneled", "folder")
+    write_protocol(source)
+    with pytest.raises(SourceError, match=r"lfw-deepfunneled: person folders with protocol files "
+                                          r"among them \(pairsDevTest\.txt\); move"):
+        import_lfw([source], tmp_path / "home", progress=False)
+
+
 def test_a_folder_of_no_images_says_so(tmp_path):
     (tmp_path / "lfw").mkdir()
     with pytest.raises(SourceError, match=r"lfw: holds no images"):

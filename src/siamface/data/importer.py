@@ -327,6 +327,11 @@ def _folder_sources(path: Path) -> tuple[list[Path], list[Path]]:
         elif (child.is_file() and is_archive(child)) or (
                 child.is_dir() and child.name in known.VARIANTS):
             images.append(child)
+    if (protocol and not images and path.name in known.VARIANTS
+            and any(child.is_dir() for child in path.iterdir())):
+        raise SourceError(f"{path}: person folders with protocol files among them "
+                          f"({protocol[0].name}); move the protocol files beside the folder, "
+                          "then give the folder and them")
     if images or protocol:
         return images, protocol
     if path.name in known.VARIANTS:
