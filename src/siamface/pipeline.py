@@ -375,11 +375,11 @@ def evaluate(
         cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
         if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
             calibrate_gallery(run, cache, lfw)
+    seen_by_run = scope_people(lfw, run.config.data.view2_fold) if pairs else frozenset()
     for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):
         with run.new_eval_dir(out_dir) as new:
             with timer.phase("evaluation"):
-                seen = len(pair_people(pairs_file.pairs)
-                           & scope_people(lfw, run.config.data.view2_fold))
+                seen = len(pair_people(pairs_file.pairs) & seen_by_run)
                 metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap,
                                                  seen)
             if plots:

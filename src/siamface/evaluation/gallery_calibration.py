@@ -27,18 +27,19 @@ from siamface.run_folder import Run
 MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored, at most (seeded sample)
 
 
-def validation_impostor_scores(run: Run, cache: ImageCache, lfw: LFWDataset,
-                               precision: str | None = None) -> tuple[np.ndarray, int]:
+def validation_impostor_scores(run: Run, cache: ImageCache,
+                               lfw: LFWDataset) -> tuple[np.ndarray, int]:
     """The run model's scores of image pairs of two different validation people (at most
-    MAX_VALIDATION_PAIRS, sampled with the run's seed, embedded in ``precision`` as
-    ``embed_run_images`` takes it), and how many people they come from."""
+    MAX_VALIDATION_PAIRS, sampled with the run's seed, embedded in the precision it was
+    validated in, ``Run.precision_used``, where recorded), and how many people they come
+    from."""
     data = run.config.data
     scope = training_scope(lfw, data.view2_fold)
     _, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction,
                             run.config.seed)
     people = sorted(pair_people(val))
     refs, ids = person_images(people, lfw.image_counts)
-    emb = embed_run_images(run, cache, refs, precision)  # (V, D)
+    emb = embed_run_images(run, cache, refs, run.precision_used())  # (V, D)
     return impostor_scores(emb, ids, lambda a, b: run.model.score(a, b).logits,
                            run.config.seed), len(people)
 
@@ -65,13 +66,13 @@ def impostor_scores(emb: torch.Tensor, ids: np.ndarray,
 
 
 def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorTail | None:
-    """Score the validation impostor pairs with the run's model (in the precision it was
-    validated in, ``Run.precision_used``, where recorded) and keep their tail in the run.
+    """Score the validation impostor pairs with the run's model
+    (``validation_impostor_scores``) and keep their tail in the run.
 
     Returns None, keeping nothing, when the validation split has fewer than two people (a tiny
     data set): identification then says that it has no gallery threshold.
     """
-    scores, people = validation_impostor_scores(run, cache, lfw, run.precision_used())
+    scores, people = validation_impostor_scores(run, cache, lfw)
     if scores.size == 0:
         return None
     tail = ImpostorTail.from_scores(scores)
