@@ -51,6 +51,8 @@ def test_tar_on_grid_takes_the_best_point_at_or_below_each_far():
         tar_on_grid(far[::-1], tar[::-1], grid)
     with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
         tar_on_grid(far, tar, np.array([1.5]))
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):  # was a perfect TAR of 1
+        tar_on_grid(far, tar, np.array([np.nan]))
 
 
 def test_roc_curve_is_order_invariant():
@@ -163,6 +165,8 @@ def test_accuracy_and_confusion_matrix_at_threshold():
     # The threshold is inclusive: at 0.61 the 0.6 positive becomes a miss.
     assert accuracy(SCORES, LABELS, 0.61) == 0.625
     assert counts.as_dict() == {"tn": 3, "fp": 1, "fn": 1, "tp": 3}
+    with pytest.raises(ValueError, match="NaN"):  # was 0.5: every pair "different"
+        accuracy(SCORES, LABELS, np.nan)
 
 
 def test_confusion_counts_rates_are_nan_without_the_class():

@@ -109,6 +109,13 @@ def test_wilson_interval_holds_its_rate_at_none_and_all(n):
         assert low <= successes / n <= high
 
 
+@pytest.mark.parametrize(("successes", "n"), [(0, 0), (12, 10), (-1, 10)])
+def test_wilson_interval_refuses_counts_no_trial_gives(successes, n):
+    # (0, 0) divided by zero; 12 of 10 gave an upper bound of 1.2
+    with pytest.raises(ValueError, match="0 <= successes <= n"):
+        wilson_interval(successes, n)
+
+
 @pytest.mark.parametrize(
     ("labels", "n_way", "message"),
     [

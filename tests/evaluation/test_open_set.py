@@ -116,3 +116,41 @@ def test_bad_inputs_are_metric_errors():
         ImpostorTail.from_scores(np.arange(3.0)).threshold(5, 0.2)
     with pytest.raises(MetricError, match="finite"):
         ImpostorTail.from_scores(np.array([0.1, np.nan]))
+
+
+@pytest.mark.parametrize("scores", [[0.3, np.nan], [0.3, np.inf], [[0.3, 0.2]], []])
+def test_threshold_at_fpir_refuses_scores_it_cannot_keep_its_promise_on(scores):
+    # NaN gave a NaN threshold and +inf one that let half the impostors through at target 0
+    with pytest.raises(MetricError, match="non-empty 1-D array of finite"):
+        threshold_at_fpir(np.array(scores), 0.0)
+
+
+@pytest.mark.parametrize("people", [np.array([0.2, 0.7]), np.array(["ann", "bo"])])
+def test_rank_probes_takes_integer_people_only(people):
+    # int() merged 0.2 and 0.7 into person 0: probe 0.7 was ranked second behind itself
+    with pytest.raises(MetricError, match="integer ids"):
+        rank_probes(np.array([[0.9, 0.1], [0.2, 0.8]]), people, people)
+
+
+@pytest.mark.parametrize("measure", [fpir, named_wrongly, dir_at])
+def test_a_nan_threshold_is_refused_not_counted_as_passing_nobody(measure):
+    with pytest.raises(MetricError, match="NaN"):
+        measure(rank_probes(SCORES, PROBES, GALLERY), np.nan)
+
+
+@pytest.mark.parametrize("size", [2.5, np.nan])
+def test_a_gallery_size_is_a_whole_number_of_people(size):
+    with pytest.raises(MetricError, match="gallery_size >= 1"):
+        ImpostorTail.from_scores(np.arange(3.0)).threshold(size)
+
+
+def test_a_tail_shorter_than_its_pair_count_needs_is_refused():
+    full = ImpostorTail.from_scores(np.arange(1000.0))  # keeps the top 101 of 1000
+    assert full.scores.size == 101 and full.threshold(1, 0.1).threshold > 899
+    # two scores of 1000 pairs: the 10% threshold, 899, would have been read as 998
+    with pytest.raises(MetricError, match=r"1000 pairs keeps their 101\+ highest .* got 2"):
+        ImpostorTail(np.array([999.0, 998.0]), 1000)
+    with pytest.raises(MetricError, match="descending"):
+        ImpostorTail(full.scores[::-1].copy(), 1000)
+    with pytest.raises(MetricError, match="got 3 scores"):
+        ImpostorTail(np.arange(3.0)[::-1].copy(), 2)  # more scores than pairs

@@ -47,6 +47,16 @@ def test_thresholds_beyond_the_scores_are_half_a_gap_out():
     assert (threshold, acc) == (4.5, 0.75)
 
 
+@pytest.mark.parametrize("scores", [[1.0, np.nextafter(1.0, 2.0)], [-1e308, 1e308]])
+def test_the_threshold_gives_the_accuracy_it_reports_where_midpoints_fail(scores):
+    # a one-step gap's middle rounded onto the lower score, and 1e308 - -1e308 overflowed to
+    # an infinite threshold: both reported 1.0 for a threshold that gives 0.5
+    scores, labels = np.array(scores), np.array([0, 1])
+    threshold, acc = best_accuracy_threshold(scores, labels)
+    assert acc == 1.0 and accuracy(scores, labels, threshold) == 1.0
+    assert scores[0] < threshold <= scores[1]
+
+
 def test_scores_of_one_class_are_refused():
     with pytest.raises(ValueError, match="no same"):
         best_accuracy_threshold(SCORES, np.zeros(8, dtype=int))

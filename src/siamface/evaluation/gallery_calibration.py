@@ -12,6 +12,7 @@ evaluation on LFW (``siamface evaluate RUN --pairs pairsDevTest.txt``; not ``--f
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,8 +22,9 @@ from siamface.data.lfw import LFWDataset
 from siamface.data.people import pair_people, person_images, training_scope
 from siamface.data.splits import training_split
 from siamface.evaluation.embed import embed_run_images, score_embedding_pairs
+from siamface.evaluation.metrics import MetricError
 from siamface.evaluation.open_set import ImpostorTail
-from siamface.run_folder import Run
+from siamface.run_folder import Run, RunFolderError
 
 MAX_VALIDATION_PAIRS = 2_000_000  # different-person pairs scored, at most (seeded sample)
 
@@ -82,10 +84,20 @@ def calibrate_gallery(run: Run, cache: ImageCache, lfw: LFWDataset) -> ImpostorT
 
 def gallery_calibration(run: Run) -> ImpostorTail | None:
     """The run's calibration for its current model; None when it has none."""
-    return kept_tail(run.read_gallery_calibration())
+    return kept_tail(run.read_gallery_calibration(), run.gallery_calibration_path)
 
 
-def kept_tail(kept: tuple[torch.Tensor, int] | None) -> ImpostorTail | None:
+def kept_tail(kept: tuple[torch.Tensor, int] | None, path: Path) -> ImpostorTail | None:
     """A calibration file's (scores, pairs) as read (``run_folder.read_impostor_tail``) as an
-    ImpostorTail; None stays None."""
-    return None if kept is None else ImpostorTail(kept[0].double().numpy(), kept[1])
+    ImpostorTail; None stays None.
+
+    Raises:
+        RunFolderError: naming ``path``, the file, where it keeps fewer scores than the
+            thresholds it is read for use (a damaged or edited file would set them too high).
+    """
+    if kept is None:
+        return None
+    try:
+        return ImpostorTail(kept[0].double().numpy(), kept[1])
+    except MetricError as err:
+        raise RunFolderError(f"{path}: {err}") from None

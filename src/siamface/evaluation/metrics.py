@@ -132,7 +132,7 @@ def tar_on_grid(far: np.ndarray, tar: np.ndarray, grid: np.ndarray) -> np.ndarra
     far, tar, grid = np.asarray(far), np.asarray(tar), np.asarray(grid)
     if far.size == 0 or far[0] != 0 or np.any(np.diff(far) < 0) or np.any(np.diff(tar) < 0):
         raise ValueError("far and tar must be an ROC from roc_curve: non-decreasing from far 0")
-    if np.any((grid < 0) | (grid > 1)):
+    if not np.all((grid >= 0) & (grid <= 1)):  # written so that NaN fails too
         raise ValueError("grid FARs must lie in [0, 1]")
     return tar[np.searchsorted(far, grid, side="right") - 1]
 
@@ -219,9 +219,18 @@ def tar_at_far(scores: np.ndarray, labels: np.ndarray, far: float) -> tuple[floa
     return float(tar_pts[i]), float(thresholds[i])
 
 
+def checked_threshold(threshold: float) -> float:
+    """``threshold`` as a float; NaN, which every comparison would quietly call "below", is
+    refused."""
+    t = float(threshold)
+    if np.isnan(t):
+        raise MetricError("the threshold must be a number, got NaN")
+    return t
+
+
 def predicted_same(scores: np.ndarray, threshold: float) -> np.ndarray:
     """(n,) 1 where a pair is predicted "same" (``score >= threshold``), else 0."""
-    return (np.asarray(scores) >= threshold).astype(np.int64)
+    return (np.asarray(scores) >= checked_threshold(threshold)).astype(np.int64)
 
 
 def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float) -> float:

@@ -126,6 +126,8 @@ def wilson_interval(successes: float, n: int, level: float = 0.95) -> tuple[floa
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
+    if not (n >= 1 and 0 <= successes <= n):
+        raise ValueError(f"need n >= 1 trials and 0 <= successes <= n, got {successes} of {n}")
     z = NormalDist().inv_cdf((1 + level) / 2)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from siamface.evaluation.metrics import MetricError
+from siamface.evaluation.metrics import MetricError, checked_threshold
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ def rank_probes(scores: np.ndarray, probe_people: np.ndarray,
     """
     scores = np.asarray(scores, dtype=np.float64)
     probe_people, gallery_people = np.asarray(probe_people), np.asarray(gallery_people)
+    if not all(np.issubdtype(p.dtype, np.integer) for p in (probe_people, gallery_people)):
+        raise MetricError("probe and gallery people must be integer ids, got "
+                          f"{probe_people.dtype} and {gallery_people.dtype}")
     if scores.shape != (probe_people.size, gallery_people.size):
         raise MetricError(f"scores must be (P, G) = ({probe_people.size}, "
                           f"{gallery_people.size}), got {scores.shape}")
@@ -102,7 +105,7 @@ def fpir(ranked: Ranked, threshold: float) -> float:
     """The share of non-mated probes whose best score passes ``threshold``."""
     if ranked.nonmated_best.size == 0:
         raise MetricError("no non-mated probe: FPIR needs people who are not enrolled")
-    return float(np.mean(ranked.nonmated_best >= threshold))
+    return float(np.mean(ranked.nonmated_best >= checked_threshold(threshold)))
 
 
 def named_wrongly(ranked: Ranked, threshold: float) -> float:
@@ -110,14 +113,15 @@ def named_wrongly(ranked: Ranked, threshold: float) -> float:
     passes ``threshold``."""
     if ranked.mated_rank.size == 0:
         raise MetricError("no mated probe: every probe's person is missing from the gallery")
-    return float(np.mean((1 - ranked.within(1)) * (ranked.mated_best >= threshold)))
+    passes = ranked.mated_best >= checked_threshold(threshold)
+    return float(np.mean((1 - ranked.within(1)) * passes))
 
 
 def dir_at(ranked: Ranked, threshold: float) -> float:
     """DIR: the share of mated probes named correctly (rank 1) with a score >= ``threshold``."""
     if ranked.mated_rank.size == 0:
         raise MetricError("no mated probe: every probe's person is missing from the gallery")
-    return float(np.mean(ranked.within(1) * (ranked.mated_score >= threshold)))
+    return float(np.mean(ranked.within(1) * (ranked.mated_score >= checked_threshold(threshold))))
 
 
 def threshold_at_fpir(nonmated_best: np.ndarray, target: float) -> float:
@@ -127,9 +131,11 @@ def threshold_at_fpir(nonmated_best: np.ndarray, target: float) -> float:
         nonmated_best: (I,) best gallery score of each non-mated probe.
         target: The FPIR to stay within, in [0, 1).
     """
-    s = np.sort(np.asarray(nonmated_best, dtype=np.float64))[::-1]  # descending
-    if s.size == 0:
-        raise MetricError("no non-mated scores to set a threshold from")
+    s = np.asarray(nonmated_best, dtype=np.float64)
+    if s.ndim != 1 or s.size == 0 or not np.isfinite(s).all():
+        raise MetricError("a threshold at an FPIR needs a non-empty 1-D array of finite "
+                          f"non-mated scores, got shape {s.shape}")
+    s = np.sort(s)[::-1]  # descending
     if not 0.0 <= target < 1.0:
         raise MetricError(f"target FPIR must be in [0, 1), got {target}")
     allowed = int(np.floor(target * s.size))  # impostors that may pass
@@ -174,14 +180,26 @@ class ImpostorTail:
     scores: np.ndarray
     pairs: int
 
+    def __post_init__(self) -> None:
+        s, k = self.scores, self.pairs
+        if (s.ndim != 1 or s.size == 0 or not np.isfinite(s).all() or np.any(s[1:] > s[:-1])
+                or not s.size <= k or s.size < self.needed(k)):
+            raise MetricError(f"an impostor tail of {k} pairs keeps their "
+                              f"{self.needed(k)}+ highest scores, finite and descending; got "
+                              f"{s.size} scores of shape {s.shape}")
+
+    @staticmethod
+    def needed(pairs: int) -> int:
+        """How many of ``pairs`` scores, the highest, targets up to MAX_TARGET_FPIR use."""
+        return min(pairs, int(np.floor(MAX_TARGET_FPIR * pairs)) + 1)
+
     @classmethod
     def from_scores(cls, scores: np.ndarray) -> ImpostorTail:
         """The tail of all K different-person scores that targets up to MAX_TARGET_FPIR use."""
         s = np.asarray(scores, dtype=np.float64).ravel()
         if s.size == 0 or not np.isfinite(s).all():
             raise MetricError("a gallery threshold needs finite different-person scores")
-        keep = min(s.size, int(np.floor(MAX_TARGET_FPIR * s.size)) + 1)
-        return cls(np.sort(s)[::-1][:keep].copy(), int(s.size))
+        return cls(np.sort(s)[::-1][:cls.needed(s.size)].copy(), int(s.size))
 
     def threshold(self, gallery_size: int, target_fpir: float = TARGET_FPIR) -> GalleryThreshold:
         """The threshold at which an impostor is named someone with probability
@@ -196,12 +214,13 @@ class ImpostorTail:
             gallery_size: N, the people enrolled.
             target_fpir: The FPIR to stay within, in (0, MAX_TARGET_FPIR].
         """
-        if gallery_size < 1 or not 0.0 < target_fpir <= MAX_TARGET_FPIR:
+        if (not float(gallery_size).is_integer() or gallery_size < 1
+                or not 0.0 < target_fpir <= MAX_TARGET_FPIR):
             raise MetricError(f"need gallery_size >= 1 and 0 < target_fpir <= "
                               f"{MAX_TARGET_FPIR:g}, got {gallery_size} and {target_fpir}")
         level = (1.0 - target_fpir) ** (1.0 / gallery_size)  # F(t) needed
         # the smallest score with F >= level is the (K - ceil(level K))-th from the top
         above = self.pairs - int(np.ceil(level * self.pairs))
         extrapolated = (1.0 - level) * self.pairs < 1  # not one passing score may be observed
-        threshold = float(np.nextafter(self.scores[min(above, self.scores.size - 1)], np.inf))
+        threshold = float(np.nextafter(self.scores[above], np.inf))  # above < needed(K)
         return GalleryThreshold(threshold, gallery_size, target_fpir, bool(extrapolated))

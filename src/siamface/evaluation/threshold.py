@@ -42,10 +42,19 @@ def best_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[flo
     pos_below = np.r_[0.0, np.cumsum(pos)]  # (k + 1,)
     neg_below = np.r_[0.0, np.cumsum(neg)]
     correct = (pos_below[-1] - pos_below) + neg_below  # (k + 1,)
-    gaps = np.diff(values)
-    edge = gaps[0] / 2 if gaps.size else 0.5  # half the nearest gap beyond each end
-    top = gaps[-1] / 2 if gaps.size else 0.5
-    candidates = np.r_[values[0] - edge, values[:-1] + gaps / 2, values[-1] + top]  # (k + 1,)
+    mid = values[:-1] / 2 + values[1:] / 2  # halved first: no overflow at +-1e308
+    half = (mid - values[:-1]) if values.size > 1 else np.array([0.5])
+    edge, top = half[0], half[-1]  # half the nearest gap beyond each end
+    with np.errstate(over="ignore"):  # an end beyond the float range is replaced below
+        candidates = np.r_[values[0] - edge, mid, values[-1] + top]  # (k + 1,)
+    # Candidate j must lie in (values[j-1], values[j]]; in a gap of one float step the middle
+    # rounds onto an end, and beyond +-1e308 an end overflows: take the nearest float inside.
+    inside = np.r_[-np.inf, values] < candidates
+    inside &= candidates <= np.r_[values, np.inf]
+    inside &= np.isfinite(candidates)
+    nearest = np.r_[np.nextafter(values[0], -np.inf), values[1:],
+                    np.nextafter(values[-1], np.inf)]
+    candidates = np.where(inside, candidates, nearest)
     best = np.flatnonzero(correct == correct.max())
     j = int(best[(best.size - 1) // 2])
     return float(candidates[j]), float(correct[j] / s.size)

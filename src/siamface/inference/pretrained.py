@@ -139,8 +139,9 @@ class PretrainedVerifier(Verifier):
             **kwargs: ``detect`` or ``detector``.
         """
         info = read_pretrained(folder)
-        calibration = kept_tail(read_impostor_tail(Path(folder) / CALIBRATION_FILE,
-                                                   sha256_file(model_file(RESNET_FILE))))
+        path = Path(folder) / CALIBRATION_FILE
+        calibration = kept_tail(read_impostor_tail(path, sha256_file(model_file(RESNET_FILE))),
+                                path)
         return cls(DistanceScorer(info["scale"], info["offset"]), info["threshold"],
                    calibration=calibration, **kwargs)
 
