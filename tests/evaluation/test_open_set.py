@@ -1,11 +1,14 @@
 """Open-set identification measures on score matrices worked out by hand."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from siamface.evaluation.metrics import MetricError
 from siamface.evaluation.open_set import (
     MAX_TARGET_FPIR,
+    FpirResolutionWarning,
     ImpostorTail,
     cmc,
     dir_at,
@@ -154,3 +157,14 @@ def test_a_tail_shorter_than_its_pair_count_needs_is_refused():
         ImpostorTail(full.scores[::-1].copy(), 1000)
     with pytest.raises(MetricError, match="got 3 scores"):
         ImpostorTail(np.arange(3.0)[::-1].copy(), 2)  # more scores than pairs
+
+
+def test_an_fpir_finer_than_the_impostors_resolve_warns_and_lets_none_through():
+    impostors = np.linspace(0.0, 1.0, 20)
+    with pytest.warns(FpirResolutionWarning, match="FPIR 0.01 is below the resolution 1/20"):
+        t = threshold_at_fpir(impostors, 0.01)
+    assert t > impostors.max()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        threshold_at_fpir(impostors, 0.0)  # asked for FPIR 0: nothing to warn of
+        threshold_at_fpir(impostors, 0.05)  # one in 20 may pass

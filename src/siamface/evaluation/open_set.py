@@ -22,9 +22,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import warnings
+
 import numpy as np
 
+from siamface.errors import SiamfaceWarning
 from siamface.evaluation.metrics import MetricError, checked_threshold
+
+
+class FpirResolutionWarning(SiamfaceWarning):
+    """An FPIR target finer than the non-mated probes resolve; a threshold no impostor passes
+    (FPIR 0) is given instead."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,10 @@ def threshold_at_fpir(nonmated_best: np.ndarray, target: float) -> float:
     allowed = int(np.floor(target * s.size))  # impostors that may pass
     if (allowed + 1) / s.size <= target:  # floor(0.29 * 100) is 28: float rounding
         allowed += 1
+    if allowed == 0 < target:
+        warnings.warn(f"FPIR {target:g} is below the resolution 1/{s.size} of {s.size} "
+                      "non-mated probes; the threshold lets none through (FPIR 0) instead",
+                      FpirResolutionWarning, stacklevel=2)
     # just above the (allowed+1)-th highest score: exactly `allowed` pass (ties kept out)
     return float(np.nextafter(s[allowed], np.inf))
 
