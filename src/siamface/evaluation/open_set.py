@@ -19,10 +19,9 @@ Everything here is pure NumPy on score matrices.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import warnings
 
 import numpy as np
 
