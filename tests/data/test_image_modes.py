@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from siamface.data import preprocess
 from siamface.data.preprocess import (
@@ -27,6 +27,7 @@ from siamface.data.preprocess import (
     load_image,
     open_image,
     preprocess_image,
+    upright,
 )
 from siamface.errors import SiamfaceError
 
@@ -178,6 +179,14 @@ def test_exif_orientation_is_applied_before_cropping(tmp_path):
     top = load_image(path, Preprocessing(crop=(0, 0, 2, 2), size=2, channels=1))
     bottom = load_image(path, Preprocessing(crop=(0, 2, 2, 4), size=2, channels=1))
     assert top.max() <= 10 and bottom.min() >= 245  # JPEG may shift a level or two
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_upright_turns_each_orientation_as_pillow_does(orientation):
+    im = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4))  # every pixel unlike
+    im.getexif()[0x0112] = orientation
+    expected = ImageOps.exif_transpose(im)
+    assert np.array_equal(np.asarray(upright(im)), np.asarray(expected))
 
 
 def png_header(path: Path, width: int, height: int) -> Path:

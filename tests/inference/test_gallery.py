@@ -15,6 +15,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import features
 
 from conftest import require
 from siamface.errors import SiamfaceError
@@ -39,6 +40,16 @@ def test_heic_photos_are_gallery_photos_where_pillow_heif_reads_them(tmp_path, m
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "pillow_heif" else real(name, *a))
     assert [name for name, _ in gallery_photos(tmp_path)] == ["Cy"]  # left out, as before
+
+
+def test_avif_photos_are_gallery_photos_where_pillow_reads_them(tmp_path, monkeypatch):
+    # verify read Bo.avif, while a gallery folder left him out without a word
+    for name in ("Bo.avif", "Cy.jpg"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(features, "check", lambda feature: feature == "avif")
+    assert [name for name, _ in gallery_photos(tmp_path)] == ["Bo", "Cy"]
+    monkeypatch.setattr(features, "check", lambda feature: False)
+    assert [name for name, _ in gallery_photos(tmp_path)] == ["Cy"]
 
 
 def test_layout_names_from_stems_and_folders(people):

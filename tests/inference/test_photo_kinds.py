@@ -156,3 +156,37 @@ def test_numpy_numbers_are_numbers():
                         threshold=np.float32(4.5), batch_size=np.int64(8), detect=False)
     frame = random_photo(1)
     assert verifier.verify(frame, frame, face_a=np.int64(0)).same
+
+
+def _exif_with_a_malformed_tag(orientation: int) -> bytes:
+    """A little-endian EXIF block: the orientation, and ImageLength written as ASCII (a SHORT
+    or LONG is expected), as a buggy editor writes it."""
+    entries = [(0x0101, 2, 6, b"Maker\0"), (0x0112, 3, 1, struct.pack("<HH", orientation, 0))]
+    start = 8 + 2 + 12 * len(entries) + 4  # where values over 4 bytes go
+    ifd, extra = struct.pack("<H", len(entries)), b""
+    for tag, kind, count, value in entries:
+        if len(value) <= 4:
+            ifd += struct.pack("<HHI", tag, kind, count) + value.ljust(4, b"\0")
+        else:
+            ifd += struct.pack("<HHII", tag, kind, count, start + len(extra))
+            extra += value
+    return b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + extra
+
+
+def test_a_sideways_photo_with_a_malformed_exif_tag_is_turned_not_refused(tmp_path):
+    # Pillow's exif_transpose writes the EXIF back and raised struct.error on the odd tag
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(random_photo(12, size=(20, 40))).save(path,
+                                                          exif=_exif_with_a_malformed_tag(6))
+    assert read_photo(path).image.size == (20, 40)  # stored 40 wide, shown 20 wide
+
+
+def test_a_multipage_file_damaged_after_its_first_page_gives_that_page(tmp_path):
+    pages = [Image.fromarray(random_photo(k, size=(64, 64))) for k in (1, 2, 3)]
+    pages[0].save(tmp_path / "whole.tif", save_all=True, append_images=pages[1:])
+    data = (tmp_path / "whole.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[:len(data) // 2])  # page 1 whole, 2-3 cut off
+    with pytest.warns(AnimatedImageWarning, match=r"cut\.tif: an image of several frames "
+                                                  r"\(the later ones unreadable\)"):
+        photo = read_photo(tmp_path / "cut.tif").image
+    assert np.array_equal(np.asarray(photo), np.asarray(pages[0]))

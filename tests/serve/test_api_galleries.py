@@ -140,7 +140,7 @@ def test_bad_gallery_requests_are_4xx_naming_the_field(staff, call, status, fiel
 def test_an_enroll_with_one_bad_photo_stores_none(staff):
     files = [("photos", ("ok.png", photo(7))), ("photos", ("bad.png", b"not an image"))]
     r = staff.post("/api/galleries/staff/people", data={"name": "Cy"}, files=files)
-    assert r.status_code == 422 and r.json()["field"] == "photos[1]"
+    assert r.status_code == 415 and r.json()["field"] == "photos[1]"
     assert "Cy" not in [p["name"] for p in staff.get("/api/galleries/staff/people").json()]
 
 

@@ -8,7 +8,7 @@ import zlib
 from dataclasses import fields
 
 import pytest
-from PIL import Image
+from PIL import IcoImagePlugin, Image
 from scipy.special import expit
 
 from siamface.data.preprocess import MAX_PIXELS
@@ -79,8 +79,8 @@ def test_a_missing_photo_is_a_422_naming_its_field(client):
 
 @pytest.mark.parametrize(("data", "status", "words"), [
     (b"", 422, "empty"),
-    (b"%PDF-1.4 not a photo", 422, "cannot decode"),
-    (photo_bytes(random_photo(1), "PPM"), 415, "PPM images are not accepted"),
+    (b"%PDF-1.4 not a photo", 415, "not an image of an accepted format; send one of JPEG"),
+    (photo_bytes(random_photo(1), "PPM"), 415, "not an image of an accepted format"),
     # an iPhone's HEIC starts with an ISO media "ftyp" box of brand heic
     (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), 415,
      "HEIC/HEIF images are not accepted"),
@@ -91,6 +91,16 @@ def test_a_bad_upload_is_a_4xx_naming_the_field(client, data, status, words):
     assert r.status_code == status, r.text
     assert r.json()["field"] == "image_b"
     assert words in r.json()["message"]
+
+
+def test_an_icon_is_refused_without_being_decoded(client, monkeypatch):
+    # Pillow decodes an ICO's largest image while opening it, before its size can be checked:
+    # a 657 kB icon holding a 13000x13000 PNG cost 650 MB before its 413
+    decoded = []
+    monkeypatch.setattr(IcoImagePlugin.IcoImageFile, "load", lambda im: decoded.append(im))
+    r = verify(client, photo(1), photo_bytes(random_photo(1, (64, 64)), "ICO"))
+    assert r.status_code == 415 and "not an image of an accepted format" in r.text
+    assert decoded == []
 
 
 def test_a_photo_over_the_file_limit_is_refused(make_client):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import ExifTags, Image
 
 from siamface.errors import SiamfaceError
 from siamface.utils.registry import Registry
@@ -61,8 +61,12 @@ BACKGROUND = (255, 255, 255)
 # others (e.g. a PNG text chunk too large to decompress).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError)  # what Pillow raises for undecodable files
 
-# EXIF orientations that turn the stored frame by 90 degrees, swapping width and height.
-_SIDEWAYS = (5, 6, 7, 8)
+# What undoes each EXIF orientation (2-8; 1 is upright); 5-8 turn the frame by 90 degrees.
+_UNDO_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
+}
 
 
 class ImageDecodeError(SiamfaceError, ValueError):
@@ -191,9 +195,10 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
             drafted = im.draft(mode, (width // scale, height // scale))
             scale = 1 if drafted is None else width / drafted[1][2]
             im.load()
-            if _apply_exif_orientation(im):
+            turned = upright(im)
+            if turned.size != im.size:  # turned by 90 degrees: the full-size sides swap too
                 width, height = height, width
-            converted = to_8bit(im, mode, path)
+            converted = to_8bit(turned, mode, path)
         except ImageDecodeError:
             raise
         except DECODE_ERRORS as err:
@@ -209,7 +214,8 @@ READING: ContextVar[str | None] = ContextVar("READING", default=None)
 
 
 @contextmanager
-def open_image(path: str | Path | BinaryIO) -> Iterator[Image.Image]:
+def open_image(path: str | Path | BinaryIO,
+               formats: Sequence[str] | None = None) -> Iterator[Image.Image]:
     """Open an image file for the block, reading only its header, and refuse one of more than
     MAX_PIXELS. The image is closed at the end of the block.
 
@@ -218,17 +224,20 @@ def open_image(path: str | Path | BinaryIO) -> Iterator[Image.Image]:
 
     Args:
         path: The image file, or a file object whose str() names it.
+        formats: The Pillow formats to try (None: all). A few (ICO, ICNS) decode the whole
+            image while opening, before its size can be refused: a server names the ones it
+            takes.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ImageDecodeError: not a readable image, or too many pixels.
+        ImageDecodeError: not a readable image (of ``formats``), or too many pixels.
     """
     reading = READING.set(str(path))
     try:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(path)
+                im = Image.open(path, formats=formats)
         except FileNotFoundError:
             raise
         except Image.DecompressionBombError as err:
@@ -309,11 +318,21 @@ def preprocess_image(
     return _crop_resize(to_8bit(im, _MODES[prep.channels], source), box, prep.size, scale=1)
 
 
-def _apply_exif_orientation(im: Image.Image) -> bool:
-    """Turn a loaded ``im`` upright, in place, by its EXIF orientation; True if it turned 90°."""
-    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
-    ImageOps.exif_transpose(im, in_place=True)
-    return orientation in _SIDEWAYS
+def upright(im: Image.Image) -> Image.Image:
+    """``im`` turned as its EXIF orientation says a person sees it (``im`` itself if upright).
+
+    Loads ``im``. Only the orientation tag is read, and a photo whose EXIF Pillow cannot
+    parse is taken as stored: Pillow's own ``ImageOps.exif_transpose`` also writes the EXIF
+    back, which raises struct.error, TypeError or AttributeError on one malformed tag of a
+    photo whose pixels are fine (python-pillow/Pillow#8965, #6799).
+    """
+    im.load()  # first: the pixels' own errors (a PNG reads EXIF after them) are raised
+    try:
+        orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # any parser error: the tags are unreadable, not the pixels
+        return im
+    method = _UNDO_ORIENTATION.get(orientation) if isinstance(orientation, int) else None
+    return im if method is None else im.transpose(method)
 
 
 def _declared_bits(im: Image.Image) -> int | None:

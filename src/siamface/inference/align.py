@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Union
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from siamface.data.preprocess import (
     DECODE_ERRORS,
@@ -41,6 +41,7 @@ from siamface.data.preprocess import (
     open_image,
     preprocess_image,
     to_8bit,
+    upright,
 )
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.inference.calibrate import alignment_points
@@ -204,19 +205,35 @@ def read_photo(image: ImageInput, min_side: int = 0) -> Photo:
             raise ValueError(f"expected an image with pixels, got a {image.width}x"
                              f"{image.height} Pillow image")
         check_pixel_count(*image.size, "image")
-        return Photo(to_8bit(ImageOps.exif_transpose(image), "RGB"), "image")
+        return Photo(to_8bit(upright(image), "RGB"), "image")
     path = Path(image)
     require_image_file(path)
     _register_heif()
     with open_image(path) as im:  # refuses too many pixels before decoding
-        if getattr(im, "is_animated", False) and im.format not in JPEG_FORMATS:
-            warnings.warn(AnimatedImageWarning(f"{path}: an image of {im.n_frames} frames; the "
-                                               "first is used"), stacklevel=2)
         try:
-            upright, scale = decode_upright(im, min_side, path)
-            return Photo(upright, str(path), scale)
+            turned, scale = decode_upright(im, min_side, path)
         except DECODE_ERRORS as err:  # a PNG whose text chunk is too large: a ValueError
             raise ImageDecodeError(f"{path}: cannot decode image: {err}") from err
+        _note_later_frames(im, path)
+        return Photo(turned, str(path), scale)
+
+
+def _note_later_frames(im: Image.Image, path: Path) -> None:
+    """Warn that only the first frame of an animation or a multi-page file was used.
+
+    Counting the frames reads the later ones, and a copy cut short or damaged after its first
+    frame makes Pillow raise almost anything (TypeError, KeyError, IndexError, SyntaxError):
+    that costs the note its count, never the photo, which was decoded from the first frame.
+    """
+    if im.format in JPEG_FORMATS:  # MPO: a phone's JPEG carrying a preview, no animation
+        return
+    try:
+        frames = f"{im.n_frames} frames" if getattr(im, "is_animated", False) else None
+    except Exception:  # see above: any error reading the later frames
+        frames = "several frames (the later ones unreadable)"
+    if frames is not None:
+        warnings.warn(AnimatedImageWarning(f"{path}: an image of {frames}; the first is used"),
+                      stacklevel=3)
 
 
 def require_image_file(path: Path) -> None:
@@ -249,7 +266,7 @@ def decode_upright(im: Image.Image, min_side: int,
         k = min_side / min(width, height)
         im.draft(im.mode, (math.ceil(width * k), math.ceil(height * k)))  # both sides >= asked
         scale = width / im.size[0]
-    return to_8bit(ImageOps.exif_transpose(im), "RGB", source), scale
+    return to_8bit(upright(im), "RGB", source), scale
 
 
 @functools.cache

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import features
 from scipy.special import expit
 
 from siamface.errors import SiamfaceWarning
@@ -42,12 +43,14 @@ from siamface.utils.files import is_number
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 HEIC_SUFFIXES = (".heic", ".heif")  # iPhones' photos: read where pillow-heif is installed
+AVIF_SUFFIXES = (".avif",)  # read where Pillow was built with libavif (its wheels are)
 
 
 def photo_suffixes() -> tuple[str, ...]:
-    """The suffixes of the files a photo folder holds photos in: HEIC too where pillow-heif is
-    installed (where it is not, such files are left out, as any other file is)."""
-    return IMAGE_SUFFIXES + (HEIC_SUFFIXES if importlib.util.find_spec("pillow_heif") else ())
+    """The suffixes of the files a photo folder holds photos in: HEIC and AVIF too where this
+    Pillow reads them (where it does not, such files are left out, as any other file is)."""
+    heic = HEIC_SUFFIXES if importlib.util.find_spec("pillow_heif") else ()
+    return IMAGE_SUFFIXES + heic + (AVIF_SUFFIXES if features.check("avif") else ())
 
 
 class GalleryWarning(SiamfaceWarning):

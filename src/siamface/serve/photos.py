@@ -1,7 +1,7 @@
 """Uploaded files to aligned faces, refused with the field's name when they are not ones we take.
 
 A file is taken by what its bytes are, not by the name or type the client gave it: Pillow
-reads the header, the format must be one of ACCEPTED_FORMATS, and an image of more than
+reads the header of those formats only (ACCEPTED_FORMATS), and an image of more than
 ``siamface.data.preprocess.MAX_PIXELS`` is refused from its header, before it is decoded.
 ``UploadAligner`` then finds and aligns its face, in a worker process or thread
 (``photo_pool.PhotoPool``). The per-photo notices of the command line (several faces, a grey
@@ -15,7 +15,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from siamface.data.preprocess import (
     DECODE_ERRORS,
@@ -26,7 +26,6 @@ from siamface.data.preprocess import (
 )
 from siamface.errors import SiamfaceWarning
 from siamface.inference.align import (
-    JPEG_FORMATS,
     AlignedFace,
     FaceAligner,
     Photo,
@@ -79,8 +78,8 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
             (``siamface.inference.align.decode_upright``); 0: full size.
 
     Raises:
-        ApiError: 413 for a file or image too large, 415 for another format, 422 for an empty
-            or unreadable file.
+        ApiError: 413 for a file or image too large, 415 for a file that is no image of an
+            accepted format, 422 for an empty file or one that cannot be decoded.
     """
     if not data:
         raise ApiError(422, field, f"{field}: the file is empty")
@@ -88,11 +87,10 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
         # only the limit and one byte more were read: the file's own size is not known
         raise ApiError(413, field, f"{field}: the file is larger than the limit of "
                        f"{max_bytes:,} bytes")
+    accepted = ", ".join(ACCEPTED_FORMATS)
     try:
-        with open_image(UploadBuffer(data, field)) as im:
-            if im.format not in ACCEPTED_FORMATS and im.format not in JPEG_FORMATS:
-                raise ApiError(415, field, f"{field}: {im.format or 'unknown'} images are not "
-                               f"accepted; send one of {', '.join(ACCEPTED_FORMATS)}")
+        # only the accepted formats are tried: an ICO is decoded whole while it is opened
+        with open_image(UploadBuffer(data, field), list(ACCEPTED_FORMATS)) as im:  # JPEG: MPO too
             try:
                 return decode_upright(im, min_side, field)
             except DECODE_ERRORS as err:
@@ -100,8 +98,10 @@ def decode_photo(data: bytes, field: str, max_bytes: int,
     except ImageDecodeError as err:
         if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS:  # a phone's HEIC: not taken
             raise ApiError(415, field, f"{field}: HEIC/HEIF images are not accepted; send one "
-                           f"of {', '.join(ACCEPTED_FORMATS)} (a phone can share a photo as "
-                           "JPEG)") from None
+                           f"of {accepted} (a phone can share a photo as JPEG)") from None
+        if isinstance(err.__cause__, UnidentifiedImageError):
+            raise ApiError(415, field, f"{field}: not an image of an accepted format; send "
+                           f"one of {accepted}") from None
         message = " ".join(str(err).split())
         status = 413 if f"{MAX_PIXELS:,} pixels" in message else 422  # over the limit
         raise ApiError(status, field, message) from None
