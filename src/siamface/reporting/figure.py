@@ -11,6 +11,7 @@ from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from siamface.utils.atomic import atomic_path
 
@@ -23,8 +24,11 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_png(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Write ``fig`` to ``path`` as a PNG atomically and return the path."""
+    """Write ``fig`` to ``path`` as a PNG atomically and return the path. Its text is drawn
+    as it is, never as TeX (none of ours is; a "$" pair in a run's name would be)."""
     path = Path(path)
+    for text in fig.findobj(Text):  # a name is drawn as typed: "a$_$b" is no TeX to parse
+        text.set_parse_math(False)
     with atomic_path(path) as tmp:
         # The temp name ends in .tmp, so the format must be given, not guessed from it.
         fig.savefig(tmp, format="png", dpi=dpi)
