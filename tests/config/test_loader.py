@@ -308,6 +308,17 @@ def test_duplicate_yaml_keys_are_rejected(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize("text", ["? [a]\n: 1\n", "seed: {{a: 1}: 2}\n"])
+def test_a_key_that_is_a_list_or_mapping_is_named_not_a_traceback(tmp_path: Path, text: str):
+    path = write(tmp_path / "key.yaml", text)
+    with pytest.raises(ConfigError, match=r"key\.yaml line 1: invalid YAML: a key that is a "
+                                          r"list or mapping; expected a scalar key$"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"^override 'train.epochs=\{\[1\]: 2\}' line 1: "
+                                          r"invalid YAML: a key that is a list or mapping"):
+        load_config("default", ["train.epochs={[1]: 2}"])
+
+
 @pytest.mark.parametrize("text", [
     "model:\n  name: koch2015\n  x: &a [*a]\n",  # a cycle: a recursion traceback in the copy
     "train: &t {epochs: 3}\nx: [*t, *t]\n",  # aliases nest: a small file, billions of values

@@ -9,7 +9,7 @@ section's defaults. A mistake is reported against what made it: the file, or the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_origin
@@ -37,7 +37,8 @@ class _YamlLoader(yaml.SafeLoader):
     a learning rate written the natural way would then fail the type check. Duplicate keys are
     silently "last one wins" in PyYAML, which hides mistakes in hand-edited configs. An alias
     (``*a``) shares a node: it can make a cycle, or a kilobyte file that expands to billions of
-    values once the settings are copied, and no config needs one.
+    values once the settings are copied, and no config needs one. A key that is a list or
+    mapping is refused before the duplicate check, which needs to hash it.
     """
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
@@ -53,6 +54,11 @@ class _YamlLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key that is a list or mapping; expected a scalar key",
+                    key_node.start_mark,
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
