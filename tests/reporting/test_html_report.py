@@ -56,6 +56,24 @@ def test_markdown_links_to_figures_become_images(tmp_path: Path):
     assert "<table>" in html and "<td>1</td>" in html
 
 
+def test_figures_in_a_folder_with_a_space_are_embedded(tmp_path: Path):
+    (tmp_path / "my pairs").mkdir()
+    (tmp_path / "my pairs" / "roc.png").write_bytes(b"\x89PNG\r\n\x1a\nrest")
+    html = markdown_to_html("![ROC](my%20pairs/roc.png) and [ROC](my%20pairs/roc.png)\n",
+                            tmp_path)
+    assert html.count("data:image/png;base64,") == 2
+
+
+def test_links_of_a_page_written_elsewhere_still_reach_the_files(tmp_path: Path):
+    run, elsewhere = tmp_path / "runs" / "r", tmp_path / "pages"
+    text = "[config.yaml](config.yaml), [scores](eval/my%20pairs/scores.csv), [w](https://x.org)"
+    assert 'href="config.yaml"' in markdown_to_html(text, run)  # the run's own report.html
+    html = markdown_to_html(text, run, elsewhere)
+    assert 'href="../runs/r/config.yaml"' in html
+    assert 'href="../runs/r/eval/my%20pairs/scores.csv"' in html
+    assert 'href="https://x.org"' in html
+
+
 def test_markup_in_a_name_is_shown_as_text_and_the_folded_epochs_stay_folded(tmp_path: Path):
     text = ("# Run r_<img src=x onerror=alert(1)>\n\n<script>alert(2)</script>\n\n"
             "<details><summary>Every epoch</summary>\n\n|a|\n|-|\n|1|\n\n</details>\n")

@@ -95,6 +95,16 @@ def test_report_shows_test_metrics_with_intervals_and_links_only_existing_figure
     assert "gallery_wrong.png" not in text and "scores.png" not in text
 
 
+def test_links_into_an_eval_folder_with_a_space_are_percent_encoded(run_dir):
+    # "eval/my pairs-…/roc.png" ended the Markdown link at the space: shown as raw text
+    folder = run_dir / "eval" / "my pairs-0123456789ab"
+    write(folder / "metrics.json", {**METRICS, "pairs_file": "my pairs.txt"})
+    write(folder / "roc.png", "png")
+    text = run_report(Run(run_dir))
+    assert "![ROC on my pairs.txt](eval/my%20pairs-0123456789ab/roc.png)" in text
+    assert "(eval/my%20pairs-0123456789ab/scores.csv)" in text
+
+
 def test_report_shows_one_shot_and_the_view2_caveat(run_dir):
     folder = run_dir / "eval" / "pairsDevTest"
     write(folder / "one_shot.json", {

@@ -43,7 +43,7 @@ def write_html_report(path: Path, out: Path | None = None) -> Path:
     run = Run(path)
     write_run_report(run)  # draws learning_curves.png; refuses an unfinished run
     target = out or run.html_report_path
-    write_text_atomic(target, run_html(run))
+    write_text_atomic(target, run_html(run, target.parent))
     return target
 
 
@@ -78,8 +78,9 @@ def _study_report(folder: StudyFolder, out: Path | None) -> Path:
         else:
             intro += " (not scored on a test file: `siamface search --resume STUDY --evaluate`)."
     cells = [[format_cell(c) for c in row] for row in comparison.table()]
-    page = study_html(f"Study {spec.name}", intro, comparison.header, cells, figures, best)
     target = out or folder.report_path
+    page = study_html(f"Study {spec.name}", intro, comparison.header, cells, figures, best,
+                      target.parent)
     write_text_atomic(target, page)
     return target
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 from siamface.reporting.run_report import run_report
 from siamface.run_folder import Run
@@ -32,6 +34,7 @@ code { background: #f4f4f4; padding: 0 0.2rem; }
 # a Markdown link to a PNG (not already an image): shown as the image itself
 _PNG_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+\.png)\)")
 _IMG_SRC = re.compile(r'<img src="([^"]+)"')
+_A_HREF = re.compile(r'<a href="([^"]+)"')
 # The only raw HTML siamface's reports write: a run report's table of every epoch, folded.
 ALLOWED_BLOCK = re.compile(r"<details><summary>[^<>&]*</summary>|</details>")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -42,9 +45,16 @@ def data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def markdown_to_html(text: str, base: Path) -> str:
+def markdown_to_html(text: str, base: Path, page_dir: Path | None = None) -> str:
     """Render Markdown (CommonMark with tables) and embed the PNGs it shows, which are
-    relative to ``base``; links to PNGs become the images. A missing image is left out."""
+    relative to ``base``; links to PNGs become the images. A missing image is left out.
+
+    Args:
+        text: The Markdown.
+        base: The folder its links are relative to.
+        page_dir: Where the page is written, if not in ``base``: links to files are made
+            relative to it, so that they still reach the files.
+    """
     from markdown_it import MarkdownIt
 
     text = _PNG_LINK.sub(r"![\1](\2)", text)
@@ -54,10 +64,19 @@ def markdown_to_html(text: str, base: Path) -> str:
     body = md.render(text)
 
     def embed(match: re.Match[str]) -> str:
-        path = _figure(base, html.unescape(match.group(1)))
+        path = _figure(base, unquote(html.unescape(match.group(1))))
         return f'<img src="{data_uri(path)}"' if path is not None else '<img src=""'
 
+    def relink(match: re.Match[str]) -> str:
+        link = html.unescape(match.group(1))
+        if urlsplit(link).scheme or link.startswith(("#", "/")):
+            return match.group(0)
+        moved = os.path.relpath(base.resolve() / unquote(link), Path(page_dir).resolve())
+        return f'<a href="{html.escape(quote(Path(moved).as_posix()))}"'
+
     body = _IMG_SRC.sub(embed, body)
+    if page_dir is not None:
+        body = _A_HREF.sub(relink, body)
     return re.sub(r'<p><img src=""[^>]*></p>|<img src=""[^>]*>', "", body)
 
 
@@ -90,15 +109,16 @@ def page(title: str, body: str) -> str:
             f"<body>\n{body}\n</body>\n</html>\n")
 
 
-def run_html(run: Run) -> str:
+def run_html(run: Run, page_dir: Path | None = None) -> str:
     """The page of one finished run.
 
     Args:
         run: The run (its learning_curves.png is drawn by ``write_run_report``; without it the
             curves are left out).
+        page_dir: Where the page is written (default: the run folder).
     """
     text = run_report(run, curves=run.learning_curves_path.is_file())
-    return page(f"Run {run.name}", markdown_to_html(text, run.path))
+    return page(f"Run {run.name}", markdown_to_html(text, run.path, page_dir))
 
 
 def table_html(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -110,7 +130,7 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def study_html(title: str, intro: str, header: Sequence[str], rows: Sequence[Sequence[Any]],
-               figures: Sequence[tuple[str, Path]], best: Run | None) -> str:
+               figures: Sequence[tuple[str, Path]], best: Run | None, page_dir: Path) -> str:
     """The page of a study (or of any comparison of runs).
 
     Args:
@@ -120,6 +140,7 @@ def study_html(title: str, intro: str, header: Sequence[str], rows: Sequence[Seq
         rows: Its formatted cells, a row per trial.
         figures: (caption, PNG path) of the comparison figures.
         best: The best trial's run, whose report follows (None: no trial finished).
+        page_dir: Where the page is written: the best trial's links are made relative to it.
     """
     parts = [f"<h1>{html.escape(title)}</h1>", markdown_to_html(intro, Path(".")),
              "<h2>Comparison</h2>", f'<div class="comparison">{table_html(header, rows)}</div>']
@@ -129,5 +150,6 @@ def study_html(title: str, intro: str, header: Sequence[str], rows: Sequence[Seq
     if best is not None:
         text = run_report(best, curves=best.learning_curves_path.is_file())
         parts += [f"<h2>Best trial: {html.escape(best.name)}</h2>",
-                  markdown_to_html(re.sub(r"(?m)^(#{1,5}) ", r"#\1 ", text), best.path)]
+                  markdown_to_html(re.sub(r"(?m)^(#{1,5}) ", r"#\1 ", text), best.path,
+                                   page_dir)]
     return page(title, "\n".join(parts))

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from siamface.evaluation.identification import ONE_SHOT_FILE
 from siamface.evaluation.metrics import FARS, tar_key
@@ -162,7 +163,8 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         ("oracle accuracy (threshold fit on these pairs; a bound, not a result)",
          _num(m["oracle_accuracy"]), "-"),
     ]
-    figures = [f"[{text}](eval/{stem}/{name})" for name, text in PAIR_FIGURES if name in present]
+    figures = [f"[{text}]({_eval_link(stem, name)})" for name, text in PAIR_FIGURES
+               if name in present]
     out = [
         f"### {m['pairs_file']}",
         "",
@@ -179,11 +181,17 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         "",
     ]
     if ROC_FIGURE in present:
-        out += [f"![ROC on {m['pairs_file']}](eval/{stem}/{ROC_FIGURE})", ""]
+        out += [f"![ROC on {m['pairs_file']}]({_eval_link(stem, ROC_FIGURE)})", ""]
     if figures:
         out += ["Figures: " + " · ".join(figures) + f"; per-pair scores in "
-                f"[{SCORES_FILE}](eval/{stem}/{SCORES_FILE}).", ""]
+                f"[{SCORES_FILE}]({_eval_link(stem, SCORES_FILE)}).", ""]
     return out
+
+
+def _eval_link(stem: str, name: str) -> str:
+    """The link to file ``name`` of evaluation folder ``stem``, percent-encoded: a folder named
+    after "my pairs.txt" has a space, which ends a Markdown link target."""
+    return quote(f"eval/{stem}/{name}")
 
 
 def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
@@ -202,7 +210,7 @@ def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
             for r in o["results"]]
     out += [*_lines(["N", "accuracy", "95% CI", "chance (1/N)"], rows), ""]
     if plot:
-        out += [f"![One-shot accuracy against N](eval/{stem}/{ONE_SHOT_FIGURE})", ""]
+        out += [f"![One-shot accuracy against N]({_eval_link(stem, ONE_SHOT_FIGURE)})", ""]
     return out
 
 
@@ -245,7 +253,7 @@ def _open_set_section(stem: str, o: dict[str, Any], figures: set[str]) -> list[s
         "",
         *_lines(header, rows),
         "",
-        *(f"![{n}](eval/{stem}/{n})" for n in OPEN_SET_FIGURES if n in figures),
+        *(f"![{n}]({_eval_link(stem, n)})" for n in OPEN_SET_FIGURES if n in figures),
         "",
     ]
 
