@@ -24,7 +24,7 @@ from siamface.inference.gallery import Gallery, GalleryError, GalleryWarning, ga
 from siamface.inference.verifier import Verifier
 from siamface.utils.atomic import WriteError
 
-from .conftest import IDENTICAL_LOGIT, tiny_model
+from .conftest import IDENTICAL_LOGIT, save, tiny_model
 
 # These tests use a verifier without gallery calibration (test_gallery_threshold.py has both).
 pytestmark = pytest.mark.filterwarnings(
@@ -413,3 +413,17 @@ def test_embeddings_given_directly_are_checked(tiny_verifier):
             gallery.identify_embedding(probe)
     with pytest.raises(GalleryError, match="target_fpir must be in"):
         Gallery(tiny_verifier, target_fpir="0.01")
+
+
+def test_a_name_spelled_two_ways_is_one_person(tiny_verifier, tmp_path):
+    # macOS stores "José" decomposed (NFD): the same photo under both spellings was two
+    # people, tied at the top, so it came back "unknown" and the threshold was set for 3
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+    save(tmp_path / f"{composed}.png", 20)
+    save(tmp_path / f"{decomposed}.png", 20)
+    save(tmp_path / "Cy.png", 21)
+    gallery = Gallery(tiny_verifier).fit(tmp_path)
+    assert gallery.people_ == 2 and set(gallery.names_) == {composed, "Cy"}
+    assert gallery.identify(tmp_path / f"{composed}.png").name == composed
+    gallery.enroll(f" {decomposed} ", [tmp_path / "Cy.png"], ["again.png"])
+    assert gallery.people_ == 2

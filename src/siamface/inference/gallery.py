@@ -16,6 +16,7 @@ would name almost every stranger as somebody in a gallery of hundreds. Otherwise
 from __future__ import annotations
 
 import importlib.util
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,12 @@ def photo_suffixes() -> tuple[str, ...]:
     Pillow reads them (where it does not, such files are left out, as any other file is)."""
     heic = HEIC_SUFFIXES if importlib.util.find_spec("pillow_heif") else ()
     return IMAGE_SUFFIXES + heic + (AVIF_SUFFIXES if features.check("avif") else ())
+
+
+def one_spelling(name: str) -> str:
+    """A person's name in one spelling: without surrounding spaces, in Unicode NFC, so that
+    "José" typed or stored two ways (macOS writes file names decomposed, NFD) is one person."""
+    return unicodedata.normalize("NFC", name.strip())
 
 
 class GalleryWarning(SiamfaceWarning):
@@ -271,7 +278,10 @@ class Gallery:
 
     def _set(self, names: list[str], sources: list[str], embeddings: torch.Tensor,
              saved: GalleryThreshold | None, where: str = "the gallery") -> Gallery:
-        """Take ``names``, ``sources`` and ``embeddings`` (checked) as the gallery's photos."""
+        """Take ``names`` (each in ``one_spelling``), ``sources`` and ``embeddings`` (checked)
+        as the gallery's photos."""
+        if isinstance(names, list):  # anything else is refused by name below
+            names = [one_spelling(n) if isinstance(n, str) else n for n in names]
         check_strings(names, "names", where)
         check_strings(sources, "sources", where)
         check_embeddings(embeddings, self.verifier.model.out_dim, where)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated
 
 import numpy as np
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from scipy.special import expit
 
-from siamface.inference.gallery import MAX_TARGET_FPIR, TARGET_FPIR
+from siamface.inference.gallery import MAX_TARGET_FPIR, TARGET_FPIR, one_spelling
 from siamface.serve.api_faces import ERRORS, photo_out, read_upload
 from siamface.serve.context import ServerContext
 from siamface.serve.guards import api_key_check, sent_once
@@ -43,7 +42,7 @@ def person_name(name: str, field: str = "name") -> str:
     Raises:
         ApiError: 422 naming ``field``.
     """
-    name = unicodedata.normalize("NFC", name.strip())
+    name = one_spelling(name)
     if not name or len(name) > PERSON_NAME_MAX:
         raise ApiError(422, field, f"a name must have 1 to {PERSON_NAME_MAX} characters")
     if not name.isprintable() or "/" in name or name in (".", ".."):
