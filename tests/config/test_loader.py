@@ -416,6 +416,8 @@ def test_a_data_shape_the_model_cannot_take_is_refused() -> None:
         ("optim.lr=.inf", "optim.lr: expected a finite number, got inf"),
         ("schedule.warmup_epochs=.nan", "schedule.warmup_epochs: expected a finite number"),
         ("model.head_kwargs.scale=.nan", "model.head_kwargs.scale: expected a finite number"),
+        ("model.head_kwargs.scale=1e300", "model.head_kwargs.scale must be positive: a number"),
+        ("model.head_kwargs.bias=abc", "model.head_kwargs.bias: expected a finite number"),
         ("augment.scale=[1.0, .inf]", r"augment.scale\[1\]: expected a finite number"),
         ("train.time_budget_s=.inf", "train.time_budget_s: expected a finite number"),
         ("model.width=1.5", "model.width: expected a whole number, got 1.5"),

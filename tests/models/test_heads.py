@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
 
+from siamface.errors import ConfigError
 from siamface.models import heads
 from siamface.models.heads import (
     CosineHead,
@@ -112,6 +114,23 @@ def test_logits_train_every_head_parameter(name: str) -> None:
 )
 def test_invalid_options(name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
+        build_head(name, dim=3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("euclidean", {"eps": "x"}, "head_kwargs.eps: expected a finite number, got 'x'"),
+        ("euclidean", {"eps": -1.0}, "head_kwargs.eps must be positive: a number from 1.2e-38"),
+        ("euclidean", {"margin": 1e300}, "head_kwargs.margin must be positive: a number from"),
+        ("cosine", {"scale": 1e300}, "head_kwargs.scale must be positive: a number from"),
+        ("cosine", {"scale": 1e-300}, "head_kwargs.scale must be positive: a number from"),
+        ("cosine", {"bias": 1e300}, "head_kwargs.bias must be finite: a number within +-3.4e+38"),
+    ],
+)
+def test_options_that_are_nan_or_inf_in_float32_are_refused_keyed_as_head_kwargs(
+        name: str, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
         build_head(name, dim=3, **kwargs)
 
 

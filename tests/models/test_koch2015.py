@@ -252,6 +252,7 @@ def test_at_the_paper_initialisation_pixel_values_in_0_255_keep_the_images_apart
         ({"fc_dim": 0}, "fc_dim must be at least 1"),
         ({"input_scale": 0.0}, "input_scale must be positive"),
         ({"input_scale": float("nan")}, "input_scale must be positive"),
+        ({"input_scale": 1e300}, "input_scale must be positive"),  # inf in float32
     ],
 )
 def test_invalid_options_are_rejected(kwargs: dict, message: str) -> None:

@@ -39,6 +39,16 @@ def test_check_kwargs_accepts_factories_with_var_keywords():
         reg.check_kwargs("strict", {"c": 3}, "x")
 
 
+def test_check_types_keys_by_the_prefix_and_leaves_unknown_keys_to_the_factory():
+    def head(eps: float = 1.0, name: str = "h") -> None: ...
+
+    reg: Registry[None] = Registry("head")
+    reg.register("h")(head)
+    reg.check_types("h", {"eps": 2, "other": "x"}, "head_kwargs")
+    with pytest.raises(ConfigError, match=r"^head_kwargs\.eps: expected a finite number, got 'x'$"):
+        reg.check_types("h", {"eps": "x"}, "head_kwargs")
+
+
 def test_kwargs_of_lists_the_forwarded_class_arguments_first_and_hides_supplied_ones():
     class Backbone:
         def __init__(self, width: int = 1, depth: int = 2) -> None: ...

@@ -23,6 +23,12 @@ from torch import nn
 from siamface.errors import ConfigError
 from siamface.models.siamese import PairScores
 from siamface.utils.registry import Registry
+from siamface.utils.settings import (
+    FLOAT32_FINITE,
+    FLOAT32_POSITIVE,
+    is_finite_float32,
+    is_positive_float32,
+)
 
 HEADS: Registry[nn.Module] = Registry("head")
 CHUNK_ELEMENTS = 1 << 24  # floats of one chunk of WeightedL1Head.logit_matrix (64 MiB)
@@ -77,14 +83,15 @@ class EuclideanHead(nn.Module):
 
     Args:
         dim: Embedding size D.
-        margin: The contrastive margin the distances are trained against.
-        eps: Added inside the square root.
+        margin: The contrastive margin the distances are trained against (> 0).
+        eps: Added inside the square root (> 0).
     """
 
     def __init__(self, dim: int, margin: float = 1.0, eps: float = 1e-12) -> None:
         super().__init__()
-        if margin <= 0:
-            raise ConfigError(f"margin must be positive, got {margin}")
+        for key, value in (("margin", margin), ("eps", eps)):
+            if not is_positive_float32(value):
+                raise ConfigError(f"{key} must be {FLOAT32_POSITIVE}, got {value!r}")
         self.dim = dim
         self.margin = margin
         self.eps = eps
@@ -122,8 +129,10 @@ class CosineHead(nn.Module):
 
     def __init__(self, dim: int, scale: float = 10.0, bias: float = -5.0) -> None:
         super().__init__()
-        if scale <= 0:
-            raise ConfigError(f"scale must be positive, got {scale}")
+        if not is_positive_float32(scale):
+            raise ConfigError(f"scale must be {FLOAT32_POSITIVE}, got {scale!r}")
+        if not is_finite_float32(bias):
+            raise ConfigError(f"bias must be {FLOAT32_FINITE}, got {bias!r}")
         self.dim = dim
         self.log_scale = nn.Parameter(torch.tensor(math.log(scale)))
         self.bias = nn.Parameter(torch.tensor(float(bias)))
@@ -158,12 +167,20 @@ def squared_distances(probes: torch.Tensor, prepared: torch.Tensor) -> torch.Ten
 def build_head(name: str, dim: int, **kwargs: Any) -> nn.Module:
     """Build the head registered as ``name`` for ``dim``-d embeddings.
 
+    Its options are a model's ``head_kwargs``: a value of the wrong type, or one the head
+    refuses, is a ConfigError keyed ``head_kwargs.<key>``, which building the model from its
+    config section leads with the section (``model.head_kwargs.eps``).
+
     Args:
         name: One of ``list_heads()``.
         dim: Embedding size D.
         **kwargs: The head's own options (e.g. ``margin`` for "euclidean").
     """
-    return HEADS.build(name, dim=dim, **kwargs)
+    HEADS.check_types(name, kwargs, "head_kwargs")
+    try:
+        return HEADS.build(name, dim=dim, **kwargs)
+    except ConfigError as err:  # the head's own, keyed by its argument: "eps must be ..."
+        raise ConfigError(f"head_kwargs.{err}") from None
 
 
 def list_heads() -> list[str]:

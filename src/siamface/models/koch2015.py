@@ -31,6 +31,7 @@ from siamface.models.heads import build_head
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
 from siamface.utils.registry import Registry
+from siamface.utils.settings import FLOAT32_POSITIVE, is_positive_float32
 
 # Activation after the FC layer, by name. The paper uses a sigmoid, which bounds the embedding
 # to (0, 1) and so bounds every |h1_j - h2_j| by 1.
@@ -158,8 +159,8 @@ class KochBackbone(nn.Module):
         inits = layer_inits(init)
         if fc_dim < 1:
             raise ConfigError(f"fc_dim must be at least 1, got {fc_dim}")
-        if not input_scale > 0:  # also refuses NaN
-            raise ConfigError(f"input_scale must be positive, got {input_scale}")
+        if not is_positive_float32(input_scale):  # also refuses NaN
+            raise ConfigError(f"input_scale must be {FLOAT32_POSITIVE}, got {input_scale!r}")
         make_activation = ACTIVATIONS.get(fc_activation)  # an unknown name fails before any work
         self.in_channels = in_channels
         self.input_size = input_size

@@ -87,9 +87,7 @@ class Registry(Generic[T]):
 
     def check_kwargs(self, name: str, kwargs: Mapping[str, Any], section: str) -> None:
         """Raise ConfigError if ``kwargs`` holds a key that ``name`` does not take, or a value
-        of another type than its annotation's, where that is a plain number, bool or string
-        (``float``, ``int | None``...): a type the factory would trip over ("'<' not supported
-        between 'str' and 'int'") or take wrongly (``true`` for 1 epoch).
+        that ``check_types`` refuses.
 
         Only unknown keys are errors: a required argument may be supplied by the caller (a
         model's ``in_channels`` comes from ``data.channels``).
@@ -106,11 +104,20 @@ class Registry(Generic[T]):
                 f"unknown key {section}.{unknown[0]!s} for {name}; "
                 f"valid keys at {section}: {', '.join(['name', *(valid or [])])}"
             )
+        self.check_types(name, kwargs, section)
+
+    def check_types(self, name: str, kwargs: Mapping[str, Any], prefix: str) -> None:
+        """Raise ConfigError, keyed ``<prefix>.<key>``, for a value of ``kwargs`` of another
+        type than its annotation's, where that is a plain number, bool or string (``float``,
+        ``int | None``...): a type the factory would trip over ("'<' not supported between
+        'str' and 'int'") or take wrongly (``true`` for 1 epoch). Keys without such an
+        annotation, or that ``name`` does not take, are left to the factory.
+        """
         annotations = self._annotations(name)
         for key, value in kwargs.items():
             expected = _type_mismatch(annotations.get(key), value)
             if expected is not None:
-                raise ConfigError(f"{section}.{key}: expected {expected}, got {value!r}")
+                raise ConfigError(f"{prefix}.{key}: expected {expected}, got {value!r}")
 
     def _annotations(self, name: str) -> dict[str, Any]:
         """Each keyword argument's annotation, as written, for ``name`` and its ``kwargs_of``."""

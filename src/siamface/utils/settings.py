@@ -31,6 +31,25 @@ def is_plain_name(name: str) -> bool:
     return bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
+# The models and the augmentation compute in float32, where 1e300 is inf and 1e-300 is 0: a
+# value that passed a range check in float64 can still be NaN, inf or a division by zero there.
+FLOAT32_MAX = 3.4028234663852886e38  # the largest finite float32
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal positive float32: 1/it is finite
+FLOAT32_FINITE = f"finite: a number within +-{FLOAT32_MAX:.1e} (float32)"
+FLOAT32_POSITIVE = f"positive: a number from {FLOAT32_TINY:.1e} to {FLOAT32_MAX:.1e} (float32)"
+
+
+def is_finite_float32(value: float) -> bool:
+    """Whether ``value`` stays finite in float32 (``FLOAT32_FINITE``); NaN does not."""
+    return abs(value) <= FLOAT32_MAX
+
+
+def is_positive_float32(value: float) -> bool:
+    """Whether ``value`` stays a positive number in float32 whose reciprocal is finite too
+    (``FLOAT32_POSITIVE``); NaN does not."""
+    return FLOAT32_TINY <= value <= FLOAT32_MAX
+
+
 def describe(tp: Any) -> str:
     """A human name for an annotation: 'float or null', "one of 'pairs', 'identities'"."""
     origin, args = get_origin(tp), get_args(tp)
