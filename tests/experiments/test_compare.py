@@ -110,6 +110,15 @@ def test_test_metrics_come_as_written_and_null_when_they_could_not_be_computed(t
     assert row.values["eval_seconds"] == 1.5
 
 
+def test_a_summary_without_some_columns_leaves_their_cells_empty(tmp_path: Path):
+    run = Run(write_tiny_run(tmp_path / "run"))  # a KeyError: 'seconds' before
+    run.summary_path.write_text("epoch,train_loss,val_auc\n1,0.5,0.7\n")
+    (row,) = compare([run.path]).rows
+    assert row.values["train_seconds"] is None and row.values["val_loss"] is None
+    assert row.values["val_auc"] == 0.7
+    assert "| run |" in comparison_markdown(compare([run.path]))
+
+
 def test_runs_of_one_name_in_different_folders_are_told_apart(tmp_path: Path):
     runs = [write_tiny_run(tmp_path / parent / "run") for parent in ("x/a", "y/a", "b")]
     comparison = compare([*runs, write_tiny_run(tmp_path / "lone")])

@@ -164,3 +164,26 @@ def test_a_damaged_metrics_file_is_named(run_dir, content, problem):
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(SiamfaceError, match=rf"{path}: {problem}"):
         run_report(Run(run_dir))
+
+
+@pytest.mark.parametrize(("file", "edit", "problem"), [
+    ("eval/pairsDevTest/metrics.json", lambda d: d.update(confusion={}), "missing 'tn'"),
+    ("eval/pairsDevTest/one_shot.json", lambda d: d.pop("people_file"),
+     "missing 'people_file'"),
+    ("eval/pairsDevTest/one_shot.json", lambda d: d.update(trials="50"),
+     "a value of another kind"),
+    ("model.json", lambda d: d.pop("validation"), "missing 'validation'"),
+    ("environment.json", lambda d: d.pop("data"), "missing 'data'"),
+])
+def test_a_result_file_missing_a_key_is_named_not_a_traceback(run_dir, file, edit, problem):
+    # a KeyError here also ended every later `evaluate` after its results were written
+    write(run_dir / "eval" / "pairsDevTest" / "metrics.json", METRICS)
+    write(run_dir / "eval" / "pairsDevTest" / "one_shot.json", {
+        "people_file": "peopleDevTest.txt", "people": 602, "images": 3708, "trials": 1000,
+        "results": [{"n_way": 20, "accuracy": 0.41, "ci95": [0.38, 0.44], "chance": 0.05}]})
+    run_report(Run(run_dir))  # whole, they report
+    data = json.loads((run_dir / file).read_text())
+    edit(data)
+    write(run_dir / file, data)
+    with pytest.raises(SiamfaceError, match=rf"{run_dir / file}: {problem}"):
+        run_report(Run(run_dir))

@@ -101,8 +101,10 @@ def run_values(run: Run) -> dict[str, Any]:
     """The fixed and test columns of one run folder, as far as it got."""
     # (a finished run without summary.csv, or with one cut short, is refused)
     summary = run.finished_summary() if run.is_finished else run.summary()
+    # a column summary.csv lacks (hand-made, or an older siamface's) is shown as missing
+    seconds = [r.get("seconds") for r in summary]
     values: dict[str, Any] = {"epochs": len(summary),
-                              "train_seconds": sum(r["seconds"] for r in summary)}
+                              "train_seconds": None if None in seconds else sum(seconds)}
     chosen = None
     if run.is_finished:
         values["state"] = "complete"
@@ -111,7 +113,8 @@ def run_values(run: Run) -> dict[str, Any]:
     elif summary:
         chosen = summary[-1]
     if chosen is not None:
-        values.update({k: chosen[k] for k in ("train_loss", "val_loss", "val_acc", "val_auc")})
+        values.update({k: chosen.get(k) for k in ("train_loss", "val_loss", "val_acc",
+                                                  "val_auc")})
     for folder in run.eval_dirs() if run.is_finished else []:
         path = folder / METRICS_FILE
         metrics = read_json_object_if_present(path, tuple(key for key, _ in TEST_COLUMNS))

@@ -9,11 +9,13 @@ learning curve, from summary.csv; the evaluation figures are linked where the ev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from siamface.errors import SiamfaceError
 from siamface.evaluation.identification import ONE_SHOT_FILE
 from siamface.evaluation.metrics import FARS, tar_key
 from siamface.evaluation.open_set import TARGET_FPIR
@@ -30,7 +32,7 @@ from siamface.reporting.formatting import format_ci, markdown_table, seen_people
 from siamface.reporting.learning_curves import plot_learning_curves
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.utils.atomic import write_text_atomic
-from siamface.utils.files import read_json_object_if_present
+from siamface.utils.files import DamagedFileError, read_json_object_if_present
 
 # data.json keys, in the order and with the words the report shows them
 DATA_LABELS = {
@@ -321,9 +323,12 @@ def run_report(run: Run, curves: bool = True) -> str:
         "files in this folder; `siamface evaluate` adds evaluations and rewrites it.",
         "",
         *_config_section(config),
-        *_data_section(data, environment, config["data"]["view2_fold"]),
-        *_training_section(model, summary, run.learning_curves_path.name if curves else None),
     ]
+    with _written_from(run.environment_path):
+        out += _data_section(data, environment, config["data"]["view2_fold"])
+    with _written_from(run.model_meta_path):
+        out += _training_section(model, summary,
+                                 run.learning_curves_path.name if curves else None)
     evals = run.eval_dirs()
     tests = []
     for folder in evals:
@@ -331,22 +336,45 @@ def run_report(run: Run, curves: bool = True) -> str:
         one_shot = read_json_object_if_present(folder / ONE_SHOT_FILE)
         if metrics is not None:
             present = {name for name, _ in PAIR_FIGURES if (folder / name).is_file()}
-            tests += _metrics_section(folder.name, metrics, config["loss"]["name"], present)
+            with _written_from(folder / METRICS_FILE):
+                tests += _metrics_section(folder.name, metrics, config["loss"]["name"], present)
         if one_shot is not None:
-            tests += _one_shot_section(folder.name, one_shot, (folder / ONE_SHOT_FIGURE).is_file())
+            with _written_from(folder / ONE_SHOT_FILE):
+                tests += _one_shot_section(folder.name, one_shot,
+                                           (folder / ONE_SHOT_FIGURE).is_file())
     out += ["## Test results", ""]
     out += tests or ["No evaluation yet: `siamface evaluate RUN --pairs pairsDevTest.txt`.", ""]
     for folder in evals:
         ten_fold = read_json_object_if_present(folder / TEN_FOLD_FILE)
         if ten_fold is not None:
-            out += _ten_fold_section(ten_fold)
+            with _written_from(folder / TEN_FOLD_FILE):
+                out += _ten_fold_section(ten_fold)
         open_set = read_json_object_if_present(folder / OPEN_SET_FILE)
         if open_set is not None:
-            out += _open_set_section(folder.name, open_set,
-                                     {n for n in OPEN_SET_FIGURES if (folder / n).is_file()})
+            with _written_from(folder / OPEN_SET_FILE):
+                out += _open_set_section(folder.name, open_set,
+                                         {n for n in OPEN_SET_FIGURES if (folder / n).is_file()})
     if environment is not None:
-        out += _environment_section(environment)
+        with _written_from(run.environment_path):
+            out += _environment_section(environment)
     return "\n".join(out)
+
+
+@contextmanager
+def _written_from(path: Path) -> Iterator[None]:
+    """A section written from the file ``path``: a key it lacks or a value of another kind (a
+    file edited, or left by another version of siamface) is named with the file, in one line,
+    instead of a traceback that would also end every later ``evaluate``'s report."""
+    try:
+        yield
+    except SiamfaceError:
+        raise
+    except KeyError as err:
+        raise DamagedFileError(f"{path}: missing {err}; expected the file siamface writes "
+                               "there") from None
+    except (TypeError, ValueError, IndexError, AttributeError) as err:
+        raise DamagedFileError(f"{path}: a value of another kind than siamface writes there "
+                               f"({err})") from None
 
 
 def write_run_report(run: Run) -> Path:
