@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from siamface.inference.align import FACE_CENTER, FACE_SIDE
-from siamface.inference.calibrate import measure_frame
+from siamface.inference.calibrate import main, measure_frame
 
 
 @pytest.mark.real_data
@@ -34,3 +34,10 @@ def test_no_face_anywhere_is_refused(tmp_path):
     Image.new("L", (250, 250), 128).save(tmp_path / "flat.png")
     with pytest.raises(ValueError, match="no face found in any of the 1 images"):
         measure_frame([tmp_path / "flat.png"])
+
+
+def test_a_folder_without_lfw_images_is_one_usage_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path / "nowhere")])
+    assert stop.value.code == 2
+    assert "nowhere: no <Name>/<Name>_NNNN.jpg images there" in capsys.readouterr().err

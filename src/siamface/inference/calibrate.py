@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="measure dlib's eye and nose landmarks instead of the Haar box")
     args = parser.parse_args(argv)
     paths = sorted(args.images.glob("*/*.jpg"))
+    if not paths:
+        parser.error(f"{args.images}: no <Name>/<Name>_NNNN.jpg images there; expected an LFW "
+                     "images folder")
     random.Random(args.seed).shuffle(paths)
     if args.landmarks:
         from siamface.inference.detectors import DlibDetector
