@@ -14,7 +14,15 @@ from typing import Any, ClassVar, Literal
 from siamface.data.people import VIEW2_FOLDS
 from siamface.data.preprocess import Preprocessing, preset
 from siamface.errors import ConfigError, UnknownNameError
-from siamface.utils.settings import PLAIN_NAME, ComponentSettings, Settings, check, is_plain_name
+from siamface.utils.settings import (
+    FLOAT32_POSITIVE,
+    PLAIN_NAME,
+    ComponentSettings,
+    Settings,
+    check,
+    is_plain_name,
+    is_positive_float32,
+)
 
 
 @dataclass
@@ -210,8 +218,10 @@ class AugmentConfig(Settings):
         check(0 <= self.rotation_deg <= 180, "augment.rotation_deg", "degrees in [0, 180]",
               self.rotation_deg)
         check(0 <= self.shear < 1, "augment.shear", "a number in [0, 1)", self.shear)
-        ok = len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1]
-        check(ok, "augment.scale", "[low, high] with 0 < low <= high", self.scale)
+        ok = len(self.scale) == 2 and self.scale[0] <= self.scale[1] and all(
+            is_positive_float32(s) for s in self.scale)  # 1e-300 is 0 in float32: singular
+        check(ok, "augment.scale", f"[low, high] with low <= high, each {FLOAT32_POSITIVE}",
+              self.scale)
         check(self.translate_px >= 0, "augment.translate_px", "pixels >= 0", self.translate_px)
         for key in ("brightness", "contrast"):
             check(0 <= getattr(self, key) < 1, f"augment.{key}", "a number in [0, 1)",
