@@ -80,6 +80,18 @@ def test_build_section_names_every_mistake_by_the_section():
         reg.build_section("hinge", {}, "loss")
 
 
+def test_build_section_quotes_only_the_first_line_of_a_type_error():
+    def sized(size: int = 1) -> None:
+        raise TypeError("empty(): argument 'size' failed to unpack\nException raised from "
+                        "THPUtils_unpackLong\nframe #0: c10::Error::Error")
+
+    reg: Registry[None] = Registry("model")
+    reg.register("sized")(sized)
+    with pytest.raises(ConfigError) as info:
+        reg.build_section("sized", {"size": 10**20}, "model")
+    assert str(info.value) == "model: empty(): argument 'size' failed to unpack"
+
+
 def test_a_factory_without_options_lists_name_as_its_only_key():
     reg: Registry[int] = Registry("loss")
     reg.register("plain")(lambda: 1)

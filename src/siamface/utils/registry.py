@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from siamface.errors import ConfigError, UnknownNameError
+from siamface.errors import ConfigError, UnknownNameError, reason_of
 from siamface.utils.files import is_number
 
 T = TypeVar("T")
@@ -142,8 +142,8 @@ class Registry(Generic[T]):
             message = str(err)
             raise ConfigError(message if message.startswith(section) else f"{section}.{message}"
                               ) from None
-        except TypeError as err:
-            raise ConfigError(f"{section}: {err}") from None
+        except TypeError as err:  # torch's may go on with C++ stack frames: its first line
+            raise ConfigError(f"{section}: {reason_of(err)}") from None
 
     def names(self) -> list[str]:
         return sorted(self._factories)
