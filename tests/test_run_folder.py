@@ -174,6 +174,15 @@ def test_weights_that_hold_nan_or_do_not_fit_the_config_are_refused(finished):
         _ = rewrite_meta(finished, config=config).model
 
 
+def test_a_config_asking_for_a_model_too_large_to_allocate_is_refused_not_tried(finished):
+    config = json.loads(finished.model_meta_path.read_text())["config"]
+    config["model"]["embedding_dim"] = 10**13  # the sha256 covers the weights, not this
+    with pytest.raises(RunFolderError, match=r"model\.json: 'config': model: resface with these "
+                                             r"values has [\d,]+ parameters; the most siamface "
+                                             r"builds is 250,000,000"):
+        _ = rewrite_meta(finished, config=config).model
+
+
 # -- evaluation folders --------------------------------------------------------------------
 
 

@@ -16,13 +16,22 @@ import safetensors
 import safetensors.torch
 import torch
 
+from siamface.errors import ConfigError
+from siamface.models.complexity import count_parameters
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path
 
+# A model of 250 million float32 parameters takes 1 GB, 4 GB with its gradients and Adam's
+# two moments: the largest that training on a CPU machine of a few GB makes sense for.
+MAX_PARAMETERS = 250_000_000  # (koch2015 has 39 million at its 105x105 input)
+
 
 def build_from_section(section: Mapping[str, Any], channels: int, size: int) -> SiameseNet:
     """The model a config's ``model`` section names, for ``channels`` x ``size`` x ``size`` input.
+
+    It is built on PyTorch's "meta" device first, which allocates nothing (nor draws from the
+    random generator), so that a model too large to allocate is refused rather than tried.
 
     Args:
         section: ``{"name": ..., **options}``; the options override the input shape.
@@ -30,12 +39,19 @@ def build_from_section(section: Mapping[str, Any], channels: int, size: int) -> 
         size: Input side (``data.size``), unless the section sets ``input_size``.
 
     Raises:
-        UnknownNameError, ConfigError: an unknown model or option, or a value the model refuses;
-            the message names the ``model.`` key.
+        UnknownNameError, ConfigError: an unknown model or option, or a value the model refuses
+            (the message names the ``model.`` key); more than MAX_PARAMETERS parameters.
     """
+    name = section["name"]
     options = {k: v for k, v in section.items() if k != "name"}
     kwargs = {"in_channels": channels, "input_size": size, **options}
-    return MODELS.build_section(section["name"], kwargs, "model")
+    with torch.device("meta"):
+        parameters = count_parameters(MODELS.build_section(name, kwargs, "model"))
+    if parameters > MAX_PARAMETERS:  # it would fail to allocate, or fill the memory
+        raise ConfigError(f"model: {name} with these values has {parameters:,} parameters; "
+                          f"the most siamface builds is {MAX_PARAMETERS:,} (a smaller "
+                          "data.size or model width makes fewer)")
+    return MODELS.build_section(name, kwargs, "model")
 
 
 def safetensors_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

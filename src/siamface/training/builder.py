@@ -20,7 +20,6 @@ from siamface.data.preprocess import FRAME_SIZE
 from siamface.errors import ConfigError, reason_of
 from siamface.losses import LOSSES, PairLoss
 from siamface.models import SiameseNet
-from siamface.models.complexity import count_parameters
 from siamface.models.io import build_from_section
 from siamface.training.augment import BatchAugment
 from siamface.training.early_stopping import EarlyStopping
@@ -76,11 +75,6 @@ class TrainingParts:
         )
 
 
-# A model of 250 million float32 parameters takes 1 GB, 4 GB with its gradients and Adam's
-# two moments: the largest that training on a CPU machine of a few GB makes sense for.
-MAX_PARAMETERS = 250_000_000  # (koch2015 has 39 million at its 105x105 input)
-
-
 def check_config(config: Config) -> None:
     """Build every component of ``config`` (the model on the meta device, with a shape-only
     forward pass of the data's input): a value any of them refuses raises its ConfigError now,
@@ -90,13 +84,7 @@ def check_config(config: Config) -> None:
     with torch.device("meta"):
         # a keyword argument torch refuses, e.g. a width of 1.5 channels
         with _refused("model", config.model.name, (TypeError, ValueError)):
-            model = build_run_model(config)
-        parameters = count_parameters(model)
-        if parameters > MAX_PARAMETERS:  # it would fail to allocate, or fill the memory
-            raise ConfigError(f"model: {config.model.name} with these values has "
-                              f"{parameters:,} parameters; the most siamface builds is "
-                              f"{MAX_PARAMETERS:,} (a smaller data.size or model width makes "
-                              "fewer)")
+            model = build_run_model(config)  # (also refuses one of too many parameters)
         # a combination torch refuses, e.g. nesterov without a momentum
         with _refused("optim", config.optim.name, (ValueError,)):
             build_optimizer(config.optim, model)
