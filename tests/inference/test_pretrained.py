@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -96,6 +97,16 @@ def test_a_description_that_would_mislead_is_refused(pretrained_folder, tmp_path
     (folder / PRETRAINED_FILE).write_text(json.dumps(info))
     with pytest.raises(PretrainedError, match=f"{folder / PRETRAINED_FILE}: {problem}"):
         read_pretrained(folder)
+
+
+@pytest.mark.parametrize("name", [["dlib-resnet"], {"a": 1}, "resnet-9", None])
+def test_a_name_that_is_not_a_known_models_is_named(tmp_path, name):
+    info = {"format": "siamface-pretrained", "name": name, "scale": 1, "offset": 0,
+            "threshold": 0}
+    (tmp_path / PRETRAINED_FILE).write_text(json.dumps(info))
+    with pytest.raises(PretrainedError, match=re.escape(
+            f"{tmp_path / PRETRAINED_FILE}: 'name' must be one of 'dlib-resnet', got {name!r}")):
+        read_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize("face", [True, 0.5, -1])

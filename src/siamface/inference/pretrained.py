@@ -315,8 +315,12 @@ def read_pretrained(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise PretrainedError(f"{path}: cannot read it: no such file")
     info = read_json_object(path, error=PretrainedError)
-    if info.get("format") != FORMAT or info.get("name") not in KNOWN:
+    if info.get("format") != FORMAT:
         raise PretrainedError(f"{path}: not a siamface pretrained model description")
+    name = info.get("name")
+    if not isinstance(name, str) or name not in KNOWN:  # (a list is not even hashable)
+        raise PretrainedError(f"{path}: 'name' must be one of {', '.join(map(repr, KNOWN))}, "
+                              f"got {name!r}")
     for key in ("scale", "offset", "threshold"):
         value = info.get(key)
         if not is_number(value):
