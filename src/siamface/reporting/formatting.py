@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -9,6 +10,13 @@ from typing import Any
 def seen_people_caveat(count: int) -> str:
     """What a result on people a run may have trained or validated on says of them."""
     return f"{count:,} of these people are among those the run was trained or validated on"
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` shown as typed in Markdown, on one line: the characters that start inline
+    markup are escaped, so that a run named ``*em*`` or ``a&amp;b`` is not shown as *em* or
+    a&b (nor ``<b>`` as markup: the HTML page escapes that too)."""
+    return re.sub(r"([\\`*_\[\]<>&!|~])", r"\\\1", " ".join(str(value).splitlines()))
 
 
 def markdown_table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:

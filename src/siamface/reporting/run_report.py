@@ -28,7 +28,12 @@ from siamface.reporting.eval_figures import (
     PAIR_FIGURES,
     ROC_FIGURE,
 )
-from siamface.reporting.formatting import format_ci, markdown_table, seen_people_caveat
+from siamface.reporting.formatting import (
+    format_ci,
+    markdown_table,
+    markdown_text,
+    seen_people_caveat,
+)
 from siamface.reporting.learning_curves import plot_learning_curves
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.utils.atomic import write_text_atomic
@@ -168,7 +173,7 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
     figures = [f"[{text}]({_eval_link(stem, name)})" for name, text in PAIR_FIGURES
                if name in present]
     out = [
-        f"### {m['pairs_file']}",
+        f"### {markdown_text(m['pairs_file'])}",
         "",
         f"{m['pairs']:,} pairs ({m['matching']:,} matching), scored once by the chosen model at "
         f"its validation threshold {m['threshold']:.4f}. Intervals: 95% bootstrap over pairs.",
@@ -183,7 +188,8 @@ def _metrics_section(stem: str, m: dict[str, Any], loss: str, present: set[str])
         "",
     ]
     if ROC_FIGURE in present:
-        out += [f"![ROC on {m['pairs_file']}]({_eval_link(stem, ROC_FIGURE)})", ""]
+        out += [f"![ROC on {markdown_text(m['pairs_file'])}]({_eval_link(stem, ROC_FIGURE)})",
+                ""]
     if figures:
         out += ["Figures: " + " · ".join(figures) + f"; per-pair scores in "
                 f"[{SCORES_FILE}]({_eval_link(stem, SCORES_FILE)}).", ""]
@@ -198,7 +204,7 @@ def _eval_link(stem: str, name: str) -> str:
 
 def _one_shot_section(stem: str, o: dict[str, Any], plot: bool) -> list[str]:
     out = [
-        f"### N-way one-shot identification ({o['people_file']} people)",
+        f"### N-way one-shot identification ({markdown_text(o['people_file'])} people)",
         "",
         f"{o['trials']:,} trials per N among {o['images']:,} images of {o['people']:,} people "
         "with at least two images: a probe, one other image of its person and N - 1 images of "
@@ -316,7 +322,7 @@ def run_report(run: Run, curves: bool = True) -> str:
     environment = run.environment()
 
     out = [
-        f"# Run {run.name}",
+        f"# Run {markdown_text(run.name)}",
         "",
         f"Model `{config['model']['name']}` on {config['data']['size']}x{config['data']['size']} "
         f"images with {config['data']['channels']} channel(s). Written by siamface from the "
