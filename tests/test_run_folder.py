@@ -174,6 +174,18 @@ def test_weights_that_hold_nan_or_do_not_fit_the_config_are_refused(finished):
         _ = rewrite_meta(finished, config=config).model
 
 
+@pytest.mark.parametrize("dtype", [torch.int64, torch.uint8, torch.bool])
+def test_weights_of_a_dtype_that_is_not_floating_point_are_refused_not_cast(finished, dtype):
+    weights = safetensors.torch.load_file(str(finished.weights_path))
+    safetensors.torch.save_file({k: v.to(dtype) for k, v in weights.items()},
+                                str(finished.weights_path))
+    run = rewrite_meta(finished, weights_sha256=sha256_file(finished.weights_path))
+    with pytest.raises(RunFolderError, match=rf"^{re.escape(str(finished.weights_path))}: tensor "
+                                             rf"'.*' is {re.escape(str(dtype))}, expected a "
+                                             r"floating-point dtype \(torch\.float32\)"):
+        _ = run.model
+
+
 def test_a_config_asking_for_a_model_too_large_to_allocate_is_refused_not_tried(finished):
     config = json.loads(finished.model_meta_path.read_text())["config"]
     config["model"]["embedding_dim"] = 10**13  # the sha256 covers the weights, not this

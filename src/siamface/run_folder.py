@@ -54,6 +54,7 @@ from siamface.utils.atomic import (
     write_text_atomic,
 )
 from siamface.utils.files import (
+    DamagedFileError,
     is_number,
     read_json_object,
     read_json_object_if_present,
@@ -425,6 +426,8 @@ class Run:
                                  f"{self.model_meta_path.name}; restore it or train again")
         try:
             load_weights(model, path)
+        except DamagedFileError as err:  # a tensor of another dtype than the model's
+            raise RunFolderError(str(err)) from None
         except (safetensors.SafetensorError, OSError, ValueError) as err:
             raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
         except RuntimeError as err:  # load_state_dict: missing, unexpected or reshaped tensors

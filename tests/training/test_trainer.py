@@ -14,6 +14,7 @@ from siamface.pipeline import evaluate, train
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
 from siamface.training.trainer import TrainingDivergedError
+from siamface.utils.hashing import sha256_file
 
 from .conftest import interrupted_run, tiny
 
@@ -169,6 +170,39 @@ def test_a_resume_refuses_a_config_edited_in_what_the_run_computes(synthetic_hom
     meta_file.write_text(json.dumps(meta))
     _, fit = train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
     assert [row["epoch"] for row in fit.history] == [1, 2, 3]
+
+
+def cast_weights(dtype):
+    def edit(folder):
+        weights = safetensors.torch.load_file(str(folder / "model.safetensors"))
+        safetensors.torch.save_file({k: v.to(dtype) for k, v in weights.items()},
+                                    str(folder / "model.safetensors"))
+    return edit
+
+
+# Edits of the latest checkpoint, as a hand-converted or third-party run folder would hold it
+# (its checksums updated to match), and what a resume says of each.
+CHECKPOINT_EDITS = {
+    "int64 weights": (cast_weights(torch.int64), r"model\.safetensors: tensor '.*' "
+                                                 r"is torch\.int64, expected a floating-point"),
+    "bool weights": (cast_weights(torch.bool), r"model\.safetensors: tensor '.*' "
+                                               r"is torch\.bool, expected a floating-point"),
+}
+
+
+def test_a_resume_refuses_a_checkpoint_that_does_not_fit_in_one_line_naming_the_file(
+        synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    cut = interrupted_run(lfw, tiny(), tmp_path / "cut")
+    for name, (edit, problem) in CHECKPOINT_EDITS.items():
+        run_dir = shutil.copytree(cut, tmp_path / name)
+        folder = read_pointer(run_dir)
+        edit(folder)
+        meta = json.loads((folder / "checkpoint.json").read_text())
+        meta["sha256"] = {file: sha256_file(folder / file) for file in meta["sha256"]}
+        (folder / "checkpoint.json").write_text(json.dumps(meta))
+        with pytest.raises(CheckpointError, match=f"^{re.escape(str(folder))}/{problem}"):
+            train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
 
 
 def test_resuming_a_run_that_stopped_early_trains_nothing_more(synthetic_home, tmp_path):

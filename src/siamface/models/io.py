@@ -21,6 +21,7 @@ from siamface.models.complexity import count_parameters
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import atomic_path
+from siamface.utils.files import DamagedFileError
 
 # A model of 250 million float32 parameters takes 1 GB, 4 GB with its gradients and Adam's
 # two moments: the largest that training on a CPU machine of a few GB makes sense for.
@@ -84,8 +85,28 @@ def save_weights(model: torch.nn.Module, path: str | Path) -> None:
 
 
 def load_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Load the safetensors file ``path`` into ``model`` (every key must match)."""
-    model.load_state_dict(safetensors.torch.load_file(str(path)))
+    """Load the safetensors file ``path`` into ``model`` (``load_state``)."""
+    load_state(model, safetensors.torch.load_file(str(path)), path)
+
+
+def load_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
+               source: str | Path) -> None:
+    """Load weights read from the file ``source`` into ``model``: every key must match, and a
+    tensor the model holds in floating point must be floating point in the file too (torch
+    would cast int64, uint8 or bool weights silently; siamface writes none). Integer buffers,
+    such as BatchNorm's ``num_batches_tracked``, stay integers.
+
+    Raises:
+        DamagedFileError: Naming ``source`` and a tensor of another dtype.
+        RuntimeError: ``load_state_dict``'s, for missing, unexpected or reshaped tensors.
+    """
+    own = model.state_dict()
+    for name, tensor in state.items():
+        if name in own and own[name].is_floating_point() and not tensor.is_floating_point():
+            raise DamagedFileError(f"{source}: tensor {name!r} is {tensor.dtype}, expected a "
+                                   f"floating-point dtype ({own[name].dtype}): siamface writes "
+                                   "no other")
+    model.load_state_dict(state)
 
 
 def to_model_input(images: np.ndarray, channels_last: bool = True) -> torch.Tensor:

@@ -35,12 +35,13 @@ from siamface.errors import SiamfaceWarning, WorkFailedError, reason_of
 from siamface.evaluation.metrics import roc_auc
 from siamface.evaluation.threshold import best_accuracy_threshold
 from siamface.evaluation.verify import score_index_pairs
-from siamface.models.io import to_model_input
+from siamface.models.io import load_state, to_model_input
 from siamface.models.siamese import PairScores
 from siamface.run_folder import Run
 from siamface.training.batches import PairBatch
 from siamface.training.builder import TrainingParts
 from siamface.training.checkpoint import (
+    MODEL_FILE,
     CheckpointError,
     CheckpointWriter,
     checkpoint_dir,
@@ -50,6 +51,7 @@ from siamface.training.checkpoint import (
     verify_checkpoint,
 )
 from siamface.training.inputs import TrainingInputs
+from siamface.utils.files import DamagedFileError
 from siamface.utils.precision import autocast, choose_precision
 from siamface.utils.settings import flatten
 from siamface.utils.timing import PhaseTimer
@@ -132,12 +134,15 @@ class Trainer:
         or damaged (``pipeline.train`` checks the data)."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
         self._check_unchanged(meta.get("config"), meta.get("epoch"))
+        weights = checkpoint_dir(self.run.path, meta["epoch"]) / MODEL_FILE
         try:
-            self.model.load_state_dict(state_dict)
+            load_state(self.model, state_dict, weights)
             self.optimizer.load_state_dict(trainer_state["optimizer"])
             self.early_stopping.load_state_dict(meta["early_stopping"])
             self.history = list(meta["history"])
             self.start_epoch = int(meta["epoch"])
+        except DamagedFileError as err:  # (a ValueError) names the file itself
+            raise CheckpointError(str(err)) from None
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise CheckpointError(
                 f"the checkpoint in {self.run.checkpoints_dir} does not fit this run's model, "
@@ -367,8 +372,9 @@ class Trainer:
             best_epoch = int(self.early_stopping.best_epoch_)
             # that epoch's own checkpoint, whatever best.json says (load_checkpoint checks that
             # the epoch recorded inside it is the folder's)
-            state_dict, _, _ = load_checkpoint(checkpoint_dir(self.run.path, best_epoch))
-            self.model.load_state_dict(state_dict)
+            best_dir = checkpoint_dir(self.run.path, best_epoch)
+            state_dict, _, _ = load_checkpoint(best_dir)
+            load_state(self.model, state_dict, best_dir / MODEL_FILE)
         chosen = self.history[best_epoch - 1]
         return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because,
                          seconds)
