@@ -117,6 +117,13 @@ def test_an_image_without_pixels_is_refused(image):
         read_photo(image)
 
 
+def test_an_empty_file_is_called_empty(tmp_path):
+    (tmp_path / "zero.jpg").write_bytes(b"")  # Pillow: "cannot identify image file"
+    with pytest.raises(ImageDecodeError, match=r"zero\.jpg: the file is empty; expected an "
+                                               "image file"):
+        read_photo(tmp_path / "zero.jpg")
+
+
 @pytest.mark.parametrize("kind", ["array", "grey array", "Pillow image"])
 def test_an_image_in_memory_is_held_to_the_pixel_limit_as_a_file_is(monkeypatch, kind):
     monkeypatch.setattr(preprocess, "MAX_PIXELS", 100)

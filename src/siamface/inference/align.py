@@ -241,9 +241,12 @@ def require_image_file(path: Path) -> None:
 
     Raises:
         FileNotFoundError: nothing is there.
-        ImageDecodeError: a folder, a FIFO, a device: something that is there but no file.
+        ImageDecodeError: a folder, a FIFO, a device: something that is there but no file; or
+            an empty file.
     """
     if path.is_file():
+        if path.stat().st_size == 0:  # Pillow's word: "cannot identify image file"
+            raise ImageDecodeError(f"{path}: the file is empty; expected an image file")
         return
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such image file")
