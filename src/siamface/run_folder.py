@@ -426,7 +426,7 @@ class Run:
                                  f"{self.model_meta_path.name}; restore it or train again")
         try:
             load_weights(model, path)
-        except DamagedFileError as err:  # a tensor of another dtype than the model's
+        except DamagedFileError as err:  # a tensor of another dtype than the model's, or NaN
             raise RunFolderError(str(err)) from None
         except (safetensors.SafetensorError, OSError, ValueError) as err:
             raise RunFolderError(f"{path} is not a readable safetensors file: {err}") from None
@@ -434,10 +434,6 @@ class Run:
             raise RunFolderError(f"{path} does not fit the model that "
                                  f"{self.model_meta_path.name} describes: "
                                  f"{reason_of(err, last=True)}") from None
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                raise RunFolderError(f"{path}: tensor {name!r} holds NaN or infinite values; "
-                                     "the model cannot give a valid answer")
         return model.eval()
 
     def save_model(self, model: SiameseNet, config: Config, threshold: float, best_epoch: int,

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import re
+
 import pytest
 import torch
 from torch import nn
 
 from siamface.config import ConfigError, OptimConfig
-from siamface.training.optim import OPTIMIZERS, build_optimizer, param_groups
+from siamface.training.optim import (
+    OPTIMIZERS,
+    build_optimizer,
+    check_loaded_state,
+    param_groups,
+)
+from siamface.utils.files import DamagedFileError
 
 
 class Tiny(nn.Module):
@@ -105,3 +114,37 @@ def test_decay_acts_on_weights_only() -> None:
     for name, p in model.named_parameters():
         shrink = 0.9 if name in ("features.0.weight", "fc.weight") else 1.0
         torch.testing.assert_close(p.detach(), before[name] * shrink)
+
+
+def test_a_loaded_state_is_checked_against_the_optimizer_it_was_loaded_into(tmp_path) -> None:
+    model = nn.Linear(3, 2)
+    optimizer = build_optimizer({"name": "adam", "lr": 1e-3}, model)
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    for group in optimizer.param_groups:
+        group["base_lr"] = group["lr"]  # as a schedule leaves it
+    saved = optimizer.state_dict()
+
+    def load(edit=lambda state: None) -> None:
+        state = copy.deepcopy(saved)
+        edit(state)
+        fresh = build_optimizer({"name": "adam", "lr": 1e-3}, model)
+        built = [dict(group) for group in fresh.param_groups]
+        fresh.load_state_dict(state)
+        check_loaded_state(fresh, built, tmp_path / "trainer_state.pt")
+
+    load()  # as saved: it fits
+    edits = {
+        "the optimizer's 'exp_avg' of shape (1, 2) is for a parameter of shape (2, 3)":
+            lambda s: s["state"][0].update(exp_avg=torch.zeros(1, 2)),
+        "the optimizer's 'exp_avg_sq' holds NaN": lambda s: s["state"][0]["exp_avg_sq"].fill_(
+            float("nan")),
+        "'base_lr' is 'x', expected a finite number": lambda s: s["param_groups"][0].update(
+            base_lr="x"),
+        "'lr' is nan, expected a finite number": lambda s: s["param_groups"][0].update(
+            lr=float("nan")),
+        "'amsgrad' is 1.0, expected False": lambda s: s["param_groups"][0].update(amsgrad=1.0),
+    }
+    for message, edit in edits.items():
+        with pytest.raises(DamagedFileError, match=r"trainer_state\.pt: .*" + re.escape(message)):
+            load(edit)

@@ -180,6 +180,32 @@ def cast_weights(dtype):
     return edit
 
 
+def nan_weights(folder):
+    weights = safetensors.torch.load_file(str(folder / "model.safetensors"))
+    next(v for v in weights.values() if v.is_floating_point()).fill_(float("nan"))
+    safetensors.torch.save_file(weights, str(folder / "model.safetensors"))
+
+
+def optimizer_state(edit):
+    def edit_file(folder):
+        state = torch.load(folder / "trainer_state.pt", weights_only=True)
+        edit(state["optimizer"])
+        torch.save(state, folder / "trainer_state.pt")
+    return edit_file
+
+
+def reshape_a_moment(optimizer):
+    optimizer["state"][0]["exp_avg"] = torch.zeros(1, 2)
+
+
+def name_a_base_lr(optimizer):
+    optimizer["param_groups"][0]["base_lr"] = "x"
+
+
+def nan_moments(optimizer):
+    optimizer["state"][0]["exp_avg"].fill_(float("nan"))
+
+
 # Edits of the latest checkpoint, as a hand-converted or third-party run folder would hold it
 # (its checksums updated to match), and what a resume says of each.
 CHECKPOINT_EDITS = {
@@ -187,22 +213,37 @@ CHECKPOINT_EDITS = {
                                                  r"is torch\.int64, expected a floating-point"),
     "bool weights": (cast_weights(torch.bool), r"model\.safetensors: tensor '.*' "
                                                r"is torch\.bool, expected a floating-point"),
+    # Run.model refuses these too; a resume called them a divergence, blaming optim.lr
+    "NaN weights": (nan_weights, r"model\.safetensors: tensor '.*' holds NaN or infinite"),
+    # load_state_dict takes these; the first step raised a traceback
+    "a moment of another shape": (optimizer_state(reshape_a_moment),
+                                  r"trainer_state\.pt: the optimizer's 'exp_avg' of shape "
+                                  r"\(1, 2\) is for a parameter of shape \(\d+,"),
+    "a base_lr that is not a number": (optimizer_state(name_a_base_lr),
+                                       r"trainer_state\.pt: the optimizer's param_groups\[0\] "
+                                       r"'base_lr' is 'x', expected a finite number$"),
+    "NaN moments": (optimizer_state(nan_moments),
+                    r"trainer_state\.pt: the optimizer's 'exp_avg' holds NaN or infinite"),
 }
 
 
+@pytest.fixture(scope="module")
+def cut_run(synthetic_home, tmp_path_factory):
+    """A tiny run interrupted in epoch 2: its latest checkpoint is epoch 1's."""
+    return interrupted_run(open_lfw(synthetic_home), tiny(), tmp_path_factory.mktemp("cut"))
+
+
+@pytest.mark.parametrize(("edit", "problem"), CHECKPOINT_EDITS.values(), ids=CHECKPOINT_EDITS)
 def test_a_resume_refuses_a_checkpoint_that_does_not_fit_in_one_line_naming_the_file(
-        synthetic_home, tmp_path):
-    lfw = open_lfw(synthetic_home)
-    cut = interrupted_run(lfw, tiny(), tmp_path / "cut")
-    for name, (edit, problem) in CHECKPOINT_EDITS.items():
-        run_dir = shutil.copytree(cut, tmp_path / name)
-        folder = read_pointer(run_dir)
-        edit(folder)
-        meta = json.loads((folder / "checkpoint.json").read_text())
-        meta["sha256"] = {file: sha256_file(folder / file) for file in meta["sha256"]}
-        (folder / "checkpoint.json").write_text(json.dumps(meta))
-        with pytest.raises(CheckpointError, match=f"^{re.escape(str(folder))}/{problem}"):
-            train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+        synthetic_home, cut_run, tmp_path, edit, problem):
+    run_dir = shutil.copytree(cut_run, tmp_path / "run")
+    folder = read_pointer(run_dir)
+    edit(folder)
+    meta = json.loads((folder / "checkpoint.json").read_text())
+    meta["sha256"] = {file: sha256_file(folder / file) for file in meta["sha256"]}
+    (folder / "checkpoint.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=f"^{re.escape(str(folder))}/{problem}"):
+        train(tiny(), open_lfw(synthetic_home), tmp_path, resume=run_dir, progress=False)
 
 
 def test_resuming_a_run_that_stopped_early_trains_nothing_more(synthetic_home, tmp_path):

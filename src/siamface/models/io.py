@@ -91,13 +91,14 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> None:
 
 def load_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
                source: str | Path) -> None:
-    """Load weights read from the file ``source`` into ``model``: every key must match, and a
+    """Load weights read from the file ``source`` into ``model``: every key must match, a
     tensor the model holds in floating point must be floating point in the file too (torch
-    would cast int64, uint8 or bool weights silently; siamface writes none). Integer buffers,
-    such as BatchNorm's ``num_batches_tracked``, stay integers.
+    would cast int64, uint8 or bool weights silently; siamface writes none), and finite.
+    Integer buffers, such as BatchNorm's ``num_batches_tracked``, stay integers.
 
     Raises:
-        DamagedFileError: Naming ``source`` and a tensor of another dtype.
+        DamagedFileError: Naming ``source`` and a tensor of another dtype, or holding NaN or
+            infinite values.
         RuntimeError: ``load_state_dict``'s, for missing, unexpected or reshaped tensors.
     """
     own = model.state_dict()
@@ -107,6 +108,10 @@ def load_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
                                    f"floating-point dtype ({own[name].dtype}): siamface writes "
                                    "no other")
     model.load_state_dict(state)
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise DamagedFileError(f"{source}: tensor {name!r} holds NaN or infinite values; "
+                                   "the model cannot give a valid answer")
 
 
 def to_model_input(images: np.ndarray, channels_last: bool = True) -> torch.Tensor:

@@ -19,6 +19,7 @@ Note that torch's ``weight_decay=wd`` adds ``wd * w`` to the gradient, the gradi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,6 +27,7 @@ from torch import nn
 
 from siamface.config.sections import OptimConfig
 from siamface.errors import ConfigError
+from siamface.utils.files import DamagedFileError, is_number
 from siamface.utils.registry import Registry
 
 OPTIMIZERS: Registry[torch.optim.Optimizer] = Registry("optimizer", supplied=("params",))
@@ -136,3 +138,48 @@ def build_optimizer(config: OptimConfig | Mapping[str, Any],
     factory = optimizer_factory(config)
     groups = param_groups(model, config.weight_decay, config.layer_weight_decay)
     return factory(groups, **config.hyperparameters())
+
+
+
+def check_loaded_state(optimizer: torch.optim.Optimizer, built: Iterable[Mapping[str, Any]],
+                       source: str | Path) -> None:
+    """Check the state ``optimizer`` loaded from the file ``source``: ``load_state_dict`` takes
+    any values, which would fail or diverge only in the first step after a resume.
+
+    Every hyperparameter of its groups must be of the kind it was in ``built`` (the groups as
+    built, before the load): a finite number where that was a number, and ``base_lr``, which a
+    schedule adds and multiplies, a finite number. Every state tensor of a parameter but the
+    scalar ``step`` (moments, momentum buffers) must have that parameter's shape and finite
+    values.
+
+    Raises:
+        DamagedFileError: Naming ``source`` and the value that does not fit.
+    """
+    for i, (group, fresh) in enumerate(zip(optimizer.param_groups, built, strict=True)):
+        for key, value in group.items():
+            expected = fresh.get(key, 1.0)  # base_lr (not there before a schedule): a number
+            if key != "params" and _kind(value) != _kind(expected):
+                like = "a finite number" if _kind(expected) == "number" else repr(expected)
+                raise DamagedFileError(f"{source}: the optimizer's param_groups[{i}] {key!r} is "
+                                       f"{value!r}, expected {like}")
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if not isinstance(value, torch.Tensor) or value.dim() == 0:
+                continue
+            if value.shape != param.shape:
+                raise DamagedFileError(f"{source}: the optimizer's {key!r} of shape "
+                                       f"{tuple(value.shape)} is for a parameter of shape "
+                                       f"{tuple(param.shape)}")
+            if not bool(torch.isfinite(value).all()):
+                raise DamagedFileError(f"{source}: the optimizer's {key!r} holds NaN or "
+                                       "infinite values")
+
+
+def _kind(value: Any) -> Any:
+    """What a hyperparameter is, to compare: "number" when finite, "not finite" for NaN or
+    inf, tuples element by element, else its type (bool, None, a group's name)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_kind(v) for v in value)
+    if is_number(value, finite=False):
+        return "number" if is_number(value) else "not finite"
+    return type(value)

@@ -42,6 +42,7 @@ from siamface.training.batches import PairBatch
 from siamface.training.builder import TrainingParts
 from siamface.training.checkpoint import (
     MODEL_FILE,
+    STATE_FILE,
     CheckpointError,
     CheckpointWriter,
     checkpoint_dir,
@@ -51,6 +52,7 @@ from siamface.training.checkpoint import (
     verify_checkpoint,
 )
 from siamface.training.inputs import TrainingInputs
+from siamface.training.optim import check_loaded_state
 from siamface.utils.files import DamagedFileError
 from siamface.utils.precision import autocast, choose_precision
 from siamface.utils.settings import flatten
@@ -134,10 +136,12 @@ class Trainer:
         or damaged (``pipeline.train`` checks the data)."""
         state_dict, meta, trainer_state = load_latest(self.run.path)
         self._check_unchanged(meta.get("config"), meta.get("epoch"))
-        weights = checkpoint_dir(self.run.path, meta["epoch"]) / MODEL_FILE
+        folder = checkpoint_dir(self.run.path, meta["epoch"])
+        built = [dict(group) for group in self.optimizer.param_groups]
         try:
-            load_state(self.model, state_dict, weights)
+            load_state(self.model, state_dict, folder / MODEL_FILE)
             self.optimizer.load_state_dict(trainer_state["optimizer"])
+            check_loaded_state(self.optimizer, built, folder / STATE_FILE)
             self.early_stopping.load_state_dict(meta["early_stopping"])
             self.history = list(meta["history"])
             self.start_epoch = int(meta["epoch"])
