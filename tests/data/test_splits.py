@@ -289,3 +289,30 @@ def test_single_image_people_feed_only_non_matching_pairs() -> None:
 # ----------------------------------------------------------------------------- labels
 
 
+
+
+def test_a_restricted_split_makes_up_no_pair_and_holds_out_linked_people() -> None:
+    # A-B and C-D are non-matching pairs; each person also has a matching pair. People drawn
+    # alone re-paired a straddling A-B with an image of a name-chosen "different" person.
+    people = "ABCDEFGH"
+    pairs = [Pair(ImageRef(a, 1), ImageRef(b, 1), False, line=k) for k, (a, b) in
+             enumerate(["AB", "CD", "EF", "GH"], start=1)]
+    pairs += [Pair(ImageRef(n, 1), ImageRef(n, 2), True, line=10 + k)
+              for k, n in enumerate(people)]
+    counts = dict.fromkeys(people, 3)
+    for seed in range(20):
+        train, val = split_pairs_by_person(pairs, counts, 0.25, seed, restricted=True)
+        assert sorted(train + val, key=lambda p: p.line) == pairs  # every pair as given
+        assert not pair_people(train) & pair_people(val)
+        assert len(val) == 3  # a linked pair of people: 2 matching pairs and their 1 other
+
+
+def test_the_restricted_split_of_real_dev_train_keeps_its_pairs_and_balance(
+        lfw_source: Path) -> None:
+    pairs = read_pairs(lfw_source / "pairsDevTrain.txt").pairs
+    counts = {p.name: 1_000 for pair in pairs for p in (pair.left, pair.right)}
+    train, val = split_pairs_by_person(pairs, counts, 0.2, 0, restricted=True)
+    given = {p.key for p in pairs}
+    assert all(p.key in given for p in train + val) and len(train) + len(val) == len(pairs)
+    assert not pair_people(train) & pair_people(val)
+    assert sum(p.same for p in val) == 220 and sum(not p.same for p in val) == 220  # 20% each

@@ -73,11 +73,18 @@ def test_report_has_every_section_and_formats_the_files_numbers(run_dir):
 def test_the_data_section_says_which_people_a_view2_fold_trained_on(run_dir):
     view1 = "no DevTest person is trained or validated on"
     assert view1 in run_report(Run(run_dir))
+    assert "second image replaced by another person's" in run_report(Run(run_dir))  # default
     save_resolved(load_config("default", ["data.view2_fold=3"]), run_dir / "config.yaml")
     text = run_report(Run(run_dir))
     assert view1 not in text
     assert ("Trained and validated on View 2's folds but 3 (pairs.txt and people.txt, DevTest's "
             "people among them); fold 3's people are held out") in text
+
+
+def test_a_restricted_runs_report_says_its_validation_pairs_are_the_files_own(run_dir):
+    save_resolved(load_config("restricted"), run_dir / "config.yaml")
+    text = run_report(Run(run_dir))
+    assert "The validation pairs are the file's own" in text and "replaced" not in text
 
 
 def test_report_shows_test_metrics_with_intervals_and_links_only_existing_figures(run_dir):

@@ -92,6 +92,12 @@ class DataConfig(Settings):
     min_images_per_person: int = 2
     view2_fold: int | None = None
 
+    @property
+    def restricted(self) -> bool:
+        """Whether training keeps to LFW's image-restricted rules: the scope's pairs only, no
+        pair made up from the people's names (``data.splits.split_pairs_by_person``)."""
+        return self.sampling == "pairs" and self.mined_pairs == 0
+
     def __post_init__(self) -> None:
         try:  # Preprocessing owns the checks of the crop box, size and channels
             self.preprocessing_settings()

@@ -35,6 +35,7 @@ def split_pairs_by_person(
     image_counts: Mapping[str, int],
     val_fraction: float = 0.2,
     seed: int = 0,
+    restricted: bool = False,
 ) -> tuple[list[Pair], list[Pair]]:
     """Split pairs (e.g. pairsDevTrain) into person-disjoint training and validation pairs.
 
@@ -46,17 +47,22 @@ def split_pairs_by_person(
     re-paired: its right image becomes a random image (seeded; person first, then image) of
     another person of the left person's side, one that makes no duplicate pair. No pair is lost.
 
+    ``restricted`` keeps to LFW's image-restricted rules, under which a pair may not be made up
+    from the people's names: people are then drawn in whole groups, those the pairs link (a
+    non-matching pair links its two people), so that no pair straddles the sides and none is
+    re-paired. pairsDevTrain's largest such group has 18 of its 2,132 people.
+
     Args:
         pairs: The pairs to split.
         image_counts: Images per person, to draw the replacement images from.
         val_fraction: The share of pairs to hold out, in (0, 1).
         seed: Seeds the draw of validation people and of replacement images.
+        restricted: Hold out linked groups of people; re-pair nothing.
 
     Returns:
         ``(train, val)``, each in input order; no person appears in both.
 
     Raises:
-        ValueError: A bad ``val_fraction``, or a person missing from ``image_counts``.
         ConfigError: Naming ``data.val_fraction``: no pair fits the validation share, or a
             straddling pair has nobody to re-pair with.
     """
@@ -67,32 +73,32 @@ def split_pairs_by_person(
         raise ValueError(f"{len(missing)} people of the pairs have no image count: {missing[:10]}")
     rng = np.random.default_rng(seed)
 
-    # Each person's load: the matching and non-matching pairs in which they are on the left.
-    load = {name: [0, 0] for name in sorted(pair_people(pairs))}  # sorted: same seed, same split
+    # The units drawn: single people, or (restricted) the groups the pairs link; each unit's
+    # load is its [matching, non-matching] pairs, counted at their left person.
+    units = _linked_groups(pairs) if restricted else [[n] for n in sorted(pair_people(pairs))]
+    unit_of = {name: i for i, unit in enumerate(units) for name in unit}
+    load = np.zeros((len(units), 2))
     for p in pairs:
-        load[p.left.name][0 if p.same else 1] += 1
+        load[unit_of[p.left.name], 0 if p.same else 1] += 1
     total = np.array([sum(p.same for p in pairs), sum(not p.same for p in pairs)])
     target = np.round(val_fraction * total)
 
     val_people: set[str] = set()
     taken = np.zeros(2)
-    names = list(load)
-    for i in rng.permutation(len(names)):
-        name = names[i]
-        weight = np.array(load[name])
-        if not weight.any():
+    for i in rng.permutation(len(units)):
+        if not load[i].any():
             if rng.random() < val_fraction:
-                val_people.add(name)
-        elif np.all(taken + weight <= target):
-            val_people.add(name)
-            taken += weight
+                val_people.update(units[i])
+        elif np.all(taken + load[i] <= target):
+            val_people.update(units[i])
+            taken += load[i]
     if not taken.any():
         raise ConfigError(
             f"data.val_fraction: no person's pairs fit in {val_fraction} of {len(pairs)} pairs; "
             "use a larger fraction or more pairs"
         )
 
-    sides = {True: sorted(val_people), False: sorted(load.keys() - val_people)}
+    sides = {True: sorted(val_people), False: sorted(pair_people(pairs) - val_people)}
     used = {p.key for p in pairs if (p.left.name in val_people) == (p.right.name in val_people)}
     train: list[Pair] = []
     val: list[Pair] = []
@@ -103,6 +109,25 @@ def split_pairs_by_person(
             used.add(p.key)
         (val if in_val else train).append(p)
     return train, val
+
+
+def _linked_groups(pairs: Sequence[Pair]) -> list[list[str]]:
+    """The people of ``pairs`` in groups that the pairs link, each sorted, in order of their
+    first name (so that one seed draws one split)."""
+    parent = {name: name for name in pair_people(pairs)}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]  # halve the path as it is walked
+            name = parent[name]
+        return name
+
+    for p in pairs:
+        parent[root(p.left.name)] = root(p.right.name)
+    groups: dict[str, list[str]] = {}
+    for name in sorted(parent):
+        groups.setdefault(root(name), []).append(name)
+    return sorted(groups.values())
 
 
 def _repair(
@@ -174,7 +199,8 @@ def split_pairs_random(
 
 
 def training_split(scope: TrainingScope, image_counts: Mapping[str, int], split: str,
-                   val_fraction: float, seed: int) -> tuple[list[Pair], list[Pair]]:
+                   val_fraction: float, seed: int,
+                   restricted: bool = False) -> tuple[list[Pair], list[Pair]]:
     """The pairs of a run's scope split into training and validation pairs, as every run
     splits them: pairsDevTrain (View 1), or pairs.txt without the held-out fold (View 2).
 
@@ -184,9 +210,11 @@ def training_split(scope: TrainingScope, image_counts: Mapping[str, int], split:
         split: "person" (``split_pairs_by_person``) or "random" (``split_pairs_random``).
         val_fraction: The share of pairs held out for validation.
         seed: The run's seed.
+        restricted: The run keeps to LFW's image-restricted rules (``DataSection.restricted``):
+            the person split makes up no pair.
     """
     if split == "person":
-        return split_pairs_by_person(scope.pairs, image_counts, val_fraction, seed)
+        return split_pairs_by_person(scope.pairs, image_counts, val_fraction, seed, restricted)
     return split_pairs_random(scope.pairs, val_fraction, seed)  # warns
 
 

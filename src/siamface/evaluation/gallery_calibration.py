@@ -34,16 +34,32 @@ def validation_impostor_scores(run: Run, cache: ImageCache,
     """The run model's scores of image pairs of two different validation people (at most
     MAX_VALIDATION_PAIRS, sampled with the run's seed, embedded in the precision it was
     validated in, ``Run.precision_used``, where recorded), and how many people they come
-    from."""
+    from.
+
+    A run that keeps to LFW's image-restricted rules (``DataSection.restricted``) knows two
+    images to be of different people only where a pair of its scope says so: its pairs are
+    the validation split's non-matching pairs, no others made up from the people's names.
+    """
     data = run.config.data
     scope = training_scope(lfw, data.view2_fold)
     _, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction,
-                            run.config.seed)
+                            run.config.seed, data.restricted)
     people = sorted(pair_people(val))
+
+    def score(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return run.model.score(a, b).logits
+
+    if data.restricted:
+        negatives = [p for p in val if not p.same]
+        refs = sorted({ref for p in negatives for ref in (p.left, p.right)})
+        row = {ref: k for k, ref in enumerate(refs)}
+        emb = embed_run_images(run, cache, refs, run.precision_used())  # (V, D)
+        i, j = (np.array([row[getattr(p, side)] for p in negatives], dtype=np.int64)
+                for side in ("left", "right"))
+        return score_embedding_pairs(score, emb, i, j), len(people)
     refs, ids = person_images(people, lfw.image_counts)
     emb = embed_run_images(run, cache, refs, run.precision_used())  # (V, D)
-    return impostor_scores(emb, ids, lambda a, b: run.model.score(a, b).logits,
-                           run.config.seed), len(people)
+    return impostor_scores(emb, ids, score, run.config.seed), len(people)
 
 
 def impostor_scores(emb: torch.Tensor, ids: np.ndarray,

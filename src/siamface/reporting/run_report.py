@@ -107,14 +107,18 @@ def _config_section(config: dict[str, Any]) -> list[str]:
 
 
 def _data_section(data: dict[str, Any], environment: dict[str, Any] | None,
-                  view2_fold: int | None) -> list[str]:
+                  view2_fold: int | None, restricted: bool) -> list[str]:
     out = ["## Data", ""]
     if environment is not None:
-        scope = ("Validation pairs come from pairsDevTrain.txt only; no DevTest person is "
-                 "trained or validated on." if view2_fold is None else
+        scope = ("Validation pairs come from pairsDevTrain.txt's people only; no DevTest "
+                 "person is trained or validated on." if view2_fold is None else
                  f"Trained and validated on View 2's folds but {view2_fold} (pairs.txt and "
                  f"people.txt, DevTest's people among them); fold {view2_fold}'s people are held "
                  "out, for `siamface view2` to score.")
+        scope += (" The validation pairs are the file's own, its people held out in the groups "
+                  "its pairs link (LFW's image-restricted rules)." if restricted else
+                  " A non-matching pair whose second person fell on the other side of the "
+                  "split has its second image replaced by another person's of its own side.")
         out += [f"LFW variant `{environment['data']['variant']}`. {scope}", ""]
     keys = [k for k in DATA_LABELS if k in data] + [k for k in data if k not in DATA_LABELS]
     out += _lines(["", "value"], [(DATA_LABELS.get(k, k), _num(data[k])) for k in keys])
@@ -331,7 +335,8 @@ def run_report(run: Run, curves: bool = True) -> str:
         *_config_section(config),
     ]
     with _written_from(run.environment_path):
-        out += _data_section(data, environment, config["data"]["view2_fold"])
+        out += _data_section(data, environment, config["data"]["view2_fold"],
+                             run.config.data.restricted)
     with _written_from(run.model_meta_path):
         out += _training_section(model, summary,
                                  run.learning_curves_path.name if curves else None)
