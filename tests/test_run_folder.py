@@ -256,6 +256,40 @@ def test_an_evaluation_waits_for_another_to_finish_replacing_its_folder(tmp_path
     assert done.is_set() and [p.name for p in folder.iterdir()] == ["metrics.json"]
 
 
+def test_an_interrupt_between_the_renames_puts_the_old_evaluation_back(tmp_path, monkeypatch):
+    run = Run(tmp_path)
+    folder = run.eval_dir("pairsDevTest.txt")
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("old")
+    rename = Path.rename
+
+    def interrupted(self, target):
+        if Path(target) == folder and self.name.startswith(".eval-") and \
+                not self.name.endswith(".old"):
+            raise KeyboardInterrupt  # Ctrl-C after the old folder moved aside
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", interrupted)
+    with pytest.raises(KeyboardInterrupt), run.new_eval_dir(folder) as new:
+        (new / "metrics.json").write_text("new")
+    assert (folder / "metrics.json").read_text() == "old"  # eval/ was left empty before
+
+
+def test_what_killed_evaluations_left_is_recovered(tmp_path):
+    run = Run(tmp_path)
+    (tmp_path / ".eval-pairs.v1.ab12cd34.old").mkdir()  # killed between the renames
+    (tmp_path / ".eval-pairs.v1.ab12cd34.old" / "metrics.json").write_text("old")
+    (tmp_path / ".eval-pairs.v1.ab12cd34").mkdir()  # its staging folder
+    (tmp_path / ".eval-ten-fold.zz99yy88").mkdir()  # killed while it scored
+    run.eval_root.mkdir()
+    (run.eval_root / "open-set").mkdir()  # whole; a stale copy of it goes
+    (tmp_path / ".eval-open-set.qq11ww22.old").mkdir()
+    run.recover_evaluations()
+    assert [p.name for p in run.eval_dirs()] == ["open-set", "pairs.v1"]
+    assert (run.eval_root / "pairs.v1" / "metrics.json").read_text() == "old"
+    assert not list(tmp_path.glob(".eval-*"))
+
+
 def test_an_evaluation_of_a_hidden_photo_folder_is_listed(tmp_path):
     run = Run(tmp_path)
     folder = run.eval_dir(".people", "ab" * 32)

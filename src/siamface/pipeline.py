@@ -176,13 +176,14 @@ def train(
         run = Run(resume)
         config = run.config
         check_same_copy(run, lfw)
-        check_not_evaluated(run)
     else:
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
         run.write_environment(environment(lfw, config.train.precision))
     try:
         with file_lock(run.lock_path, f"train {run.path}", timeout=0):  # one trainer per run
+            if resume is not None:  # under the lock: an evaluation holds it while it runs
+                check_not_evaluated(run)
             return _train_locked(config, lfw, run, resume is not None, progress, on_epoch_end,
                                  timer or PhaseTimer())
     except SiamfaceError as err:
@@ -230,11 +231,12 @@ def check_same_copy(run: Run, lfw: LFWDataset) -> None:
 def check_not_evaluated(run: Run) -> None:
     """Refuse to train further a run already evaluated: its results belong to the model it
     chose, which more epochs may replace, and test pairs scored again after more training are
-    no longer scored once by a model chosen without them.
+    no longer scored once by a model chosen without them. The caller holds ``run.lock_path``.
 
     Raises:
         CheckpointError: Naming the evaluations.
     """
+    run.recover_evaluations()  # one killed while it replaced its folder is still one
     evaluated = [p.name for p in run.eval_dirs()]
     if evaluated:
         raise CheckpointError(
@@ -348,69 +350,72 @@ def evaluate(
     timer = timer or PhaseTimer()
     out = Evaluation()
     check_bootstrap(n_bootstrap)
-    run.finished_summary()  # the report reads it: a damaged one stops us before any writes
-    uses_lfw = bool(pairs) or ten_fold or identification  # (a folder alone does not)
-    if uses_lfw:  # every file parses, and every check passes, before anything is written
-        changed = copy_differences(run, lfw)
-        if changed:
-            warnings.warn(OtherCopyWarning(
-                f"{run.path} was trained on another LFW copy than the one in {lfw.home} "
-                f"({', '.join(changed)} differ; {run.environment_path.name} records the "
-                "first): its results here are on other data than its report describes"),
-                stacklevel=2)
-        files = [resolve_pairs(run, lfw, name) for name in pairs]
-        check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
-        if one_shot:
-            for pairs_file, _ in files:
-                check_one_shot(lfw, pairs_file, one_shot, trials)
-    if folder is not None:
-        with timer.phase("photo folder"):
-            out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
-        notify("folder", out.folder, folder_dir)
-        if not uses_lfw:
-            with timer.phase("report"):
-                write_run_report(run)
-            return out
-    with timer.phase("evaluation set-up"):
-        cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
-        if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
-            calibrate_gallery(run, cache, lfw)
-    seen_by_run = scope_people(lfw, run.config.data.view2_fold) if pairs else frozenset()
-    for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):
-        with run.new_eval_dir(out_dir) as new:
-            with timer.phase("evaluation"):
-                seen = len(pair_people(pairs_file.pairs) & seen_by_run)
-                metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap,
-                                                 seen)
-            if plots:
-                with timer.phase("figures"):
-                    plot_pair_evaluation(run, scored, metrics, cache.images, new)
+    # one process at a time: a `train --resume` would replace the model being scored
+    with file_lock(run.lock_path, f"evaluate {run.path}", timeout=0):
+        run.recover_evaluations()  # what a killed evaluation left
+        run.finished_summary()  # the report reads it: a damaged one stops us before any writes
+        uses_lfw = bool(pairs) or ten_fold or identification  # (a folder alone does not)
+        if uses_lfw:  # every file parses, and every check passes, before anything is written
+            changed = copy_differences(run, lfw)
+            if changed:
+                warnings.warn(OtherCopyWarning(
+                    f"{run.path} was trained on another LFW copy than the one in {lfw.home} "
+                    f"({', '.join(changed)} differ; {run.environment_path.name} records the "
+                    "first): its results here are on other data than its report describes"),
+                    stacklevel=2)
+            files = [resolve_pairs(run, lfw, name) for name in pairs]
+            check_view2_scoring(run, lfw, [f for f, _ in files], ten_fold or identification)
             if one_shot:
-                with timer.phase("one-shot"):
-                    out.one_shot[name] = evaluate_one_shot(run, cache, lfw, pairs_file, new,
-                                                           name, one_shot, trials)
+                for pairs_file, _ in files:
+                    check_one_shot(lfw, pairs_file, one_shot, trials)
+        if folder is not None:
+            with timer.phase("photo folder"):
+                out.folder, folder_dir = evaluate_folder(run, folder, n_bootstrap, plots)
+            notify("folder", out.folder, folder_dir)
+            if not uses_lfw:
+                with timer.phase("report"):
+                    write_run_report(run)
+                return out
+        with timer.phase("evaluation set-up"):
+            cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
+            if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
+                calibrate_gallery(run, cache, lfw)
+        seen_by_run = scope_people(lfw, run.config.data.view2_fold) if pairs else frozenset()
+        for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):
+            with run.new_eval_dir(out_dir) as new:
+                with timer.phase("evaluation"):
+                    seen = len(pair_people(pairs_file.pairs) & seen_by_run)
+                    metrics, scored = evaluate_pairs(run, cache, pairs_file, new, name, n_bootstrap,
+                                                     seen)
                 if plots:
                     with timer.phase("figures"):
-                        plot_one_shot(out.one_shot[name], new)
-        out.metrics[name] = metrics
-        notify("metrics", metrics, out_dir)
-        if one_shot:
-            notify("one_shot", out.one_shot[name], out_dir)
-    if ten_fold:
-        with run.new_eval_dir(run.ten_fold_dir) as new, timer.phase("View 2"):
-            out.ten_fold = evaluate_ten_fold(run, cache, lfw, new)
-        notify("ten_fold", out.ten_fold, run.ten_fold_dir)
-    if identification:
-        with run.new_eval_dir(run.open_set_dir) as new:
-            with timer.phase("open-set"):
-                out.open_set = evaluate_open_set(run, cache, lfw, new)
-            if plots:
-                with timer.phase("figures"):
-                    plot_open_set(out.open_set, new)
-        notify("open_set", out.open_set, run.open_set_dir)
-    with timer.phase("report"):
-        write_run_report(run)
-    return out
+                        plot_pair_evaluation(run, scored, metrics, cache.images, new)
+                if one_shot:
+                    with timer.phase("one-shot"):
+                        out.one_shot[name] = evaluate_one_shot(run, cache, lfw, pairs_file, new,
+                                                               name, one_shot, trials)
+                    if plots:
+                        with timer.phase("figures"):
+                            plot_one_shot(out.one_shot[name], new)
+            out.metrics[name] = metrics
+            notify("metrics", metrics, out_dir)
+            if one_shot:
+                notify("one_shot", out.one_shot[name], out_dir)
+        if ten_fold:
+            with run.new_eval_dir(run.ten_fold_dir) as new, timer.phase("View 2"):
+                out.ten_fold = evaluate_ten_fold(run, cache, lfw, new)
+            notify("ten_fold", out.ten_fold, run.ten_fold_dir)
+        if identification:
+            with run.new_eval_dir(run.open_set_dir) as new:
+                with timer.phase("open-set"):
+                    out.open_set = evaluate_open_set(run, cache, lfw, new)
+                if plots:
+                    with timer.phase("figures"):
+                        plot_open_set(out.open_set, new)
+            notify("open_set", out.open_set, run.open_set_dir)
+        with timer.phase("report"):
+            write_run_report(run)
+        return out
 
 
 def check_view2_scoring(run: Run, lfw: LFWDataset, files: Sequence[PairsFile],

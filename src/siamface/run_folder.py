@@ -228,13 +228,26 @@ class Run:
                     folder.rename(old)  # kept until the new results are in place
                 try:
                     staging.rename(folder)
-                except OSError:
+                except BaseException:  # an interrupt between the renames too
                     if old.exists():
                         old.rename(folder)
                     raise
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def recover_evaluations(self) -> None:
+        """Put back an evaluation folder that a process killed between ``new_eval_dir``'s two
+        renames left only as its ``.old`` copy, and remove the staging folders killed
+        evaluations left. Only for a caller that holds ``lock_path``, as ``evaluate`` does:
+        no other evaluation can be writing then."""
+        for left in sorted(self.path.glob(".eval-*")):
+            name = left.name.removeprefix(".eval-").removesuffix(".old").rpartition(".")[0]
+            folder = self.eval_root / name
+            if left.name.endswith(".old") and name and not folder.exists():
+                left.rename(folder)
+            else:
+                shutil.rmtree(left, ignore_errors=True)
 
     def eval_dirs(self) -> list[Path]:
         """Every evaluation folder, by name."""

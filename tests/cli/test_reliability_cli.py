@@ -183,6 +183,16 @@ def test_two_trainers_of_one_run_are_not_allowed(capsys, cli_home, run_copy):
     one_line_error(err, str(run_copy / ".train.lock"), "another process holds this lock")
 
 
+def test_a_run_being_trained_is_not_evaluated(capsys, cli_home, run_copy):
+    # evaluate beside `train --resume` scored the old model and wrote its metrics beside the
+    # new model.json, both exiting 0
+    with file_lock(run_copy / ".train.lock", "hold the run in this test"):
+        code, _, err = run(capsys, "--data-dir", cli_home, "evaluate", run_copy, "--pairs",
+                           "pairsDevTest.txt", "--no-progress", "--bootstrap", "0")
+    assert code == 2 and not (run_copy / "eval").exists()
+    one_line_error(err, str(run_copy / ".train.lock"), f"cannot evaluate {run_copy} now")
+
+
 @pytest.mark.parametrize("error, code", [
     (WorkFailedError("training diverged at epoch 3, step 7: loss became nan"), 1),
     (ConfigError("optim.lr: expected a number above 0"), 2),

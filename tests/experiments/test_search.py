@@ -448,3 +448,28 @@ def test_a_trial_that_crashes_is_failed_not_queued_again(synthetic_home, tmp_pat
         run_search(spec, open_lfw(synthetic_home), tmp_path / "study", storage_url="")
     assert [t.state.name for t in storage_trials(tmp_path / "study")] == ["FAIL"]  # no retry
     assert StudyFolder(tmp_path / "study").storage() is None  # "" is the folder's own study.db
+
+
+def test_an_interrupt_after_a_trials_record_but_before_optuna_knows_runs_it_again(
+        synthetic_home: Path, tmp_path: Path, monkeypatch):
+    # the trial's record said "complete" while Optuna failed it: no retry was queued, so a
+    # grid point was never run and another ran twice
+    import siamface.experiments.search as search
+
+    logged = search.log_run
+
+    def ctrl_c(*args, **kwargs):
+        logged(*args, **kwargs)
+        raise KeyboardInterrupt  # in the logging after the record, before Optuna's
+
+    monkeypatch.setattr(search, "log_run", ctrl_c)
+    spec = spec_from_dict(tiny_spec(name="late", n_trials=1))
+    with pytest.raises(KeyboardInterrupt):
+        run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    stopped = StudyFolder(tmp_path / "study").trial(0)
+    assert stopped["state"] == "failed" and "retried as trial 1" in stopped["reason"]
+    assert [t.state.name for t in storage_trials(tmp_path / "study")] == ["FAIL", "WAITING"]
+    monkeypatch.setattr(search, "log_run", logged)
+    run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    states = [t["state"] for t in StudyFolder(tmp_path / "study").trials()]
+    assert states == ["failed", "complete"]

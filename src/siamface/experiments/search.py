@@ -315,7 +315,6 @@ class TrialObjective:
         return on_epoch_end
 
     def _finish(self, trial: Any, state: str, start: float, **record: Any) -> None:
-        self.running = None  # (its record is written: no longer "running")
         run_dir = self.folder.run_dir(trial.number)
         if run_dir is not None:
             trial.set_user_attr("run", str(run_dir.relative_to(self.folder.path)))
@@ -328,6 +327,9 @@ class TrialObjective:
         if run is not None:
             log_run(self.folder.trial_dir(trial.number), run, saved["params"],
                     self.spec.objective, record.get("value"))
+        # Until Optuna records the state too (as the objective returns), an interrupt fails
+        # the trial whatever its record says: it is still the one to run again.
+        self.running = None
 
 
 def retried_from(trial: Any) -> int | None:
@@ -354,14 +356,23 @@ def count_states(study: Any) -> dict[str, int]:
 
 def retry_interrupted_trial(study: Any, folder: StudyFolder, number: int) -> None:
     """Queue trial ``number`` again, as the heartbeat does for a dead trial, when Optuna failed
-    it while its record says "running" (this process was interrupted in it): the next run of
-    the study runs its parameters (a grid: its point) again."""
+    it for this process's interrupt (``_interrupted``): the next run of the study runs its
+    parameters (a grid: its point) again."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from optuna.trial import TrialState
 
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    if trial.state == TrialState.FAIL and _record_state(folder, number) == "running":
+    if _interrupted(trial, folder):
         RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, trial)
+
+
+def _interrupted(trial: Any, folder: StudyFolder) -> bool:
+    """Whether Optuna failed ``trial`` (a FrozenTrial) for its process, not for an error of
+    its own: interrupted or dead while its record says "running", or after the record said
+    how it ended but before Optuna recorded that (its logging ran in between)."""
+    from optuna.trial import TrialState
+
+    return (trial.state == TrialState.FAIL and FAIL_REASON not in trial.user_attrs
+            and _record_state(folder, trial.number) in ("running", "complete", "pruned"))
 
 
 def _record_state(folder: StudyFolder, number: int) -> str | None:
@@ -375,18 +386,17 @@ def _record_state(folder: StudyFolder, number: int) -> str | None:
 
 
 def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
-    """Write "failed" into the record of each trial that Optuna failed while its record says
-    "running" (its process was interrupted or died mid-trial), with its run folder if it made
+    """Write "failed" into the record of each trial that Optuna failed for its process
+    (``_interrupted``: it was interrupted or died mid-trial), with its run folder if it made
     one, naming the trial that retries it."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
     # each retry's history ends with the trial it retries (retried_trial_number is the first)
     retried_by = {history[-1]: t.number for t in trials
                   if (history := RetryHeartbeatStaleTrialCallback.retry_history(t))}
     for t in trials:
-        if t.state == TrialState.FAIL and _record_state(folder, t.number) == "running":
+        if _interrupted(t, folder):
             again = retried_by.get(t.number)
             run_dir = folder.run_dir(t.number)
             folder.write_trial(t.number, state="failed",
