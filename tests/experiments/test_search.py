@@ -473,3 +473,23 @@ def test_an_interrupt_after_a_trials_record_but_before_optuna_knows_runs_it_agai
     run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
     states = [t["state"] for t in StudyFolder(tmp_path / "study").trials()]
     assert states == ["failed", "complete"]
+
+
+def test_two_workers_making_a_new_servers_tables_at_once_both_go_on(tmp_path, monkeypatch):
+    # PostgreSQL's "relation already exists" is a ProgrammingError: it ended the second worker
+    from optuna import storages
+    from sqlalchemy.exc import ProgrammingError
+
+    made = []
+    real = storages.RDBStorage
+
+    def racing(*args, **kwargs):
+        made.append(1)
+        if len(made) == 1:
+            raise ProgrammingError("CREATE TABLE studies", {},
+                                   Exception('relation "studies" already exists'))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storages, "RDBStorage", racing)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    assert make_storage(f"sqlite:///{tmp_path / 'study.db'}") is not None and len(made) == 2

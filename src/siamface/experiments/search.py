@@ -83,7 +83,7 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S, named: str | None = N
     import optuna
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import IntegrityError, OperationalError
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
@@ -100,9 +100,10 @@ def make_storage(url: str, heartbeat_s: int = HEARTBEAT_S, named: str | None = N
                         max_retry=MAX_RETRY),
                     engine_kwargs=None if url.startswith("sqlite") else {"pool_pre_ping": True},
                 )
-            except (IntegrityError, OperationalError) as err:
+            except (IntegrityError, OperationalError, ProgrammingError) as err:
                 # workers starting at once on a new database both made its tables (SQLite
-                # says "table ... already exists"); the other's are there now: open them
+                # says "table ... already exists", PostgreSQL 'relation "studies" already
+                # exists'); the other's are there now: open them
                 made_twice = (isinstance(err, IntegrityError)
                               or "already exists" in reason_of(err))
                 if attempt == 2 or not made_twice:
