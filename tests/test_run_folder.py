@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from inference.conftest import write_tiny_run
 from siamface.errors import SiamfaceError
 from siamface.models.io import save_weights
-from siamface.run_folder import Run, RunFolderError, read_summary_csv
+from siamface.run_folder import Run, RunFolderError, RunNotFinishedError, read_summary_csv
 from siamface.utils.atomic import umask_mode
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
@@ -443,3 +443,13 @@ def test_the_precision_a_run_was_validated_in_is_read_from_its_environment(tmp_p
     for used, expected in (("bf16", "bf16"), ("fp32", "fp32"), ("fp16", None), (None, None)):
         run.environment_path.write_text(json.dumps({"precision": {"used": used}}))
         assert run.precision_used() == expected, used
+
+
+def test_an_unfinished_run_is_told_whether_it_can_be_resumed(tmp_path):
+    run = Run(tmp_path)
+    with pytest.raises(RunNotFinishedError, match="stopped before its first epoch ended: "
+                                                  "start a new run"):
+        run.require_finished()  # `train --resume` says there is nothing to resume
+    (run.checkpoints_dir / "epoch-0001").mkdir(parents=True)
+    with pytest.raises(RunNotFinishedError, match=r"resume it with `siamface train --resume`"):
+        run.require_finished()

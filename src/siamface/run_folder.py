@@ -363,9 +363,11 @@ class Run:
     def require_finished(self) -> None:
         """Raise RunNotFinishedError unless the run has chosen its model."""
         if not self.is_finished:
+            started = any(self.checkpoints_dir.glob("epoch-*"))  # else nothing to resume
             raise RunNotFinishedError(
-                f"{self.model_meta_path} not found: {self.path} is not a finished run (train "
-                "it, or resume it with `siamface train --resume`)"
+                f"{self.model_meta_path} not found: {self.path} is not a finished run ("
+                + ("resume it with `siamface train --resume`, unless it is still training)"
+                   if started else "it stopped before its first epoch ended: start a new run)")
             )
 
     @cached_property
