@@ -71,7 +71,7 @@ def markdown_to_html(text: str, base: Path, page_dir: Path | None = None) -> str
         link = html.unescape(match.group(1))
         if urlsplit(link).scheme or link.startswith(("#", "/")):
             return match.group(0)
-        moved = os.path.relpath(base.resolve() / unquote(link), Path(page_dir).resolve())
+        moved = os.path.relpath(base.resolve() / unquote(link), page_dir.resolve())
         return f'<a href="{html.escape(quote(Path(moved).as_posix()))}"'
 
     body = _IMG_SRC.sub(embed, body)

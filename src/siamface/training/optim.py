@@ -140,7 +140,6 @@ def build_optimizer(config: OptimConfig | Mapping[str, Any],
     return factory(groups, **config.hyperparameters())
 
 
-
 def check_loaded_state(optimizer: torch.optim.Optimizer, built: Iterable[Mapping[str, Any]],
                        source: str | Path) -> None:
     """Check the state ``optimizer`` loaded from the file ``source``: ``load_state_dict`` takes
