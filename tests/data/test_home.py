@@ -21,8 +21,9 @@ def test_user_cache_when_nothing_is_set(monkeypatch):
     assert resolve_data_home() == Path(platformdirs.user_cache_dir("siamface"))
 
 
-def test_empty_environment_variable_counts_as_unset(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "")
+@pytest.mark.parametrize("value", ["", " ", "\t"])
+def test_empty_or_blank_environment_variable_counts_as_unset(monkeypatch, value):
+    monkeypatch.setenv(ENV_VAR, value)  # not a folder named " " in the current one
     assert resolve_data_home() == Path(platformdirs.user_cache_dir("siamface"))
 
 

@@ -476,3 +476,38 @@ def test_real_lfw_reimport_is_a_no_op(real_import):
     again = import_lfw([source], lfw.home, progress=False)
     assert again.num_images == 13233
     assert (lfw.root / "manifest.json").read_bytes() == before
+
+
+def test_a_run_holding_a_copy_imported_again_meanwhile_stops_rather_than_read_the_new_one(
+        tmp_path):
+    from siamface.data.lfw import CopyChangedError
+
+    home = tmp_path / "home"
+    stale = import_lfw([make_source(tmp_path / "a", "lfw", "zip")], home, progress=False)
+    import_lfw([make_source(tmp_path / "b", "lfw_funneled", "zip")], home, progress=False)
+    with pytest.raises(CopyChangedError, match=r"manifest.json: LFW was imported again while "
+                                               r"this command ran"):
+        load_or_build_cache(stale, Preprocessing(crop=None, size=8, channels=3), 1, False)
+    assert not any(cache_root(home).glob("*/index.json"))  # nothing built under its old key
+
+
+def test_a_copy_with_a_link_put_in_is_repaired_by_importing_it_again(tmp_path):
+    source = make_source(tmp_path, "lfw", "zip")
+    home = tmp_path / "home"
+    import_lfw([source], home, progress=False)
+    image = home / "lfw" / "images" / "Ann_Ax" / "Ann_Ax_0001.jpg"
+    moved = shutil.move(image, tmp_path / "elsewhere.jpg")
+    image.symlink_to(moved)  # as a deduplicating tool leaves it
+    import_lfw([source], home, progress=False)  # the repair the messages give
+    assert image.is_file() and not image.is_symlink()
+
+
+def test_a_sums_file_given_away_from_the_files_it_lists_is_refused(tmp_path):
+    source = make_source(tmp_path, "lfw", "zip")
+    sums = tmp_path / "sums" / "SHA256SUMS"
+    sums.parent.mkdir()
+    sums.write_text(f"{'0' * 64}  {source.name}\n")  # would refuse the archive, if read
+    with pytest.raises(SourceError, match=r"sums/SHA256SUMS: a SHA256SUMS vouches only for "
+                                          r"files beside it"):
+        import_lfw([source, sums], tmp_path / "home", progress=False)
+    assert not (tmp_path / "home" / "lfw").exists()

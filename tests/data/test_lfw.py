@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,11 @@ def test_read_pairs_and_people_check_against_images(tmp_path):
         lfw.read_people("people.txt")
 
 
+def _person(images: Path, name: str) -> None:
+    (images / name).mkdir()
+    shutil.copy(images / "Bo_By" / "Bo_By_0001.jpg", images / name / f"{name}_0001.jpg")
+
+
 def test_scan_counts_people(tmp_path):
     make_lfw_tree(tmp_path / "imgs", COUNTS, size=8)
     assert scan_image_folder(tmp_path / "imgs") == COUNTS
@@ -134,6 +140,14 @@ def test_scan_counts_people(tmp_path):
         (lambda d: (d / "Cy_Cz" / "sub").mkdir(), r"Cy_Cz/sub: expected"),
         (lambda d: (d / "README").write_text(""), r"README: expected only one folder per person"),
         (lambda d: (d / "Dee_Dd").mkdir(), r"Dee_Dd: a person folder must hold"),
+        # names the protocol files could never give, found at the import, not at each run
+        (lambda d: _person(d, "Jane Doe"), r"Jane Doe: expected a person's folder, a name "
+                                           r"without spaces, slashes or a leading dot"),
+        (lambda d: _person(d, ".Ann"), r"\.Ann: expected a person's folder"),
+        # Arabic-Indic digits: not the file the cache opens
+        (lambda d: (d / "Bo_By" / "Bo_By_0001.jpg").rename(
+            d / "Bo_By" / "Bo_By_\u0660\u0660\u0660\u0661.jpg"), "Bo_By_.*: expected files"),
+        (lambda d: (d / "Cy_Cz" / "Cy_Cz_0003.jpg").mkdir(), r"Cy_Cz_0003.jpg: expected files"),
     ],
 )
 def test_scan_names_the_offending_path(tmp_path, damage, message):

@@ -231,3 +231,20 @@ def test_garbage_file_raises_image_decode_error_which_is_a_value_error(tmp_path)
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_image(tmp_path / "nobody.jpg", Preprocessing())
+
+
+def test_an_image_a_pixel_wide_is_refused_in_one_line_at_half_scale_too(tmp_path: Path):
+    path = tmp_path / "thin.jpg"
+    Image.new("L", (1, 300)).save(path)
+    small = Preprocessing(crop=(50, 50, 200, 200), size=16)  # decoded at half scale if it can
+    with pytest.raises(ImageDecodeError, match=r"thin.jpg: crop box \(50, 50, 200, 200\) does "
+                                               r"not fit in the 1x300 image"):
+        load_image(path, small)  # not a ZeroDivisionError from drafting a side of 0 pixels
+
+
+def test_settings_given_as_numpy_integers_are_plain_settings():
+    prep = Preprocessing(crop=tuple(np.array([50, 50, 200, 200])), size=np.int64(16),
+                         channels=np.int8(3))
+    assert [type(v) for v in (*prep.crop, prep.size, prep.channels)] == [int] * 6
+    # written to the cache's index.json as numbers, and read back as equal settings
+    assert json.loads(json.dumps(prep.to_dict(), default=str)) == prep.to_dict()

@@ -114,7 +114,7 @@ def test_view1_and_view2_people(tmp_path: Path) -> None:
     assert len(v1.folds) == 1 and len(v1) == 3
     assert v1.names == ("Alice", "Bob", "Carol")
     assert [e.line for e in v1.entries] == [2, 3, 4]
-    assert v1.image_counts() == {"Alice": 3, "Bob": 2, "Carol": 1}
+    assert [e.count for e in v1.entries] == [3, 2, 1]
 
     v2 = read_people(write(tmp_path, VIEW2_PEOPLE, "v2.txt"), COUNTS)
     assert [[e.name for e in fold] for fold in v2.folds] == [["Alice"], ["Bob", "Dan"]]

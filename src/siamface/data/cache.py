@@ -82,6 +82,8 @@ class _LFWLike(Protocol):
     image_counts: dict[str, int]
     checksums: dict[str, str]
 
+    def check_current(self) -> None: ...
+
 
 class ImageCache:
     """Preprocessed images of an LFW copy, one row per image.
@@ -216,11 +218,15 @@ def _open(folder: Path, prep: Preprocessing, checksums: Mapping[str, str],
         raise CacheError(
             f"{images_path}: holds {images.dtype} {images.shape}; expected uint8 {tuple(shape)}"
         )
-    size = images_path.stat().st_size
-    if size != images.offset + images.nbytes:
-        raise CacheError(f"{images_path}: {size} bytes; expected {images.offset + images.nbytes}")
-    if hash_pixels and sha256_file(images_path) != index.get("images_sha256"):  # edited in place
-        raise CacheError(f"{images_path}: its sha256 is not the one in {INDEX_NAME}: damaged")
+    try:  # (removed meanwhile by an import, which holds the lock this reader does not)
+        size = images_path.stat().st_size
+        if size != images.offset + images.nbytes:
+            raise CacheError(f"{images_path}: {size} bytes; expected "
+                             f"{images.offset + images.nbytes}")
+        if hash_pixels and sha256_file(images_path) != index.get("images_sha256"):  # edited
+            raise CacheError(f"{images_path}: its sha256 is not the one in {INDEX_NAME}: damaged")
+    except OSError as err:
+        raise CacheError(f"{images_path}: unreadable: {err}") from err
     return ImageCache(images, refs, prep, folder.name)
 
 
@@ -326,6 +332,7 @@ def load_or_build_cache(
             if (folder / INDEX_NAME).exists():  # a first build is expected; damage is worth a word
                 warnings.warn(f"rebuilding the image cache: {err}", CacheRebuildWarning,
                               stacklevel=2)
+        lfw.check_current()  # (imports hold the lock too: none can begin before the build ends)
         return build_cache(lfw.images_dir, refs, prep, cache_dir, lfw.checksums, workers, progress)
 
 

@@ -21,7 +21,7 @@ def resolve_data_home(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
     Args:
         data_dir: An explicit folder (the CLI's ``--data-dir``); wins over everything else.
-            Without it, ``$SIAMFACE_DATA`` is used when set and non-empty, else the
+            Without it, ``$SIAMFACE_DATA`` is used when set and not blank, else the
             platform's user cache folder for "siamface" (``~/.cache/siamface`` on Linux).
 
     Raises:
@@ -33,7 +33,7 @@ def resolve_data_home(data_dir: str | os.PathLike[str] | None = None) -> Path:
             raise DataHomeError("the data home (--data-dir, or data_dir in Python): expected a "
                                 "folder, got an empty name")
         home = Path(data_dir).expanduser()
-    elif os.environ.get(ENV_VAR, ""):
+    elif os.environ.get(ENV_VAR, "").strip():
         home = Path(os.environ[ENV_VAR]).expanduser()
     else:
         home = Path(platformdirs.user_cache_dir("siamface"))

@@ -278,6 +278,7 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
     """Split the sources into the one image source (archive or folder) and protocol files."""
     images: list[Path] = []
     protocol: dict[str, Path] = {}
+    sums: list[Path] = []  # given by name: read only beside the files it vouches for
 
     def add_protocol(path: Path) -> None:
         seen = protocol.setdefault(path.name, path)
@@ -292,7 +293,9 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
                 add_protocol(path)
             elif is_archive(path):
                 images.append(path)
-            elif path.name != SUMS_FILE:
+            elif path.name == SUMS_FILE:
+                sums.append(path)
+            else:
                 raise SourceError(
                     f"{path}: not an LFW archive (.tgz, .tar.gz, .tar, .zip) or protocol file "
                     f"({', '.join(known.PROTOCOL_NAMES)})"
@@ -302,6 +305,11 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
             images += found_images
             for child in found_protocol:
                 add_protocol(child)
+    beside = {p.parent.resolve() for p in [*images, *protocol.values()]}
+    for path in sums:
+        if path.parent.resolve() not in beside:
+            raise SourceError(f"{path}: a {SUMS_FILE} vouches only for files beside it, and no "
+                              "file given lies there; move it beside the files it lists")
     unique = sorted({p.resolve(): p for p in images}.values())
     if not unique:
         raise SourceError(
@@ -419,7 +427,10 @@ def _images_intact(lfw: LFWDataset) -> bool:
     """Whether the copy's images are the bytes imported (an import from before the manifest
     recorded them counts as changed, so importing it again repairs it too)."""
     recorded = read_manifest(lfw.root / MANIFEST).get("images_sha256")
-    return recorded == _tree_sha256(lfw.images_dir)
+    try:
+        return recorded == _tree_sha256(lfw.images_dir)
+    except (SourceError, OSError):  # a link put in, or a file gone, since: not intact
+        return False
 
 
 def _stage_images(source: Path, staging: Path, progress: bool) -> str:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # protocol.py is imported lazily where it is used
 # The import's folder in the data home, and the folders and manifest inside it (an import's
 # staging folder has the same layout).
 LFW_DIR, IMAGES_DIR, PROTOCOL_DIR, MANIFEST = "lfw", "images", "protocol", "manifest.json"
-_NUMBERED = re.compile(r"_(\d{4})\.jpg")
+_NUMBERED = re.compile(r"_([0-9]{4})\.jpg")  # ASCII digits: the names the cache opens
 _HOW_TO_GET = (
     "run `siamface data fetch` to download LFW, or `siamface data import PATH` "
     "to import an archive or folder you already have (e.g. lfw-deepfunneled.tgz)"
@@ -34,6 +34,10 @@ _HOW_TO_REPAIR = "run `siamface data import PATH` again with the same sources to
 
 class DataNotFoundError(SiamfaceError, FileNotFoundError):
     """There is no complete LFW import in the data home."""
+
+
+class CopyChangedError(SiamfaceError):
+    """The LFW copy was imported again while a command that had opened it ran."""
 
 
 class LayoutError(SiamfaceError, ValueError):
@@ -87,6 +91,25 @@ class LFWDataset:
     @property
     def num_images(self) -> int:
         return sum(self.image_counts.values())
+
+    def check_current(self) -> None:
+        """Refuse to read the images of a copy imported again since this one was opened (by
+        another process, while this one ran): they would be taken for the images this copy's
+        checksums name. A copy without a manifest (laid out by hand) is taken as it is.
+
+        Raises:
+            CopyChangedError: The manifest names other sources or images now.
+        """
+        path = self.root / MANIFEST
+        if not path.is_file():
+            return
+        manifest = read_manifest(path)
+        images_sha256 = manifest.get("images_sha256")
+        now = (manifest["checksums"], images_sha256 if isinstance(images_sha256, str) else None)
+        if now != (self.checksums, self.images_sha256):
+            raise CopyChangedError(
+                f"{path}: LFW was imported again while this command ran, so the images it "
+                "began with are gone; run the command again")
 
     def protocol_names(self) -> list[str]:
         """The protocol files this copy has, sorted by name."""
@@ -222,6 +245,8 @@ def scan_image_folder(images_dir: Path) -> dict[str, int]:
     Raises:
         LayoutError: Naming the first offending path and what was expected there.
     """
+    from siamface.data.protocol import NAME_RULE, is_person_name
+
     if not images_dir.is_dir():
         raise LayoutError(f"{images_dir} is not a folder")
     counts: dict[str, int] = {}
@@ -230,6 +255,8 @@ def scan_image_folder(images_dir: Path) -> dict[str, int]:
     for person in people:
         if not person.is_dir():
             raise LayoutError(f"{person.path}: expected only one folder per person here")
+        if not is_person_name(person.name):  # the protocol files could never name it
+            raise LayoutError(f"{person.path}: expected a person's folder, {NAME_RULE}")
         counts[person.name] = _count_images(Path(person.path))
     if not counts:
         raise LayoutError(f"{images_dir} holds no person folders")
@@ -239,9 +266,11 @@ def scan_image_folder(images_dir: Path) -> dict[str, int]:
 def _count_images(folder: Path) -> int:
     name = folder.name
     numbers: list[int] = []
-    for file in os.listdir(folder):
+    with os.scandir(folder) as entries:
+        files = [(entry.name, entry.is_file()) for entry in entries]
+    for file, is_file in files:
         match = _NUMBERED.fullmatch(file, pos=len(name)) if file.startswith(name) else None
-        if match is None:
+        if match is None or not is_file:
             raise LayoutError(f"{folder / file}: expected files named {name}_NNNN.jpg")
         numbers.append(int(match.group(1)))
     numbers.sort()

@@ -110,6 +110,11 @@ class Preprocessing:
             raise ValueError(f"size must be a positive integer, got {self.size!r}")
         if self.channels not in _MODES or not _is_int(self.channels):
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
+        # NumPy's integers made plain: equal settings get one cache key and index.json
+        if self.crop is not None:
+            object.__setattr__(self, "crop", tuple(int(v) for v in self.crop))
+        object.__setattr__(self, "size", int(self.size))
+        object.__setattr__(self, "channels", int(self.channels))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -190,7 +195,8 @@ def load_image(path: str | Path, prep: Preprocessing) -> np.ndarray:
         try:
             # Decode at half scale when that is accurate (see DRAFT_MARGIN); draft() is a no-op
             # for anything but JPEG, and returns the original frame's size in decoded pixels.
-            half = min(crop_width, crop_height) / 2 >= DRAFT_MARGIN * prep.size
+            # (the image's own sides too: drafting a side of 1 pixel to 0 divides by zero)
+            half = min(crop_width, crop_height, width, height) / 2 >= DRAFT_MARGIN * prep.size
             scale = 2 if half else 1
             drafted = im.draft(mode, (width // scale, height // scale))
             scale = 1 if drafted is None else width / drafted[1][2]

@@ -38,7 +38,12 @@ from siamface.errors import SiamfaceError
 _NAME = re.compile(r"[^\s/\\.][^\s/\\]*")
 _DIGITS = re.compile(r"[0-9]+")
 _MAX_DIGITS = 9  # no count in a protocol file comes near a billion (LFW has 13,233 images)
-_NAME_RULE = "a name without spaces, slashes or a leading dot"
+NAME_RULE = "a name without spaces, slashes or a leading dot"
+
+
+def is_person_name(text: str) -> bool:
+    """Whether ``text`` can be a person's name: one path component (``NAME_RULE``)."""
+    return _NAME.fullmatch(text) is not None
 
 
 class ProtocolError(SiamfaceError, ValueError):
@@ -72,8 +77,8 @@ class ImageRef:
     number: int
 
     def __post_init__(self) -> None:
-        if not _NAME.fullmatch(self.name):
-            raise ValueError(f"invalid person name {self.name!r}: {_NAME_RULE}")
+        if not is_person_name(self.name):
+            raise ValueError(f"invalid person name {self.name!r}: {NAME_RULE}")
         if self.number < 1:
             raise ValueError(f"invalid image number {self.number} of {self.name}: they start at 1")
 
@@ -210,9 +215,6 @@ class PeopleFile:
     def people(self) -> frozenset[str]:
         return frozenset(self.names)
 
-    def image_counts(self) -> dict[str, int]:
-        return {entry.name: entry.count for entry in self.entries}
-
 
 class _Lines:
     """Hands out a file's lines one at a time and raises `ProtocolError` at the line at fault.
@@ -286,8 +288,8 @@ def _positive(lines: _Lines, line: int, text: str, what: str) -> int:
 
 
 def _name(lines: _Lines, line: int, text: str) -> str:
-    if not _NAME.fullmatch(text):
-        raise lines.error(line, f"person name `{text}`", _NAME_RULE)
+    if not is_person_name(text):
+        raise lines.error(line, f"person name `{text}`", NAME_RULE)
     if lines.image_counts is not None and text not in lines.image_counts:
         n = len(lines.image_counts)
         raise lines.error(line, f"unknown person `{text}`", f"one of the dataset's {n} people")
