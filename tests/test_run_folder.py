@@ -443,6 +443,17 @@ def test_the_precision_a_run_was_validated_in_is_read_from_its_environment(tmp_p
     for used, expected in (("bf16", "bf16"), ("fp32", "fp32"), ("fp16", None), (None, None)):
         run.environment_path.write_text(json.dumps({"precision": {"used": used}}))
         assert run.precision_used() == expected, used
+    run.environment_path.write_text(json.dumps({"precision": "bf16"}))  # edited by hand
+    assert run.precision_used() is None
+
+
+def test_a_resume_is_added_to_the_environment_beside_where_the_run_began(tmp_path):
+    run = Run(tmp_path)
+    run.write_environment({"machine": {"cpu": "A"}, "resumes": "damaged"})
+    run.record_resume({"after_epoch": 1, "machine": {"cpu": "B"}})
+    run.record_resume({"after_epoch": 3, "machine": {"cpu": "C"}})
+    assert run.environment() == {"machine": {"cpu": "A"}, "resumes": [
+        {"after_epoch": 1, "machine": {"cpu": "B"}}, {"after_epoch": 3, "machine": {"cpu": "C"}}]}
 
 
 def test_an_unfinished_run_is_told_whether_it_can_be_resumed(tmp_path):

@@ -57,7 +57,12 @@ from siamface.reporting.run_report import write_run_report
 from siamface.run_folder import Run
 from siamface.training.checkpoint import CheckpointError
 from siamface.training.inputs import prepare_inputs
-from siamface.training.trainer import FitResult, Trainer, TrainingDivergedError
+from siamface.training.trainer import (
+    FitResult,
+    Trainer,
+    TrainingDivergedError,
+    latest_checkpoint,
+)
 from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.hashing import sha256_file
@@ -176,7 +181,8 @@ def train(
         run = Run(resume)
         config = run.config
         check_same_copy(run, lfw)
-    else:
+    apply_process_settings(config.train)  # before environment.json records the threads
+    if resume is None:
         run = Run.create(runs_dir, config.name)
         run.save_config(config)
         run.write_environment(environment(lfw, config.train.precision))
@@ -251,13 +257,17 @@ def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progr
                   timer: PhaseTimer) -> tuple[Run, FitResult]:
     handler = _attach_log(run)
     try:
-        apply_process_settings(config.train)
+        # a config.yaml edited since is refused before the data and model are built
+        checkpoint = latest_checkpoint(run, config) if resume else None
+        if checkpoint is not None:
+            run.record_resume({"after_epoch": checkpoint[1]["epoch"], "machine": machine_info(),
+                               "command": sys.argv})
         seed_everything(config.seed)
         with timer.phase("image cache and batches"):
             inputs = prepare_inputs(config, lfw, progress=progress)
             trainer = Trainer.from_config(config, inputs, run, progress=progress)
-        if resume:
-            trainer.resume()
+        if checkpoint is not None:
+            trainer.resume(checkpoint)
         run.write_data(inputs.description)
         result = trainer.fit(on_epoch_end)
         for phase, seconds in result.seconds.items():

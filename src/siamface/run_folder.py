@@ -295,8 +295,16 @@ class Run:
     def precision_used(self) -> str | None:
         """The precision the run trained and validated in ("fp32" or "bf16", as
         environment.json records it); None for a run without that record."""
-        used = ((self.environment() or {}).get("precision") or {}).get("used")
+        precision = (self.environment() or {}).get("precision")
+        used = precision.get("used") if isinstance(precision, dict) else None
         return used if used in ("fp32", "bf16") else None
+
+    def record_resume(self, record: Mapping[str, Any]) -> None:
+        """Add ``record`` (after which epoch, on what machine) to environment.json's
+        "resumes": a run continued elsewhere says so beside where it began."""
+        env = self.environment() or {}
+        resumes = env.get("resumes") if isinstance(env.get("resumes"), list) else []
+        write_json_atomic(self.environment_path, {**env, "resumes": [*resumes, dict(record)]})
 
     def write_data(self, description: Mapping[str, Any]) -> None:
         write_json_atomic(self.data_path, description)

@@ -43,7 +43,7 @@ def test_train_prints_config_data_one_row_per_epoch_and_the_run_folder(trained_r
     data = json.loads((run_dir / "data.json").read_text())
     assert f"{data['train_people']} people ({data['train_images']} images)" in printed
     assert f"validated on {data['val_pairs']} pairs" in printed
-    assert f"chosen: epoch {model['best_epoch']} by val_auc" in printed
+    assert f"chosen: epoch {model['best_epoch']}, by val_auc" in printed
     assert f"run folder: {run_dir}" in printed
     assert printed.rstrip().endswith(f"siamface evaluate {run_dir} --pairs pairsDevTest.txt")
     # the overrides reached the run's config
@@ -74,11 +74,18 @@ def test_time_budget_stops_at_an_epoch_boundary_and_resume_continues(cli_home, t
     assert json.loads((run_dir / "model.json").read_text())["stopped_because"] == "time_budget"
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["time_budget_s"] == 0.001
 
-    # resuming continues after epoch 1 with the run's own config, its time budget included
+    # resumed with the run's own config, its budget is spent: it counts the epoch trained
+    assert main([*base, "--resume", str(run_dir), "--no-progress"]) == 0
+    assert "stopped: time_budget after 1 epochs" in capsys.readouterr().out
+    assert summary_epochs(run_dir) == [1]
+    # a larger budget (a setting a resume may change) continues after epoch 1
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["train"]["time_budget_s"] = None
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     assert main([*base, "--resume", str(run_dir), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()[3:4]] == ["2"]
-    assert summary_epochs(run_dir) == [1, 2]
+    assert summary_epochs(run_dir) == [1, 2, 3]
     assert len(list(tmp_path.iterdir())) == 1  # no new run folder
 
 

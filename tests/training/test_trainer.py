@@ -9,7 +9,7 @@ import safetensors.torch
 import torch
 import yaml
 
-from siamface.data.lfw import open_lfw
+from siamface.data.lfw import LFWDataset, open_lfw
 from siamface.pipeline import evaluate, train
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
@@ -125,6 +125,55 @@ def test_time_budget_stops_at_an_epoch_boundary(synthetic_home, tmp_path):
     _, fit = train(tiny("train.time_budget_s=0.001"), open_lfw(synthetic_home), tmp_path,
                        progress=False)
     assert fit.stopped_because == "time_budget" and len(fit.history) == 1
+
+
+def test_a_resumed_run_counts_the_time_its_budget_spent_before(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    run_dir = interrupted_run(lfw, tiny("train.threads=1"), tmp_path / "cut")  # after epoch 1
+    meta_file = read_pointer(run_dir) / "checkpoint.json"
+    spent = json.loads(meta_file.read_text())["elapsed_s"]
+    assert spent > 0
+    # under two epochs' worth: the uninterrupted run would have stopped after epoch 1
+    edit_config(run_dir, "train", "time_budget_s", 1.5 * spent)
+    _, fit = train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+    assert fit.stopped_because == "time_budget" and len(fit.history) == 1
+    resumes = Run(run_dir).environment()["resumes"]
+    assert [r["after_epoch"] for r in resumes] == [1] and resumes[0]["machine"]["cpu_features"]
+    assert Run(run_dir).environment()["machine"]["torch_threads"] == 1  # train.threads, applied
+
+
+def test_a_checkpoint_from_before_elapsed_s_counts_its_epochs_seconds(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    run_dir = interrupted_run(lfw, tiny(), tmp_path / "cut")
+    meta_file = read_pointer(run_dir) / "checkpoint.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["elapsed_s"]
+    meta_file.write_text(json.dumps(meta))
+    edit_config(run_dir, "train", "time_budget_s", 1.5 * meta["history"][0]["seconds"])
+    _, fit = train(tiny(), lfw, tmp_path, resume=run_dir, progress=False)
+    assert fit.stopped_because == "time_budget" and len(fit.history) == 1
+
+
+def test_weights_broken_by_an_epochs_last_step_stop_as_a_divergence(synthetic_home, tmp_path,
+                                                                     monkeypatch):
+    from siamface.training import trainer as trainer_module
+
+    real_epoch = trainer_module.Trainer._train_epoch
+
+    def last_step_breaks(self, epoch):
+        result = real_epoch(self, epoch)
+        if epoch == 1:  # the loss of that step was finite: only validation sees it
+            with torch.no_grad():
+                next(self.model.parameters()).fill_(float("inf"))
+        return result
+
+    monkeypatch.setattr(trainer_module.Trainer, "_train_epoch", last_step_breaks)
+    with pytest.raises(TrainingDivergedError, match=r"training diverged in epoch 2: its "
+                                                    r"validation scores are not finite; the "
+                                                    r"checkpoints of epochs up to 1"):
+        train(tiny(), open_lfw(synthetic_home), tmp_path, progress=False)
+    (run_dir,) = tmp_path.iterdir()
+    assert "validation scores are not finite" in (run_dir / "train.log").read_text()
 
 
 def test_early_stopping_ends_the_run_when_validation_stops_improving(synthetic_home, tmp_path):
@@ -246,6 +295,59 @@ def test_a_resume_refuses_a_checkpoint_that_does_not_fit_in_one_line_naming_the_
         train(tiny(), open_lfw(synthetic_home), tmp_path, resume=run_dir, progress=False)
 
 
+def test_a_config_edit_that_would_not_build_is_refused_as_an_edit_before_the_data(
+        synthetic_home, tmp_path, monkeypatch):
+    lfw = open_lfw(synthetic_home)
+    sgd = tiny("optim.name=sgd", "optim.momentum=0.7", "optim.nesterov=true", "optim.betas=null")
+    run_dir = interrupted_run(lfw, sgd, tmp_path / "cut")
+    edit_config(run_dir, "optim", "momentum", 0.0)  # torch refuses Nesterov without momentum
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was prepared before the checkpoint was checked")
+
+    monkeypatch.setattr("siamface.pipeline.prepare_inputs", no_data)
+    with pytest.raises(CheckpointError, match=r"config.yaml: optim.momentum is 0.0, but the run "
+                                              r"was trained to epoch 1 with 0.7"):
+        train(sgd, lfw, tmp_path, resume=run_dir, progress=False)
+
+
+def edit_early_stopping(**values):
+    def edit(meta):
+        meta["early_stopping"].update(values)
+    return edit
+
+
+# Edits of the latest checkpoint.json's early-stopping state (epoch 1's), and what a resume
+# says of each: a traceback before, at once or after a whole epoch, or a silent change
+EARLY_STOPPING_EDITS = {
+    "a best epoch in words": (edit_early_stopping(best_epoch="1"),
+                              r"best_value .* and best_epoch '1': expected a number and an "
+                              r"epoch from 1, or both null"),
+    "a best value in words": (edit_early_stopping(best_value="0.41"), r"best_value '0.41'"),
+    "a negative count": (edit_early_stopping(bad_epochs=-50),
+                         r"bad_epochs is -50, expected a count of epochs from 0"),
+    "a best epoch not yet trained": (edit_early_stopping(best_epoch=9),
+                                     r"checkpoint.json: early_stopping says epoch 9 was the "
+                                     r"best and 0 epochs since were not, after epoch 1"),
+    "a count that does not add up": (edit_early_stopping(bad_epochs=1),
+                                     r"early_stopping says epoch 1 was the best and 1 epochs"),
+}
+
+
+@pytest.mark.parametrize(("edit", "problem"), EARLY_STOPPING_EDITS.values(),
+                         ids=EARLY_STOPPING_EDITS)
+def test_a_resume_refuses_an_edited_early_stopping_state_in_one_line(synthetic_home, cut_run,
+                                                                     tmp_path, edit, problem):
+    run_dir = shutil.copytree(cut_run, tmp_path / "run")
+    meta_file = read_pointer(run_dir) / "checkpoint.json"
+    meta = json.loads(meta_file.read_text())
+    assert meta["early_stopping"]["best_epoch"] == 1  # epoch 1 is the best so far
+    edit(meta)
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=problem):
+        train(tiny(), open_lfw(synthetic_home), tmp_path, resume=run_dir, progress=False)
+
+
 def test_resuming_a_run_that_stopped_early_trains_nothing_more(synthetic_home, tmp_path):
     lfw = open_lfw(synthetic_home)
     config = tiny("train.epochs=4", "train.early_stopping.patience=1",
@@ -333,7 +435,7 @@ def test_a_resume_refuses_a_run_already_evaluated(synthetic_home, tmp_path):
 
 
 def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
-        synthetic_home, view2_home, tmp_path):
+        synthetic_home, view2_home, tmp_path, monkeypatch):
     lfw = open_lfw(synthetic_home)
     run_dir = interrupted_run(lfw, tiny(), tmp_path / "cut")
     data = (run_dir / "data.json").read_bytes()
@@ -358,5 +460,7 @@ def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
         ("lfw-deepfunneled.tgz" if k == "lfw-deepfunneled/" else k): v
         for k, v in more.checksums.items()})
     assert lfw.images_sha256 and "lfw-deepfunneled.tgz" in more.checksums
+    # (made up here: the home's manifest is not its own, so it is not taken for a re-import)
+    monkeypatch.setattr(LFWDataset, "check_current", lambda self: None)
     run, _ = train(tiny(), more, tmp_path, resume=run_dir, progress=False)
     assert run.is_finished

@@ -144,7 +144,9 @@ def print_training_result(config: Config, run: Run, fit: FitResult, seconds: flo
     best = fit.history[fit.best_epoch - 1]
     print(f"stopped: {fit.stopped_because} after {len(fit.history)} epochs "
           f"({seconds / 60:.1f} min)")
-    print(f"chosen: epoch {fit.best_epoch} by {config.train.early_stopping.monitor}: "
+    how = (f"by {config.train.early_stopping.monitor}" if config.train.early_stopping.restore_best
+           else "the last (train.early_stopping.restore_best: false)")
+    print(f"chosen: epoch {fit.best_epoch}, {how}: "
           f"val acc {best['val_acc']:.4f}, val AUC {best['val_auc']:.4f}, "
           f"threshold {fit.threshold:.4f} (logit, chosen on validation pairs)")
     print(describe_data(run.data()))

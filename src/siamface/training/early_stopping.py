@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from siamface.config.sections import EarlyStoppingConfig
+from siamface.utils.files import is_number
 
 # Which way is better for each metric that "auto" knows.
 _AUTO_MODES = {"val_loss": "min", "val_acc": "max", "val_auc": "max"}
@@ -115,6 +116,16 @@ class EarlyStopping:
                 f"early-stopping state was saved for {state['monitor']!r} ({state['mode']}), "
                 f"but this run monitors {self.monitor!r} ({self.direction})"
             )
-        self.best_value_ = state["best_value"]
-        self.best_epoch_ = state["best_epoch"]
-        self.bad_epochs_ = int(state["bad_epochs"])
+        best, epoch, bad = state["best_value"], state["best_epoch"], state["bad_epochs"]
+        if best is None and epoch is None:
+            pass  # no finite value seen yet
+        elif not (is_number(best, finite=False) and not math.isnan(best)
+                  and is_number(epoch, int) and epoch >= 1):
+            raise ValueError(f"early-stopping state: best_value {best!r} and best_epoch "
+                             f"{epoch!r}: expected a number and an epoch from 1, or both null")
+        if not (is_number(bad, int) and bad >= 0):
+            raise ValueError(f"early-stopping state: bad_epochs is {bad!r}, expected a "
+                             "count of epochs from 0")
+        self.best_value_ = None if best is None else float(best)
+        self.best_epoch_ = None if epoch is None else int(epoch)
+        self.bad_epochs_ = int(bad)

@@ -2,8 +2,10 @@
 
 Validation always comes from the run's scope (``data.people.training_scope``): pairsDevTrain's
 people under View 1, a person-disjoint split by default; the other nine folds under View 2.
-Nothing here reads an image of the held-out people (DevTest, or View 2's held-out fold): their
-files are opened only for the names that training and validation must not contain.
+No image of the held-out people (DevTest, or View 2's held-out fold) is trained or validated
+on, and no statistic is taken over them: their protocol files are opened only for the names
+that training and validation must not contain. (The image cache, built once for every run and
+evaluation, preprocesses all of LFW, each image on its own.)
 """
 
 from __future__ import annotations

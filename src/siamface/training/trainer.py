@@ -11,9 +11,10 @@ generators seeded by (seed, e), and the optimizer state is checkpointed every ep
 resumed after epoch e continues exactly as the uninterrupted run would have. This holds within one
 precision (``train.precision``): fp32 and bf16 runs of one seed differ.
 
-Precision: in bf16 the forward passes (embedding and head, in training and in validation) run
-under bf16 autocast; the logits are cast to fp32 before the loss, and the weights, gradients
-and optimizer state are fp32 throughout.
+Precision: in bf16 the embedding and head in training, and the embedding in validation, run
+under bf16 autocast (validation's head scores in fp32, as evaluation's does); the logits are
+cast to fp32 before the loss, and the weights, gradients and optimizer state are fp32
+throughout.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +43,7 @@ from siamface.run_folder import Run
 from siamface.training.batches import PairBatch
 from siamface.training.builder import TrainingParts
 from siamface.training.checkpoint import (
+    META_FILE,
     MODEL_FILE,
     STATE_FILE,
     CheckpointError,
@@ -53,13 +56,53 @@ from siamface.training.checkpoint import (
 )
 from siamface.training.inputs import TrainingInputs
 from siamface.training.optim import check_loaded_state
-from siamface.utils.files import DamagedFileError
+from siamface.utils.files import DamagedFileError, is_number
 from siamface.utils.precision import autocast, choose_precision
 from siamface.utils.settings import flatten
 from siamface.utils.timing import PhaseTimer
 
 log = logging.getLogger("siamface.train")
 _UNSET = object()  # a config key one side lacks
+
+
+# a checkpoint as ``load_latest`` returns it: (model weights, meta, trainer state)
+Checkpoint = tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]
+
+
+def latest_checkpoint(run: Run, config: Config) -> Checkpoint:
+    """The run's latest checkpoint to resume from, refused before any data or model is built
+    where ``config`` (the run's config.yaml) has changed since it was written in anything but
+    RUN_SETTINGS: the run would go on as another, and its record would say it was that one
+    all along."""
+    checkpoint = load_latest(run.path)
+    trained_with, epoch = checkpoint[1].get("config"), checkpoint[1].get("epoch")
+    if not isinstance(trained_with, dict):
+        return checkpoint  # an older checkpoint's meta; the loads check what they use
+    now = flatten(json.loads(json.dumps(config.to_dict())))  # as the meta stores it
+    then = flatten(trained_with)
+    # a key siamface added after the checkpoint was written, at its default, is no change
+    defaults = flatten(json.loads(json.dumps(Config().to_dict())))
+    then.update({k: v for k, v in now.items() if k not in then and defaults.get(k) == v})
+    changed = sorted(k for k in now.keys() | then.keys()  # a key left out changes it too
+                     if now.get(k, _UNSET) != then.get(k, _UNSET) and k not in RUN_SETTINGS)
+    if changed:
+        key = changed[0]
+        raise CheckpointError(
+            f"{run.config_path}: {key} is {now.get(key, 'not set')!r}, but the run was "
+            f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
+            f"on as it began, so only {', '.join(RUN_SETTINGS)} may change: put it back, or "
+            "start a new run")
+
+    return checkpoint
+
+
+def _spent(meta: dict[str, Any]) -> float:
+    """Seconds the run had trained when ``meta``'s checkpoint was written (what its time
+    budget has spent): recorded, or for a checkpoint from before, its epochs' seconds."""
+    spent = meta.get("elapsed_s", sum(float(row["seconds"]) for row in meta["history"]))
+    if not (is_number(spent) and spent >= 0):
+        raise ValueError(f"elapsed_s is {spent!r}, expected seconds")
+    return float(spent)
 
 
 class PrecisionKeptWarning(SiamfaceWarning):
@@ -121,6 +164,7 @@ class Trainer:
         self.precision = choose_precision(config.train.precision)  # "fp32" or "bf16"
         self.history: list[dict[str, float]] = []
         self.start_epoch = 0  # epochs already done (0-based index of the next epoch)
+        self.spent_s = 0.0  # seconds trained before this process (a resumed run's)
 
     @classmethod
     def from_config(cls, config: Config, inputs: TrainingInputs, run: Run,
@@ -130,12 +174,11 @@ class Trainer:
 
     # -- resume ----------------------------------------------------------------------------
 
-    def resume(self) -> None:
-        """Load the run's latest checkpoint and continue after its epoch; refuse a run whose
-        config has changed since, or whose best epoch's checkpoint, needed at the end, is gone
-        or damaged (``pipeline.train`` checks the data)."""
-        state_dict, meta, trainer_state = load_latest(self.run.path)
-        self._check_unchanged(meta.get("config"), meta.get("epoch"))
+    def resume(self, checkpoint: Checkpoint) -> None:
+        """Continue after the epoch of ``checkpoint`` (``latest_checkpoint``'s); refuse one
+        whose state does not fit, or a run whose best epoch's checkpoint, needed at the end,
+        is gone or damaged (``pipeline.train`` checks the data)."""
+        state_dict, meta, trainer_state = checkpoint
         folder = checkpoint_dir(self.run.path, meta["epoch"])
         built = [dict(group) for group in self.optimizer.param_groups]
         try:
@@ -145,6 +188,7 @@ class Trainer:
             self.early_stopping.load_state_dict(meta["early_stopping"])
             self.history = list(meta["history"])
             self.start_epoch = int(meta["epoch"])
+            self.spent_s = _spent(meta)
         except DamagedFileError as err:  # (a ValueError) names the file itself
             raise CheckpointError(str(err)) from None
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
@@ -153,9 +197,15 @@ class Trainer:
                 f"optimizer or early stopping ({reason_of(err, last=True)}); was "
                 f"{self.run.config_path} edited?"
             ) from None
+        best = self.early_stopping.best_epoch_
+        bad = self.early_stopping.bad_epochs_  # epochs since the best, or since the start
+        if (best or 0) > self.start_epoch or bad != self.start_epoch - (best or 0):
+            raise CheckpointError(
+                f"{folder / META_FILE}: early_stopping says epoch {best} was the best and "
+                f"{bad} epochs since were not, after epoch {self.start_epoch}: it was edited "
+                "or damaged")
         # a crash between the writes of latest.json and best.json, or a fallback past a damaged
         # latest checkpoint, can leave best.json naming another epoch (and pruning spares it)
-        best = self.early_stopping.best_epoch_
         if best is not None:
             best_dir = checkpoint_dir(self.run.path, best)
             if self.config.train.early_stopping.restore_best:  # found now, not after training
@@ -182,26 +232,6 @@ class Trainer:
                 f"{self.precision} on this machine"), stacklevel=3)
             self.precision = began
 
-    def _check_unchanged(self, trained_with: object, epoch: object) -> None:
-        """Refuse a config.yaml edited since the checkpoint in anything but RUN_SETTINGS: the
-        run would go on as another, and its record would say it was that one all along."""
-        if not isinstance(trained_with, dict):
-            return  # an older checkpoint's meta; the loads below check what they use
-        now = flatten(json.loads(json.dumps(self.config.to_dict())))  # as the meta stores it
-        then = flatten(trained_with)
-        # a key siamface added after the checkpoint was written, at its default, is no change
-        defaults = flatten(json.loads(json.dumps(Config().to_dict())))
-        then.update({k: v for k, v in now.items() if k not in then and defaults.get(k) == v})
-        changed = sorted(k for k in now.keys() | then.keys()  # a key left out changes it too
-                         if now.get(k, _UNSET) != then.get(k, _UNSET) and k not in RUN_SETTINGS)
-        if changed:
-            key = changed[0]
-            raise CheckpointError(
-                f"{self.run.config_path}: {key} is {now.get(key, 'not set')!r}, but the run was "
-                f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
-                f"on as it began, so only {', '.join(RUN_SETTINGS)} may change: put it back, or "
-                "start a new run")
-
     # -- the loop ----------------------------------------------------------------------------
 
     def fit(self, on_epoch_end: Callable[[dict[str, float]], None] | None = None) -> FitResult:
@@ -212,9 +242,13 @@ class Trainer:
         """
         train = self.config.train
         t_start = time.perf_counter()
-        # a resumed run that had stopped early is finished: nothing more to train
+        # a resumed run that had stopped early, or spent its time budget, is finished: nothing
+        # more to train (the budget counts every epoch of the run, not this process's alone)
         done = self.early_stopping.should_stop
         stopped_because = "early_stopping" if done else "epochs"
+        if not done and self._out_of_time(self.spent_s, self.start_epoch):
+            done = True
+            stopped_because = "time_budget" if self.start_epoch < train.epochs else "epochs"
         timer = PhaseTimer()
         log.info("precision %s (train.precision: %s)", self.precision, train.precision)
         with CheckpointWriter() as checkpoints:  # leaving it waits for the last write
@@ -246,6 +280,7 @@ class Trainer:
                         "config": self.config.to_dict(), "metrics": row,
                         "threshold": row["val_threshold"], "history": self.history,
                         "early_stopping": self.early_stopping.state_dict(),
+                        "elapsed_s": self.spent_s + time.perf_counter() - t_start,
                     },
                     trainer_state={"optimizer": self.optimizer.state_dict()},
                     best=improved,
@@ -256,13 +291,17 @@ class Trainer:
                 if self.early_stopping.should_stop:
                     stopped_because = "early_stopping"
                     break
-                elapsed = time.perf_counter() - t_start
-                per_epoch = elapsed / (epoch + 1 - self.start_epoch)
-                if train.time_budget_s is not None and elapsed + per_epoch > train.time_budget_s:
+                if self._out_of_time(self.spent_s + time.perf_counter() - t_start, epoch + 1):
                     stopped_because = "time_budget" if epoch + 1 < train.epochs else "epochs"
                     break
         timer.add("checkpoints and logs", max(0.0, time.perf_counter() - t_start - timer.total_))
         return self._finish(stopped_because, timer.seconds_)
+
+    def _out_of_time(self, elapsed: float, epochs: int) -> bool:
+        """Whether another epoch, at the mean of the ``epochs`` done in ``elapsed`` seconds,
+        would overrun ``train.time_budget_s``."""
+        budget = self.config.train.time_budget_s
+        return budget is not None and epochs > 0 and elapsed + elapsed / epochs > budget
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, float]:
         """One pass over the epoch's batches. Returns (mean loss, pair accuracy at logit 0, lr)."""
@@ -333,10 +372,7 @@ class Trainer:
         weight = None if batch.weight is None else torch.from_numpy(batch.weight)
         loss = self.loss_fn(scores, target, weight)
         if not torch.isfinite(loss):
-            raise TrainingDivergedError(
-                f"loss became {loss.item()}; {self._kept_checkpoints()}. Train a new run with a "
-                "lower optim.lr or with optim.grad_clip (a resumed run keeps its settings)"
-            )
+            raise TrainingDivergedError(f"loss became {loss.item()}; {self._diverged_advice()}")
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -357,6 +393,11 @@ class Trainer:
             self.model, self.inputs.cache.images, val_pairs, self.config.train.eval_batch_size,
             precision=self.precision,
         )
+        if not torch.isfinite(scores.logits).all():  # the epoch's last step broke the weights
+            message = (f"training diverged in epoch {len(self.history) + 1}: its validation "
+                       f"scores are not finite; {self._diverged_advice()}")
+            log.error("%s", message)
+            raise TrainingDivergedError(message)
         with torch.no_grad():
             val_loss = self.loss_fn(scores, torch.from_numpy(target)).item()
         logits = scores.logits.numpy().astype(np.float64)
@@ -383,12 +424,15 @@ class Trainer:
         return FitResult(best_epoch, float(chosen["val_threshold"]), self.history, stopped_because,
                          seconds)
 
-    def _kept_checkpoints(self) -> str:
-        """What a diverged run leaves to resume from, in words."""
+    def _diverged_advice(self) -> str:
+        """What a diverged run leaves to resume from, and what to do, in words."""
         if not self.history:
-            return "no epoch finished, so there is no checkpoint to resume from"
-        return (f"the checkpoints of epochs up to {int(self.history[-1]['epoch'])} in "
-                f"{self.run.checkpoints_dir} are kept")
+            kept = "no epoch finished, so there is no checkpoint to resume from"
+        else:
+            kept = (f"the checkpoints of epochs up to {int(self.history[-1]['epoch'])} in "
+                    f"{self.run.checkpoints_dir} are kept")
+        return (f"{kept}. Train a new run with a lower optim.lr or with optim.grad_clip (a "
+                "resumed run keeps its settings)")
 
 
 def _format_row(row: dict[str, float]) -> str:
