@@ -138,6 +138,8 @@ def test_runs_of_one_name_in_different_folders_are_told_apart(tmp_path: Path):
     ("open_set", {"galleries": [{"gallery_size": 10, "cmc": {"1": {"rate": 0.8}},
                                  "dir_at_fpir": {"0.01": {"dir": {"rate": "high"}}}}]},
      r"open_set.json: galleries.0.dir_at_fpir.0.01.dir.rate is 'high', expected a number"),
+    ("open_set", {"galleries": 5}, r"open_set.json: galleries is 5, expected a list"),
+    ("open_set", {"galleries": "10"}, r"open_set.json: galleries is '10', expected a list"),
 ])
 def test_a_damaged_result_file_is_named_with_its_key(tmp_path: Path, file, content, message):
     run = Run(write_tiny_run(tmp_path / "run"))

@@ -38,6 +38,14 @@ def test_repeat_prints_mean_std_min_max(synthetic_home: Path, tmp_path: Path, ca
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "2 seeds (0 1):" in out and "val_auc" in out and "repeat folder:" in out
+    (folder,) = tmp_path.glob("repeat-*")
+    home = ["--data-dir", str(synthetic_home)]
+    assert main([*home, "repeat", "--resume", str(folder), "--no-progress"]) == 0  # done: kept
+    assert "2 seeds (0 1):" in capsys.readouterr().out
+    assert main([*home, "repeat", "--resume", str(folder), "--seeds", "3", "--evaluate"]) == 2
+    assert "as it was planned; drop --seeds, --evaluate" in capsys.readouterr().err
+    assert main([*home, "repeat", "default"]) == 2
+    assert "name a config and --seeds" in capsys.readouterr().err
 
 
 def test_a_study_whose_every_trial_failed_exits_non_zero(synthetic_home: Path, tmp_path: Path,

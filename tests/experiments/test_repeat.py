@@ -7,7 +7,14 @@ import pytest
 from siamface.data.lfw import open_lfw
 from siamface.data.splits import LeakageError
 from siamface.errors import ConfigError
-from siamface.experiments.repeat import REPEAT_FILE, read_repeat, run_repeat, summarise
+from siamface.experiments.repeat import (
+    REPEAT_FILE,
+    RepeatError,
+    read_repeat,
+    resume_repeat,
+    run_repeat,
+    summarise,
+)
 from siamface.utils.files import DamagedFileError
 
 from .conftest import FIXED
@@ -58,8 +65,67 @@ def test_repeat_refuses_repeated_seeds(synthetic_home: Path, tmp_path: Path):
     ([{"seed": 1, "run": "/etc"}], "seeds.0.run: expected the seed's run folder"),
     ([{"seed": 1, "run": "seed-1/x", "eval_seconds": "slow"}],
      "seeds.0.eval_seconds is 'slow', expected a number"),
+    ([{"seed": "1", "run": "seed-1/x"}], "seeds.0.seed is '1', expected a whole number"),
 ])
 def test_a_damaged_repeat_json_is_named_with_its_field(tmp_path, seeds, message):
     (tmp_path / REPEAT_FILE).write_text(json.dumps({"config": "default", "seeds": seeds}))
     with pytest.raises(DamagedFileError, match=f"{REPEAT_FILE}: {message}"):
         read_repeat(tmp_path)
+
+
+class Stop(Exception):
+    """Stands in for a kill."""
+
+
+def test_a_killed_repeat_continues_where_it_stopped_as_the_whole_one_would_have(
+        synthetic_home: Path, tmp_path: Path):
+    lfw = open_lfw(synthetic_home)
+    two_epochs = [*FIXED, "train.epochs=2"]
+    whole = run_repeat("default", two_epochs, [0, 1], lfw, tmp_path / "whole", evaluate=True)
+
+    def killed_in_seed_0s_second_epoch(row):
+        if row["epoch"] == 2:  # after epoch 1's checkpoint
+            raise Stop
+
+    with pytest.raises(Stop):
+        run_repeat("default", two_epochs, [0, 1], lfw, tmp_path / "cut", evaluate=True,
+                   on_epoch_end=killed_in_seed_0s_second_epoch)
+    (folder,) = (tmp_path / "cut").iterdir()
+    stopped = read_repeat(folder)  # written as the repeat began
+    assert stopped["seeds"] == [] and "stats" not in stopped
+    assert stopped["plan"] == {"config": "default", "overrides": two_epochs, "seeds": [0, 1],
+                               "evaluate": True}
+    seed_0_run = next((folder / "seed-0").iterdir())
+
+    result = resume_repeat(folder, lfw)  # seed 0 goes on, seed 1 is trained
+    assert result.runs[0].path == seed_0_run  # continued, not begun again beside it
+    assert [len(list((folder / f"seed-{s}").glob("*/config.yaml"))) for s in (0, 1)] == [1, 1]
+    for metric in ("val_loss", "test_accuracy", "test_auc"):
+        assert result.stats[metric]["values"] == pytest.approx(
+            whole.stats[metric]["values"], rel=1e-5, abs=1e-6), metric
+    saved = read_repeat(folder)
+    assert [s["seed"] for s in saved["seeds"]] == [0, 1] and "stats" in saved
+    assert resume_repeat(folder, lfw).stats == result.stats  # finished: nothing trains again
+
+
+def test_a_repeat_whose_config_changed_since_it_began_is_not_continued(synthetic_home: Path,
+                                                                        tmp_path: Path):
+    import shutil
+
+    import yaml
+
+    from siamface.config.loader import CONFIG_DIR
+
+    mine = tmp_path / "mine.yaml"
+    shutil.copy(CONFIG_DIR / "default.yaml", mine)
+    lfw = open_lfw(synthetic_home)
+    result = run_repeat(str(mine), [*FIXED, "train.epochs=1"], [0], lfw, tmp_path / "runs")
+    edited = yaml.safe_load(mine.read_text())
+    edited["optim"]["weight_decay"] = 0.125
+    mine.write_text(yaml.safe_dump(edited))
+    with pytest.raises(RepeatError, match=r"mine.yaml has changed since the repeat began "
+                                          r"\(optim.weight_decay: .* then, 0.125 now\)"):
+        resume_repeat(result.folder, lfw)
+    (result.folder / REPEAT_FILE).write_text(json.dumps({"config": "default", "seeds": []}))
+    with pytest.raises(RepeatError, match="no plan of the repeat's seeds"):
+        resume_repeat(result.folder, lfw)

@@ -109,6 +109,11 @@ def test_two_specs_of_one_name_cannot_share_a_study_in_one_storage(synthetic_hom
     more = spec_from_dict(tiny_spec(name="shared", space=one, n_trials=2))  # only longer
     assert run_search(more, open_lfw(synthetic_home), tmp_path / "a2",
                       storage_url=url).counts["complete"] >= 1
+    longer_trials = tiny_spec(name="shared", space=one, n_trials=2)
+    longer_trials["fixed"] = [*longer_trials["fixed"], "train.epochs=4"]  # another recipe
+    with pytest.raises(StudyFolderError, match="its recipe differs"):
+        run_search(spec_from_dict(longer_trials), open_lfw(synthetic_home), tmp_path / "d",
+                   storage_url=url)
 
 
 def test_a_retry_interrupted_again_names_its_own_retry(tmp_path: Path):
@@ -447,7 +452,46 @@ def test_a_trial_that_crashes_is_failed_not_queued_again(synthetic_home, tmp_pat
     with pytest.raises(RuntimeError, match="a bug in training"):  # shown, as a bug is
         run_search(spec, open_lfw(synthetic_home), tmp_path / "study", storage_url="")
     assert [t.state.name for t in storage_trials(tmp_path / "study")] == ["FAIL"]  # no retry
-    assert StudyFolder(tmp_path / "study").storage() is None  # "" is the folder's own study.db
+    folder = StudyFolder(tmp_path / "study")
+    assert folder.storage() is None  # "" is the folder's own study.db
+    # its own failure, not an interrupted process's
+    assert folder.trial(0)["reason"] == "RuntimeError: a bug in training"
+    again = run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    assert again.counts["failed"] == 1 and again.counts["killed"] == 0
+
+
+def test_evaluate_waits_for_another_workers_running_trial(synthetic_home, tmp_path):
+    from siamface.experiments.search import open_study
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    spec = spec_from_dict(tiny_spec(name="busy", n_trials=2))
+    open_study(spec, make_storage(url)).ask()  # another worker's trial, running (its heartbeat
+    # not begun: never taken for dead)
+    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "a", storage_url=url,
+                        evaluate=True)
+    assert result.counts["complete"] == 1 and result.counts["running"] == 1
+    # its best so far is not the study's choice yet: no model scored on the test pairs
+    assert result.test_metrics is None and "1 trial(s) still running" in result.not_tested
+    assert not list((tmp_path / "a").glob("trials/*/*/eval/pairsDevTest"))
+
+
+def test_evaluate_names_a_best_trial_in_another_workers_folder(synthetic_home, tmp_path):
+    from optuna.trial import TrialState, create_trial
+
+    from siamface.experiments.search import open_study
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    spec = spec_from_dict(tiny_spec(name="elsewhere", n_trials=2))
+    run_search(spec, open_lfw(synthetic_home), tmp_path / "a", storage_url=url)
+    study = open_study(spec, make_storage(url))
+    ours = study.trials  # another worker completes a better trial in its own folder
+    study.add_trial(create_trial(state=TrialState.COMPLETE, value=min(t.value for t in ours) - 1,
+                                 params=ours[0].params, distributions=ours[0].distributions))
+    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "a", storage_url=url,
+                        evaluate=True)
+    assert result.best is None and result.test_metrics is None
+    assert (f"the best trial, {len(ours)}, ran in another worker's study folder"
+            in result.not_tested)
 
 
 def test_an_interrupt_after_a_trials_record_but_before_optuna_knows_runs_it_again(

@@ -91,6 +91,25 @@ def test_each_fold_trains_without_its_people_and_is_scored_once(view2_home: Path
         run_view2("default", [*ONE_EPOCH, "optim.lr=0.01"], lfw, result.folder, folds=[3])
 
 
+def test_a_config_file_edited_since_the_protocol_started_is_refused(view2_home: Path,
+                                                                   tmp_path: Path):
+    import yaml
+
+    from siamface.config.loader import CONFIG_DIR
+
+    mine = tmp_path / "mine.yaml"
+    shutil.copy(CONFIG_DIR / "default.yaml", mine)
+    lfw = open_lfw(view2_home)
+    result = run_view2(str(mine), ONE_EPOCH, lfw, tmp_path / "v2", folds=[0])
+    edited = yaml.safe_load(mine.read_text())
+    edited["optim"]["weight_decay"] = 0.125  # the folds left would train another recipe
+    mine.write_text(yaml.safe_dump(edited))
+    with pytest.raises(View2Error, match=r"mine.yaml has changed since the protocol started "
+                                         r"\(optim.weight_decay: .* then, 0.125 now\)"):
+        run_view2(str(mine), ONE_EPOCH, lfw, result.folder, folds=[1])
+    assert not (result.folder / "fold-1").exists()
+
+
 def test_a_fold_killed_mid_training_resumes_and_one_killed_before_a_checkpoint_restarts(
         view2_home: Path, tmp_path: Path, monkeypatch):
     lfw = open_lfw(view2_home)

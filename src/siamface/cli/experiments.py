@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from siamface.cli.errors import UsageError, refuse_pretrained
 from siamface.cli.train import (
@@ -21,6 +21,10 @@ from siamface.cli.train import (
     options_of_a_new_run,
 )
 from siamface.data.home import resolve_data_home
+from siamface.data.people import TEST_PAIRS
+
+if TYPE_CHECKING:
+    from siamface.run_folder import Run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,12 +66,17 @@ def _register_repeat(subparsers: argparse._SubParsersAction) -> None:
         "repeat", help="train a config once per seed; mean ± std of every metric",
         description="Train CONFIG once per seed into RUNS_DIR/repeat-<config>-<time>/ and "
         "print mean ± std (sample), min and max of the chosen epochs' validation metrics "
-        "(and of the pairsDevTest metrics with --evaluate).")
-    repeat.add_argument("config", metavar="CONFIG", help="config name or YAML path")
-    repeat.add_argument("--seeds", type=int, nargs="+", required=True, metavar="SEED")
-    add_override_arguments(repeat)
+        "(and of the pairsDevTest metrics with --evaluate). --resume FOLDER continues a "
+        "repeat that was stopped where it stopped.")
+    repeat.add_argument("config", nargs="?", metavar="CONFIG",
+                        help="config name or YAML path (not with --resume)")
+    repeat.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                        help="the seeds, each different (not with --resume)")
+    add_override_arguments(repeat, resumable=True)
     repeat.add_argument("--evaluate", action="store_true",
                         help="score each seed's chosen model once on pairsDevTest.txt")
+    repeat.add_argument("--resume", type=Path, metavar="FOLDER",
+                        help="continue this repeat folder where it stopped, as it was planned")
     repeat.add_argument("--no-progress", action="store_true", help="no progress bars")
     repeat.set_defaults(func=_repeat)
 
@@ -162,6 +171,9 @@ def _search(args: argparse.Namespace) -> int:
         m = result.test_metrics
         print(f"best trial on {m['pairs_file']}: accuracy {m['accuracy']:.4f}, "
               f"AUC {m['auc']:.4f}")
+    if result.not_tested is not None:
+        print(f"siamface: note: not tested on {TEST_PAIRS}: {result.not_tested}",
+              file=sys.stderr)
     failed = result.counts.get("failed", 0)
     if failed and failed == sum(result.counts.values()):  # none running, waiting or done
         print(f"siamface: error: every trial of {spec.name} failed (each trial's error is in "
@@ -187,17 +199,34 @@ def _print_trial(record: dict[str, Any]) -> None:
 
 def _repeat(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
-    from siamface.experiments.repeat import run_repeat
+    from siamface.experiments.repeat import read_repeat, resume_repeat, run_repeat
 
-    config_from_args(args.config, args.overrides, args.time_budget)  # fail before any data
-    overrides = list(args.overrides)
-    if args.time_budget is not None:
-        overrides.append(f"train.time_budget_s={args.time_budget}")
-    lfw = open_lfw(resolve_data_home(args.data_dir))
-    result = run_repeat(args.config, overrides, args.seeds, lfw, args.runs_dir,
-                        evaluate=args.evaluate, progress=not args.no_progress,
-                        on_run=lambda seed, run: print(f"seed {seed}: {run.path}", flush=True))
-    print(f"{len(args.seeds)} seeds ({' '.join(map(str, args.seeds))}):")
+    def on_run(seed: int, run: Run) -> None:
+        print(f"seed {seed}: {run.path}", flush=True)
+
+    if args.resume is not None:
+        given = options_of_a_new_run(args) + [
+            flag for flag, on in (("--seeds", args.seeds), ("--evaluate", args.evaluate)) if on]
+        if given:
+            raise UsageError(f"--resume continues {args.resume} as it was planned; drop "
+                             f"{', '.join(given)}")
+        read_repeat(args.resume)  # a folder that is none is named before the data home opens
+        lfw = open_lfw(resolve_data_home(args.data_dir))
+        result = resume_repeat(args.resume, lfw, progress=not args.no_progress, on_run=on_run)
+    elif args.config is None or args.seeds is None:
+        raise UsageError("name a config and --seeds (e.g. default --seeds 0 1 2), or "
+                         "--resume FOLDER")
+    else:
+        config_from_args(args.config, args.overrides, args.time_budget)  # fail before any data
+        overrides = list(args.overrides)
+        if args.time_budget is not None:
+            overrides.append(f"train.time_budget_s={args.time_budget}")
+        lfw = open_lfw(resolve_data_home(args.data_dir))
+        result = run_repeat(args.config, overrides, args.seeds, lfw, args.runs_dir or RUNS_DIR,
+                            evaluate=args.evaluate, progress=not args.no_progress,
+                            on_run=on_run)
+    seeds = list(result.runs)
+    print(f"{len(seeds)} seeds ({' '.join(map(str, seeds))}):")
     print(f"{'metric':<22} {'mean':>8} {'± std':>8} {'min':>8} {'max':>8}")
     for name, s in result.stats.items():
         print(f"{name:<22} {s['mean']:>8.4f} {s['std']:>8.4f} {s['min']:>8.4f} "

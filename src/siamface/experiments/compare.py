@@ -126,7 +126,11 @@ def run_values(run: Run) -> dict[str, Any]:
                                           + (number_at(metrics, ("seconds",), path) or 0.0))
     path = run.open_set_dir / OPEN_SET_FILE
     if run.is_finished and path.is_file():
-        for i, g in enumerate(read_json_object(path, ("galleries",))["galleries"]):
+        galleries = read_json_object(path, ("galleries",))["galleries"]
+        if not isinstance(galleries, list):
+            raise DamagedFileError(f"{path}: galleries is {galleries!r}, expected a list of "
+                                   "gallery sizes' results")
+        for i, g in enumerate(galleries):
             if not isinstance(g, dict) or "skipped" in g:  # the sizes LFW was too small for
                 continue
             size = g.get("gallery_size")

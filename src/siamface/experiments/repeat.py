@@ -1,7 +1,12 @@
 """`siamface repeat`: one run of a config per seed, and how much the seeds' results vary.
 
     <runs_dir>/repeat-<config>-<stamp>/seed-S/<run>/   one ordinary run folder per seed
-    <runs_dir>/repeat-<config>-<stamp>/repeat.json      the seeds, runs and statistics
+    <runs_dir>/repeat-<config>-<stamp>/repeat.json      the plan, the seeds' runs, statistics
+
+repeat.json is written when the repeat starts (its plan: config, overrides, seeds, whether to
+test, and what the config resolved to) and after every seed, so a killed repeat continues
+where it stopped (``resume_repeat``, ``siamface repeat --resume``). One process at a time
+works in a folder (it holds ``.repeat.lock``); a second is refused at once.
 
 Statistics are over the seeds' chosen models: the validation metrics of the epoch each run
 chose, and (with ``evaluate``) the pairsDevTest metrics, each as mean, standard deviation
@@ -19,19 +24,38 @@ from typing import Any
 
 import numpy as np
 
+from siamface.config import Config
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
-from siamface.errors import ConfigError
+from siamface.errors import ConfigError, SiamfaceError
 from siamface.evaluation.metrics import FARS, tar_key
+from siamface.experiments.resumable import (
+    recipe,
+    recipe_change,
+    train_or_continue,
+    training_seconds,
+)
 from siamface.experiments.tracking import log_run
 from siamface.run_folder import Run
 from siamface.utils.atomic import new_folder, write_json_atomic
-from siamface.utils.files import DamagedFileError, is_inside, number_at, read_json_object
+from siamface.utils.files import (
+    DamagedFileError,
+    is_inside,
+    is_number,
+    number_at,
+    read_json_object,
+)
+from siamface.utils.lock import file_lock
 
 REPEAT_FILE = "repeat.json"
+REPEAT_LOCK = ".repeat.lock"  # held while a process works in the folder
 VALIDATION_METRICS = ("val_loss", "val_acc", "val_auc", "val_threshold")
 # pairsDevTest metrics.json keys summarised over seeds
 TEST_METRICS = ("accuracy", "auc", "eer", *map(tar_key, FARS), "loss")
+
+
+class RepeatError(SiamfaceError, ValueError):
+    """A repeat folder cannot be continued as asked; the message says why."""
 
 
 @dataclass
@@ -65,6 +89,9 @@ def read_repeat(folder: Path) -> dict[str, Any]:
         if not (isinstance(seed, dict) and is_inside(seed.get("run"))):
             raise DamagedFileError(f"{path}: seeds.{i}.run: expected the seed's run folder, "
                                    f"inside {folder}")
+        if not is_number(seed.get("seed"), int):
+            raise DamagedFileError(f"{path}: seeds.{i}.seed is {seed.get('seed')!r}, expected "
+                                   "a whole number")
         for key in ("train_seconds", "eval_seconds"):
             if key in seed:
                 number_at(seed, (key,), path, f"seeds.{i}.")
@@ -102,45 +129,110 @@ def run_repeat(
         on_epoch_end: Called with each epoch's summary row.
         on_run: Called with each seed and its finished run.
     """
-    from siamface.pipeline import check_testable, train
-    from siamface.pipeline import evaluate as evaluate_run
+    plan = {"config": config_name, "overrides": list(overrides), "seeds": list(seeds),
+            "evaluate": evaluate}
+    configs = _checked_configs(plan, lfw)
+    name = configs[seeds[0]].name
+    folder = new_folder(runs_dir, f"repeat-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return _run_seeds(folder, plan, configs, {}, lfw, progress, on_epoch_end, on_run)
+
+
+def resume_repeat(
+    folder: Path,
+    lfw: LFWDataset,
+    progress: bool = False,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+    on_run: Callable[[int, Run], None] | None = None,
+) -> RepeatResult:
+    """Continue the repeat in ``folder`` where it stopped, as it was planned: a seed done is
+    kept, a seed killed mid-training goes on from its latest checkpoint (one killed after
+    training is not trained again), the seeds left are trained, and the statistics written.
+
+    Raises:
+        RepeatError: The folder's repeat.json has no plan (an older repeat's), or its config
+            says something else now than when the repeat began.
+    """
+    path = Path(folder) / REPEAT_FILE
+    record = read_repeat(folder)
+    plan = record.get("plan")
+    if not (isinstance(plan, dict) and isinstance(record.get("recipe"), dict)
+            and isinstance(plan.get("config"), str) and isinstance(plan.get("overrides"), list)
+            and isinstance(plan.get("seeds"), list) and isinstance(plan.get("evaluate"), bool)):
+        raise RepeatError(f"{path}: no plan of the repeat's seeds (one begun by an older "
+                          "siamface, or edited); start a new repeat")
+    configs = _checked_configs(plan, lfw)
+    change = recipe_change(record["recipe"], _recipe(configs))
+    if change is not None:
+        raise RepeatError(f"{path}: {plan['config']} has changed since the repeat began "
+                          f"({change}); put it back, or start a new repeat")
+    done = {int(s["seed"]): s for s in record["seeds"]}
+    return _run_seeds(Path(folder), plan, configs, done, lfw, progress, on_epoch_end, on_run)
+
+
+def _checked_configs(plan: dict[str, Any], lfw: LFWDataset) -> dict[int, Config]:
+    """Each planned seed's config, refused before anything is trained."""
+    from siamface.pipeline import check_testable
     from siamface.training.builder import resolve_config
 
-    if not seeds or len(set(seeds)) != len(seeds):
+    seeds = plan["seeds"]
+    if (not seeds or len(set(seeds)) != len(seeds)
+            or not all(is_number(s, int) for s in seeds)):
         raise ConfigError(f"--seeds: expected different seeds, got {list(seeds)}")
-    configs = {s: resolve_config(config_name, [*overrides, f"seed={s}"]) for s in seeds}
-    config = configs[seeds[0]]
-    if evaluate:  # before training: the runs must end with a test
-        check_testable(config, lfw)
-    folder = new_folder(runs_dir, f"repeat-{config.name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    runs: dict[int, Run] = {}
-    records: list[dict[str, Any]] = []
-    for seed in seeds:
-        seed_dir = folder / f"seed-{seed}"
-        start = time.perf_counter()
-        run, _ = train(configs[seed], lfw, seed_dir, progress=progress,
-                       on_epoch_end=on_epoch_end)
-        record: dict[str, Any] = {"seed": seed, "run": str(run.path.relative_to(folder)),
-                                  "train_seconds": time.perf_counter() - start}
-        if evaluate:
-            start = time.perf_counter()
-            evaluate_run(run, lfw, [TEST_PAIRS], progress=progress)
-            record["eval_seconds"] = time.perf_counter() - start
-        log_run(seed_dir, run)
-        runs[seed] = run
-        records.append(record)
-        write_json_atomic(folder / REPEAT_FILE, {"config": config.name, "seeds": records})
-        if on_run is not None:
-            on_run(seed, run)
-    stats = {m: summarise([r.model_meta["validation"][m] for r in runs.values()])
-             for m in VALIDATION_METRICS}
-    if evaluate:
-        for key in TEST_METRICS:
-            values = [_test_metrics(r)[key] for r in runs.values()]
-            if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                stats[f"test_{key}"] = summarise(values)
-    write_json_atomic(folder / REPEAT_FILE, {"config": config.name, "seeds": records,
-                                             "stats": stats})
+    configs = {s: resolve_config(plan["config"], [*plan["overrides"], f"seed={s}"])
+               for s in seeds}
+    if plan["evaluate"]:  # before training: the runs must end with a test
+        check_testable(configs[seeds[0]], lfw)
+    return configs
+
+
+def _recipe(configs: dict[int, Config]) -> dict[str, Any]:
+    """What every seed trains (the seeds' configs differ in their seed alone)."""
+    return recipe(next(iter(configs.values())), varied=["seed"])
+
+
+def _run_seeds(folder: Path, plan: dict[str, Any], configs: dict[int, Config],
+               done: dict[int, dict[str, Any]], lfw: LFWDataset, progress: bool,
+               on_epoch_end: Callable[[dict[str, float]], None] | None,
+               on_run: Callable[[int, Run], None] | None) -> RepeatResult:
+    """Train (or continue) each planned seed not ``done``, writing repeat.json after each."""
+    from siamface.evaluation.report import metrics_path
+    from siamface.pipeline import evaluate as evaluate_run
+
+    name = configs[plan["seeds"][0]].name
+    head = {"config": name, "plan": plan, "recipe": _recipe(configs)}
+    # one process a folder: two would each write repeat.json from the seeds they had read
+    with file_lock(folder / REPEAT_LOCK, f"run the repeat in {folder}", timeout=0):
+        records = dict(done)
+        write_json_atomic(folder / REPEAT_FILE, {**head, "seeds": list(records.values())})
+        runs: dict[int, Run] = {}
+        for seed in plan["seeds"]:
+            if seed in records:
+                runs[seed] = Run(folder / records[seed]["run"])
+            else:
+                seed_dir = folder / f"seed-{seed}"
+                run = train_or_continue(configs[seed], lfw, seed_dir, progress, on_epoch_end)
+                record: dict[str, Any] = {"seed": seed, "run": str(run.path.relative_to(folder)),
+                                          "train_seconds": training_seconds(run)}
+                # a seed killed after its test is not scored again: its figure is read back
+                if plan["evaluate"] and not metrics_path(run, TEST_PAIRS).is_file():
+                    start = time.perf_counter()
+                    evaluate_run(run, lfw, [TEST_PAIRS], progress=progress)
+                    record["eval_seconds"] = time.perf_counter() - start
+                log_run(seed_dir, run)
+                runs[seed], records[seed] = run, record
+                write_json_atomic(folder / REPEAT_FILE,
+                                  {**head, "seeds": [records[s] for s in sorted(records)]})
+            if on_run is not None:
+                on_run(seed, runs[seed])
+        stats = {m: summarise([r.model_meta["validation"][m] for r in runs.values()])
+                 for m in VALIDATION_METRICS}
+        if plan["evaluate"]:
+            for key in TEST_METRICS:
+                values = [_test_metrics(r)[key] for r in runs.values()]
+                if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                    stats[f"test_{key}"] = summarise(values)
+        write_json_atomic(folder / REPEAT_FILE, {
+            **head, "seeds": [records[s] for s in plan["seeds"]], "stats": stats})
     return RepeatResult(folder, runs, stats)
 
 

@@ -17,6 +17,7 @@ workers counting at once would both start the last trial.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -31,6 +32,7 @@ from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
 from siamface.errors import ConfigError, reason_of
 from siamface.experiments.claim import TrialClaim
+from siamface.experiments.resumable import recipe
 from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError, check_new_spec
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.experiments.tracking import log_run
@@ -52,15 +54,19 @@ class SearchResult:
 
     Attributes:
         folder: The study folder.
-        counts: State ("complete", "pruned", "failed", "running", "waiting") -> trials.
-        best: The best complete trial's record, or None.
+        counts: State ("complete", "pruned", "failed", "killed", "running", "waiting") ->
+            trials.
+        best: The best complete trial's record, or None (also where it ran in another
+            worker's study folder).
         test_metrics: The best trial's pairsDevTest metrics, when evaluated.
+        not_tested: Why the best trial was not scored on pairsDevTest when asked to be.
     """
 
     folder: StudyFolder
     counts: dict[str, int]
     best: dict[str, Any] | None
     test_metrics: dict[str, Any] | None = None
+    not_tested: str | None = None
 
 
 def default_storage_url(folder: StudyFolder) -> str:
@@ -198,8 +204,9 @@ def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
 
 SPEC_ATTR = "siamface_spec"  # the study's user attribute: what of the spec made it this study
 # what makes two specs of one name one study: not how long it runs, nor where its base config
-# file lies on each worker's machine (an absolute path)
-SPEC_MARK = ("objective", "sampler", "space", "pruner")
+# file lies on each worker's machine (an absolute path), but what every trial trains: the
+# recipe, a digest of the base config with the fixed overrides applied
+SPEC_MARK = ("objective", "sampler", "space", "pruner", "recipe")
 
 
 def open_study(spec: SearchSpec, storage: Any) -> Any:
@@ -220,6 +227,7 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
     those records). A study made without the mark gets it."""
     made_by = json.loads(json.dumps({k: v for k, v in spec.to_dict().items()  # as stored
                                      if k in SPEC_MARK}))
+    made_by["recipe"] = recipe_digest(spec)
     mark = study.user_attrs.get(SPEC_ATTR)
     if mark is None:
         study.set_user_attr(SPEC_ATTR, made_by)
@@ -236,6 +244,15 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
             f"{folder.trial_dir(missing[0])} records a trial that {where} does not hold: the "
             "study's storage was deleted, emptied or replaced; put it back, or search in a new "
             "study folder")
+
+
+def recipe_digest(spec: SearchSpec) -> str:
+    """sha256 of what the spec's trials train before their parameters: its base config with
+    the fixed overrides, resolved (the same file at two paths gives one digest)."""
+    from siamface.training.builder import resolve_config
+
+    trained = recipe(resolve_config(spec.base, spec.fixed))
+    return hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()
 
 
 class TrialObjective:
@@ -287,9 +304,11 @@ class TrialObjective:
             self._finish(trial, "pruned", start, reason=str(pruned))
             raise
         except (ConfigError, TrainingDivergedError) as err:
-            reason = " ".join(str(err).splitlines())
-            trial.set_user_attr(FAIL_REASON, reason)
-            self._finish(trial, "failed", start, reason=reason)
+            self._fail(trial, start, " ".join(str(err).splitlines()))
+            raise
+        except Exception as err:  # a bug, or the machine's (out of memory, disk full): its
+            # own failure, recorded as such, not run again; shown to the user (raised on)
+            self._fail(trial, start, f"{type(err).__name__}: {' '.join(str(err).splitlines())}")
             raise
         value = float(fit.history[fit.best_epoch - 1][self.spec.objective])
         self._finish(trial, "complete", start, value=value, best_epoch=fit.best_epoch,
@@ -314,6 +333,10 @@ class TrialObjective:
                                          f"{value:.4f} ({self.spec.pruner} pruner)")
 
         return on_epoch_end
+
+    def _fail(self, trial: Any, start: float, reason: str) -> None:
+        trial.set_user_attr(FAIL_REASON, reason)
+        self._finish(trial, "failed", start, reason=reason)
 
     def _finish(self, trial: Any, state: str, start: float, **record: Any) -> None:
         run_dir = self.folder.run_dir(trial.number)
@@ -471,9 +494,27 @@ def run_search(
     finally:
         sync_killed_trials(study, folder)
     result = SearchResult(folder, count_states(study), best_record(study, folder))
-    if evaluate and result.best is not None:
-        result.test_metrics = evaluate_best(folder, result.best, lfw, progress)
+    if evaluate:
+        result.not_tested = why_not_tested(study, result)
+        if result.not_tested is None:
+            result.test_metrics = evaluate_best(folder, result.best, lfw, progress)
     return result
+
+
+def why_not_tested(study: Any, result: SearchResult) -> str | None:
+    """Why the study's best trial cannot be scored on pairsDevTest yet (None: it can). Only a
+    study with no trial running or waiting has chosen its model: one tested before would give
+    a test figure to a model a later trial may replace."""
+    unfinished = result.counts["running"] + result.counts["waiting"]
+    if unfinished:
+        return (f"{unfinished} trial(s) still running or waiting to run again; run the search "
+                "with --evaluate once they have ended")
+    if not result.counts["complete"]:
+        return "no trial completed"
+    if result.best is None:
+        return (f"the best trial, {study.best_trial.number}, ran in another worker's study "
+                "folder; evaluate it there (siamface search --resume FOLDER --evaluate)")
+    return None
 
 
 def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) -> None:

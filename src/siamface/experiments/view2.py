@@ -9,7 +9,8 @@ k's 600 pairs once at that threshold. The figure is the mean accuracy over the f
 standard error (LFW's mu +- S_E), with the mean AUC and the ROC averaged over the folds.
 
     <runs_dir>/view2-<config>-<stamp>/fold-K/<run>/   an ordinary run folder per fold
-    <runs_dir>/view2-<config>-<stamp>/view2.json       the config, each fold's result, summary
+    <runs_dir>/view2-<config>-<stamp>/view2.json       the config (and what it resolved to), each
+                                                       fold's result, summary
     <runs_dir>/view2-<config>-<stamp>/roc.png          the ROC averaged over the folds
 
 view2.json is written when the protocol starts and after every fold, so a killed protocol
@@ -39,8 +40,13 @@ from siamface.errors import ConfigError, SiamfaceError
 from siamface.evaluation.metrics import roc_curve, tar_key, tar_on_grid
 from siamface.evaluation.report import evaluate_pairs
 from siamface.evaluation.tenfold import TenFoldResult
+from siamface.experiments.resumable import (
+    recipe,
+    recipe_change,
+    train_or_continue,
+    training_seconds,
+)
 from siamface.run_folder import Run
-from siamface.training.checkpoint import read_pointer
 from siamface.utils import atomic
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.files import is_inside, is_number, number_at, read_json_object
@@ -90,9 +96,10 @@ def read_view2(folder: Path) -> dict[str, Any]:
     if not (isinstance(record.get("config"), str)
             and isinstance(record.get("overrides"), list)
             and all(isinstance(o, str) for o in record["overrides"])
-            and isinstance(record.get("folds"), list)):
+            and isinstance(record.get("folds"), list)
+            and isinstance(record.get("recipe", {}), dict)):
         raise View2Error(f"{path}: expected an object with 'config' (a string), 'overrides' "
-                         "(a list of strings) and 'folds' (a list)")
+                         "(a list of strings), 'recipe' (an object) and 'folds' (a list)")
     for i, fold in enumerate(record["folds"]):
         where = f"folds.{i}."
         if not (isinstance(fold, dict) and is_number(fold.get("fold"), int)
@@ -166,9 +173,8 @@ def run_view2(
         on_epoch_end: Called with each epoch's summary row.
         on_fold: Called with each fold's record once it is scored (or found scored).
     """
-    from siamface.pipeline import train
-
     configs = check_view2(config_name, overrides, lfw, folds)
+    planned = recipe(configs[folds[0]], varied=["data.view2_fold"])
     folder = Path(folder)
     if (not (folder / VIEW2_FILE).is_file() and folder.exists()
             and any(p.name != VIEW2_LOCK for p in folder.iterdir())):
@@ -176,30 +182,27 @@ def run_view2(
                          "one this command started")
     # one process a folder: two would each write view2.json from the folds they had read
     with file_lock(folder / VIEW2_LOCK, f"run View 2 in {folder}", timeout=0):
-        records = _continued(folder, config_name, overrides)
+        records = _continued(folder, config_name, overrides, planned)
         pairs_file = lfw.read_pairs(VIEW2_PAIRS)  # (not imported: nothing is written)
         if not (folder / VIEW2_FILE).is_file():  # at once: one killed in its first fold goes on
-            _write(folder, config_name, overrides, records)
+            _write(folder, config_name, overrides, planned, records)
         for k in sorted(folds):
             if k in records:
                 if on_fold is not None:
                     on_fold(records[k])
                 continue
-            fold_dir = folder / f"fold-{k}"
-            start = time.perf_counter()
-            run = _newest_run(fold_dir)
-            if run is None or not run.is_finished:  # killed before scoring: nothing to train again
-                resume = run.path if run is not None and read_pointer(run.path) else None
-                run, _ = train(configs[k], lfw, fold_dir, resume=resume, progress=progress,
-                               on_epoch_end=on_epoch_end)
+            # (a fold killed after training, before it was scored, is not trained again)
+            run = train_or_continue(configs[k], lfw, folder / f"fold-{k}", progress,
+                                    on_epoch_end)
             records[k] = {**score_fold(run, lfw, pairs_file, k),
                           "run": str(run.path.relative_to(folder)),
-                          "train_seconds": time.perf_counter() - start}
-            _write(folder, config_name, overrides, records)
+                          "train_seconds": training_seconds(run)}
+            _write(folder, config_name, overrides, planned, records)
             if on_fold is not None:
                 on_fold(records[k])
         done = [records[k] for k in sorted(records)]
-        return View2Result(folder, done, _write(folder, config_name, overrides, records))
+        return View2Result(folder, done,
+                           _write(folder, config_name, overrides, planned, records))
 
 
 def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> dict[str, Any]:
@@ -261,10 +264,12 @@ def summarise_folds(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     return summary
 
 
-def _continued(folder: Path, config_name: str,
-               overrides: Sequence[str]) -> dict[int, dict[str, Any]]:
+def _continued(folder: Path, config_name: str, overrides: Sequence[str],
+               planned: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """The scored folds of an existing folder (none for a new one), after checking that it was
-    started with the same config and overrides."""
+    started with the same config and overrides, and that the config says what it said then
+    (its file edited, or a shipped config changed by an upgrade, would train the folds left
+    with another recipe, averaged in with the others)."""
     if not (folder / VIEW2_FILE).is_file():
         return {}
     record = read_view2(folder)
@@ -273,24 +278,22 @@ def _continued(folder: Path, config_name: str,
             f"{folder / VIEW2_FILE} was started with {record['config']} "
             f"{' '.join(record['overrides'])}, not {config_name} {' '.join(overrides)}; "
             "continue it with `siamface view2 --resume` or start a new folder")
+    then = record.get("recipe")  # (none in a file from before it was kept)
+    change = None if then is None else recipe_change(then, planned)
+    if change is not None:
+        raise View2Error(f"{folder / VIEW2_FILE}: {config_name} has changed since the protocol "
+                         f"started ({change}); put it back, or start a new folder")
     return {int(r["fold"]): r for r in record["folds"]}
 
 
-def _newest_run(fold_dir: Path) -> Run | None:
-    """The fold's newest run folder, if any. One killed before its first checkpoint has
-    nothing to continue from: it stays as it is, and a new run beside it replaces it."""
-    runs = sorted(p for p in fold_dir.glob("*") if Run(p).config_path.is_file())
-    return Run(runs[-1]) if runs else None
-
-
-def _write(folder: Path, config_name: str, overrides: Sequence[str],
+def _write(folder: Path, config_name: str, overrides: Sequence[str], planned: dict[str, Any],
            records: dict[int, dict[str, Any]]) -> dict[str, Any] | None:
     done = [records[k] for k in sorted(records)]
     summary = summarise_folds(done)
     write_json_atomic(folder / VIEW2_FILE, {
         "config": config_name, "overrides": list(overrides), "protocol": "LFW View 2: a model "
         "per fold, trained on the other nine folds, threshold from its validation split",
-        "folds": done, "summary": summary})
+        "recipe": planned, "folds": done, "summary": summary})
     if summary is not None:
         from siamface.reporting.eval_plots import plot_roc
 
