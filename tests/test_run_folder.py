@@ -449,6 +449,8 @@ def test_the_precision_a_run_was_validated_in_is_read_from_its_environment(tmp_p
 
 def test_a_resume_is_added_to_the_environment_beside_where_the_run_began(tmp_path):
     run = Run(tmp_path)
+    run.record_resume({"after_epoch": 1})  # a run older than environment.json: none made,
+    assert not run.environment_path.exists()  # which its report would take for damaged
     run.write_environment({"machine": {"cpu": "A"}, "resumes": "damaged"})
     run.record_resume({"after_epoch": 1, "machine": {"cpu": "B"}})
     run.record_resume({"after_epoch": 3, "machine": {"cpu": "C"}})

@@ -259,15 +259,14 @@ def _train_locked(config: Config, lfw: LFWDataset, run: Run, resume: bool, progr
     try:
         # a config.yaml edited since is refused before the data and model are built
         checkpoint = latest_checkpoint(run, config) if resume else None
-        if checkpoint is not None:
-            run.record_resume({"after_epoch": checkpoint[1]["epoch"], "machine": machine_info(),
-                               "command": sys.argv})
         seed_everything(config.seed)
         with timer.phase("image cache and batches"):
             inputs = prepare_inputs(config, lfw, progress=progress)
             trainer = Trainer.from_config(config, inputs, run, progress=progress)
         if checkpoint is not None:
             trainer.resume(checkpoint)
+            run.record_resume({"after_epoch": trainer.start_epoch, "machine": machine_info(),
+                               "command": sys.argv})
         run.write_data(inputs.description)
         result = trainer.fit(on_epoch_end)
         for phase, seconds in result.seconds.items():

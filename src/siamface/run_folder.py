@@ -103,6 +103,13 @@ class Run:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return cls(new_folder(runs_dir, f"{name}-{stamp}"))
 
+    @classmethod
+    def newest_in(cls, runs_dir: str | Path) -> Run | None:
+        """The newest run folder (one with a config.yaml) in ``runs_dir``, if any: the last
+        by name, whose stamp is the time it was made."""
+        found = sorted(p.parent for p in Path(runs_dir).glob("*/config.yaml"))
+        return cls(found[-1]) if found else None
+
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r})"
 
@@ -301,8 +308,11 @@ class Run:
 
     def record_resume(self, record: Mapping[str, Any]) -> None:
         """Add ``record`` (after which epoch, on what machine) to environment.json's
-        "resumes": a run continued elsewhere says so beside where it began."""
-        env = self.environment() or {}
+        "resumes": a run continued elsewhere says so beside where it began (a run older than
+        environment.json has none to add it to)."""
+        env = self.environment()
+        if env is None:
+            return
         resumes = env.get("resumes") if isinstance(env.get("resumes"), list) else []
         write_json_atomic(self.environment_path, {**env, "resumes": [*resumes, dict(record)]})
 
@@ -540,6 +550,13 @@ def read_impostor_tail(path: Path, model_sha256: str | None) -> tuple[torch.Tens
         raise RunFolderError(f"{path}: metadata 'pairs' must be a count of at least "
                              f"{scores.numel()}, got {pairs!r}")
     return scores, int(pairs)
+
+
+def epochs_seconds(rows: list[dict[str, float]]) -> float | None:
+    """The seconds of the epochs of summary ``rows``, over every process that trained them;
+    None where a row lacks them (a summary.csv made by hand, or with the cell left blank)."""
+    seconds = [row.get("seconds", math.nan) for row in rows]
+    return None if any(math.isnan(x) for x in seconds) else float(sum(seconds))
 
 
 def read_summary_csv(path: str | Path) -> list[dict[str, float]]:

@@ -485,10 +485,15 @@ def test_a_run_holding_a_copy_imported_again_meanwhile_stops_rather_than_read_th
     home = tmp_path / "home"
     stale = import_lfw([make_source(tmp_path / "a", "lfw", "zip")], home, progress=False)
     import_lfw([make_source(tmp_path / "b", "lfw_funneled", "zip")], home, progress=False)
+    prep = Preprocessing(crop=None, size=8, channels=3)
     with pytest.raises(CopyChangedError, match=r"manifest.json: LFW was imported again while "
                                                r"this command ran"):
-        load_or_build_cache(stale, Preprocessing(crop=None, size=8, channels=3), 1, False)
+        load_or_build_cache(stale, prep, 1, False)
     assert not any(cache_root(home).glob("*/index.json"))  # nothing built under its old key
+    current = open_lfw(home)
+    (home / "lfw" / "manifest.json").unlink()  # as an import killed in its swap leaves it
+    with pytest.raises(CopyChangedError, match=r"manifest.json is gone: an import began"):
+        load_or_build_cache(current, prep, 1, False)
 
 
 def test_a_copy_with_a_link_put_in_is_repaired_by_importing_it_again(tmp_path):

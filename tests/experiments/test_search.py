@@ -111,7 +111,9 @@ def test_two_specs_of_one_name_cannot_share_a_study_in_one_storage(synthetic_hom
                       storage_url=url).counts["complete"] >= 1
     longer_trials = tiny_spec(name="shared", space=one, n_trials=2)
     longer_trials["fixed"] = [*longer_trials["fixed"], "train.epochs=4"]  # another recipe
-    with pytest.raises(StudyFolderError, match="its recipe differs"):
+    with pytest.raises(StudyFolderError, match=r"trains another recipe than this spec's base "
+                                               r"config and fixed overrides \(train.epochs: 3 "
+                                               r"then, 4 now\)"):
         run_search(spec_from_dict(longer_trials), open_lfw(synthetic_home), tmp_path / "d",
                    storage_url=url)
 
@@ -537,3 +539,45 @@ def test_two_workers_making_a_new_servers_tables_at_once_both_go_on(tmp_path, mo
     monkeypatch.setattr(storages, "RDBStorage", racing)
     monkeypatch.setattr(time, "sleep", lambda s: None)
     assert make_storage(f"sqlite:///{tmp_path / 'study.db'}") is not None and len(made) == 2
+
+
+def test_a_trial_stopped_by_the_data_homes_error_is_run_again_not_failed(synthetic_home,
+                                                                        tmp_path, monkeypatch):
+    from siamface.data.lfw import CopyChangedError
+
+    def reimported(*args, **kwargs):
+        raise CopyChangedError("manifest.json: LFW was imported again while this command ran")
+
+    monkeypatch.setattr("siamface.pipeline.train", reimported)
+    spec = spec_from_dict(tiny_spec(name="reimport", n_trials=1))
+    with pytest.raises(CopyChangedError):
+        run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    # not the trial's own failure: its grid point is queued again
+    assert [t.state.name for t in storage_trials(tmp_path / "study")] == ["FAIL", "WAITING"]
+    assert "retried as trial 1" in StudyFolder(tmp_path / "study").trial(0)["reason"]
+
+
+def test_a_failed_trials_record_written_late_gets_its_own_reason(tmp_path: Path):
+    from optuna.trial import TrialState, create_trial
+
+    from siamface.experiments.search import FAIL_REASON, sync_killed_trials
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    study.add_trial(create_trial(state=TrialState.FAIL,
+                                 user_attrs={FAIL_REASON: "RuntimeError: a bug"}))
+    folder = StudyFolder(tmp_path)
+    folder.write_trial(0, state="running", params={})  # its write of "failed" met a full disk
+    sync_killed_trials(study, folder)
+    assert folder.trial(0)["state"] == "failed"
+    assert folder.trial(0)["reason"] == "RuntimeError: a bug"
+
+
+def test_a_studys_time_budget_counts_every_command_that_ran_it(synthetic_home, tmp_path):
+    rates = {"optim.lr": {"type": "categorical", "choices": [1.0e-3, 2.0e-3, 3.0e-3, 4.0e-3]}}
+    spec = spec_from_dict(tiny_spec(name="budget", space=rates, n_trials=4, time_budget_s=1))
+    first = run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    ran = first.counts["complete"]
+    assert 1 <= ran < 4  # a trial of the tiny recipe takes more than a second
+    again = run_search(spec, open_lfw(synthetic_home), tmp_path / "study", evaluate=True)
+    assert again.counts["complete"] == ran  # spent: no trial starts, whichever command
+    assert again.not_tested is None and again.test_metrics is not None  # the study has ended

@@ -229,7 +229,9 @@ FOLD = {"fold": 3, "run": "fold-3/default-1", "accuracy": 0.8, "auc": 0.9, "thre
     ({"folds": [{k: v for k, v in FOLD.items() if k != "accuracy"}]},
      "no folds.0.accuracy: the file was damaged or edited"),
     ({"folds": [{**FOLD, "auc": "high"}]}, "folds.0.auc is 'high', expected a number"),
-    ({"folds": [{**FOLD, "train_seconds": None}]}, "folds.0.train_seconds is null"),
+    # (null: a fold whose summary.csv left its seconds out)
+    ({"folds": [{**FOLD, "train_seconds": "slow"}]},
+     "folds.0.train_seconds is 'slow', expected a number"),
     ({"folds": [{**FOLD, "accuracy": float("nan")}]},
      "folds.0.accuracy is NaN, expected a finite number"),
     ({"folds": [{**FOLD, "tar_on_grid": [0.5]}]}, "folds.0.tar_on_grid: expected 201 numbers"),

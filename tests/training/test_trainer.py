@@ -9,7 +9,7 @@ import safetensors.torch
 import torch
 import yaml
 
-from siamface.data.lfw import LFWDataset, open_lfw
+from siamface.data.lfw import open_lfw
 from siamface.pipeline import evaluate, train
 from siamface.run_folder import SUMMARY_FIELDS, Run
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
@@ -435,7 +435,7 @@ def test_a_resume_refuses_a_run_already_evaluated(synthetic_home, tmp_path):
 
 
 def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
-        synthetic_home, view2_home, tmp_path, monkeypatch):
+        synthetic_home, view2_home, tmp_path):
     lfw = open_lfw(synthetic_home)
     run_dir = interrupted_run(lfw, tiny(), tmp_path / "cut")
     data = (run_dir / "data.json").read_bytes()
@@ -458,9 +458,7 @@ def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
     more = copy_with(**{"pairs.txt": "cd" * 32, "lfw-names.txt": "ef" * 32})
     more = dataclasses.replace(more, checksums={
         ("lfw-deepfunneled.tgz" if k == "lfw-deepfunneled/" else k): v
-        for k, v in more.checksums.items()})
-    assert lfw.images_sha256 and "lfw-deepfunneled.tgz" in more.checksums
-    # (made up here: the home's manifest is not its own, so it is not taken for a re-import)
-    monkeypatch.setattr(LFWDataset, "check_current", lambda self: None)
+        for k, v in more.checksums.items()}, from_manifest=False)  # (made up here: the home's
+    assert lfw.images_sha256 and "lfw-deepfunneled.tgz" in more.checksums  # manifest is not its)
     run, _ = train(tiny(), more, tmp_path, resume=run_dir, progress=False)
     assert run.is_finished

@@ -281,9 +281,11 @@ def _view2(args: argparse.Namespace) -> int:
 
 
 def _print_fold(record: dict[str, Any]) -> None:
+    seconds = record.get("train_seconds")
+    took = "" if seconds is None else f", {seconds:.0f} s"
     print(f"fold {record['fold']}: accuracy {record['accuracy']:.4f}, AUC {record['auc']:.4f} "
           f"(epoch {record['best_epoch']}, validation AUC {record['val_auc']:.4f}, "
-          f"{record['setting']}, {record['train_seconds']:.0f} s)", flush=True)
+          f"{record['setting']}{took})", flush=True)
 
 
 def _compare(args: argparse.Namespace) -> int:

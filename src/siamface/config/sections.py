@@ -276,7 +276,8 @@ class TrainConfig(Settings):
         epochs: Maximum number of epochs.
         batch_size: Pairs per step ("pairs" sampling); identity batches have P x K images.
         early_stopping: See EarlyStoppingConfig.
-        time_budget_s: Stop after this many seconds of training; null for no limit.
+        time_budget_s: Stop after this many seconds of training, at the end of the last epoch
+            that fits (a resumed run counts the seconds it trained before); null for no limit.
         threads: torch CPU threads; null leaves torch's default. 1 makes a run repeatable bit
             for bit; with more, some CPU kernels sum in a varying order, so two runs of one
             seed differ in the last bits from the second step on (measured).
@@ -285,8 +286,9 @@ class TrainConfig(Settings):
             OS, so each step's large buffers do not page-fault anew (~20% faster steps,
             5-30% more resident memory); see ``siamface.utils.allocator``.
         eval_batch_size: Images per forward pass when embedding for evaluation.
-        precision: "fp32", "bf16" (autocast of the forward passes of training and validation;
-            loss, metrics and optimizer state stay fp32) or "auto": bf16 on a CPU with AMX-BF16
+        precision: "fp32", "bf16" (autocast of training's forward passes and of validation's
+            embedding; the head's validation scores, loss, metrics and optimizer state stay
+            fp32) or "auto": bf16 on a CPU with AMX-BF16
             or AVX512-BF16 (unless ONEDNN_MAX_CPU_ISA caps oneDNN below them) or on a CUDA GPU,
             fp32 elsewhere (see ``siamface.utils.precision``).
         log_every: Write the epoch's running loss to train.log every this many steps.

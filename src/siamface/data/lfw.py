@@ -68,6 +68,8 @@ class LFWDataset:
         checksums: Imported source (archive, folder or protocol file) -> sha256.
         images_sha256: The images as imported, whatever their source (None: an import older
             than the manifest's record of it).
+        from_manifest: Opened from the manifest of an import (``open_lfw``), not laid out by
+            hand (as tests do).
     """
 
     home: Path
@@ -75,6 +77,7 @@ class LFWDataset:
     image_counts: dict[str, int]
     checksums: dict[str, str]
     images_sha256: str | None = None
+    from_manifest: bool = False
 
     @property
     def root(self) -> Path:
@@ -94,22 +97,26 @@ class LFWDataset:
 
     def check_current(self) -> None:
         """Refuse to read the images of a copy imported again since this one was opened (by
-        another process, while this one ran): they would be taken for the images this copy's
-        checksums name. A copy without a manifest (laid out by hand) is taken as it is.
+        another process, while this one ran, or killed while it swapped the copies in): they
+        would be taken for the images this copy's checksums name. A copy laid out by hand
+        (not ``from_manifest``) is taken as it is.
 
         Raises:
-            CopyChangedError: The manifest names other sources or images now.
+            CopyChangedError: The manifest is gone, or names other sources or images now.
         """
+        if not self.from_manifest:
+            return
         path = self.root / MANIFEST
         if not path.is_file():
-            return
+            raise CopyChangedError(f"{path} is gone: an import began while this command ran "
+                                   "and did not finish; import LFW again, then run it again")
         manifest = read_manifest(path)
         images_sha256 = manifest.get("images_sha256")
         now = (manifest["checksums"], images_sha256 if isinstance(images_sha256, str) else None)
         if now != (self.checksums, self.images_sha256):
             raise CopyChangedError(
-                f"{path}: LFW was imported again while this command ran, so the images it "
-                "began with are gone; run the command again")
+                f"{path}: LFW was imported again while this command ran (its sources differ "
+                "from those it opened); run the command again")
 
     def protocol_names(self) -> list[str]:
         """The protocol files this copy has, sorted by name."""
@@ -205,6 +212,7 @@ def open_lfw(home: Path) -> LFWDataset:
         image_counts=counts,
         checksums=dict(manifest["checksums"]),
         images_sha256=images_sha256 if isinstance(images_sha256, str) else None,
+        from_manifest=True,
     )
 
 

@@ -34,7 +34,7 @@ from siamface.reporting.comparison_plots import (
     plot_runtimes,
 )
 from siamface.reporting.formatting import markdown_table
-from siamface.run_folder import Run
+from siamface.run_folder import Run, epochs_seconds
 from siamface.utils.atomic import require_folder, write_text_atomic
 from siamface.utils.files import (
     DamagedFileError,
@@ -102,9 +102,7 @@ def run_values(run: Run) -> dict[str, Any]:
     # (a finished run without summary.csv, or with one cut short, is refused)
     summary = run.finished_summary() if run.is_finished else run.summary()
     # a column summary.csv lacks (hand-made, or an older siamface's) is shown as missing
-    seconds = [r.get("seconds") for r in summary]
-    values: dict[str, Any] = {"epochs": len(summary),
-                              "train_seconds": None if None in seconds else sum(seconds)}
+    values: dict[str, Any] = {"epochs": len(summary), "train_seconds": epochs_seconds(summary)}
     chosen = None
     if run.is_finished:
         values["state"] = "complete"

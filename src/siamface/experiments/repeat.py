@@ -33,10 +33,9 @@ from siamface.experiments.resumable import (
     recipe,
     recipe_change,
     train_or_continue,
-    training_seconds,
 )
 from siamface.experiments.tracking import log_run
-from siamface.run_folder import Run
+from siamface.run_folder import Run, epochs_seconds
 from siamface.utils.atomic import new_folder, write_json_atomic
 from siamface.utils.files import (
     DamagedFileError,
@@ -49,6 +48,7 @@ from siamface.utils.lock import file_lock
 
 REPEAT_FILE = "repeat.json"
 REPEAT_LOCK = ".repeat.lock"  # held while a process works in the folder
+VARIED = ("seed",)  # what the repeat sets for each of its runs
 VALIDATION_METRICS = ("val_loss", "val_acc", "val_auc", "val_threshold")
 # pairsDevTest metrics.json keys summarised over seeds
 TEST_METRICS = ("accuracy", "auc", "eer", *map(tar_key, FARS), "loss")
@@ -60,7 +60,7 @@ class RepeatError(SiamfaceError, ValueError):
 
 @dataclass
 class RepeatResult:
-    """What ``run_repeat`` ends with.
+    """What ``run_repeat`` and ``resume_repeat`` end with.
 
     Attributes:
         folder: The repeat's folder.
@@ -95,7 +95,28 @@ def read_repeat(folder: Path) -> dict[str, Any]:
         for key in ("train_seconds", "eval_seconds"):
             if key in seed:
                 number_at(seed, (key,), path, f"seeds.{i}.")
+    if "plan" in record:  # (a repeat begun before plans were kept has none)
+        _check_plan(record, path)
     return record
+
+
+def _check_plan(record: dict[str, Any], path: Path) -> None:
+    plan = record["plan"]
+    fields = (("config", "a config name or path", lambda v: isinstance(v, str)),
+              ("overrides", "a list of overrides",
+               lambda v: isinstance(v, list) and all(isinstance(o, str) for o in v)),
+              ("seeds", "a list of different whole numbers",
+               lambda v: isinstance(v, list) and v and all(is_number(x, int) for x in v)
+               and len(set(v)) == len(v)),
+              ("evaluate", "true or false", lambda v: isinstance(v, bool)))
+    if not isinstance(plan, dict):
+        raise DamagedFileError(f"{path}: plan is {plan!r}, expected an object")
+    for key, expected, holds in fields:
+        if not holds(plan.get(key)):
+            raise DamagedFileError(f"{path}: plan.{key} is {plan.get(key)!r}, expected "
+                                   f"{expected}")
+    if not isinstance(record.get("recipe"), dict):
+        raise DamagedFileError(f"{path}: recipe: expected the object the repeat began with")
 
 
 def summarise(values: Sequence[float]) -> dict[str, Any]:
@@ -134,7 +155,8 @@ def run_repeat(
     configs = _checked_configs(plan, lfw)
     name = configs[seeds[0]].name
     folder = new_folder(runs_dir, f"repeat-{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return _run_seeds(folder, plan, configs, {}, lfw, progress, on_epoch_end, on_run)
+    with _working_in(folder):
+        return _run_seeds(folder, plan, configs, {}, lfw, progress, on_epoch_end, on_run)
 
 
 def resume_repeat(
@@ -152,21 +174,27 @@ def resume_repeat(
         RepeatError: The folder's repeat.json has no plan (an older repeat's), or its config
             says something else now than when the repeat began.
     """
-    path = Path(folder) / REPEAT_FILE
-    record = read_repeat(folder)
-    plan = record.get("plan")
-    if not (isinstance(plan, dict) and isinstance(record.get("recipe"), dict)
-            and isinstance(plan.get("config"), str) and isinstance(plan.get("overrides"), list)
-            and isinstance(plan.get("seeds"), list) and isinstance(plan.get("evaluate"), bool)):
-        raise RepeatError(f"{path}: no plan of the repeat's seeds (one begun by an older "
-                          "siamface, or edited); start a new repeat")
-    configs = _checked_configs(plan, lfw)
-    change = recipe_change(record["recipe"], _recipe(configs))
-    if change is not None:
-        raise RepeatError(f"{path}: {plan['config']} has changed since the repeat began "
-                          f"({change}); put it back, or start a new repeat")
-    done = {int(s["seed"]): s for s in record["seeds"]}
-    return _run_seeds(Path(folder), plan, configs, done, lfw, progress, on_epoch_end, on_run)
+    folder = Path(folder)
+    path = folder / REPEAT_FILE
+    with _working_in(folder):  # read under the lock: what a process ending now wrote counts
+        record = read_repeat(folder)
+        plan = record.get("plan")
+        if plan is None:
+            raise RepeatError(f"{path}: no plan of the repeat's seeds (a repeat begun by an "
+                              "older siamface); start a new repeat")
+        configs = _checked_configs(plan, lfw)
+        change = recipe_change(record["recipe"], configs[plan["seeds"][0]], VARIED)
+        if change is not None:
+            raise RepeatError(f"{path}: {plan['config']} has changed since the repeat began "
+                              f"({change}); put it back, or start a new repeat")
+        done = {int(s["seed"]): s for s in record["seeds"]}
+        return _run_seeds(folder, plan, configs, done, lfw, progress, on_epoch_end, on_run)
+
+
+def _working_in(folder: Path) -> Any:
+    """The folder's lock: one process a folder (two would each write repeat.json from the
+    seeds they had read)."""
+    return file_lock(folder / REPEAT_LOCK, f"run the repeat in {folder}", timeout=0)
 
 
 def _checked_configs(plan: dict[str, Any], lfw: LFWDataset) -> dict[int, Config]:
@@ -185,54 +213,51 @@ def _checked_configs(plan: dict[str, Any], lfw: LFWDataset) -> dict[int, Config]
     return configs
 
 
-def _recipe(configs: dict[int, Config]) -> dict[str, Any]:
-    """What every seed trains (the seeds' configs differ in their seed alone)."""
-    return recipe(next(iter(configs.values())), varied=["seed"])
-
-
 def _run_seeds(folder: Path, plan: dict[str, Any], configs: dict[int, Config],
                done: dict[int, dict[str, Any]], lfw: LFWDataset, progress: bool,
                on_epoch_end: Callable[[dict[str, float]], None] | None,
                on_run: Callable[[int, Run], None] | None) -> RepeatResult:
-    """Train (or continue) each planned seed not ``done``, writing repeat.json after each."""
+    """Train (or continue) each planned seed not ``done``, writing repeat.json after each; the
+    caller holds the folder's lock."""
     from siamface.evaluation.report import metrics_path
     from siamface.pipeline import evaluate as evaluate_run
 
-    name = configs[plan["seeds"][0]].name
-    head = {"config": name, "plan": plan, "recipe": _recipe(configs)}
-    # one process a folder: two would each write repeat.json from the seeds they had read
-    with file_lock(folder / REPEAT_LOCK, f"run the repeat in {folder}", timeout=0):
-        records = dict(done)
-        write_json_atomic(folder / REPEAT_FILE, {**head, "seeds": list(records.values())})
-        runs: dict[int, Run] = {}
-        for seed in plan["seeds"]:
-            if seed in records:
-                runs[seed] = Run(folder / records[seed]["run"])
-            else:
-                seed_dir = folder / f"seed-{seed}"
-                run = train_or_continue(configs[seed], lfw, seed_dir, progress, on_epoch_end)
-                record: dict[str, Any] = {"seed": seed, "run": str(run.path.relative_to(folder)),
-                                          "train_seconds": training_seconds(run)}
-                # a seed killed after its test is not scored again: its figure is read back
-                if plan["evaluate"] and not metrics_path(run, TEST_PAIRS).is_file():
-                    start = time.perf_counter()
-                    evaluate_run(run, lfw, [TEST_PAIRS], progress=progress)
-                    record["eval_seconds"] = time.perf_counter() - start
-                log_run(seed_dir, run)
-                runs[seed], records[seed] = run, record
-                write_json_atomic(folder / REPEAT_FILE,
-                                  {**head, "seeds": [records[s] for s in sorted(records)]})
-            if on_run is not None:
-                on_run(seed, runs[seed])
-        stats = {m: summarise([r.model_meta["validation"][m] for r in runs.values()])
-                 for m in VALIDATION_METRICS}
-        if plan["evaluate"]:
-            for key in TEST_METRICS:
-                values = [_test_metrics(r)[key] for r in runs.values()]
-                if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                    stats[f"test_{key}"] = summarise(values)
-        write_json_atomic(folder / REPEAT_FILE, {
-            **head, "seeds": [records[s] for s in plan["seeds"]], "stats": stats})
+    first = configs[plan["seeds"][0]]
+    head = {"config": first.name, "plan": plan, "recipe": recipe(first, VARIED)}
+    records = dict(done)
+
+    def write(**more: Any) -> None:
+        seeds = [records[s] for s in plan["seeds"] if s in records]
+        write_json_atomic(folder / REPEAT_FILE, {**head, "seeds": seeds, **more})
+
+    write()  # the plan at once: a repeat killed in its first seed goes on
+    runs: dict[int, Run] = {}
+    for seed in plan["seeds"]:
+        if seed in records:
+            runs[seed] = Run(folder / records[seed]["run"])
+        else:
+            seed_dir = folder / f"seed-{seed}"
+            run = train_or_continue(configs[seed], lfw, seed_dir, progress, on_epoch_end)
+            record: dict[str, Any] = {"seed": seed, "run": str(run.path.relative_to(folder)),
+                                      "train_seconds": epochs_seconds(run.summary())}
+            # a seed killed after its test is not scored again: its figure is read back
+            if plan["evaluate"] and not metrics_path(run, TEST_PAIRS).is_file():
+                start = time.perf_counter()
+                evaluate_run(run, lfw, [TEST_PAIRS], progress=progress)
+                record["eval_seconds"] = time.perf_counter() - start
+            log_run(seed_dir, run)
+            runs[seed], records[seed] = run, record
+            write()
+        if on_run is not None:
+            on_run(seed, runs[seed])
+    stats = {m: summarise([r.model_meta["validation"][m] for r in runs.values()])
+             for m in VALIDATION_METRICS}
+    if plan["evaluate"]:
+        for key in TEST_METRICS:
+            values = [_test_metrics(r)[key] for r in runs.values()]
+            if all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                stats[f"test_{key}"] = summarise(values)
+    write(stats=stats)
     return RepeatResult(folder, runs, stats)
 
 

@@ -17,7 +17,6 @@ workers counting at once would both start the last trial.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
@@ -25,14 +24,15 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
-from siamface.errors import ConfigError, reason_of
+from siamface.errors import ConfigError, SiamfaceError, reason_of
 from siamface.experiments.claim import TrialClaim
-from siamface.experiments.resumable import recipe
+from siamface.experiments.resumable import recipe, recipe_change
 from siamface.experiments.spec import PRUNERS, Param, SearchSpec, SpecError, check_new_spec
 from siamface.experiments.study_folder import StudyFolder, StudyFolderError
 from siamface.experiments.tracking import log_run
@@ -205,7 +205,7 @@ def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
 SPEC_ATTR = "siamface_spec"  # the study's user attribute: what of the spec made it this study
 # what makes two specs of one name one study: not how long it runs, nor where its base config
 # file lies on each worker's machine (an absolute path), but what every trial trains: the
-# recipe, a digest of the base config with the fixed overrides applied
+# recipe, the base config with the fixed overrides applied (compared as a resumed run is)
 SPEC_MARK = ("objective", "sampler", "space", "pruner", "recipe")
 
 
@@ -225,18 +225,29 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
     name (its direction and space would be taken for this one's), or one that lacks trials the
     folder has records of (a study.db deleted or emptied: the trials would be run again over
     those records). A study made without the mark gets it."""
+    from siamface.training.builder import resolve_config
+
+    base = resolve_config(spec.base, spec.fixed)
     made_by = json.loads(json.dumps({k: v for k, v in spec.to_dict().items()  # as stored
                                      if k in SPEC_MARK}))
-    made_by["recipe"] = recipe_digest(spec)
+    made_by["recipe"] = recipe(base)
     mark = study.user_attrs.get(SPEC_ATTR)
-    if mark is None:
-        study.set_user_attr(SPEC_ATTR, made_by)
-    elif isinstance(mark, dict):
-        differ = [k for k in SPEC_MARK if k in mark and mark[k] != made_by[k]]
-        if differ:
-            raise StudyFolderError(
-                f"{where}: its study {spec.name!r} was made by another spec of that name (its "
-                f"{differ[0]} differs); give this spec its own name")
+    if not isinstance(mark, dict):
+        mark = {}
+    differ = [k for k in SPEC_MARK if k in mark and k != "recipe" and mark[k] != made_by[k]]
+    if differ:
+        raise StudyFolderError(
+            f"{where}: its study {spec.name!r} was made by another spec of that name (its "
+            f"{differ[0]} differs); give this spec its own name")
+    change = (recipe_change(mark["recipe"], base) if isinstance(mark.get("recipe"), dict)
+              else None)
+    if change is not None:
+        raise StudyFolderError(
+            f"{where}: its study {spec.name!r} trains another recipe than this spec's base "
+            f"config and fixed overrides ({change}); put them back, or give this spec its "
+            "own name")
+    if any(k not in mark for k in SPEC_MARK):  # a study begun before a key was marked gets it
+        study.set_user_attr(SPEC_ATTR, {**made_by, **mark})
     stored = {t.number for t in study.trials}
     missing = [r["number"] for r in folder.trials() if r["number"] not in stored]
     if missing:
@@ -244,15 +255,6 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
             f"{folder.trial_dir(missing[0])} records a trial that {where} does not hold: the "
             "study's storage was deleted, emptied or replaced; put it back, or search in a new "
             "study folder")
-
-
-def recipe_digest(spec: SearchSpec) -> str:
-    """sha256 of what the spec's trials train before their parameters: its base config with
-    the fixed overrides, resolved (the same file at two paths gives one digest)."""
-    from siamface.training.builder import resolve_config
-
-    trained = recipe(resolve_config(spec.base, spec.fixed))
-    return hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()
 
 
 class TrialObjective:
@@ -306,8 +308,10 @@ class TrialObjective:
         except (ConfigError, TrainingDivergedError) as err:
             self._fail(trial, start, " ".join(str(err).splitlines()))
             raise
-        except Exception as err:  # a bug, or the machine's (out of memory, disk full): its
-            # own failure, recorded as such, not run again; shown to the user (raised on)
+        except (SiamfaceError, OSError):  # the data home's or the disk's, not the trial's:
+            raise  # it is run again, as an interrupted trial is
+        except Exception as err:  # a bug, or its parameters' (out of memory): its own
+            # failure, recorded as such, not run again; shown to the user (raised on)
             self._fail(trial, start, f"{type(err).__name__}: {' '.join(str(err).splitlines())}")
             raise
         value = float(fit.history[fit.best_epoch - 1][self.spec.objective])
@@ -412,15 +416,20 @@ def _record_state(folder: StudyFolder, number: int) -> str | None:
 def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
     """Write "failed" into the record of each trial that Optuna failed for its process
     (``_interrupted``: it was interrupted or died mid-trial), with its run folder if it made
-    one, naming the trial that retries it."""
+    one, naming the trial that retries it; and into the record of a trial failed for an error
+    of its own whose record could not be written then (a full disk), with that error."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
+    from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)
     # each retry's history ends with the trial it retries (retried_trial_number is the first)
     retried_by = {history[-1]: t.number for t in trials
                   if (history := RetryHeartbeatStaleTrialCallback.retry_history(t))}
     for t in trials:
-        if _interrupted(t, folder):
+        if (t.state == TrialState.FAIL and FAIL_REASON in t.user_attrs
+                and _record_state(folder, t.number) == "running"):  # its record's write failed
+            folder.write_trial(t.number, state="failed", reason=t.user_attrs[FAIL_REASON])
+        elif _interrupted(t, folder):
             again = retried_by.get(t.number)
             run_dir = folder.run_dir(t.number)
             folder.write_trial(t.number, state="failed",
@@ -487,7 +496,9 @@ def run_search(
         lambda _study, frozen: on_trial(folder.trial(frozen.number) or {})]
     try:
         _run_trials(spec, study, objective, claim, callbacks)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: Optuna failed the trial; run it again later
+    # Ctrl-C or SIGTERM, or an error of the data home's or the disk's: Optuna failed the
+    # trial; run it again later (a trial's own errors are recorded with their reason)
+    except (KeyboardInterrupt, SiamfaceError, OSError):
         if objective.running is not None:
             retry_interrupted_trial(study, folder, objective.running)
         raise
@@ -495,20 +506,26 @@ def run_search(
         sync_killed_trials(study, folder)
     result = SearchResult(folder, count_states(study), best_record(study, folder))
     if evaluate:
-        result.not_tested = why_not_tested(study, result)
+        result.not_tested = why_not_tested(spec, study, result)
         if result.not_tested is None:
             result.test_metrics = evaluate_best(folder, result.best, lfw, progress)
     return result
 
 
-def why_not_tested(study: Any, result: SearchResult) -> str | None:
+def why_not_tested(spec: SearchSpec, study: Any, result: SearchResult) -> str | None:
     """Why the study's best trial cannot be scored on pairsDevTest yet (None: it can). Only a
-    study with no trial running or waiting has chosen its model: one tested before would give
-    a test figure to a model a later trial may replace."""
-    unfinished = result.counts["running"] + result.counts["waiting"]
+    study that has ended has chosen its model (no trial running or waiting, and every planned
+    trial begun or the time budget spent): one tested before would give a test figure to a
+    model a later trial may replace."""
+    counts = result.counts
+    unfinished = counts["running"] + counts["waiting"]
     if unfinished:
         return (f"{unfinished} trial(s) still running or waiting to run again; run the search "
                 "with --evaluate once they have ended")
+    left = spec.planned_trials() - sum(counts[s] for s in ("complete", "pruned", "failed"))
+    if left > 0 and not budget_spent(spec, study):
+        return (f"{left} of its {spec.planned_trials()} trials have not run; run the search "
+                "again, with --evaluate, to finish it")
     if not result.counts["complete"]:
         return "no trial completed"
     if result.best is None:
@@ -545,21 +562,31 @@ def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: 
     """Claim, then run, one trial at a time, until the planned trials have begun (a waiting
     trial, a dead one queued again, is run whatever the count) or the time budget is spent."""
     catch = _trial_errors()
-    start = time.monotonic()
     while True:
         claim.acquire()
         try:
             _fail_stale_trials(study)
             counts = count_states(study)
             begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
-            budget_spent = (spec.time_budget_s is not None
-                            and time.monotonic() - start >= spec.time_budget_s)
-            if budget_spent or (begun >= spec.planned_trials() and not counts["waiting"]):
+            if budget_spent(spec, study) or (begun >= spec.planned_trials()
+                                             and not counts["waiting"]):
                 return
             study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
             study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
         finally:
             claim.release()
+
+
+def budget_spent(spec: SearchSpec, study: Any) -> bool:
+    """Whether the study's trials have run ``spec.time_budget_s`` seconds together: every
+    worker's and every command's (a running trial's up to now), so that a re-run of a study
+    that spent its budget starts no trial."""
+    if spec.time_budget_s is None:
+        return False
+    now = datetime.now()  # Optuna keeps naive local times
+    spent = sum(((t.datetime_complete or now) - t.datetime_start).total_seconds()
+                for t in study.get_trials(deepcopy=False) if t.datetime_start is not None)
+    return spent >= spec.time_budget_s
 
 
 def _fail_stale_trials(study: Any) -> None:

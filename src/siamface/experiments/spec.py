@@ -13,8 +13,8 @@
                                   # objective), or {name: percentile, percentile: 20, ...}:
                                   # the Optuna pruner's own options
     n_trials: 20                  # at most; a grid stops when every combination has run
-    time_budget_s: null           # each search command's, from its start: no trial starts
-                                  # after it is spent (a re-run gets its own)
+    time_budget_s: null           # the study's: the seconds its trials have run, every
+                                  # worker's and every command's; no trial starts once spent
     trial_time_budget_s: null     # each trial's train.time_budget_s
     seed: 0                       # the sampler's seed
 """

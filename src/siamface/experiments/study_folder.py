@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from siamface.experiments.spec import SearchSpec, SpecError, load_spec
+from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.files import number_at, read_json_object
 
@@ -192,8 +193,8 @@ class StudyFolder:
 
     def run_dir(self, number: int) -> Path | None:
         """The trial's run folder (the one folder in trials/NNNN with a config.yaml)."""
-        found = sorted(p.parent for p in self.trial_dir(number).glob("*/config.yaml"))
-        return found[-1] if found else None
+        run = Run.newest_in(self.trial_dir(number))
+        return None if run is None else run.path
 
 
 def _folder_number(path: Path) -> int:

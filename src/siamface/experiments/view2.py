@@ -44,9 +44,8 @@ from siamface.experiments.resumable import (
     recipe,
     recipe_change,
     train_or_continue,
-    training_seconds,
 )
-from siamface.run_folder import Run
+from siamface.run_folder import Run, epochs_seconds
 from siamface.utils import atomic
 from siamface.utils.atomic import write_json_atomic
 from siamface.utils.files import is_inside, is_number, number_at, read_json_object
@@ -56,8 +55,8 @@ VIEW2_FILE = "view2.json"
 VIEW2_LOCK = ".view2.lock"  # held while a process works in the folder
 # the numbers of a fold's record that are printed and summarised
 TAR_KEY = tar_key(0.01)  # the TAR at FAR 1% a fold records
-FOLD_NUMBERS = ("accuracy", "auc", "threshold", TAR_KEY, "best_epoch", "val_auc",
-                "train_seconds")
+FOLD_NUMBERS = ("accuracy", "auc", "threshold", TAR_KEY, "best_epoch", "val_auc")
+VARIED = ("data.view2_fold",)  # what the protocol sets for each fold
 ROC_GRID = np.linspace(0.0, 1.0, 201)  # FARs at which each fold's ROC is sampled and averaged
 
 
@@ -113,6 +112,7 @@ def read_view2(folder: Path) -> dict[str, Any]:
             if not is_number(number_at(fold, (key,), path, where, View2Error)):
                 raise View2Error(f"{path}: {where}{key} is {json.dumps(fold[key])}, expected "
                                  "a finite number")
+        number_at(fold, ("train_seconds",), path, where, View2Error)  # (null: not recorded)
         tar = fold.get("tar_on_grid")
         if not (isinstance(tar, list) and len(tar) == len(ROC_GRID)
                 and all(is_number(x) for x in tar)):
@@ -174,7 +174,7 @@ def run_view2(
         on_fold: Called with each fold's record once it is scored (or found scored).
     """
     configs = check_view2(config_name, overrides, lfw, folds)
-    planned = recipe(configs[folds[0]], varied=["data.view2_fold"])
+    planned = recipe(configs[folds[0]], VARIED)
     folder = Path(folder)
     if (not (folder / VIEW2_FILE).is_file() and folder.exists()
             and any(p.name != VIEW2_LOCK for p in folder.iterdir())):
@@ -182,7 +182,7 @@ def run_view2(
                          "one this command started")
     # one process a folder: two would each write view2.json from the folds they had read
     with file_lock(folder / VIEW2_LOCK, f"run View 2 in {folder}", timeout=0):
-        records = _continued(folder, config_name, overrides, planned)
+        records = _continued(folder, config_name, overrides, configs[folds[0]])
         pairs_file = lfw.read_pairs(VIEW2_PAIRS)  # (not imported: nothing is written)
         if not (folder / VIEW2_FILE).is_file():  # at once: one killed in its first fold goes on
             _write(folder, config_name, overrides, planned, records)
@@ -196,7 +196,7 @@ def run_view2(
                                     on_epoch_end)
             records[k] = {**score_fold(run, lfw, pairs_file, k),
                           "run": str(run.path.relative_to(folder)),
-                          "train_seconds": training_seconds(run)}
+                          "train_seconds": epochs_seconds(run.summary())}
             _write(folder, config_name, overrides, planned, records)
             if on_fold is not None:
                 on_fold(records[k])
@@ -265,7 +265,7 @@ def summarise_folds(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _continued(folder: Path, config_name: str, overrides: Sequence[str],
-               planned: dict[str, Any]) -> dict[int, dict[str, Any]]:
+               config: Config) -> dict[int, dict[str, Any]]:
     """The scored folds of an existing folder (none for a new one), after checking that it was
     started with the same config and overrides, and that the config says what it said then
     (its file edited, or a shipped config changed by an upgrade, would train the folds left
@@ -279,7 +279,7 @@ def _continued(folder: Path, config_name: str, overrides: Sequence[str],
             f"{' '.join(record['overrides'])}, not {config_name} {' '.join(overrides)}; "
             "continue it with `siamface view2 --resume` or start a new folder")
     then = record.get("recipe")  # (none in a file from before it was kept)
-    change = None if then is None else recipe_change(then, planned)
+    change = None if then is None else recipe_change(then, config, VARIED)
     if change is not None:
         raise View2Error(f"{folder / VIEW2_FILE}: {config_name} has changed since the protocol "
                          f"started ({change}); put it back, or start a new folder")

@@ -19,7 +19,6 @@ throughout.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import warnings
@@ -32,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from siamface.config import Config
+from siamface.config.changes import changed_keys, flat_config
 from siamface.config.sections import RUN_SETTINGS
 from siamface.errors import SiamfaceWarning, WorkFailedError, reason_of
 from siamface.evaluation.metrics import roc_auc
@@ -62,7 +62,6 @@ from siamface.utils.settings import flatten
 from siamface.utils.timing import PhaseTimer
 
 log = logging.getLogger("siamface.train")
-_UNSET = object()  # a config key one side lacks
 
 
 # a checkpoint as ``load_latest`` returns it: (model weights, meta, trainer state)
@@ -78,28 +77,23 @@ def latest_checkpoint(run: Run, config: Config) -> Checkpoint:
     trained_with, epoch = checkpoint[1].get("config"), checkpoint[1].get("epoch")
     if not isinstance(trained_with, dict):
         return checkpoint  # an older checkpoint's meta; the loads check what they use
-    now = flatten(json.loads(json.dumps(config.to_dict())))  # as the meta stores it
-    then = flatten(trained_with)
-    # a key siamface added after the checkpoint was written, at its default, is no change
-    defaults = flatten(json.loads(json.dumps(Config().to_dict())))
-    then.update({k: v for k, v in now.items() if k not in then and defaults.get(k) == v})
-    changed = sorted(k for k in now.keys() | then.keys()  # a key left out changes it too
-                     if now.get(k, _UNSET) != then.get(k, _UNSET) and k not in RUN_SETTINGS)
+    changed = changed_keys(flatten(trained_with), config)
     if changed:
-        key = changed[0]
+        key, now, then = changed[0], flat_config(config), flatten(trained_with)
         raise CheckpointError(
             f"{run.config_path}: {key} is {now.get(key, 'not set')!r}, but the run was "
             f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
             f"on as it began, so only {', '.join(RUN_SETTINGS)} may change: put it back, or "
             "start a new run")
-
     return checkpoint
 
 
 def _spent(meta: dict[str, Any]) -> float:
     """Seconds the run had trained when ``meta``'s checkpoint was written (what its time
     budget has spent): recorded, or for a checkpoint from before, its epochs' seconds."""
-    spent = meta.get("elapsed_s", sum(float(row["seconds"]) for row in meta["history"]))
+    if "elapsed_s" not in meta:
+        return sum(float(row["seconds"]) for row in meta["history"])
+    spent = meta["elapsed_s"]
     if not (is_number(spent) and spent >= 0):
         raise ValueError(f"elapsed_s is {spent!r}, expected seconds")
     return float(spent)
@@ -272,15 +266,17 @@ class Trainer:
                 if on_epoch_end is not None:
                     on_epoch_end(row)
 
-                # 4. early stopping bookkeeping and the epoch's checkpoint (atomic)
+                # 4. early stopping bookkeeping and the epoch's checkpoint (atomic), which
+                # records the seconds trained so far: a resumed run's budget goes on from them
                 improved = self.early_stopping.step(row[self.early_stopping.monitor], epoch + 1)
+                elapsed = self.spent_s + time.perf_counter() - t_start
                 checkpoints.save(  # copied now, written while the next epoch trains
                     self.run.path, epoch + 1, self.model,
                     meta={
                         "config": self.config.to_dict(), "metrics": row,
                         "threshold": row["val_threshold"], "history": self.history,
                         "early_stopping": self.early_stopping.state_dict(),
-                        "elapsed_s": self.spent_s + time.perf_counter() - t_start,
+                        "elapsed_s": elapsed,
                     },
                     trainer_state={"optimizer": self.optimizer.state_dict()},
                     best=improved,
@@ -291,7 +287,7 @@ class Trainer:
                 if self.early_stopping.should_stop:
                     stopped_because = "early_stopping"
                     break
-                if self._out_of_time(self.spent_s + time.perf_counter() - t_start, epoch + 1):
+                if self._out_of_time(elapsed, epoch + 1):  # as the resumed run would decide
                     stopped_because = "time_budget" if epoch + 1 < train.epochs else "epochs"
                     break
         timer.add("checkpoints and logs", max(0.0, time.perf_counter() - t_start - timer.total_))
