@@ -130,3 +130,29 @@ def test_one_shot_settings_that_cannot_run_are_refused_before_training(home, tmp
         siamface.run("default", TINY, data_dir=home, runs_dir=tmp_path, progress=False,
                      **settings)
     assert not any(tmp_path.iterdir())  # nothing trained
+
+
+def test_evaluate_makes_no_folder_of_a_path_that_is_no_run(home, tmp_path):
+    from siamface.run_folder import RunNotFinishedError
+
+    typo = tmp_path / "runs" / "defualt-20261207-101010"
+    with pytest.raises(RunNotFinishedError, match=f"{typo}: no such folder; expected a run"):
+        siamface.evaluate(typo, data_dir=home)
+    assert not typo.exists()  # no lock file made a folder of it
+
+
+def test_a_pretrained_models_folder_is_a_verifier_but_not_evaluated(home, tmp_path,
+                                                                      monkeypatch):
+    from siamface.inference.pretrained import PRETRAINED_FILE, PretrainedVerifier
+    from siamface.run_folder import RunFolderError
+
+    folder = tmp_path / "dlib-resnet"
+    folder.mkdir()
+    (folder / PRETRAINED_FILE).write_text("{}")
+    monkeypatch.setattr(PretrainedVerifier, "from_folder", classmethod(
+        lambda cls, path, **kwargs: ("pretrained", path, kwargs)))
+    assert siamface.load_verifier(folder, detect=False) == (
+        "pretrained", folder, {"detect": False})
+    with pytest.raises(RunFolderError, match=r"is a pretrained model's folder .*evaluation "
+                                             r"needs a training run"):
+        siamface.evaluate(folder, data_dir=home)

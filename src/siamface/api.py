@@ -48,10 +48,12 @@ def load_verifier(run_dir: str | Path, detect: bool = True, flip_tta: bool = Tru
     """The verifier of a finished run: its chosen model, preprocessing and threshold.
 
     Args:
-        run_dir: A run folder (with model.safetensors and model.json).
+        run_dir: A run folder (with model.safetensors and model.json), or a pretrained
+            model's folder (``siamface pretrained``: outside data).
         detect: Find and align the face in each photo; turn off for images that already are
             aligned LFW-style 250x250 frames.
-        flip_tta: Average each embedding with its mirror image's, as evaluation does.
+        flip_tta: Average each embedding with its mirror image's, as evaluation does (not
+            for a pretrained model: dlib's ResNet describes each face as it is).
 
     Example::
 
@@ -59,8 +61,13 @@ def load_verifier(run_dir: str | Path, detect: bool = True, flip_tta: bool = Tru
         result = verifier.verify("a.jpg", "b.jpg")
         result.same, result.probability
     """
-    return Verifier.from_run(_path(run_dir, "run_dir"), detect=_flag(detect, "detect"),
-                             flip_tta=_flag(flip_tta, "flip_tta"))
+    from siamface.inference.pretrained import PretrainedVerifier, is_pretrained
+
+    path = _path(run_dir, "run_dir")
+    detect, flip_tta = _flag(detect, "detect"), _flag(flip_tta, "flip_tta")
+    if is_pretrained(path):  # `siamface pretrained`'s folder, a RUN as verify takes it
+        return PretrainedVerifier.from_folder(path, detect=detect)
+    return Verifier.from_run(path, detect=detect, flip_tta=flip_tta)
 
 
 def train(

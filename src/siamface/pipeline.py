@@ -51,10 +51,11 @@ from siamface.evaluation.report import (
     verification_metrics,
 )
 from siamface.inference.folder_eval import people_photos, score_folder
+from siamface.inference.pretrained import is_pretrained
 from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
 from siamface.reporting.run_report import write_run_report
-from siamface.run_folder import Run
+from siamface.run_folder import Run, RunFolderError
 from siamface.training.checkpoint import CheckpointError
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import (
@@ -359,6 +360,11 @@ def evaluate(
     timer = timer or PhaseTimer()
     out = Evaluation()
     check_bootstrap(n_bootstrap)
+    if is_pretrained(run.path):
+        raise RunFolderError(f"{run.path} is a pretrained model's folder (outside data): "
+                             "evaluation needs a training run (`siamface pretrained --test` "
+                             "scores it on pairsDevTest once)")
+    run.require_finished()  # before the lock, whose file would make a folder of a typo
     # one process at a time: a `train --resume` would replace the model being scored
     with file_lock(run.lock_path, f"evaluate {run.path}", timeout=0):
         run.recover_evaluations()  # what a killed evaluation left

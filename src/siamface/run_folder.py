@@ -380,6 +380,8 @@ class Run:
 
     def require_finished(self) -> None:
         """Raise RunNotFinishedError unless the run has chosen its model."""
+        if not self.path.is_dir():
+            raise RunNotFinishedError(f"{self.path}: no such folder; expected a run folder")
         if not self.is_finished:
             started = any(self.checkpoints_dir.glob("epoch-*"))  # else nothing to resume
             raise RunNotFinishedError(

@@ -59,3 +59,44 @@ def test_an_option_out_of_range_is_named_alone_with_its_value(args, message):
     with pytest.raises(ConfigError) as info:
         options(*args)
     assert str(info.value) == message
+
+
+def test_a_port_in_use_is_one_line_before_any_serving_line(tmp_path, capsys):
+    import socket
+
+    from siamface.cli.main import main
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code = main(["serve", str(tmp_path), "--port", str(port), "--no-detect"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "siamface serve:" not in out
+    assert err.startswith(f"siamface: error: --host 127.0.0.1 --port {port}: cannot listen "
+                          "there (Address already in use)")
+
+
+@pytest.mark.parametrize(("signal_name", "ends"), [
+    ("SIGTERM", ("siamface: terminated", -15)),  # dies by the signal, as a service should
+    ("SIGINT", ("siamface: interrupted", 130)),  # Ctrl-C
+])
+def test_a_served_run_stops_on_a_signal_as_every_command_does(tmp_path, signal_name, ends):
+    import signal
+    import subprocess
+    import sys
+
+    from inference.conftest import write_tiny_run
+
+    run_dir = write_tiny_run(tmp_path / "run")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "siamface", "serve", str(run_dir), "--port", "0", "--no-detect",
+         "--db", str(tmp_path / "galleries.sqlite3")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # printed once it listens: the port it was given
+        assert line.startswith("siamface serve:") and ":0/" not in line
+        server.send_signal(getattr(signal, signal_name))
+        _, err = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    message, code = ends
+    assert message in err and server.returncode == code

@@ -72,3 +72,12 @@ def test_view2_refuses_a_bad_fold_before_announcing_a_folder(tmp_path: Path, cap
     code = main(["view2", "default", "--folds", "10", "--runs-dir", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and "--folds: expected different folds" in err
+
+
+def test_a_studies_folder_given_where_it_would_be_ignored_is_refused(tmp_path, capsys):
+    assert main(["search", "default-tpe", "--study-dir", str(tmp_path / "s"), "--studies-dir",
+                 str(tmp_path)]) == 2
+    assert "--study-dir names the study folder itself; drop --studies-dir" in (
+        capsys.readouterr().err)
+    assert main(["search", "--resume", str(tmp_path / "s"), "--studies-dir", str(tmp_path)]) == 2
+    assert "drop SPEC, --study-dir and --studies-dir" in capsys.readouterr().err

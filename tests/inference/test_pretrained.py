@@ -81,6 +81,25 @@ def test_a_folder_holding_other_files_is_refused_before_any_work(synthetic_home,
     assert sorted(p.name for p in run.iterdir()) == ["model.json"]
 
 
+def test_a_test_file_not_imported_is_refused_before_anything_is_written(synthetic_home,
+                                                                        tmp_path):
+    from siamface.data.lfw import DataNotFoundError
+
+    folder = tmp_path / "dlib"
+    with pytest.raises(DataNotFoundError, match=r"pairs\.txt"):
+        write_pretrained(folder, open_lfw(synthetic_home), test_pairs="pairs.txt")
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_folder_a_stopped_command_left_is_taken_again(pretrained_folder, synthetic_home,
+                                                        tmp_path):
+    folder = tmp_path / "stopped"
+    folder.mkdir()  # stopped after its calibration, before pretrained.json (an older order)
+    (folder / CALIBRATION_FILE).write_bytes((pretrained_folder / CALIBRATION_FILE).read_bytes())
+    write_pretrained(folder, open_lfw(synthetic_home))
+    assert (folder / PRETRAINED_FILE).is_file()
+
+
 @pytest.mark.parametrize(("key", "value", "problem"), [
     ("scale", -5.0, "'scale' must be positive, got -5.0"),
     ("scale", None, "'scale' must be a finite number, got None"),

@@ -56,7 +56,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int
     parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, metavar="N",
                         help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; "
                         "0: none)")
-    parser.add_argument("--no-plots", action="store_true", help="write no figures")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="write no evaluation figures (the run report's learning curves "
+                        "are drawn still)")
     parser.add_argument("--trials", type=int, default=None,
                         help=f"trials per N for --one-shot (default {ONE_SHOT_TRIALS})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

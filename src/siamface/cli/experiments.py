@@ -26,6 +26,8 @@ from siamface.data.people import TEST_PAIRS
 if TYPE_CHECKING:
     from siamface.run_folder import Run
 
+STUDIES_DIR = Path("studies")  # where a new study's folder is made
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``search``, ``repeat``, ``view2``, ``compare`` and ``report`` commands."""
@@ -44,7 +46,7 @@ def _register_search(subparsers: argparse._SubParsersAction) -> None:
     search.add_argument("spec", nargs="?", metavar="SPEC", help="search spec (not with --resume)")
     search.add_argument("--resume", type=Path, metavar="STUDY",
                         help="continue the study in this folder, with its own spec.yaml")
-    search.add_argument("--studies-dir", type=Path, default=Path("studies"),
+    search.add_argument("--studies-dir", type=Path,
                         help="where the study folder <spec name>/ is made (default: ./studies)")
     search.add_argument("--study-dir", type=Path, help="the study folder itself")
     search.add_argument("--storage", metavar="URL",
@@ -132,10 +134,12 @@ def _search(args: argparse.Namespace) -> int:
     from siamface.experiments.spec import load_spec
     from siamface.experiments.study_folder import StudyFolder
 
+    if args.study_dir is not None and args.studies_dir is not None:
+        raise UsageError("--study-dir names the study folder itself; drop --studies-dir")
     if args.resume is not None:
-        if args.spec is not None or args.study_dir is not None:
+        if args.spec is not None or args.study_dir is not None or args.studies_dir is not None:
             raise UsageError(f"--resume continues {args.resume} with its own spec.yaml; drop "
-                             "SPEC and --study-dir")
+                             "SPEC, --study-dir and --studies-dir")
         folder = StudyFolder(args.resume)
         spec = folder.spec()
         storage = args.storage or folder.storage()
@@ -146,7 +150,7 @@ def _search(args: argparse.Namespace) -> int:
         raise UsageError("name a search spec (a YAML file or a shipped spec) or --resume STUDY")
     else:
         spec = load_spec(args.spec)
-        folder = StudyFolder(args.study_dir or args.studies_dir / spec.name)
+        folder = StudyFolder(args.study_dir or (args.studies_dir or STUDIES_DIR) / spec.name)
         storage = args.storage
     if args.heartbeat < 1:
         raise UsageError(f"--heartbeat must be at least 1 second, got {args.heartbeat}")

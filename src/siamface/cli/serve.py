@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 
 from platformdirs import user_data_path
@@ -78,6 +79,8 @@ def _serve(args: argparse.Namespace) -> int:
     from siamface.serve.workers import default_workers, fix_cpu_threads
 
     options = serve_options(args, default_workers())
+    # listening before the model loads: a port in use is one line, not a "serving" line first
+    sock = listening_socket(args.host, args.port)
     fix_cpu_threads(1)  # each worker on one core: requests queue, cores are not oversubscribed
     precision = {} if args.precision is None else {"precision": args.precision}
     verifier = Verifier.from_run(args.run, detect=not args.no_detect, **precision)
@@ -85,12 +88,31 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(verifier, db, options, run_name=args.run.resolve().name)
     hosts = ("any host name" if options.allowed_hosts is None
              else f"host names {', '.join(options.allowed_hosts)}")
-    print(f"siamface serve: {args.run} on http://{args.host}:{args.port}/ ({options.workers} "
+    host, port = sock.getsockname()[:2]  # the port the system chose for --port 0
+    url_host = f"[{host}]" if ":" in host else host
+    print(f"siamface serve: {args.run} on http://{url_host}:{port}/ ({options.workers} "
           f"workers, {options.photo_processes} photo processes, galleries in {db}, "
           f"API key {'required for writes' if options.api_key else 'off'}, {hosts})",
           flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # uvicorn's Server, not uvicorn.run, which would swallow Ctrl-C and SIGTERM: the command
+    # then stops as every other does (a line, and exit 130 or death by SIGTERM)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port`` (IPv6 where ``host`` is an IPv6 address).
+
+    Raises:
+        UsageError: The system refuses it (a port in use, an address not this machine's).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as err:  # (its message also repeats the address)
+        reason = os.strerror(err.errno) if err.errno and err.errno > 0 else err.strerror
+        raise UsageError(f"--host {host} --port {port}: cannot listen there "
+                         f"({reason or err})") from None
 
 
 def serve_options(args: argparse.Namespace, cores: int):  # -> ServeOptions

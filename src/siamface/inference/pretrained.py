@@ -257,13 +257,16 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
     if name not in KNOWN:
         raise PretrainedError(f"unknown pretrained model {name!r}; known: {', '.join(KNOWN)}")
     folder = Path(folder)
-    if folder.exists() and not (folder.is_dir() and (is_pretrained(folder)
-                                                     or not any(folder.iterdir()))):
+    if folder.exists() and not (folder.is_dir() and (
+            is_pretrained(folder) or not any(folder.iterdir())
+            # what a command stopped before its end left (nothing is written before it)
+            or [p.name for p in folder.iterdir()] == [CALIBRATION_FILE])):
         # a run folder's own gallery calibration would be overwritten, and the folder would
         # then answer verify and identify with this model instead of its own
         found = "it holds other files" if folder.is_dir() else "it is a file"
         raise PretrainedError(f"{folder}: expected a new or empty folder, or a pretrained "
                               f"model's, but {found}")
+    test = None if test_pairs is None else lfw.read_pairs(test_pairs).pairs  # (imported?)
     # the validation people of the default recipe, as a run of it splits pairsDevTrain
     recipe = load_config("default")
     _, val = training_split(training_scope(lfw), lfw.image_counts, recipe.data.split,
@@ -287,15 +290,15 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
     emb = torch.from_numpy(np.array([descriptors[ref] for ref in refs]))  # (V, 128)
     tail = ImpostorTail.from_scores(
         impostor_scores(emb, ids, lambda a, b: scorer.score(a, b).logits, seed=0))
-    write_impostor_tail(Path(folder) / CALIBRATION_FILE, torch.from_numpy(tail.scores),
-                        tail.pairs, len(people), sha256_file(model_file(RESNET_FILE)))
     info["gallery_calibration"] = {"people": len(people), "pairs": tail.pairs}
-    if test_pairs is not None:
-        test = lfw.read_pairs(test_pairs).pairs
+    if test is not None:
         d, y = pair_distances(describe(probe, lfw, sorted({r for p in test
                                                            for r in (p.left, p.right)})), test)
         metrics = verification_metrics(offset - scale * d, y, threshold, n_bootstrap)
         info["test"] = {"pairs_file": test_pairs, "label": LABEL, **metrics}
+    # written once everything is computed; pretrained.json, which makes it a model, last
+    write_impostor_tail(Path(folder) / CALIBRATION_FILE, torch.from_numpy(tail.scores),
+                        tail.pairs, len(people), sha256_file(model_file(RESNET_FILE)))
     write_json_atomic(Path(folder) / PRETRAINED_FILE, info)
     return info
 
