@@ -123,6 +123,7 @@ def test_arguments_of_the_wrong_kind_are_named(home, tmp_path, call, error, mess
     ({"one_shot": 5}, "one-shot N: expected whole numbers of at least 2"),
     ({"one_shot": [2, 99]}, "one-shot N = 99: .* has 6 people"),
     ({"trials": 0}, "one-shot trials: expected a whole number of at least 1"),
+    ({"one_shot": (), "trials": 500}, "trials=500 sets the trials of one_shot; give one_shot"),
 ])
 def test_one_shot_settings_that_cannot_run_are_refused_before_training(home, tmp_path,
                                                                        settings, message):

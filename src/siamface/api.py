@@ -151,6 +151,7 @@ def evaluate(
     files = [str(pairs)] if one else [
         str(p) for p in _listed(pairs, "pairs", str | os.PathLike, "pairs files")]
     ten_fold = _flag(ten_fold, "ten_fold")
+    _check_trials(one_shot, trials)
     run = Run(_path(run_dir, "run_dir"))
     lfw = open_lfw(resolve_data_home(_path(data_dir, "data_dir", optional=True)))
     out = evaluate_run(run, lfw, files, one_shot, trials, ten_fold, n_bootstrap,
@@ -196,6 +197,7 @@ def run(
     from siamface.training.builder import resolve_config
 
     _path(config_name, "config_name", what="a config name or a YAML path")  # (kept a name)
+    _check_trials(one_shot, trials)
     config = resolve_config(config_name, _listed(overrides, "overrides", str, OVERRIDES))
     paths = [Path(p) for p in _listed(import_paths, "import_paths", str | os.PathLike, "paths")]
     progress = _flag(progress, "progress")
@@ -210,6 +212,14 @@ def run(
         "one_shot": job.evaluation.one_shot.get(TEST_PAIRS),
         "report": job.run.report_path,
     }
+
+
+def _check_trials(one_shot: Sequence[int], trials: int) -> None:
+    """``trials`` set without ``one_shot`` would be ignored: refuse it, as the CLI does."""
+    if trials != ONE_SHOT_TRIALS and not one_shot:
+        from siamface.evaluation.identification import OneShotError
+
+        raise OneShotError(f"trials={trials} sets the trials of one_shot; give one_shot too")
 
 
 def _path(value: Any, name: str, optional: bool = False,

@@ -119,7 +119,10 @@ def test_an_unfinished_run_is_refused(cli_home, tmp_path, capsys):
 
 def test_identification_writes_open_set_results_figures_and_a_report_section(
         cli_home, run_copy, capsys):
-    assert evaluate(cli_home, run_copy, "--identification", "--bootstrap", "0") == 0
+    # identification has no bootstrap intervals: asking for them is refused, not ignored
+    assert evaluate(cli_home, run_copy, "--identification", "--bootstrap", "0") == 2
+    assert "--bootstrap sets the intervals of --pairs and --folder" in capsys.readouterr().err
+    assert evaluate(cli_home, run_copy, "--identification") == 0
     out = capsys.readouterr().out
     assert "Open-set identification" in out and "skipped" in out  # 100 > 8 DevTest people
     results = json.loads((run_copy / "eval" / "open-set" / "open_set.json").read_text())

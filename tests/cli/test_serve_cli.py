@@ -85,6 +85,7 @@ def test_a_served_run_stops_on_a_signal_as_every_command_does(tmp_path, signal_n
     import sys
 
     from inference.conftest import write_tiny_run
+    from serve.conftest import wait_until_up
 
     run_dir = write_tiny_run(tmp_path / "run")
     server = subprocess.Popen(
@@ -94,6 +95,8 @@ def test_a_served_run_stops_on_a_signal_as_every_command_does(tmp_path, signal_n
     try:
         line = server.stdout.readline()  # printed once it listens: the port it was given
         assert line.startswith("siamface serve:") and ":0/" not in line
+        url = line.split(" on ", 1)[1].split("/ ", 1)[0]
+        wait_until_up(url, server)  # serving: stopped by the signal, not in its start-up
         server.send_signal(getattr(signal, signal_name))
         _, err = server.communicate(timeout=60)
     finally:

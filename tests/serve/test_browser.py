@@ -13,8 +13,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +21,11 @@ from PIL import Image
 
 from conftest import SHARED_LFW, missing
 from inference.conftest import random_photo, write_tiny_run
-from serve.conftest import free_port
+from serve.conftest import free_port, wait_until_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-START_TIMEOUT_S = 120
 
 
 def chromium() -> Path:
@@ -79,20 +76,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, list[Path], bool]]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def wait_until_up(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"siamface serve exited: {server.stdout.read().decode()}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"siamface serve did not answer within {START_TIMEOUT_S} s")
 
 
 def test_the_page_verifies_two_photos_and_identifies_one(served, tmp_path):

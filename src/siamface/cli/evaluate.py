@@ -53,9 +53,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int
         help=f"N-way one-shot identification for each N (default: {default}; --one-shot with "
         "no N: none)",
     )
-    parser.add_argument("--bootstrap", type=int, default=N_BOOTSTRAP, metavar="N",
-                        help=f"bootstrap resamples for the 95%% intervals (default {N_BOOTSTRAP}; "
-                        "0: none)")
+    parser.add_argument("--bootstrap", type=int, default=None, metavar="N",
+                        help=f"bootstrap resamples for the 95%% intervals of pairs files and "
+                        f"photo folders (default {N_BOOTSTRAP}; 0: none)")
     parser.add_argument("--no-plots", action="store_true",
                         help="write no evaluation figures (the run report's learning curves "
                         "are drawn still)")
@@ -75,6 +75,7 @@ def check_evaluation_arguments(args: argparse.Namespace) -> None:
     args.trials = ONE_SHOT_TRIALS if args.trials is None else args.trials
     if args.trials < 1:
         raise UsageError(f"--trials: expected at least 1 trial, got {args.trials}")
+    args.bootstrap = N_BOOTSTRAP if args.bootstrap is None else args.bootstrap
     check_bootstrap(args.bootstrap, "--bootstrap")
 
 
@@ -88,6 +89,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                          "--identification, --ten-fold and/or --folder DIR")
     if args.one_shot and not args.pairs:
         raise UsageError("--one-shot draws its people from the --pairs files; give one")
+    if args.bootstrap is not None and not args.pairs and args.folder is None:
+        raise UsageError("--bootstrap sets the intervals of --pairs and --folder results; "
+                         "View 2 and identification have none")
     check_evaluation_arguments(args)
     refuse_pretrained(args.run, "evaluate")
     run = Run(args.run)
