@@ -19,6 +19,7 @@ from siamface.cli.train import (
     format_epoch_row,
 )
 from siamface.config import list_configs
+from siamface.losses.base import PairLoss
 from siamface.run_folder import SUMMARY_FIELDS
 from siamface.training import builder as builder_module
 
@@ -112,10 +113,11 @@ def test_an_unknown_config_key_lists_the_valid_ones(cli_home, tmp_path, capsys):
 
 def test_a_nan_loss_prints_its_message_and_exits_non_zero(cli_home, tmp_path, monkeypatch,
                                                           capsys):
-    def nan_loss(config):
-        return lambda scores, target, weight=None: scores.logits.sum() * float("nan")
+    class NanLoss(PairLoss):
+        def pair_losses(self, scores, target):
+            return scores.logits * float("nan")
 
-    monkeypatch.setattr(builder_module, "build_loss", nan_loss)
+    monkeypatch.setattr(builder_module, "build_loss", lambda config: NanLoss())
     code = main(["--data-dir", str(cli_home), "train", "default", "--set", *TINY,
                  "--runs-dir", str(tmp_path), "--no-progress"])
     assert code == 1

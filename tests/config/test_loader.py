@@ -206,6 +206,20 @@ def test_component_options_of_the_wrong_type_or_size_are_named(override, message
         resolve_config("default", [override])
 
 
+@pytest.mark.parametrize(("config", "overrides", "message"), [
+    # torch's byte count of the weights overflows before any memory is asked for
+    ("koch2015", ["model.fc_dim=4611686018427387904"], "model: koch2015 cannot be built from "
+     "these values (Storage size calculation overflowed"),
+    # a loss on distances alone would leave the weighted L1 head's logits as they began
+    ("koch2015", ["loss.name=contrastive"], "loss: contrastive trains the pairs' distances "
+     "alone, and the logits of koch2015's head do not follow them"),
+])
+def test_a_config_that_cannot_train_is_refused_in_one_line(config, overrides, message) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve_config(config, overrides)
+    assert resolve_config("default", ["loss.name=contrastive"]).loss.name == "contrastive"
+
+
 @pytest.mark.parametrize(("config", "override", "message"), [
     ("default", "data.images_per_identity=1000", "data.identities_per_batch x "
      "data.images_per_identity: a step of 32,000 images; expected at most 4,096"),

@@ -66,7 +66,7 @@ def test_a_folder_holding_other_files_is_not_made_a_study(tmp_path):
     # the study's own files without spec.yaml: another worker is starting the same study
     starting = StudyFolder(tmp_path / "s")
     (starting.path / "trials").mkdir(parents=True)
-    for name in ("study.db", "study.db.claim.lock", "study.json", ".spec.yaml.x1.tmp",
+    for name in ("study.db", "study.db.claim.lock", "study.json", ".spec.yaml.x1y2z3w4.tmp",
                  ".study.lock"):
         (starting.path / name).write_text("")
     assert starting.holds(spec, None) is False

@@ -133,7 +133,7 @@ def test_an_export_stopped_before_its_side_car_leaves_no_side_car_of_the_export_
 def test_the_staging_folder_a_killed_export_left_is_removed_by_the_next(tiny_verifier, tmp_path):
     out = tmp_path / "ts"
     export_model(tiny_verifier, out, "torchscript")
-    killed = out / ".export.k1ll3d.tmp"  # as a SIGKILL mid-export leaves it
+    killed = out / ".export.k1ll3dab.tmp"  # as a SIGKILL mid-export leaves it
     killed.mkdir()
     (killed / "model.pt").write_bytes(b"half a model")
     export_model(tiny_verifier, out, "torchscript")
@@ -188,7 +188,7 @@ def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny
     broken = tmp_path / "broken"  # an export killed mid-write: its files, no export.json
     broken.mkdir()
     (broken / "embed.onnx").write_bytes(b"half")
-    (broken / ".model.pt.x1y2.tmp").write_bytes(b"half")
+    (broken / ".model.pt.x1y2z3w4.tmp").write_bytes(b"half")
     export_model(tiny_verifier, broken, "torchscript")  # the next export goes over it
     assert json.loads((broken / "export.json").read_text())["format"] == "torchscript"
     (tmp_path / "a-file").write_text("x")

@@ -58,7 +58,14 @@ def test_large_distances_are_finite() -> None:
     assert torch.isfinite(loss) and loss.item() == pytest.approx(1e8 / 4)
 
 
-@pytest.mark.parametrize("margin", [0.0, -1.0])
-def test_margin_must_be_positive(margin: float) -> None:
-    with pytest.raises(ValueError, match="margin must be positive"):
+def test_a_different_pair_far_beyond_the_margin_costs_nothing_not_nan() -> None:
+    # d^2 / 2 overflows float32 at d = 1e20; the pair is beyond the margin, so it costs 0
+    loss = build_loss("contrastive")(scores_of([1e20, 0.5]), torch.tensor([0.0, 1.0]))
+    assert loss.item() == pytest.approx(0.125 / 2)  # (0 + 0.5^2 / 2) / 2
+
+
+@pytest.mark.parametrize("margin", [0.0, -1.0, 1e20, float("nan")])
+def test_margin_must_be_positive_and_its_square_a_float32(margin: float) -> None:
+    with pytest.raises(ValueError, match=r"margin must be positive, at most 1\.8e\+19 \(its "
+                                         r"square a float32\)"):
         build_loss("contrastive", margin=margin)

@@ -51,6 +51,9 @@ def test_the_temporary_of_a_write_in_progress_is_known_as_one(tmp_path):
     with atomic_path(tmp_path / "gallery.json") as tmp:
         assert is_temporary(tmp.name) and tmp.parent == tmp_path
     assert not is_temporary("gallery.json") and not is_temporary("notes.tmp")
+    # a user's own hidden .tmp file is not one (an export would have removed it)
+    assert not is_temporary(".notes.tmp") and not is_temporary(".my.draft.tmp")
+    assert is_temporary(".export.k2_9qzab.tmp")  # tempfile's eight random characters
 
 
 def test_a_new_folder_in_a_file_is_refused_naming_it(tmp_path):

@@ -93,3 +93,10 @@ def test_machine_info_records_the_instruction_set_caps(monkeypatch):
     info = machine_info()
     assert info["onednn_isa_limit"] == "AVX2"
     assert info["aten_cpu_capability"] in ("DEFAULT", "AVX2", "AVX512", "ZVECTOR", "VSX")
+
+
+def test_the_cores_recorded_are_those_the_process_may_run_on(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert machine_info()["cores"] == 1  # one of the host's cores given to it, as taskset does

@@ -7,6 +7,7 @@ else: the base checks the inputs, turns the target into the logits' dtype and av
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -20,7 +21,12 @@ class PairLoss(nn.Module, ABC):
     ``loss(scores, target, weight)`` returns the mean of the per-pair losses, or with weights
     ``sum_i w_i l_i / sum_i w_i``: weights are relative, so scaling them all changes nothing
     and the loss stays on the same scale as the unweighted one.
+
+    Attributes:
+        reads: Which of the scores the loss trains, "logits" or "distances".
     """
+
+    reads: ClassVar[str] = "logits"
 
     def forward(
         self,

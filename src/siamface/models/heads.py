@@ -5,6 +5,10 @@ keeps it as ``self.dim`` (SiameseNet checks it against the backbone), and is sym
 ``e1`` and ``e2`` gives exactly the same scores, because every head only sees ``|e1 - e2|``,
 ``(e1 - e2)^2`` or ``e1 * e2``.
 
+A head's ``logits_follow_distances`` says whether its logits fall as its distances grow,
+whatever its own weights: a loss that trains the distances alone (contrastive) leaves those
+weights as they began, so only such a head's logits rank pairs as the distances do.
+
 Identification compares one probe with a whole gallery, so every head also scores one-to-many:
 ``prepare_gallery(g)`` does once what does not depend on the probe (normalising, squared norms)
 and ``logit_matrix(probes, prepared)`` gives the (P, G) logits, equal to ``forward`` on every
@@ -14,7 +18,7 @@ pair, as one matrix product where the head allows it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +50,9 @@ class WeightedL1Head(nn.Module):
     Args:
         dim: Embedding size D.
     """
+
+    # its logits weigh each dimension's difference: a loss on distances alone leaves them out
+    logits_follow_distances: ClassVar[bool] = False
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -87,6 +94,8 @@ class EuclideanHead(nn.Module):
         eps: Added inside the square root (> 0).
     """
 
+    logits_follow_distances: ClassVar[bool] = True  # scale > 0: logits fall as d grows
+
     def __init__(self, dim: int, margin: float = 1.0, eps: float = 1e-12) -> None:
         super().__init__()
         for key, value in (("margin", margin), ("eps", eps)):
@@ -126,6 +135,8 @@ class CosineHead(nn.Module):
         scale: Initial s (> 0).
         bias: Initial b.
     """
+
+    logits_follow_distances: ClassVar[bool] = True  # s > 0: logits fall as d = 1 - cos grows
 
     def __init__(self, dim: int, scale: float = 10.0, bias: float = -5.0) -> None:
         super().__init__()

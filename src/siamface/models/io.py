@@ -16,7 +16,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from siamface.errors import ConfigError
+from siamface.errors import ConfigError, reason_of
 from siamface.models.complexity import count_parameters
 from siamface.models.registry import MODELS
 from siamface.models.siamese import SiameseNet
@@ -46,8 +46,12 @@ def build_from_section(section: Mapping[str, Any], channels: int, size: int) -> 
     name = section["name"]
     options = {k: v for k, v in section.items() if k != "name"}
     kwargs = {"in_channels": channels, "input_size": size, **options}
-    with torch.device("meta"):
-        parameters = count_parameters(MODELS.build_section(name, kwargs, "model"))
+    try:
+        with torch.device("meta"):
+            parameters = count_parameters(MODELS.build_section(name, kwargs, "model"))
+    except RuntimeError as err:  # sizes whose byte count overflows, even with no memory used
+        raise ConfigError(f"model: {name} cannot be built from these values "
+                          f"({reason_of(err)})") from None
     if parameters > MAX_PARAMETERS:  # it would fail to allocate, or fill the memory
         raise ConfigError(f"model: {name} with these values has {parameters:,} parameters; "
                           f"the most siamface builds is {MAX_PARAMETERS:,} (a smaller "

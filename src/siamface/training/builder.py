@@ -97,7 +97,13 @@ def check_config(config: Config) -> None:
                 f"model: {config.model.name} cannot take the {c}x{size}x{size} images that "
                 f"data.channels and data.size make ({reason_of(err)})"
             ) from None
-    build_loss(config)
+    loss = build_loss(config)
+    if loss.reads == "distances" and not model.head.logits_follow_distances:
+        raise ConfigError(
+            f"loss: {config.loss.name} trains the pairs' distances alone, and the logits of "
+            f"{config.model.name}'s head do not follow them (its weights would stay as they "
+            "began, and the threshold and accuracy with them); use model.head: euclidean or "
+            "cosine, or a loss on the logits")
     try:  # building a schedule is cheap and checks its values too
         build_schedule(config.schedule, total_epochs=config.train.epochs)
     except TypeError as e:  # a value of the wrong type, e.g. step_size: "ten"

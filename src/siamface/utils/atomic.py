@@ -13,8 +13,10 @@ import errno
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,10 +51,16 @@ def write_error(path: Path, err: BaseException) -> WriteError:
     return WriteError(f"{reason} writing {path}", errno_)
 
 
+_UMASK_LOCK = threading.Lock()  # umask_mode sets the process's umask for a moment
+# tempfile's names: the prefix, eight of its random characters, the suffix
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
 def is_temporary(name: str) -> bool:
-    """Whether a file name is one of ``atomic_path``'s temporaries (``.<name>.<random>.tmp``):
-    a write in progress, or one a crash left behind."""
-    return name.startswith(".") and name.endswith(".tmp")
+    """Whether a file name is one of ``atomic_path``'s temporaries (``.<name>.<random>.tmp``,
+    or a folder made so): a write in progress, or one a crash left behind; not a user's own
+    ``.notes.tmp``."""
+    return _TEMPORARY.fullmatch(name) is not None
 
 
 @contextmanager
@@ -95,8 +103,9 @@ def umask_mode(mode: int) -> int:
 
     For files and folders made by mkstemp or mkdtemp, which ignore the umask (0600, 0700).
     """
-    umask = os.umask(0o022)  # the umask can only be read by setting it: set it back at once
-    os.umask(umask)
+    with _UMASK_LOCK:  # two threads at once would leave 022 for good
+        umask = os.umask(0o022)  # the umask can only be read by setting it: set it back
+        os.umask(umask)
     return mode & ~umask
 
 

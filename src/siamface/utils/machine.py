@@ -130,7 +130,9 @@ def machine_info() -> dict[str, Any]:
         "cpu_features": dict(cpu_features()),
         "onednn_isa_limit": onednn_isa_limit(),
         "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cores": os.cpu_count(),
+        # the cores this process may run on (a container's or taskset's), not the host's
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "loadavg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "platform": platform.platform(),

@@ -20,6 +20,6 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     # Only processes started from here on read it: this one's str hashing was fixed when it
-    # started.
-    os.environ["PYTHONHASHSEED"] = str(seed)
+    # started. Python takes 0 to 2**32 - 1 there, and refuses to start at all with more.
+    os.environ["PYTHONHASHSEED"] = str(seed % 2**32)
     return np.random.default_rng(seed)
