@@ -144,8 +144,7 @@ def test_evaluate_makes_no_folder_of_a_path_that_is_no_run(home, tmp_path):
 
 def test_a_pretrained_models_folder_is_a_verifier_but_not_evaluated(home, tmp_path,
                                                                       monkeypatch):
-    from siamface.inference.pretrained import PRETRAINED_FILE, PretrainedVerifier
-    from siamface.run_folder import RunFolderError
+    from siamface.inference.pretrained import PRETRAINED_FILE, PretrainedError, PretrainedVerifier
 
     folder = tmp_path / "dlib-resnet"
     folder.mkdir()
@@ -154,6 +153,6 @@ def test_a_pretrained_models_folder_is_a_verifier_but_not_evaluated(home, tmp_pa
         lambda cls, path, **kwargs: ("pretrained", path, kwargs)))
     assert siamface.load_verifier(folder, detect=False) == (
         "pretrained", folder, {"detect": False})
-    with pytest.raises(RunFolderError, match=r"is a pretrained model's folder .*evaluation "
-                                             r"needs a training run"):
+    with pytest.raises(PretrainedError, match=r"is a pretrained model's folder .*evaluation "
+                                              r"needs a training run"):
         siamface.evaluate(folder, data_dir=home)

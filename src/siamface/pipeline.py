@@ -51,11 +51,11 @@ from siamface.evaluation.report import (
     verification_metrics,
 )
 from siamface.inference.folder_eval import people_photos, score_folder
-from siamface.inference.pretrained import is_pretrained
+from siamface.inference.pretrained import refuse_pretrained
 from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
 from siamface.reporting.run_report import write_run_report
-from siamface.run_folder import Run, RunFolderError
+from siamface.run_folder import Run
 from siamface.training.checkpoint import CheckpointError
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import (
@@ -308,6 +308,17 @@ class OtherCopyWarning(SiamfaceWarning):
     """A run is evaluated on another LFW copy than it was trained on."""
 
 
+def check_evaluable(run: Run, needs: str = "evaluation") -> None:
+    """Refuse what cannot be evaluated, before anything is opened or written: a pretrained
+    model's folder, or a path that is no finished run (``needs``: what asks, in words).
+
+    Raises:
+        PretrainedError, RunNotFinishedError: Naming the folder.
+    """
+    refuse_pretrained(run.path, needs)
+    run.require_finished()
+
+
 def evaluate(
     run: Run,
     lfw: LFWDataset,
@@ -360,11 +371,7 @@ def evaluate(
     timer = timer or PhaseTimer()
     out = Evaluation()
     check_bootstrap(n_bootstrap)
-    if is_pretrained(run.path):
-        raise RunFolderError(f"{run.path} is a pretrained model's folder (outside data): "
-                             "evaluation needs a training run (`siamface pretrained --test` "
-                             "scores it on pairsDevTest once)")
-    run.require_finished()  # before the lock, whose file would make a folder of a typo
+    check_evaluable(run)  # before the lock, whose file would make a folder of a typo
     # one process at a time: a `train --resume` would replace the model being scored
     with file_lock(run.lock_path, f"evaluate {run.path}", timeout=0):
         run.recover_evaluations()  # what a killed evaluation left

@@ -129,3 +129,11 @@ def test_a_repeat_whose_config_changed_since_it_began_is_not_continued(synthetic
     (result.folder / REPEAT_FILE).write_text(json.dumps({"config": "default", "seeds": []}))
     with pytest.raises(RepeatError, match="no plan of the repeat's seeds"):
         resume_repeat(result.folder, lfw)
+
+
+def test_resuming_a_path_that_is_no_repeat_makes_no_folder_of_it(synthetic_home: Path,
+                                                                 tmp_path: Path):
+    typo = tmp_path / "repeat-defualt"
+    with pytest.raises(FileNotFoundError, match=r"repeat\.json"):
+        resume_repeat(typo, open_lfw(synthetic_home))
+    assert not typo.exists()  # no lock file made a folder of it

@@ -554,7 +554,9 @@ def test_a_trial_stopped_by_the_data_homes_error_is_run_again_not_failed(synthet
         run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
     # not the trial's own failure: its grid point is queued again
     assert [t.state.name for t in storage_trials(tmp_path / "study")] == ["FAIL", "WAITING"]
-    assert "retried as trial 1" in StudyFolder(tmp_path / "study").trial(0)["reason"]
+    assert StudyFolder(tmp_path / "study").trial(0)["reason"] == (
+        "stopped by CopyChangedError: manifest.json: LFW was imported again while this command "
+        "ran; retried as trial 1")
 
 
 def test_a_failed_trials_record_written_late_gets_its_own_reason(tmp_path: Path):
@@ -581,3 +583,29 @@ def test_a_studys_time_budget_counts_every_command_that_ran_it(synthetic_home, t
     again = run_search(spec, open_lfw(synthetic_home), tmp_path / "study", evaluate=True)
     assert again.counts["complete"] == ran  # spent: no trial starts, whichever command
     assert again.not_tested is None and again.test_metrics is not None  # the study has ended
+
+
+def test_a_trial_queued_again_runs_after_the_budget_is_spent_and_the_study_then_ends(
+        synthetic_home, tmp_path, monkeypatch):
+    import siamface.pipeline as pipeline
+    from siamface.data.lfw import CopyChangedError
+
+    train = pipeline.train
+    calls = []
+
+    def reimported_after_training_once(*args, **kwargs):
+        calls.append(1)
+        trained = train(*args, **kwargs)
+        if len(calls) == 1:
+            time.sleep(1.1)  # the trial has run over a second: the study's budget is spent
+            raise CopyChangedError("manifest.json: LFW was imported again")
+        return trained
+
+    monkeypatch.setattr(pipeline, "train", reimported_after_training_once)
+    spec = spec_from_dict(tiny_spec(name="spent", n_trials=2, time_budget_s=1))
+    with pytest.raises(CopyChangedError):
+        run_search(spec, open_lfw(synthetic_home), tmp_path / "study")
+    result = run_search(spec, open_lfw(synthetic_home), tmp_path / "study", evaluate=True)
+    # the stopped trial's retry ran though the budget was spent; the study, ended, was tested
+    assert result.counts["complete"] == 1 and result.counts["waiting"] == 0
+    assert result.not_tested is None and result.test_metrics is not None

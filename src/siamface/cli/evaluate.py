@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from siamface.cli.errors import UsageError, refuse_pretrained
+from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
 from siamface.evaluation.bootstrap import N_BOOTSTRAP, check_bootstrap
 from siamface.evaluation.metrics import FARS, tar_key
@@ -81,7 +81,7 @@ def check_evaluation_arguments(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from siamface.data.lfw import open_lfw
-    from siamface.pipeline import evaluate
+    from siamface.pipeline import check_evaluable, evaluate
     from siamface.run_folder import Run
 
     if not args.pairs and not args.ten_fold and not args.identification and args.folder is None:
@@ -93,9 +93,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise UsageError("--bootstrap sets the intervals of --pairs and --folder results; "
                          "View 2 and identification have none")
     check_evaluation_arguments(args)
-    refuse_pretrained(args.run, "evaluate")
     run = Run(args.run)
-    run.require_finished()
+    check_evaluable(run, "`siamface evaluate`")  # before the data home is opened
     needs_lfw = args.pairs or args.ten_fold or args.identification  # --folder alone: none
     lfw = open_lfw(resolve_data_home(args.data_dir)) if needs_lfw else None
     evaluate(run, lfw, args.pairs, args.one_shot, args.trials, args.ten_fold, args.bootstrap,

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from siamface.cli.errors import UsageError, refuse_pretrained
+from siamface.cli.errors import UsageError
 from siamface.cli.train import (
     RUNS_DIR,
     add_override_arguments,
@@ -315,7 +315,9 @@ def _report(args: argparse.Namespace) -> int:
 
     if not args.path.is_dir():
         raise FileNotFoundError(f"{args.path}: no such folder")
-    refuse_pretrained(args.path, "report")
+    from siamface.inference.pretrained import refuse_pretrained
+
+    refuse_pretrained(args.path, "`siamface report`")
     if args.out is not None and args.out.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--out: expected a .html file, got {args.out}")  # never a photo
     print(f"report: {write_html_report(args.path, args.out)}")

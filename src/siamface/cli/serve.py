@@ -13,7 +13,7 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
-from siamface.cli.errors import UsageError, refuse_pretrained
+from siamface.cli.errors import UsageError
 from siamface.utils.precision import PRECISIONS
 
 API_KEY_ENV = "SIAMFACE_API_KEY"
@@ -67,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    refuse_pretrained(args.run, "serve")
+    from siamface.inference.pretrained import refuse_pretrained
+
+    refuse_pretrained(args.run, "`siamface serve`")
     try:  # the serve extra: fastapi, uvicorn, python-multipart
         import uvicorn
 
@@ -101,14 +103,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket listening on ``host:port`` (IPv6 where ``host`` is an IPv6 address).
+    """A TCP socket listening on ``host:port`` (IPv6, and IPv4 beside it where the system
+    allows, when ``host`` is an IPv6 address).
 
     Raises:
         UsageError: The system refuses it (a port in use, an address not this machine's).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family)
+    try:  # "::" answers IPv4 clients too, as the system's default (and uvicorn's) socket does
+        return socket.create_server((host, port), family=family, dualstack_ipv6=(
+            family == socket.AF_INET6 and socket.has_dualstack_ipv6()))
     except OSError as err:  # (its message also repeats the address)
         reason = os.strerror(err.errno) if err.errno and err.errno > 0 else err.strerror
         raise UsageError(f"--host {host} --port {port}: cannot listen there "

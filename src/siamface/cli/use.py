@@ -17,7 +17,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from siamface.cli.errors import UsageError, refuse_pretrained
+from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
 from siamface.evaluation.metrics import tar_key
 from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR
@@ -262,9 +262,10 @@ def _pretrained(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from siamface.inference.export import export_run
+    from siamface.inference.pretrained import refuse_pretrained
     from siamface.run_folder import Run
 
-    refuse_pretrained(args.run, "export")
+    refuse_pretrained(args.run, "`siamface export`")
     out = args.out if args.out is not None else Run(args.run).export_dir(args.fmt)
     try:
         sidecar = export_run(args.run, out, args.fmt, flip_tta=not args.no_flip_tta)

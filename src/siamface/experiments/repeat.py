@@ -176,6 +176,7 @@ def resume_repeat(
     """
     folder = Path(folder)
     path = folder / REPEAT_FILE
+    read_repeat(folder)  # a folder that is no repeat's is named before its lock makes one
     with _working_in(folder):  # read under the lock: what a process ending now wrote counts
         record = read_repeat(folder)
         plan = record.get("plan")

@@ -234,6 +234,8 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
     mark = study.user_attrs.get(SPEC_ATTR)
     if not isinstance(mark, dict):
         mark = {}
+    if not isinstance(mark.get("recipe", {}), dict):  # kept another way (a digest): marked anew
+        mark = {k: v for k, v in mark.items() if k != "recipe"}
     differ = [k for k in SPEC_MARK if k in mark and k != "recipe" and mark[k] != made_by[k]]
     if differ:
         raise StudyFolderError(
@@ -280,6 +282,7 @@ class TrialObjective:
         self.on_epoch_end = on_epoch_end
         self.on_start = on_start
         self.running: int | None = None  # the number of the trial being run, if any
+        self.stopped_by: dict[int, str] = {}  # trial -> the error (not its own) that stopped it
 
     def __call__(self, trial: Any) -> float:
         import optuna
@@ -308,8 +311,10 @@ class TrialObjective:
         except (ConfigError, TrainingDivergedError) as err:
             self._fail(trial, start, " ".join(str(err).splitlines()))
             raise
-        except (SiamfaceError, OSError):  # the data home's or the disk's, not the trial's:
-            raise  # it is run again, as an interrupted trial is
+        except (SiamfaceError, OSError) as err:  # the data home's or the disk's, not the
+            # trial's: it is run again, as an interrupted trial is, its record saying why
+            self.stopped_by[trial.number] = f"{type(err).__name__}: {reason_of(err)}"
+            raise
         except Exception as err:  # a bug, or its parameters' (out of memory): its own
             # failure, recorded as such, not run again; shown to the user (raised on)
             self._fail(trial, start, f"{type(err).__name__}: {' '.join(str(err).splitlines())}")
@@ -413,11 +418,13 @@ def _record_state(folder: StudyFolder, number: int) -> str | None:
     return None if record is None else record["state"]
 
 
-def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
+def sync_killed_trials(study: Any, folder: StudyFolder,
+                       stopped_by: dict[int, str] | None = None) -> None:
     """Write "failed" into the record of each trial that Optuna failed for its process
-    (``_interrupted``: it was interrupted or died mid-trial), with its run folder if it made
-    one, naming the trial that retries it; and into the record of a trial failed for an error
-    of its own whose record could not be written then (a full disk), with that error."""
+    (``_interrupted``: it was interrupted, died, or met an error not its own, mid-trial), with
+    its run folder if it made one, why (``stopped_by``: trial -> that error, where known) and
+    the trial that retries it; and into the record of a trial failed for an error of its own
+    whose record could not be written then (a full disk), with that error."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
@@ -432,10 +439,12 @@ def sync_killed_trials(study: Any, folder: StudyFolder) -> None:
         elif _interrupted(t, folder):
             again = retried_by.get(t.number)
             run_dir = folder.run_dir(t.number)
+            why = (f"stopped by {stopped_by[t.number]}" if t.number in (stopped_by or {})
+                   else "its process was interrupted or died mid-trial")
             folder.write_trial(t.number, state="failed",
                                run=None if run_dir is None else run_dir.name,
-                               reason="its process was interrupted or died mid-trial"
-                               + (f"; retried as trial {again}" if again is not None else ""))
+                               reason=why + (f"; retried as trial {again}"
+                                             if again is not None else ""))
 
 
 def run_search(
@@ -503,7 +512,7 @@ def run_search(
             retry_interrupted_trial(study, folder, objective.running)
         raise
     finally:
-        sync_killed_trials(study, folder)
+        sync_killed_trials(study, folder, objective.stopped_by)
     result = SearchResult(folder, count_states(study), best_record(study, folder))
     if evaluate:
         result.not_tested = why_not_tested(spec, study, result)
@@ -559,8 +568,9 @@ def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) 
 
 def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: TrialClaim,
                 callbacks: list[Callable[..., None]]) -> None:
-    """Claim, then run, one trial at a time, until the planned trials have begun (a waiting
-    trial, a dead one queued again, is run whatever the count) or the time budget is spent."""
+    """Claim, then run, one trial at a time, until the planned trials have begun or the time
+    budget is spent; a waiting trial (a dead or interrupted one queued again) is run whatever
+    the count and the budget, to finish what the study began."""
     catch = _trial_errors()
     while True:
         claim.acquire()
@@ -568,8 +578,8 @@ def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: 
             _fail_stale_trials(study)
             counts = count_states(study)
             begun = sum(counts[s] for s in ("complete", "pruned", "failed", "running"))
-            if budget_spent(spec, study) or (begun >= spec.planned_trials()
-                                             and not counts["waiting"]):
+            if not counts["waiting"] and (budget_spent(spec, study)
+                                          or begun >= spec.planned_trials()):
                 return
             study.sampler = make_sampler(spec, len(study.get_trials(deepcopy=False)))
             study.optimize(objective, n_trials=1, catch=catch, callbacks=callbacks)
@@ -579,7 +589,8 @@ def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: 
 
 def budget_spent(spec: SearchSpec, study: Any) -> bool:
     """Whether the study's trials have run ``spec.time_budget_s`` seconds together: every
-    worker's and every command's (a running trial's up to now), so that a re-run of a study
+    worker's and every command's (a running trial's up to now; a dead one's until a worker
+    found it dead, by the clocks of the workers that recorded them), so that a re-run of a study
     that spent its budget starts no trial."""
     if spec.time_budget_s is None:
         return False

@@ -308,6 +308,20 @@ def is_pretrained(folder: str | Path) -> bool:
     return (Path(folder) / PRETRAINED_FILE).is_file()
 
 
+def refuse_pretrained(folder: str | Path, needs: str) -> None:
+    """A pretrained model's folder is a RUN for verify and identify only: say so where
+    ``needs`` (what asks, in words: "`siamface export`", "evaluation") needs a training run,
+    rather than that it is an unfinished run.
+
+    Raises:
+        PretrainedError: ``folder`` is a pretrained model's.
+    """
+    if is_pretrained(folder):
+        raise PretrainedError(f"{folder} is a pretrained model's folder (outside data): verify "
+                              f"and identify take it, but {needs} needs a training run "
+                              "(`siamface pretrained --test` scores it on pairsDevTest once)")
+
+
 def read_pretrained(folder: str | Path) -> dict[str, Any]:
     """A folder's pretrained.json, checked.
 
