@@ -111,9 +111,8 @@ class LFWDataset:
             raise CopyChangedError(f"{path} is gone: an import began while this command ran "
                                    "and did not finish; import LFW again, then run it again")
         manifest = read_manifest(path)
-        images_sha256 = manifest.get("images_sha256")
-        now = (manifest["checksums"], images_sha256 if isinstance(images_sha256, str) else None)
-        if now != (self.checksums, self.images_sha256):
+        if (manifest["checksums"], _images_sha256(manifest)) != (self.checksums,
+                                                                 self.images_sha256):
             raise CopyChangedError(
                 f"{path}: LFW was imported again while this command ran (its sources differ "
                 "from those it opened); run the command again")
@@ -205,15 +204,20 @@ def open_lfw(home: Path) -> LFWDataset:
             f"lists {manifest['people']:,} and {manifest['images']:,}: the copy was changed "
             f"after the import; {_HOW_TO_REPAIR}"
         )
-    images_sha256 = manifest.get("images_sha256")  # (absent from older imports)
     return LFWDataset(
         home=home,
         variant=manifest["variant"],
         image_counts=counts,
         checksums=dict(manifest["checksums"]),
-        images_sha256=images_sha256 if isinstance(images_sha256, str) else None,
+        images_sha256=_images_sha256(manifest),
         from_manifest=True,
     )
+
+
+def _images_sha256(manifest: dict[str, Any]) -> str | None:
+    """The manifest's record of the images as imported (None: absent from older imports)."""
+    images_sha256 = manifest.get("images_sha256")
+    return images_sha256 if isinstance(images_sha256, str) else None
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

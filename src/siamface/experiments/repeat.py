@@ -106,8 +106,7 @@ def _check_plan(record: dict[str, Any], path: Path) -> None:
               ("overrides", "a list of overrides",
                lambda v: isinstance(v, list) and all(isinstance(o, str) for o in v)),
               ("seeds", "a list of different whole numbers",
-               lambda v: isinstance(v, list) and v and all(is_number(x, int) for x in v)
-               and len(set(v)) == len(v)),
+               lambda v: isinstance(v, list) and _different_seeds(v)),
               ("evaluate", "true or false", lambda v: isinstance(v, bool)))
     if not isinstance(plan, dict):
         raise DamagedFileError(f"{path}: plan is {plan!r}, expected an object")
@@ -117,6 +116,13 @@ def _check_plan(record: dict[str, Any], path: Path) -> None:
                                    f"{expected}")
     if not isinstance(record.get("recipe"), dict):
         raise DamagedFileError(f"{path}: recipe: expected the object the repeat began with")
+
+
+def _different_seeds(seeds: Sequence[Any]) -> bool:
+    """Whether ``seeds`` are one or more whole numbers, each different (numbers first: a list
+    among them cannot be put in a set)."""
+    return (bool(seeds) and all(is_number(s, int) for s in seeds)
+            and len(set(seeds)) == len(seeds))
 
 
 def summarise(values: Sequence[float]) -> dict[str, Any]:
@@ -204,8 +210,7 @@ def _checked_configs(plan: dict[str, Any], lfw: LFWDataset) -> dict[int, Config]
     from siamface.training.builder import resolve_config
 
     seeds = plan["seeds"]
-    if (not seeds or len(set(seeds)) != len(seeds)
-            or not all(is_number(s, int) for s in seeds)):
+    if not _different_seeds(seeds):
         raise ConfigError(f"--seeds: expected different seeds, got {list(seeds)}")
     configs = {s: resolve_config(plan["config"], [*plan["overrides"], f"seed={s}"])
                for s in seeds}

@@ -241,8 +241,7 @@ def check_study(study: Any, spec: SearchSpec, folder: StudyFolder, where: str) -
         raise StudyFolderError(
             f"{where}: its study {spec.name!r} was made by another spec of that name (its "
             f"{differ[0]} differs); give this spec its own name")
-    change = (recipe_change(mark["recipe"], base) if isinstance(mark.get("recipe"), dict)
-              else None)
+    change = recipe_change(mark["recipe"], base) if "recipe" in mark else None
     if change is not None:
         raise StudyFolderError(
             f"{where}: its study {spec.name!r} trains another recipe than this spec's base "
@@ -535,7 +534,7 @@ def why_not_tested(spec: SearchSpec, study: Any, result: SearchResult) -> str | 
     if left > 0 and not budget_spent(spec, study):
         return (f"{left} of its {spec.planned_trials()} trials have not run; run the search "
                 "again, with --evaluate, to finish it")
-    if not result.counts["complete"]:
+    if not counts["complete"]:
         return "no trial completed"
     if result.best is None:
         return (f"the best trial, {study.best_trial.number}, ran in another worker's study "

@@ -257,10 +257,11 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
     if name not in KNOWN:
         raise PretrainedError(f"unknown pretrained model {name!r}; known: {', '.join(KNOWN)}")
     folder = Path(folder)
+    # taken: a pretrained model's folder, an empty one, or the calibration alone that a
+    # command stopped before its end left (nothing else is written before it is done)
     if folder.exists() and not (folder.is_dir() and (
-            is_pretrained(folder) or not any(folder.iterdir())
-            # what a command stopped before its end left (nothing is written before it)
-            or [p.name for p in folder.iterdir()] == [CALIBRATION_FILE])):
+            is_pretrained(folder)
+            or [p.name for p in folder.iterdir()] in ([], [CALIBRATION_FILE]))):
         # a run folder's own gallery calibration would be overwritten, and the folder would
         # then answer verify and identify with this model instead of its own
         found = "it holds other files" if folder.is_dir() else "it is a file"

@@ -77,9 +77,10 @@ def latest_checkpoint(run: Run, config: Config) -> Checkpoint:
     trained_with, epoch = checkpoint[1].get("config"), checkpoint[1].get("epoch")
     if not isinstance(trained_with, dict):
         return checkpoint  # an older checkpoint's meta; the loads check what they use
-    changed = changed_keys(flatten(trained_with), config)
+    then = flatten(trained_with)
+    changed = changed_keys(then, config)
     if changed:
-        key, now, then = changed[0], flat_config(config), flatten(trained_with)
+        key, now = changed[0], flat_config(config)
         raise CheckpointError(
             f"{run.config_path}: {key} is {now.get(key, 'not set')!r}, but the run was "
             f"trained to epoch {epoch} with {then.get(key, 'not set')!r}; a resumed run goes "
