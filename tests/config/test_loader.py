@@ -450,6 +450,8 @@ def test_values_that_would_fail_later_are_rejected_before_training(override, exp
     ("model.init=bogus", "model.init: expected paper or default"),  # it names itself: once
     ("model.width=0", "model.width must be positive, got 0"),  # named by its argument
     ("model.head=bogus", "model: unknown head 'bogus'; choose one of"),  # built in turn
+    ("model.head_kwargs.margn=2",  # a typo of the head's option, not torch's TypeError
+     "model.head_kwargs.margn: not an option of the weighted_l1 head; it takes no options"),
 ])
 def test_a_models_own_errors_are_named_once_by_the_section(override, message) -> None:
     with pytest.raises(ConfigError, match=f"^override '{override}': {re.escape(message)}"):

@@ -22,8 +22,8 @@ from siamface.models.heads import (
 def test_registered_heads() -> None:
     assert list_heads() == ["cosine", "euclidean", "weighted_l1"]
     with pytest.raises(KeyError, match="unknown head 'l2'"):
-        build_head("l2", dim=3)
-    head = build_head("euclidean", dim=3, margin=4.0)
+        build_head("l2", 3)
+    head = build_head("euclidean", 3, margin=4.0)
     assert isinstance(head, EuclideanHead) and head.dim == 3 and head.margin == 4.0
 
 
@@ -82,7 +82,7 @@ def test_cosine_ignores_embedding_length() -> None:
 @pytest.mark.parametrize("name", list_heads())
 def test_heads_are_exactly_symmetric(name: str) -> None:
     torch.manual_seed(0)
-    head = build_head(name, dim=16)
+    head = build_head(name, 16)
     e1, e2 = torch.randn(8, 16), torch.randn(8, 16)
     a, b = head(e1, e2), head(e2, e1)
     assert torch.equal(a.logits, b.logits) and torch.equal(a.distances, b.distances)
@@ -90,7 +90,7 @@ def test_heads_are_exactly_symmetric(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["euclidean", "cosine"])  # weighted_l1's alphas take any sign
 def test_larger_distance_means_lower_logit(name: str) -> None:
-    head = build_head(name, dim=2)
+    head = build_head(name, 2)
     e1 = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     e2 = torch.tensor([[1.0, 0.1], [0.5, 1.0], [-1.0, 0.2]])
     scores = head(e1, e2)
@@ -99,7 +99,7 @@ def test_larger_distance_means_lower_logit(name: str) -> None:
 
 @pytest.mark.parametrize("name", list_heads())
 def test_logits_train_every_head_parameter(name: str) -> None:
-    head = build_head(name, dim=5)
+    head = build_head(name, 5)
     head(torch.randn(4, 5), torch.randn(4, 5)).logits.sum().backward()
     for pname, p in head.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, pname
@@ -114,7 +114,7 @@ def test_logits_train_every_head_parameter(name: str) -> None:
 )
 def test_invalid_options(name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        build_head(name, dim=3, **kwargs)
+        build_head(name, 3, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -131,13 +131,27 @@ def test_invalid_options(name: str, kwargs: dict, message: str) -> None:
 def test_options_that_are_nan_or_inf_in_float32_are_refused_keyed_as_head_kwargs(
         name: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
-        build_head(name, dim=3, **kwargs)
+        build_head(name, 3, **kwargs)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "message"), [
+    ("euclidean", {"margn": 2.0}, "head_kwargs.margn: not an option of the euclidean head; "
+                                  "it takes margin, eps"),
+    ("weighted_l1", {"margin": 2.0}, "head_kwargs.margin: not an option of the weighted_l1 "
+                                     "head; it takes no options"),
+    ("cosine", {"dim": 4}, "head_kwargs.dim: not an option of the cosine head; "
+                           "it takes scale, bias"),  # the embedding size is the model's
+])
+def test_an_option_the_head_does_not_take_is_named_with_those_it_does(
+        name: str, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
+        build_head(name, 3, **kwargs)
 
 
 @pytest.mark.parametrize("name", list_heads())
 def test_logit_matrix_equals_the_pairwise_logits(name: str, monkeypatch) -> None:
     torch.manual_seed(0)
-    head = build_head(name, dim=8)
+    head = build_head(name, 8)
     with torch.no_grad():
         for p in head.parameters():  # away from the initial values, so every term counts
             p.add_(0.3 * torch.randn_like(p))

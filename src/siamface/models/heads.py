@@ -34,7 +34,7 @@ from siamface.utils.settings import (
     is_positive_float32,
 )
 
-HEADS: Registry[nn.Module] = Registry("head")
+HEADS: Registry[nn.Module] = Registry("head", supplied=("dim",))
 CHUNK_ELEMENTS = 1 << 24  # floats of one chunk of WeightedL1Head.logit_matrix (64 MiB)
 
 
@@ -175,7 +175,7 @@ def squared_distances(probes: torch.Tensor, prepared: torch.Tensor) -> torch.Ten
     return (probes.pow(2).sum(dim=1, keepdim=True) + left @ prepared.T).clamp_min(0)
 
 
-def build_head(name: str, dim: int, **kwargs: Any) -> nn.Module:
+def build_head(name: str, dim: int, /, **kwargs: Any) -> nn.Module:
     """Build the head registered as ``name`` for ``dim``-d embeddings.
 
     Its options are a model's ``head_kwargs``: a value of the wrong type, or one the head
@@ -187,6 +187,11 @@ def build_head(name: str, dim: int, **kwargs: Any) -> nn.Module:
         dim: Embedding size D.
         **kwargs: The head's own options (e.g. ``margin`` for "euclidean").
     """
+    unknown = HEADS.unknown_key(name, kwargs)
+    if unknown is not None:
+        takes = ", ".join(HEADS.valid_keys(name) or []) or "no options"
+        raise ConfigError(f"head_kwargs.{unknown}: not an option of the {name} head; "
+                          f"it takes {takes}")
     HEADS.check_types(name, kwargs, "head_kwargs")
     try:
         return HEADS.build(name, dim=dim, **kwargs)

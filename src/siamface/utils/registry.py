@@ -97,14 +97,18 @@ class Registry(Generic[T]):
             kwargs: The options from the config section.
             section: The section's dotted name, for the message ("model").
         """
-        valid = self.valid_keys(name)
-        unknown = [] if valid is None else [k for k in kwargs if k not in valid]
-        if unknown:
+        unknown = self.unknown_key(name, kwargs)
+        if unknown is not None:
             raise ConfigError(
-                f"unknown key {section}.{unknown[0]!s} for {name}; "
-                f"valid keys at {section}: {', '.join(['name', *(valid or [])])}"
+                f"unknown key {section}.{unknown!s} for {name}; "
+                f"valid keys at {section}: {', '.join(['name', *(self.valid_keys(name) or [])])}"
             )
         self.check_types(name, kwargs, section)
+
+    def unknown_key(self, name: str, kwargs: Mapping[str, Any]) -> str | None:
+        """The first key of ``kwargs`` that ``name`` does not take, or None."""
+        valid = self.valid_keys(name)
+        return next((k for k in kwargs if valid is not None and k not in valid), None)
 
     def check_types(self, name: str, kwargs: Mapping[str, Any], prefix: str) -> None:
         """Raise ConfigError, keyed ``<prefix>.<key>``, for a value of ``kwargs`` of another
