@@ -153,3 +153,30 @@ def test_stats_into_a_file_is_refused_before_anything_is_written(cli_home, tmp_p
     assert capsys.readouterr().err == (f"siamface: error: {afile}: not a folder (the "
                                        "statistics are written into one)\n")
     assert afile.read_text() == "mine\n" and list(tmp_path.iterdir()) == [afile]
+
+
+def test_people_txt_given_after_the_images_makes_view2_possible(tmp_path, capsys):
+    # `data fetch` downloads no people.txt: View 2 names the command that adds it, which works
+    from conftest import make_view2_files
+    from siamface.data.lfw import open_lfw
+    from siamface.data.people import training_scope
+
+    counts = {f"Person_{chr(65 + i // 26)}{chr(97 + i % 26)}": 2 for i in range(30)}
+    src, home = tmp_path / "src", tmp_path / "home"
+    make_lfw_tree(src / "lfw-deepfunneled", counts, size=8)
+    (src / "later").mkdir(parents=True)
+    make_view2_files(src / "later", counts)
+    (src / "pairs.txt").write_bytes((src / "later" / "pairs.txt").read_bytes())
+    for folder in (src, src / "later"):  # synthetic files under official names: vouched for
+        (folder / "SHA256SUMS").write_text("".join(
+            f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+            for p in folder.glob("*.txt")))
+    assert main(["--data-dir", str(home), "data", "import", str(src / "lfw-deepfunneled"),
+                 str(src / "pairs.txt")]) == 0
+    assert main(["--data-dir", str(home), "view2", "default", "--runs-dir",
+                 str(tmp_path / "runs")]) == 2
+    assert "`siamface data import people.txt` adds them" in capsys.readouterr().err
+    assert main(["--data-dir", str(home), "data", "import",
+                 str(src / "later" / "people.txt")]) == 0
+    assert "protocol files: pairs.txt, people.txt" in capsys.readouterr().out
+    assert training_scope(open_lfw(home), view2_fold=0).name.startswith("View 2")

@@ -16,6 +16,7 @@ from siamface.data.cache import cache_root, load_or_build_cache
 from siamface.data.importer import SourceError, import_lfw
 from siamface.data.lfw import DataNotFoundError, LayoutError, open_lfw
 from siamface.data.preprocess import Preprocessing
+from siamface.data.protocol import ProtocolError
 from siamface.data.sources import PROTOCOL_NAMES, VARIANTS, ChecksumError, read_sha256sums
 from siamface.utils.lock import DATA_HOME_LOCK
 
@@ -303,6 +304,55 @@ def test_reimport_of_same_sources_is_a_no_op(tmp_path, monkeypatch):
         import_lfw([archive, protocol], home, progress=False)
 
 
+def test_protocol_files_alone_are_added_to_the_current_import(tmp_path):
+    # `siamface data fetch` cannot download people.txt: it is given later, on its own
+    archive = make_source(tmp_path, "lfw-deepfunneled", "tgz")
+    home = tmp_path / "home"
+    first = import_lfw([archive, write_protocol(tmp_path / "p1", ["pairsDevTest.txt"])], home,
+                       progress=False)
+    lfw = import_lfw([write_protocol(tmp_path / "p2", ["people.txt"]) / "people.txt"], home,
+                     progress=False)
+    assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]
+    people_sha = sha256(tmp_path / "p2" / "people.txt")
+    assert lfw.checksums == {**first.checksums, "people.txt": people_sha}
+    assert (lfw.variant, lfw.image_counts) == ("lfw-deepfunneled", TINY)
+    assert manifest(home)["images_sha256"] == first.images_sha256
+    assert listing(home) == ["lfw"]  # (no staging folder left)
+    # given again: nothing to do
+    again = import_lfw([tmp_path / "p2" / "people.txt"], home, progress=False)
+    assert again.checksums == lfw.checksums
+    # and with --replace-protocol, only it
+    only = import_lfw([tmp_path / "p2" / "people.txt"], home, replace_protocol=True,
+                      progress=False)
+    assert only.protocol_names() == ["people.txt"]
+    assert set(only.checksums) == {"tiny.tgz", "people.txt"}
+
+
+def test_protocol_files_alone_that_do_not_fit_the_images_change_nothing(tmp_path):
+    home = tmp_path / "home"
+    import_lfw([make_source(tmp_path, "lfw", "zip")], home, progress=False)
+    before = (home / "lfw" / "manifest.json").read_bytes()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "people.txt").write_text("1\nNo_One\t2\n")
+    vouch(bad)
+    with pytest.raises(ProtocolError, match=r"people\.txt:2: unknown person `No_One`"):
+        import_lfw([bad / "people.txt"], home, progress=False)
+    assert (home / "lfw" / "manifest.json").read_bytes() == before
+    assert open_lfw(home).protocol_names() == []
+    assert listing(home) == ["lfw"]
+
+
+def test_protocol_files_alone_are_not_added_to_images_changed_since_imported(tmp_path):
+    home = tmp_path / "home"
+    import_lfw([make_source(tmp_path, "lfw", "zip")], home, progress=False)
+    (home / "lfw" / "images" / "Ann_Ax" / "Ann_Ax_0001.jpg").write_bytes(b"")
+    with pytest.raises(SourceError, match=r"images: the images changed since they were "
+                                          "imported; give the images again"):
+        import_lfw([write_protocol(tmp_path / "proto")], home, progress=False)
+    assert open_lfw(home).protocol_names() == []
+
+
 def test_damaged_images_are_reimported(tmp_path):
     source = make_source(tmp_path, "lfw", "zip")
     home = tmp_path / "home"
@@ -421,7 +471,8 @@ def test_source_errors(tmp_path):
     with pytest.raises(SourceError, match=r"notes\.txt: not an LFW archive"):
         import_lfw([tmp_path / "notes.txt"], home)
     protocol = write_protocol(tmp_path / "proto")
-    with pytest.raises(SourceError, match="no LFW images among the sources"):
+    with pytest.raises(SourceError, match=r"no LFW images among the sources, and .*home holds "
+                                          "no import to add protocol files to"):
         import_lfw([protocol], home)
     make_lfw_tree(tmp_path / "faces", TINY, size=8)
     with pytest.raises(SourceError, match="faces: found no LFW archive"):

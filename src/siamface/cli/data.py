@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         type=Path,
         metavar="PATH",
-        help="an LFW archive or folder (any variant), protocol .txt files, or a folder of them",
+        help="an LFW archive or folder (any variant), protocol .txt files, or a folder of "
+        "them; protocol files given alone are added to the images imported before",
     )
     imp.add_argument(
         "--replace-protocol",

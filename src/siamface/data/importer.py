@@ -81,13 +81,16 @@ def import_lfw(
     before and not given now are kept (unless ``replace_protocol``), and that re-importing
     sources with the same checksums as the current import does nothing, as long as the copy is
     complete (the images its manifest counts, the protocol files it lists). Every protocol
-    file is parsed against the images before anything is swapped in.
+    file is parsed against the images before anything is swapped in. Protocol files given
+    without images are added to the current import (people.txt, which `siamface data fetch`
+    cannot download): its images are staged again as they are, the same swap as any import.
 
     Args:
         sources: Any mix of: an archive of one LFW variant (.tgz/.tar.gz/.tar/.zip whose top
             folder is ``lfw/``, ``lfw_funneled/``, ``lfw-deepfunneled/`` or ``lfw2/``); such a
             folder, extracted, or its parent; protocol files (``pairs*.txt``, ``people*.txt``,
-            ``lfw-names.txt``); a folder holding any of these. Exactly one set of images.
+            ``lfw-names.txt``); a folder holding any of these. At most one set of images,
+            and none only where ``home`` holds a complete import to add protocol files to.
         home: The data home.
         progress: Show tqdm bars while extracting or copying.
         replace_protocol: Import only the protocol files given now, dropping those imported
@@ -97,8 +100,9 @@ def import_lfw(
         The imported copy, as `open_lfw(home)` opens it.
 
     Raises:
-        SourceError: Unrecognised sources, no images or more than one set of them; a protocol
-            file to keep that is missing or changed in the current copy.
+        SourceError: Unrecognised sources, no images or more than one set of them (none is
+            refused where there is no import to add to, or its images changed since); a
+            protocol file to keep that is missing or changed in the current copy.
         ChecksumError: A file whose sha256 differs from its SHA256SUMS line or the built-in one.
         ArchiveError: A corrupt or unsafe archive.
         LayoutError: Images not laid out as ``<Name>/<Name>_NNNN.jpg``, numbered 1..n.
@@ -108,20 +112,46 @@ def import_lfw(
     """
     home = Path(home)
     images, protocol = _classify([Path(s) for s in sources])
-    image_sum = _verified_sha256(images)
+    image_sum = None if images is None else _verified_sha256(images)
     given = {name: _verified_sha256(path) for name, path in protocol.items()}
     with file_lock(home / DATA_HOME_LOCK, f"import LFW into {home}"):
         _clean_up_after_crash(home)
-        _check_replaceable(home, images)
+        current = _current_import(home)
+        variant = None
+        if images is None:  # protocol files only: to add to the current import
+            images, image_label, image_sum = _current_images(home, current)
+            variant = current.variant if current is not None else None
+        else:
+            _check_replaceable(home, images)
+            image_label = _label(images)
         kept = {} if replace_protocol else _kept_protocol(home, set(protocol))
         sums = {**given, **{name: sha for name, (_, sha) in kept.items()}}
-        checksums = {_label(images): image_sum, **dict(sorted(sums.items()))}
+        checksums = {image_label: image_sum, **dict(sorted(sums.items()))}
         files = {**protocol, **{name: path for name, (path, _) in kept.items()}}
-        current = _current_import(home)
         if (current is not None and current.checksums == checksums
                 and _protocol_intact(current) and _images_intact(current)):
             return current
-        return _import_locked(images, files, set(kept), checksums, home, progress)
+        return _import_locked(images, files, set(kept), checksums, home, progress, variant)
+
+
+def _current_images(home: Path, current: LFWDataset | None) -> tuple[Path, str, str]:
+    """The images of the current import, as the image source of an import that gives none:
+    their folder, their source's label in the manifest and its sha256.
+
+    Raises:
+        SourceError: No complete import, or one whose images changed since it was made.
+    """
+    if current is None:
+        raise SourceError(
+            f"no LFW images among the sources, and {home} holds no import to add protocol files "
+            f"to: give an archive or a folder of one of the variants {', '.join(known.VARIANTS)}"
+        )
+    if not _images_intact(current):
+        raise SourceError(f"{current.images_dir}: the images changed since they were imported; "
+                          "give the images again with the protocol files")
+    label, sha = next((name, sha) for name, sha in current.checksums.items()
+                      if name not in known.PROTOCOL_NAMES)
+    return current.images_dir, label, sha
 
 
 def _import_locked(
@@ -131,16 +161,19 @@ def _import_locked(
     checksums: dict[str, str],
     home: Path,
     progress: bool,
+    variant: str | None = None,
 ) -> LFWDataset:
     """Stage, check and swap in an import, with the data home's lock held.
 
     ``protocol`` maps each protocol file to import to its source; those named in ``kept`` come
-    from the current import.
+    from the current import. ``variant`` names the images where their folder does not (the
+    current import's own ``images``).
     """
     staging, old, lfw_dir = home / _STAGING, home / _OLD, home / LFW_DIR
     try:
         staging.mkdir(parents=True)
-        variant = _stage_images(images, staging, progress)
+        staged = _stage_images(images, staging, progress)
+        variant = variant or staged
         try:
             counts = scan_image_folder(staging / IMAGES_DIR)
         except LayoutError as err:  # named by the source, not by its staging copy
@@ -274,8 +307,9 @@ def _check_protocol(protocol: dict[str, Path], kept: set[str], counts: dict[str,
             raise ProtocolError(err.path, err.line, err.found, f"{err.expected} ({how})") from err
 
 
-def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
-    """Split the sources into the one image source (archive or folder) and protocol files."""
+def _classify(paths: Sequence[Path]) -> tuple[Path | None, dict[str, Path]]:
+    """Split the sources into the one image source (archive or folder), None where only
+    protocol files are given, and protocol files."""
     images: list[Path] = []
     protocol: dict[str, Path] = {}
     sums: list[Path] = []  # given by name: read only beside the files it vouches for
@@ -311,7 +345,7 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
             raise SourceError(f"{path}: a {SUMS_FILE} vouches only for files beside it, and no "
                               "file given lies there; move it beside the files it lists")
     unique = sorted({p.resolve(): p for p in images}.values())
-    if not unique:
+    if not unique and not protocol:
         raise SourceError(
             "no LFW images among the sources: give an archive or a folder of one of the "
             f"variants {', '.join(known.VARIANTS)}"
@@ -321,7 +355,7 @@ def _classify(paths: Sequence[Path]) -> tuple[Path, dict[str, Path]]:
             f"more than one set of LFW images given ({', '.join(map(str, unique))}); "
             "import one of them"
         )
-    return unique[0], protocol
+    return (unique[0] if unique else None), protocol
 
 
 def _folder_sources(path: Path) -> tuple[list[Path], list[Path]]:

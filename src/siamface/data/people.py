@@ -60,7 +60,8 @@ def _set_people(lfw: LFWDataset, people_file: str, pairs_file: str, what: str) -
     if not people:
         raise DataNotFoundError(
             f"neither {people_file} nor {pairs_file} is imported in {lfw.protocol_dir}, so "
-            f"{what} are unknown; import LFW's protocol files"
+            f"{what} are unknown; import them (`siamface data import {people_file}` adds it "
+            "to the images imported)"
         )
     return frozenset(people)
 
@@ -205,7 +206,8 @@ def training_scope(lfw: LFWDataset, view2_fold: int | None = None) -> TrainingSc
     if missing:
         raise DataNotFoundError(
             f"{' and '.join(missing)} not imported in {lfw.protocol_dir}: View 2's folds need "
-            "both; import LFW's protocol files"
+            f"both; import them (`siamface data import {' '.join(missing)}` adds them to the "
+            "images imported)"
         )
     pairs_file, people_file = lfw.read_pairs(VIEW2_PAIRS), lfw.read_people(VIEW2_PEOPLE)
     if pairs_file.folds != VIEW2_FOLDS or len(people_file.folds) != VIEW2_FOLDS:
