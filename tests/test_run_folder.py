@@ -6,6 +6,7 @@ import math
 import re
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,13 @@ from hypothesis import strategies as st
 from inference.conftest import write_tiny_run
 from siamface.errors import SiamfaceError
 from siamface.models.io import save_weights
-from siamface.run_folder import Run, RunFolderError, RunNotFinishedError, read_summary_csv
+from siamface.run_folder import (
+    ResultsDroppedWarning,
+    Run,
+    RunFolderError,
+    RunNotFinishedError,
+    read_summary_csv,
+)
 from siamface.utils.atomic import umask_mode
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
@@ -211,7 +218,8 @@ def test_a_new_eval_folder_replaces_the_old_one_whole_and_only_once_complete(tmp
     folder = run.eval_dir("pairsDevTest.txt")
     folder.mkdir(parents=True)
     (folder / "roc.png").write_bytes(b"old")
-    with run.new_eval_dir(folder) as new:
+    dropped = r"eval/pairsDevTest: replaced by this evaluation, which did not make roc\.png again"
+    with pytest.warns(ResultsDroppedWarning, match=dropped), run.new_eval_dir(folder) as new:
         assert list(new.iterdir()) == [] and (folder / "roc.png").read_bytes() == b"old"
         assert run.eval_dirs() == [folder]  # the folder being written is not listed
         (new / "metrics.json").write_text("{}")
@@ -222,6 +230,19 @@ def test_a_new_eval_folder_replaces_the_old_one_whole_and_only_once_complete(tmp
     with pytest.raises(ValueError, match="not an evaluation folder"), \
             run.new_eval_dir(tmp_path / "elsewhere"):
         pass
+
+
+def test_an_evaluation_that_makes_all_the_earlier_results_again_warns_of_nothing(tmp_path):
+    run = Run(tmp_path)
+    folder = run.eval_dir("pairsDevTest.txt")
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("{}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with run.new_eval_dir(folder) as new:
+            (new / "metrics.json").write_text('{"new": 1}')
+            (new / "roc.png").write_bytes(b"more than before")
+    assert (folder / "metrics.json").read_text() == '{"new": 1}'
 
 
 def test_a_failed_evaluation_leaves_the_earlier_one_as_it_was(tmp_path):

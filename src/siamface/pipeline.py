@@ -400,7 +400,7 @@ def evaluate(
                 return out
         with timer.phase("evaluation set-up"):
             cache = load_or_build_cache(lfw, run.preprocessing, progress=progress)
-            if gallery_calibration(run) is None:  # a run from before calibration, or a resumed one
+            if gallery_calibration(run) is None:  # from before calibration, or missing or stale
                 calibrate_gallery(run, cache, lfw)
         seen_by_run = scope_people(lfw, run.config.data.view2_fold) if pairs else frozenset()
         for name, (pairs_file, out_dir) in zip(pairs, files, strict=True):

@@ -31,6 +31,7 @@ import math
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -43,7 +44,7 @@ import torch
 
 from siamface.config import Config, load_resolved, save_resolved
 from siamface.data.preprocess import Preprocessing
-from siamface.errors import ConfigError, SiamfaceError, reason_of
+from siamface.errors import ConfigError, SiamfaceError, SiamfaceWarning, reason_of
 from siamface.models.io import build_from_section, load_weights, save_weights
 from siamface.models.siamese import SiameseNet
 from siamface.utils.atomic import (
@@ -85,6 +86,11 @@ class RunFolderError(SiamfaceError, ValueError):
 
 class RunNotFinishedError(SiamfaceError, FileNotFoundError):
     """The run has no chosen model yet (it is still training, or was stopped)."""
+
+
+class ResultsDroppedWarning(SiamfaceWarning):
+    """An evaluation replaced an earlier one's folder without making all of its results again
+    (its one-shot table, its figures: options this evaluation was not given)."""
 
 
 class Run:
@@ -220,7 +226,8 @@ class Run:
     def new_eval_dir(self, folder: Path) -> Iterator[Path]:
         """Yield an empty folder to write one evaluation into; when the block ends without an
         error it replaces ``folder`` whole (no figure or table of an earlier evaluation is
-        left beside the new results), and when it fails ``folder`` is left as it was."""
+        left beside the new results: a ResultsDroppedWarning names those it does not make
+        again), and when it fails ``folder`` is left as it was."""
         if folder.parent != self.eval_root:
             raise ValueError(f"{folder} is not an evaluation folder of {self.path}")
         self.eval_root.mkdir(parents=True, exist_ok=True)
@@ -232,6 +239,7 @@ class Run:
             yield staging
             with file_lock(self.eval_lock_path, f"replace {folder}"):
                 if folder.exists():
+                    _warn_dropped(folder, staging)
                     folder.rename(old)  # kept until the new results are in place
                 try:
                     staging.rename(folder)
@@ -552,6 +560,15 @@ def read_impostor_tail(path: Path, model_sha256: str | None) -> tuple[torch.Tens
         raise RunFolderError(f"{path}: metadata 'pairs' must be a count of at least "
                              f"{scores.numel()}, got {pairs!r}")
     return scores, int(pairs)
+
+
+def _warn_dropped(folder: Path, new: Path) -> None:
+    """Warn of the files and folders of ``folder`` that ``new``, replacing it, does not hold."""
+    dropped = sorted({p.name for p in folder.iterdir()} - {p.name for p in new.iterdir()})
+    if dropped:
+        warnings.warn(ResultsDroppedWarning(
+            f"{folder}: replaced by this evaluation, which did not make {', '.join(dropped)} "
+            "again (the options that made them were not given this time)"), stacklevel=4)
 
 
 def epochs_seconds(rows: list[dict[str, float]]) -> float | None:

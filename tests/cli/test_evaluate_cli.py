@@ -93,6 +93,18 @@ def test_one_shot_and_ten_fold(cli_home, run_copy, capsys):
     assert "## LFW View 2" in (run_copy / "report.md").read_text()
 
 
+def test_evaluating_again_without_one_shot_names_the_results_it_replaces(
+        cli_home, run_copy, capsys):
+    args = ("--pairs", "pairsDevTest.txt", "--bootstrap", "0", "--no-plots")
+    assert evaluate(cli_home, run_copy, *args, "--one-shot", "2", "--trials", "50") == 0
+    capsys.readouterr()
+    assert evaluate(cli_home, run_copy, *args) == 0
+    folder = run_copy / "eval" / "pairsDevTest"
+    assert (f"siamface: note: {folder}: replaced by this evaluation, which did not make "
+            "one_shot.json again") in capsys.readouterr().err
+    assert not (folder / "one_shot.json").exists()
+
+
 def test_ten_fold_alone_needs_no_pairs_file(cli_home, run_copy):
     assert evaluate(cli_home, run_copy, "--ten-fold") == 0
     assert not (run_copy / "eval" / "pairsDevTest").exists()

@@ -47,15 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_evaluation_arguments(parser: argparse.ArgumentParser, one_shot: list[int]) -> None:
     """The options shared by ``evaluate`` and ``run``; ``one_shot``: the default values of N."""
-    default = " ".join(map(str, one_shot)) or "no one-shot"
+    default = (f"{' '.join(map(str, one_shot))}; --one-shot with no N: none" if one_shot
+               else "none")
     parser.add_argument(
         "--one-shot", nargs="*", type=int, default=one_shot, metavar="N",
-        help=f"N-way one-shot identification for each N (default: {default}; --one-shot with "
-        "no N: none)",
+        help=f"N-way one-shot identification for each N (default: {default})",
     )
     parser.add_argument("--bootstrap", type=int, default=None, metavar="N",
-                        help=f"bootstrap resamples for the 95%% intervals of pairs files and "
-                        f"photo folders (default {N_BOOTSTRAP}; 0: none)")
+                        help=f"bootstrap resamples for the 95%% intervals (default "
+                        f"{N_BOOTSTRAP}; 0: none)")
     parser.add_argument("--no-plots", action="store_true",
                         help="write no evaluation figures (the run report's learning curves "
                         "are drawn still)")
