@@ -1,4 +1,5 @@
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from siamface.data.splits import LeakageError
 from siamface.experiments.search import (
     SearchResult,
     default_storage_url,
+    evaluate_best,
     make_pruner,
     make_sampler,
     make_storage,
@@ -619,3 +621,12 @@ def test_a_trial_queued_again_runs_after_the_budget_is_spent_and_the_study_then_
     # the stopped trial's retry ran though the budget was spent; the study, ended, was tested
     assert result.counts["complete"] == 1 and result.counts["waiting"] == 0
     assert result.not_tested is None and result.test_metrics is not None
+
+
+def test_the_best_trial_whose_record_names_no_run_is_refused_in_one_line(
+        finished_study: Path, synthetic_home: Path, tmp_path: Path):
+    folder = StudyFolder(shutil.copytree(finished_study, tmp_path / "study"))
+    best = next(t for t in folder.trials() if t["state"] == "complete")
+    best = folder.write_trial(best["number"], run=None)
+    with pytest.raises(StudyFolderError, match=r"the best trial's record names no run folder"):
+        evaluate_best(folder, best, open_lfw(synthetic_home))

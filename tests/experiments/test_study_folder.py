@@ -101,6 +101,11 @@ def test_records_round_trip(tmp_path):
     ({"params": None}, "params is None, expected an object"),
     ({"value": "high"}, "value is 'high', expected a number"),
     ({"eval_seconds": True}, "eval_seconds is True, expected a number"),
+    # its run is read (and scored, by search --evaluate) from the trial's own folder only
+    ({"run": 5}, "run is 5, expected the name of the run's folder beside it, or null"),
+    ({"run": "/tmp/elsewhere"}, "run is '/tmp/elsewhere', expected the name of the run's"),
+    ({"run": "../0001/default-x"}, r"run is '\.\./0001/default-x', expected the name"),
+    ({"run": "a/b"}, "run is 'a/b', expected the name of the run's folder beside it"),
 ])
 def test_a_damaged_trial_record_is_named_with_its_field(tmp_path, change, message):
     folder = started(tmp_path)

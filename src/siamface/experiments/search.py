@@ -629,6 +629,9 @@ def evaluate_best(folder: StudyFolder, best: dict[str, Any], lfw: LFWDataset,
     from siamface.evaluation.report import metrics_path, read_metrics
     from siamface.pipeline import evaluate
 
+    if best.get("run") is None:
+        raise StudyFolderError(f"{folder.trial_dir(best['number'])}: the best trial's record "
+                               "names no run folder")
     run = Run(folder.trial_dir(best["number"]) / best["run"])
     if metrics_path(run, TEST_PAIRS).is_file():
         metrics = read_metrics(run, TEST_PAIRS)

@@ -24,7 +24,7 @@ import yaml
 from siamface.experiments.spec import SearchSpec, SpecError, load_spec
 from siamface.run_folder import Run
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
-from siamface.utils.files import number_at, read_json_object
+from siamface.utils.files import is_inside, number_at, read_json_object
 
 TRIAL_FILE = "trial.json"
 STATES = ("running", "complete", "pruned", "failed")  # a trial record's
@@ -208,7 +208,8 @@ def _folder_number(path: Path) -> int:
 
 def checked_record(path: Path, number: int) -> dict[str, Any]:
     """The trial record in ``path``, which must be trial ``number``'s: its number, a known
-    state, its parameters, and numbers (or null) where numbers are kept.
+    state, its parameters, numbers (or null) where numbers are kept, and its run's folder
+    named as one beside the record (or null).
 
     Raises:
         StudyFolderError: Naming the file and the field (the file was damaged or edited).
@@ -225,4 +226,8 @@ def checked_record(path: Path, number: int) -> dict[str, Any]:
     for key in ("value", "seconds", "eval_seconds"):
         if key in record:
             number_at(record, (key,), path, error=StudyFolderError)
+    run = record.get("run")
+    if run is not None and not (is_inside(run) and len(Path(run).parts) == 1):
+        raise StudyFolderError(f"{path}: run is {run!r}, expected the name of the run's folder "
+                               "beside it, or null")
     return record
