@@ -107,6 +107,19 @@ def test_a_best_epoch_that_is_not_an_epoch_number_is_refused(finished, epoch):
         _ = rewrite_meta(finished, best_epoch=epoch).best_epoch
 
 
+@pytest.mark.parametrize(("validation", "message"), [
+    ({"epoch": 1, "val_auc": float("nan")},
+     "'validation.val_auc' must be a finite number, got nan"),
+    ({"val_loss": float("inf")}, "'validation.val_loss' must be a finite number, got inf"),
+    ({"val_acc": "0.9"}, "'validation.val_acc' must be a finite number, got '0.9'"),
+    ([0.9], "'validation' must be an object, got [0.9]"),
+])
+def test_validation_metrics_that_are_not_finite_numbers_are_refused(finished, validation, message):
+    # repeat and view2 average them: a NaN there printed "nan ± nan" and wrote NaN into JSON
+    with pytest.raises(RunFolderError, match=f"model.json: {re.escape(message)}$"):
+        _ = rewrite_meta(finished, validation=validation).model_meta
+
+
 def test_runs_created_in_one_second_each_get_their_own_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(time, "strftime", lambda _: "20261207-101010")
     real_exists = Path.exists  # as when another process made the folder after our look

@@ -401,10 +401,12 @@ class Run:
     @cached_property
     def model_meta(self) -> dict[str, Any]:
         """model.json, checked: the chosen model's config, preprocessing, a finite threshold,
-        its epoch and the sha256 of its weights."""
+        its epoch, its epoch's validation metrics (finite: training stops at any other) and
+        the sha256 of its weights."""
         self.require_finished()
         path = self.model_meta_path
-        meta = read_json_object(path, ("config", "threshold", "best_epoch"), RunFolderError)
+        meta = read_json_object(path, ("config", "threshold", "best_epoch", "validation"),
+                                RunFolderError)
         threshold = meta["threshold"]
         if not is_number(threshold):
             raise RunFolderError(f"{path}: 'threshold' must be a finite number, got "
@@ -412,6 +414,13 @@ class Run:
         if not is_number(meta["best_epoch"], int) or meta["best_epoch"] < 1:
             raise RunFolderError(f"{path}: 'best_epoch' must be an epoch number >= 1, got "
                                  f"{meta['best_epoch']!r}")
+        validation = meta["validation"]
+        if not isinstance(validation, dict):
+            raise RunFolderError(f"{path}: 'validation' must be an object, got {validation!r}")
+        for key, value in validation.items():
+            if key.startswith("val_") and not is_number(value):
+                raise RunFolderError(f"{path}: 'validation.{key}' must be a finite number, "
+                                     f"got {value!r}")
         return meta
 
     @property
