@@ -10,7 +10,7 @@ import pytest
 
 from inference.conftest import write_tiny_run
 from siamface.data import fetch
-from siamface.data.lfw import open_lfw
+from siamface.data.lfw import DataNotFoundError, open_lfw
 from siamface.errors import SiamfaceError
 from siamface.pipeline import OtherCopyWarning, environment, evaluate, get_data, resolve_pairs
 from siamface.run_folder import Run
@@ -44,6 +44,16 @@ def test_a_home_whose_copy_is_unfinished_is_not_called_empty_when_lfw_is_fetched
         get_data(tmp_path, [], progress=False, on_fetch=print)
     assert capsys.readouterr().out == (f"an unfinished or damaged LFW copy in {tmp_path}: "
                                        "downloading it\n")
+
+
+def test_a_copy_kept_aside_by_an_import_cut_off_is_never_downloaded_over(tmp_path, monkeypatch):
+    def must_not_fetch(home, progress):
+        raise AssertionError("fetched LFW over the copy kept in .lfw-old")
+
+    monkeypatch.setattr(fetch, "fetch_lfw", must_not_fetch)
+    (tmp_path / ".lfw-old" / "images").mkdir(parents=True)  # killed between the two renames
+    with pytest.raises(DataNotFoundError, match=r"the one before it is kept in .*\.lfw-old"):
+        get_data(tmp_path, [], progress=False)
 
 
 def test_a_run_evaluated_on_another_lfw_copy_says_so(synthetic_home, view2_home, tmp_path):

@@ -26,7 +26,7 @@ import torch
 from siamface.config import Config, TrainConfig
 from siamface.data import sources as known
 from siamface.data.cache import load_or_build_cache
-from siamface.data.lfw import LFW_DIR, DataNotFoundError, LFWDataset
+from siamface.data.lfw import LFW_DIR, OLD_DIR, DataNotFoundError, LFWDataset
 from siamface.data.people import (
     TEST_PAIRS,
     pair_people,
@@ -100,6 +100,8 @@ def get_data(home: Path, import_paths: Sequence[Path] | None = None,
     try:
         return open_lfw(home)
     except DataNotFoundError:  # none, or one whose import did not finish or was damaged
+        if (home / OLD_DIR).exists():  # the copy before an import cut off: say how to get it
+            raise
         found = "an unfinished or damaged" if (home / LFW_DIR).exists() else "no"
         if on_fetch is not None:
             on_fetch(f"{found} LFW copy in {home}: downloading it")

@@ -2,6 +2,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import make_lfw_tree
+from siamface.cli.main import main
 from siamface.data import importer
 from siamface.data.archive import ArchiveError, UnsafeArchiveError
 from siamface.data.cache import cache_root, load_or_build_cache
@@ -261,6 +263,44 @@ def test_a_crash_during_the_swap_loses_no_protocol_file(tmp_path, crash):
     assert lfw.protocol_names() == ["pairsDevTest.txt", "people.txt"]
     assert (lfw.protocol_dir / "people.txt").read_bytes() == (protocol / "people.txt").read_bytes()
     assert listing(home) == ["lfw"]
+
+
+def crash_during_the_swap(tmp_path: Path, home: Path, crash: str) -> None:
+    """Import a tiny copy into ``home``, then leave what a crash during the swap leaves."""
+    import_lfw([make_source(tmp_path / "a", "lfw", "tgz")], home, progress=False)
+    (home / "lfw").rename(home / ".lfw-old")
+    (home / ".lfw-staging" / "images").mkdir(parents=True)
+    if crash == "before the manifest":
+        (home / ".lfw-staging").rename(home / "lfw")
+
+
+def test_a_crash_between_the_renames_is_reported_with_the_command_that_undoes_it(tmp_path,
+                                                                                 capsys):
+    home = tmp_path / "my data"  # a space: the command quotes its paths
+    crash_during_the_swap(tmp_path, home, "between the renames")
+    before = listing(home)
+    with pytest.raises(DataNotFoundError) as err:
+        open_lfw(home)
+    message = str(err.value)
+    assert message.startswith(f"no LFW copy in {home}: an import was cut off while swapping in "
+                              f"a new copy, and the one before it is kept in {home / '.lfw-old'}")
+    assert "siamface data fetch" not in message  # nothing to download: the copy is here
+    assert listing(home) == before  # open_lfw moves nothing (it holds no lock)
+    assert main(["--data-dir", str(home), "data", "stats"]) == 2
+    assert capsys.readouterr().err == f"siamface: error: {message}\n"
+    command = shlex.split(re.search(r"`(mv .*?)`", message).group(1))
+    assert command == ["mv", str(home / ".lfw-old"), str(home / "lfw")]
+    Path(command[1]).rename(command[2])
+    assert open_lfw(home).image_counts == TINY
+
+
+def test_an_import_cut_off_before_its_manifest_names_the_previous_copy(tmp_path):
+    home = tmp_path / "home"
+    crash_during_the_swap(tmp_path, home, "before the manifest")
+    with pytest.raises(DataNotFoundError, match=(
+            r"did not finish \(it has no manifest\.json\); .*again; the copy before it is kept "
+            rf"in {re.escape(str(home / '.lfw-old'))}, and any import puts it back")):
+        open_lfw(home)
 
 
 @pytest.mark.parametrize("odd", ["linked folder", "linked file", "fifo"])

@@ -9,11 +9,11 @@ moved aside to ``<home>/.lfw-old``, the staging folder is renamed to ``<home>/lf
 ``manifest.json`` is written last. A crash before the swap leaves the previous import as it
 was, and one after the manifest the new one complete. A crash during the swap leaves the
 previous import (if any) in ``.lfw-old`` and either no ``lfw`` folder (between the two
-renames) or one without a manifest, which `open_lfw` reports as missing or unfinished. Running
-the import again first moves the previous import back and cleans up the leftovers, then does
-its work. An import holds the data home's lock file (``siamface.utils.lock``) from that
-clean-up to writing the manifest: a second import into the same home waits for the first,
-then finds its work done or does its own.
+renames) or one without a manifest, which `open_lfw` reports as missing (naming ``.lfw-old``)
+or unfinished. Running the import again first moves the previous import back and cleans up the
+leftovers, then does its work. An import holds the data home's lock file
+(``siamface.utils.lock``) from that clean-up to writing the manifest: a second import into the
+same home waits for the first, then finds its work done or does its own.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from siamface.data.lfw import (
     IMAGES_DIR,
     LFW_DIR,
     MANIFEST,
+    OLD_DIR,
     PROTOCOL_DIR,
     DataNotFoundError,
     LayoutError,
@@ -53,9 +54,9 @@ from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
 MANIFEST_FORMAT = 2  # 2: images_sha256, the images as imported (a repair re-imports them)
 SUMS_FILE = "SHA256SUMS"
-# The folders in the data home where an import is built, and where the previous one waits
-# while the new one is swapped in.
-_STAGING, _OLD = ".lfw-staging", ".lfw-old"
+# The folder in the data home where an import is built (the previous one waits in OLD_DIR
+# while the new one is swapped in).
+_STAGING = ".lfw-staging"
 
 
 # What makes an import fail and remove its staging folder: the errors it reports (bad sources,
@@ -169,7 +170,7 @@ def _import_locked(
     from the current import. ``variant`` names the images where their folder does not (the
     current import's own ``images``).
     """
-    staging, old, lfw_dir = home / _STAGING, home / _OLD, home / LFW_DIR
+    staging, old, lfw_dir = home / _STAGING, home / OLD_DIR, home / LFW_DIR
     try:
         staging.mkdir(parents=True)
         staged = _stage_images(images, staging, progress)
@@ -215,7 +216,7 @@ def _clean_up_after_crash(home: Path) -> None:
     ``home/lfw``, where the import finds the protocol files to keep; the staging folder and any
     other leftovers are removed.
     """
-    staging, old, lfw_dir = home / _STAGING, home / _OLD, home / LFW_DIR
+    staging, old, lfw_dir = home / _STAGING, home / OLD_DIR, home / LFW_DIR
     if old.exists() and not (lfw_dir / MANIFEST).is_file():  # a crash during the swap
         shutil.rmtree(lfw_dir, ignore_errors=True)  # (the new copy, if it got in, unfinished)
         old.rename(lfw_dir)  # the copy before it was complete: it stays until the next one is

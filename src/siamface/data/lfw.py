@@ -5,25 +5,31 @@ The layout, written by `siamface data import` / `fetch` (see importer.py):
     <home>/lfw/manifest.json              written last: its presence marks a complete import
     <home>/lfw/images/<Name>/<Name>_0001.jpg
     <home>/lfw/protocol/pairsDevTrain.txt  (and whichever other protocol files were imported)
+
+While an import swaps its new copy in, the previous one waits in ``<home>/.lfw-old``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from siamface.errors import SiamfaceError
 from siamface.utils.files import read_json_object
+from siamface.utils.hashing import sha256_file
 
 if TYPE_CHECKING:  # protocol.py is imported lazily where it is used
     from siamface.data.protocol import PairsFile, PeopleFile
 
 # The import's folder in the data home, and the folders and manifest inside it (an import's
-# staging folder has the same layout).
+# staging folder has the same layout); the folder in the data home where the previous import
+# waits while an import swaps its new copy in.
 LFW_DIR, IMAGES_DIR, PROTOCOL_DIR, MANIFEST = "lfw", "images", "protocol", "manifest.json"
+OLD_DIR = ".lfw-old"
 _NUMBERED = re.compile(r"_([0-9]{4})\.jpg")  # ASCII digits: the names the cache opens
 _HOW_TO_GET = (
     "run `siamface data fetch` to download LFW, or `siamface data import PATH` "
@@ -45,7 +51,8 @@ class LayoutError(SiamfaceError, ValueError):
 
 
 class DamagedImportError(LayoutError):
-    """The imported copy was changed after the import: images or people deleted or added."""
+    """The imported copy was changed after the import: images or people deleted or added, or a
+    protocol file edited."""
 
 
 class UnknownImageError(SiamfaceError, ValueError):
@@ -143,10 +150,15 @@ class LFWDataset:
         return self.images_dir / ref.name / f"{ref.name}_{ref.number:04d}.jpg"
 
     def protocol_path(self, name: str) -> Path:
-        """The imported protocol file ``name`` (e.g. ``"pairsDevTest.txt"``).
+        """The imported protocol file ``name`` (e.g. ``"pairsDevTest.txt"``), which every reader
+        of the copy's protocol files goes through. In a copy opened from its manifest
+        (``from_manifest``), a file the manifest lists must still have the sha256 it lists.
 
         Raises:
             DataNotFoundError: It was not imported; the message lists the ones that were.
+            DamagedImportError: It differs from the file imported.
+            CopyChangedError: It differs because LFW was imported again since this copy was
+                opened.
         """
         path = self.protocol_dir / name
         if not path.is_file():
@@ -155,16 +167,26 @@ class LFWDataset:
                 f"no protocol file {name!r} in {self.protocol_dir} (imported: {have}); "
                 "import it with `siamface data import PATH`"
             )
+        imported_sha256 = self.checksums.get(name) if self.from_manifest else None
+        if imported_sha256 is not None and sha256_file(path) != imported_sha256:
+            self.check_current()  # (imported again since this copy was opened: says that)
+            raise DamagedImportError(
+                f"{path}: differs from the {name} imported (its sha256 in "
+                f"{self.root / MANIFEST}), so it was changed after the import; to import it "
+                f"again, run `siamface data import FILE` with FILE the {name} you imported"
+            )
         return path
 
     def read_pairs(self, name: str) -> PairsFile:
-        """Parse the pairs file ``name``; a pair naming a missing image is an error."""
+        """Parse the pairs file ``name`` (checked as `protocol_path` says); a pair naming a
+        missing image is an error."""
         from siamface.data.protocol import read_pairs
 
         return read_pairs(self.protocol_path(name), image_counts=self.image_counts)
 
     def read_people(self, name: str) -> PeopleFile:
-        """Parse the people file ``name``; a count beyond the images we have is an error."""
+        """Parse the people file ``name`` (checked as `protocol_path` says); a count beyond the
+        images we have is an error."""
         from siamface.data.protocol import read_people
 
         return read_people(self.protocol_path(name), image_counts=self.image_counts)
@@ -177,7 +199,9 @@ def open_lfw(home: Path) -> LFWDataset:
         home: The data home (see `siamface.data.home.resolve_data_home`).
 
     Raises:
-        DataNotFoundError: Nothing imported, or an import that never finished.
+        DataNotFoundError: Nothing imported, or an import that never finished (if it was cut
+            off while swapping its copy in, the message says how to get the previous one back
+            from ``.lfw-old``).
         DamagedImportError: The images folder was changed after the import: it breaks LFW's
             layout, or holds other numbers of people or images than the manifest lists.
     """
@@ -185,10 +209,20 @@ def open_lfw(home: Path) -> LFWDataset:
     root = home / LFW_DIR
     manifest_path = root / MANIFEST
     if not manifest_path.is_file():
+        old = home / OLD_DIR
+        if old.is_dir() and not root.exists():  # cut off between an import's two renames
+            raise DataNotFoundError(
+                f"no LFW copy in {home}: an import was cut off while swapping in a new copy, "
+                f"and the one before it is kept in {old}; move it back with "
+                f"`mv {shlex.quote(str(old))} {shlex.quote(str(root))}` (the next "
+                "`siamface data import` does so too, before it imports)"
+            )
         if root.exists():
+            kept = (f"; the copy before it is kept in {old}, and any import puts it back "
+                    "before importing PATH" if old.is_dir() else "")
             raise DataNotFoundError(
                 f"the LFW import in {root} did not finish (it has no {MANIFEST}); "
-                "run `siamface data import PATH` (or `siamface data fetch`) again"
+                f"run `siamface data import PATH` (or `siamface data fetch`) again{kept}"
             )
         raise DataNotFoundError(f"no LFW copy in {home}: {_HOW_TO_GET}")
     manifest = read_manifest(manifest_path)
