@@ -132,6 +132,7 @@ def test_runs_of_one_name_in_different_folders_are_told_apart(tmp_path: Path):
 @pytest.mark.parametrize(("file", "content", "message"), [
     ("metrics", {"accuracy": "0.9x", "auc": 0.9}, r"metrics.json: accuracy is '0.9x', expected a"),
     ("metrics", {"accuracy": 0.9, "auc": True}, r"metrics.json: auc is True, expected a number"),
+    ("metrics", {"accuracy": 0.9, "auc": float("inf")}, r"metrics.json: auc is inf, expected a"),
     ("metrics", {"accuracy": 0.9, "auc": 0.9, "seconds": []}, r"metrics.json: seconds is \[\]"),
     ("open_set", {"galleries": [{"gallery_size": 10, "cmc": {}}]},
      r"open_set.json: no galleries.0.cmc.1.rate: the file was damaged or edited"),

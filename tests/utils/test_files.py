@@ -1,5 +1,7 @@
 """Reading files siamface wrote that may since have been damaged: one line naming the file."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from siamface.errors import ConfigError, SiamfaceError
 from siamface.utils.files import (
     DamagedFileError,
     is_number,
+    number_at,
     read_json_object,
     read_json_object_if_present,
     read_text,
@@ -59,3 +62,18 @@ def test_json_nested_too_deeply_is_named(tmp_path):
     (None, float, False, False)])
 def test_is_number_takes_numpy_numbers_and_refuses_booleans(value, kind, finite, expected):
     assert is_number(value, kind, finite) is expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (0.5, 0.5), (3, 3), (None, None), (float("nan"), "nan"),  # NaN, null: not computable
+    (float("inf"), "error"), (float("-inf"), "error"), ("0.5", "error"), (True, "error"),
+])
+def test_number_at_takes_numbers_nan_and_null_but_no_infinity(tmp_path, value, expected):
+    data, path = {"a": {"b": value}}, tmp_path / "m.json"
+    if expected == "error":
+        with pytest.raises(DamagedFileError, match=r"m\.json: a\.b is .*, expected a number$"):
+            number_at(data, ("a", "b"), path)
+    elif expected == "nan":
+        assert math.isnan(number_at(data, ("a", "b"), path))
+    else:
+        assert number_at(data, ("a", "b"), path) == expected

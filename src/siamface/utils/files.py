@@ -68,8 +68,8 @@ def is_number(value: Any, kind: type = float, finite: bool = True) -> bool:
 
 def number_at(data: Any, keys: tuple[str, ...], path: str | Path, prefix: str = "",
               error: type[SiamfaceError] = DamagedFileError) -> float | None:
-    """``data[keys[0]][keys[1]]...`` read from ``path``: a number, or null (a metric that could
-    not be computed).
+    """``data[keys[0]][keys[1]]...`` read from ``path``: a number, NaN or null (a metric that
+    could not be computed), never an infinity (no metric siamface writes is one).
 
     Raises:
         error: Naming ``path`` and the dotted key (after ``prefix``), when it is missing or not
@@ -81,7 +81,8 @@ def number_at(data: Any, keys: tuple[str, ...], path: str | Path, prefix: str = 
         if not isinstance(value, dict) or key not in value:
             raise error(f"{path}: no {name}: the file was damaged or edited")
         value = value[key]
-    if value is not None and not is_number(value, finite=False):  # NaN: not computable
+    if value is not None and not (is_number(value) or (is_number(value, finite=False)
+                                                        and math.isnan(value))):
         raise error(f"{path}: {name} is {value!r}, expected a number")
     return value
 
