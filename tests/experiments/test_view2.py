@@ -25,6 +25,7 @@ from siamface.experiments.view2 import (
     new_folder,
     read_view2,
     run_view2,
+    score_fold,
     summarise_folds,
 )
 from siamface.pipeline import evaluate, train
@@ -189,6 +190,17 @@ def test_a_fold_run_is_never_scored_on_people_it_trained_on(view2_home: Path, tm
     with pytest.raises(LeakageError, match="ten-fold and open-set"):
         evaluate(run, lfw, ten_fold=True, plots=False, progress=False)
     assert not run.eval_root.exists()
+
+
+def test_a_fold_run_in_another_process_hands_is_not_scored(view2_home: Path, tmp_path: Path):
+    lfw = open_lfw(view2_home)
+    run, _ = train(resolve_config("default", [*ONE_EPOCH, "data.view2_fold=4"]), lfw, tmp_path,
+                   progress=False)
+    with file_lock(run.lock_path, "train --resume"), \
+            pytest.raises(LockTimeoutError, match=r"\.train\.lock"):
+        score_fold(run, lfw, lfw.read_pairs("pairs.txt"), 4)
+    assert not run.view2_fold_dir.exists()
+    assert score_fold(run, lfw, lfw.read_pairs("pairs.txt"), 4)["fold"] == 4  # once it is free
 
 
 def test_view2_from_the_command_line(view2_home: Path, tmp_path: Path, capsys):

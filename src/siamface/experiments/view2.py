@@ -207,11 +207,13 @@ def run_view2(
 
 def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> dict[str, Any]:
     """Score fold ``fold`` of pairs.txt once with a run trained for it, at its validation
-    threshold; the metrics go to the run's ``eval/view2-fold/`` like any evaluation.
+    threshold; the metrics go to the run's ``eval/view2-fold/`` like any evaluation, with the
+    run's lock held as ``evaluate`` holds it.
 
     Raises:
         View2Error: The run was not trained with this fold held out.
         LeakageError: A person of the fold is among the run's training people.
+        LockTimeoutError: Another process trains or evaluates the run.
     """
     from siamface.data.cache import load_or_build_cache
 
@@ -224,8 +226,12 @@ def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> d
     cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
     fold_file = PairsFile(pairs_file.path, pairs, folds=1)
     label = f"{VIEW2_PAIRS} fold {fold}"
-    with run.new_eval_dir(run.view2_fold_dir) as new:
-        metrics, scored = evaluate_pairs(run, cache, fold_file, new, label, n_bootstrap=0)
+    # one process at a time: an `evaluate` of the run would remove the folder being written,
+    # a `train --resume` replace the model being scored
+    with file_lock(run.lock_path, f"score {label} with {run.path}", timeout=0):
+        run.recover_evaluations()
+        with run.new_eval_dir(run.view2_fold_dir) as new:
+            metrics, scored = evaluate_pairs(run, cache, fold_file, new, label, n_bootstrap=0)
     far, tar, _ = roc_curve(scored.logits, scored.labels)
     validation = run.model_meta["validation"]
     return {
