@@ -185,8 +185,14 @@ def test_an_export_goes_only_into_an_empty_folder_or_over_one_of_its_format(tiny
     with pytest.raises(ExportFolderError, match=r"mine holds other files \(notes\.txt\)"):
         export_model(tiny_verifier, mine, "torchscript")
     assert (mine / "notes.txt").read_bytes() == b"the user's own"
-    broken = tmp_path / "broken"  # an export killed mid-write: its files, no export.json
+    (mine / "notes.txt").unlink()
+    (mine / "model.pt").write_bytes(b"the user's own TorchScript model")  # an export's name
+    with pytest.raises(ExportFolderError, match=r"mine holds other files \(model\.pt\)"):
+        export_model(tiny_verifier, mine, "torchscript")
+    assert (mine / "model.pt").read_bytes() == b"the user's own TorchScript model"
+    broken = tmp_path / "broken"  # an export killed mid-write: its files and lock, no export.json
     broken.mkdir()
+    (broken / ".export.lock").touch()
     (broken / "embed.onnx").write_bytes(b"half")
     (broken / ".model.pt.x1y2z3w4.tmp").write_bytes(b"half")
     export_model(tiny_verifier, broken, "torchscript")  # the next export goes over it

@@ -192,14 +192,18 @@ class ExportFolderError(SiamfaceError, ValueError):
 
 
 def check_export_folder(out_dir: Path, fmt: str) -> None:
-    """Refuse a folder that is a file, or holds other files than an export of ``fmt``."""
+    """Refuse a folder that is a file, or holds other files than an export of ``fmt``: an
+    export's files count as such only beside its export.json or, where an export never ended,
+    its lock file (a user's own model.pt is no export's)."""
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportFolderError(f"{out_dir} is a file: an export is written into a folder")
     if not out_dir.is_dir():
         return
     sidecar = out_dir / SIDECAR
     found = read_json_object(sidecar, error=ExportFolderError) if sidecar.is_file() else {}
-    others = [p.name for p in out_dir.iterdir() if not _export_file(p.name)]
+    ours = sidecar.is_file() or (out_dir / LOCK_FILE).is_file()
+    others = [p.name for p in out_dir.iterdir()
+              if not (_export_file(p.name) if ours else p.name == ".DS_Store")]
     if found.get("format") not in (None, fmt) or others:  # (None: an export that never ended)
         what = (f"a {found['format']} export" if isinstance(found.get("format"), str)
                 and found["format"] != fmt else f"other files ({others[0]})")
