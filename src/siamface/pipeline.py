@@ -66,6 +66,7 @@ from siamface.training.trainer import (
 )
 from siamface.utils.allocator import keep_freed_memory
 from siamface.utils.atomic import write_json_atomic, write_text_atomic
+from siamface.utils.files import check_printable_name
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
 from siamface.utils.machine import machine_info
@@ -508,9 +509,11 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
         The metrics and the evaluation folder.
     """
     folder = Path(folder).resolve()
+    check_printable_name(folder)  # it names the evaluation folder
     listing = [str(folder), *(f"{p.relative_to(folder)}\t{sha256_file(p)}"
                               for _, p in people_photos(folder))]
-    digest = hashlib.sha256("\n".join(listing).encode()).hexdigest()
+    # (a folder above it may be named in bytes that are not UTF-8: hashed as they are)
+    digest = hashlib.sha256("\n".join(listing).encode(errors="surrogateescape")).hexdigest()
     # the run's precision, grey or not; the non-matching pairs drawn with seed 0 whatever the
     # run, so that every run scores a folder on the same pairs
     scored = score_folder(Verifier.from_run(run), folder, seed=0)
@@ -541,6 +544,8 @@ def resolve_pairs(run: Run, lfw: LFWDataset, name_or_path: str) -> tuple[PairsFi
     Raises:
         DataNotFoundError: a bare name that is neither imported nor a file here.
         IsADirectoryError: a folder.
+        UnprintableNameError: a file from elsewhere whose name does not print as itself (it
+            names the evaluation folder and the report's section).
         ProtocolError: the file does not parse, or names an image LFW does not have.
     """
     path = Path(name_or_path)
@@ -551,6 +556,7 @@ def resolve_pairs(run: Run, lfw: LFWDataset, name_or_path: str) -> tuple[PairsFi
         raise IsADirectoryError(f"{path}: is a folder, not a pairs file")
     if not path.is_file():
         lfw.protocol_path(name_or_path)  # names the imported files in its message
+    check_printable_name(path)
     pairs_file = read_pairs(path, image_counts=lfw.image_counts)
     return pairs_file, run.eval_dir(path.name, sha256_file(path))
 

@@ -105,6 +105,18 @@ def test_evaluating_again_without_one_shot_names_the_results_it_replaces(
     assert not (folder / "one_shot.json").exists()
 
 
+def test_a_pairs_file_whose_name_is_not_utf8_is_refused_before_anything_is_written(
+        cli_home, run_copy, tmp_path, capsys):
+    odd = tmp_path / "pairs\udcff.txt"  # the name os.listdir gives a file named b"pairs\xff.txt"
+    shutil.copyfile(cli_home / "lfw" / "protocol" / "pairsDevTest.txt", odd)
+    assert evaluate(cli_home, run_copy, "--pairs", str(odd), "--bootstrap", "0") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bytes that are not UTF-8; rename it" in err
+    assert not (run_copy / "eval").exists()
+    assert evaluate(cli_home, run_copy, "--pairs", "pairsDevTest.txt", "--bootstrap", "0",
+                    "--no-plots") == 0  # and the run is evaluated as ever
+
+
 def test_ten_fold_alone_needs_no_pairs_file(cli_home, run_copy):
     assert evaluate(cli_home, run_copy, "--ten-fold") == 0
     assert not (run_copy / "eval" / "pairsDevTest").exists()

@@ -13,6 +13,7 @@ from PIL import Image
 
 from siamface.inference.folder_eval import folder_pairs, people_photos
 from siamface.inference.gallery import GalleryError
+from siamface.utils.files import UnprintableNameError
 
 from .conftest import lfw_faces, write_tiny_run  # noqa: F401
 
@@ -33,6 +34,21 @@ def test_a_folder_needs_two_people(tmp_path):
     (tmp_path / "Ann").mkdir()
     Image.new("RGB", (10, 10)).save(tmp_path / "Ann" / "1.png")
     with pytest.raises(GalleryError, match="at least two people"):
+        people_photos(tmp_path)
+
+
+@pytest.mark.parametrize(("person", "photo"), [
+    ("Bo\udcff", "1.png"),  # a byte that is not UTF-8, as os.listdir gives it
+    ("Bo", "2\udcfe.png"),
+    ("Bo", "3\x1b[31m.png"),  # a terminal's escape sequence
+])
+def test_names_that_do_not_print_as_themselves_are_refused_before_any_scoring(
+        tmp_path, person, photo):
+    for name, file in (("Ann", "1.png"), (person, photo)):
+        (tmp_path / name).mkdir(exist_ok=True)
+        Image.new("RGB", (10, 10)).save(tmp_path / name / file)
+    with pytest.raises(UnprintableNameError, match=r"has control characters or bytes that are "
+                                                   r"not UTF-8; rename it"):
         people_photos(tmp_path)
 
 

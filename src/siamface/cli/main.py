@@ -79,7 +79,7 @@ def warnings_as_notices() -> Iterator[None]:
                 return
             if text not in shown:
                 shown.add(text)
-                print(f"siamface: note: {text}", file=sys.stderr)
+                print(f"siamface: note: {one_line(text)}", file=sys.stderr)
 
         warnings.showwarning = show
         yield
@@ -131,6 +131,12 @@ def console() -> None:
     raise SystemExit(code)
 
 
+def one_line(text: str) -> str:
+    """``text`` as one line that any stream can print: a file name's bytes that are not UTF-8
+    (surrogates, as os.listdir gives them) shown as ``\udcff``."""
+    return " ".join(text.splitlines()).encode(errors="backslashreplace").decode()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``siamface`` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
     parser = build_parser()
@@ -142,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings_as_notices(), sigterm_as_interrupt():
             return args.func(args)
     except USER_ERRORS as err:
-        print(f"siamface: error: {' '.join(str(err).splitlines())}", file=sys.stderr)
+        print(f"siamface: error: {one_line(str(err))}", file=sys.stderr)
         return 1 if isinstance(err, WorkFailedError) else 2
     except Terminated:
         print("siamface: terminated", file=sys.stderr)

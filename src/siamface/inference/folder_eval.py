@@ -21,6 +21,7 @@ from siamface.inference.face_detection import NoFaceError
 from siamface.inference.gallery import GalleryError, photo_suffixes
 from siamface.inference.verifier import Verifier
 from siamface.models.siamese import PairScores
+from siamface.utils.files import check_printable_name
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
     Raises:
         FileNotFoundError: ``folder`` is not a folder.
         GalleryError: fewer than two people with photos.
+        UnprintableNameError: a person's folder or a photo whose name does not print as
+            itself (it names rows of the scores and figures).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -69,6 +72,9 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
         if photo.is_file() and not photo.name.startswith(".")
         and photo.suffix.lower() in suffixes
     ]
+    for _, photo in entries:
+        check_printable_name(photo.parent)
+        check_printable_name(photo)
     if len({name for name, _ in entries}) < 2:
         raise GalleryError(f"{folder}: expected <Name>/ folders of photos for at least two "
                            "people")

@@ -20,6 +20,19 @@ class DamagedFileError(SiamfaceError, ValueError):
     """A file that is not what siamface wrote there; the message names it."""
 
 
+class UnprintableNameError(SiamfaceError, ValueError):
+    """A file or folder name with control characters or bytes that are not UTF-8, which no
+    report or table can show as itself."""
+
+
+def check_printable_name(path: Path) -> None:
+    """Refuse ``path`` if its name does not print as itself (``UnprintableNameError``)."""
+    if not path.name.isprintable():
+        raise UnprintableNameError(
+            f"{path}: the name {path.name!r} has control characters or bytes that are not "
+            "UTF-8; rename it so that it prints as itself")
+
+
 def read_text(path: str | Path, error: type[SiamfaceError] = DamagedFileError) -> str:
     """The UTF-8 text of ``path``; ``error`` (naming the file) where its bytes are not UTF-8."""
     try:
