@@ -55,7 +55,7 @@ from siamface.inference.pretrained import refuse_pretrained
 from siamface.inference.verifier import Verifier
 from siamface.reporting.eval_figures import plot_one_shot, plot_open_set, plot_pair_evaluation
 from siamface.reporting.run_report import write_run_report
-from siamface.run_folder import Run
+from siamface.run_folder import Run, RunLogHandler
 from siamface.training.checkpoint import CheckpointError
 from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import (
@@ -148,7 +148,7 @@ def apply_process_settings(train: TrainConfig) -> None:
 
 
 def _attach_log(run: Run) -> logging.Handler:
-    handler = logging.FileHandler(run.log_path, encoding="utf-8")
+    handler = RunLogHandler(run.log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("siamface")
     logger.addHandler(handler)

@@ -26,8 +26,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import logging
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -86,6 +89,26 @@ class RunFolderError(SiamfaceError, ValueError):
 
 class RunNotFinishedError(SiamfaceError, FileNotFoundError):
     """The run has no chosen model yet (it is still training, or was stopped)."""
+
+
+class RunLogHandler(logging.FileHandler):
+    """Appends log records to a run's train.log, never through a link: a run folder received
+    from elsewhere could hold one that points at any file of the user's.
+
+    Raises:
+        RunFolderError: train.log is a link.
+    """
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.baseFilename, flags, 0o666)
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            raise RunFolderError(f"{self.baseFilename}: is a link; a run's log is written in "
+                                 "its own folder only: remove the link") from None
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 class ResultsDroppedWarning(SiamfaceWarning):

@@ -11,7 +11,7 @@ import yaml
 
 from siamface.data.lfw import open_lfw
 from siamface.pipeline import evaluate, train
-from siamface.run_folder import SUMMARY_FIELDS, Run
+from siamface.run_folder import SUMMARY_FIELDS, Run, RunFolderError
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
 from siamface.training.trainer import TrainingDivergedError
 from siamface.utils.hashing import sha256_file
@@ -83,6 +83,20 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(synthetic_h
     weights_b = safetensors.torch.load_file(str(cut_dir / "model.safetensors"))
     for key, value in weights_a.items():
         torch.testing.assert_close(weights_b[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_whose_log_is_a_link_is_not_resumed_through_it(synthetic_home, tmp_path):
+    # a run folder received from elsewhere: its train.log pointing at one of the user's files
+    lfw = open_lfw(synthetic_home)
+    cut_dir = interrupted_run(lfw, tiny(), tmp_path / "cut")
+    victim = tmp_path / "notes.txt"
+    victim.write_text("the user's notes\n")
+    (cut_dir / "train.log").unlink()
+    (cut_dir / "train.log").symlink_to(victim)
+    with pytest.raises(RunFolderError, match=r"train\.log: is a link; a run's log is written "
+                                             r"in its own folder only"):
+        train(tiny(), lfw, tmp_path, resume=cut_dir, progress=False)
+    assert victim.read_text() == "the user's notes\n"
 
 
 def test_a_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
