@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import safetensors
 import torch
 from torch import nn
 
@@ -282,6 +284,42 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_latest(
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
         "epoch-001", "latest.json"]
 
+
+@pytest.mark.parametrize("target", ["safetensors", "torch"])
+def test_a_full_disk_is_named_though_the_writer_hides_the_errno_and_the_folder_is_new(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    save(tmp_path, 1, small_model())
+    real_usage = shutil.disk_usage
+
+    def free(left: int):
+        def usage(path: str) -> SimpleNamespace:
+            real_usage(path)  # epoch-002/ is made only once complete: measured there, it raises
+            return SimpleNamespace(free=left)
+        return usage
+
+    if target == "torch":  # the errno hidden: the free space tells
+        def full(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos "
+                               "12352 vs 12244")
+
+        monkeypatch.setattr(ckpt.torch, "save", full)
+        monkeypatch.setattr(atomic.shutil, "disk_usage", free(0))
+        name = "trainer_state.pt"
+    else:  # safetensors quotes the errno in its text: that tells, whatever the free space
+        def full(*args: object, **kwargs: object) -> None:
+            raise safetensors.SafetensorError("Error while serializing: I/O error: No space "
+                                              "left on device (os error 28)")
+
+        monkeypatch.setattr(ckpt.safetensors.torch, "save_file", full)
+        monkeypatch.setattr(atomic.shutil, "disk_usage", free(1 << 40))
+        name = "model.safetensors"
+    with pytest.raises(WriteError) as info:
+        save(tmp_path, 2, small_model())
+    assert str(info.value) == (
+        f"no space left on device writing {tmp_path / 'checkpoints' / 'epoch-002' / name}")
+    assert read_pointer(tmp_path).name == "epoch-001"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch-001", "latest.json"]
 
 @pytest.mark.parametrize(("file", "content", "used", "message"), [
     ("latest.json", b"\xff\xfe{}", 2, r"latest\.json: bytes that are not UTF-8"),

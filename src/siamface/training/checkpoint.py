@@ -46,7 +46,7 @@ from torch import nn
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.models.io import safetensors_state
 from siamface.run_folder import SUMMARY_FIELDS, Run
-from siamface.utils.atomic import umask_mode, write_error, write_json_atomic
+from siamface.utils.atomic import WRITE_FAILURES, umask_mode, write_error, write_json_atomic
 from siamface.utils.files import is_number, read_json_object
 from siamface.utils.hashing import sha256_file
 
@@ -98,7 +98,7 @@ def _write_and_sync(path: Path, write: Any, final: Path) -> None:
         write(path)
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
-    except (OSError, RuntimeError, safetensors.SafetensorError) as err:
+    except (*WRITE_FAILURES, RuntimeError) as err:  # torch.save's full disk: a RuntimeError
         raise write_error(final / path.name, err) from err
 
 

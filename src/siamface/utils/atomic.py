@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from siamface.errors import SiamfaceError
+import safetensors
+
+from siamface.errors import SiamfaceError, reason_of
 
 
 class WriteError(SiamfaceError, OSError):
@@ -38,17 +40,41 @@ class WriteError(SiamfaceError, OSError):
         self.errno = errno_
 
 
+# What a failed write raises: an OSError, or safetensors' SafetensorError, which quotes the
+# OSError in its text ("I/O error: No space left on device (os error 28)") without its errno.
+WRITE_FAILURES = (OSError, safetensors.SafetensorError)
+_QUOTED_ERRNO = re.compile(r"\(os error (\d+)\)")
+
+
 def write_error(path: Path, err: BaseException) -> WriteError:
-    """A one-line WriteError naming ``path``; "no space left on device" when the disk is full
-    (some writers, torch.save among them, hide the errno in a RuntimeError)."""
+    """A one-line WriteError naming ``path``; "no space left on device" when the disk is full.
+
+    The errno is the error's own or the one its text quotes (a SafetensorError's); where there
+    is none (torch.save's RuntimeError hides it), the free space decides.
+    """
     errno_ = getattr(err, "errno", None)
-    try:  # the free space decides only where the error gives no errno of its own
-        full = errno_ == errno.ENOSPC or (
-            errno_ is None and shutil.disk_usage(path.parent).free < 1 << 20)
+    if errno_ is None and (quoted := _QUOTED_ERRNO.search(str(err))):
+        errno_ = int(quoted[1])
+    try:
+        full = errno_ == errno.ENOSPC or (errno_ is None and _free_space(path) < 1 << 20)
     except OSError:
         full = False
-    reason = "no space left on device" if full else (getattr(err, "strerror", None) or str(err))
+    if full:
+        reason = "no space left on device"
+    elif errno_ is not None:
+        reason = getattr(err, "strerror", None) or os.strerror(errno_)
+    else:
+        reason = reason_of(err)
     return WriteError(f"{reason} writing {path}", errno_)
+
+
+def _free_space(path: Path) -> int:
+    """The free bytes on the disk of ``path``, measured at its nearest folder that exists (a
+    checkpoint's epoch folder is made only once its files are written)."""
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
 
 
 _UMASK_LOCK = threading.Lock()  # umask_mode sets the process's umask for a moment
@@ -67,8 +93,8 @@ def is_temporary(name: str) -> bool:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
 
-    On an exception the temporary file is removed and ``path`` is left untouched; an OSError
-    (a full disk) becomes a WriteError that names ``path``.
+    On an exception the temporary file is removed and ``path`` is left untouched; a failed
+    write (``WRITE_FAILURES``: a full disk) becomes a WriteError that names ``path``.
     """
     path = Path(path)
     try:
@@ -86,7 +112,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp_path, path)
     except WriteError:
         raise
-    except OSError as err:
+    except WRITE_FAILURES as err:
         raise write_error(path, err) from err
     finally:
         tmp_path.unlink(missing_ok=True)
