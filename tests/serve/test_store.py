@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -130,6 +131,28 @@ def test_a_file_that_is_not_a_gallery_database_is_refused(tmp_path):
         GalleryStore(path)
 
 
+
+def test_a_sqlite_file_of_something_else_is_refused_and_left_unchanged(tmp_path):
+    path = tmp_path / "notes.sqlite3"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE notes (text TEXT)")
+    other.execute("INSERT INTO notes VALUES ('keep me')")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+    with pytest.raises(DamagedStoreError) as info:
+        GalleryStore(path)
+    assert str(info.value) == f"{path} is a SQLite file of something else"
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.sqlite3"]  # no -wal or -shm beside
+    other = sqlite3.connect(path)
+    try:
+        assert other.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert other.execute("SELECT name FROM sqlite_master").fetchall() == [("notes",)]
+        assert other.execute("SELECT text FROM notes").fetchall() == [("keep me",)]
+    finally:
+        other.close()
+
 def test_pages_overwritten_inside_a_sound_header_are_found_when_opening(tmp_path):
     path = tmp_path / "g.sqlite3"
     store = GalleryStore(path)
@@ -153,8 +176,6 @@ def test_a_folder_given_as_the_database_is_named(tmp_path):
 
 def test_a_database_another_process_keeps_locked_at_start_is_busy_not_damaged(tmp_path,
                                                                               monkeypatch):
-    import sqlite3
-
     from siamface.serve.store import StoreBusyError
 
     path = tmp_path / "g.sqlite3"

@@ -162,7 +162,6 @@ class GalleryStore:
         conn = self._connect()
         try:
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
             # pages overwritten inside a sound header pass every other check until a query
             # reads them: look at every page now, before the server takes requests
             problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
@@ -170,6 +169,11 @@ class GalleryStore:
                 raise sqlite3.DatabaseError(f"damaged ({problems[0]})")
             with _transaction(conn):
                 _create_schema(conn, self.path)
+            # only now that the file is known to be ours: the journal mode is kept in the file
+            conn.execute("PRAGMA journal_mode = WAL")
+        except DamagedStoreError:
+            conn.close()
+            raise
         except sqlite3.DatabaseError as err:
             conn.close()
             if is_busy(err):  # a second server or a CLI writing at this moment
