@@ -6,6 +6,7 @@ import contextlib
 import errno
 import hashlib
 import importlib.util
+import itertools
 import json
 import re
 import warnings
@@ -256,6 +257,55 @@ def test_loading_with_another_model_or_settings_is_refused(tiny_verifier, people
     with pytest.raises(ValueError, match="flip_tta"):
         Gallery.load(out, no_tta)
 
+
+
+def test_a_gallery_saved_again_while_it_is_read_is_read_whole_as_saved(tiny_verifier, people,
+                                                                       tmp_path, monkeypatch):
+    old = Gallery(tiny_verifier).fit(people)
+    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
+                                  old.embeddings_.flip(0).contiguous())
+    out = old.save(tmp_path / "saved")
+    read, saves = gallery_file._embeddings, []
+
+    def saved_meanwhile(path, dim):  # gallery.json read, not yet the embeddings it names
+        if not saves:  # a save replaces gallery.json, then removes those embeddings
+            saves.append(new.save(out))
+        return read(path, dim)
+
+    monkeypatch.setattr(gallery_file, "_embeddings", saved_meanwhile)
+    loaded = Gallery.load(out, tiny_verifier)
+    assert saves and loaded.names_ == new.names_ and loaded.sources_ == new.sources_
+    assert torch.equal(loaded.embeddings_, new.embeddings_)
+
+
+def test_a_gallery_saved_again_each_time_it_is_read_is_one_line(tiny_verifier, people,
+                                                                tmp_path, monkeypatch):
+    old = Gallery(tiny_verifier).fit(people)
+    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
+                                  old.embeddings_.flip(0).contiguous())
+    out = old.save(tmp_path / "saved")
+    read, turns = gallery_file._embeddings, itertools.cycle([new, old])
+
+    def saved_meanwhile(path, dim):
+        next(turns).save(out)
+        return read(path, dim)
+
+    monkeypatch.setattr(gallery_file, "_embeddings", saved_meanwhile)
+    tries = gallery_file.READ_TRIES
+    with pytest.raises(GalleryError, match=rf"^{re.escape(str(out))}: the gallery was saved "
+                                           f"again each of the {tries} times it was read; "
+                                           "read it once the saves are done$"):
+        Gallery.load(out, tiny_verifier)
+
+
+def test_a_gallery_whose_embeddings_file_is_missing_is_incomplete(tiny_verifier, people,
+                                                                  tmp_path):
+    out = Gallery(tiny_verifier).fit(people).save(tmp_path / "saved")
+    (embeddings,) = out.glob("embeddings-*.safetensors")
+    embeddings.unlink()
+    with pytest.raises(FileNotFoundError, match=rf"^{re.escape(str(embeddings))} not found: "
+                                                "the gallery is incomplete$"):
+        Gallery.load(out, tiny_verifier)
 
 def test_broken_saved_galleries_are_named(tiny_verifier, people, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved gallery"):

@@ -42,6 +42,9 @@ FORMAT = "siamface-gallery"
 # gallery.json (a save over a saved gallery then never pairs new embeddings with old names).
 # Versions 1 and 2 still load.
 FORMAT_VERSION = 3
+# How many times a gallery is read while saves keep replacing it (a read takes a fraction of
+# the time a save does: a second read almost always finds the new gallery whole).
+READ_TRIES = 5
 
 
 class GalleryError(SiamfaceError, ValueError):
@@ -142,15 +145,42 @@ def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> Save
     """The gallery saved in ``folder``, checked to be embedded with the verifier ``settings``
     in ``dim`` dimensions (names and embeddings are checked to agree by ``Gallery``).
 
+    No lock is taken, so a read never waits for a save: gallery.json is read, then the
+    embeddings file it names; where a save replaced gallery.json in between (and removed that
+    file), the new gallery is read instead, ``READ_TRIES`` times at most.
+
     Raises:
         FileNotFoundError: ``folder`` has no gallery.json, or not the embeddings it names.
-        GalleryError: the files are not a siamface gallery, are damaged, or were made with
-            another model or other settings (their embeddings would not compare).
+        GalleryError: the files are not a siamface gallery, are damaged, were made with
+            another model or other settings (their embeddings would not compare), or were
+            replaced by a save each time they were read.
     """
     folder = Path(folder)
     index_path = folder / INDEX_FILE
+    index = _read_index(index_path, settings)
+    for _ in range(READ_TRIES):
+        embeddings_path = folder / _embeddings_name(index, index_path)
+        try:
+            embeddings = _embeddings(embeddings_path, dim)
+        except FileNotFoundError:
+            read, index = index, _read_index(index_path, settings)
+            if index == read:  # no save replaced gallery.json meanwhile: the file is missing
+                raise FileNotFoundError(
+                    f"{embeddings_path} not found: the gallery is incomplete") from None
+            continue
+        return SavedGallery(_strings(index, "names", index_path),
+                            _strings(index, "sources", index_path),
+                            embeddings, _threshold(index, index_path))
+    raise GalleryError(f"{folder}: the gallery was saved again each of the {READ_TRIES} times "
+                       "it was read; read it once the saves are done")
+
+
+def _read_index(index_path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """gallery.json, checked to be a siamface gallery's of a version this siamface reads,
+    embedded with the verifier ``settings``."""
     if not index_path.is_file():
-        raise FileNotFoundError(f"{index_path} not found: {folder} is not a saved gallery")
+        raise FileNotFoundError(f"{index_path} not found: {index_path.parent} is not a saved "
+                                "gallery")
     index = read_json_object(index_path, error=GalleryError)
     if index.get("format") != FORMAT:
         raise GalleryError(f"{index_path}: not a siamface gallery index")
@@ -170,12 +200,7 @@ def read_gallery(folder: str | Path, settings: dict[str, Any], dim: int) -> Save
             f"{'differs' if len(differ) == 1 else 'differ'} from this verifier's); rebuild it "
             "from its photos with this model"
         )
-    embeddings_path = folder / _embeddings_name(index, index_path)
-    if not embeddings_path.is_file():
-        raise FileNotFoundError(f"{embeddings_path} not found: the gallery is incomplete")
-    return SavedGallery(_strings(index, "names", index_path),
-                        _strings(index, "sources", index_path),
-                        _embeddings(embeddings_path, dim), _threshold(index, index_path))
+    return index
 
 
 def _known_version(version: Any) -> bool:
