@@ -191,17 +191,24 @@ def test_two_saves_at_once_leave_one_whole_gallery(tiny_verifier, people, tmp_pa
         assert loaded.names_ in (first.names_, second.names_)
 
 
+@pytest.fixture
+def saved_and_another(tiny_verifier, people, tmp_path):
+    """A gallery saved in tmp_path/saved, its folder, and another gallery (its people in
+    reverse order) to save over it."""
+    old = Gallery(tiny_verifier).fit(people)
+    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
+                                  old.embeddings_.flip(0).contiguous())
+    return old, old.save(tmp_path / "saved"), new
+
+
 def test_a_new_gallery_saved_while_the_old_one_is_saved_again_leaves_one_whole(
-        tiny_verifier, people, tmp_path, monkeypatch):
+        tiny_verifier, saved_and_another, monkeypatch):
     import threading
     from contextlib import contextmanager
 
     from siamface.inference import gallery_file
 
-    old = Gallery(tiny_verifier).fit(people)
-    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
-                                  old.embeddings_.flip(0).contiguous())
-    out = old.save(tmp_path / "saved")
+    old, out, new = saved_and_another
     b_wrote, a_done = threading.Event(), threading.Event()
     real_json, real_path = gallery_file.write_json_atomic, gallery_file.atomic_path
 
@@ -259,12 +266,10 @@ def test_loading_with_another_model_or_settings_is_refused(tiny_verifier, people
 
 
 
-def test_a_gallery_saved_again_while_it_is_read_is_read_whole_as_saved(tiny_verifier, people,
-                                                                       tmp_path, monkeypatch):
-    old = Gallery(tiny_verifier).fit(people)
-    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
-                                  old.embeddings_.flip(0).contiguous())
-    out = old.save(tmp_path / "saved")
+def test_a_gallery_saved_again_while_it_is_read_is_read_whole_as_saved(tiny_verifier,
+                                                                       saved_and_another,
+                                                                       monkeypatch):
+    _, out, new = saved_and_another
     read, saves = gallery_file._embeddings, []
 
     def saved_meanwhile(path, dim):  # gallery.json read, not yet the embeddings it names
@@ -278,12 +283,9 @@ def test_a_gallery_saved_again_while_it_is_read_is_read_whole_as_saved(tiny_veri
     assert torch.equal(loaded.embeddings_, new.embeddings_)
 
 
-def test_a_gallery_saved_again_each_time_it_is_read_is_one_line(tiny_verifier, people,
-                                                                tmp_path, monkeypatch):
-    old = Gallery(tiny_verifier).fit(people)
-    new = Gallery.from_embeddings(tiny_verifier, old.names_[::-1], old.sources_[::-1],
-                                  old.embeddings_.flip(0).contiguous())
-    out = old.save(tmp_path / "saved")
+def test_a_gallery_saved_again_each_time_it_is_read_is_one_line(tiny_verifier,
+                                                                saved_and_another, monkeypatch):
+    old, out, new = saved_and_another
     read, turns = gallery_file._embeddings, itertools.cycle([new, old])
 
     def saved_meanwhile(path, dim):

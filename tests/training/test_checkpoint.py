@@ -257,6 +257,17 @@ def test_a_damaged_latest_checkpoint_falls_back_to_the_newest_intact_one(tmp_pat
         load_latest(tmp_path)
 
 
+def assert_saving_epoch_2_names_a_full_disk(tmp_path: Path, name: str) -> None:
+    """Saving epoch 2 fails with one line naming its ``name`` file; epoch 1 stays the latest."""
+    with pytest.raises(WriteError) as info:
+        save(tmp_path, 2, small_model())
+    assert str(info.value) == (
+        f"no space left on device writing {tmp_path / 'checkpoints' / 'epoch-002' / name}")
+    assert read_pointer(tmp_path).name == "epoch-001"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "epoch-001", "latest.json"]
+
+
 @pytest.mark.parametrize("target", ["safetensors", "torch"])
 def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_latest(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
@@ -276,13 +287,7 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_previous_latest(
     else:
         monkeypatch.setattr(ckpt.safetensors.torch, "save_file", full)
         name = "model.safetensors"
-    with pytest.raises(WriteError) as info:
-        save(tmp_path, 2, small_model())
-    assert str(info.value) == (
-        f"no space left on device writing {tmp_path / 'checkpoints' / 'epoch-002' / name}")
-    assert read_pointer(tmp_path).name == "epoch-001"
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
-        "epoch-001", "latest.json"]
+    assert_saving_epoch_2_names_a_full_disk(tmp_path, name)
 
 
 @pytest.mark.parametrize("target", ["safetensors", "torch"])
@@ -313,13 +318,7 @@ def test_a_full_disk_is_named_though_the_writer_hides_the_errno_and_the_folder_i
         monkeypatch.setattr(ckpt.safetensors.torch, "save_file", full)
         monkeypatch.setattr(atomic.shutil, "disk_usage", free(1 << 40))
         name = "model.safetensors"
-    with pytest.raises(WriteError) as info:
-        save(tmp_path, 2, small_model())
-    assert str(info.value) == (
-        f"no space left on device writing {tmp_path / 'checkpoints' / 'epoch-002' / name}")
-    assert read_pointer(tmp_path).name == "epoch-001"
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
-        "epoch-001", "latest.json"]
+    assert_saving_epoch_2_names_a_full_disk(tmp_path, name)
 
 @pytest.mark.parametrize(("file", "content", "used", "message"), [
     ("latest.json", b"\xff\xfe{}", 2, r"latest\.json: bytes that are not UTF-8"),
