@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import missing
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -21,7 +23,7 @@ def make_run_command(checkout: Path, *variables: str) -> str:
 @pytest.fixture
 def checkout(tmp_path) -> Path:
     if shutil.which("make") is None:
-        pytest.skip("make is not installed")
+        missing("make is not installed")
     (tmp_path / "main").mkdir()
     shutil.copy(REPO / "Makefile", tmp_path / "main" / "Makefile")
     return tmp_path / "main"

@@ -141,22 +141,35 @@ def test_an_unfinished_run_is_refused(cli_home, tmp_path, capsys):
     assert "is not a finished run" in capsys.readouterr().err
 
 
-def test_identification_writes_open_set_results_figures_and_a_report_section(
+def test_identification_in_a_home_too_small_for_any_gallery_records_each_as_skipped_with_why(
         cli_home, run_copy, capsys):
+    # The tiny home's DevTest has 8 people, and the CLI's gallery sizes are 10, 100 and all of
+    # them: none can be measured here (tests/evaluation/test_open_set_eval.py measures some),
+    # so this proves the CLI's wiring: its refusal, open_set.json, no figure, the report section.
     # identification has no bootstrap intervals: asking for them is refused, not ignored
     assert evaluate(cli_home, run_copy, "--identification", "--bootstrap", "0") == 2
     assert "--bootstrap sets the intervals of --pairs and --folder" in capsys.readouterr().err
     assert evaluate(cli_home, run_copy, "--identification") == 0
     out = capsys.readouterr().out
-    assert "Open-set identification" in out and "skipped" in out  # 100 > 8 DevTest people
-    results = json.loads((run_copy / "eval" / "open-set" / "open_set.json").read_text())
-    sizes = [g["gallery_size"] for g in results["galleries"]]
-    assert sizes == [10, 100, 8]  # 10 and 100 skipped; all 8 enrolled leaves no impostor
-    assert all("skipped" in g for g in results["galleries"])
+    assert "Open-set identification: 8 DevTest people" in out
+    folder = run_copy / "eval" / "open-set"
+    results = json.loads((folder / "open_set.json").read_text())
+    assert (results["people"], results["eligible_people"]) == (8, 8)
+    why = {g["gallery_size"]: g.get("skipped") for g in results["galleries"]}
+    assert list(why) == [10, 100, 8]  # 8: all of them
+    only_8 = "DevTest has only 8 people with two or more images to enrol"
+    assert why == {10: only_8, 100: only_8,
+                   8: "every DevTest person is enrolled: nobody is left to be an impostor"}
+    for size, reason in why.items():
+        assert f"  {size:>8,}  skipped: {reason}" in out
+    assert not (folder / "cmc.png").exists() and not (folder / "dir_fpir.png").exists()
     report = (run_copy / "report.md").read_text()
     assert "## Open-set identification (DevTest people)" in report
     assert "at a 1% FPIR target" in report
     assert ("| enrolled | rank-1 | rank-5 | DIR at FPIR 1% | DIR at FPIR 10% | impostors named "
             "(gallery threshold, 95% CI) |") in report
-    skipped = next(line for line in report.splitlines() if line.startswith("| 10 | skipped"))
-    assert skipped.count(" | ") == 7  # as many cells as the header
+    assert "cmc.png" not in report and "dir_fpir.png" not in report
+    for size in why:
+        skipped = next(line for line in report.splitlines()
+                       if line.startswith(f"| {size} | skipped"))
+        assert skipped.count(" | ") == 7  # as many cells as the header

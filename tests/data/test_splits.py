@@ -307,6 +307,7 @@ def test_a_restricted_split_makes_up_no_pair_and_holds_out_linked_people() -> No
         assert len(val) == 3  # a linked pair of people: 2 matching pairs and their 1 other
 
 
+@pytest.mark.real_data
 def test_the_restricted_split_of_real_dev_train_keeps_its_pairs_and_balance(
         lfw_source: Path) -> None:
     pairs = read_pairs(lfw_source / "pairsDevTrain.txt").pairs

@@ -44,8 +44,10 @@ def siamface_process(home: Path, *args: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def finished_study(synthetic_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A grid study of four trials: two complete (the best scored on DevTest), one failed for
-    an impossible combination (momentum for AdamW), one failed because its loss diverged."""
+    """A 2 x 2 grid study (optim.lr 3e-3 or 1e30, optim.momentum None or 0.9) of four trials:
+    one complete (lr 3e-3 without momentum, then scored on DevTest as the best), two failed
+    for an impossible combination (momentum for AdamW, run folder never made) and one failed
+    because its loss diverged (lr 1e30; its run folder kept)."""
     from siamface.data.lfw import open_lfw
     from siamface.experiments.search import run_search
     from siamface.experiments.spec import spec_from_dict

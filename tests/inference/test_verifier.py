@@ -41,9 +41,11 @@ def test_verification_is_symmetric_and_thresholded(tiny_verifier):
     assert ab.distance == pytest.approx(ba.distance, abs=1e-6)
     assert ab.logit < IDENTICAL_LOGIT - 1e-3
     assert ab.same == (ab.logit >= tiny_verifier.threshold)
-    low = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, ab.logit - 1e-3,
-                   detect=False)
-    assert low.verify(a, b).same
+    # in the precision ab was scored in: bf16 ("auto" on a CPU with it) is off by ~1e-2
+    low, high = (Verifier(tiny_verifier.model, tiny_verifier.preprocessing, ab.logit + margin,
+                          detect=False, precision=tiny_verifier.precision)
+                 for margin in (-1e-3, 1e-3))
+    assert low.verify(a, b).same and not high.verify(a, b).same
 
 
 def test_embeddings_are_evaluations_flip_averaged_ones(tiny_verifier):
@@ -53,6 +55,10 @@ def test_embeddings_are_evaluations_flip_averaged_ones(tiny_verifier):
     expected = embed_images(tiny_verifier.model, images, np.arange(3), flip_tta=True,
                             precision="fp32")  # as tiny_verifier
     assert torch.allclose(tiny_verifier.embed(faces), expected, atol=1e-6)
+    x = torch.from_numpy(images).float() / 255  # the model's input, and it mirrored left-right
+    with torch.no_grad():
+        by_hand = (tiny_verifier.model.embed(x) + tiny_verifier.model.embed(x.flip(-1))) / 2
+    assert torch.allclose(expected, by_hand, atol=1e-5)
     plain = Verifier(tiny_verifier.model, tiny_verifier.preprocessing, 0.0, detect=False,
                      flip_tta=False, precision="fp32").embed(faces)
     assert not torch.allclose(plain, expected, atol=1e-4)  # the mirror image matters

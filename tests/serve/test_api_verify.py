@@ -128,9 +128,17 @@ def test_a_phone_jpeg_that_opens_as_mpo_is_taken_as_the_jpeg_it_is(client):
     still = Image.fromarray(random_photo(5, (64, 64)))
     mpo = io.BytesIO()  # a photo with its preview inside, as phones write them
     still.save(mpo, "MPO", save_all=True, append_images=[still.resize((32, 32))])
-    r = verify(client, mpo.getvalue(), photo_bytes(random_photo(5, (64, 64)), "JPEG"),
-               names=("phone.jpg", "b.jpg"))
+    plain = photo_bytes(still, "JPEG")  # its main image, the same JPEG encoding, alone
+    other = photo_bytes(random_photo(6, (64, 64)), "JPEG")
+    r = verify(client, mpo.getvalue(), plain, names=("phone.jpg", "b.jpg"))
     assert r.status_code == 200, r.json()
+    body = r.json()
+    assert body["photo_a"]["width"] == body["photo_a"]["height"] == 64  # not the 32 px preview
+    assert body["logit"] == pytest.approx(5.0, abs=1e-4)  # the same pixels as the plain JPEG
+    as_mpo = verify(client, mpo.getvalue(), other, names=("phone.jpg", "b.jpg")).json()
+    as_jpeg = verify(client, plain, other, names=("a.jpg", "b.jpg")).json()
+    assert as_mpo["logit"] == pytest.approx(as_jpeg["logit"], abs=1e-6)
+    assert as_jpeg["logit"] < 5.0 - 1e-2  # a different photo: the comparison can tell
 
 
 @pytest.mark.real_data

@@ -10,9 +10,11 @@ import torch
 import yaml
 
 from siamface.data.lfw import open_lfw
+from siamface.evaluation.verify import score_index_pairs
 from siamface.pipeline import evaluate, train
 from siamface.run_folder import SUMMARY_FIELDS, Run, RunFolderError
 from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
+from siamface.training.inputs import prepare_inputs
 from siamface.training.trainer import TrainingDivergedError
 from siamface.utils.hashing import sha256_file
 
@@ -32,15 +34,42 @@ def test_fit_writes_summary_checkpoints_and_a_loadable_model(synthetic_home, tmp
     epochs = sum(float(r["seconds"]) for r in rows)
     assert fit.seconds["training steps"] + fit.seconds["validation"] <= epochs
     assert sum(fit.seconds.values()) >= epochs
-    # restore_best: the chosen epoch is the one with the best validation AUC
-    aucs = [float(r["val_auc"]) for r in rows]
-    assert aucs[fit.best_epoch - 1] == pytest.approx(max(aucs), abs=1e-5)
+    # restore_best (monitor val_auc): epoch 1's is already 1.0, and a later epoch must beat the
+    # best to replace it, so the run ends with epoch 1's weights, not the last epoch's
+    assert float(rows[0]["val_auc"]) == 1.0
+    assert fit.best_epoch == 1
+    best_weights, _, _ = load_checkpoint(run.checkpoints_dir / "epoch-001")
+    saved = safetensors.torch.load_file(str(run.weights_path))
+    assert saved.keys() == best_weights.keys()
+    for key, value in best_weights.items():
+        assert torch.equal(saved[key], value), key
     for name in ("config.yaml", "environment.json", "data.json", "train.log", "model.json"):
         assert (run_dir / name).is_file(), name
     model, meta = Run(run_dir).model, Run(run_dir).model_meta
     assert meta["best_epoch"] == fit.best_epoch and meta["threshold"] == fit.threshold
     x = torch.rand(2, 3, 32, 32)
     assert torch.isfinite(model(x, x.flip(0)).logits).all()
+
+
+def test_the_runs_threshold_is_the_best_cut_of_its_models_validation_scores(synthetic_home,
+                                                                              tmp_path):
+    lfw = open_lfw(synthetic_home)
+    run, fit = train(tiny(), lfw, tmp_path, progress=False)
+    # re-score the run's validation pairs with the model it chose, as validation scored them
+    inputs = prepare_inputs(run.config, lfw, progress=False)
+    logits = score_index_pairs(run.model, inputs.cache.images, inputs.val_pairs,
+                               run.config.train.eval_batch_size,
+                               precision=run.precision_used()).logits.double().numpy()
+    same = inputs.val_target == 1
+    # they are separated: the only cut that gets every pair right lies between the highest
+    # different pair and the lowest same pair, and the middle of that gap is the one chosen
+    highest_different, lowest_same = logits[~same].max(), logits[same].min()
+    assert highest_different < lowest_same
+    middle = (highest_different + lowest_same) / 2
+    assert run.model_meta["threshold"] == pytest.approx(middle, abs=1e-5)
+    chosen = run.summary()[fit.best_epoch - 1]
+    assert chosen["val_threshold"] == pytest.approx(middle, rel=1e-5)  # summary.csv: 6 digits
+    assert chosen["val_acc"] == 1.0
 
 
 @pytest.mark.parametrize("every", [1, 2])

@@ -19,6 +19,22 @@ def test_one_seed_gives_the_same_draws_again():
     assert first == again
 
 
+def draws(seed):
+    """One draw from each generator ``seed_everything`` seeds, and the hash seed it sets."""
+    rng = seed_everything(seed)
+    return {"returned Generator": rng.random(), "random": random.random(),
+            "numpy": np.random.rand(), "torch": torch.rand(1).item(),
+            "PYTHONHASHSEED": os.environ["PYTHONHASHSEED"]}
+
+
+def test_another_seed_gives_other_draws_from_every_generator(monkeypatch):
+    monkeypatch.setenv("PYTHONHASHSEED", "0")  # put back as it was after the test
+    seven, eight = draws(7), draws(8)
+    for name in seven:
+        assert seven[name] != eight[name], name
+    assert (seven["PYTHONHASHSEED"], eight["PYTHONHASHSEED"]) == ("7", "8")
+
+
 def test_a_seed_beyond_32_bits_still_lets_python_processes_start(monkeypatch):
     monkeypatch.setenv("PYTHONHASHSEED", "0")  # put back as it was after the test
     seed_everything(2**43 - 1)  # the largest a run's config takes
