@@ -6,6 +6,7 @@ from siamface.utils.machine import (
     machine_info,
     onednn_isa_limit,
     parse_cpu_features,
+    usable_cores,
     usable_features,
 )
 
@@ -100,3 +101,18 @@ def test_the_cores_recorded_are_those_the_process_may_run_on(monkeypatch):
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert machine_info()["cores"] == 1  # one of the host's cores given to it, as taskset does
+
+
+@pytest.mark.parametrize(("affinity", "cpu_count", "expected"), [
+    ({0, 3}, 64, 2),  # a container's or taskset's cores, not the host's 64
+    (None, 8, 8),  # no CPU affinity outside Linux: the count
+    (None, None, 1),  # a count Python cannot tell: still one core to run on
+])
+def test_usable_cores_are_the_process_affinity_else_the_count(monkeypatch, affinity,
+                                                              cpu_count, expected):
+    if affinity is None:
+        monkeypatch.delattr(machine.os, "sched_getaffinity", raising=False)
+    else:
+        monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: affinity)
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: cpu_count)
+    assert usable_cores() == expected

@@ -78,9 +78,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"siamface serve needs the serve extra: pip install 'siamface[serve]' "
                          f"({err})") from None
     from siamface.inference.verifier import Verifier
-    from siamface.serve.workers import default_workers, fix_cpu_threads
+    from siamface.serve.workers import fix_cpu_threads
+    from siamface.utils.machine import usable_cores
 
-    options = serve_options(args, default_workers())
+    options = serve_options(args, usable_cores())
     # listening before the model loads: a port in use is one line, not a "serving" line first
     sock = listening_socket(args.host, args.port)
     fix_cpu_threads(1)  # each worker on one core: requests queue, cores are not oversubscribed

@@ -120,6 +120,14 @@ def package_versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | No
     return versions
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or taskset's CPU affinity, not the
+    host's count), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)  # (no affinity outside Linux)
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, its features, cores, torch threads, load average, Python and library versions, and
     the time."""
@@ -130,9 +138,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_features": dict(cpu_features()),
         "onednn_isa_limit": onednn_isa_limit(),
         "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        # the cores this process may run on (a container's or taskset's), not the host's
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "cores": usable_cores(),
         "torch_threads": torch.get_num_threads(),
         "loadavg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "platform": platform.platform(),
