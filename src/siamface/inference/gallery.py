@@ -40,7 +40,7 @@ from siamface.inference.gallery_file import (
     write_gallery,
 )
 from siamface.inference.verifier import NonFiniteScoreError, Verifier
-from siamface.utils.files import is_number
+from siamface.utils.files import check_printable_name, is_number
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 HEIC_SUFFIXES = (".heic", ".heif")  # iPhones' photos: read where pillow-heif is installed
@@ -183,6 +183,7 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
         if item.name.startswith("."):
             continue
         if item.is_file() and item.suffix.lower() in suffixes:
+            check_printable_name(item, GalleryError)  # its stem is the person's name
             entries.append((item.stem, item))
         elif item.is_dir():
             photos = [(item.name, p) for p in sorted(item.iterdir())
@@ -192,11 +193,9 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
                 warnings.warn(GalleryWarning(f"{item}: no photos (suffixes "
                                              f"{', '.join(suffixes)}); {item.name} is "
                                              "not enrolled"), stacklevel=2)
+            else:
+                check_printable_name(item, GalleryError)  # the person's name
             entries.extend(photos)
-    unprintable = next(((n, p) for n, p in entries if not n.isprintable()), None)
-    if unprintable is not None:
-        raise GalleryError(f"{unprintable[1]}: the name {unprintable[0]!r} has control "
-                           "characters; rename it so that it prints as itself")
     if not entries:
         raise GalleryError(
             f"{folder}: no photos found; expected <Name>.jpg files or <Name>/ folders of photos "

@@ -25,10 +25,11 @@ class UnprintableNameError(SiamfaceError, ValueError):
     report or table can show as itself."""
 
 
-def check_printable_name(path: Path) -> None:
-    """Refuse ``path`` if its name does not print as itself (``UnprintableNameError``)."""
+def check_printable_name(path: Path,
+                         error: type[SiamfaceError] = UnprintableNameError) -> None:
+    """Refuse ``path`` if its name does not print as itself (``error``, naming it)."""
     if not path.name.isprintable():
-        raise UnprintableNameError(
+        raise error(
             f"{path}: the name {path.name!r} has control characters or bytes that are not "
             "UTF-8; rename it so that it prints as itself")
 
