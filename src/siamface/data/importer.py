@@ -118,13 +118,11 @@ def import_lfw(
     with file_lock(home / DATA_HOME_LOCK, f"import LFW into {home}"):
         _clean_up_after_crash(home)
         current = _current_import(home)
-        variant = None
         if images is None:  # protocol files only: to add to the current import
-            images, image_label, image_sum = _current_images(home, current)
-            variant = current.variant if current is not None else None
+            images, image_label, image_sum, variant = _current_images(home, current)
         else:
             _check_replaceable(home, images)
-            image_label = _label(images)
+            image_label, variant = _label(images), None  # (the variant: the images' folder)
         kept = {} if replace_protocol else _kept_protocol(home, set(protocol))
         sums = {**given, **{name: sha for name, (_, sha) in kept.items()}}
         checksums = {image_label: image_sum, **dict(sorted(sums.items()))}
@@ -135,9 +133,9 @@ def import_lfw(
         return _import_locked(images, files, set(kept), checksums, home, progress, variant)
 
 
-def _current_images(home: Path, current: LFWDataset | None) -> tuple[Path, str, str]:
+def _current_images(home: Path, current: LFWDataset | None) -> tuple[Path, str, str, str]:
     """The images of the current import, as the image source of an import that gives none:
-    their folder, their source's label in the manifest and its sha256.
+    their folder, their source's label in the manifest, its sha256 and their variant.
 
     Raises:
         SourceError: No complete import, or one whose images changed since it was made.
@@ -152,7 +150,7 @@ def _current_images(home: Path, current: LFWDataset | None) -> tuple[Path, str, 
                           "give the images again with the protocol files")
     label, sha = next((name, sha) for name, sha in current.checksums.items()
                       if name not in known.PROTOCOL_NAMES)
-    return current.images_dir, label, sha
+    return current.images_dir, label, sha, current.variant
 
 
 def _import_locked(
