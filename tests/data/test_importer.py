@@ -368,6 +368,19 @@ def test_protocol_files_alone_are_added_to_the_current_import(tmp_path):
     assert set(only.checksums) == {"tiny.tgz", "people.txt"}
 
 
+def test_protocol_files_given_again_alone_read_the_images_once(tmp_path, monkeypatch):
+    # reading every image is the slow part of an import that has nothing to do
+    home = tmp_path / "home"
+    import_lfw([make_source(tmp_path, "lfw", "zip"), write_protocol(tmp_path / "p")], home,
+               progress=False)
+    hashed = []
+    tree_sha256 = importer._tree_sha256
+    monkeypatch.setattr(importer, "_tree_sha256",
+                        lambda folder: hashed.append(folder) or tree_sha256(folder))
+    import_lfw([tmp_path / "p" / "people.txt"], home, progress=False)
+    assert hashed == [home / "lfw" / "images"]
+
+
 def test_protocol_files_alone_that_do_not_fit_the_images_change_nothing(tmp_path):
     home = tmp_path / "home"
     import_lfw([make_source(tmp_path, "lfw", "zip")], home, progress=False)

@@ -120,15 +120,17 @@ def import_lfw(
         current = _current_import(home)
         if images is None:  # protocol files only: to add to the current import
             images, image_label, image_sum, variant = _current_images(home, current)
+            images_intact = True  # (_current_images refuses images changed since)
         else:
             _check_replaceable(home, images)
             image_label, variant = _label(images), None  # (the variant: the images' folder)
+            images_intact = False  # (not known yet: read below only if all else is the same)
         kept = {} if replace_protocol else _kept_protocol(home, set(protocol))
         sums = {**given, **{name: sha for name, (_, sha) in kept.items()}}
         checksums = {image_label: image_sum, **dict(sorted(sums.items()))}
         files = {**protocol, **{name: path for name, (path, _) in kept.items()}}
         if (current is not None and current.checksums == checksums
-                and _protocol_intact(current) and _images_intact(current)):
+                and _protocol_intact(current) and (images_intact or _images_intact(current))):
             return current
         return _import_locked(images, files, set(kept), checksums, home, progress, variant)
 
@@ -450,10 +452,8 @@ def _current_import(home: Path) -> LFWDataset | None:
 
 def _protocol_intact(lfw: LFWDataset) -> bool:
     """Whether the copy holds exactly the protocol files its manifest lists, unchanged."""
-    listed = {name: sha for name, sha in lfw.checksums.items() if name in known.PROTOCOL_NAMES}
-    return lfw.protocol_names() == sorted(listed) and all(
-        sha256_file(lfw.protocol_dir / name) == sha for name, sha in listed.items()
-    )
+    listed = sorted(name for name in lfw.checksums if name in known.PROTOCOL_NAMES)
+    return lfw.protocol_names() == listed and all(map(lfw.protocol_as_imported, listed))
 
 
 def _images_intact(lfw: LFWDataset) -> bool:

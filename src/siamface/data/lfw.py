@@ -167,8 +167,7 @@ class LFWDataset:
                 f"no protocol file {name!r} in {self.protocol_dir} (imported: {have}); "
                 "import it with `siamface data import PATH`"
             )
-        imported_sha256 = self.checksums.get(name) if self.from_manifest else None
-        if imported_sha256 is not None and sha256_file(path) != imported_sha256:
+        if not self.protocol_as_imported(name):
             self.check_current()  # (imported again since this copy was opened: says that)
             raise DamagedImportError(
                 f"{path}: differs from the {name} imported (its sha256 in "
@@ -176,6 +175,13 @@ class LFWDataset:
                 f"again, run `siamface data import FILE` with FILE the {name} you imported"
             )
         return path
+
+    def protocol_as_imported(self, name: str) -> bool:
+        """Whether the protocol file ``name`` has the sha256 the manifest lists for it (a file
+        the manifest does not list, or a copy laid out by hand, has nothing to differ from)."""
+        imported_sha256 = self.checksums.get(name) if self.from_manifest else None
+        path = self.protocol_dir / name
+        return imported_sha256 is None or (path.is_file() and sha256_file(path) == imported_sha256)
 
     def read_pairs(self, name: str) -> PairsFile:
         """Parse the pairs file ``name`` (checked as `protocol_path` says); a pair naming a
