@@ -6,7 +6,7 @@
     train.log          the log (.train.lock is held while it trains; .eval.lock while an
                        evaluation replaces its folder)
     summary.csv        one row per epoch, columns SUMMARY_FIELDS
-    checkpoints/       one folder per epoch (see siamface.training.checkpoint)
+    checkpoints/       one folder per kept epoch (see siamface.training.checkpoint)
     model.safetensors  the chosen model's weights, and model.json: its config, preprocessing,
     model.json         the threshold chosen on validation data, and the epoch it comes from
     gallery_calibration.safetensors

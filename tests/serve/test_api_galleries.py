@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 import torch
 
@@ -283,6 +284,18 @@ def test_an_embedding_changed_to_nan_in_the_file_is_the_servers_500_not_the_clie
     r = identify(staff, "staff", 2)
     assert r.status_code == 500 and r.json()["field"] == "gallery"
     assert "holds embeddings that are not finite numbers" in r.json()["message"]
+
+
+@pytest.mark.parametrize("value", [0.0, 1e30])  # no direction; a length float32 cannot hold
+def test_an_embedding_no_model_makes_in_the_file_is_the_servers_500_not_the_clients_422(
+        staff, tmp_path, value):
+    with sqlite3.connect(tmp_path / "galleries.sqlite3") as db:
+        blob = db.execute("SELECT embedding FROM photos LIMIT 1").fetchone()[0]
+        changed = np.full(len(blob) // 4, value, dtype="<f4").tobytes()
+        db.execute("UPDATE photos SET embedding = ? WHERE id = 1", (changed,))
+    r = identify(staff, "staff", 2)
+    assert r.status_code == 500 and r.json()["field"] == "gallery"
+    assert "holds an embedding that is all zeros or too large to compare" in r.json()["message"]
 
 
 def test_text_where_a_photo_goes_is_named_without_python_words(client):

@@ -1,11 +1,12 @@
-"""Checkpoints: round trip, exact resume of an optimizer, pointers, pruning, crash safety and
-clear errors for damaged files."""
+"""Checkpoints: round trip, exact resume of an optimizer, pointers, pruning, crash safety,
+clear errors for damaged files, and CheckpointWriter's writes in the background."""
 
 from __future__ import annotations
 
 import errno
 import json
 import shutil
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from siamface.training import checkpoint as ckpt
 from siamface.training.checkpoint import (
     CheckpointError,
     CheckpointFallbackWarning,
+    CheckpointWriter,
     load_checkpoint,
     load_latest,
     read_pointer,
@@ -333,3 +335,82 @@ def test_an_undecodable_pointer_or_meta_is_corrupt_and_an_intact_checkpoint_is_u
     with pytest.warns(CheckpointFallbackWarning, match=rf"from epoch-00{used}, .*{message}"):
         _, meta, _ = load_latest(tmp_path)
     assert meta["epoch"] == used
+
+
+# -- checkpoints written in the background ----------------------------------------------------
+
+
+def linear_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
+
+
+def test_the_checkpoint_holds_the_state_at_save_time_not_at_write_time(tmp_path, monkeypatch):
+    model = linear_model()
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.ones(2, 3)).sum().backward()
+    opt.step()
+    saved_weights = {k: v.clone() for k, v in model.state_dict().items()}
+    saved_moment = opt.state[model[0].weight]["exp_avg"].clone()
+
+    release = threading.Event()
+    real_write = ckpt._write_checkpoint
+
+    def slow_write(*args):
+        release.wait(timeout=30)
+        return real_write(*args)
+
+    monkeypatch.setattr(ckpt, "_write_checkpoint", slow_write)
+    writer = CheckpointWriter()
+    writer.save(tmp_path, 1, model, {}, {"optimizer": opt.state_dict()})
+    assert read_pointer(tmp_path) is None  # save returned with the write still pending
+    opt.step()  # the next epoch changes weights and moments in place
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+    release.set()
+    writer.wait()
+
+    state_dict, meta, state = load_latest(tmp_path)
+    assert meta["epoch"] == 1
+    for key, value in saved_weights.items():
+        assert torch.equal(state_dict[key], value), key
+    assert torch.equal(state["optimizer"]["state"][0]["exp_avg"], saved_moment)
+
+
+def test_a_failed_background_write_is_raised_and_latest_stays_complete(tmp_path, monkeypatch):
+    model = linear_model()
+    with CheckpointWriter() as writer:
+        writer.save(tmp_path, 1, model, {}, {})
+    real = ckpt._write_and_sync
+
+    def full_disk(path, write, final):
+        if final.name == "epoch-002" and path.name == ckpt.STATE_FILE:
+            raise OSError(28, "No space left on device")
+        return real(path, write, final)
+
+    monkeypatch.setattr(ckpt, "_write_and_sync", full_disk)
+    writer = CheckpointWriter()
+    writer.save(tmp_path, 2, model, {}, {})
+    with pytest.raises(OSError, match="No space"):
+        writer.wait()
+    assert read_pointer(tmp_path).name == "epoch-001"
+    assert load_latest(tmp_path)[1]["epoch"] == 1
+    assert not (tmp_path / "checkpoints" / "epoch-002").exists()
+
+
+def test_leaving_the_writer_on_an_error_still_finishes_the_pending_checkpoint(tmp_path):
+    class Interrupt(Exception):
+        pass
+
+    with pytest.raises(Interrupt), CheckpointWriter() as writer:
+        writer.save(tmp_path, 1, linear_model(), {}, {})
+        raise Interrupt
+    assert load_latest(tmp_path)[1]["epoch"] == 1
+
+
+def test_the_writer_checks_its_arguments_on_the_callers_thread(tmp_path):
+    writer = CheckpointWriter()
+    with pytest.raises(ValueError, match="may not set"):
+        writer.save(tmp_path, 1, linear_model(), {"epoch": 3}, {})
+    with pytest.raises(TypeError, match="trainer state"):
+        writer.save(tmp_path, 1, linear_model(), {}, {"rng": object()})

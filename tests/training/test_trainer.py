@@ -3,19 +3,33 @@ import dataclasses
 import json
 import re
 import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import safetensors.torch
 import torch
 import yaml
+from torch import nn
 
 from siamface.data.lfw import open_lfw
+from siamface.evaluation import embed
 from siamface.evaluation.verify import score_index_pairs
+from siamface.models.siamese import PairScores, SiameseNet
 from siamface.pipeline import evaluate, train
 from siamface.run_folder import SUMMARY_FIELDS, Run, RunFolderError
-from siamface.training.checkpoint import CheckpointError, load_checkpoint, read_pointer
-from siamface.training.inputs import prepare_inputs
-from siamface.training.trainer import TrainingDivergedError
+from siamface.training import builder
+from siamface.training.batches import PairBatches
+from siamface.training.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_latest,
+    read_pointer,
+)
+from siamface.training.inputs import TrainingInputs, prepare_inputs
+from siamface.training.trainer import PrecisionKeptWarning, Trainer, TrainingDivergedError
+from siamface.utils import machine
 from siamface.utils.hashing import sha256_file
 
 from .conftest import interrupted_run, tiny
@@ -505,3 +519,206 @@ def test_a_resume_refuses_another_lfw_copy_than_the_one_it_was_trained_on(
     assert lfw.images_sha256 and "lfw-deepfunneled.tgz" in more.checksums  # manifest is not its)
     run, _ = train(tiny(), more, tmp_path, resume=run_dir, progress=False)
     assert run.is_finished
+
+
+# -- precision -------------------------------------------------------------------------------
+# The forward passes in bf16 (autocast) or fp32, the loss and the optimizer state in fp32, as
+# train.precision chooses.
+
+AVX2_ONLY = {"avx2": True, "avx512f": False, "avx512_bf16": False, "amx_bf16": False}
+AMX = {"avx2": True, "avx512f": True, "avx512_bf16": True, "amx_bf16": True}
+
+
+def summary_rows(run_dir: Path) -> list[dict[str, str]]:
+    """summary.csv without the wall-clock column."""
+    rows = list(csv.DictReader((run_dir / "summary.csv").open()))
+    for row in rows:
+        row.pop("seconds")
+    return rows
+
+
+def run_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(str(run_dir / "model.safetensors"))
+
+
+class DtypeSpy:
+    """Wraps the parts built from a config to record the dtypes the model and the loss see."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.embeddings: list[tuple[bool, torch.dtype]] = []  # (training mode, dtype)
+        self.loss_logits: list[torch.dtype] = []
+        real = builder.TrainingParts.from_config
+
+        def spied(config):
+            parts = real(config)
+            model, loss_fn = parts.model, parts.loss_fn
+            model.backbone.register_forward_hook(
+                lambda module, args, out: self.embeddings.append((module.training, out.dtype)))
+
+            def loss(scores, target, weight=None):
+                self.loss_logits.append(scores.logits.dtype)
+                return loss_fn(scores, target, weight)
+
+            return dataclasses.replace(parts, loss_fn=loss)
+
+        monkeypatch.setattr(builder.TrainingParts, "from_config", staticmethod(spied))
+
+
+def test_two_bf16_runs_with_one_thread_are_identical(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.precision=bf16", "train.threads=1", "train.epochs=2")
+    run_a, _ = train(config, lfw, tmp_path / "a", progress=False)
+    run_b, _ = train(config, lfw, tmp_path / "b", progress=False)
+    assert summary_rows(run_a.path) == summary_rows(run_b.path)
+    a, b = run_weights(run_a.path), run_weights(run_b.path)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bf16_runs_the_forward_passes_in_bf16_and_keeps_loss_and_state_fp32(
+    synthetic_home, tmp_path, monkeypatch
+):
+    spy = DtypeSpy(monkeypatch)
+    lfw = open_lfw(synthetic_home)
+    run, _ = train(tiny("train.precision=bf16", "train.epochs=1"), lfw, tmp_path, progress=False)
+    # training steps and the validation pass alike ran the backbone in bf16
+    assert {dtype for _, dtype in spy.embeddings} == {torch.bfloat16}
+    assert {mode for mode, _ in spy.embeddings} == {True, False}
+    assert set(spy.loss_logits) == {torch.float32}
+    assert {w.dtype for w in run_weights(run.path).values()} <= {torch.float32, torch.int64}
+    _, _, state = load_latest(run.path)
+    moments = [t for s in state["optimizer"]["state"].values() for t in s.values()
+               if t.dim() > 0]
+    assert moments and {t.dtype for t in moments} == {torch.float32}
+
+
+def test_bf16_and_fp32_runs_of_one_seed_differ(synthetic_home, tmp_path):
+    lfw = open_lfw(synthetic_home)
+    fp32, _ = train(tiny("train.precision=fp32", "train.epochs=1"), lfw, tmp_path / "fp32",
+                    progress=False)
+    bf16, _ = train(tiny("train.precision=bf16", "train.epochs=1"), lfw, tmp_path / "bf16",
+                    progress=False)
+    assert summary_rows(fp32.path)[0]["train_loss"] != summary_rows(bf16.path)[0]["train_loss"]
+
+
+@pytest.mark.parametrize(("features", "limit", "used", "dtype"), [
+    (AVX2_ONLY, None, "fp32", torch.float32),  # the AMD EPYC kind: bf16 would be emulated
+    (AMX, None, "bf16", torch.bfloat16),  # the Xeon kind with AMX-BF16
+    (AMX, "AVX2", "fp32", torch.float32),  # the same Xeon with oneDNN capped at AVX2
+])
+def test_auto_follows_the_cpu_and_the_run_records_what_chose_it(
+    synthetic_home, tmp_path, monkeypatch, onednn_cap, features, limit, used, dtype
+):
+    monkeypatch.setattr(machine, "cpu_features", lambda: features)
+    onednn_cap(limit)
+    spy = DtypeSpy(monkeypatch)
+    run, _ = train(tiny("train.epochs=1"), open_lfw(synthetic_home), tmp_path, progress=False)
+    assert run.config.train.precision == "auto"
+    assert {d for _, d in spy.embeddings} == {dtype}
+    recorded = json.loads((run.path / "environment.json").read_text())["precision"]
+    assert recorded == {"requested": "auto", "used": used, "device_type": "cpu",
+                        "cpu_features": features, "onednn_isa_limit": limit}
+
+
+def test_a_run_resumed_where_auto_chooses_otherwise_goes_on_as_it_began(
+    synthetic_home, tmp_path, monkeypatch
+):
+    lfw = open_lfw(synthetic_home)
+    config = tiny("train.threads=1", "train.epochs=3")
+    monkeypatch.setattr(machine, "cpu_features", lambda: AMX)  # began in bf16 ...
+    whole, _ = train(config, lfw, tmp_path / "whole", progress=False)
+
+    cut = interrupted_run(lfw, config, tmp_path / "cut")
+    monkeypatch.setattr(machine, "cpu_features", lambda: AVX2_ONLY)  # ... resumed on an AMD
+    spy = DtypeSpy(monkeypatch)
+    embedded_in = []  # the gallery calibration's, after the last epoch
+    real_embed = embed.embed_images
+    monkeypatch.setattr(embed, "embed_images", lambda *args, precision, **kwargs: (
+        embedded_in.append(precision), real_embed(*args, precision=precision, **kwargs))[1])
+    with pytest.warns(PrecisionKeptWarning, match=r"environment\.json: the run began in bf16 and "
+                                                  r"goes on in it, where train\.precision: auto "
+                                                  r"would choose fp32"):
+        train(config, lfw, tmp_path, resume=cut, progress=False)
+    assert {d for _, d in spy.embeddings} == {torch.bfloat16}
+    assert embedded_in == ["bf16"]
+    assert summary_rows(cut) == summary_rows(whole.path)
+
+
+# -- one epoch on a stub model ---------------------------------------------------------------
+# The two halves of an epoch on a stub model whose logits are set by hand: the accuracy that
+# training reports (summary.csv's train_acc) and the threshold that validation chooses
+# (val_threshold, which becomes model.json's threshold).
+
+
+class Brightness(nn.Module):
+    """A backbone whose one-number embedding is an image's mean pixel value (0 to 255)."""
+
+    out_dim = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(()))  # something for the loss to backpropagate to
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.gain * x.mean(dim=(1, 2, 3)).unsqueeze(1) * 255
+
+
+class MeanMinus3_5(nn.Module):
+    """A head whose logit is the mean of the two embeddings minus 3.5."""
+
+    dim = 1
+
+    def forward(self, e1: torch.Tensor, e2: torch.Tensor) -> PairScores:
+        return PairScores((e1 + e2)[:, 0] / 2 - 3.5, (e1 - e2).abs()[:, 0])
+
+
+# Image k of the cache is uniformly k (k = 0..6); pair k is image k with itself, so its logit is
+# k - 3.5. Pairs 1..6 and whether each is of one person:
+#   logit  -2.5  -1.5  -0.5   0.5   1.5   2.5
+#   same     no   yes    no    no   yes   yes
+IMAGES = np.arange(7, dtype=np.uint8).repeat(3 * 4 * 4).reshape(7, 3, 4, 4)
+PAIRS = np.array([[k, k] for k in range(1, 7)])
+SAME = np.array([0, 1, 0, 0, 1, 1], dtype=np.float32)
+
+
+def stub_trainer(batch_size: int = 6) -> Trainer:
+    model = SiameseNet(Brightness(), MeanMinus3_5())
+    parts = SimpleNamespace(
+        model=model,
+        loss_fn=lambda scores, target, weight=None: nn.functional.binary_cross_entropy_with_logits(
+            scores.logits, target),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.0),  # the logits stay as set
+        schedule=SimpleNamespace(apply=lambda optimizer, t: None),
+        augment=lambda x, generator: x,
+        early_stopping=None,
+        memory_format=torch.contiguous_format,
+    )
+    inputs = TrainingInputs(SimpleNamespace(images=IMAGES),
+                            PairBatches(PAIRS, SAME, batch_size, seed=0), PAIRS, SAME)
+    return Trainer(tiny("train.precision=fp32"), parts, inputs, run=None, progress=False)
+
+
+def test_the_stub_model_scores_each_pair_by_hand():
+    trainer = stub_trainer()
+    x = torch.from_numpy(IMAGES[1:]).float() / 255
+    logits = trainer.model(x, x).logits
+    torch.testing.assert_close(logits, torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]))
+
+
+def test_validation_chooses_the_threshold_that_gets_most_validation_pairs_right():
+    val = stub_trainer().validate()
+    # a cut between 0.5 and 1.5 gets 5 of the 6 right (all but the same pair at -1.5); every
+    # other cut 4 or fewer: 4 at logit 0 (the default a wrong threshold would fall back on),
+    # 3 with all pairs called different or all called same
+    assert val["val_threshold"] == pytest.approx(1.0, abs=1e-5)
+    assert val["val_acc"] == pytest.approx(5 / 6)
+    # of the 3 x 3 (same, different) pairings the same pair scores above the different one in
+    # 1 (-1.5 > -2.5) + 3 (1.5) + 3 (2.5)
+    assert val["val_auc"] == pytest.approx(7 / 9)
+
+
+@pytest.mark.parametrize("batch_size", [6, 3], ids=["one step", "two steps"])
+def test_train_acc_is_the_share_of_training_pairs_on_the_right_side_of_logit_0(batch_size):
+    _, train_acc, _ = stub_trainer(batch_size)._train_epoch(0)
+    # logit > 0 says same: right for -2.5, -0.5 (different), 1.5 and 2.5 (same); wrong for
+    # -1.5 (same) and 0.5 (different)
+    assert train_acc == pytest.approx(4 / 6)

@@ -24,10 +24,6 @@ def test_auto_picks_bf16_only_on_a_cpu_with_native_bf16(features, expected):
     assert resolve_precision("auto", features) == expected
 
 
-def test_auto_picks_bf16_on_a_cuda_gpu_whatever_the_cpu():
-    assert resolve_precision("auto", AVX2_ONLY, device_type="cuda") == "bf16"
-
-
 @pytest.mark.parametrize("requested", ["fp32", "bf16"])
 @pytest.mark.parametrize("features", [AVX2_ONLY, AMX])
 def test_an_explicit_precision_is_kept(requested, features):

@@ -133,7 +133,7 @@ def _add_photo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision", choices=PRECISIONS, default=None,
         help="the embedding's precision (default: the run's train.precision; auto is bf16 "
-        "only on CPUs with AMX-BF16 or AVX512-BF16, or a CUDA GPU)")
+        "only on CPUs with AMX-BF16 or AVX512-BF16)")
 
 
 def folder_name(text: str) -> Path:

@@ -24,9 +24,10 @@ from siamface.utils.settings import ComponentSettings, Settings
 
 CONFIG_DIR = Path(str(resources.files("siamface") / "configs"))
 # Names that stand for a shipped config. seed-best is the seed project whose best reported setup
-# reproduced best here (seed001: 0.718 on pairsDevTest under its own protocol, 0.702 under
-# siamface's; benchmarks/results/seeds.json). It was once a blend of the seeds' settings that no
-# seed reported; the README's older seed-best figures are that blend's.
+# reproduced best here (seed001, 3 seeds each: 0.699 on pairsDevTest under its own protocol,
+# 0.703 under siamface's; the README's seed table, benchmarks/results/seeds*.json). It was
+# once a blend of the seeds' settings that no seed reported; the README's older seed-best
+# figures are that blend's.
 CONFIG_ALIASES = {"seed-best": "seed001"}
 
 

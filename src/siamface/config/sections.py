@@ -288,9 +288,9 @@ class TrainConfig(Settings):
         eval_batch_size: Images per forward pass when embedding for evaluation.
         precision: "fp32", "bf16" (autocast of training's forward passes and of validation's
             embedding; the head's validation scores, loss, metrics and optimizer state stay
-            fp32) or "auto": bf16 on a CPU with AMX-BF16
-            or AVX512-BF16 (unless ONEDNN_MAX_CPU_ISA caps oneDNN below them) or on a CUDA GPU,
-            fp32 elsewhere (see ``siamface.utils.precision``).
+            fp32) or "auto": bf16 on a CPU with AMX-BF16 or AVX512-BF16 (unless
+            ONEDNN_MAX_CPU_ISA caps oneDNN below them), fp32 elsewhere (see
+            ``siamface.utils.precision``).
         log_every: Write the epoch's running loss to train.log every this many steps.
         keep_checkpoints: Epoch checkpoints kept besides the best, the newest ones: 2 is enough
             to resume and keeps koch2015's 156 MB of weights (plus Adam's two moments) an epoch

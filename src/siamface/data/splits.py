@@ -210,7 +210,7 @@ def training_split(scope: TrainingScope, image_counts: Mapping[str, int], split:
         split: "person" (``split_pairs_by_person``) or "random" (``split_pairs_random``).
         val_fraction: The share of pairs held out for validation.
         seed: The run's seed.
-        restricted: The run keeps to LFW's image-restricted rules (``DataSection.restricted``):
+        restricted: The run keeps to LFW's image-restricted rules (``DataConfig.restricted``):
             the person split makes up no pair.
     """
     if split == "person":

@@ -1,6 +1,7 @@
-"""Dataset and protocol-file statistics (`siamface data stats`), as pure computation.
+"""Dataset and protocol-file statistics (`siamface data stats`).
 
-Everything here works on image counts and parsed protocol files, returning frozen dataclasses
+Everything here but ``lfw_stats``, which reads an imported copy's protocol files, is pure: it
+works on image counts and parsed protocol files, returning frozen dataclasses
 that `dataclasses.asdict` turns into JSON; `siamface.reporting.dataset_report` writes them as
 stats.md, stats.json and plots.
 
@@ -17,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from siamface.data.lfw import LFWDataset
 from siamface.data.people import (
     PAIRS_FILES,
     PEOPLE_FILES,
@@ -234,12 +236,11 @@ def people_overlap(
     return Overlap(first, second, len(a), len(b), len(shared), tuple(shared[:10]))
 
 
-def lfw_stats(lfw: Any, top: int = 20, top_in_pairs: int = 10) -> LFWStats:
+def lfw_stats(lfw: LFWDataset, top: int = 20, top_in_pairs: int = 10) -> LFWStats:
     """All statistics of an imported LFW copy; protocol files it lacks are listed as missing.
 
     Args:
-        lfw: An `LFWDataset` (``.variant``, ``.image_counts``, ``.protocol_path(name)``,
-            ``.read_pairs(name)``, ``.read_people(name)``).
+        lfw: The imported copy.
         top: How many of the people with the most images to list.
         top_in_pairs: How many of the most frequent people to list per pairs file and kind.
     """

@@ -24,10 +24,10 @@ def embed_images(
     indices: np.ndarray,
     batch_size: int = 256,
     flip_tta: bool = True,
-    channels_last: bool = True,
     precision: str = "auto",
 ) -> torch.Tensor:
-    """Embed ``images[indices]`` in evaluation mode.
+    """Embed ``images[indices]`` in evaluation mode, fed as NHWC tensors (faster on the CPU,
+    whatever memory format the model trained in).
 
     Args:
         model: A SiameseNet; switched to eval mode for the call and restored afterwards.
@@ -36,7 +36,6 @@ def embed_images(
         batch_size: Images per forward pass.
         flip_tta: Average the embeddings of each image and its mirror image (see
             ``siamface.models.io.embed``).
-        channels_last: Feed NHWC tensors (faster on CPU).
         precision: "auto", "fp32" or "bf16" (autocast of the forward pass; see
             ``siamface.utils.precision``).
 
@@ -51,7 +50,7 @@ def embed_images(
         for start in range(0, len(indices), batch_size):
             chunk = np.sort(indices[start : start + batch_size])  # sorted reads from a memmap
             order = np.argsort(np.argsort(indices[start : start + batch_size]))
-            x = to_model_input(images[chunk], channels_last)  # (b, C, H, W)
+            x = to_model_input(images[chunk])  # (b, C, H, W), channels last
             with autocast(precision):
                 e = embed(model, x, flip_tta).float()
             out.append(e[torch.from_numpy(order)])

@@ -36,7 +36,7 @@ def validation_impostor_scores(run: Run, cache: ImageCache,
     validated in, ``Run.precision_used``, where recorded), and how many people they come
     from.
 
-    A run that keeps to LFW's image-restricted rules (``DataSection.restricted``) knows two
+    A run that keeps to LFW's image-restricted rules (``DataConfig.restricted``) knows two
     images to be of different people only where a pair of its scope says so: its pairs are
     the validation split's non-matching pairs, no others made up from the people's names.
     """

@@ -70,7 +70,10 @@ def plot_roc(
         )
     if log_far:
         ax.set_xscale("log", nonpositive="mask")
-        positive = np.asarray(far)[np.asarray(far) > 0]
+        # from the smallest FAR above 0 that is drawn: the curve's, a marked target's or the EER
+        shown = np.asarray([*far, *(target for target, _ in points), *([eer] if eer else [])],
+                           dtype=float)
+        positive = shown[shown > 0]
         if positive.size:
             ax.set_xlim(positive.min(), 1.0)
     else:

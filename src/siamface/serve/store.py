@@ -299,8 +299,8 @@ class GalleryStore:
             dim: The model's embedding size.
 
         Raises:
-            GalleryNotFoundError, OtherModelError; DamagedStoreError for a blob of another size
-            or values that are not finite.
+            GalleryNotFoundError, OtherModelError; DamagedStoreError for a blob of another size,
+            values that are not finite or an embedding of no length float32 can compare.
         """
         with self._read() as conn:
             gallery_id = self._gallery_id(conn, gallery, settings)
@@ -315,8 +315,12 @@ class GalleryStore:
         if not np.isfinite(matrix).all():  # never written so: the file was changed
             raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds embeddings that "
                                     "are not finite numbers")
-        return ([r[0] for r in rows], [r[1] for r in rows],
-                matrix.reshape(len(rows), dim).astype(np.float32))
+        matrix = matrix.reshape(len(rows), dim).astype(np.float32)
+        length = np.linalg.norm(matrix, axis=1)  # (N,) in float32, as the heads compute it
+        if not ((length > 0) & np.isfinite(length)).all():  # (the rule of check_embeddings)
+            raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds an embedding that "
+                                    "is all zeros or too large to compare; no model makes one")
+        return [r[0] for r in rows], [r[1] for r in rows], matrix
 
     def _gallery_id(self, conn: sqlite3.Connection, name: str,
                     settings: Mapping[str, Any] | None = None) -> int:

@@ -42,12 +42,13 @@ class TrainingParts:
     """Everything the trainer is handed, built from one config.
 
     Attributes:
-        model: The network, in the config's memory format.
+        model: The network, in ``memory_format``.
         loss_fn: The pair loss.
         optimizer: Over the model's parameter groups.
         schedule: Learning rate (and momentum) by fractional epoch.
         augment: The batched training augmentation.
         early_stopping: The early-stopping rule.
+        memory_format: The model's and its training input's (``train.channels_last``).
     """
 
     model: SiameseNet
@@ -56,6 +57,7 @@ class TrainingParts:
     schedule: Schedule
     augment: BatchAugment
     early_stopping: EarlyStopping
+    memory_format: torch.memory_format
 
     @classmethod
     def from_config(cls, config: Config) -> TrainingParts:
@@ -72,6 +74,7 @@ class TrainingParts:
             schedule=build_schedule(config.schedule, total_epochs=config.train.epochs),
             augment=BatchAugment.from_config(config.augment),
             early_stopping=EarlyStopping.from_config(config.train.early_stopping),
+            memory_format=memory_format,
         )
 
 

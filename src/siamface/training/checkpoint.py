@@ -1,4 +1,4 @@
-"""Checkpoints: one folder per epoch, written whole or not at all.
+"""Checkpoints: one folder per kept epoch, written whole or not at all.
 
 ::
 

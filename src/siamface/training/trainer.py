@@ -154,8 +154,7 @@ class Trainer:
         self.schedule = parts.schedule
         self.augment = parts.augment
         self.early_stopping = parts.early_stopping
-        self.memory_format = (torch.channels_last if config.train.channels_last
-                              else torch.contiguous_format)
+        self.memory_format = parts.memory_format
         self.precision = choose_precision(config.train.precision)  # "fp32" or "bf16"
         self.history: list[dict[str, float]] = []
         self.start_epoch = 0  # epochs already done (0-based index of the next epoch)

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int) -> np.random.Generator:
-    """Seed ``random``, NumPy's global state and torch; return a NumPy Generator from ``seed``.
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, NumPy's global state and torch.
 
     Args:
         seed: Any non-negative integer (a run's config takes 0 to 2**43 - 1).
@@ -22,4 +22,3 @@ def seed_everything(seed: int) -> np.random.Generator:
     # Only processes started from here on read it: this one's str hashing was fixed when it
     # started. Python takes 0 to 2**32 - 1 there, and refuses to start at all with more.
     os.environ["PYTHONHASHSEED"] = str(seed % 2**32)
-    return np.random.default_rng(seed)

@@ -1,8 +1,16 @@
+import re
 from pathlib import Path
 
+from experiments.conftest import FIXED, write_spec
 from siamface.cli.main import main
+from siamface.cli.train import EPOCH_COLUMNS
 
-from .conftest import FIXED, write_spec
+
+def epoch_rows(out: str) -> list[list[str]]:
+    """The lines of ``out`` that are rows of the per-epoch table, split into their cells."""
+    rows = [line.split() for line in out.splitlines()]
+    return [r for r in rows if len(r) == len(EPOCH_COLUMNS) and r[0].isdigit()
+            and re.fullmatch(r"\d+s", r[-1])]
 
 
 def test_search_compare_and_report_from_the_command_line(synthetic_home: Path, tmp_path: Path,
@@ -12,6 +20,7 @@ def test_search_compare_and_report_from_the_command_line(synthetic_home: Path, t
     assert main([*home, "search", str(spec), "--studies-dir", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "trial 0: complete val_loss" in out and "study cli: 1 complete" in out
+    assert [row[0] for row in epoch_rows(out)] == ["1", "2", "3"]  # its epochs, as they end
     study = tmp_path / "cli"
     assert main([*home, "search", "--resume", str(study), "--no-progress"]) == 0
     assert "\ntrial 0:" not in "\n" + capsys.readouterr().out  # nothing left to run
@@ -38,6 +47,7 @@ def test_repeat_prints_mean_std_min_max(synthetic_home: Path, tmp_path: Path, ca
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "2 seeds (0 1):" in out and "val_auc" in out and "repeat folder:" in out
+    assert [row[0] for row in epoch_rows(out)] == ["1", "1"]  # each seed's epoch, as it ends
     (folder,) = tmp_path.glob("repeat-*")
     home = ["--data-dir", str(synthetic_home)]
     assert main([*home, "repeat", "--resume", str(folder), "--no-progress"]) == 0  # done: kept
