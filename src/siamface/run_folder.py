@@ -31,6 +31,7 @@ import io
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -77,6 +78,7 @@ SUMMARY_FIELDS = [
 # The gallery calibration's file, in a run folder and in a pretrained model's folder.
 CALIBRATION_FILE = "gallery_calibration.safetensors"
 
+CHECKPOINT_NAME = re.compile(r"^epoch-(\d+)$")  # an epoch's folder in checkpoints/, its number
 _ABSENT = object()
 # The config keys that make a run's model and its input (by prefix): config.yaml must agree
 # with model.json on them.
@@ -175,6 +177,11 @@ class Run:
     @property
     def checkpoints_dir(self) -> Path:
         return self.path / "checkpoints"
+
+    def checkpoint_dir(self, epoch: int) -> Path:
+        """``checkpoints/epoch-NNN``: the checkpoint of ``epoch`` (1-based), named as
+        CHECKPOINT_NAME matches."""
+        return self.checkpoints_dir / f"epoch-{epoch:03d}"
 
     @property
     def weights_path(self) -> Path:
@@ -414,7 +421,8 @@ class Run:
         if not self.path.is_dir():
             raise RunNotFinishedError(f"{self.path}: no such folder; expected a run folder")
         if not self.is_finished:
-            started = any(self.checkpoints_dir.glob("epoch-*"))  # else nothing to resume
+            started = any(CHECKPOINT_NAME.match(p.name)  # else nothing to resume
+                          for p in self.checkpoints_dir.glob("*"))
             raise RunNotFinishedError(
                 f"{self.model_meta_path} not found: {self.path} is not a finished run ("
                 + ("resume it with `siamface train --resume`, unless it is still training)"

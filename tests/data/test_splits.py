@@ -142,7 +142,7 @@ def test_split_by_person_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="val_fraction must be in"):
         split_pairs_by_person(pairs, {"A": 2, "B": 1}, val_fraction=1.0)
     with pytest.raises(ValueError, match=r"have no image count: \['B'\]"):
-        split_pairs_by_person(pairs, {"A": 2})
+        split_pairs_by_person(pairs, {"A": 2}, val_fraction=0.2)
     with pytest.raises(ValueError, match="no person's pairs fit"):
         split_pairs_by_person(pairs, {"A": 2, "B": 1}, val_fraction=0.1)
 

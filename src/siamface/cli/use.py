@@ -20,7 +20,7 @@ from pathlib import Path
 from siamface.cli.errors import UsageError
 from siamface.data.home import resolve_data_home
 from siamface.evaluation.metrics import tar_key
-from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR
+from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR, TOP_K
 from siamface.utils.precision import PRECISIONS
 
 
@@ -67,8 +67,8 @@ def _register_identify(subparsers: argparse._SubParsersAction) -> None:
         help="a folder of <Name>.jpg photos or <Name>/ folders of photos, or a gallery saved "
         "with --save-gallery",
     )
-    identify.add_argument("--top-k", type=int, default=5, metavar="K",
-                          help="people to list (default 5)")
+    identify.add_argument("--top-k", type=int, default=TOP_K, metavar="K",
+                          help=f"people to list (default {TOP_K})")
     identify.add_argument(
         "--fpir", type=float, default=TARGET_FPIR, metavar="RATE",
         help="the chance, at the gallery's size, of naming someone who is not enrolled; the "

@@ -33,7 +33,7 @@ class LeakageError(SiamfaceError, ValueError):
 def split_pairs_by_person(
     pairs: Sequence[Pair],
     image_counts: Mapping[str, int],
-    val_fraction: float = 0.2,
+    val_fraction: float,
     seed: int = 0,
     restricted: bool = False,
 ) -> tuple[list[Pair], list[Pair]]:
@@ -159,7 +159,7 @@ def _repair(
 
 
 def split_pairs_random(
-    pairs: Sequence[Pair], val_fraction: float = 0.2, seed: int = 0
+    pairs: Sequence[Pair], val_fraction: float, seed: int = 0
 ) -> tuple[list[Pair], list[Pair]]:
     """Split pairs at random, ignoring who is in them, as the seed projects did.
 

@@ -176,6 +176,7 @@ class GalleryThreshold:
 
 MAX_TARGET_FPIR = 0.1  # the largest target an ImpostorTail keeps scores for
 TARGET_FPIR = 0.01  # the target a gallery's threshold is set for, unless asked otherwise
+TOP_K = 5  # the people an identification lists, unless asked otherwise
 
 
 @dataclass(frozen=True)

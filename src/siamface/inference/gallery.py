@@ -27,7 +27,7 @@ from PIL import features
 from scipy.special import expit
 
 from siamface.errors import SiamfaceWarning
-from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR, GalleryThreshold
+from siamface.evaluation.open_set import MAX_TARGET_FPIR, TARGET_FPIR, TOP_K, GalleryThreshold
 from siamface.inference.align import AlignedFace, ImageInput
 from siamface.inference.face_detection import FaceBox
 from siamface.inference.gallery_file import (
@@ -322,7 +322,7 @@ class Gallery:
             raise RuntimeError("this Gallery is empty: call fit(folder), enroll(...) or "
                                "Gallery.load() first")
 
-    def identify(self, probe: ImageInput, top_k: int = 5,
+    def identify(self, probe: ImageInput, top_k: int = TOP_K,
                  face: int | None = None) -> Identification:
         """Rank the gallery's people by how alike the probe's face is to theirs.
 
@@ -336,7 +336,7 @@ class Gallery:
         aligned = self.verifier.align(probe) if face is None else self.verifier.align(probe, face)
         return self._rank(self.verifier.embed([aligned])[0], top_k, aligned)
 
-    def identify_all(self, probe: ImageInput, top_k: int = 5) -> list[Identification]:
+    def identify_all(self, probe: ImageInput, top_k: int = TOP_K) -> list[Identification]:
         """Identify every face of the probe photo, largest first.
 
         Raises:
@@ -346,7 +346,7 @@ class Gallery:
         return [self._rank(self.verifier.embed([aligned])[0], top_k, aligned)
                 for aligned in self.verifier.align_all(probe)]
 
-    def identify_embedding(self, embedding: torch.Tensor, top_k: int = 5,
+    def identify_embedding(self, embedding: torch.Tensor, top_k: int = TOP_K,
                            face: AlignedFace | None = None) -> Identification:
         """Identify a (D,) probe embedding (``face``: where it came from, for the answer)."""
         self._ready(top_k)

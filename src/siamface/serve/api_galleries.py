@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from scipy.special import expit
 
-from siamface.inference.gallery import MAX_TARGET_FPIR, TARGET_FPIR, one_spelling
+from siamface.inference.gallery import MAX_TARGET_FPIR, TARGET_FPIR, TOP_K, one_spelling
 from siamface.serve.api_faces import ERRORS, photo_out, read_upload
 from siamface.serve.context import ServerContext
 from siamface.serve.guards import api_key_check, sent_once
@@ -134,7 +134,7 @@ def galleries_router(ctx: ServerContext) -> APIRouter:
     async def identify(
         gallery: Gallery,
         photo: Annotated[UploadFile, File(description="the photo to identify")],
-        top_k: Annotated[int, Query(ge=1, le=100, description="how many people to list")] = 5,
+        top_k: Annotated[int, Query(ge=1, le=100, description="how many people to list")] = TOP_K,
         fpir: Annotated[float, Query(gt=0, le=MAX_TARGET_FPIR, allow_inf_nan=False, description=(
             "the chance of naming someone who is not enrolled, at the gallery's "
             "size"))] = TARGET_FPIR,

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -45,7 +44,7 @@ from torch import nn
 
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.models.io import safetensors_state
-from siamface.run_folder import SUMMARY_FIELDS, Run
+from siamface.run_folder import CHECKPOINT_NAME, SUMMARY_FIELDS, Run
 from siamface.utils.atomic import WRITE_FAILURES, umask_mode, write_error, write_json_atomic
 from siamface.utils.files import is_number, read_json_object
 from siamface.utils.hashing import sha256_file
@@ -55,7 +54,6 @@ META_FILE = "checkpoint.json"
 STATE_FILE = "trainer_state.pt"
 FORMAT_VERSION = 1
 _RESERVED = ("epoch", "format_version", "sha256")
-_EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 
 
 class CheckpointFallbackWarning(SiamfaceWarning):
@@ -64,11 +62,6 @@ class CheckpointFallbackWarning(SiamfaceWarning):
 
 class CheckpointError(SiamfaceError, RuntimeError):
     """A checkpoint is missing, incomplete or corrupt; the message names the file."""
-
-
-def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int) -> Path:
-    """``<run_dir>/checkpoints/epoch-NNN``."""
-    return Run(run_dir).checkpoints_dir / f"epoch-{epoch:03d}"
 
 
 def _check_plain(obj: Any, where: str = "trainer_state") -> None:
@@ -145,7 +138,7 @@ def _write_checkpoint(run_dir: str | os.PathLike[str], epoch: int,
                       weights: dict[str, torch.Tensor], meta_text: str,
                       trainer_state: dict[str, Any], best: bool, keep_last: int | None) -> Path:
     """The writes of ``save_checkpoint``, on arguments already checked."""
-    final = checkpoint_dir(run_dir, epoch)
+    final = Run(run_dir).checkpoint_dir(epoch)
     root = final.parent
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".epoch-*.tmp"):  # left by a save that crashed
@@ -266,7 +259,7 @@ class CheckpointWriter:
 def _prune(root: Path, keep_last: int) -> None:
     """Delete all but the newest ``keep_last`` epoch folders, sparing what a pointer names."""
     epochs = sorted(
-        (int(m.group(1)), p) for p in root.iterdir() if (m := _EPOCH_DIR.match(p.name))
+        (int(m.group(1)), p) for p in root.iterdir() if (m := CHECKPOINT_NAME.match(p.name))
     )
     spared = {p.name for p in (read_pointer(root.parent, "latest"),
                                read_pointer(root.parent, "best")) if p is not None}
@@ -278,7 +271,7 @@ def _prune(root: Path, keep_last: int) -> None:
 def point_best(run_dir: str | os.PathLike[str], epoch: int) -> None:
     """Point ``best.json`` at the checkpoint of ``epoch`` (atomically)."""
     write_json_atomic(_pointer_file(run_dir, "best"),
-                      {"epoch": epoch, "path": checkpoint_dir(run_dir, epoch).name})
+                      {"epoch": epoch, "path": Run(run_dir).checkpoint_dir(epoch).name})
 
 
 def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path | None:
@@ -294,7 +287,7 @@ def read_pointer(run_dir: str | os.PathLike[str], which: str = "latest") -> Path
     if not file.is_file():
         return None
     name = read_json_object(file, ("path",), error=CheckpointError)["path"]
-    if not isinstance(name, str) or not _EPOCH_DIR.match(name):
+    if not isinstance(name, str) or not CHECKPOINT_NAME.match(name):
         raise CheckpointError(f"{file} names {name!r}, which is not a checkpoint folder")
     return file.parent / name
 
@@ -356,7 +349,7 @@ def verify_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
                 f"{path / name} is corrupt: its sha256 does not match the one in {meta_file}"
             )
     meta.pop("format_version")
-    named = _EPOCH_DIR.match(path.name)  # (a folder elsewhere has no number to agree with)
+    named = CHECKPOINT_NAME.match(path.name)  # (a folder elsewhere has no number to agree with)
     _check_meta(meta, int(named[1]) if named else None, meta_file)
     return meta
 
@@ -390,7 +383,7 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
             or none intact.
     """
     root = Run(run_dir).checkpoints_dir
-    epochs = sorted((p for p in root.glob("epoch-*") if _EPOCH_DIR.match(p.name)),
+    epochs = sorted((p for p in root.glob("*") if CHECKPOINT_NAME.match(p.name)),
                     key=lambda p: int(p.name.split("-")[1]), reverse=True)
     try:
         return load_checkpoint(_latest(run_dir), map_location)

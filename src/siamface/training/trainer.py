@@ -48,7 +48,6 @@ from siamface.training.checkpoint import (
     STATE_FILE,
     CheckpointError,
     CheckpointWriter,
-    checkpoint_dir,
     load_checkpoint,
     load_latest,
     point_best,
@@ -173,7 +172,7 @@ class Trainer:
         whose state does not fit, or a run whose best epoch's checkpoint, needed at the end,
         is gone or damaged (``pipeline.train`` checks the data)."""
         state_dict, meta, trainer_state = checkpoint
-        folder = checkpoint_dir(self.run.path, meta["epoch"])
+        folder = self.run.checkpoint_dir(meta["epoch"])
         built = [dict(group) for group in self.optimizer.param_groups]
         try:
             load_state(self.model, state_dict, folder / MODEL_FILE)
@@ -201,7 +200,7 @@ class Trainer:
         # a crash between the writes of latest.json and best.json, or a fallback past a damaged
         # latest checkpoint, can leave best.json naming another epoch (and pruning spares it)
         if best is not None:
-            best_dir = checkpoint_dir(self.run.path, best)
+            best_dir = self.run.checkpoint_dir(best)
             if self.config.train.early_stopping.restore_best:  # found now, not after training
                 try:
                     verify_checkpoint(best_dir)
@@ -413,7 +412,7 @@ class Trainer:
             best_epoch = int(self.early_stopping.best_epoch_)
             # that epoch's own checkpoint, whatever best.json says (load_checkpoint checks that
             # the epoch recorded inside it is the folder's)
-            best_dir = checkpoint_dir(self.run.path, best_epoch)
+            best_dir = self.run.checkpoint_dir(best_epoch)
             state_dict, _, _ = load_checkpoint(best_dir)
             load_state(self.model, state_dict, best_dir / MODEL_FILE)
         chosen = self.history[best_epoch - 1]

@@ -1,7 +1,8 @@
 """A tiny name -> factory registry: components are built by name from a config (timm style).
 
 A registry is the one place that knows which names exist and which keyword arguments each
-factory takes, so "unknown name" and "unknown key" are raised here and nowhere else. A factory
+factory takes: every check of a component's name or keys asks it (``get``, ``unknown_key``,
+``valid_keys``), and a config section's builder may word the refusal for its keys. A factory
 that passes ``**kwargs`` through to a class names that class with ``kwargs_of``, and the
 class's own arguments become valid keys too.
 """
