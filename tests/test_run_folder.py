@@ -3,7 +3,9 @@
 import contextlib
 import json
 import math
+import os
 import re
+import shutil
 import threading
 import time
 import warnings
@@ -500,3 +502,18 @@ def test_an_unfinished_run_is_told_whether_it_can_be_resumed(tmp_path):
     (run.checkpoints_dir / "epoch-0001").mkdir(parents=True)
     with pytest.raises(RunNotFinishedError, match=r"resume it with `siamface train --resume`"):
         run.require_finished()
+
+
+def test_a_path_safetensors_cannot_open_is_refused_before_training_and_named_after(tmp_path):
+    # safetensors opens only UTF-8 paths: a run there would train its first epoch, then call
+    # its own weights damaged
+    odd = tmp_path / os.fsdecode(b"runs\xff")
+    with pytest.raises(RunFolderError, match=f"^{re.escape(str(odd))}: the path has bytes "
+                                             "that are not UTF-8"):
+        Run.create(odd, "default")
+    assert not odd.exists()
+    copied = odd / "run"
+    shutil.copytree(write_tiny_run(tmp_path / "run"), copied)
+    with pytest.raises(RunFolderError, match=r"model\.safetensors: the path has bytes that are "
+                                             "not UTF-8, and safetensors opens no such path"):
+        _ = Run(copied).model

@@ -64,6 +64,7 @@ from siamface.utils.files import (
     read_json_object,
     read_json_object_if_present,
     read_text,
+    utf8_path,
 )
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
@@ -130,7 +131,9 @@ class Run:
 
     @classmethod
     def create(cls, runs_dir: str | Path, name: str) -> Run:
-        """A fresh folder ``runs_dir/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if it exists)."""
+        """A fresh folder ``runs_dir/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if it exists), on a
+        path its weights can be read back from (``utf8_path``)."""
+        utf8_path(runs_dir, RunFolderError)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         return cls(new_folder(runs_dir, f"{name}-{stamp}"))
 
@@ -500,6 +503,7 @@ class Run:
         path = self.weights_path
         if not path.is_file():
             raise RunFolderError(f"{path} not found: the run's chosen model is missing")
+        utf8_path(path, RunFolderError)
         expected = self.model_meta.get("weights_sha256")
         if not isinstance(expected, str):  # without it, any weights of the shape would pass
             raise RunFolderError(f"{self.model_meta_path}: no 'weights_sha256' to check "
@@ -583,7 +587,7 @@ def read_impostor_tail(path: Path, model_sha256: str | None) -> tuple[torch.Tens
     if not path.is_file():
         return None
     try:
-        with safetensors.safe_open(str(path), "pt") as fh:
+        with safetensors.safe_open(utf8_path(path, RunFolderError), "pt") as fh:
             meta, names = fh.metadata() or {}, fh.keys()
             scores = fh.get_tensor("scores") if "scores" in names else None
     except (safetensors.SafetensorError, OSError, ValueError) as err:

@@ -323,6 +323,23 @@ def test_links_and_special_files_in_a_folder_are_refused(tmp_path, odd):
         import_lfw([source], tmp_path / "home", progress=False)
 
 
+@pytest.mark.parametrize("where", ["person folder", "image", "dot-file"])
+def test_a_name_that_is_not_utf8_in_a_folder_is_refused_by_name(tmp_path, where):
+    # a folder copied from a Latin-1 disk; the archive route refuses such members by name too
+    source = make_source(tmp_path, "lfw", "folder")
+    odd = os.fsdecode(b"Q\xff")
+    named = {"person folder": source / odd, "image": source / "Ann_Ax" / f"{odd}.jpg",
+             "dot-file": source / f".{odd}"}[where]
+    if where == "person folder":
+        named.mkdir()
+        (named / f"{odd}_0001.jpg").write_bytes((source / "Bo_By" / "Bo_By_0001.jpg").read_bytes())
+    else:
+        named.write_bytes(b"")
+    with pytest.raises(SourceError, match=f"^{re.escape(str(named))}: the name .* not UTF-8"):
+        import_lfw([source], tmp_path / "home", progress=False)
+    assert not (tmp_path / "home").exists()
+
+
 def test_reimport_of_same_sources_is_a_no_op(tmp_path, monkeypatch):
     archive = make_source(tmp_path, "lfw", "tgz")
     protocol = write_protocol(tmp_path / "proto")

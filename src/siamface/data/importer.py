@@ -49,6 +49,7 @@ from siamface.data.lfw import (
 from siamface.data.protocol import ProtocolError, read_pairs, read_people
 from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.utils.atomic import is_temporary, write_json_atomic
+from siamface.utils.files import check_printable_name
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
@@ -429,12 +430,14 @@ def _files(folder: Path) -> list[Path]:
 
     Raises:
         SourceError: a link or a special file (a FIFO, a device) in it: a link to a folder
-            would be skipped, one to a file copied from elsewhere, and a FIFO read forever.
+            would be skipped, one to a file copied from elsewhere, and a FIFO read forever;
+            a name that does not print as itself (bytes that are not UTF-8, from another disk).
     """
     found = []
     for parent, folders, names in os.walk(folder):
         for name in [*folders, *names]:
             path = Path(parent) / name
+            check_printable_name(path, SourceError)
             mode = os.lstat(path).st_mode
             if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
                 raise SourceError(f"{path}: a link or special file; expected plain files and "

@@ -46,7 +46,7 @@ from siamface.errors import SiamfaceError, SiamfaceWarning
 from siamface.models.io import safetensors_state
 from siamface.run_folder import CHECKPOINT_NAME, SUMMARY_FIELDS, Run
 from siamface.utils.atomic import WRITE_FAILURES, umask_mode, write_error, write_json_atomic
-from siamface.utils.files import is_number, read_json_object
+from siamface.utils.files import is_number, read_json_object, utf8_path
 from siamface.utils.hashing import sha256_file
 
 MODEL_FILE = "model.safetensors"
@@ -306,7 +306,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     path = Path(path)
     meta = verify_checkpoint(path)
     try:
-        state_dict = safetensors.torch.load_file(str(path / MODEL_FILE), device=str(map_location))
+        weights = utf8_path(path / MODEL_FILE, CheckpointError)
+        state_dict = safetensors.torch.load_file(weights, device=str(map_location))
     except (safetensors.SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path / MODEL_FILE} cannot be read: {e}") from None
     try:

@@ -34,6 +34,18 @@ def check_printable_name(path: Path,
             "UTF-8; rename it so that it prints as itself")
 
 
+def utf8_path(path: str | Path, error: type[SiamfaceError] = UnprintableNameError) -> str:
+    """``path`` as text for safetensors, which opens only paths that are UTF-8: ``error``
+    (naming it) where it holds other bytes."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise error(f"{path}: the path has bytes that are not UTF-8, and safetensors opens no "
+                    "such path; move or rename it") from None
+    return text
+
+
 def read_text(path: str | Path, error: type[SiamfaceError] = DamagedFileError) -> str:
     """The UTF-8 text of ``path``; ``error`` (naming the file) where its bytes are not UTF-8."""
     try:
