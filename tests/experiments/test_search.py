@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import signal
 import time
@@ -341,17 +342,24 @@ def test_workers_counting_at_once_start_only_the_trials_left(synthetic_home: Pat
     assert [t.state.name for t in storage_trials(folder)] == ["COMPLETE"]
 
 
-@pytest.mark.parametrize(("space", "problem"), [
-    ({"optim.bogus": {"type": "float", "low": 0.1, "high": 0.2}}, "unknown key 'optim.bogus'"),
-    ({"optim.lr": {"type": "float", "low": -1.0, "high": -0.5}},
+@pytest.mark.parametrize(("space", "value", "problem"), [
+    ({"optim.bogus": {"type": "float", "low": 0.1, "high": 0.2}}, "0.1",
+     "unknown key 'optim.bogus'"),
+    ({"optim.lr": {"type": "float", "low": -1.0, "high": -0.5}}, "-1.0",
      "optim.lr: expected a positive number"),
+    # one bad value among good ones: the trials given it would fail, a part of the space lost
+    ({"optim.lr": {"type": "float", "low": -1.0, "high": 1.0}}, "-1.0",
+     "optim.lr: expected a positive number"),
+    ({"optim.lr": {"type": "categorical", "choices": [0.001, "abc"]}}, "'abc'",
+     "optim.lr: expected float"),
 ])
-def test_a_space_every_trial_would_fail_on_is_refused_before_the_study(synthetic_home, tmp_path,
-                                                                      space, problem):
+def test_a_value_every_trial_given_it_would_fail_on_is_refused_before_the_study(
+        synthetic_home, tmp_path, space, value, problem):
     spec = spec_from_dict(tiny_spec(space=space, sampler="tpe"), source="bad.yaml")
     folder = tmp_path / "study"
     with pytest.raises(SpecError, match=rf"bad\.yaml: space\.{next(iter(space))}: the base config "
-                                        rf"refuses every value tried \(.*{problem}"):
+                                        rf"refuses {re.escape(value)} in every trial tried "
+                                        rf"\(.*{problem}"):
         run_search(spec, open_lfw(synthetic_home), folder)
     assert not folder.exists()
 

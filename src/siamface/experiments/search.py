@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
@@ -477,8 +477,9 @@ def run_search(
     url = storage_url or default_storage_url(folder)
     recorded = hide_password(storage_url) if storage_url else None
     # a folder it cannot be is refused before anything is made
-    if not folder.holds(spec, recorded):
-        check_new_spec(spec)  # (a study started before a check was added goes on)
+    if not folder.holds(spec, recorded):  # (a study started before a check was added goes on)
+        check_new_spec(spec)
+        _check_each_value(spec)
     # a server's storage is tried first: one it cannot reach leaves no folder behind
     storage = make_storage(url, heartbeat_s) if storage_url else None
     made = not folder.path.exists()
@@ -551,10 +552,10 @@ def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) 
     # a bad base or fixed override is the spec's error
     base = resolve_config(spec.base, spec.fixed)
     for param in spec.space:  # a key or range every trial would fail on
-        refused = [space_refusal(spec, param, value) for value in param.extremes()]
+        values = param.extremes()
+        refused = [space_refusal(spec, param, value) for value in values]
         if all(refused):
-            raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses every "
-                            f"value tried ({refused[0]})")
+            _refuse_value(spec, param, values[0], refused[0])
     if evaluate:  # it must end with a test
         from siamface.pipeline import check_testable
 
@@ -563,6 +564,22 @@ def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) 
             raise SpecError(f"{spec.source}: space.data.view2_fold: a run on a View 2 fold "
                             f"cannot be tested on {TEST_PAIRS}; search it without --evaluate")
     make_pruner(spec)  # Optuna checks its options' names and ranges
+
+
+def _check_each_value(spec: SearchSpec) -> None:
+    """Refuse a new study a choice or bound of its space that the base config refuses in every
+    trial tried: the trials given it would fail, and that part of the space go unsearched (a
+    study begun before this check goes on)."""
+    for param in spec.space:
+        for value in param.extremes():
+            refused = space_refusal(spec, param, value)
+            if refused is not None:
+                _refuse_value(spec, param, value, refused)
+
+
+def _refuse_value(spec: SearchSpec, param: Param, value: Any, reason: str) -> NoReturn:
+    raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses {value!r} in "
+                    f"every trial tried ({reason})")
 
 
 def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: TrialClaim,
