@@ -1,6 +1,8 @@
 import csv
 import io
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from PIL import Image
 
 from inference.conftest import write_tiny_run
 from siamface.experiments.compare import (
+    CompareError,
     Row,
     compare,
     comparison_csv,
@@ -64,6 +67,38 @@ def test_two_studies_of_one_name_keep_a_figure_each(finished_study: Path, tmp_pa
     histories = sorted(p.name for p in (tmp_path / "out" / "figures").glob("*-history.png"))
     assert histories == ["a-finished-history.png", "b-finished-history.png"]
     assert {"a/finished: history", "b/finished: history"} <= set(written)
+
+
+@pytest.mark.parametrize("own", ["notes.txt", "figures/sketch.pdf", "figures"])
+def test_a_folder_holding_the_users_own_files_is_refused_and_left_as_it_was(
+        finished_study: Path, tmp_path: Path, own):
+    out = tmp_path / "out"
+    if own != "notes.txt":  # an earlier comparison's folder, with something of the user's in it
+        write_comparison(compare([finished_study]), out)
+        if own == "figures":  # a file where the figures go
+            shutil.rmtree(out / "figures")
+    (out / own).parent.mkdir(parents=True, exist_ok=True)
+    (out / own).write_text("mine")
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    with pytest.raises(CompareError, match=rf"^{re.escape(str(out))} holds {re.escape(own)}, "
+                                           "not a comparison's: write the comparison into a "
+                                           "new or empty folder"):
+        write_comparison(compare([finished_study]), out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    assert (out / own).read_text() == "mine"
+
+
+def test_comparing_again_into_a_comparison_leaves_none_of_its_old_figures(
+        finished_study: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    study = shutil.copytree(finished_study, tmp_path / "s1")
+    write_comparison(compare([study]), out)
+    assert (out / "figures" / "s1-history.png").is_file()
+    run = StudyFolder(finished_study).run_dir(0) or next(finished_study.glob("trials/*/*/"))
+    written = write_comparison(compare([run]), out)
+    assert sorted(p.name for p in (out / "figures").iterdir()) == sorted(
+        Path(p).name for p in written.values() if Path(p).suffix == ".png")
+    assert not (out / "figures" / "s1-history.png").exists()
 
 
 @pytest.mark.parametrize(("edit", "message"), [

@@ -35,7 +35,7 @@ from siamface.reporting.comparison_plots import (
 )
 from siamface.reporting.formatting import markdown_table
 from siamface.run_folder import Run, epochs_seconds
-from siamface.utils.atomic import require_folder, write_text_atomic
+from siamface.utils.atomic import is_temporary, require_folder, write_text_atomic
 from siamface.utils.files import (
     DamagedFileError,
     is_number,
@@ -50,6 +50,9 @@ COLUMNS = ("state", "epochs", "chosen_epoch", "train_loss", "val_loss", "val_acc
            "train_seconds", "eval_seconds")
 TEST_COLUMNS = (("accuracy", "acc"), ("auc", "auc"))  # metrics.json key, column suffix
 IGNORED_KEYS = {"name", "seed_name"}
+
+
+COMPARISON_CSV, COMPARISON_MD, FIGURES_DIR = "comparison.csv", "comparison.md", "figures"
 
 
 class CompareError(SiamfaceError, ValueError):
@@ -259,14 +262,17 @@ def comparison_markdown(comparison: Comparison) -> str:
 
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
-    """Write comparison.csv, comparison.md and the figures into ``out_dir``; return
-    {name: path} of what was written (figures that have nothing to show are left out)."""
-    require_folder(out_dir)
+    """Write comparison.csv, comparison.md and the figures into ``out_dir``, a new or empty
+    folder or an earlier comparison's (whose figures are replaced); return {name: path} of
+    what was written (figures that have nothing to show are left out)."""
+    check_comparison_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"csv": out_dir / "comparison.csv", "markdown": out_dir / "comparison.md"}
+    written = {"csv": out_dir / COMPARISON_CSV, "markdown": out_dir / COMPARISON_MD}
     write_text_atomic(written["csv"], comparison_csv(comparison))
     write_text_atomic(written["markdown"], comparison_markdown(comparison) + "\n")
-    figures = out_dir / "figures"
+    figures = out_dir / FIGURES_DIR
+    for old in figures.glob("*.png"):  # an earlier comparison's: of rows that may be gone
+        old.unlink()
     rows = comparison.rows
     curves = {row.label: row.curve for row in rows if row.curve}
     if curves:
@@ -283,6 +289,42 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     for study, name in studies.values():
         written.update(study_figures(study, figures, name))
     return written
+
+
+def check_comparison_folder(out_dir: Path) -> None:
+    """Refuse a folder that holds anything but an earlier comparison (its COMPARISON_CSV,
+    COMPARISON_MD and FIGURES_DIR of PNGs), or a study (whose comparison it is, beside the
+    study's own files): a user's own files there would be overwritten.
+
+    Raises:
+        CompareError: naming the first file that is not a comparison's.
+    """
+    require_folder(out_dir)
+    if not out_dir.is_dir():
+        return
+    study = StudyFolder.is_study(out_dir)
+    ours = study or (out_dir / COMPARISON_CSV).is_file()  # (a comparison writes it first)
+    figures = out_dir / FIGURES_DIR
+    found = [] if study else [p for p in out_dir.iterdir() if not _ignorable(p.name)]
+    if ours and figures.is_dir():
+        found += [p for p in figures.iterdir() if not _ignorable(p.name)]
+    elif study and figures.exists():
+        found.append(figures)
+
+    def written_by_a_comparison(p: Path) -> bool:
+        return (p in (out_dir / COMPARISON_CSV, out_dir / COMPARISON_MD)
+                or (p == figures and p.is_dir()) or (p.parent == figures and p.suffix == ".png"))
+
+    others = [p.relative_to(out_dir).as_posix() for p in found
+              if not (ours and written_by_a_comparison(p))]
+    if others:
+        raise CompareError(f"{out_dir} holds {others[0]}, not a comparison's: write the "
+                           "comparison into a new or empty folder, or over an earlier one")
+
+
+def _ignorable(name: str) -> bool:
+    """A Finder note, or a write in progress."""
+    return name == ".DS_Store" or is_temporary(name)
 
 
 def study_figures(study: StudyFolder, figures: Path, name: str) -> dict[str, Path]:
