@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
+import stat
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -49,6 +51,19 @@ def train_steps(model: nn.Module, opt: torch.optim.Optimizer, steps: range) -> N
 def save(run: Path, epoch: int, model: nn.Module, **kw: object) -> Path:
     return save_checkpoint(run, epoch, model, {"metrics": {"val_acc": 0.5 + epoch / 100}},
                            {"epoch_rng": torch.get_rng_state()}, **kw)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_checkpoints_files_and_folder_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    # a teammate resuming a run in a shared folder reads them (safetensors alone makes 0600)
+    old = os.umask(umask)
+    try:
+        path = save(tmp_path, 1, small_model())
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [path, *path.iterdir()]}
+    assert modes == {"epoch-001": 0o777 & ~umask, "checkpoint.json": 0o666 & ~umask,
+                     "model.safetensors": 0o666 & ~umask, "trainer_state.pt": 0o666 & ~umask}
 
 
 def test_round_trip_weights_meta_and_state(tmp_path: Path) -> None:

@@ -86,9 +86,11 @@ def _check_plain(obj: Any, where: str = "trainer_state") -> None:
 
 def _write_and_sync(path: Path, write: Any, final: Path) -> None:
     """``write(path)`` and fsync it; a failure (a full disk) is a WriteError naming the file's
-    place in the finished checkpoint ``final``."""
+    place in the finished checkpoint ``final``. Its mode follows the umask, as the run's other
+    files do (safetensors makes its files 0600: a teammate could not resume the run)."""
     try:
         write(path)
+        os.chmod(path, umask_mode(0o666))
         with open(path, "rb") as fh:
             os.fsync(fh.fileno())
     except (*WRITE_FAILURES, RuntimeError) as err:  # torch.save's full disk: a RuntimeError
