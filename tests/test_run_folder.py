@@ -496,6 +496,10 @@ def test_a_resume_is_added_to_the_environment_beside_where_the_run_began(tmp_pat
 
 def test_an_unfinished_run_is_told_whether_it_can_be_resumed(tmp_path):
     run = Run(tmp_path)
+    with pytest.raises(RunNotFinishedError, match=f"^{re.escape(str(tmp_path))}: not a run "
+                                                  r"folder \(no config\.yaml\)$"):
+        run.require_finished()  # e.g. a folder of photos given to `siamface report`
+    run.config_path.write_text("")
     with pytest.raises(RunNotFinishedError, match="stopped before its first epoch ended: "
                                                   "start a new run"):
         run.require_finished()  # `train --resume` says there is nothing to resume

@@ -423,6 +423,9 @@ class Run:
         """Raise RunNotFinishedError unless the run has chosen its model."""
         if not self.path.is_dir():
             raise RunNotFinishedError(f"{self.path}: no such folder; expected a run folder")
+        if not self.config_path.is_file() and not self.is_finished:
+            raise RunNotFinishedError(f"{self.path}: not a run folder (no "
+                                      f"{self.config_path.name})")
         if not self.is_finished:
             started = any(CHECKPOINT_NAME.match(p.name)  # else nothing to resume
                           for p in self.checkpoints_dir.glob("*"))

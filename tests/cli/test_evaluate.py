@@ -138,6 +138,9 @@ def test_bad_requests_fail_with_one_line(cli_home, run_copy, capsys, args, messa
 
 def test_an_unfinished_run_is_refused(cli_home, tmp_path, capsys):
     assert evaluate(cli_home, tmp_path, "--pairs", "pairsDevTest.txt") == 2
+    assert "not a run folder (no config.yaml)" in capsys.readouterr().err
+    (tmp_path / "config.yaml").write_text("")  # one that began training
+    assert evaluate(cli_home, tmp_path, "--pairs", "pairsDevTest.txt") == 2
     assert "is not a finished run" in capsys.readouterr().err
 
 

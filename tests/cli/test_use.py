@@ -75,7 +75,7 @@ def test_verify_missing_photo_or_run(capsys, run_dir, photos, tmp_path):
     code, _, err = run(capsys, "verify", run_dir, photos / "a.png", tmp_path / "nope.jpg")
     assert code == 2 and err == f"siamface: error: {tmp_path / 'nope.jpg'}: no such image file\n"
     code, _, err = run(capsys, "verify", tmp_path, photos / "a.png", photos / "a.png")
-    assert code == 2 and "is not a finished run" in err
+    assert code == 2 and err == f"siamface: error: {tmp_path}: not a run folder (no config.yaml)\n"
 
 
 def test_identify_prints_a_ranked_table(capsys, run_dir, photos):

@@ -59,6 +59,12 @@ def test_repeat_refuses_repeated_seeds(synthetic_home: Path, tmp_path: Path):
         run_repeat("default", FIXED, [1, 1], open_lfw(synthetic_home), tmp_path)
 
 
+def test_a_folder_without_repeat_json_is_named_as_no_repeat_folder(tmp_path):
+    with pytest.raises(RepeatError, match=f"^{tmp_path}: not a repeat folder "
+                                          f"\\(no {REPEAT_FILE}\\)"):
+        read_repeat(tmp_path)  # e.g. a run folder given to `siamface repeat --resume`
+
+
 @pytest.mark.parametrize(("seeds", "message"), [
     (5, "seeds is 5, expected a list"),
     ([{"seed": 1}], "seeds.0.run: expected the seed's run folder"),
@@ -134,6 +140,6 @@ def test_a_repeat_whose_config_changed_since_it_began_is_not_continued(synthetic
 def test_resuming_a_path_that_is_no_repeat_makes_no_folder_of_it(synthetic_home: Path,
                                                                  tmp_path: Path):
     typo = tmp_path / "repeat-defualt"
-    with pytest.raises(FileNotFoundError, match=r"repeat\.json"):
+    with pytest.raises(RepeatError, match=r"not a repeat folder \(no repeat\.json\)"):
         resume_repeat(typo, open_lfw(synthetic_home))
     assert not typo.exists()  # no lock file made a folder of it

@@ -79,9 +79,13 @@ def read_repeat(folder: Path) -> dict[str, Any]:
     where seconds are kept.
 
     Raises:
+        RepeatError: The folder is none that `siamface repeat` made.
         DamagedFileError: Naming the file and the field.
     """
     path = Path(folder) / REPEAT_FILE
+    if not path.is_file():
+        raise RepeatError(f"{folder}: not a repeat folder (no {REPEAT_FILE}); give one that "
+                          "`siamface repeat` made")
     record = read_json_object(path, ("seeds",))
     if not isinstance(record["seeds"], list):
         raise DamagedFileError(f"{path}: seeds is {record['seeds']!r}, expected a list")
