@@ -30,6 +30,15 @@ def test_pairs_are_every_matching_pair_and_as_many_others():
     assert np.array_equal(rows, again)  # seeded
 
 
+def test_what_is_no_folder_is_named_for_what_it_is(tmp_path):
+    with pytest.raises(FileNotFoundError, match=f"^{tmp_path / 'gone'}: no such folder$"):
+        people_photos(tmp_path / "gone")
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match=f"^{tmp_path / 'photo.jpg'}: a file; expected "
+                                                 "a folder of people's folders of photos$"):
+        people_photos(tmp_path / "photo.jpg")
+
+
 def test_a_folder_needs_two_people(tmp_path):
     (tmp_path / "Ann").mkdir()
     Image.new("RGB", (10, 10)).save(tmp_path / "Ann" / "1.png")

@@ -55,12 +55,15 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
     """``(person, photo)`` for every photo in ``folder/<Name>/``, sorted.
 
     Raises:
-        FileNotFoundError: ``folder`` is not a folder.
+        FileNotFoundError, NotADirectoryError: ``folder`` is none, or a file.
         GalleryError: fewer than two people with photos.
         UnprintableNameError: a person's folder or a photo whose name does not print as
             itself (it names rows of the scores and figures).
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: a file; expected a folder of people's folders of "
+                                 "photos")
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     suffixes = photo_suffixes()
