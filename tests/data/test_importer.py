@@ -101,7 +101,8 @@ def test_import_each_variant_and_form(tmp_path, variant, form):
 def test_folder_checksum_covers_file_contents(tmp_path):
     source = make_source(tmp_path, "lfw", "folder")
     first = import_lfw([source], tmp_path / "h1", progress=False).checksums["lfw/"]
-    (source / "Bo_By" / "Bo_By_0001.jpg").write_bytes(b"other bytes")
+    with (source / "Bo_By" / "Bo_By_0001.jpg").open("ab") as fh:
+        fh.write(b"other bytes")  # (a JPEG still)
     second = import_lfw([source], tmp_path / "h2", progress=False).checksums["lfw/"]
     assert first != second
 
@@ -338,6 +339,24 @@ def test_a_name_that_is_not_utf8_in_a_folder_is_refused_by_name(tmp_path, where)
     with pytest.raises(SourceError, match=f"^{re.escape(str(named))}: the name .* not UTF-8"):
         import_lfw([source], tmp_path / "home", progress=False)
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize("form", ["folder", "zip"])
+def test_a_file_that_is_no_jpeg_is_refused_by_its_name_in_the_source(tmp_path, form):
+    folder = make_source(tmp_path, "lfw", "folder")
+    (folder / "Cy_Cz" / "Cy_Cz_0002.jpg").write_text("not a photo")
+    source = folder if form == "folder" else make_source(tmp_path / "z", "lfw", "zip")
+    if form == "zip":
+        shutil.copyfile(folder / "Cy_Cz" / "Cy_Cz_0002.jpg",
+                        tmp_path / "z" / "src" / "lfw" / "Cy_Cz" / "Cy_Cz_0002.jpg")
+        source = Path(shutil.make_archive(str(tmp_path / "bad"), "zip", tmp_path / "z" / "src",
+                                          "lfw"))
+    named = (f"{folder}/Cy_Cz/Cy_Cz_0002.jpg" if form == "folder"
+             else f"{source} member lfw/Cy_Cz/Cy_Cz_0002.jpg")
+    with pytest.raises(LayoutError, match=f"^{re.escape(named)}: not a JPEG image "
+                                          r"\(it begins b'not'\); expected the JPEG files"):
+        import_lfw([source], tmp_path / "home", progress=False)
+    assert listing(tmp_path / "home") == []
 
 
 def test_reimport_of_same_sources_is_a_no_op(tmp_path, monkeypatch):

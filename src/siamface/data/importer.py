@@ -53,6 +53,7 @@ from siamface.utils.files import check_printable_name
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import DATA_HOME_LOCK, file_lock
 
+JPEG_START = b"\xff\xd8\xff"  # every JPEG file begins with its SOI marker, then another
 MANIFEST_FORMAT = 2  # 2: images_sha256, the images as imported (a repair re-imports them)
 SUMS_FILE = "SHA256SUMS"
 # The folder in the data home where an import is built (the previous one waits in OLD_DIR
@@ -178,6 +179,7 @@ def _import_locked(
         variant = variant or staged
         try:
             counts = scan_image_folder(staging / IMAGES_DIR)
+            _check_jpeg_starts(staging / IMAGES_DIR)
         except LayoutError as err:  # named by the source, not by its staging copy
             where = str(images) if images.is_dir() else f"{images} member {variant}"
             raise type(err)(str(err).replace(str(staging / IMAGES_DIR), where)) from None
@@ -444,6 +446,18 @@ def _files(folder: Path) -> list[Path]:
                                   "folders (copy the files themselves in)")
         found += [Path(parent) / name for name in names]
     return sorted(f for f in found if not is_macos_metadata(f.relative_to(folder).as_posix()))
+
+
+def _check_jpeg_starts(folder: Path) -> None:
+    """Refuse an image that is no JPEG (a text file or a PNG named .jpg), which training would
+    otherwise meet much later, named by the data home's copy. Its first bytes tell: a JPEG
+    begins with JPEG_START; whether the rest decodes is the image cache's to find."""
+    for path in sorted(folder.glob("*/*.jpg")):
+        with open(path, "rb") as fh:
+            start = fh.read(len(JPEG_START))
+        if start != JPEG_START:
+            raise LayoutError(f"{path}: not a JPEG image (it begins {start!r}); expected the "
+                              "JPEG files of an LFW variant")
 
 
 def _current_import(home: Path) -> LFWDataset | None:
