@@ -9,10 +9,20 @@ import warnings
 import pytest
 
 from inference.conftest import write_tiny_run
+from siamface import pipeline
+from siamface.config import TrainConfig
 from siamface.data import fetch
 from siamface.data.lfw import DataNotFoundError, open_lfw
 from siamface.errors import SiamfaceError
-from siamface.pipeline import OtherCopyWarning, environment, evaluate, get_data, resolve_pairs
+from siamface.pipeline import (
+    OtherCopyWarning,
+    OversubscribedWarning,
+    apply_process_settings,
+    environment,
+    evaluate,
+    get_data,
+    resolve_pairs,
+)
 from siamface.run_folder import Run
 
 
@@ -89,3 +99,18 @@ def test_a_folder_given_as_a_pairs_file_is_named_as_a_folder(synthetic_home, tmp
     with pytest.raises(IsADirectoryError, match=rf"^{re.escape(str(tmp_path))}: is a folder, not a "
                                             "pairs file$"):
         resolve_pairs(run, open_lfw(synthetic_home), str(tmp_path))
+
+
+@pytest.mark.parametrize(("threads", "warned"), [(2, False), (3, True)])
+def test_more_threads_than_the_process_has_cores_is_warned_of(monkeypatch, threads, warned):
+    monkeypatch.setattr(pipeline, "usable_cores", lambda: 2)
+    set_to = []
+    monkeypatch.setattr(pipeline.torch, "set_num_threads", set_to.append)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apply_process_settings(TrainConfig(threads=threads))
+    said = [str(w.message) for w in caught if issubclass(w.category, OversubscribedWarning)]
+    assert said == ([f"train.threads is {threads}, but this process may run on 2 core(s): "
+                     "threads beyond them wait on each other; set train.threads=2 or null"]
+                    if warned else [])
+    assert set_to == [threads]  # asked for: still done
