@@ -65,6 +65,9 @@ def test_read_summary_csv(tmp_path):
         ("epoch,train_loss\n1.5,0.5\n", r"summary.csv:2: column 'epoch'"),
         ("epoch,train_loss\n1,0.5,9\n", r"summary.csv:2: expected 2 cells"),
         ("train_loss\n0.5\n", "'epoch' column"),
+        ("epoch,train_loss\n1,0.5\n3,0.4\n", r"summary.csv:3: epoch 3, expected 2: a row for "
+                                              "each epoch, in order"),
+        ("epoch,train_loss\n2,0.5\n1,0.4\n", r"summary.csv:2: epoch 2, expected 1"),
     ],
 )
 def test_read_summary_csv_errors_name_file_and_line(tmp_path, text, message):

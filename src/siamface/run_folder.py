@@ -632,7 +632,8 @@ def read_summary_csv(path: str | Path) -> list[dict[str, float]]:
         path: The CSV file; it must have an ``epoch`` column.
 
     Raises:
-        RunFolderError: naming the file, line and column of a cell that is not a number.
+        RunFolderError: naming the file, line and column of a cell that is not a number, or
+            the line of an epoch out of order (a run's epochs are 1, 2, ... one row each).
     """
     path = Path(path)
     reader = csv.DictReader(io.StringIO(read_text(path, RunFolderError), newline=""))
@@ -657,6 +658,9 @@ def read_summary_csv(path: str | Path) -> list[dict[str, float]]:
                     f"{path}:{reader.line_num}: column {column!r}: expected a number, "
                     f"got {cell!r}"
                 ) from None
+        if parsed["epoch"] != len(rows) + 1:
+            raise RunFolderError(f"{path}:{reader.line_num}: epoch {parsed['epoch']}, expected "
+                                 f"{len(rows) + 1}: a row for each epoch, in order")
         rows.append(parsed)
     return rows
 
