@@ -44,11 +44,9 @@ from siamface.evaluation.oneshot import MAIN_JOB_ONE_SHOT, ONE_SHOT_TRIALS
 from siamface.evaluation.open_set_eval import evaluate_open_set
 from siamface.evaluation.protocol10 import evaluate_ten_fold
 from siamface.evaluation.report import (
-    METRICS_FILE,
-    SCORES_FILE,
     evaluate_pairs,
-    scores_csv,
     verification_metrics,
+    write_pair_results,
 )
 from siamface.inference.folder_eval import people_photos, score_folder
 from siamface.inference.pretrained import refuse_pretrained
@@ -65,7 +63,6 @@ from siamface.training.trainer import (
     latest_checkpoint,
 )
 from siamface.utils.allocator import keep_freed_memory
-from siamface.utils.atomic import write_json_atomic, write_text_atomic
 from siamface.utils.files import check_printable_name
 from siamface.utils.hashing import sha256_file
 from siamface.utils.lock import file_lock
@@ -533,11 +530,9 @@ def evaluate_folder(run: Run, folder: Path, n_bootstrap: int = N_BOOTSTRAP,
                    people=len(set(scored.people)), no_face=scored.no_face)
     out_dir = run.eval_dir(folder.name, digest)
     with run.new_eval_dir(out_dir) as new:
-        write_json_atomic(new / METRICS_FILE, metrics)
         names = [(scored.sources[i], scored.sources[j]) for i, j in scored.rows]
-        write_text_atomic(new / SCORES_FILE, scores_csv(
-            ["left", "right"], names, scored.logits, scored.scores.distances.numpy(),
-            scored.labels, run.threshold))
+        write_pair_results(new, metrics, ["left", "right"], names, scored.logits,
+                           scored.scores.distances.numpy(), scored.labels)
         if plots:
             plot_pair_evaluation(run, scored, metrics, scored.images, new)
     return metrics, out_dir

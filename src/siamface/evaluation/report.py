@@ -189,30 +189,28 @@ def evaluate_pairs(
         **verification_metrics(result.logits, result.labels, run.threshold, n_bootstrap),
     }
     metrics["seconds"] = time.perf_counter() - start  # scoring and the metrics
-    write_json_atomic(out_dir / METRICS_FILE, metrics)
-    write_text_atomic(out_dir / SCORES_FILE, _scores_csv(result, metrics["threshold"]))
+    names = [(p.line, p.left.name, p.left.number, p.right.name, p.right.number)
+             for p in result.pairs]
+    write_pair_results(out_dir, metrics, ["line", "left", "left_number", "right", "right_number"],
+                       names, result.logits, result.scores.distances.numpy(), result.labels)
     return metrics, result
 
 
-def _scores_csv(result: PairEvaluation, threshold: float) -> str:
-    names = [(p.line, p.left.name, p.left.number, p.right.name, p.right.number)
-             for p in result.pairs]
-    return scores_csv(["line", "left", "left_number", "right", "right_number"], names,
-                      result.logits, result.scores.distances.numpy(), result.labels, threshold)
-
-
-def scores_csv(name_columns: Sequence[str], names: Sequence[Sequence[Any]], logits: np.ndarray,
-               distances: np.ndarray, labels: np.ndarray, threshold: float) -> str:
-    """The text of scores.csv: a row per pair, the columns that name its two images, then
-    whether they show one person, the logit, its probability, the distance, the prediction at
-    ``threshold`` and whether it was right.
+def write_pair_results(out_dir: Path, metrics: dict[str, Any], name_columns: Sequence[str],
+                       names: Sequence[Sequence[Any]], logits: np.ndarray,
+                       distances: np.ndarray, labels: np.ndarray) -> None:
+    """Write METRICS_FILE, ``metrics``, and SCORES_FILE: a row per pair, the columns that name
+    its two images, then whether they show one person, the logit, its probability, the
+    distance, the prediction at ``metrics["threshold"]`` and whether it was right.
 
     Args:
+        out_dir: The evaluation's folder.
+        metrics: ``verification_metrics`` and what else the evaluation records.
         name_columns: The header of the columns that name a pair's images.
         names: (P,) rows of those columns.
         logits, distances, labels: (P,) each: the pairs' scores and 1 for the same person.
-        threshold: The logit from which a pair is called the same person.
     """
+    threshold = metrics["threshold"]  # the logit from which a pair is called the same person
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*name_columns, "same", "logit", "probability", "distance",
@@ -222,4 +220,5 @@ def scores_csv(name_columns: Sequence[str], names: Sequence[Sequence[Any]], logi
         predicted = int(logit >= threshold)
         writer.writerow([*name, int(y), f"{logit:.6f}", f"{prob:.6f}", f"{dist:.6f}",
                          predicted, int(predicted == y)])
-    return buf.getvalue()
+    write_json_atomic(out_dir / METRICS_FILE, metrics)
+    write_text_atomic(out_dir / SCORES_FILE, buf.getvalue())
