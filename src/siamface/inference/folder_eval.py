@@ -18,7 +18,7 @@ import torch
 
 from siamface.inference.align import MultipleFacesWarning
 from siamface.inference.face_detection import NoFaceError
-from siamface.inference.gallery import GalleryError, photo_suffixes
+from siamface.inference.gallery import GalleryError, is_photo, photo_suffixes
 from siamface.inference.verifier import Verifier
 from siamface.models.siamese import PairScores
 from siamface.utils.files import check_printable_name
@@ -71,9 +71,7 @@ def people_photos(folder: str | Path) -> list[tuple[str, Path]]:
         (person.name, photo)
         for person in sorted(folder.iterdir())
         if person.is_dir() and not person.name.startswith(".")
-        for photo in sorted(person.iterdir())
-        if photo.is_file() and not photo.name.startswith(".")
-        and photo.suffix.lower() in suffixes
+        for photo in sorted(person.iterdir()) if is_photo(photo, suffixes)
     ]
     for _, photo in entries:
         check_printable_name(photo.parent)

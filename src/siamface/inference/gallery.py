@@ -54,6 +54,12 @@ def photo_suffixes() -> tuple[str, ...]:
     return IMAGE_SUFFIXES + heic + (AVIF_SUFFIXES if features.check("avif") else ())
 
 
+def is_photo(path: Path, suffixes: tuple[str, ...]) -> bool:
+    """Whether a photo folder counts ``path`` as a photo: a visible file with one of
+    ``suffixes`` (``photo_suffixes()``), in any case."""
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in suffixes
+
+
 def one_spelling(name: str) -> str:
     """A person's name in one spelling: without surrounding spaces, in Unicode NFC, so that
     "José" typed or stored two ways (macOS writes file names decomposed, NFD) is one person."""
@@ -182,13 +188,11 @@ def gallery_photos(folder: str | Path) -> list[tuple[str, Path]]:
     for item in sorted(folder.iterdir()):
         if item.name.startswith("."):
             continue
-        if item.is_file() and item.suffix.lower() in suffixes:
+        if is_photo(item, suffixes):
             check_printable_name(item, GalleryError)  # its stem is the person's name
             entries.append((item.stem, item))
         elif item.is_dir():
-            photos = [(item.name, p) for p in sorted(item.iterdir())
-                      if p.is_file() and not p.name.startswith(".")
-                      and p.suffix.lower() in suffixes]
+            photos = [(item.name, p) for p in sorted(item.iterdir()) if is_photo(p, suffixes)]
             if not photos:  # a person left out of the gallery should not go unnoticed
                 warnings.warn(GalleryWarning(f"{item}: no photos (suffixes "
                                              f"{', '.join(suffixes)}); {item.name} is "
