@@ -74,6 +74,18 @@ def test_verdict_line():
     assert str(v) == "different people: p = 0.200 < 0.500 (logit -1.386 < 0.000)"
 
 
+def test_a_verdict_line_shows_the_digits_that_tell_the_score_from_the_threshold():
+    # p = 0.99312 < 0.99334 would read 0.993 < 0.993; the logits 4.97 and 5.00 differ enough
+    threshold = 5.0
+    logit = float(np.log(0.99312 / (1 - 0.99312)))
+    v = Verification(same=False, probability=0.99312, logit=logit, threshold=threshold,
+                     distance=0.5, box_a=None, box_b=None)
+    assert str(v) == f"different people: p = 0.9931 < 0.9933 (logit {logit:.3f} < 5.000)"
+    v = Verification(same=True, probability=0.5, logit=1.00004, threshold=1.00001,
+                     distance=0.5, box_a=None, box_b=None)
+    assert str(v).endswith("(logit 1.00004 >= 1.00001)")
+
+
 def test_from_run_reads_model_preprocessing_and_threshold(tmp_path):
     run_dir = write_tiny_run(tmp_path / "run", threshold=1.25)
     verifier = Verifier.from_run(run_dir, detect=False)
@@ -94,6 +106,9 @@ def test_from_run_knows_whether_the_model_saw_grey_photos(tmp_path):
 
 
 def test_from_run_of_an_unfinished_run_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"not a run folder \(no config\.yaml\)"):
+        Verifier.from_run(tmp_path)
+    (tmp_path / "config.yaml").write_text("")  # one that began training
     with pytest.raises(FileNotFoundError, match="not a finished run"):
         Verifier.from_run(tmp_path)
 

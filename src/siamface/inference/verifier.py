@@ -85,11 +85,20 @@ class Verification:
     def __str__(self) -> str:
         verdict = "same person" if self.same else "different people"
         sign = ">=" if self.same else "<"
-        line = (
-            f"{verdict}: p = {self.probability:.3f} {sign} {self.threshold_probability:.3f} "
-            f"(logit {self.logit:.3f} {sign} {self.threshold:.3f})"
-        )
+        p, p_at = self.probability, self.threshold_probability
+        dp, dl = _apart(p, p_at), _apart(self.logit, self.threshold)
+        line = (f"{verdict}: p = {p:.{dp}f} {sign} {p_at:.{dp}f} "
+                f"(logit {self.logit:.{dl}f} {sign} {self.threshold:.{dl}f})")
         return line if self.label is None else f"{line} [{self.label}]"
+
+
+def _apart(a: float, b: float) -> int:
+    """The decimals, 3 or more (up to 9), at which ``a`` and ``b`` print apart where they
+    differ: "p = 0.993 < 0.993" would leave the reader to guess."""
+    digits = 3
+    while digits < 9 and a != b and f"{a:.{digits}f}" == f"{b:.{digits}f}":
+        digits += 1
+    return digits
 
 
 class Verifier:
