@@ -43,8 +43,7 @@ def score_validation(run: Run, lfw: LFWDataset) -> dict[str, Any]:
     """The run's validation AUC and accuracy at its threshold, in colour and grey."""
     data = run.config.data
     scope = training_scope(lfw, data.view2_fold)
-    _, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction,
-                            run.config.seed, data.restricted)
+    _, val = training_split(scope, lfw.image_counts, data, run.config.seed)
     cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
     rows = cache.indices([r for p in val for r in (p.left, p.right)]).reshape(-1, 2)  # (V, 2)
     labels = np.array([p.same for p in val], dtype=np.int64)

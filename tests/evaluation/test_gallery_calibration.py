@@ -66,8 +66,7 @@ def test_a_restricted_runs_impostors_are_its_validation_non_matching_pairs(
                                                           "data.val_fraction=0.3"]))
     lfw = open_lfw(synthetic_home)
     data = run.config.data
-    _, val = training_split(training_scope(lfw), lfw.image_counts, data.split,
-                            data.val_fraction, run.config.seed, data.restricted)
+    _, val = training_split(training_scope(lfw), lfw.image_counts, data, run.config.seed)
     cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
     scores, people = validation_impostor_scores(run, cache, lfw)
     assert people == len(pair_people(val))

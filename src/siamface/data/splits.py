@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 import numpy as np
 
@@ -198,24 +199,34 @@ def split_pairs_random(
     return train, val
 
 
-def training_split(scope: TrainingScope, image_counts: Mapping[str, int], split: str,
-                   val_fraction: float, seed: int,
-                   restricted: bool = False) -> tuple[list[Pair], list[Pair]]:
+class SplitSettings(Protocol):
+    """What a run's split is made of: its data section's settings (``DataConfig``)."""
+
+    split: str  # "person" (``split_pairs_by_person``) or "random" (``split_pairs_random``)
+    val_fraction: float  # the share of pairs held out for validation
+
+    @property
+    def restricted(self) -> bool:
+        """LFW's image-restricted rules: the person split makes up no pair."""
+        ...
+
+
+def training_split(scope: TrainingScope, image_counts: Mapping[str, int], data: SplitSettings,
+                   seed: int) -> tuple[list[Pair], list[Pair]]:
     """The pairs of a run's scope split into training and validation pairs, as every run
-    splits them: pairsDevTrain (View 1), or pairs.txt without the held-out fold (View 2).
+    splits them (its training and everything that uses its validation people): pairsDevTrain
+    (View 1), or pairs.txt without the held-out fold (View 2).
 
     Args:
         scope: The run's scope (``training_scope``).
         image_counts: Images per person (the person split re-pairs straddling pairs).
-        split: "person" (``split_pairs_by_person``) or "random" (``split_pairs_random``).
-        val_fraction: The share of pairs held out for validation.
+        data: The run's data settings (``config.data``).
         seed: The run's seed.
-        restricted: The run keeps to LFW's image-restricted rules (``DataConfig.restricted``):
-            the person split makes up no pair.
     """
-    if split == "person":
-        return split_pairs_by_person(scope.pairs, image_counts, val_fraction, seed, restricted)
-    return split_pairs_random(scope.pairs, val_fraction, seed)  # warns
+    if data.split == "person":
+        return split_pairs_by_person(scope.pairs, image_counts, data.val_fraction, seed,
+                                     data.restricted)
+    return split_pairs_random(scope.pairs, data.val_fraction, seed)  # warns
 
 
 def check_no_leakage(

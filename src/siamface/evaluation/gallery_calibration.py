@@ -42,8 +42,7 @@ def validation_impostor_scores(run: Run, cache: ImageCache,
     """
     data = run.config.data
     scope = training_scope(lfw, data.view2_fold)
-    _, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction,
-                            run.config.seed, data.restricted)
+    _, val = training_split(scope, lfw.image_counts, data, run.config.seed)
     people = sorted(pair_people(val))
 
     def score(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

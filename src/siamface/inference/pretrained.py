@@ -270,8 +270,7 @@ def write_pretrained(folder: str | Path, lfw: LFWDataset, name: str = "dlib-resn
     test = None if test_pairs is None else lfw.read_pairs(test_pairs).pairs  # (imported?)
     # the validation people of the default recipe, as a run of it splits pairsDevTrain
     recipe = load_config("default")
-    _, val = training_split(training_scope(lfw), lfw.image_counts, recipe.data.split,
-                            recipe.data.val_fraction, recipe.seed, recipe.data.restricted)
+    _, val = training_split(training_scope(lfw), lfw.image_counts, recipe.data, recipe.seed)
     probe = PretrainedVerifier(DistanceScorer(1.0, 0.0), 0.0, detect=False)
     # Every image of the validation people: their pairs set the threshold, and the pairs of
     # two different people among them the gallery calibration.

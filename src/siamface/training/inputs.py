@@ -77,8 +77,7 @@ def prepare_inputs(config: Config, lfw: LFWDataset, progress: bool = True) -> Tr
     data, seed = config.data, config.seed
     scope = _scope(lfw, data.view2_fold)
     cache = load_or_build_cache(lfw, data.preprocessing_settings(), progress=progress)
-    train, val = training_split(scope, lfw.image_counts, data.split, data.val_fraction, seed,
-                                data.restricted)
+    train, val = training_split(scope, lfw.image_counts, data, seed)
     val_people = pair_people(val)
 
     # -- training data: the pairs themselves, or identity batches over DevTrain people's images
