@@ -17,6 +17,7 @@ workers counting at once would both start the last trial.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from siamface.data.lfw import LFWDataset
 from siamface.data.people import TEST_PAIRS
@@ -46,6 +47,8 @@ GRACE_FACTOR = 2
 # times a trial whose process died is queued again
 MAX_RETRY = 3
 FAIL_REASON = "fail_reason"  # the user attribute that holds a failed trial's one-line reason
+# combinations of the other parameters' values tried beside a value the base config refuses
+MAX_COMBINATIONS = 256
 
 
 @dataclass
@@ -185,13 +188,18 @@ def trial_overrides(spec: SearchSpec, params: dict[str, Any]) -> list[str]:
 
 
 def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
-    """Why the spec's base config refuses ``param`` = ``value`` alone and beside each value
-    of any one other parameter (None: some such trial takes it; e.g. a momentum is refused
-    beside the base's AdamW but taken beside ``optim.name: sgd``)."""
+    """Why the spec's base config refuses ``param`` = ``value`` alone, beside each value of
+    any one other parameter and beside every combination of the others' values, the first
+    MAX_COMBINATIONS of them (None: some such trial takes it; e.g. a momentum is refused beside
+    the base's AdamW but taken beside ``optim.name: sgd``; a Nesterov momentum needs both)."""
     from siamface.training.builder import resolve_config
 
-    tries = [{}] + [{other.key: v} for other in spec.space if other is not param
-                    for v in other.extremes()]
+    others = [other for other in spec.space if other is not param]
+    combinations = itertools.islice(itertools.product(*(o.extremes() for o in others)),
+                                    MAX_COMBINATIONS)
+    tries = ([{}] + [{other.key: v} for other in others for v in other.extremes()]
+             + [dict(zip((o.key for o in others), values, strict=True))
+                for values in combinations])
     first = None
     for others in tries:
         try:
@@ -472,14 +480,14 @@ def run_search(
         on_trial: Called with each finished trial's record (for printing).
         on_epoch_end: Called with each epoch's summary row (for printing).
     """
-    _check_before_the_folder(spec, lfw, evaluate)
     folder = StudyFolder(study_dir)
     url = storage_url or default_storage_url(folder)
     recorded = hide_password(storage_url) if storage_url else None
+    new = not folder.holds(spec, recorded)  # (a study begun before a check was added goes on)
+    _check_before_the_folder(spec, lfw, evaluate, new)
     # a folder it cannot be is refused before anything is made
-    if not folder.holds(spec, recorded):  # (a study started before a check was added goes on)
+    if new:
         check_new_spec(spec)
-        _check_each_value(spec)
     # a server's storage is tried first: one it cannot reach leaves no folder behind
     storage = make_storage(url, heartbeat_s) if storage_url else None
     made = not folder.path.exists()
@@ -543,19 +551,26 @@ def why_not_tested(spec: SearchSpec, study: Any, result: SearchResult) -> str | 
     return None
 
 
-def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) -> None:
+def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool,
+                             new: bool) -> None:
     """What would fail every trial, or the end of the study, refused before its folder is
-    made: a bad base config or fixed override, a space the base refuses throughout, no
-    pairsDevTest.txt to end on or a View 2 fold that cannot end on it, a pruner's options."""
+    made: a bad base config or fixed override, a space the base refuses throughout (and in a
+    ``new`` study, a choice or bound it refuses in every trial tried: the trials given it would
+    fail, and that part of the space go unsearched), no pairsDevTest.txt to end on or a View 2
+    fold that cannot end on it, a pruner's options."""
     from siamface.training.builder import resolve_config
 
     # a bad base or fixed override is the spec's error
     base = resolve_config(spec.base, spec.fixed)
-    for param in spec.space:  # a key or range every trial would fail on
+    for param in spec.space:
         values = param.extremes()
         refused = [space_refusal(spec, param, value) for value in values]
-        if all(refused):
-            _refuse_value(spec, param, values[0], refused[0])
+        where = f"{spec.source}: space.{param.key}: the base config refuses"
+        if all(refused):  # a key or range every trial would fail on
+            raise SpecError(f"{where} every value tried ({refused[0]})")
+        bad = next((i for i, why in enumerate(refused) if why is not None), None)
+        if new and bad is not None:
+            raise SpecError(f"{where} {values[bad]!r} in every trial tried ({refused[bad]})")
     if evaluate:  # it must end with a test
         from siamface.pipeline import check_testable
 
@@ -564,22 +579,6 @@ def _check_before_the_folder(spec: SearchSpec, lfw: LFWDataset, evaluate: bool) 
             raise SpecError(f"{spec.source}: space.data.view2_fold: a run on a View 2 fold "
                             f"cannot be tested on {TEST_PAIRS}; search it without --evaluate")
     make_pruner(spec)  # Optuna checks its options' names and ranges
-
-
-def _check_each_value(spec: SearchSpec) -> None:
-    """Refuse a new study a choice or bound of its space that the base config refuses in every
-    trial tried: the trials given it would fail, and that part of the space go unsearched (a
-    study begun before this check goes on)."""
-    for param in spec.space:
-        for value in param.extremes():
-            refused = space_refusal(spec, param, value)
-            if refused is not None:
-                _refuse_value(spec, param, value, refused)
-
-
-def _refuse_value(spec: SearchSpec, param: Param, value: Any, reason: str) -> NoReturn:
-    raise SpecError(f"{spec.source}: space.{param.key}: the base config refuses {value!r} in "
-                    f"every trial tried ({reason})")
 
 
 def _run_trials(spec: SearchSpec, study: Any, objective: TrialObjective, claim: TrialClaim,
