@@ -589,8 +589,9 @@ def read_impostor_tail(path: Path, model_sha256: str | None) -> tuple[torch.Tens
     """
     if not path.is_file():
         return None
+    readable = utf8_path(path, RunFolderError)  # (a path, not the file, at fault: said so)
     try:
-        with safetensors.safe_open(utf8_path(path, RunFolderError), "pt") as fh:
+        with safetensors.safe_open(readable, "pt") as fh:
             meta, names = fh.metadata() or {}, fh.keys()
             scores = fh.get_tensor("scores") if "scores" in names else None
     except (safetensors.SafetensorError, OSError, ValueError) as err:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from experiments.conftest import FIXED, write_spec
 from siamface.cli.main import main
-from siamface.cli.train import EPOCH_COLUMNS
+from siamface.cli.train import EPOCH_COLUMNS, format_epoch_header
 
 
 def epoch_rows(out: str) -> list[list[str]]:
@@ -21,6 +21,7 @@ def test_search_compare_and_report_from_the_command_line(synthetic_home: Path, t
     out = capsys.readouterr().out
     assert "trial 0: complete val_loss" in out and "study cli: 1 complete" in out
     assert [row[0] for row in epoch_rows(out)] == ["1", "2", "3"]  # its epochs, as they end
+    assert out.count(format_epoch_header()) == 1
     study = tmp_path / "cli"
     assert main([*home, "search", "--resume", str(study), "--no-progress"]) == 0
     assert "\ntrial 0:" not in "\n" + capsys.readouterr().out  # nothing left to run
@@ -48,6 +49,7 @@ def test_repeat_prints_mean_std_min_max(synthetic_home: Path, tmp_path: Path, ca
     out = capsys.readouterr().out
     assert "2 seeds (0 1):" in out and "val_auc" in out and "repeat folder:" in out
     assert [row[0] for row in epoch_rows(out)] == ["1", "1"]  # each seed's epoch, as it ends
+    assert out.count(format_epoch_header()) == 2  # the table's header, before each seed's rows
     (folder,) = tmp_path.glob("repeat-*")
     home = ["--data-dir", str(synthetic_home)]
     assert main([*home, "repeat", "--resume", str(folder), "--no-progress"]) == 0  # done: kept

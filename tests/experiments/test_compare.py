@@ -69,7 +69,8 @@ def test_two_studies_of_one_name_keep_a_figure_each(finished_study: Path, tmp_pa
     assert {"a/finished: history", "b/finished: history"} <= set(written)
 
 
-@pytest.mark.parametrize("own", ["notes.txt", "figures/sketch.pdf", "figures"])
+@pytest.mark.parametrize("own", ["notes.txt", "figures/sketch.pdf", "figures/my-plot.png",
+                                 "figures"])
 def test_a_folder_holding_the_users_own_files_is_refused_and_left_as_it_was(
         finished_study: Path, tmp_path: Path, own):
     out = tmp_path / "out"

@@ -429,3 +429,12 @@ def test_the_writer_checks_its_arguments_on_the_callers_thread(tmp_path):
         writer.save(tmp_path, 1, linear_model(), {"epoch": 3}, {})
     with pytest.raises(TypeError, match="trainer state"):
         writer.save(tmp_path, 1, linear_model(), {}, {"rng": object()})
+
+
+def test_a_run_path_safetensors_cannot_open_is_named_not_called_damaged(tmp_path: Path) -> None:
+    save(tmp_path / "run", 1, small_model())
+    odd = tmp_path / os.fsdecode(b"run\xff")
+    shutil.copytree(tmp_path / "run", odd)
+    with pytest.raises(CheckpointError, match=r"the path has bytes that are not UTF-8") as err:
+        load_latest(odd)
+    assert "intact" not in str(err.value)  # not taken for a damaged checkpoint

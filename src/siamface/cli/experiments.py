@@ -18,8 +18,8 @@ from siamface.cli.train import (
     RUNS_DIR,
     add_override_arguments,
     config_from_args,
+    epoch_table_printer,
     options_of_a_new_run,
-    print_epoch_row,
 )
 from siamface.data.home import resolve_data_home
 from siamface.data.people import TEST_PAIRS
@@ -161,7 +161,7 @@ def _search(args: argparse.Namespace) -> int:
           f"{spec.planned_trials()} trials", flush=True)
     result = run_search(spec, lfw, folder.path, storage, evaluate=args.evaluate,
                         heartbeat_s=args.heartbeat, progress=not args.no_progress,
-                        on_epoch_end=print_epoch_row, on_trial=_print_trial)
+                        on_epoch_end=epoch_table_printer(), on_trial=_print_trial)
     counts = ", ".join(f"{n} {state}" for state, n in result.counts.items() if n)
     print(f"study {spec.name}: {counts or 'no trials'}")
     if result.counts.get("running"):
@@ -218,7 +218,7 @@ def _repeat(args: argparse.Namespace) -> int:
         read_repeat(args.resume)  # a folder that is none is named before the data home opens
         lfw = open_lfw(resolve_data_home(args.data_dir))
         result = resume_repeat(args.resume, lfw, progress=not args.no_progress,
-                               on_epoch_end=print_epoch_row, on_run=on_run)
+                               on_epoch_end=epoch_table_printer(), on_run=on_run)
     elif args.config is None or args.seeds is None:
         raise UsageError("name a config and --seeds (e.g. default --seeds 0 1 2), or "
                          "--resume FOLDER")
@@ -230,7 +230,7 @@ def _repeat(args: argparse.Namespace) -> int:
         lfw = open_lfw(resolve_data_home(args.data_dir))
         result = run_repeat(args.config, overrides, args.seeds, lfw, args.runs_dir or RUNS_DIR,
                             evaluate=args.evaluate, progress=not args.no_progress,
-                            on_epoch_end=print_epoch_row, on_run=on_run)
+                            on_epoch_end=epoch_table_printer(), on_run=on_run)
     seeds = list(result.runs)
     print(f"{len(seeds)} seeds ({' '.join(map(str, seeds))}):")
     print(f"{'metric':<22} {'mean':>8} {'± std':>8} {'min':>8} {'max':>8}")
@@ -276,7 +276,7 @@ def _view2(args: argparse.Namespace) -> int:
     print(f"View 2 of {config_name} in {folder}: folds {' '.join(map(str, folds))}",
           flush=True)
     result = run_view2(config_name, overrides, lfw, folder, folds,
-                       progress=not args.no_progress, on_epoch_end=print_epoch_row,
+                       progress=not args.no_progress, on_epoch_end=epoch_table_printer(),
                        on_fold=_print_fold)
     s = result.summary
     if s is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,6 +138,21 @@ def print_training_header(config: Config, lfw: LFWDataset) -> None:
 
 def print_epoch_row(row: dict[str, float]) -> None:
     print(format_epoch_row(row), flush=True)
+
+
+def epoch_table_printer() -> Callable[[dict[str, float]], None]:
+    """``print_epoch_row`` for a command that trains many runs (trials, seeds, folds): the
+    table's header comes before each run's first row, a row whose epoch does not follow the
+    last one printed."""
+    last: list[int] = []
+
+    def print_row(row: dict[str, float]) -> None:
+        if not last or row["epoch"] != last[-1] + 1:
+            print(format_epoch_header(), flush=True)
+        last[:] = [int(row["epoch"])]
+        print_epoch_row(row)
+
+    return print_row
 
 
 def print_training_result(config: Config, run: Run, fit: FitResult, seconds: float) -> None:

@@ -105,10 +105,12 @@ def import_lfw(
     Raises:
         SourceError: Unrecognised sources, no images or more than one set of them (none is
             refused where there is no import to add to, or its images changed since); a
-            protocol file to keep that is missing or changed in the current copy.
+            protocol file to keep that is missing or changed in the current copy; a link, a
+            special file or a name that is not UTF-8 in a folder given.
         ChecksumError: A file whose sha256 differs from its SHA256SUMS line or the built-in one.
         ArchiveError: A corrupt or unsafe archive.
-        LayoutError: Images not laid out as ``<Name>/<Name>_NNNN.jpg``, numbered 1..n.
+        LayoutError: Images not laid out as ``<Name>/<Name>_NNNN.jpg``, numbered 1..n, or a
+            file among them that is no JPEG.
         ProtocolError: A pairs or people file that does not parse, or names images or people
             that the images do not have.
         LockTimeoutError: Another process kept the data home locked for too long.

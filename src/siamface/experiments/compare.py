@@ -53,6 +53,9 @@ IGNORED_KEYS = {"name", "seed_name"}
 
 
 COMPARISON_CSV, COMPARISON_MD, FIGURES_DIR = "comparison.csv", "comparison.md", "figures"
+# the figures a comparison draws in FIGURES_DIR (a study's two named after it)
+CURVES_FIGURE, RUNTIMES_FIGURE = "learning_curves.png", "runtimes.png"
+HISTORY_FIGURE_SUFFIX, IMPORTANCES_FIGURE_SUFFIX = "-history.png", "-importances.png"
 
 
 class CompareError(SiamfaceError, ValueError):
@@ -272,16 +275,17 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     write_text_atomic(written["markdown"], comparison_markdown(comparison) + "\n")
     figures = out_dir / FIGURES_DIR
     for old in figures.glob("*.png"):  # an earlier comparison's: of rows that may be gone
-        old.unlink()
+        if _is_comparison_figure(old.name):
+            old.unlink()
     rows = comparison.rows
     curves = {row.label: row.curve for row in rows if row.curve}
     if curves:
-        written["curves"] = plot_overlaid_curves(curves, figures / "learning_curves.png")
+        written["curves"] = plot_overlaid_curves(curves, figures / CURVES_FIGURE)
     timed = [row for row in rows if row.values.get("epochs")]
     if timed:
         written["runtimes"] = plot_runtimes(
             [row.label for row in timed], [row.values.get("train_seconds") or 0.0 for row in timed],
-            [row.values.get("eval_seconds") or 0.0 for row in timed], figures / "runtimes.png")
+            [row.values.get("eval_seconds") or 0.0 for row in timed], figures / RUNTIMES_FIGURE)
     # a study's figures are named as its rows are ("a/multi/0003": "a/multi"), so that two
     # studies of one name in different folders keep a figure each
     studies = {row.study.path: (row.study, row.label.rpartition("/")[0])
@@ -293,8 +297,8 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
 
 def check_comparison_folder(out_dir: Path) -> None:
     """Refuse a folder that holds anything but an earlier comparison (its COMPARISON_CSV,
-    COMPARISON_MD and FIGURES_DIR of PNGs), or a study (whose comparison it is, beside the
-    study's own files): a user's own files there would be overwritten.
+    COMPARISON_MD and FIGURES_DIR of the figures it draws), or a study (whose comparison it
+    is, beside the study's own files): a user's own files there would be overwritten.
 
     Raises:
         CompareError: naming the first file that is not a comparison's.
@@ -313,13 +317,20 @@ def check_comparison_folder(out_dir: Path) -> None:
 
     def written_by_a_comparison(p: Path) -> bool:
         return (p in (out_dir / COMPARISON_CSV, out_dir / COMPARISON_MD)
-                or (p == figures and p.is_dir()) or (p.parent == figures and p.suffix == ".png"))
+                or (p == figures and p.is_dir())
+                or (p.parent == figures and _is_comparison_figure(p.name)))
 
     others = [p.relative_to(out_dir).as_posix() for p in found
               if not (ours and written_by_a_comparison(p))]
     if others:
         raise CompareError(f"{out_dir} holds {others[0]}, not a comparison's: write the "
                            "comparison into a new or empty folder, or over an earlier one")
+
+
+def _is_comparison_figure(name: str) -> bool:
+    """Whether a file of this name in FIGURES_DIR is one a comparison draws."""
+    return (name in (CURVES_FIGURE, RUNTIMES_FIGURE)
+            or name.endswith((HISTORY_FIGURE_SUFFIX, IMPORTANCES_FIGURE_SUFFIX)))
 
 
 def _ignorable(name: str) -> bool:
@@ -338,11 +349,11 @@ def study_figures(study: StudyFolder, figures: Path, name: str) -> dict[str, Pat
     if done:
         out[f"{name}: history"] = plot_optimisation_history(
             [r["number"] for r in done], [r["value"] for r in done], spec.objective,
-            maximise=spec.direction == "maximize", path=figures / f"{stem}-history.png")
+            maximise=spec.direction == "maximize", path=figures / f"{stem}{HISTORY_FIGURE_SUFFIX}")
     importances = param_importances(study)
     if importances:
         out[f"{name}: importances"] = plot_importances(
-            importances, spec.objective, figures / f"{stem}-importances.png")
+            importances, spec.objective, figures / f"{stem}{IMPORTANCES_FIGURE_SUFFIX}")
     return out
 
 

@@ -181,8 +181,9 @@ def resume_repeat(
     training is not trained again), the seeds left are trained, and the statistics written.
 
     Raises:
-        RepeatError: The folder's repeat.json has no plan (an older repeat's), or its config
-            says something else now than when the repeat began.
+        RepeatError: The folder is no repeat's (no repeat.json), its repeat.json has no plan
+            (an older repeat's), or its config says something else now than when the repeat
+            began.
     """
     folder = Path(folder)
     path = folder / REPEAT_FILE

@@ -93,12 +93,12 @@ class Verification:
 
 
 def _apart(a: float, b: float) -> int:
-    """The decimals, 3 or more (up to 9), at which ``a`` and ``b`` print apart where they
-    differ: "p = 0.993 < 0.993" would leave the reader to guess."""
-    digits = 3
-    while digits < 9 and a != b and f"{a:.{digits}f}" == f"{b:.{digits}f}":
-        digits += 1
-    return digits
+    """The decimals, 3 to 9, at which ``a`` and ``b`` print apart where they differ: "p =
+    0.993 < 0.993" would leave the reader to guess."""
+    for digits in range(3, 10):
+        if a == b or f"{a:.{digits}f}" != f"{b:.{digits}f}":
+            return digits
+    return 3  # closer than 9 decimals tell: the logits beside them do
 
 
 class Verifier:

@@ -316,7 +316,8 @@ class GalleryStore:
             raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds embeddings that "
                                     "are not finite numbers")
         matrix = matrix.reshape(len(rows), dim).astype(np.float32)
-        length = np.linalg.norm(matrix, axis=1)  # (N,) in float32, as the heads compute it
+        with np.errstate(over="ignore"):  # an overflow is what is looked for
+            length = np.linalg.norm(matrix, axis=1)  # (N,) in float32, as the heads compute it
         if not ((length > 0) & np.isfinite(length)).all():  # (the rule of check_embeddings)
             raise DamagedStoreError(f"{self.path}: gallery {gallery!r} holds an embedding that "
                                     "is all zeros or too large to compare; no model makes one")

@@ -308,8 +308,8 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     path = Path(path)
     meta = verify_checkpoint(path)
     try:
-        weights = utf8_path(path / MODEL_FILE, CheckpointError)
-        state_dict = safetensors.torch.load_file(weights, device=str(map_location))
+        state_dict = safetensors.torch.load_file(utf8_path(path / MODEL_FILE, CheckpointError),
+                                                 device=str(map_location))
     except (safetensors.SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path / MODEL_FILE} cannot be read: {e}") from None
     try:
@@ -383,9 +383,10 @@ def load_latest(run_dir: str | os.PathLike[str], map_location: str | torch.devic
 
     Raises:
         CheckpointError: No checkpoint at all (the run stopped before its first epoch ended),
-            or none intact.
+            or none intact, or a run path safetensors cannot open (not called damaged).
     """
     root = Run(run_dir).checkpoints_dir
+    utf8_path(root, CheckpointError)
     epochs = sorted((p for p in root.glob("*") if CHECKPOINT_NAME.match(p.name)),
                     key=lambda p: int(p.name.split("-")[1]), reverse=True)
     try:
