@@ -382,9 +382,7 @@ def evaluate(
     out = Evaluation()
     check_bootstrap(n_bootstrap)
     check_evaluable(run)  # before the lock, whose file would make a folder of a typo
-    # one process at a time: a `train --resume` would replace the model being scored
-    with file_lock(run.lock_path, f"evaluate {run.path}", timeout=0):
-        run.recover_evaluations()  # what a killed evaluation left
+    with run.evaluating("evaluate"):
         run.finished_summary()  # the report reads it: a damaged one stops us before any writes
         uses_lfw = bool(pairs) or ten_fold or identification  # (a folder alone does not)
         if uses_lfw:  # every file parses, and every check passes, before anything is written

@@ -284,10 +284,24 @@ class Run:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    @contextmanager
+    def evaluating(self, what: str) -> Iterator[None]:
+        """Hold ``lock_path`` while ``what`` (e.g. "evaluate") scores the run, one process at a
+        time: a `train --resume` would replace the model being scored, another evaluation
+        remove the folder being written. What a killed evaluation left is put back first
+        (``recover_evaluations``).
+
+        Raises:
+            LockTimeoutError: Another process trains or evaluates the run.
+        """
+        with file_lock(self.lock_path, f"{what} {self.path}", timeout=0):
+            self.recover_evaluations()
+            yield
+
     def recover_evaluations(self) -> None:
         """Put back an evaluation folder that a process killed between ``new_eval_dir``'s two
         renames left only as its ``.old`` copy, and remove the staging folders killed
-        evaluations left. Only for a caller that holds ``lock_path``, as ``evaluate`` does:
+        evaluations left. Only for a caller that holds ``lock_path``, as ``evaluating`` does:
         no other evaluation can be writing then."""
         for left in sorted(self.path.glob(".eval-*")):
             name = left.name.removeprefix(".eval-").removesuffix(".old").rpartition(".")[0]
@@ -423,10 +437,10 @@ class Run:
         """Raise RunNotFinishedError unless the run has chosen its model."""
         if not self.path.is_dir():
             raise RunNotFinishedError(f"{self.path}: no such folder; expected a run folder")
-        if not self.config_path.is_file() and not self.is_finished:
-            raise RunNotFinishedError(f"{self.path}: not a run folder (no "
-                                      f"{self.config_path.name})")
         if not self.is_finished:
+            if not self.config_path.is_file():
+                raise RunNotFinishedError(f"{self.path}: not a run folder (no "
+                                          f"{self.config_path.name})")
             started = any(CHECKPOINT_NAME.match(p.name)  # else nothing to resume
                           for p in self.checkpoints_dir.glob("*"))
             raise RunNotFinishedError(

@@ -144,12 +144,13 @@ def epoch_table_printer() -> Callable[[dict[str, float]], None]:
     """``print_epoch_row`` for a command that trains many runs (trials, seeds, folds): the
     table's header comes before each run's first row, a row whose epoch does not follow the
     last one printed."""
-    last: list[int] = []
+    last: float | None = None  # the epoch of the row printed last
 
     def print_row(row: dict[str, float]) -> None:
-        if not last or row["epoch"] != last[-1] + 1:
+        nonlocal last
+        if last is None or row["epoch"] != last + 1:
             print(format_epoch_header(), flush=True)
-        last[:] = [int(row["epoch"])]
+        last = row["epoch"]
         print_epoch_row(row)
 
     return print_row

@@ -201,9 +201,9 @@ def space_refusal(spec: SearchSpec, param: Param, value: Any) -> str | None:
              + [dict(zip((o.key for o in others), values, strict=True))
                 for values in combinations])
     first = None
-    for others in tries:
+    for beside in tries:
         try:
-            resolve_config(spec.base, trial_overrides(spec, {**others, param.key: value}))
+            resolve_config(spec.base, trial_overrides(spec, {**beside, param.key: value}))
             return None
         except ConfigError as err:
             first = first or str(err)

@@ -226,12 +226,8 @@ def score_fold(run: Run, lfw: LFWDataset, pairs_file: PairsFile, fold: int) -> d
     cache = load_or_build_cache(lfw, run.preprocessing, progress=False)
     fold_file = PairsFile(pairs_file.path, pairs, folds=1)
     label = f"{VIEW2_PAIRS} fold {fold}"
-    # one process at a time: an `evaluate` of the run would remove the folder being written,
-    # a `train --resume` replace the model being scored
-    with file_lock(run.lock_path, f"score {label} with {run.path}", timeout=0):
-        run.recover_evaluations()
-        with run.new_eval_dir(run.view2_fold_dir) as new:
-            metrics, scored = evaluate_pairs(run, cache, fold_file, new, label, n_bootstrap=0)
+    with run.evaluating(f"score {label} with"), run.new_eval_dir(run.view2_fold_dir) as new:
+        metrics, scored = evaluate_pairs(run, cache, fold_file, new, label, n_bootstrap=0)
     far, tar, _ = roc_curve(scored.logits, scored.labels)
     validation = run.model_meta["validation"]
     return {
